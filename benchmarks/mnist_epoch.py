@@ -1,0 +1,105 @@
+"""Seconds per MNIST epoch and test loss: vae_core against the classic PyTorch VAE example, in one run.
+
+Both train 784-400-20 with Adam 1e-3, batch 128, continuous pixels, summed BCE + KL, for 10 epochs,
+and are timed per epoch (training pass plus test evaluation). Prints a Markdown table for BENCHMARKS.md.
+
+    python benchmarks/mnist_epoch.py [--data-dir ../shared/data/mnist] [--epochs 10]
+"""
+import argparse
+import gzip
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+import classic_vae  # noqa: E402
+from vae_core import Config, load_dataset, train_new  # noqa: E402
+from vae_core.data import IDX_FILES, find_idx_folder, get_spec  # noqa: E402
+
+
+def torchvision_layout(folder: Path, root: Path) -> None:
+    """Decompress the four files where torchvision.datasets.MNIST(download=False) looks for them."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for stem in IDX_FILES.values():
+        src = folder / stem if (folder / stem).exists() else folder / (stem + ".gz")
+        data = src.read_bytes()
+        (raw / stem).write_bytes(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+
+
+def matmul_peak(dtype, n=2048, reps=10) -> float:
+    """GFLOP/s of a large square matrix product: what the two cores can do at best in this dtype."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n ** 3 * reps / (time.perf_counter() - start) / 1e9
+
+
+def epoch_flops(config: Config, n_train: int, n_test: int) -> float:
+    """Multiply-adds x 2 of the dense layers in one epoch: forward, backward (no input gradient for
+    the first layer), and the test pass."""
+    dims = [config.input_dim, *config.hidden]
+    encoder = [(a, b) for a, b in zip(dims, dims[1:])] + [(dims[-1], config.latent_dim)] * 2
+    decoder_dims = [config.latent_dim, *reversed(config.hidden), config.input_dim]
+    decoder = list(zip(decoder_dims, decoder_dims[1:]))
+    forward = sum(a * b for a, b in encoder + decoder)
+    first = encoder[0][0] * encoder[0][1]
+    backward = 2 * forward - first
+    return 2 * (n_train * (forward + backward) + n_test * forward)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("VAE_DATA_DIR", str(ROOT.parent / "shared/data/mnist")))
+    parser.add_argument("--epochs", type=int, default=10)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    folder = find_idx_folder(get_spec("mnist"), Path(args.data_dir))
+    if folder is None:
+        sys.exit(f"skipped: no MNIST files in {args.data_dir}; set --data-dir or VAE_DATA_DIR")
+
+    rows = {}
+    with tempfile.TemporaryDirectory() as root:
+        torchvision_layout(folder, Path(root))
+        times, losses = [], []
+        classic_vae.run(root, args.epochs, seed=1,
+                        on_epoch=lambda e, s, loss: (times.append(s), losses.append(loss),
+                                                     print(f"classic epoch {e}: {s:.2f} s, test {loss:.2f}", flush=True)))
+        rows["classic example (DataLoader)"] = (times, losses[-1])
+
+    data = load_dataset("mnist", folder, download=False)
+    for precision in ("bf16", "fp32"):
+        config = Config(dataset="mnist", arch="mlp", hidden=(400,), latent_dim=20, epochs=args.epochs,
+                        batch_size=128, lr=1e-3, seed=1, precision=precision)
+        _, history = train_new(config, data, callback=lambda ev: hasattr(ev, "record") and print(
+            f"vae_core {precision} epoch {ev.epoch}: {ev.record['seconds']:.2f} s, test {ev.record['test_nelbo']:.2f}",
+            flush=True))
+        rows[f"vae_core, {precision}"] = ([r["seconds"] for r in history.epochs], history.epochs[-1]["test_nelbo"])
+
+    baseline = statistics.median(rows["classic example (DataLoader)"][0])
+    flops = epoch_flops(config, len(data.train_x), len(data.test_x))
+    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; matmul peak {peaks['fp32']:.0f} GFLOP/s fp32, "
+          f"{peaks['bf16']:.0f} GFLOP/s bf16\n")
+    print(f"| run ({args.epochs} epochs) | median s/epoch | speed-up | test loss (nats) | arithmetic floor s/epoch |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, (times, loss) in rows.items():
+        median = statistics.median(times)
+        floor = flops / 1e9 / peaks["bf16" if "bf16" in name else "fp32"]
+        print(f"| {name} | {median:.2f} | {baseline / median:.2f}x | {loss:.2f} | {floor:.2f} |")
+    print(f"\nOne epoch is {flops / 1e9:.0f} GFLOP of dense-layer arithmetic (forward, backward, test pass).")
+
+
+if __name__ == "__main__":
+    main()

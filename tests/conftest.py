@@ -1,0 +1,70 @@
+"""Shared fixtures: an isolated download cache, the local MNIST folder, small trained digits models."""
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vae_core import Config, load_dataset, train_new
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Downloads (which fail here: no network) go to a fresh folder, never ~/.cache."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("VAE_CACHE_DIR", str(cache))
+    return cache
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    folder = Path(os.environ.get("VAE_DATA_DIR") or ROOT.parent / "shared" / "data" / "mnist")
+    if not (folder / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"MNIST files not found in {folder}: set VAE_DATA_DIR to the folder with the four IDX files")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="session")
+def trained_digits(digits):
+    """A small 2-D digits model, trained once for the session (a couple of seconds)."""
+    config = Config(dataset="digits", hidden=(128,), latent_dim=2, epochs=20, batch_size=64, seed=3)
+    model, history = train_new(config, digits)
+    return model, history
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool | None = None) -> Path:
+    """Write uint8 data as an IDX file, gzip-compressed when the name ends in .gz."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", n) for n in array.shape)
+    raw = header + array.astype(np.uint8).tobytes()
+    compress = path.suffix == ".gz" if compress is None else compress
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+    return path
+
+
+def write_idx_set(folder: Path, n_train=12, n_test=6, size=28, gz=True, seed=0) -> dict:
+    """Four small MNIST-format files with random images and labels; returns the arrays written."""
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, size, size)),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, n_train),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, size, size)),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test),
+    }
+    for stem, array in arrays.items():
+        write_idx(folder / (stem + (".gz" if gz else "")), array)
+    return arrays
+
+
+def state_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -1,0 +1,109 @@
+"""Evaluation numbers and latent utilities on a trained digits model."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from vae_core import VAE, Config, ConfigError, evaluate, iwae_estimate
+from vae_core.evaluation import (decode_images, encode_dataset, gaussian_grid_values, image_grid, lerp,
+                                 manifold_grid, project_2d, slerp, traversal)
+
+
+def test_evaluate_parts_add_up(trained_digits, digits):
+    model, _ = trained_digits
+    m = evaluate(model, digits.test_x)
+    assert m["nelbo"] == pytest.approx(m["recon"] + m["kl"])
+    assert sum(m["kl_per_dim"]) == pytest.approx(m["kl"], rel=1e-5)
+    assert m["n"] == 300 and 0 <= m["active_units"] <= 2
+    assert m["active_units"] == sum(a > 0.01 for a in m["activity"])
+    assert evaluate(model, digits.test_x) == m  # seeded: the same numbers every time
+
+
+def test_collapsed_units_are_not_active(digits):
+    # With a huge beta every posterior is pushed onto the prior: no unit carries information.
+    model = VAE(Config(dataset="digits", hidden=(32,), latent_dim=4, beta=200.0, epochs=5, batch_size=64))
+    from vae_core import train
+    train(model, digits)
+    m = evaluate(model, digits.test_x)
+    assert m["active_units"] == 0 and m["kl"] < 0.5
+
+
+def test_iwae_estimate_sits_between_the_elbo_and_zero(trained_digits, digits):
+    model, _ = trained_digits
+    elbo = -evaluate(model, digits.test_x)["nelbo"]
+    log_px = iwae_estimate(model, digits.test_x, k=50)
+    assert elbo < log_px < 0
+
+
+def test_encode_dataset_gives_means_and_positive_stds(trained_digits, digits):
+    model, _ = trained_digits
+    mu, std = encode_dataset(model, digits.test_x)
+    assert mu.shape == std.shape == (300, 2) and (std > 0).all()
+    expected_mu, _ = model.encode(digits.test_x[:5])
+    torch.testing.assert_close(mu[:5], expected_mu.detach())
+
+
+def test_decode_images_are_pixel_intensities(trained_digits):
+    model, _ = trained_digits
+    images = decode_images(model, torch.zeros(3, 2))
+    assert images.shape == (3, 8, 8) and 0 <= images.min() and images.max() <= 1
+    torch.testing.assert_close(images[0], torch.sigmoid(model.decode(torch.zeros(1, 2))).reshape(8, 8).detach())
+
+
+def test_gaussian_grid_is_symmetric_and_follows_the_inverse_cdf():
+    values = gaussian_grid_values(5, coverage=0.9)
+    torch.testing.assert_close(values, -values.flip(0))
+    assert values[-1].item() == pytest.approx(1.6449, abs=1e-3)  # the 95% quantile of N(0, 1)
+    assert values[2].item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_manifold_grid_tiles_decodes_with_up_positive(trained_digits):
+    model, _ = trained_digits
+    grid = manifold_grid(model, n=4, padding=1)
+    assert grid.shape == (4 * 9 + 1, 4 * 9 + 1)
+    values = gaussian_grid_values(4)
+    top_left = decode_images(model, torch.tensor([[values[0], values[-1]]]))[0]
+    torch.testing.assert_close(grid[1:9, 1:9], top_left)
+
+
+def test_image_grid_uses_torchvision_layout():
+    images = torch.rand(6, 8, 8)
+    grid = image_grid(images, nrow=3, padding=2)
+    assert grid.shape == (2 * 10 + 2, 3 * 10 + 2)
+    torch.testing.assert_close(grid[2:10, 12:20], images[1])
+
+
+def test_lerp_and_slerp_join_the_endpoints():
+    z0, z1 = torch.tensor([1.0, 0.0, 2.0]), torch.tensor([-1.0, 3.0, 0.5])
+    for path in (lerp(z0, z1, 7), slerp(z0, z1, 7)):
+        assert path.shape == (7, 3)
+        torch.testing.assert_close(path[0], z0)
+        torch.testing.assert_close(path[-1], z1)
+    torch.testing.assert_close(lerp(z0, z1, 3)[1], (z0 + z1) / 2)
+
+
+def test_slerp_keeps_the_norm_between_equal_norm_points():
+    z0, z1 = torch.tensor([3.0, 0.0]), torch.tensor([0.0, 3.0])
+    path = slerp(z0, z1, 9)
+    torch.testing.assert_close(path.norm(dim=1), torch.full((9,), 3.0))
+    assert lerp(z0, z1, 9).norm(dim=1)[4] < 2.2  # the straight line cuts through the low-norm middle
+
+
+def test_traversal_sweeps_one_dimension():
+    path = traversal(torch.tensor([0.5, -0.5, 1.0]), dim=1, values=torch.linspace(-3, 3, 5))
+    assert path[:, 1].tolist() == [-3.0, -1.5, 0.0, 1.5, 3.0]
+    assert (path[:, 0] == 0.5).all() and (path[:, 2] == 1.0).all()
+
+
+def test_project_2d_passes_2d_through_and_reduces_wider_latents():
+    g = torch.Generator().manual_seed(0)
+    two = torch.randn(50, 2, generator=g)
+    assert np.allclose(project_2d(two), two.numpy())
+    assert project_2d(torch.randn(50, 1, generator=g)).shape == (50, 2)
+    wide = torch.randn(60, 6, generator=g) * torch.tensor([5.0, 4.0, 0.1, 0.1, 0.1, 0.1])
+    pca = project_2d(wide, "pca")
+    assert pca.shape == (60, 2) and pca[:, 0].var() > 10 * wide[:, 2].var().item()
+    assert project_2d(wide, "tsne").shape == (60, 2)
+    with pytest.raises(ConfigError, match="unknown projection"):
+        project_2d(wide, "umap")

@@ -1,0 +1,124 @@
+"""The objective against torch.distributions and the notes' sigmoid + BCE form."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.distributions import Bernoulli, Normal, kl_divergence
+
+from vae_core import VAE, Config
+from vae_core.objective import (bernoulli_nll, gaussian_nll, iwae_log_likelihood, kl_per_dim, negative_elbo,
+                                recon_nll)
+
+
+def test_kl_closed_form_matches_torch_distributions():
+    g = torch.Generator().manual_seed(0)
+    mu = torch.randn(64, 5, generator=g, dtype=torch.float64) * 2
+    logvar = torch.randn(64, 5, generator=g, dtype=torch.float64)
+    expected = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0))
+    torch.testing.assert_close(kl_per_dim(mu, logvar).double(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_kl_is_zero_only_at_the_prior():
+    zero = torch.zeros(3, 4)
+    assert torch.equal(kl_per_dim(zero, zero), zero)
+    assert (kl_per_dim(zero + 0.1, zero) > 0).all() and (kl_per_dim(zero, zero - 0.5) > 0).all()
+
+
+def test_bernoulli_nll_equals_the_notes_sigmoid_plus_bce():
+    g = torch.Generator().manual_seed(1)
+    x_logits = torch.randn(32, 784, generator=g) * 4
+    x = torch.rand(32, 784, generator=g)
+    notes_form = F.binary_cross_entropy(torch.sigmoid(x_logits), x, reduction="none").sum(1)
+    torch.testing.assert_close(bernoulli_nll(x_logits, x), notes_form, rtol=1e-4, atol=1e-3)
+
+
+def test_bernoulli_nll_is_exact_and_finite_for_extreme_logits():
+    x_logits = torch.tensor([[-200.0, -30.0, 0.0, 30.0, 200.0]])
+    x = torch.tensor([[1.0, 1.0, 0.5, 0.0, 0.0]])
+    expected = -Bernoulli(logits=x_logits.double(), validate_args=False).log_prob(x.double()).sum(1)
+    got = bernoulli_nll(x_logits, x)
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got.double(), expected, rtol=1e-6, atol=1e-4)
+
+
+def test_bernoulli_nll_gradient_matches_autograd_of_bce_with_logits():
+    g = torch.Generator().manual_seed(2)
+    a = (torch.randn(8, 50, generator=g) * 5).requires_grad_()
+    b = a.detach().clone().requires_grad_()
+    x = torch.rand(8, 50, generator=g)
+    weights = torch.rand(8, generator=g)
+    (bernoulli_nll(a, x) * weights).sum().backward()
+    (F.binary_cross_entropy_with_logits(b, x, reduction="none").sum(1) * weights).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad)
+
+
+def test_gaussian_nll_matches_normal_log_prob():
+    g = torch.Generator().manual_seed(3)
+    x_logits, x = torch.randn(4, 10, generator=g), torch.rand(4, 10, generator=g)
+    expected = -Normal(torch.sigmoid(x_logits), 0.2).log_prob(x).sum(1)
+    torch.testing.assert_close(gaussian_nll(x_logits, x, 0.2), expected)
+    torch.testing.assert_close(recon_nll(x_logits, x, "gaussian", 0.2), expected)
+
+
+def test_gradients_reach_the_encoder_through_the_reparameterised_sample():
+    model = VAE(Config(dataset="digits", hidden=(16,), latent_dim=3))
+    x = torch.rand(10, 64, generator=torch.Generator().manual_seed(4))
+    x_logits, mu, logvar, z = model(x, torch.Generator().manual_seed(5))
+    recon_nll(x_logits, x).mean().backward()  # the reconstruction term alone: no KL path to the encoder
+    for head in (model.mu_head, model.logvar_head):
+        assert head.weight.grad is not None and head.weight.grad.abs().sum() > 0
+    assert model.encoder[0].weight.grad.abs().sum() > 0
+
+
+def test_reparameterize_draws_from_the_posterior():
+    mu, logvar = torch.tensor([[1.5, -2.0]]).repeat(20000, 1), torch.tensor([[0.0, math.log(0.25)]]).repeat(20000, 1)
+    z = VAE.reparameterize(mu, logvar, torch.Generator().manual_seed(6))
+    torch.testing.assert_close(z.mean(0), torch.tensor([1.5, -2.0]), atol=0.03, rtol=0)
+    torch.testing.assert_close(z.std(0), torch.tensor([1.0, 0.5]), atol=0.03, rtol=0)
+
+
+def test_negative_elbo_weights_kl_by_beta_and_averages_over_the_batch():
+    g = torch.Generator().manual_seed(7)
+    x, x_logits = torch.rand(6, 64, generator=g), torch.randn(6, 64, generator=g)
+    mu, logvar = torch.randn(6, 3, generator=g), torch.randn(6, 3, generator=g)
+    terms = negative_elbo(x, x_logits, mu, logvar, beta=4.0)
+    torch.testing.assert_close(terms.kl, terms.kl_per_dim.sum(1))
+    torch.testing.assert_close(terms.loss, terms.recon.mean() + 4.0 * terms.kl.mean())
+    torch.testing.assert_close(terms.nelbo, terms.recon + terms.kl)
+
+
+def test_free_bits_stop_penalising_dimensions_below_the_floor():
+    mu = torch.tensor([[0.01, 3.0], [-0.01, 2.0]], requires_grad=True)
+    logvar = torch.zeros(2, 2)
+    x, x_logits = torch.zeros(2, 4), torch.zeros(2, 4)
+    terms = negative_elbo(x, x_logits, mu, logvar, free_bits=0.5)
+    expected_kl_term = 0.5 + kl_per_dim(mu, logvar)[:, 1].mean()  # dim 0 is below 0.5 nats: clamped
+    torch.testing.assert_close(terms.loss - terms.recon.mean(), expected_kl_term)
+    terms.loss.backward()
+    assert torch.all(mu.grad[:, 0] == 0) and torch.all(mu.grad[:, 1] != 0)
+
+
+def test_iwae_with_one_sample_is_the_sampled_elbo():
+    model = VAE(Config(dataset="digits", hidden=(32,), latent_dim=4))
+    x = torch.rand(16, 64, generator=torch.Generator().manual_seed(8))
+    iwae = iwae_log_likelihood(model, x, k=1, generator=torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        x_logits, mu, logvar, _ = model(x, torch.Generator().manual_seed(9))
+        # log p(x|z) + log p(z) - log q(z|x) for the same z; in expectation it is -(recon + KL)
+        z = model.reparameterize(mu, logvar, torch.Generator().manual_seed(9))
+        log_q = Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(1)
+        log_p = Normal(0.0, 1.0).log_prob(z).sum(1)
+        elbo_sample = -recon_nll(model.decode(z), x) + log_p - log_q
+    torch.testing.assert_close(iwae, elbo_sample, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("k", [5, 50])
+def test_iwae_bound_is_no_looser_than_the_elbo(trained_digits, digits, k):
+    model, _ = trained_digits
+    x = digits.test_x[:100]
+    with torch.no_grad():
+        x_logits, mu, logvar, _ = model(x, torch.Generator().manual_seed(0))
+        elbo = -negative_elbo(x, x_logits, mu, logvar).nelbo.mean()
+    iwae = iwae_log_likelihood(model, x, k, torch.Generator().manual_seed(1)).mean()
+    assert iwae > elbo

@@ -1,0 +1,114 @@
+"""Training on the bundled digits: it learns, it is reproducible, it reports, it stops, it survives NaN."""
+import copy
+import threading
+
+import pytest
+import torch
+
+from conftest import state_equal
+from vae_core import VAE, Config, TrainingDiverged, evaluate, train, train_new
+from vae_core.data import Dataset
+from vae_core.training import EpochEvent, StepEvent, kl_weight
+
+
+def test_training_on_digits_lowers_the_test_negative_elbo_by_a_wide_margin(digits, trained_digits):
+    model, history = trained_digits
+    untrained = evaluate(VAE(model.config), digits.test_x)["nelbo"]
+    final = history.epochs[-1]["test_nelbo"]
+    assert final < 0.7 * untrained, (untrained, final)
+    assert history.epochs[-1]["test_nelbo"] < history.epochs[0]["test_nelbo"]
+    assert len(history.epochs) == model.config.epochs
+
+
+def test_same_seed_same_weights_other_seed_other_weights(digits):
+    config = Config(dataset="digits", hidden=(32,), latent_dim=2, epochs=2, batch_size=100, seed=11)
+    a, ha = train_new(config, digits)
+    b, hb = train_new(config, digits)
+    c, _ = train_new(config.replace(seed=12), digits)
+    assert state_equal(a.state_dict(), b.state_dict())
+    assert ha.epochs[-1]["test_nelbo"] == hb.epochs[-1]["test_nelbo"]
+    assert not state_equal(a.state_dict(), c.state_dict())
+
+
+def test_one_step_changes_every_weight(digits):
+    config = Config(dataset="digits", hidden=(32,), latent_dim=2, epochs=1, batch_size=len(digits.train_x))
+    model = VAE(config)
+    before = copy.deepcopy(model.state_dict())
+    train(model, digits)
+    for key, value in model.state_dict().items():
+        assert not torch.equal(value, before[key]), key
+
+
+def test_callback_hears_every_step_and_epoch(digits):
+    config = Config(dataset="digits", hidden=(16,), epochs=2, batch_size=500)
+    events = []
+    train_new(config, digits, callback=events.append)
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    epochs = [e for e in events if isinstance(e, EpochEvent)]
+    assert len(steps) == 2 * 3 and steps[0].steps_per_epoch == 3
+    assert [e.epoch for e in epochs] == [1, 2] and epochs[-1].record["test_nelbo"] > 0
+    assert {"train_recon", "train_kl", "test_recon", "test_kl", "active_units"} <= set(epochs[0].record)
+
+
+def test_stop_flag_is_honoured_within_one_step(digits):
+    stop = threading.Event()
+    seen = []
+
+    def callback(event):
+        seen.append(event)
+        if isinstance(event, StepEvent) and event.step == 3:
+            stop.set()
+
+    history = train_new(Config(dataset="digits", hidden=(16,), epochs=5, batch_size=32), digits,
+                        callback=callback, stop=stop)[1]
+    assert history.stopped and history.epochs == []
+    assert len(seen) == 3
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_weights(digits):
+    data = Dataset(digits.name, digits.train_x.clone(), digits.train_y, digits.test_x, digits.test_y,
+                   digits.image_shape, digits.classes, "test")
+    model = VAE(Config(dataset="digits", hidden=(16,), epochs=3, batch_size=200))
+    after_first_epoch = {}
+
+    def poison(event):
+        if isinstance(event, EpochEvent) and event.epoch == 1:
+            after_first_epoch.update(copy.deepcopy(model.state_dict()))
+            data.train_x[5] = float("nan")
+
+    with pytest.raises(TrainingDiverged, match="diverged at epoch 2.*kept the weights of epoch 1") as err:
+        train(model, data, callback=poison)
+    assert state_equal(model.state_dict(), after_first_epoch)
+    assert len(err.value.history.epochs) == 1
+
+
+def test_huge_learning_rate_diverges_cleanly(digits):
+    model = VAE(Config(dataset="digits", hidden=(64,), epochs=3, lr=1e12, likelihood="gaussian", obs_sigma=1e-3))
+    with pytest.raises(TrainingDiverged, match="lower learning rate"):
+        train(model, digits)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_kl_warmup_rises_linearly_to_beta():
+    config = Config(beta=2.0, warmup_epochs=4)
+    assert [kl_weight(config, e) for e in (0, 1, 2, 4, 7)] == [0.0, 0.5, 1.0, 2.0, 2.0]
+    assert kl_weight(Config(beta=3.0), 0) == 3.0
+
+
+def test_warmup_is_reported_and_free_bits_keep_units_active(digits):
+    config = Config(dataset="digits", hidden=(64,), latent_dim=6, epochs=4, batch_size=64, beta=4.0)
+    _, plain = train_new(config, digits)
+    _, freebits = train_new(config.replace(free_bits=1.0, warmup_epochs=2), digits)
+    assert [round(r["beta"], 3) for r in freebits.epochs] == [2.0, 4.0, 4.0, 4.0]
+    assert freebits.epochs[-1]["active_units"] >= plain.epochs[-1]["active_units"]
+    assert freebits.epochs[-1]["test_kl"] > plain.epochs[-1]["test_kl"]
+
+
+@pytest.mark.parametrize("changes", [{"arch": "conv", "hidden": (64,)}, {"precision": "bf16"},
+                                     {"binarize": True}, {"likelihood": "gaussian"}])
+def test_variants_train(digits, changes):
+    config = Config(dataset="digits", latent_dim=3, epochs=3, batch_size=64, **changes)
+    model, history = train_new(config, digits)
+    first, last = history.epochs[0], history.epochs[-1]
+    assert last["test_nelbo"] < first["test_nelbo"] or last["train_loss"] < first["train_loss"]
+    assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -1,0 +1,163 @@
+"""The command line: train, eval and info, each mapping its flags onto Config and printing one-line errors."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import VAEError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not usage + traceback-like noise
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 400 or 512,256, got {text!r}")
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .config import ARCHS, LIKELIHOODS, PRECISIONS, Config
+    from .data import DATASETS
+
+    d = Config()
+    parser = _Parser(prog="python -m vae_core", description="Train and inspect variational autoencoders.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a model and save a checkpoint folder")
+    t.add_argument("--dataset", default=d.dataset, choices=list(DATASETS))
+    t.add_argument("--arch", default=d.arch, choices=ARCHS)
+    t.add_argument("--hidden", type=_hidden, default=d.hidden, help="hidden layer sizes, e.g. 400 or 512,256")
+    t.add_argument("--latent-dim", type=int, default=d.latent_dim)
+    t.add_argument("--likelihood", default=d.likelihood, choices=LIKELIHOODS)
+    t.add_argument("--obs-sigma", type=float, default=d.obs_sigma, help="std of the Gaussian likelihood")
+    t.add_argument("--beta", type=float, default=d.beta, help="weight of the KL term")
+    t.add_argument("--warmup-epochs", type=float, default=d.warmup_epochs, help="linear KL warm-up length")
+    t.add_argument("--free-bits", type=float, default=d.free_bits, help="nats per dimension not penalised")
+    t.add_argument("--binarize", action="store_true", help="dynamic binarisation of the pixels")
+    t.add_argument("--epochs", type=int, default=d.epochs)
+    t.add_argument("--batch-size", type=int, default=d.batch_size)
+    t.add_argument("--lr", type=float, default=d.lr)
+    t.add_argument("--seed", type=int, default=d.seed)
+    t.add_argument("--precision", default=d.precision, choices=PRECISIONS)
+    t.add_argument("--data-dir", help="folder with the IDX files (default: VAE_DATA_DIR, then download)")
+    t.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    t.add_argument("--out", required=True, help="checkpoint folder to write")
+    t.add_argument("--force", action="store_true", help="overwrite an existing checkpoint in --out")
+
+    e = sub.add_parser("eval", help="print a checkpoint's test metrics")
+    e.add_argument("checkpoint")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--iwae", type=int, default=0, metavar="K", help="also estimate log p(x) with K importance samples")
+    e.add_argument("--data-dir")
+    e.add_argument("--device", default="auto")
+
+    i = sub.add_parser("info", help="print a checkpoint's config and training history")
+    i.add_argument("checkpoint")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"train": _train, "eval": _eval, "info": _info}[args.command](args)
+    except VAEError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def _train(args) -> int:
+    from tqdm import tqdm
+
+    from .checkpoint import WEIGHTS, save_checkpoint
+    from .config import Config
+    from .data import load_dataset
+    from .errors import TrainingDiverged
+    from .evaluation import evaluate
+    from .model import VAE
+    from .training import EpochEvent, pick_device, train
+
+    config = Config(dataset=args.dataset, arch=args.arch, hidden=args.hidden, latent_dim=args.latent_dim,
+                    likelihood=args.likelihood, obs_sigma=args.obs_sigma, beta=args.beta,
+                    warmup_epochs=args.warmup_epochs, free_bits=args.free_bits, binarize=args.binarize,
+                    epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                    precision=args.precision)
+    out = Path(args.out)
+    if (out / WEIGHTS).exists() and not args.force:
+        raise VAEError(f"{out} already holds a checkpoint; choose another --out or pass --force")
+    device = pick_device(args.device)
+    data = load_dataset(config.dataset, args.data_dir)
+    model = VAE(config)
+    bar = tqdm(total=config.epochs, unit="epoch", dynamic_ncols=True)
+
+    def report(event):
+        if isinstance(event, EpochEvent):
+            r = event.record
+            bar.update(1)
+            bar.set_postfix(test_nelbo=f"{r['test_nelbo']:.2f}", recon=f"{r['test_recon']:.2f}",
+                            kl=f"{r['test_kl']:.2f}")
+        elif event.step % 20 == 0:
+            bar.set_postfix(loss=f"{event.loss:.2f}", step=f"{event.step}/{event.steps_per_epoch}")
+
+    try:
+        history = train(model, data, config, callback=report, device=device)
+    except TrainingDiverged as e:
+        bar.close()
+        if e.history and e.history.epochs:
+            save_checkpoint(model, out, e.history.epochs, {})
+            raise VAEError(f"{e} The last good weights are saved in {out}.") from None
+        raise
+    finally:
+        bar.close()
+    metrics = evaluate(model, data.test_x, config, seed=config.seed)
+    save_checkpoint(model, out, history.epochs, metrics)
+    print(f"saved {out}: test negative ELBO {metrics['nelbo']:.2f} nats (recon {metrics['recon']:.2f}, "
+          f"KL {metrics['kl']:.2f}), {metrics['active_units']}/{config.latent_dim} active units")
+    return 0
+
+
+def _eval(args) -> int:
+    from .checkpoint import load_checkpoint
+    from .data import load_dataset
+    from .evaluation import evaluate, iwae_estimate
+    from .training import pick_device
+
+    checkpoint = load_checkpoint(args.checkpoint, pick_device(args.device))
+    config = checkpoint.config
+    data = load_dataset(config.dataset, args.data_dir)
+    metrics = evaluate(checkpoint.model, data.test_x, config, seed=config.seed)
+    if args.iwae:
+        metrics["iwae_log_likelihood"] = iwae_estimate(checkpoint.model, data.test_x, args.iwae, config.seed)
+        metrics["iwae_k"] = args.iwae
+    if args.json:
+        print(json.dumps({"dataset": config.dataset, **metrics}))
+        return 0
+    print(f"{args.checkpoint} on the {config.dataset} test set ({metrics['n']} images), nats per image:")
+    print(f"  negative ELBO   {metrics['nelbo']:.3f}")
+    print(f"  reconstruction  {metrics['recon']:.3f}")
+    print(f"  KL              {metrics['kl']:.3f}")
+    print(f"  active units    {metrics['active_units']} of {config.latent_dim}")
+    if args.iwae:
+        print(f"  log p(x), IWAE  {metrics['iwae_log_likelihood']:.3f} (K={args.iwae})")
+    return 0
+
+
+def _info(args) -> int:
+    from .checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(args.checkpoint)
+    print(f"{args.checkpoint}\nconfig:")
+    for key, value in checkpoint.config.to_dict().items():
+        print(f"  {key:14} {value}")
+    if checkpoint.history:
+        print("history:\n  epoch  train_loss  test_nelbo  test_recon  test_kl  active  seconds")
+        for r in checkpoint.history:
+            print(f"  {r['epoch']:5d}  {r['train_loss']:10.3f}  {r['test_nelbo']:10.3f}  {r['test_recon']:10.3f}  "
+                  f"{r['test_kl']:7.3f}  {r.get('active_units', '-'):>6}  {r['seconds']:7.2f}")
+    return 0

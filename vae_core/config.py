@@ -1,0 +1,109 @@
+"""The one hyperparameter record: what a model is, how it is trained, serialised as JSON beside the weights."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+
+from .data import DATASETS
+from .errors import ConfigError
+
+ARCHS = ("mlp", "conv")
+LIKELIHOODS = ("bernoulli", "gaussian")
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class Config:
+    dataset: str = "digits"          # a name in vae_core.data.DATASETS
+    arch: str = "mlp"                # "mlp" (the notes' Dense layers) or "conv"
+    hidden: tuple[int, ...] = (400,)  # widths of the hidden Dense layers, input side first
+    latent_dim: int = 2              # size of z
+    likelihood: str = "bernoulli"    # p(x|z): "bernoulli" (summed BCE) or "gaussian" (fixed obs_sigma)
+    obs_sigma: float = 0.1           # standard deviation of the Gaussian likelihood, in pixel units
+    beta: float = 1.0                # weight of the KL term (beta-VAE); 1 is the plain ELBO
+    warmup_epochs: float = 0.0       # KL weight rises linearly from 0 to beta over this many epochs
+    free_bits: float = 0.0           # nats per latent dimension below which KL is not penalised
+    binarize: bool = False           # resample binary pixels each batch (dynamic binarisation)
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3                 # Adam learning rate
+    seed: int = 0                    # seeds initial weights, batch order and the eps draws
+    precision: str = "fp32"          # "bf16" runs the matrix products in bfloat16 (weights stay fp32)
+    image_shape: tuple[int, int, int] = field(init=False)  # (channels, height, width), from the dataset
+
+    def __post_init__(self):
+        if isinstance(self.hidden, (str, bytes)) or not all(_is_int(h) for h in self.hidden):
+            raise ConfigError(f"hidden sizes must be a list of integers, got {self.hidden!r}")
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        _one_of("arch", self.arch, ARCHS)
+        _one_of("likelihood", self.likelihood, LIKELIHOODS)
+        _one_of("precision", self.precision, PRECISIONS)
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ConfigError(f"hidden sizes must be one or more positive integers, got {list(self.hidden)}")
+        for name in ("latent_dim", "epochs", "batch_size", "seed"):
+            if not _is_int(getattr(self, name)):
+                raise ConfigError(f"{name} must be an integer, got {getattr(self, name)!r}")
+        _at_least("latent_dim", self.latent_dim, 1)
+        _at_least("epochs", self.epochs, 1)
+        _at_least("batch_size", self.batch_size, 1)
+        _at_least("beta", self.beta, 0)
+        _at_least("warmup_epochs", self.warmup_epochs, 0)
+        _at_least("free_bits", self.free_bits, 0)
+        if not isinstance(self.binarize, bool):
+            raise ConfigError(f"binarize must be true or false, got {self.binarize!r}")
+        _at_least("lr", self.lr, 0, strict=True)
+        _at_least("obs_sigma", self.obs_sigma, 0, strict=True)
+        object.__setattr__(self, "image_shape", DATASETS[self.dataset].image_shape)
+        if self.arch == "conv" and any(s % 4 for s in self.image_shape[1:]):
+            raise ConfigError(f"the conv architecture needs image sides divisible by 4, got {self.image_shape}")
+
+    @property
+    def input_dim(self) -> int:
+        c, h, w = self.image_shape
+        return c * h * w
+
+    def replace(self, **changes) -> Config:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Config:
+        if not isinstance(d, dict):
+            raise ConfigError(f"a config must be a JSON object, got {type(d).__name__}")
+        settable = {f.name for f in dataclasses.fields(cls) if f.init}
+        unknown = set(d) - settable - {"image_shape"}
+        if unknown:
+            raise ConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        try:
+            config = cls(**{k: v for k, v in d.items() if k in settable})
+        except TypeError as e:  # a value of the wrong type, e.g. hidden given as a string
+            raise ConfigError(f"bad config value: {e}") from None
+        if "image_shape" in d and tuple(d["image_shape"]) != config.image_shape:
+            raise ConfigError(f"image_shape {d['image_shape']} does not match dataset {config.dataset!r} "
+                              f"({list(config.image_shape)})")
+        return config
+
+
+def _one_of(name, value, allowed):
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _at_least(name, value, low, strict=False):
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or value < low or (strict and value == low):
+        raise ConfigError(f"{name} must be a number {'>' if strict else '>='} {low}, got {value!r}")

@@ -1,0 +1,215 @@
+"""Datasets as in-memory tensors: the bundled 8x8 digits, and MNIST-format IDX sets read from a folder or downloaded."""
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import DataError
+
+DIGIT_CLASSES = tuple(str(i) for i in range(10))
+FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
+KMNIST_CLASSES = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    image_shape: tuple[int, int, int]   # (channels, height, width)
+    classes: tuple[str, ...]
+    torchvision_name: str | None        # class in torchvision.datasets that downloads it
+    about: str
+
+
+DATASETS = {
+    "digits": DatasetSpec("digits", (1, 8, 8), DIGIT_CLASSES, None,
+                          "scikit-learn's bundled 8x8 handwritten digits (1797 images), works offline"),
+    "mnist": DatasetSpec("mnist", (1, 28, 28), DIGIT_CLASSES, "MNIST", "MNIST handwritten digits, 28x28"),
+    "fashion-mnist": DatasetSpec("fashion-mnist", (1, 28, 28), FASHION_CLASSES, "FashionMNIST",
+                                 "Zalando's Fashion-MNIST clothing images, 28x28"),
+    "kmnist": DatasetSpec("kmnist", (1, 28, 28), KMNIST_CLASSES, "KMNIST", "Kuzushiji-MNIST cursive Japanese, 28x28"),
+}
+
+# The four files of an MNIST-format set, under their standard names (".gz" optional).
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+DIGITS_TEST_SIZE = 300
+DIGITS_SPLIT_SEED = 0
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Images flattened to rows of float32 pixels in [0, 1], labels as int64."""
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    image_shape: tuple[int, int, int]
+    classes: tuple[str, ...]
+    source: str  # where the data came from, for display
+
+
+def get_spec(name: str) -> DatasetSpec:
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def default_data_dir() -> Path | None:
+    """The folder named by VAE_DATA_DIR, if set."""
+    value = os.environ.get("VAE_DATA_DIR")
+    return Path(value).expanduser() if value else None
+
+
+def cache_dir() -> Path:
+    """Where downloads go: VAE_CACHE_DIR, or ~/.cache/vae-lab."""
+    return Path(os.environ.get("VAE_CACHE_DIR") or Path.home() / ".cache" / "vae-lab").expanduser()
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None, download: bool = True) -> Dataset:
+    """Load a registered dataset whole into memory.
+
+    IDX sets are looked for in data_dir (or VAE_DATA_DIR), in its subfolder named after the
+    dataset, in torchvision's layout below it (e.g. MNIST/raw/), and in the download cache;
+    when none has them and download is true, torchvision downloads them into the cache.
+    """
+    spec = get_spec(name)
+    if spec.torchvision_name is None:
+        return _load_digits(spec)
+    data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    folder = find_idx_folder(spec, data_dir)
+    if folder is None:
+        if not download:
+            raise DataError(_missing_message(spec, data_dir))
+        folder = download_idx(spec)
+    return read_idx_folder(spec, folder)
+
+
+def find_idx_folder(spec: DatasetSpec, data_dir: Path | None) -> Path | None:
+    """The first candidate folder holding all four IDX files; a folder holding only some is an error."""
+    candidates = []
+    if data_dir is not None:
+        candidates += [data_dir / spec.name, data_dir / spec.torchvision_name / "raw", data_dir]
+    candidates.append(cache_dir() / spec.torchvision_name / "raw")
+    for folder in candidates:
+        found = {key: _idx_path(folder, stem) for key, stem in IDX_FILES.items()}
+        present = [key for key, path in found.items() if path is not None]
+        if len(present) == len(IDX_FILES):
+            return folder
+        if present:
+            missing = [IDX_FILES[k] + "[.gz]" for k in IDX_FILES if k not in present]
+            raise DataError(f"{folder} holds only part of {spec.name}: missing {', '.join(missing)}")
+    if data_dir is not None and not data_dir.is_dir():
+        raise DataError(f"data folder {data_dir} does not exist")
+    return None
+
+
+def _idx_path(folder: Path, stem: str) -> Path | None:
+    for path in (folder / stem, folder / (stem + ".gz")):
+        if path.is_file():
+            return path
+    return None
+
+
+def _missing_message(spec: DatasetSpec, data_dir: Path | None) -> str:
+    where = f"{data_dir} (or its subfolder {spec.name}/)" if data_dir else "a folder given by --data-dir or VAE_DATA_DIR"
+    files = ", ".join(stem + ".gz" for stem in IDX_FILES.values())
+    return f"{spec.name} not found: put {files} into {where}"
+
+
+def download_idx(spec: DatasetSpec) -> Path:
+    """Download through torchvision into the cache; only a complete download is moved into place."""
+    import torchvision.datasets
+
+    final = cache_dir() / spec.torchvision_name / "raw"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=final.parent.parent))
+    try:
+        getattr(torchvision.datasets, spec.torchvision_name)(str(staging), train=True, download=True)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(staging / spec.torchvision_name / "raw", final)
+    except Exception as e:  # torchvision raises RuntimeError or URLError after trying every mirror
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"could not download {spec.name} ({first_line}); with no network, "
+                        f"{_missing_message(spec, default_data_dir())}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def read_idx_folder(spec: DatasetSpec, folder: Path) -> Dataset:
+    arrays = {key: read_idx(_idx_path(folder, stem)) for key, stem in IDX_FILES.items()}
+    _, height, width = spec.image_shape
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        images_file = _idx_path(folder, IDX_FILES[f"{split}_images"])
+        if images.ndim != 3 or images.shape[1:] != (height, width):
+            raise DataError(f"{images_file}: images of shape {images.shape[1:]}, expected ({height}, {width})")
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise DataError(f"{_idx_path(folder, IDX_FILES[f'{split}_labels'])}: {labels.shape} labels "
+                            f"for {len(images)} images in {images_file}")
+        if labels.size and labels.max() >= len(spec.classes):
+            raise DataError(f"{_idx_path(folder, IDX_FILES[f'{split}_labels'])}: label {labels.max()} "
+                            f"out of range 0-{len(spec.classes) - 1}")
+    return Dataset(
+        name=spec.name,
+        train_x=_pixels(arrays["train_images"]), train_y=torch.from_numpy(arrays["train_labels"].astype(np.int64)),
+        test_x=_pixels(arrays["test_images"]), test_y=torch.from_numpy(arrays["test_labels"].astype(np.int64)),
+        image_shape=spec.image_shape, classes=spec.classes, source=str(folder),
+    )
+
+
+def _pixels(images: np.ndarray) -> torch.Tensor:
+    return torch.tensor(images.reshape(len(images), -1)).float().div_(255.0)  # a copy: the buffer is read-only
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file of unsigned bytes (gzip-compressed or raw), checking header and length."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DataError(f"{path}: cannot read ({e})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise DataError(f"{path}: not an IDX file (bad magic number)")
+    if raw[2] != 0x08:
+        raise DataError(f"{path}: IDX element type {raw[2]:#04x}, expected unsigned bytes (0x08)")
+    ndim = raw[3]
+    if ndim not in (1, 3) or len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{path}: {ndim}-dimensional IDX, expected labels (1) or images (3)")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    expected = 4 + 4 * ndim + int(np.prod(shape))
+    if len(raw) != expected:
+        raise DataError(f"{path}: {len(raw)} bytes, header {shape} needs {expected} (truncated or padded)")
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _load_digits(spec: DatasetSpec) -> Dataset:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = torch.from_numpy(bunch.data).float().div_(16.0)
+    y = torch.from_numpy(bunch.target).long()
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(DIGITS_SPLIT_SEED))
+    test, train = order[:DIGITS_TEST_SIZE], order[DIGITS_TEST_SIZE:]
+    return Dataset(spec.name, x[train], y[train], x[test], y[test], spec.image_shape, spec.classes,
+                   source="scikit-learn (bundled)")
+
+
+def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Bernoulli draw per pixel with the grey level as its probability (dynamic binarisation)."""
+    return torch.bernoulli(x, generator=generator)

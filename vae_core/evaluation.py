@@ -1,0 +1,170 @@
+"""Evaluation (negative ELBO, per-dimension KL, active units, IWAE) and latent utilities (encode, decode, grids, paths)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torchvision.utils
+
+from .config import Config
+from .data import binarize
+from .errors import ConfigError
+from .objective import iwae_log_likelihood, negative_elbo
+
+EVAL_BATCH = 1000
+ACTIVE_THRESHOLD = 0.01  # Burda et al. 2016: a unit is active if Cov_x(E_q[z_u]) > 0.01
+
+
+def _batches(x: torch.Tensor, size: int = EVAL_BATCH):
+    for i in range(0, len(x), size):
+        yield x[i:i + size]
+
+
+def _test_pixels(x: torch.Tensor, config: Config, seed: int) -> torch.Tensor:
+    # A binarised model is scored on one fixed binarisation of the test set, as in the literature.
+    if not config.binarize:
+        return x
+    return binarize(x, torch.Generator(device=x.device).manual_seed(seed + 2))
+
+
+@torch.no_grad()
+def evaluate(model, x: torch.Tensor, config: Config | None = None, seed: int = 0) -> dict:
+    """Test metrics in nats per image: nelbo = recon + kl (one z sample per image), per-dim KL, active units."""
+    config = config or model.config
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    x = _test_pixels(x.to(device), config, seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    recon = kl = 0.0
+    kl_dims = torch.zeros(config.latent_dim, device=device)
+    mus = []
+    for xb in _batches(x):
+        x_logits, mu, logvar, _ = model(xb, generator)
+        terms = negative_elbo(xb, x_logits, mu, logvar, likelihood=config.likelihood, obs_sigma=config.obs_sigma)
+        recon += terms.recon.sum().item()
+        kl += terms.kl.sum().item()
+        kl_dims += terms.kl_per_dim.sum(0)
+        mus.append(mu)
+    model.train(was_training)
+    n = len(x)
+    activity = unit_activity(torch.cat(mus))
+    return {
+        "nelbo": (recon + kl) / n, "recon": recon / n, "kl": kl / n,
+        "kl_per_dim": (kl_dims / n).tolist(),
+        "activity": activity.tolist(),
+        "active_units": int((activity > ACTIVE_THRESHOLD).sum()),
+        "n": n,
+    }
+
+
+def unit_activity(mu: torch.Tensor) -> torch.Tensor:
+    """Variance over the data of each dimension's posterior mean; near zero means a collapsed unit."""
+    return mu.var(0, unbiased=False) if len(mu) > 1 else torch.zeros(mu.shape[1], device=mu.device)
+
+
+@torch.no_grad()
+def iwae_estimate(model, x: torch.Tensor, k: int = 100, seed: int = 0, config: Config | None = None) -> float:
+    """Mean importance-weighted log p(x) estimate in nats per image (higher is better)."""
+    config = config or model.config
+    model.eval()
+    device = next(model.parameters()).device
+    x = _test_pixels(x.to(device), config, seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    total = sum(iwae_log_likelihood(model, xb, k, generator, config.likelihood, config.obs_sigma).sum().item()
+                for xb in _batches(x, max(1, EVAL_BATCH // max(1, k // 10))))
+    return total / len(x)
+
+
+@torch.no_grad()
+def encode_dataset(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and standard deviations of every image, on the CPU."""
+    model.eval()
+    device = next(model.parameters()).device
+    mus, stds = [], []
+    for xb in _batches(x.to(device)):
+        mu, logvar = model.encode(xb)
+        mus.append(mu.cpu())
+        stds.append(torch.exp(0.5 * logvar).cpu())
+    return torch.cat(mus), torch.cat(stds)
+
+
+@torch.no_grad()
+def decode_images(model, z: torch.Tensor) -> torch.Tensor:
+    """Bernoulli means (pixel intensities in [0, 1]) of a batch of latents, shaped [B, H, W]."""
+    model.eval()
+    device = next(model.parameters()).device
+    _, height, width = model.config.image_shape
+    z = torch.as_tensor(z, dtype=torch.float32, device=device).reshape(-1, model.config.latent_dim)
+    return torch.sigmoid(model.decode(z)).reshape(-1, height, width).cpu()
+
+
+def gaussian_grid_values(n: int, coverage: float = 0.9) -> torch.Tensor:
+    """n latent values spaced evenly in probability under N(0, 1): the inverse CDF of a uniform grid."""
+    tail = (1 - coverage) / 2
+    return torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(tail, 1 - tail, n))
+
+
+def manifold_grid(model, n: int = 15, dims: tuple[int, int] = (0, 1), base: torch.Tensor | None = None,
+                  coverage: float = 0.9, padding: int = 1) -> torch.Tensor:
+    """Decoded images over a 2-D latent grid laid out by the Gaussian inverse CDF, as one [H, W] image.
+
+    Rows go from high to low values of dims[1] (so up is positive), columns from low to high dims[0];
+    the other dimensions are held at base (zero by default).
+    """
+    values = gaussian_grid_values(n, coverage)
+    z = torch.zeros(n, n, model.config.latent_dim) if base is None else base.reshape(1, 1, -1).repeat(n, n, 1)
+    z[:, :, dims[0]] = values.reshape(1, n)
+    if model.config.latent_dim > 1:
+        z[:, :, dims[1]] = values.flip(0).reshape(n, 1)
+    images = decode_images(model, z.reshape(n * n, -1)).unsqueeze(1)
+    return image_grid(images, nrow=n, padding=padding)
+
+
+def image_grid(images: torch.Tensor, nrow: int, padding: int = 1) -> torch.Tensor:
+    """Tile [B, 1, H, W] or [B, H, W] images into one [H', W'] image with torchvision."""
+    if images.dim() == 3:
+        images = images.unsqueeze(1)
+    return torchvision.utils.make_grid(images, nrow=nrow, padding=padding, pad_value=1.0)[0]
+
+
+def lerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
+    """Points on the straight line from z0 to z1, ends included: [steps, D]."""
+    t = torch.linspace(0, 1, steps).unsqueeze(1)
+    return (1 - t) * z0.reshape(1, -1) + t * z1.reshape(1, -1)
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
+    """Spherical interpolation (Shoemake; White 2016 for latent spaces): keeps the norm typical of N(0, I)."""
+    z0, z1 = z0.reshape(-1).float(), z1.reshape(-1).float()
+    cos = torch.dot(z0, z1) / (z0.norm() * z1.norm()).clamp_min(1e-12)
+    omega = torch.arccos(cos.clamp(-1, 1))
+    if omega.abs() < 1e-6 or math.isclose(omega.item(), math.pi, abs_tol=1e-6):
+        return lerp(z0, z1, steps)  # parallel or opposite: the great circle is undefined
+    t = torch.linspace(0, 1, steps).unsqueeze(1)
+    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
+
+
+def traversal(z: torch.Tensor, dim: int, values: torch.Tensor | None = None) -> torch.Tensor:
+    """Copies of z with dimension dim swept over values (default -3 to 3 in 9 steps): [len(values), D]."""
+    values = torch.linspace(-3, 3, 9) if values is None else torch.as_tensor(values, dtype=torch.float32)
+    path = z.reshape(1, -1).float().repeat(len(values), 1)
+    path[:, dim] = values
+    return path
+
+
+def project_2d(mu: torch.Tensor, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """A 2-D view of posterior means: the means themselves for D <= 2, else PCA or t-SNE."""
+    mu = mu.detach().cpu().numpy().astype(np.float64)
+    if mu.shape[1] == 1:
+        return np.concatenate([mu, np.zeros_like(mu)], 1)
+    if mu.shape[1] == 2:
+        return mu
+    if method == "pca":
+        from sklearn.decomposition import PCA
+        return PCA(n_components=2, random_state=seed).fit_transform(mu)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+        return TSNE(n_components=2, random_state=seed, init="pca").fit_transform(mu)
+    raise ConfigError(f"unknown projection {method!r}; use pca or tsne")

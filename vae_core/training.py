@@ -1,0 +1,137 @@
+"""The training loop: in-memory batches, Adam, KL warm-up, a callback for progress, a stop flag and a NaN guard."""
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from .config import Config
+from .data import Dataset, binarize
+from .errors import TrainingDiverged
+from .evaluation import evaluate
+from .model import VAE
+from .objective import negative_elbo
+
+
+@dataclass
+class StepEvent:
+    """Sent to the callback after every optimiser step."""
+    epoch: int          # 1-based
+    step: int           # 1-based within the epoch
+    steps_per_epoch: int
+    loss: float         # the optimised (beta-weighted) loss, nats per image
+    recon: float
+    kl: float
+    beta: float         # the KL weight in force (after warm-up)
+
+
+@dataclass
+class EpochEvent:
+    """Sent to the callback after every epoch, with the test evaluation."""
+    epoch: int
+    epochs: int
+    record: dict        # one row of the history: see Trainer._epoch_record
+
+
+@dataclass
+class History:
+    epochs: list[dict] = field(default_factory=list)
+    stopped: bool = False  # the stop flag ended the run early
+
+
+def kl_weight(config: Config, epoch_progress: float) -> float:
+    """beta, scaled linearly from 0 over the first warmup_epochs (epoch_progress counts epochs done, fractional)."""
+    if config.warmup_epochs <= 0:
+        return config.beta
+    return config.beta * min(1.0, epoch_progress / config.warmup_epochs)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: Callable | None = None,
+          stop=None, device: str | torch.device = "cpu", history: History | None = None) -> History:
+    """Train model in place on data.train_x for config.epochs epochs, evaluating on data.test_x after each.
+
+    callback(event) receives a StepEvent after each step and an EpochEvent after each epoch.
+    stop is anything with is_set() (a threading.Event): checked before every step.
+    A non-finite loss restores the weights of the last finished epoch and raises TrainingDiverged.
+    """
+    config = config or model.config
+    device = torch.device(device)
+    model.to(device)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    order_generator = torch.Generator().manual_seed(config.seed + 1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, **_fast_adam(device))
+    train_x, test_x = data.train_x.to(device), data.test_x.to(device)
+    history = history or History()
+    n, batch = len(train_x), config.batch_size
+    steps = math.ceil(n / batch)
+    good_state = copy.deepcopy(model.state_dict())
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16"
+                else contextlib.nullcontext())
+
+    for epoch in range(1, config.epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=order_generator).to(device)
+        sums = torch.zeros(3, device=device)
+        for step in range(1, steps + 1):
+            if stop is not None and stop.is_set():
+                history.stopped = True
+                return history
+            x = train_x[order[(step - 1) * batch: step * batch]]
+            if config.binarize:
+                x = binarize(x, generator)
+            beta = kl_weight(config, epoch - 1 + (step - 1) / steps)
+            with autocast:
+                x_logits, mu, logvar, _ = model(x, generator)
+            terms = negative_elbo(x, x_logits, mu, logvar, beta, config.free_bits, config.likelihood, config.obs_sigma)
+            loss = terms.loss.item()
+            if not math.isfinite(loss):
+                model.load_state_dict(good_state)
+                raise TrainingDiverged(
+                    f"training diverged at epoch {epoch}, step {step}: the loss became {loss}; "
+                    f"kept the weights of epoch {epoch - 1}. Try a lower learning rate (now {config.lr}).",
+                    history)
+            optimizer.zero_grad(set_to_none=True)
+            terms.loss.backward()
+            optimizer.step()
+            recon, kl = terms.recon.detach().mean(), terms.kl.detach().mean()
+            sums += torch.stack([terms.loss.detach(), recon, kl]) * len(x)
+            if callback is not None:
+                callback(StepEvent(epoch, step, steps, loss, recon.item(), kl.item(), beta))
+        train_seconds = time.perf_counter() - start
+        test = evaluate(model, test_x, config, seed=config.seed)
+        good_state = copy.deepcopy(model.state_dict())
+        loss_sum, recon_sum, kl_sum = (sums / n).tolist()
+        record = {
+            "epoch": len(history.epochs) + 1,
+            "train_loss": loss_sum, "train_recon": recon_sum, "train_kl": kl_sum,
+            "test_nelbo": test["nelbo"], "test_recon": test["recon"], "test_kl": test["kl"],
+            "active_units": test["active_units"], "beta": kl_weight(config, epoch),
+            "seconds": time.perf_counter() - start, "train_seconds": train_seconds,
+        }
+        history.epochs.append(record)
+        if callback is not None:
+            callback(EpochEvent(epoch, config.epochs, record))
+    return history
+
+
+def _fast_adam(device: torch.device) -> dict:
+    # The fused kernel updates every parameter in one pass; it exists for CPU and CUDA.
+    return {"fused": True} if device.type in ("cpu", "cuda") else {}
+
+
+def train_new(config: Config, data: Dataset, **kwargs) -> tuple[VAE, History]:
+    """Build a VAE from config (weights seeded by config.seed) and train it."""
+    model = VAE(config)
+    return model, train(model, data, config, **kwargs)
