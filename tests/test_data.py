@@ -65,6 +65,18 @@ def test_download_cache_is_searched(isolated_cache):
     assert load_dataset("kmnist", download=False).source == str(isolated_cache / "KMNIST" / "raw")
 
 
+def test_data_dir_setting_serves_only_the_dataset_it_is_named_for(tmp_path, isolated_cache, monkeypatch):
+    """MNIST, Fashion-MNIST and KMNIST files share names: VAE_DATA_DIR=.../mnist must not pass for kmnist."""
+    write_idx_set(tmp_path / "mnist")
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "mnist"))
+    assert load_dataset("mnist", download=False).source == str(tmp_path / "mnist")
+    with pytest.raises(DataError, match="kmnist not found"):
+        load_dataset("kmnist", download=False)
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path))  # a parent folder with one subfolder per set
+    assert load_dataset("mnist", download=False).source == str(tmp_path / "mnist")
+    assert len(load_dataset("kmnist", tmp_path / "mnist", download=False).train_x) == 12  # explicit: trusted
+
+
 def test_folder_with_wrong_files_is_refused(tmp_path):
     write_idx_set(tmp_path)
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()

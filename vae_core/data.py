@@ -80,15 +80,18 @@ def cache_dir() -> Path:
 def load_dataset(name: str, data_dir: str | Path | None = None, download: bool = True) -> Dataset:
     """Load a registered dataset whole into memory.
 
-    IDX sets are looked for in data_dir (or VAE_DATA_DIR), in its subfolder named after the
-    dataset, in torchvision's layout below it (e.g. MNIST/raw/), and in the download cache;
-    when none has them and download is true, torchvision downloads them into the cache.
+    IDX sets are looked for in data_dir's subfolder named after the dataset, in torchvision's layout
+    below it (e.g. MNIST/raw/), in data_dir itself, and in the download cache; when none has them and
+    download is true, torchvision downloads them into the cache. Without data_dir, VAE_DATA_DIR stands
+    in, but its own files count only for the dataset it is named after (VAE_DATA_DIR=.../mnist holds
+    MNIST, not Fashion-MNIST: the files have the same names).
     """
     spec = get_spec(name)
     if spec.torchvision_name is None:
         return _load_digits(spec)
-    data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir()
-    folder = find_idx_folder(spec, data_dir)
+    explicit = data_dir is not None
+    data_dir = Path(data_dir).expanduser() if explicit else default_data_dir()
+    folder = find_idx_folder(spec, data_dir, include_top=explicit or _named_for(spec, data_dir))
     if folder is None:
         if not download:
             raise DataError(_missing_message(spec, data_dir))
@@ -96,11 +99,17 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
     return read_idx_folder(spec, folder)
 
 
-def find_idx_folder(spec: DatasetSpec, data_dir: Path | None) -> Path | None:
+def _named_for(spec: DatasetSpec, folder: Path | None) -> bool:
+    return folder is not None and folder.name.lower() in (spec.name, spec.torchvision_name.lower())
+
+
+def find_idx_folder(spec: DatasetSpec, data_dir: Path | None, include_top: bool = True) -> Path | None:
     """The first candidate folder holding all four IDX files; a folder holding only some is an error."""
     candidates = []
     if data_dir is not None:
-        candidates += [data_dir / spec.name, data_dir / spec.torchvision_name / "raw", data_dir]
+        candidates += [data_dir / spec.name, data_dir / spec.torchvision_name / "raw"]
+        if include_top:
+            candidates.append(data_dir)
     candidates.append(cache_dir() / spec.torchvision_name / "raw")
     for folder in candidates:
         found = {key: _idx_path(folder, stem) for key, stem in IDX_FILES.items()}
@@ -123,7 +132,8 @@ def _idx_path(folder: Path, stem: str) -> Path | None:
 
 
 def _missing_message(spec: DatasetSpec, data_dir: Path | None) -> str:
-    where = f"{data_dir} (or its subfolder {spec.name}/)" if data_dir else "a folder given by --data-dir or VAE_DATA_DIR"
+    where = (f"{data_dir}/{spec.name}/" if data_dir else
+             f"a folder named {spec.name}/ and point --data-dir or VAE_DATA_DIR at it")
     files = ", ".join(stem + ".gz" for stem in IDX_FILES.values())
     return f"{spec.name} not found: put {files} into {where}"
 

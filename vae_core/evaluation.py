@@ -100,6 +100,26 @@ def decode_images(model, z: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(model.decode(z)).reshape(-1, height, width).cpu()
 
 
+@torch.no_grad()
+def reconstruct(model, x: torch.Tensor) -> torch.Tensor:
+    """Decoded posterior means of flattened images: the model's deterministic reconstructions, [B, H, W]."""
+    model.eval()
+    mu, _ = model.encode(x.to(next(model.parameters()).device))
+    return decode_images(model, mu)
+
+
+def sample_prior(model, n: int, seed: int = 0) -> torch.Tensor:
+    """n images decoded from z ~ N(0, I), drawn from a generator seeded with seed: [n, H, W]."""
+    z = torch.randn(n, model.config.latent_dim, generator=torch.Generator().manual_seed(seed))
+    return decode_images(model, z)
+
+
+def as_images(x: torch.Tensor, image_shape) -> torch.Tensor:
+    """Flattened pixel rows back to [B, H, W]."""
+    _, height, width = image_shape
+    return x.reshape(-1, height, width)
+
+
 def gaussian_grid_values(n: int, coverage: float = 0.9) -> torch.Tensor:
     """n latent values spaced evenly in probability under N(0, 1): the inverse CDF of a uniform grid."""
     tail = (1 - coverage) / 2
@@ -146,12 +166,26 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
     return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
 
 
+def pixel_blend(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
+    """Cross-fades from image a to image b in pixel space, ends included: [steps, *a.shape]."""
+    t = torch.linspace(0, 1, steps).reshape(-1, *([1] * a.dim()))
+    return (1 - t) * a + t * b
+
+
 def traversal(z: torch.Tensor, dim: int, values: torch.Tensor | None = None) -> torch.Tensor:
     """Copies of z with dimension dim swept over values (default -3 to 3 in 9 steps): [len(values), D]."""
     values = torch.linspace(-3, 3, 9) if values is None else torch.as_tensor(values, dtype=torch.float32)
     path = z.reshape(1, -1).float().repeat(len(values), 1)
     path[:, dim] = values
     return path
+
+
+def dimensions_by_kl(metrics: dict, latent_dim: int) -> list[int]:
+    """Latent dimensions ordered from most to least informative by their test KL (index order if unknown)."""
+    kl = metrics.get("kl_per_dim")
+    if not kl or len(kl) != latent_dim:
+        return list(range(latent_dim))
+    return sorted(range(latent_dim), key=lambda i: -kl[i])
 
 
 def project_2d(mu: torch.Tensor, method: str = "pca", seed: int = 0) -> np.ndarray:

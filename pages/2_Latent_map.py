@@ -1,0 +1,64 @@
+"""Latent map: where every test image's posterior mean lands, and the decoded manifold over the plane."""
+import numpy as np
+import streamlit as st
+
+from ui import charts, resources, state, widgets
+from vae_core.evaluation import as_images, dimensions_by_kl, manifold_grid, reconstruct
+
+st.set_page_config(page_title="Latent map · VAE lab", page_icon="🗺️", layout="wide")
+checkpoint = widgets.model_picker()
+model, config, path = checkpoint.model, checkpoint.config, st.session_state[state.MODEL]
+
+st.title("Latent map")
+st.caption("Each point is one test image's posterior mean, coloured by its label. Click a point to see the image, "
+           "its reconstruction and its posterior.")
+map_col, grid_col = st.columns([3, 2])
+
+with grid_col:
+    st.subheader("Decoded manifold")
+    dims = dimensions_by_kl(checkpoint.metrics, config.latent_dim)[:2]
+    st.caption(f"Decodes of a grid over z{dims[0]} (right) and z{dims[-1]} (up), spaced by the Gaussian "
+               "inverse CDF so that each cell holds equal prior mass" +
+               ("; the other dimensions are held at zero." if config.latent_dim > 2 else "."))
+    n = st.slider("Grid size", 5, 25, 15, key="map_grid_size")
+    widgets.show_image(manifold_grid(model, n, dims=(dims[0], dims[-1])), size=520)
+
+with map_col:
+    data = resources.dataset_or_explain(config.dataset, "The map of posterior means")
+    if data is None:
+        st.stop()
+    method = "means" if config.latent_dim <= 2 else st.radio(
+        "Projection of the wider latent", ["pca", "tsne"], horizontal=True, key="map_projection",
+        format_func={"pca": "PCA", "tsne": f"t-SNE ({resources.TSNE_POINTS} points)"}.get)
+    index, xy = resources.projection(path, "pca" if method == "means" else method)
+    mu, std = resources.encodings(path)
+    chosen = st.session_state.get("map_chosen")
+    row = int(np.flatnonzero(index == chosen)[0]) if chosen in index else None
+    ellipse = None
+    if row is not None and config.latent_dim == 2 and st.toggle("Posterior ellipses (1 and 2 σ)", key="map_ellipse"):
+        ellipse = (mu[chosen], std[chosen])
+    titles = ("z0", "z1") if method == "means" else (f"{method.upper()} 1", f"{method.upper()} 2")
+    fig = charts.latent_map(xy, data.test_y.numpy()[index], index, data.classes, titles, row, ellipse)
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",
+                            use_container_width=True)
+    points = event.selection.points if event else []
+    if points and points[0].get("customdata") is not None:
+        picked = int(np.ravel(points[0]["customdata"])[0])
+        if picked != chosen:
+            st.session_state["map_chosen"] = picked
+            st.rerun()
+
+if chosen is not None:
+    st.subheader(f"Test image {chosen} · label {data.classes[int(data.test_y[chosen])]}")
+    x = data.test_x[chosen:chosen + 1]
+    original, recon, numbers = st.columns([1, 1, 2])
+    with original:
+        widgets.show_image(as_images(x, config.image_shape)[0], 200, "original")
+    with recon:
+        widgets.show_image(reconstruct(model, x)[0], 200, "reconstruction (decoded mean)")
+    with numbers:
+        st.dataframe({"dimension": [f"z{i}" for i in range(config.latent_dim)],
+                      "posterior mean μ": mu[chosen], "posterior std σ": std[chosen]}, hide_index=True)
+        if st.button("Open in the latent sliders", key="map_to_sliders"):
+            st.session_state[state.LATENT] = [round(float(v), 2) for v in mu[chosen]]
+            st.switch_page("pages/1_Latent_sliders.py")

@@ -1,0 +1,127 @@
+"""Every page, run headless with AppTest against the shipped models and the bundled digits."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui import state
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ["app.py", "pages/1_Latent_sliders.py", "pages/2_Latent_map.py", "pages/3_Interpolation.py",
+         "pages/4_Train.py"]
+
+
+def page(path, **session):
+    at = AppTest.from_file(str(ROOT / path), default_timeout=120)
+    for key, value in session.items():
+        at.session_state[key] = value
+    return at
+
+
+def images(at):
+    return [url for element in at.get("image") for url in element.value]  # URLs are hashes of the PNG bytes
+
+
+@pytest.fixture(autouse=True)
+def private_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_RUNS_DIR", str(tmp_path / "runs"))
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_runs_without_exceptions(path):
+    at = page(path).run()
+    assert not at.exception, at.exception
+    assert at.title, "every page has a title"
+    assert at.sidebar.selectbox(key="_model_picker").value.endswith("digits-2d")
+
+
+def test_the_sidebar_picker_offers_the_shipped_models():
+    at = page("app.py").run()
+    picker = at.sidebar.selectbox(key="_model_picker")
+    labels = [picker.format_func(option) for option in picker.options]
+    assert picker.value.endswith("digits-2d") and "digits-2d · digits · z=2 · β=1" in picker.format_func(picker.value)
+    assert any(label.startswith("mnist-16d · mnist · z=16") for label in labels)
+    assert "nats" in picker.format_func(picker.value)
+
+
+def test_home_shows_reconstructions_and_prior_samples_that_follow_the_seed():
+    at = page("app.py").run()
+    assert any("KL" in latex.value for latex in at.latex)
+    first = images(at)
+    assert len(first) == 2
+    at.number_input(key="home_seed").set_value(7).run()
+    second = images(at)
+    assert second[0] == first[0] and second[1] != first[1]
+
+
+def test_a_slider_change_changes_the_decoded_image():
+    at = page("pages/1_Latent_sliders.py").run()
+    before = images(at)
+    at.slider(key="sliders_z0").set_value(2.5).run()
+    after = images(at)
+    assert after[0] != before[0] and after[1] != before[1]  # the digit and its traversals
+    assert at.session_state[state.LATENT][0] == 2.5
+    at.button(key="sliders_reset").click().run()
+    assert at.slider(key="sliders_z0").value == 0 and images(at)[0] == before[0]
+
+
+def test_start_from_a_test_image_and_sample_from_the_prior():
+    at = page("pages/1_Latent_sliders.py").run()
+    at.number_input(key="sliders_image").set_value(3).run()
+    at.button(key="sliders_from_image").click().run()
+    from_image = [at.slider(key=f"sliders_z{i}").value for i in range(2)]
+    assert from_image != [0.0, 0.0]
+    at.button(key="sliders_prior").click().run()
+    assert [at.slider(key=f"sliders_z{i}").value for i in range(2)] != from_image
+
+
+def test_wide_model_folds_the_less_active_sliders_away():
+    at = page("pages/1_Latent_sliders.py", **{state.MODEL: str(ROOT / "models" / "mnist-16d")})
+    at.run()
+    if at.warning:  # the sliders page still works from the decoder alone when MNIST is absent
+        assert "mnist" in at.warning[0].value
+    assert len(at.slider) == 16
+    assert "8 less active dimensions" in at.expander[0].label
+
+
+def test_map_shows_the_chosen_point_with_its_posterior():
+    at = page("pages/2_Latent_map.py").run()
+    assert len(at.get("plotly_chart")) == 1
+    at.session_state["map_chosen"] = 5
+    at.run()
+    assert not at.exception
+    assert "Test image 5" in at.subheader[-1].value
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["dimension", "posterior mean μ", "posterior std σ"] and len(table) == 2
+    assert (table["posterior std σ"] > 0).all()
+
+
+def test_interpolation_draws_three_strips_that_follow_the_images():
+    at = page("pages/3_Interpolation.py").run()
+    first = images(at)
+    assert len(first) == 3
+    at.number_input(key="interp_b").set_value(42).run()
+    assert all(a != b for a, b in zip(first, images(at)))
+
+
+def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path):
+    at = page("pages/4_Train.py").run()
+    at.number_input(key="train_epochs").set_value(2)
+    at.text_input(key="train_hidden").set_value("32")
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    job = at.session_state[state.JOB]
+    job.join(timeout=60)
+    assert job.state == "done", job.message
+    at.run()
+    assert "saved" in at.success[0].value
+    assert str(job.checkpoint) in at.session_state[state.MY_MODELS]
+    assert at.session_state[state.MODEL] == str(job.checkpoint)
+    assert Path(job.checkpoint, "model.safetensors").exists() and str(tmp_path / "runs") in str(job.checkpoint)
+
+
+def test_bad_hidden_sizes_are_refused_with_a_message():
+    at = page("pages/4_Train.py").run()
+    at.text_input(key="train_hidden").set_value("12a")
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    assert "comma-separated integers" in at.error[0].value
+    assert state.JOB not in at.session_state

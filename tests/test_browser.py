@@ -1,0 +1,101 @@
+"""The app in a real browser (Debian's chromium through Playwright): pages, a slider, a map click, a training run.
+
+Screenshots of every page land in test-artifacts/screenshots/.
+"""
+import os
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from browser import CHROMIUM, SCREENSHOTS, ROOT, chromium_page, streamlit_server, wait_idle
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install -y chromium"),
+]
+PAGES = {"": "home", "Latent_sliders": "sliders", "Latent_map": "map", "Interpolation": "interpolation",
+         "Train": "train"}
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    runs = tmp_path_factory.mktemp("runs")
+    with streamlit_server(ROOT / "app.py", env={"VAE_RUNS_DIR": str(runs)}) as url:
+        with chromium_page() as page:
+            yield url, page
+
+
+def open_page(app, path):
+    url, page = app
+    page.goto(f"{url}/{path}")
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+    wait_idle(page)
+    return page
+
+
+def decoded_src(page) -> str:
+    return page.locator("[data-testid='stMain'] [data-testid='stImage'] img").first.get_attribute("src")
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_opens_without_errors(app, path):
+    page = open_page(app, path)
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.wait_for_timeout(500)  # let images and charts paint before the picture is taken
+    page.screenshot(path=str(SCREENSHOTS / f"{PAGES[path]}.png"), full_page=True)
+
+
+def test_moving_a_latent_slider_changes_the_decoded_image(app):
+    page = open_page(app, "Latent_sliders")
+    before = decoded_src(page)
+    thumb = page.locator("[data-testid='stSlider'] input[type='range']").first
+    thumb.focus()
+    page.keyboard.press("End")
+    page.wait_for_function(
+        "before => document.querySelector(\"[data-testid='stMain'] [data-testid='stImage'] img\").src !== before",
+        arg=page.evaluate("() => document.querySelector(\"[data-testid='stMain'] [data-testid='stImage'] img\").src"),
+        timeout=15_000)
+    assert decoded_src(page) != before
+    assert thumb.input_value() == "4"
+    page.screenshot(path=str(SCREENSHOTS / "sliders-moved.png"), full_page=True)
+
+
+def test_clicking_a_point_on_the_map_shows_its_image(app):
+    page = open_page(app, "Latent_map")
+    page.wait_for_selector(".js-plotly-plot .scatterlayer, .js-plotly-plot canvas", timeout=30_000)
+    # Pixel position of one data point, from Plotly's own axis transforms.
+    x, y = page.evaluate("""() => {
+        const plot = document.querySelector('.js-plotly-plot');
+        const trace = plot._fullData[0], layout = plot._fullLayout;
+        const box = plot.getBoundingClientRect();
+        return [box.left + layout._size.l + layout.xaxis.l2p(trace.x[0]),
+                box.top + layout._size.t + layout.yaxis.l2p(trace.y[0])];
+    }""")
+    page.mouse.click(x, y)
+    page.wait_for_selector("text=/Test image \\d+ · label/", timeout=20_000)
+    wait_idle(page)
+    heading = page.locator("h3", has_text=re.compile(r"Test image \d+")).first.inner_text()
+    assert "label" in heading
+    assert page.locator("[data-testid='stMain'] [data-testid='stImage']").count() >= 3  # grid, original, recon
+    page.screenshot(path=str(SCREENSHOTS / "map-clicked.png"), full_page=True)
+
+
+def test_start_and_stop_a_training_run_on_digits(app):
+    page = open_page(app, "Train")
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("400")
+    epochs.press("Tab")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_role("button", name="Stop").wait_for(timeout=30_000)
+    page.wait_for_selector("text=/epoch [2-9]\\d* of 400/", timeout=60_000)  # at least one epoch finished
+    page.get_by_role("button", name="Stop").click()
+    message = page.locator("text=/stopped after \\d+ epochs; saved/")
+    message.wait_for(timeout=30_000)
+    epochs_done = re.search(r"stopped after (\d+) epochs", message.inner_text()).group(1)
+    # The new checkpoint is now the sidebar's choice: its caption counts the epochs it was trained for.
+    expect(page.locator("[data-testid='stSidebar']")).to_contain_text(f"{epochs_done} epochs", timeout=20_000)
+    wait_idle(page)
+    page.screenshot(path=str(SCREENSHOTS / "train-stopped.png"), full_page=True)

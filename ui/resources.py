@@ -1,0 +1,96 @@
+"""Shared, read-only things every session may use: shipped models, datasets, test-set encodings (all cached)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from vae_core import Checkpoint, CheckpointError, DataError, Dataset, load_checkpoint, load_dataset
+from vae_core.checkpoint import WEIGHTS
+from vae_core.evaluation import encode_dataset, project_2d
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_DIR = ROOT / "models"
+DEFAULT_MODEL = SHIPPED_DIR / "digits-2d"
+TSNE_POINTS = 2000  # t-SNE is quadratic-ish: a fixed subsample keeps it under a minute on two cores
+
+
+def runs_dir() -> Path:
+    """Where the train page saves checkpoints and uploads land: VAE_RUNS_DIR, or runs/ in the repo."""
+    return Path(os.environ.get("VAE_RUNS_DIR") or ROOT / "runs")
+
+
+def shipped_models() -> list[str]:
+    return sorted(str(p.parent) for p in SHIPPED_DIR.glob(f"*/{WEIGHTS}"))
+
+
+def saved_runs() -> list[str]:
+    return sorted((str(p.parent) for p in runs_dir().glob(f"*/{WEIGHTS}")), reverse=True)
+
+
+def _stamp(path: str) -> float:
+    """Modification time of the weights, so a cache entry ends when a checkpoint is rewritten."""
+    p = Path(path)
+    try:
+        return (p / WEIGHTS if p.is_dir() else p).stat().st_mtime
+    except OSError:
+        raise CheckpointError(f"{path}: no such checkpoint (moved or deleted?)") from None
+
+
+def model(path: str) -> Checkpoint:
+    """The checkpoint at path, loaded once per process and shared: never train or edit it."""
+    return _load_model(path, _stamp(path))
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _load_model(path: str, stamp: float) -> Checkpoint:
+    torch.set_num_threads(2)
+    return load_checkpoint(path)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the dataset...")
+def dataset(name: str) -> Dataset:
+    """The dataset, whole in memory; raises DataError when its files cannot be found or fetched."""
+    return load_dataset(name, download=False)
+
+
+def dataset_or_explain(name: str, needs: str) -> Dataset | None:
+    """The dataset, or None after telling the user what is missing and offering the download."""
+    try:
+        return dataset(name)
+    except DataError as e:
+        st.warning(f"{needs} needs the {name} test images. {e}")
+        if st.button(f"Download {name} now", key=f"download_{name}"):
+            with st.spinner(f"Downloading {name}..."):
+                try:
+                    load_dataset(name, download=True)
+                except DataError as err:
+                    st.error(str(err))
+                    return None
+            st.rerun()
+        return None
+
+
+def encodings(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and standard deviations of the model's test set, [N, D] each."""
+    return _encodings(path, _stamp(path))
+
+
+@st.cache_data(max_entries=16, show_spinner="Encoding the test set...")
+def _encodings(path: str, stamp: float):
+    checkpoint = model(path)
+    mu, std = encode_dataset(checkpoint.model, dataset(checkpoint.config.dataset).test_x)
+    return mu.numpy(), std.numpy()
+
+
+@st.cache_data(max_entries=16, show_spinner="Projecting the latent means to 2-D...")
+def projection(path: str, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """(indices of the test images shown, their 2-D coordinates) for the latent map."""
+    mu, _ = encodings(path)
+    index = np.arange(len(mu))
+    if method == "tsne" and len(mu) > TSNE_POINTS:
+        index = np.random.default_rng(0).choice(len(mu), TSNE_POINTS, replace=False)
+    return index, project_2d(torch.from_numpy(mu[index]), method)

@@ -1,0 +1,6 @@
+"""Every st.session_state key of the app, in one place. Each session has its own values."""
+
+MODEL = "model_path"      # str: path of the chosen checkpoint (a folder or a .safetensors file)
+MY_MODELS = "my_models"   # list[str]: checkpoints this session trained or uploaded
+LATENT = "latent_point"   # list[float]: the current latent point, shared by the sliders and interpolation pages
+JOB = "training_job"      # vae_core.jobs.TrainingJob: this session's training run, at most one

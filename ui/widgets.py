@@ -1,0 +1,107 @@
+"""Widgets every page shares: the sidebar model picker with upload, and crisp enlarged images."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from vae_core import Checkpoint, VAEError, load_checkpoint
+
+from . import resources, state
+
+
+def label(path: str) -> str:
+    """One line per model: name, dataset, latent size, beta and test negative ELBO."""
+    try:
+        checkpoint = resources.model(path)
+    except VAEError:
+        return f"{Path(path).name} (unreadable)"
+    c, nelbo = checkpoint.config, checkpoint.metrics.get("nelbo")
+    score = f" · {nelbo:.1f} nats" if nelbo is not None else ""
+    return f"{Path(path).name.removesuffix('.safetensors')} · {c.dataset} · z={c.latent_dim} · β={c.beta:g}{score}"
+
+
+def model_picker() -> Checkpoint:
+    """Render the sidebar picker (every page calls it first) and return the chosen checkpoint.
+
+    The checkpoint is cached and shared between sessions: read it, never train or edit it.
+    """
+    st.session_state.setdefault(state.MY_MODELS, [])
+    st.session_state.setdefault(state.MODEL, str(resources.DEFAULT_MODEL))
+    options = resources.shipped_models() + st.session_state[state.MY_MODELS]
+    if st.session_state[state.MODEL] not in options:
+        options.append(st.session_state[state.MODEL])
+    with st.sidebar:
+        st.header("Model")
+        # The widget's own key is dropped on page switches; our key keeps the choice.
+        st.session_state["_model_picker"] = st.session_state[state.MODEL]
+        st.selectbox("Model", options, key="_model_picker", format_func=label, label_visibility="collapsed",
+                     on_change=lambda: st.session_state.update({state.MODEL: st.session_state["_model_picker"]}))
+        try:
+            checkpoint = resources.model(st.session_state[state.MODEL])
+        except VAEError as e:
+            st.error(f"{e}. Showing the default model instead.")
+            st.session_state[state.MODEL] = str(resources.DEFAULT_MODEL)
+            checkpoint = resources.model(st.session_state[state.MODEL])
+        c = checkpoint.config
+        st.caption(f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, latent {c.latent_dim}, β={c.beta:g}, "
+                   f"{len(checkpoint.history)} epochs. Test: " +
+                   ", ".join(f"{k} {checkpoint.metrics[k]:.2f}" for k in ("nelbo", "recon", "kl")
+                             if k in checkpoint.metrics))
+        _upload()
+        _open_saved_run()
+    return checkpoint
+
+
+def add_model(path: str) -> None:
+    """Make a checkpoint this session's choice, and list it in this session's picker."""
+    if path not in st.session_state[state.MY_MODELS]:
+        st.session_state[state.MY_MODELS].append(path)
+    st.session_state[state.MODEL] = path
+
+
+def _upload() -> None:
+    upload = st.file_uploader("Upload a checkpoint (.safetensors)", type=["safetensors"], key="model_upload")
+    if upload is None:
+        return
+    data = upload.getvalue()
+    target = resources.runs_dir() / "uploads" / f"{hashlib.sha256(data).hexdigest()[:16]}.safetensors"
+    if str(target) in st.session_state[state.MY_MODELS]:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    try:
+        load_checkpoint(target)
+    except VAEError as e:
+        target.unlink(missing_ok=True)
+        st.error(f"{upload.name} refused: {str(e).replace(str(target), upload.name)}")
+        return
+    add_model(str(target))
+    st.rerun()
+
+
+def _open_saved_run() -> None:
+    runs = [r for r in resources.saved_runs() if r not in st.session_state[state.MY_MODELS]]
+    if not runs:
+        return
+    with st.expander("Open a saved run"):
+        choice = st.selectbox("Saved runs", runs, index=None, format_func=label, key="open_saved_run",
+                              placeholder="runs/ on this machine")
+        if choice and st.button("Open", key="open_saved_run_button"):
+            add_model(choice)
+            st.rerun()
+
+
+def enlarge(image: torch.Tensor | np.ndarray, size: int) -> np.ndarray:
+    """A [H, W] image in [0, 1] as uint8, enlarged by an integer factor with hard pixel edges (no blur)."""
+    array = image.numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    factor = max(1, size // max(array.shape))
+    array = np.repeat(np.repeat(array, factor, 0), factor, 1)
+    return (np.clip(array, 0, 1) * 255).round().astype(np.uint8)
+
+
+def show_image(image, size: int = 280, caption: str | None = None) -> None:
+    st.image(enlarge(image, size), caption=caption, output_format="PNG")  # JPEG would blur the pixel edges

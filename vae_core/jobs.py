@@ -1,0 +1,104 @@
+"""Background training: a thread that trains one model and publishes its progress in a plain object to poll.
+
+A UI (the Streamlit train page, a notebook) starts a TrainingJob, reads its fields at leisure, and calls
+stop(); the thread never touches the UI. Fields are replaced, not mutated in place, so a reader always
+sees a consistent value.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .checkpoint import save_checkpoint
+from .config import Config
+from .data import Dataset
+from .errors import VAEError
+from .evaluation import as_images, evaluate, reconstruct
+from .model import VAE
+from .training import EpochEvent, StepEvent, train
+
+PREVIEW_IMAGES = 8
+
+
+@dataclass
+class TrainingJob:
+    config: Config
+    data: Dataset
+    out_dir: Path
+    state: str = "pending"            # pending, running, done, stopped, failed
+    message: str = ""                 # what went wrong, or where the checkpoint went
+    epoch: int = 0                    # epochs finished
+    step: int = 0                     # steps finished in the current epoch
+    steps_per_epoch: int = 0
+    started: float = 0.0
+    history: list = field(default_factory=list)  # epoch records, as in the checkpoint's metrics.json
+    steps: list = field(default_factory=list)    # (global step, loss, recon, kl) every few steps
+    preview: torch.Tensor | None = None          # [2, PREVIEW_IMAGES, H, W] test originals and reconstructions
+    checkpoint: Path | None = None
+    model: VAE | None = field(default=None, repr=False)  # the model being trained; read-only to others
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def start(self) -> TrainingJob:
+        self.state, self.started = "running", time.time()
+        self._thread = threading.Thread(target=self._run, name=f"train-{self.out_dir.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @property
+    def fraction(self) -> float:
+        total = self.config.epochs * max(self.steps_per_epoch, 1)
+        return min(1.0, (self.epoch * self.steps_per_epoch + self.step) / total) if self.steps_per_epoch else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        done = self.fraction
+        return (time.time() - self.started) * (1 - done) / done if done > 0 else None
+
+    def _on_event(self, event) -> None:
+        if isinstance(event, StepEvent):
+            self.steps_per_epoch, self.step = event.steps_per_epoch, event.step
+            global_step = (event.epoch - 1) * event.steps_per_epoch + event.step
+            if event.step % max(1, event.steps_per_epoch // 20) == 0:
+                self.steps = self.steps + [(global_step, event.loss, event.recon, event.kl)]
+        elif isinstance(event, EpochEvent):
+            self.preview = self._reconstructions()
+            self.history = self.history + [event.record]
+            self.epoch, self.step = event.epoch, 0
+
+    def _reconstructions(self) -> torch.Tensor:
+        x = self.data.test_x[:PREVIEW_IMAGES]
+        return torch.stack([as_images(x, self.config.image_shape), reconstruct(self.model, x)])
+
+    def _run(self) -> None:
+        self.model = VAE(self.config)
+        try:
+            history = train(self.model, self.data, self.config, callback=self._on_event, stop=self._stop)
+            if history.stopped and not history.epochs:
+                self.state, self.message = "stopped", "stopped before the first epoch ended: nothing saved"
+                return
+            metrics = evaluate(self.model, self.data.test_x, self.config, seed=self.config.seed)
+            self.checkpoint = save_checkpoint(self.model, self.out_dir, history.epochs, metrics)
+            self.state = "stopped" if history.stopped else "done"
+            self.message = (f"{'stopped after' if history.stopped else 'finished'} {len(history.epochs)} epochs; "
+                            f"saved {self.checkpoint} (test negative ELBO {metrics['nelbo']:.2f} nats)")
+        except VAEError as e:  # a diverged run keeps its last good weights in self.model, unsaved
+            self.state, self.message = "failed", str(e)
+        except Exception as e:  # the thread's boundary: a poller must never wait on a dead thread
+            self.state, self.message = "failed", f"unexpected error: {type(e).__name__}: {e}"
+            raise
