@@ -28,9 +28,10 @@ with left:
     data = resources.dataset_or_explain(config.dataset, "Reconstructing")
     if data is not None:
         x = data.test_x[:16]
-        pairs = torch.cat([as_images(x, config.image_shape), reconstruct(checkpoint.model, x)])
-        widgets.show_image(image_grid(pairs, nrow=16), size=640,
-                           caption="top: originals · bottom: decoded posterior means")
+        originals, recons = as_images(x, config.image_shape), reconstruct(checkpoint.model, x)
+        rows = torch.cat([originals[:8], recons[:8], originals[8:], recons[8:]])
+        widgets.show_image(image_grid(rows, nrow=8), size=480,
+                           caption="rows 1 and 3: test images · rows 2 and 4: their decoded posterior means")
 with right:
     st.subheader("Samples from the prior")
     seed = st.number_input("Seed", 0, 10_000, 0, key="home_seed")

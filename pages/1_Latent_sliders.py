@@ -64,10 +64,10 @@ def explorer():
     with picture:
         widgets.show_image(decode_images(model, z)[0], size=336, caption="decoded z")
     st.subheader("Traversals")
-    st.caption("Row k: z with dimension k swept from -3 to 3, the others held at the sliders' values.")
-    rows = torch.cat([traversal(z, i) for i in dims[:SHOWN]])
-    widgets.show_image(image_grid(decode_images(model, rows), nrow=9), size=720,
-                       caption=" · ".join(f"row {r + 1}: z{i}" for r, i in enumerate(dims[:SHOWN])))
+    st.caption("Each row sweeps one dimension from -3 to 3 with the others held at the sliders' values: "
+               + ", ".join(f"row {r + 1} z{i}" for r, i in enumerate(dims)) + ".")
+    rows = torch.cat([traversal(z, i) for i in dims])
+    widgets.show_image(image_grid(decode_images(model, rows), nrow=9), size=720)
 
 
 explorer()

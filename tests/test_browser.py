@@ -99,3 +99,39 @@ def test_start_and_stop_a_training_run_on_digits(app):
     expect(page.locator("[data-testid='stSidebar']")).to_contain_text(f"{epochs_done} epochs", timeout=20_000)
     wait_idle(page)
     page.screenshot(path=str(SCREENSHOTS / "train-stopped.png"), full_page=True)
+
+
+def test_uploading_a_checkpoint_validates_it(app, tmp_path):
+    page = open_page(app, "")
+    dropzone = page.locator("[data-testid='stSidebar'] input[type='file']")
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"this is not a checkpoint")
+    dropzone.set_input_files(str(bad))
+    expect(page.locator("[data-testid='stSidebar']")).to_contain_text("broken.safetensors refused", timeout=20_000)
+    dropzone.set_input_files(str(ROOT / "models" / "mnist-2d" / "model.safetensors"))
+    expect(page.locator("[data-testid='stSidebar']")).to_contain_text("MLP 400, latent 2", timeout=20_000)
+    wait_idle(page)
+    page.screenshot(path=str(SCREENSHOTS / "upload.png"), full_page=True)
+
+
+def test_sessions_do_not_see_each_other(app):
+    url, first = app
+    other = first.context.browser.new_page(viewport={"width": 1400, "height": 1000})  # a separate context
+    try:
+        first.goto(f"{url}/Latent_sliders")
+        first.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+        wait_idle(first)
+        slider = first.locator("[data-testid='stSlider'] input[type='range']").first
+        slider.focus()
+        first.keyboard.press("Home")
+        expect(slider).to_have_value("-4", timeout=15_000)
+        other.goto(f"{url}/Latent_sliders")
+        other.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+        wait_idle(other)
+        expect(other.locator("[data-testid='stSlider'] input[type='range']").first).to_have_value("0")
+        other.goto(f"{url}/Train")
+        other.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+        wait_idle(other)
+        expect(other.locator("[data-testid='stMain']")).to_contain_text("one run per session")  # no job of ours
+    finally:
+        other.context.close()

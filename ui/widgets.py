@@ -68,7 +68,8 @@ def _upload() -> None:
     if upload is None:
         return
     data = upload.getvalue()
-    target = resources.runs_dir() / "uploads" / f"{hashlib.sha256(data).hexdigest()[:16]}.safetensors"
+    name = Path(upload.name).name if upload.name.endswith(".safetensors") else "upload.safetensors"
+    target = resources.runs_dir() / "uploads" / hashlib.sha256(data).hexdigest()[:16] / name
     if str(target) in st.session_state[state.MY_MODELS]:
         return
     target.parent.mkdir(parents=True, exist_ok=True)
