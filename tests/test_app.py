@@ -7,8 +7,7 @@ from streamlit.testing.v1 import AppTest
 from ui import state
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["app.py", "pages/1_Latent_sliders.py", "pages/2_Latent_map.py", "pages/3_Interpolation.py",
-         "pages/4_Train.py"]
+PAGES = ["app.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))]
 
 
 def page(path, **session):
@@ -125,3 +124,57 @@ def test_bad_hidden_sizes_are_refused_with_a_message():
     at.button(key="FormSubmitter:train_form-Start training").click().run()
     assert "comma-separated integers" in at.error[0].value
     assert state.JOB not in at.session_state
+
+
+def _total_from_latex(at) -> float:
+    import re
+    return float(re.search(r"\\mathbf\{([\d.]+)\}", at.latex[0].value).group(1))
+
+
+def test_trade_off_page_recomputes_the_total_when_beta_changes():
+    at = page("pages/6_KL_trade-off.py").run()
+    assert not at.exception
+    at.select_slider(key="tradeoff_beta").set_value(1.0).run()
+    at_one = _total_from_latex(at)
+    at.select_slider(key="tradeoff_beta").set_value(10.0).run()
+    at_ten = _total_from_latex(at)
+    kl = at.dataframe[0].value["KL, nats"].sum()
+    assert at_ten - at_one == pytest.approx(9 * kl, abs=0.02)
+    assert len(at.get("plotly_chart")) >= 3  # KL bars, reparameterisation cloud, histograms
+
+
+def _figure(at, key):
+    import json
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id)
+    return json.loads(chart.proto.spec)
+
+
+def test_beta_sweep_page_plots_one_point_per_shipped_beta_and_runs_a_sweep():
+    at = page("pages/7_Beta_sweep.py").run()
+    assert not at.exception
+    shipped = next(t for t in _figure(at, "sweep_plane")["data"] if t.get("name") == "digits (shipped)")
+    assert [t.split("=")[1] for t in shipped["text"]] == ["0.1", "0.3", "1", "3", "10"]
+    assert shipped["x"] == sorted(shipped["x"], reverse=True)  # rate falls as beta grows
+    at.session_state[state.SWEEP_CHOSEN] = shipped["customdata"][-1]
+    at.run()
+    assert "β = 10" in at.subheader[0].value
+    at.multiselect(key="sweep_betas").set_value([0.3, 3.0])
+    at.number_input(key="sweep_epochs").set_value(2)
+    at.button(key="FormSubmitter:sweep_form-Run the sweep").click().run()
+    at.session_state[state.SWEEP].join(timeout=60)
+    at.run()
+    mine = next(t for t in _figure(at, "sweep_plane")["data"] if t.get("name") == "your sweep")
+    assert len(mine["x"]) == 2
+
+
+def test_warm_up_page_compares_three_runs():
+    at = page("pages/8_Warm-up_and_free_bits.py").run()
+    at.number_input(key="warmup_epochs").set_value(5)
+    at.number_input(key="warmup_T").set_value(3.0)
+    at.button(key="warmup_run").click().run()
+    at.session_state[state.COMPARE].join(timeout=120)
+    at.run()
+    table = at.dataframe[0].value
+    assert list(table["run"]) == ["plain", "warm-up over 3 epochs", "free bits λ=0.5"]
+    assert table["active units"].notna().all()
+    assert table["test KL"][2] > table["test KL"][0]  # free bits keep information that plain β=4 squeezes out

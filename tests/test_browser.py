@@ -15,7 +15,8 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install -y chromium"),
 ]
 PAGES = {"": "home", "Latent_sliders": "sliders", "Latent_map": "map", "Interpolation": "interpolation",
-         "Train": "train"}
+         "Train": "train", "KL_trade-off": "trade-off", "Beta_sweep": "beta-sweep",
+         "Warm-up_and_free_bits": "warm-up"}
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +136,24 @@ def test_sessions_do_not_see_each_other(app):
         expect(other.locator("[data-testid='stMain']")).to_contain_text("one run per session")  # no job of ours
     finally:
         other.context.close()
+
+
+def test_beta_changes_the_displayed_total(app):
+    page = open_page(app, "KL_trade-off")
+    total = page.locator("[data-testid='stMain'] .katex-display").first
+    before = total.inner_text()
+    beta = page.locator("[data-testid='stSlider'] input[type='range']").first
+    beta.focus()
+    page.keyboard.press("End")  # beta = 10
+    expect(total).not_to_have_text(before, timeout=15_000)
+    assert "10" in total.inner_text()
+
+
+def test_rate_distortion_chart_has_one_point_per_shipped_beta(app):
+    page = open_page(app, "Beta_sweep")
+    page.wait_for_selector(".js-plotly-plot .scatterlayer", timeout=30_000)
+    betas = page.evaluate("""() => document.querySelector('.js-plotly-plot')._fullData
+        .filter(t => t.name === 'digits (shipped)')[0].text""")
+    assert betas == ["β=0.1", "β=0.3", "β=1", "β=3", "β=10"]
+    drawn = page.locator(".js-plotly-plot .scatterlayer .trace").last.locator("path.point")
+    assert drawn.count() == 5

@@ -53,3 +53,96 @@ def training_curves(steps: list, history: list) -> go.Figure:
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step",
                       yaxis_title="nats per image", legend=dict(orientation="h"))
     return fig
+
+
+def rate_distortion_plane(series: dict[str, list[dict]]) -> go.Figure:
+    """Rate (KL) against distortion (reconstruction NLL) per model, with lines of constant negative ELBO.
+
+    series maps a name to points {"rate", "distortion", "beta", "path"}; customdata carries the path.
+    """
+    fig = go.Figure()
+    points = [p for ps in series.values() for p in ps]
+    if points:
+        top = max(p["rate"] + p["distortion"] for p in points) * 1.05
+        low = min(p["rate"] + p["distortion"] for p in points)
+        for level in np.linspace(low, top, 5):
+            # D + R = level: every point on it has the same negative ELBO (beta = 1)
+            fig.add_trace(go.Scatter(x=[0, level], y=[level, 0], mode="lines", hoverinfo="skip", showlegend=False,
+                                     line=dict(color="#bbb", width=1, dash="dot")))
+            fig.add_annotation(x=level * 0.04, y=level * 0.96, text=f"−ELBO {level:.0f}", showarrow=False,
+                               font=dict(size=10, color="#999"), xanchor="left")
+    for k, (name, ps) in enumerate(series.items()):
+        fig.add_trace(go.Scatter(
+            x=[p["rate"] for p in ps], y=[p["distortion"] for p in ps], mode="markers+lines+text", name=name,
+            text=[f"β={p['beta']:g}" for p in ps], textposition="top right", customdata=[p["path"] for p in ps],
+            marker=dict(size=13, color=PALETTE[k % len(PALETTE)]), line=dict(color=PALETTE[k % len(PALETTE)]),
+            hovertemplate="β=%{text}<br>rate %{x:.2f} nats<br>distortion %{y:.2f} nats<extra></extra>"))
+    if points:
+        fig.update_xaxes(range=[-0.5, max(p["rate"] for p in points) * 1.15 + 1])
+        fig.update_yaxes(range=[min(p["distortion"] for p in points) * 0.9, max(p["distortion"] for p in points) * 1.08])
+    fig.update_layout(height=460, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="rate: KL(q(z|x) ‖ p(z)), nats",
+                      yaxis_title="distortion: −log p(x|z), nats", legend=dict(orientation="h"))
+    return fig
+
+
+def kl_bars(kl_per_dim: list[float], activity: list[float], threshold: float) -> go.Figure:
+    """Average KL of each latent dimension; collapsed units (posterior means that do not vary) in grey."""
+    active = [a > threshold for a in activity]
+    fig = go.Figure(go.Bar(
+        x=[f"z{i}" for i in range(len(kl_per_dim))], y=kl_per_dim,
+        marker_color=[PALETTE[0] if a else "#bbb" for a in active],
+        customdata=np.array(activity), text=["active" if a else "collapsed" for a in active],
+        hovertemplate="%{x}: %{y:.3f} nats, %{text}<br>Var(μ) = %{customdata:.4f}<extra></extra>"))
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="KL, nats per image")
+    return fig
+
+
+def histogram_vs_normal(means: np.ndarray, draws: np.ndarray, name: str) -> go.Figure:
+    """Histograms of posterior means and of posterior draws for one dimension, over the N(0, 1) density."""
+    grid = np.linspace(-4, 4, 200)
+    fig = go.Figure([
+        go.Histogram(x=means, histnorm="probability density", name="posterior means μ", opacity=0.55,
+                     marker_color=PALETTE[1], xbins=dict(start=-4, end=4, size=0.2)),
+        go.Histogram(x=draws, histnorm="probability density", name="draws z ~ q(z|x)", opacity=0.55,
+                     marker_color=PALETTE[0], xbins=dict(start=-4, end=4, size=0.2)),
+        go.Scatter(x=grid, y=np.exp(-grid ** 2 / 2) / np.sqrt(2 * np.pi), name="N(0, 1)", line=dict(color="black")),
+    ])
+    fig.update_layout(barmode="overlay", height=260, margin=dict(l=10, r=10, t=30, b=10), title=name,
+                      showlegend=False)
+    return fig
+
+
+def density_2d(z: np.ndarray, title: str) -> go.Figure:
+    """Contours of the density of 2-D samples on a fixed [-4, 4] square."""
+    fig = go.Figure(go.Histogram2dContour(x=z[:, 0], y=z[:, 1], histnorm="probability density", colorscale="Blues",
+                                          xbins=dict(start=-4, end=4, size=0.25), ybins=dict(start=-4, end=4, size=0.25),
+                                          showscale=False, contours=dict(coloring="fill")))
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), title=title,
+                      xaxis=dict(range=[-4, 4], title="z0"), yaxis=dict(range=[-4, 4], title="z1", scaleanchor="x"))
+    return fig
+
+
+def reparameterization_cloud(mu: np.ndarray, sigma: np.ndarray, z: np.ndarray, dims: tuple[int, int]) -> go.Figure:
+    """Draws z = mu + eps * sigma in two dimensions, around the mean with its 1 and 2 sigma ellipses."""
+    i, j = dims
+    t = np.linspace(0, 2 * np.pi, 80)
+    fig = go.Figure(go.Scatter(x=z[:, i], y=z[:, j], mode="markers", name="z = μ + ε σ",
+                               marker=dict(size=7, color=PALETTE[0], opacity=0.7)))
+    for k in (1, 2):
+        fig.add_trace(go.Scatter(x=mu[i] + k * sigma[i] * np.cos(t), y=mu[j] + k * sigma[j] * np.sin(t), mode="lines",
+                                 name=f"{k} σ", line=dict(color="black", width=1, dash="solid" if k == 1 else "dot")))
+    fig.add_trace(go.Scatter(x=[mu[i]], y=[mu[j]], mode="markers", name="μ",
+                             marker=dict(size=14, symbol="x", color="black")))
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=f"z{i}", yaxis_title=f"z{j}")
+    fig.update_yaxes(scaleanchor="x")
+    return fig
+
+
+def kl_curves(histories: dict[str, list[dict]]) -> go.Figure:
+    """Test KL per epoch for several runs, to compare their schedules."""
+    fig = go.Figure([go.Scatter(x=[r["epoch"] for r in h], y=[r["test_kl"] for r in h], mode="lines+markers",
+                                name=name, line=dict(color=PALETTE[k % len(PALETTE)]))
+                     for k, (name, h) in enumerate(histories.items())])
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="epoch",
+                      yaxis_title="test KL, nats", legend=dict(orientation="h"))
+    return fig

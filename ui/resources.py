@@ -10,7 +10,8 @@ import torch
 
 from vae_core import Checkpoint, CheckpointError, DataError, Dataset, load_checkpoint, load_dataset
 from vae_core.checkpoint import WEIGHTS
-from vae_core.evaluation import encode_dataset, project_2d
+from vae_core.evaluation import encode_dataset, evaluate, project_2d
+from vae_core.tradeoff import aggregate_posterior, load_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_DIR = ROOT / "models"
@@ -94,3 +95,41 @@ def projection(path: str, method: str) -> tuple[np.ndarray, np.ndarray]:
     if method == "tsne" and len(mu) > TSNE_POINTS:
         index = np.random.default_rng(0).choice(len(mu), TSNE_POINTS, replace=False)
     return index, project_2d(torch.from_numpy(mu[index]), method)
+
+
+def test_metrics(path: str) -> dict:
+    """evaluate() on the model's test set: per-dimension KL, unit activity, the objective's parts."""
+    return _test_metrics(path, _stamp(path))
+
+
+@st.cache_data(max_entries=32, show_spinner="Evaluating on the test set...")
+def _test_metrics(path: str, stamp: float) -> dict:
+    checkpoint = model(path)
+    return evaluate(checkpoint.model, dataset(checkpoint.config.dataset).test_x, seed=checkpoint.config.seed)
+
+
+def aggregate(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """(posterior means, one draw from each posterior) for the model's test set."""
+    return _aggregate(path, _stamp(path))
+
+
+@st.cache_data(max_entries=16, show_spinner="Drawing from every posterior...")
+def _aggregate(path: str, stamp: float):
+    checkpoint = model(path)
+    return aggregate_posterior(checkpoint.model, dataset(checkpoint.config.dataset).test_x)
+
+
+@st.cache_data(max_entries=4)
+def prior_draws(n: int, seed: int = 0) -> np.ndarray:
+    """n draws from N(0, I) in two dimensions, for comparison plots."""
+    return np.random.default_rng(seed).standard_normal((n, 2))
+
+
+SWEEPS_DIR = SHIPPED_DIR / "sweeps"
+
+
+@st.cache_data(show_spinner=False)
+def shipped_sweeps() -> dict[str, list[str]]:
+    """Dataset name -> checkpoint paths of its shipped beta sweep, by increasing beta."""
+    return {folder.name: [str(c.path) for c in load_sweep(folder)] for folder in sorted(SWEEPS_DIR.iterdir())
+            if folder.is_dir()}

@@ -106,3 +106,16 @@ def enlarge(image: torch.Tensor | np.ndarray, size: int) -> np.ndarray:
 
 def show_image(image, size: int = 280, caption: str | None = None) -> None:
     st.image(enlarge(image, size), caption=caption, output_format="PNG")  # JPEG would blur the pixel edges
+
+
+def sweep_progress(job, what: str) -> None:
+    """Progress, stop button and outcome of a SweepJob; call it from an st.fragment(run_every=...)."""
+    if job.running:
+        current = next((j for j in job.jobs if j.running), None)
+        detail = f" · β={current.config.beta:g}, epoch {current.epoch + 1}/{current.config.epochs}" if current else ""
+        st.progress(job.fraction, text=f"{what}: {sum(j.state != 'pending' for j in job.jobs)}"
+                                       f" of {len(job.jobs)} runs{detail}")
+        st.button("Stop", key=f"stop_{what}", on_click=job.stop)
+    for j in job.jobs:
+        if j.state == "failed":
+            st.error(f"β={j.config.beta:g}: {j.message}")

@@ -45,7 +45,7 @@ class TrainingJob:
 
     def start(self) -> TrainingJob:
         self.state, self.started = "running", time.time()
-        self._thread = threading.Thread(target=self._run, name=f"train-{self.out_dir.name}", daemon=True)
+        self._thread = threading.Thread(target=self.run, name=f"train-{self.out_dir.name}", daemon=True)
         self._thread.start()
         return self
 
@@ -85,7 +85,9 @@ class TrainingJob:
         x = self.data.test_x[:PREVIEW_IMAGES]
         return torch.stack([as_images(x, self.config.image_shape), reconstruct(self.model, x)])
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Train, evaluate and save, here and now (start() runs this in a thread)."""
+        self.state, self.started = "running", self.started or time.time()
         self.model = VAE(self.config)
         try:
             history = train(self.model, self.data, self.config, callback=self._on_event, stop=self._stop)
@@ -102,3 +104,41 @@ class TrainingJob:
         except Exception as e:  # the thread's boundary: a poller must never wait on a dead thread
             self.state, self.message = "failed", f"unexpected error: {type(e).__name__}: {e}"
             raise
+
+
+@dataclass
+class SweepJob:
+    """Several training jobs run one after another in one thread: a beta sweep, or runs to compare."""
+    jobs: list[TrainingJob]
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def start(self) -> SweepJob:
+        for job in self.jobs:
+            job._stop = self._stop  # one stop flag for the whole sweep
+        self._thread = threading.Thread(target=self._run, name="sweep", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        for job in self.jobs:
+            if self._stop.is_set():
+                job.state, job.message = "stopped", "not started: the sweep was stopped"
+                continue
+            job.run()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def fraction(self) -> float:
+        done = [job.fraction if job.state == "running" else float(job.state != "pending") for job in self.jobs]
+        return sum(done) / len(done)

@@ -1,0 +1,65 @@
+"""The KL term, made visible: one image's objective term by term, per-dimension KL, the reparameterisation
+trick, and the aggregate posterior against the prior."""
+import streamlit as st
+
+from ui import charts, resources, state, widgets
+from vae_core.evaluation import ACTIVE_THRESHOLD, dimensions_by_kl, image_grid
+from vae_core.tradeoff import objective_parts, reparameterization_draws
+
+BETAS = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0]
+
+st.set_page_config(page_title="KL trade-off · VAE lab", page_icon="⚖️", layout="wide")
+checkpoint = widgets.model_picker()
+model, config, path = checkpoint.model, checkpoint.config, st.session_state[state.MODEL]
+st.title("The objective, term by term")
+data = resources.dataset_or_explain(config.dataset, "This page")
+if data is None:
+    st.stop()
+
+last = len(data.test_x) - 1
+index = st.number_input(f"Test image (0-{last})", 0, last, 0, key="tradeoff_image")
+beta = st.select_slider("β", BETAS, value=config.beta if config.beta in BETAS else 1.0, key="tradeoff_beta")
+parts = objective_parts(model, data.test_x[int(index)])
+st.latex(r"\mathcal L(x) = \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,\underbrace{"
+         r"\tfrac12\textstyle\sum_{i=1}^{%d}(\mu_i^2+\sigma_i^2-\log\sigma_i^2-1)}_{%.2f}"
+         r" = %.2f + %g \times %.2f = \mathbf{%.2f}\ \text{nats}"
+         % (parts.recon, config.latent_dim, parts.kl, parts.recon, beta, parts.kl, parts.total(beta)))
+st.caption(f"The model was trained with β = {config.beta:g}; the slider reweights this image's terms to show "
+           "what a β-VAE would pay for it. The reconstruction term is averaged over 64 draws of z.")
+st.dataframe({"dimension": [f"z{i}" for i in range(config.latent_dim)], "μ": parts.mu, "σ": parts.sigma,
+              "KL, nats": parts.kl_per_dim}, hide_index=True)
+
+st.header("KL per dimension, over the test set")
+metrics = resources.test_metrics(path)
+st.plotly_chart(charts.kl_bars(metrics["kl_per_dim"], metrics["activity"], ACTIVE_THRESHOLD), key="tradeoff_kl_bars")
+st.caption(f"{metrics['active_units']} of {config.latent_dim} units are active: their posterior means vary across "
+           f"images (variance above {ACTIVE_THRESHOLD}). A collapsed unit (grey) has q(z_i|x) = N(0, 1) for every x: "
+           "it costs no KL and carries no information. Raise β on the Beta sweep page to watch units collapse.")
+
+st.header("The reparameterisation trick")
+draws = reparameterization_draws(model, data.test_x[int(index)], n=48, seed=int(index))
+top = dimensions_by_kl(metrics, config.latent_dim)
+cloud, decodes = st.columns(2)
+cloud.plotly_chart(charts.reparameterization_cloud(draws.mu, draws.sigma, draws.z, (top[0], top[min(1, len(top) - 1)])),
+                   key="tradeoff_cloud")
+with decodes:
+    widgets.show_image(image_grid(draws.images, nrow=8), size=440, caption="decodes of the 48 draws of z")
+st.markdown(r"Sampling $z \sim \mathcal N(\mu, \sigma^2)$ is not differentiable in $\mu$ and $\sigma$. Writing "
+            r"$z = \mu + \varepsilon\odot\sigma$ with $\varepsilon \sim \mathcal N(0, I)$ moves the randomness into "
+            r"an input: $\partial z/\partial\mu = 1$ and $\partial z/\partial\sigma = \varepsilon$, so the "
+            r"reconstruction loss sends gradients to the encoder through $\mu$ and $\sigma$, never through the draw.")
+
+st.header("The aggregate posterior against the prior")
+st.markdown(r"If every $q(z|x)$ is pulled toward $\mathcal N(0, I)$, their mixture over the data, "
+            r"$\sum_x q(z|x)\,p(x)$, is close to $\mathcal N(0, I)$ too: then decoding prior draws gives images "
+            "like the data. Here are this model's own numbers over the test set.")
+means, samples = resources.aggregate(path)
+if config.latent_dim == 2:
+    left, right = st.columns(2)
+    left.plotly_chart(charts.density_2d(samples, "one draw from each q(z|x)"), key="tradeoff_aggregate")
+    right.plotly_chart(charts.density_2d(resources.prior_draws(len(samples)), "draws from N(0, I)"),
+                       key="tradeoff_prior")
+columns = st.columns(4)
+for k, i in enumerate(top[:8]):
+    columns[k % 4].plotly_chart(charts.histogram_vs_normal(means[:, i], samples[:, i], f"z{i}"),
+                                key=f"tradeoff_hist_{i}")

@@ -1,0 +1,88 @@
+"""Beta sweeps on the rate-distortion plane: the same model trained at several betas, and what each one draws."""
+import time
+
+import streamlit as st
+import torch
+
+from ui import charts, resources, state, widgets
+from vae_core import Config
+from vae_core.evaluation import ACTIVE_THRESHOLD, as_images, image_grid, reconstruct, sample_prior
+from vae_core.jobs import SweepJob, TrainingJob
+from vae_core.tradeoff import sweep_configs
+
+st.set_page_config(page_title="Beta sweep · VAE lab", page_icon="📉", layout="wide")
+widgets.model_picker()
+st.title("Beta sweeps: rate against distortion")
+st.markdown("Each point is one model, trained with the same data, architecture and seed at a different β. "
+            "Small β buys sharp reconstructions with many nats of KL (rate); large β squeezes the rate to zero "
+            "and pays in distortion. Points on one dotted line have the same negative ELBO. Click a point.")
+sweeps = resources.shipped_sweeps()
+dataset = st.radio("Sweep", list(sweeps), horizontal=True, key="sweep_dataset")
+series = {f"{dataset} (shipped)": sweeps[dataset]}
+mine = st.session_state.get(state.SWEEP)
+if dataset == "digits" and mine is not None:
+    series["your sweep"] = [str(j.checkpoint) for j in mine.jobs if j.checkpoint is not None]
+
+
+def point(path):
+    m = resources.model(path)
+    return {"rate": m.metrics["kl"], "distortion": m.metrics["recon"], "beta": m.config.beta, "path": path}
+
+
+event = st.plotly_chart(charts.rate_distortion_plane({k: [point(p) for p in v] for k, v in series.items()}),
+                        on_select="rerun", selection_mode="points", key="sweep_plane")
+clicked = event.selection.points if event else []
+if clicked:
+    st.session_state[state.SWEEP_CHOSEN] = clicked[0]["customdata"]
+chosen = st.session_state.get(state.SWEEP_CHOSEN)
+data = resources.dataset_or_explain(dataset, "Showing reconstructions")
+
+if chosen and data is not None and resources.model(chosen).config.dataset == dataset:
+    model = resources.model(chosen)
+    st.subheader(f"β = {model.config.beta:g}: rate {model.metrics['kl']:.2f}, distortion {model.metrics['recon']:.2f} nats")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.kl_bars(model.metrics["kl_per_dim"], model.metrics["activity"], ACTIVE_THRESHOLD),
+                      key="sweep_kl_bars")
+    with right:
+        widgets.show_image(image_grid(sample_prior(model.model, 16, 0), nrow=8), 440, "samples from the prior")
+
+if data is not None:
+    st.header("Low, medium and high β side by side")
+    x = data.test_x[:8]
+    columns = st.columns(3)
+    for column, path in zip(columns, [sweeps[dataset][0], sweeps[dataset][len(sweeps[dataset]) // 2],
+                                      sweeps[dataset][-1]]):
+        m = resources.model(path)
+        with column:
+            st.markdown(f"**β = {m.config.beta:g}** · {m.metrics['active_units']} active units")
+            pairs = torch.cat([as_images(x, m.config.image_shape), reconstruct(m.model, x)])
+            widgets.show_image(image_grid(pairs, nrow=8), 400, "test images and reconstructions")
+            widgets.show_image(image_grid(sample_prior(m.model, 16, 0), nrow=8), 400, "prior samples")
+
+st.header("Run your own sweep on digits")
+with st.form("sweep_form"):
+    a, b, c = st.columns(3)
+    betas = a.multiselect("β values", [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], [0.1, 0.3, 1.0, 3.0, 10.0], key="sweep_betas")
+    latent = b.number_input("Latent dimensions", 1, 32, 8, key="sweep_latent")
+    epochs = c.number_input("Epochs per β", 1, 200, 40, key="sweep_epochs")
+    go = st.form_submit_button("Run the sweep", disabled=bool(mine and mine.running))
+if go and betas:
+    base = Config(dataset="digits", hidden=(256,), latent_dim=int(latent), epochs=int(epochs), batch_size=64)
+    folder = resources.runs_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-sweep-digits"
+    jobs = [TrainingJob(c, resources.dataset("digits"), folder / f"beta-{c.beta:g}") for c in sweep_configs(base, sorted(betas))]
+    st.session_state[state.SWEEP] = SweepJob(jobs).start()
+    st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def sweep_status():
+    job = st.session_state.get(state.SWEEP)
+    if job is None:
+        return
+    widgets.sweep_progress(job, "sweep")
+    if not job.running and st.session_state.get("sweep_shown") != id(job):
+        st.session_state["sweep_shown"] = id(job)
+        st.rerun()  # the whole page: the new points join the plane
+
+
+sweep_status()

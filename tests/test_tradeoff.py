@@ -1,0 +1,79 @@
+"""The trade-off lesson's numbers come from the objective and the evaluation, and behave as the notes say."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from vae_core import Config, evaluate
+from vae_core.jobs import SweepJob, TrainingJob
+from vae_core.tradeoff import (aggregate_posterior, load_sweep, objective_parts, rate_distortion,
+                               reparameterization_draws, sweep_configs)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_objective_parts_of_one_image(trained_digits, digits):
+    model, _ = trained_digits
+    x = digits.test_x[7]
+    parts = objective_parts(model, x)
+    mu, logvar = model.encode(x.reshape(1, -1))
+    expected_kl = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0))[0]
+    np.testing.assert_allclose(parts.kl_per_dim, expected_kl.detach().numpy(), rtol=1e-5)
+    assert parts.total(1.0) == pytest.approx(parts.recon + parts.kl)
+    assert parts.total(4.0) - parts.total(1.0) == pytest.approx(3 * parts.kl)
+    np.testing.assert_allclose(parts.sigma, torch.exp(0.5 * logvar)[0].detach().numpy(), rtol=1e-6)
+
+
+def test_objective_parts_average_to_the_evaluated_negative_elbo(trained_digits, digits):
+    model, _ = trained_digits
+    x = digits.test_x[:60]
+    per_image = np.mean([objective_parts(model, xi, seed=i).total(1.0) for i, xi in enumerate(x)])
+    assert per_image == pytest.approx(evaluate(model, x)["nelbo"], rel=0.02)
+
+
+def test_rate_and_distortion_are_the_evaluated_kl_and_reconstruction(trained_digits, digits):
+    model, _ = trained_digits
+    metrics = evaluate(model, digits.test_x)
+    assert rate_distortion(model, digits.test_x) == (metrics["kl"], metrics["recon"])
+
+
+@pytest.mark.parametrize("dataset", ["digits", "mnist"])
+def test_shipped_sweep_trades_rate_for_distortion_as_beta_grows(dataset):
+    sweep = load_sweep(ROOT / "models" / "sweeps" / dataset)
+    assert [c.config.beta for c in sweep] == [0.1, 0.3, 1.0, 3.0, 10.0]
+    rates = [c.metrics["kl"] for c in sweep]
+    distortions = [c.metrics["recon"] for c in sweep]
+    assert rates == sorted(rates, reverse=True) and distortions == sorted(distortions)
+    assert sweep[-1].metrics["active_units"] < sweep[0].metrics["active_units"]  # collapse at high beta
+
+
+def test_aggregate_posterior_of_a_beta_1_model_is_close_to_the_prior(trained_digits, digits):
+    model, _ = trained_digits
+    mu, z = aggregate_posterior(model, digits.test_x)
+    assert mu.shape == z.shape == (300, 2)
+    assert np.all(np.abs(z.mean(0)) < 0.35) and np.all((z.var(0) > 0.5) & (z.var(0) < 1.6))
+    assert np.all(mu.var(0) < z.var(0))  # the draws add each posterior's own spread
+
+
+def test_reparameterization_draws(trained_digits, digits):
+    model, _ = trained_digits
+    draws = reparameterization_draws(model, digits.test_x[0], n=32)
+    np.testing.assert_allclose(draws.z, draws.mu + draws.eps * draws.sigma, rtol=1e-6)
+    assert draws.images.shape == (32, 8, 8)
+    assert not np.allclose(draws.z[0], draws.z[1])
+
+
+def test_a_sweep_job_runs_each_beta_and_stops_as_a_whole(digits, tmp_path):
+    base = Config(dataset="digits", hidden=(32,), latent_dim=3, epochs=2, batch_size=100)
+    configs = sweep_configs(base, [0.5, 2.0])
+    sweep = SweepJob([TrainingJob(c, digits, tmp_path / f"beta-{c.beta:g}") for c in configs]).start()
+    sweep.join(timeout=60)
+    assert [j.state for j in sweep.jobs] == ["done", "done"] and sweep.fraction == 1.0
+    assert [c.config.beta for c in load_sweep(tmp_path)] == [0.5, 2.0]
+    stopped = SweepJob([TrainingJob(c.replace(epochs=400), digits, tmp_path / "s" / str(i))
+                        for i, c in enumerate(configs)]).start()
+    stopped.stop()
+    stopped.join(timeout=60)
+    assert stopped.jobs[-1].state == "stopped" and not stopped.running
