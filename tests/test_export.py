@@ -1,0 +1,67 @@
+"""The packed decoder: its reference reader decodes as torch does, for MLP and conv decoders; bad input is refused."""
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from vae_core import VAE, Config, load_checkpoint
+from vae_core.evaluation import decode_images
+from vae_core.export import MAGIC, decode_packed, decoder_layers, pack_decoder, unpack_decoder
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def latents(n, dim, seed=0):
+    return torch.randn(n, dim, generator=torch.Generator().manual_seed(seed)) * 2
+
+
+@pytest.mark.parametrize("name", ["digits-2d", "mnist-2d", "mnist-16d"])
+def test_shipped_models_decode_as_torch_does(name):
+    model = load_checkpoint(ROOT / "models" / name).model
+    z = latents(64, model.config.latent_dim)
+    assert np.abs(decode_packed(pack_decoder(model), z) - decode_images(model, z).numpy()).max() < 1e-5
+
+
+@pytest.mark.parametrize("dataset, hidden", [("digits", (32,)), ("mnist", (64, 32))])
+def test_conv_decoders_decode_as_torch_does(dataset, hidden):
+    model = VAE(Config(dataset=dataset, arch="conv", hidden=hidden, latent_dim=3, seed=1))
+    z = latents(16, 3)
+    assert np.abs(decode_packed(pack_decoder(model), z) - decode_images(model, z).numpy()).max() < 1e-5
+
+
+def test_the_blob_is_the_weights_in_float32_behind_a_small_header():
+    model = load_checkpoint(ROOT / "models" / "mnist-2d").model
+    blob = pack_decoder(model)
+    header, data = unpack_decoder(blob)
+    weights = sum(p.numel() for p in model.decoder.parameters())
+    assert blob.startswith(MAGIC)
+    assert data.dtype == np.float32 and data.size == weights
+    assert len(blob) - 4 * weights < 1000  # the header is small; no JSON numbers for the weights
+    assert (len(MAGIC) + 4 + struct.unpack_from("<I", blob, len(MAGIC))[0]) % 4 == 0  # floats start aligned
+    assert header["latent_dim"] == 2 and header["image_shape"] == [1, 28, 28]
+    assert [(layer["op"], layer["relu"]) for layer in header["layers"]] == [("linear", True), ("linear", False)]
+    first = header["layers"][0]
+    offset, count = first["weight"]
+    assert np.array_equal(data[offset:offset + count], model.decoder[0].weight.detach().numpy().ravel())
+
+
+def test_decoder_layers_lists_the_conv_shapes():
+    model = VAE(Config(dataset="mnist", arch="conv", hidden=(64,), latent_dim=2))
+    layers, arrays = decoder_layers(model)
+    convs = [layer for layer in layers if layer["op"] == "conv_transpose"]
+    assert [(c["in_shape"], c["out_shape"], c["relu"]) for c in convs] == [
+        ([64, 7, 7], [32, 14, 14], True), ([32, 14, 14], [1, 28, 28], False)]
+    assert sum(a.size for a in arrays) == sum(p.numel() for p in model.decoder.parameters())
+
+
+def test_unknown_layers_and_foreign_blobs_are_refused():
+    model = VAE(Config(dataset="digits", hidden=(16,), latent_dim=2))
+    model.decoder = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 64))
+    with pytest.raises(ValueError, match="cannot export decoder layer Tanh"):
+        pack_decoder(model)
+    with pytest.raises(ValueError, match="not a packed decoder"):
+        unpack_decoder(b"PK\x03\x04" + json.dumps({}).encode())

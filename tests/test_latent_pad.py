@@ -1,0 +1,188 @@
+"""The latent pad page: headless with AppTest (it renders), and in Debian's chromium (the component runs).
+
+In the browser: the JavaScript decoder's float output equals torch's decodes, a drag redraws the image
+on animation frames before the mouse is released, the released point reaches the session (and the
+sliders page), and the weights are fetched once, never sent in the component's arguments.
+A screenshot lands in test-artifacts/screenshots/latent_pad.png.
+"""
+import os
+import re
+import time
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from browser import CHROMIUM, ROOT, SCREENSHOTS, chromium_page, streamlit_server, wait_idle
+from ui import state
+from vae_core import VAE, Config, load_checkpoint, save_checkpoint
+from vae_core.evaluation import decode_images
+
+PAGE = ROOT / "pages" / "5_Latent_pad.py"
+needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                    reason=f"{CHROMIUM} missing: apt-get install -y chromium")
+SAVED = re.compile(r"Saved for the other pages: z = \((.*)\)")
+
+
+@pytest.fixture(autouse=True)
+def private_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_RUNS_DIR", str(tmp_path / "runs"))
+
+
+# ---- headless: AppTest cannot run the component, so only the page around it ----
+
+@pytest.mark.parametrize("model", ["digits-2d", "mnist-16d"])
+def test_the_page_renders_without_exceptions(model):
+    at = AppTest.from_file(str(PAGE), default_timeout=120)
+    at.session_state[state.MODEL] = str(ROOT / "models" / model)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Latent pad"
+    assert len(at.session_state[state.LATENT]) == load_checkpoint(ROOT / "models" / model).config.latent_dim
+    assert len(at.selectbox) == (3 if model == "mnist-16d" else 1)  # the picker, and two axes for wide models
+
+
+def test_the_same_dimension_twice_is_refused():
+    at = AppTest.from_file(str(PAGE), default_timeout=120)
+    at.session_state[state.MODEL] = str(ROOT / "models" / "mnist-16d")
+    at.run()
+    at.selectbox(key="pad_dim_y").set_value(at.selectbox(key="pad_dim_x").value).run()
+    assert not at.exception and "two different dimensions" in at.info[0].value
+
+
+# ---- in chromium ----
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    runs = tmp_path_factory.mktemp("runs")
+    with streamlit_server(ROOT / "app.py", env={"VAE_RUNS_DIR": str(runs)}) as url:
+        with chromium_page() as page:
+            traffic = {"requests": [], "frames": []}
+            page.on("request", lambda r: traffic["requests"].append(r.url))
+            page.on("websocket", lambda ws: ws.on("framereceived", lambda f: traffic["frames"].append(len(f))))
+            yield url, page, traffic
+
+
+def open_pad(app, model=None, upload=None):
+    """The pad page in a fresh session, with a shipped model chosen or a checkpoint uploaded."""
+    url, page, traffic = app
+    page.goto(f"{url}/Latent_pad")
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+    wait_idle(page)
+    if model:
+        page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+        page.get_by_role("option", name=re.compile(f"^{model} ")).click()
+    if upload:
+        page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files(str(upload))
+    return page
+
+
+def browser_decodes(page, checkpoint, z) -> np.ndarray:
+    _, h, w = checkpoint.config.image_shape
+    page.wait_for_function("([d, h]) => { const p = window.latentPad && window.latentPad.current;"
+                           " return p && p.decoder && p.decoder.header.latent_dim === d"
+                           " && p.decoder.header.image_shape[1] === h; }",
+                           arg=[checkpoint.config.latent_dim, h], timeout=30_000)
+    return np.array(page.evaluate("zs => window.latentPad.decode(zs)", z.tolist())).reshape(len(z), h, w)
+
+
+def latents(n, dim):
+    return torch.randn(n, dim, generator=torch.Generator().manual_seed(0)) * 2
+
+
+@needs_chromium
+@pytest.mark.browser
+@pytest.mark.parametrize("name", ["digits-2d", "mnist-16d"])
+def test_browser_decodes_equal_torch_decodes(app, name):
+    page = open_pad(app, model=None if name == "digits-2d" else name)
+    checkpoint = load_checkpoint(ROOT / "models" / name)
+    z = latents(64, checkpoint.config.latent_dim)
+    difference = np.abs(browser_decodes(page, checkpoint, z) - decode_images(checkpoint.model, z).numpy()).max()
+    assert difference < 1e-3, difference
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_a_conv_decoder_runs_in_the_browser_too(app, tmp_path):
+    model = VAE(Config(dataset="digits", arch="conv", hidden=(32,), latent_dim=3, seed=2))  # untrained is enough
+    path = save_checkpoint(model, tmp_path / "conv-3d") / "model.safetensors"
+    page = open_pad(app, upload=path)
+    checkpoint = load_checkpoint(path)
+    z = latents(32, 3)
+    difference = np.abs(browser_decodes(page, checkpoint, z) - decode_images(checkpoint.model, z).numpy()).max()
+    assert difference < 1e-3, difference
+
+
+def saved_point(page) -> list[float]:
+    text = page.locator("[data-testid='stMain']").get_by_text(SAVED).inner_text()
+    return [float(v) for v in SAVED.search(text).group(1).split(",")]
+
+
+def wait_saved(page, expected, timeout=15.0):
+    """Wait until the page's saved point (Python's st.session_state) is expected, to the caption's 2 decimals."""
+    deadline = time.time() + timeout
+    while saved_point(page) != pytest.approx(expected, abs=0.03):
+        assert time.time() < deadline, f"saved point {saved_point(page)}, expected {expected}"
+        page.wait_for_timeout(200)
+    wait_idle(page)
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_dragging_redraws_every_frame_and_the_release_reaches_the_session(app):
+    traffic = app[2]
+    traffic["requests"].clear()
+    page = open_pad(app)
+    browser_decodes(page, load_checkpoint(ROOT / "models" / "digits-2d"), latents(1, 2))
+    assert saved_point(page) == [0.0, 0.0]
+    box = page.locator("canvas.pad").bounding_box()
+    at = lambda x, y: (box["x"] + box["width"] * (x + 4) / 8, box["y"] + box["height"] * (4 - y) / 8)  # noqa: E731
+    image = "() => window.latentPad.current.image.toDataURL()"
+    page.evaluate("() => window.latentPad.resetStats()")
+    page.mouse.move(*at(0, 0))
+    page.mouse.down()
+    seen = set()
+    for i in range(1, 31):  # towards the top right, to (2.4, 2.4)
+        page.mouse.move(*at(0.08 * i, 0.08 * i))
+        page.wait_for_timeout(20)
+        seen.add(page.evaluate(image))
+    frames = page.evaluate("() => window.latentPad.stats().frames")
+    assert frames >= 10 and len(seen) >= 10, (frames, len(seen))  # redrawn while the button is still down
+    assert saved_point(page) == [0.0, 0.0]  # nothing reached Python yet
+    page.mouse.up()
+    wait_saved(page, [2.4, 2.4])
+    page.screenshot(path=str(SCREENSHOTS / "latent_pad.png"), full_page=True)
+
+    # One fetch of the weights for the page and all its reruns; the reset's new point reaches the pad without one.
+    decoder = page.evaluate("() => window.latentPad.current.decoderUrl")
+    page.get_by_role("button", name="Reset to zero").click()
+    wait_saved(page, [0.0, 0.0])
+    page.wait_for_function("() => window.latentPad.current.z.every(v => v === 0)", timeout=10_000)
+    assert sum(request.endswith(decoder) for request in traffic["requests"]) == 1
+
+    # The sliders page starts from a released point (client-side navigation keeps the session).
+    page.mouse.click(*at(-2, -2))
+    wait_saved(page, [-2.0, -2.0])
+    page.locator("[data-testid='stSidebarNav'] a", has_text="Latent sliders").click()
+    sliders = page.locator("[data-testid='stSlider'] input[type='range']")
+    sliders.first.wait_for(timeout=30_000)
+    wait_idle(page)
+    values = [float(v) for v in sliders.evaluate_all("inputs => inputs.map(input => input.value)")]
+    assert values == pytest.approx([-2.0, -2.0], abs=0.03)
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_the_weights_never_travel_in_the_component_arguments(app):
+    traffic = app[2]
+    traffic["frames"].clear()
+    page = open_pad(app, model="mnist-16d")
+    checkpoint = load_checkpoint(ROOT / "models" / "mnist-16d")
+    browser_decodes(page, checkpoint, latents(1, 16))
+    weights = 4 * sum(p.numel() for p in checkpoint.model.decoder.parameters())
+    assert max(traffic["frames"]) < weights / 4, (max(traffic["frames"]), weights)  # about 18 kB against 1.3 MB

@@ -1,0 +1,389 @@
+// The latent pad: a handle dragged over two latent dimensions and sliders for all of them, decoded in the
+// browser on every animation frame from the model's own weights (the blob of vae_core/export.py).
+// A plain ES module that Streamlit's components v2 imports as is: no build step, no dependencies.
+
+const decoders = new Map();     // decoder URL -> Promise<decoder>: each model's weights are fetched once per page
+const backgrounds = new Map();  // background URL -> Promise<{points, labels}>
+const pads = new WeakMap();     // parentElement -> Pad: Streamlit calls the default export again on new data
+const MAGIC = "VAEDEC1\0";
+const PAD_SIZE = 360;           // CSS pixels of the square pad
+const IMAGE_SIZE = 280;         // CSS pixels of the decoded image
+const KEEP = 5000;              // timing samples kept per pad
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  let pad = pads.get(parentElement);
+  if (!pad) {
+    pad = new Pad(parentElement);
+    pads.set(parentElement, pad);
+  }
+  pad.send = setTriggerValue;
+  const generation = ++pad.generation;
+  pad.update(data);
+  // Streamlit keeps the latest cleanup for unmount but may run a superseded one at once: only the latest counts.
+  return () => {
+    if (pad.generation !== generation) return;
+    pad.destroy();
+    pads.delete(parentElement);
+  };
+}
+
+// ---- the decoder: the blob's layers run one after another on Float32Arrays ----
+
+function loadDecoder(url) {
+  if (!decoders.has(url)) {
+    const loading = fetch(url)
+      .then(r => { if (!r.ok) throw new Error(`decoder weights: HTTP ${r.status}`); return r.arrayBuffer(); })
+      .then(parseDecoder)
+      .catch(error => { decoders.delete(url); throw error; });  // a later rerun may try again
+    decoders.set(url, loading);
+  }
+  return decoders.get(url);
+}
+
+function parseDecoder(buffer) {
+  const bytes = new Uint8Array(buffer);
+  const text = new TextDecoder();
+  if (text.decode(bytes.subarray(0, 8)) !== MAGIC) throw new Error("decoder weights: not a packed decoder");
+  const length = new DataView(buffer).getUint32(8, true);
+  const header = JSON.parse(text.decode(bytes.subarray(12, 12 + length)));
+  // The packer pads the header so the floats start 4-byte aligned; typed arrays are little-endian everywhere we run.
+  const data = new Float32Array(buffer, 12 + length);
+  const part = ([offset, count]) => data.subarray(offset, offset + count);
+  const layers = header.layers.map(layer => ({
+    ...layer, w: part(layer.weight), b: part(layer.bias),
+    y: new Float32Array(layer.op === "linear" ? layer.out : layer.out_shape.reduce((a, b) => a * b)),
+  }));
+  const input = new Float32Array(header.latent_dim);
+  const pixels = new Float32Array(layers[layers.length - 1].y.length);
+  return {
+    header, bytes: buffer.byteLength,
+    // Bernoulli means of one latent, (C, H, W) flattened; the returned array is reused by the next call.
+    decode(z) {
+      input.set(z);
+      let x = input;
+      for (const layer of layers) {
+        (layer.op === "linear" ? linear : convTranspose)(layer, x, layer.y);
+        x = layer.y;
+      }
+      for (let i = 0; i < x.length; i++) pixels[i] = 1 / (1 + Math.exp(-x[i]));
+      return pixels;
+    },
+  };
+}
+
+function linear(layer, x, y) {
+  const n = layer.in, w = layer.w, b = layer.b;
+  for (let o = 0; o < layer.out; o++) {
+    let sum = b[o];
+    for (let i = 0, row = o * n; i < n; i++) sum += w[row + i] * x[i];
+    y[o] = layer.relu && sum < 0 ? 0 : sum;
+  }
+}
+
+// Each input pixel scatters its kernel-weighted value into the output: out[s*i - p + k] += x[i] * w[k].
+function convTranspose(layer, x, y) {
+  const [c, h, w] = layer.in_shape, [oc, oh, ow] = layer.out_shape;
+  const k = layer.kernel, s = layer.stride, p = layer.padding, weight = layer.w;
+  for (let o = 0; o < oc; o++) y.fill(layer.b[o], o * oh * ow, (o + 1) * oh * ow);
+  for (let ci = 0; ci < c; ci++) {
+    for (let iy = 0; iy < h; iy++) {
+      for (let ix = 0; ix < w; ix++) {
+        const v = x[(ci * h + iy) * w + ix];
+        if (v === 0) continue;  // after a ReLU many inputs are zero
+        for (let o = 0; o < oc; o++) {
+          const base = (ci * oc + o) * k * k, plane = o * oh * ow;
+          for (let ky = 0; ky < k; ky++) {
+            const oy = iy * s - p + ky;
+            if (oy < 0 || oy >= oh) continue;
+            for (let kx = 0; kx < k; kx++) {
+              const ox = ix * s - p + kx;
+              if (ox >= 0 && ox < ow) y[plane + oy * ow + ox] += v * weight[base + ky * k + kx];
+            }
+          }
+        }
+      }
+    }
+  }
+  if (layer.relu) for (let i = 0; i < y.length; i++) if (y[i] < 0) y[i] = 0;
+}
+
+function loadBackground(url, count) {
+  if (!backgrounds.has(url)) {
+    const loading = fetch(url)
+      .then(r => { if (!r.ok) throw new Error(`background: HTTP ${r.status}`); return r.arrayBuffer(); })
+      .then(buffer => ({ points: new Float32Array(buffer, 0, 2 * count),  // (x, y) pairs, then a label each
+                         labels: new Uint8Array(buffer, 8 * count, count) }))
+      .catch(error => { backgrounds.delete(url); throw error; });
+    backgrounds.set(url, loading);
+  }
+  return backgrounds.get(url);
+}
+
+// ---- one pad on the page ----
+
+class Pad {
+  constructor(parent) {
+    this.generation = 0;
+    this.z = [];
+    this.dims = [0, 1];
+    this.extent = 4;
+    this.dragging = false;
+    this.dirty = false;
+    this.frameRequested = false;
+    this.since = null;        // timeStamp of the oldest input not yet drawn
+    this.shown = null;        // that input's timestamp once drawn, until the next frame begins
+    this.resetStats();
+    this.root = element("div", "latent-pad");
+    this.padCanvas = element("canvas", "pad", this.root);
+    const figure = element("div", "figure", this.root);
+    this.image = element("canvas", "image", figure);
+    this.readout = element("div", "readout", figure);
+    this.sliderBox = element("div", "sliders", this.root);
+    this.legend = element("div", "legend", this.root);
+    this.status = element("div", "status", this.root);
+    this.sizeCanvases();
+    this.layer = document.createElement("canvas");  // the scatter, drawn once per background
+    this.layer.width = this.padCanvas.width;
+    this.layer.height = this.padCanvas.height;
+    parent.appendChild(this.root);
+    this.listen();
+    window.latentPad.current = this;
+  }
+
+  sizeCanvases() {
+    const ratio = window.devicePixelRatio || 1;
+    this.padCanvas.width = this.padCanvas.height = Math.round(PAD_SIZE * ratio);
+    this.padCanvas.style.width = this.padCanvas.style.height = `${PAD_SIZE}px`;
+    this.image.style.width = this.image.style.height = `${IMAGE_SIZE}px`;
+  }
+
+  listen() {
+    const canvas = this.padCanvas;
+    canvas.addEventListener("pointerdown", e => {
+      e.preventDefault();  // no text selection while dragging
+      canvas.setPointerCapture(e.pointerId);  // keep the drag when the pointer leaves the pad
+      this.dragging = true;
+      this.moveTo(e);
+    });
+    canvas.addEventListener("pointermove", e => { if (this.dragging) this.moveTo(e); });
+    const end = e => {
+      if (!this.dragging) return;
+      this.dragging = false;
+      this.moveTo(e);
+      this.release();
+    };
+    canvas.addEventListener("pointerup", end);
+    canvas.addEventListener("pointercancel", end);
+  }
+
+  moveTo(e) {
+    const canvas = this.padCanvas, box = canvas.getBoundingClientRect(), E = this.extent;
+    const clamp = v => Math.max(-E, Math.min(E, v));
+    const x = (e.clientX - box.left - canvas.clientLeft) / canvas.clientWidth;  // inside the border
+    const y = (e.clientY - box.top - canvas.clientTop) / canvas.clientHeight;
+    this.z[this.dims[0]] = clamp((x * 2 - 1) * E);
+    this.z[this.dims[1]] = clamp((1 - y * 2) * E);
+    this.changed(e.timeStamp);
+  }
+
+  // Only the point where the user lets go goes to Python: one rerun per gesture, none while dragging.
+  release() {
+    if (this.send) this.send("release", this.z.slice());
+  }
+
+  changed(timeStamp) {
+    if (this.since === null) this.since = timeStamp;
+    this.dirty = true;
+    this.request();
+  }
+
+  request() {
+    if (this.frameRequested || this.destroyed) return;
+    this.frameRequested = true;
+    requestAnimationFrame(() => this.frame());
+  }
+
+  // One decode per animation frame at most, however many pointer events arrived since the last one.
+  frame() {
+    this.frameRequested = false;
+    const start = performance.now();
+    if (this.shown !== null) {  // the last drawn frame is on screen now that a new frame has begun
+      push(this.stats.toNextFrame, start - this.shown);
+      this.shown = null;
+    }
+    if (this.dirty && this.decoder) {
+      this.dirty = false;
+      this.drawImage(this.decoder.decode(this.z));
+      this.drawPad();
+      this.showValues();
+      const done = performance.now();
+      this.stats.frames += 1;
+      push(this.stats.decodeMs, done - start);
+      if (this.since !== null) {
+        push(this.stats.toDrawn, done - this.since);
+        this.shown = this.since;
+        this.since = null;
+      }
+    } else if (this.dirty) {
+      this.drawPad();  // the handle follows even before the weights arrive
+    }
+    if (this.shown !== null || (this.dirty && this.decoder)) this.request();
+  }
+
+  update(data) {
+    window.latentPad.current = this;
+    this.extent = data.extent;
+    const dimsChanged = String(data.dims) !== String(this.dims) || data.z.length !== this.z.length;
+    this.dims = data.dims;
+    // Python moves the point only on purpose (a reset, a test image); a drag in progress wins.
+    if (dimsChanged || (!this.dragging && String(data.z) !== String(this.dataZ))) this.z = data.z.slice();
+    this.dataZ = data.z.slice();
+    if (dimsChanged) this.buildSliders();
+    if (data.decoder !== this.decoderUrl) {
+      this.decoderUrl = data.decoder;
+      this.decoder = null;
+      this.decoderPromise = loadDecoder(data.decoder);
+      this.decoderPromise.then(decoder => {
+        if (this.decoderUrl !== data.decoder) return;
+        this.decoder = decoder;
+        const [c, h, w] = decoder.header.image_shape;
+        this.image.width = w;
+        this.image.height = h;
+        this.channels = c;
+        this.pixels = new ImageData(w, h);
+        this.status.textContent = `Decoded in your browser from the model's weights ` +
+          `(${(decoder.bytes / 1e6).toFixed(2)} MB of float32, fetched once per model).`;
+        this.dirty = true;
+        this.request();
+      }, error => { this.status.textContent = `Could not load the decoder: ${error.message}`; });
+      this.status.textContent = "Loading the decoder's weights…";
+    }
+    const background = data.background ? data.background.url : null;
+    if (background !== this.backgroundUrl || dimsChanged) {
+      this.backgroundUrl = background;
+      this.drawLayer(null, data);
+      if (data.background) {
+        loadBackground(background, data.background.count).then(scatter => {
+          if (this.backgroundUrl === background) { this.drawLayer(scatter, data); this.dirty = true; this.request(); }
+        }, error => { this.status.textContent = `Could not load the background: ${error.message}`; });
+      }
+    }
+    this.dirty = true;
+    this.request();
+  }
+
+  buildSliders() {
+    this.sliderBox.replaceChildren();
+    this.sliders = this.z.map((value, d) => {
+      const row = element("label", "slider", this.sliderBox);
+      const axis = d === this.dims[0] ? " ↔" : d === this.dims[1] ? " ↕" : "";
+      element("span", "name", row).textContent = `z${d}${axis}`;
+      const input = element("input", "", row);
+      Object.assign(input, { type: "range", min: -this.extent, max: this.extent, step: 0.01, value });
+      const shown = element("span", "value", row);
+      input.addEventListener("input", e => { this.z[d] = Number(input.value); this.changed(e.timeStamp); });
+      input.addEventListener("change", () => this.release());
+      return { input, shown };
+    });
+  }
+
+  toPixel(value, vertical) {
+    const size = this.padCanvas.width, t = (value + this.extent) / (2 * this.extent);
+    return vertical ? (1 - t) * size : t * size;
+  }
+
+  drawLayer(scatter, data) {
+    const ctx = this.layer.getContext("2d"), size = this.layer.width;
+    const style = getComputedStyle(this.root);
+    ctx.fillStyle = style.getPropertyValue("--st-secondary-background-color").trim() || "#f0f2f6";
+    ctx.fillRect(0, 0, size, size);
+    ctx.strokeStyle = style.getPropertyValue("--st-border-color").trim() || "#ccc";
+    ctx.lineWidth = 1;
+    ctx.beginPath();  // the axes through z = 0
+    ctx.moveTo(this.toPixel(0, false), 0); ctx.lineTo(this.toPixel(0, false), size);
+    ctx.moveTo(0, this.toPixel(0, true)); ctx.lineTo(size, this.toPixel(0, true));
+    ctx.stroke();
+    this.legend.replaceChildren();
+    if (!scatter) return;
+    const dot = Math.max(2, Math.round(size / 200));
+    ctx.globalAlpha = 0.55;
+    for (let i = 0; i < scatter.labels.length; i++) {
+      ctx.fillStyle = PALETTE[scatter.labels[i] % PALETTE.length];
+      ctx.fillRect(this.toPixel(scatter.points[2 * i], false) - dot / 2,
+                   this.toPixel(scatter.points[2 * i + 1], true) - dot / 2, dot, dot);
+    }
+    ctx.globalAlpha = 1;
+    (data.classes || []).forEach((name, i) => {
+      const item = element("span", "item", this.legend);
+      element("span", "swatch", item).style.background = PALETTE[i % PALETTE.length];
+      item.append(name);
+    });
+  }
+
+  drawPad() {
+    const ctx = this.padCanvas.getContext("2d"), ratio = this.padCanvas.width / PAD_SIZE;
+    ctx.drawImage(this.layer, 0, 0);
+    const x = this.toPixel(this.z[this.dims[0]], false), y = this.toPixel(this.z[this.dims[1]], true);
+    ctx.beginPath();
+    ctx.arc(x, y, 8 * ratio, 0, 2 * Math.PI);
+    ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
+    ctx.fill();
+    ctx.lineWidth = 2.5 * ratio;
+    ctx.strokeStyle = "#262730";
+    ctx.stroke();
+  }
+
+  drawImage(pixels) {
+    const rgba = this.pixels.data, n = this.image.width * this.image.height, c = this.channels;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < 3; j++) rgba[4 * i + j] = 255 * pixels[(c === 3 ? j * n : 0) + i];  // clamps and rounds
+      rgba[4 * i + 3] = 255;
+    }
+    this.image.getContext("2d").putImageData(this.pixels, 0, 0);  // CSS scales it up with hard pixel edges
+  }
+
+  showValues() {
+    this.readout.textContent = `z = (${this.z.map(v => v.toFixed(2)).join(", ")})`;
+    this.sliders.forEach(({ input, shown }, d) => {
+      if (Number(input.value) !== this.z[d]) input.value = this.z[d];
+      shown.textContent = this.z[d].toFixed(2);
+    });
+  }
+
+  resetStats() {
+    this.stats = { frames: 0, decodeMs: [], toDrawn: [], toNextFrame: [] };
+  }
+
+  destroy() {
+    this.destroyed = true;
+    this.root.remove();
+    if (window.latentPad.current === this) window.latentPad.current = null;
+  }
+}
+
+function element(tag, className, parent) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+function push(list, value) {
+  list.push(value);
+  if (list.length > KEEP) list.shift();
+}
+
+// A hook for the browser tests and the benchmark: decode given latents with the current pad's decoder
+// (the float output, before the canvas rounds it to 8 bits) and read the frame counters.
+window.latentPad = window.latentPad || {
+  current: null,
+  async decode(zs) {
+    const decoder = await this.current.decoderPromise;
+    return zs.map(z => Array.from(decoder.decode(z)));
+  },
+  stats() { return this.current ? this.current.stats : null; },
+  resetStats() { if (this.current) this.current.resetStats(); },
+};
