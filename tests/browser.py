@@ -65,6 +65,14 @@ def chromium_page(width=1400, height=1000):
             browser.close()
 
 
+@contextlib.contextmanager
+def running_app(runs_dir: Path):
+    """The app on a free port, saving runs into runs_dir, and a chromium page: yields (url, page)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with streamlit_server(ROOT / "app.py", env={"VAE_RUNS_DIR": str(runs_dir)}) as url, chromium_page() as page:
+        yield url, page
+
+
 def wait_idle(page, timeout=60_000) -> None:
     """Wait until the script has finished its run: the app is shown and the running indicator is gone."""
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout)

@@ -14,7 +14,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from browser import CHROMIUM, ROOT, SCREENSHOTS, chromium_page, streamlit_server, wait_idle
+from browser import CHROMIUM, ROOT, SCREENSHOTS, running_app, wait_idle
 from ui import state
 from vae_core import VAE, Config, load_checkpoint, save_checkpoint
 from vae_core.evaluation import decode_images
@@ -55,15 +55,11 @@ def test_the_same_dimension_twice_is_refused():
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    (ROOT / "test-artifacts").mkdir(exist_ok=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    runs = tmp_path_factory.mktemp("runs")
-    with streamlit_server(ROOT / "app.py", env={"VAE_RUNS_DIR": str(runs)}) as url:
-        with chromium_page() as page:
-            traffic = {"requests": [], "frames": []}
-            page.on("request", lambda r: traffic["requests"].append(r.url))
-            page.on("websocket", lambda ws: ws.on("framereceived", lambda f: traffic["frames"].append(len(f))))
-            yield url, page, traffic
+    with running_app(tmp_path_factory.mktemp("runs")) as (url, page):
+        traffic = {"requests": [], "frames": []}
+        page.on("request", lambda r: traffic["requests"].append(r.url))
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda f: traffic["frames"].append(len(f))))
+        yield url, page, traffic
 
 
 def open_pad(app, model=None, upload=None):

@@ -24,8 +24,19 @@ from .training import EpochEvent, StepEvent, train
 PREVIEW_IMAGES = 8
 
 
+class _Background:
+    """What both jobs share: a thread, and a stop flag it checks between steps."""
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
 @dataclass
-class TrainingJob:
+class TrainingJob(_Background):
     config: Config
     data: Dataset
     out_dir: Path
@@ -48,13 +59,6 @@ class TrainingJob:
         self._thread = threading.Thread(target=self.run, name=f"train-{self.out_dir.name}", daemon=True)
         self._thread.start()
         return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     @property
     def running(self) -> bool:
@@ -107,7 +111,7 @@ class TrainingJob:
 
 
 @dataclass
-class SweepJob:
+class SweepJob(_Background):
     """Several training jobs run one after another in one thread: a beta sweep, or runs to compare."""
     jobs: list[TrainingJob]
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -126,13 +130,6 @@ class SweepJob:
                 job.state, job.message = "stopped", "not started: the sweep was stopped"
                 continue
             job.run()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     @property
     def running(self) -> bool:

@@ -43,19 +43,22 @@ class VAE(nn.Module):
         return self.decode(z), mu, logvar, z
 
 
-def _mlp_encoder(config: Config):
-    layers, width = [], config.input_dim
-    for h in config.hidden:
+def _dense(width: int, sizes) -> tuple[list[nn.Module], int]:
+    """Dense(h, relu) layers of the notes, one per size; returns them and the last width."""
+    layers = []
+    for h in sizes:
         layers += [nn.Linear(width, h), nn.ReLU()]
         width = h
+    return layers, width
+
+
+def _mlp_encoder(config: Config):
+    layers, width = _dense(config.input_dim, config.hidden)
     return nn.Sequential(*layers), width
 
 
 def _mlp_decoder(config: Config):
-    layers, width = [], config.latent_dim
-    for h in reversed(config.hidden):
-        layers += [nn.Linear(width, h), nn.ReLU()]
-        width = h
+    layers, width = _dense(config.latent_dim, reversed(config.hidden))
     return nn.Sequential(*layers, nn.Linear(width, config.input_dim))
 
 
@@ -73,19 +76,12 @@ def _conv_encoder(config: Config):
     for out in CONV_CHANNELS:
         layers += [nn.Conv2d(c, out, 4, stride=2, padding=1), nn.ReLU()]
         c = out
-    layers.append(nn.Flatten())
-    width = math.prod(_conv_grid(config))
-    for h in config.hidden:
-        layers += [nn.Linear(width, h), nn.ReLU()]
-        width = h
-    return nn.Sequential(*layers), width
+    dense, width = _dense(math.prod(_conv_grid(config)), config.hidden)
+    return nn.Sequential(*layers, nn.Flatten(), *dense), width
 
 
 def _conv_decoder(config: Config):
-    layers, width = [], config.latent_dim
-    for h in reversed(config.hidden):
-        layers += [nn.Linear(width, h), nn.ReLU()]
-        width = h
+    layers, width = _dense(config.latent_dim, reversed(config.hidden))
     grid = _conv_grid(config)
     layers += [nn.Linear(width, math.prod(grid)), nn.ReLU(), nn.Unflatten(1, grid)]
     channels = list(reversed(CONV_CHANNELS[:-1])) + [config.image_shape[0]]
