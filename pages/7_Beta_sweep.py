@@ -29,6 +29,13 @@ def point(path):
     return {"rate": m.metrics["kl"], "distortion": m.metrics["recon"], "beta": m.config.beta, "path": path}
 
 
+def show_model(checkpoint, x, size):
+    """Test images over their reconstructions, then samples from the prior."""
+    pairs = torch.cat([as_images(x, checkpoint.config.image_shape), reconstruct(checkpoint.model, x)])
+    widgets.show_image(image_grid(pairs, nrow=8), size, "test images and their reconstructions")
+    widgets.show_image(image_grid(sample_prior(checkpoint.model, 16, 0), nrow=8), size, "samples from the prior")
+
+
 event = st.plotly_chart(charts.rate_distortion_plane({k: [point(p) for p in v] for k, v in series.items()}),
                         on_select="rerun", selection_mode="points", key="sweep_plane")
 clicked = event.selection.points if event else []
@@ -44,20 +51,18 @@ if chosen and data is not None and resources.model(chosen).config.dataset == dat
     left.plotly_chart(charts.kl_bars(model.metrics["kl_per_dim"], model.metrics["activity"], ACTIVE_THRESHOLD),
                       key="sweep_kl_bars")
     with right:
-        widgets.show_image(image_grid(sample_prior(model.model, 16, 0), nrow=8), 440, "samples from the prior")
+        show_model(model, data.test_x[:8], 440)
+
 
 if data is not None:
     st.header("Low, medium and high β side by side")
-    x = data.test_x[:8]
     columns = st.columns(3)
     for column, path in zip(columns, [sweeps[dataset][0], sweeps[dataset][len(sweeps[dataset]) // 2],
                                       sweeps[dataset][-1]]):
         m = resources.model(path)
         with column:
             st.markdown(f"**β = {m.config.beta:g}** · {m.metrics['active_units']} active units")
-            pairs = torch.cat([as_images(x, m.config.image_shape), reconstruct(m.model, x)])
-            widgets.show_image(image_grid(pairs, nrow=8), 400, "test images and reconstructions")
-            widgets.show_image(image_grid(sample_prior(m.model, 16, 0), nrow=8), 400, "prior samples")
+            show_model(m, data.test_x[:8], 400)
 
 st.header("Run your own sweep on digits")
 with st.form("sweep_form"):

@@ -105,9 +105,10 @@ def test_warmup_is_reported_and_free_bits_keep_units_active(digits):
 
 
 @pytest.mark.parametrize("changes", [{"arch": "conv", "hidden": (64,)}, {"precision": "bf16"},
-                                     {"binarize": True}, {"likelihood": "gaussian"}])
+                                     {"binarize": True}, {"likelihood": "gaussian"}, {"latent_dim": 1},
+                                     {"arch": "conv", "hidden": (32, 16), "latent_dim": 1}])
 def test_variants_train(digits, changes):
-    config = Config(dataset="digits", latent_dim=3, epochs=3, batch_size=64, **changes)
+    config = Config(**{"dataset": "digits", "latent_dim": 3, "epochs": 3, "batch_size": 64, **changes})
     model, history = train_new(config, digits)
     first, last = history.epochs[0], history.epochs[-1]
     assert last["test_nelbo"] < first["test_nelbo"] or last["train_loss"] < first["train_loss"]

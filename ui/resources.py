@@ -48,7 +48,6 @@ def model(path: str) -> Checkpoint:
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _load_model(path: str, stamp: float) -> Checkpoint:
-    torch.set_num_threads(2)
     return load_checkpoint(path)
 
 
