@@ -141,7 +141,7 @@ def main():
         pad = pad_drag(page, args.seconds)
         weights = page.evaluate("() => window.latentPad.current.decoder.bytes")
         page.screenshot(path=str(ROOT / "test-artifacts" / "latent_pad_fps.png"), full_page=True)
-        page.locator("[data-testid='stSidebarNav'] a", has_text="Latent sliders").click()
+        page.locator("[data-testid='stSidebar'] a", has_text="Latent sliders").click()
         page.locator("[data-testid='stSlider'] input[type='range']").first.wait_for(timeout=60_000)
         wait_idle(page)
         server_steps(page, 1.0)  # warm-up

@@ -42,6 +42,19 @@ def trained_digits(digits):
     return model, history
 
 
+def app_test(path: str, **session):
+    """An AppTest of the app as a user reaches one of its pages: entering at app.py (page links are relative
+    to it), with the given session-state values set first."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in session.items():
+        at.session_state[key] = value
+    if path != "app.py":
+        at.switch_page(path)
+    return at
+
+
 def write_idx(path: Path, array: np.ndarray, compress: bool | None = None) -> Path:
     """Write uint8 data as an IDX file, gzip-compressed when the name ends in .gz."""
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", n) for n in array.shape)

@@ -2,19 +2,12 @@
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
+from conftest import app_test as page
 from ui import state
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["app.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))]
-
-
-def page(path, **session):
-    at = AppTest.from_file(str(ROOT / path), default_timeout=120)
-    for key, value in session.items():
-        at.session_state[key] = value
-    return at
 
 
 def images(at):

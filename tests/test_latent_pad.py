@@ -12,14 +12,14 @@ import time
 import numpy as np
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 from browser import CHROMIUM, ROOT, SCREENSHOTS, running_app, wait_idle
+from conftest import app_test
 from ui import state
 from vae_core import VAE, Config, load_checkpoint, save_checkpoint
 from vae_core.evaluation import decode_images
 
-PAGE = ROOT / "pages" / "5_Latent_pad.py"
+PAGE = "pages/5_Latent_pad.py"
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                     reason=f"{CHROMIUM} missing: apt-get install -y chromium")
 SAVED = re.compile(r"Saved for the other pages: z = \((.*)\)")
@@ -34,9 +34,7 @@ def private_runs(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("model", ["digits-2d", "mnist-16d"])
 def test_the_page_renders_without_exceptions(model):
-    at = AppTest.from_file(str(PAGE), default_timeout=120)
-    at.session_state[state.MODEL] = str(ROOT / "models" / model)
-    at.run()
+    at = app_test(PAGE, **{state.MODEL: str(ROOT / "models" / model)}).run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Latent pad"
     assert len(at.session_state[state.LATENT]) == load_checkpoint(ROOT / "models" / model).config.latent_dim
@@ -44,9 +42,7 @@ def test_the_page_renders_without_exceptions(model):
 
 
 def test_the_same_dimension_twice_is_refused():
-    at = AppTest.from_file(str(PAGE), default_timeout=120)
-    at.session_state[state.MODEL] = str(ROOT / "models" / "mnist-16d")
-    at.run()
+    at = app_test(PAGE, **{state.MODEL: str(ROOT / "models" / "mnist-16d")}).run()
     at.selectbox(key="pad_dim_y").set_value(at.selectbox(key="pad_dim_x").value).run()
     assert not at.exception and "two different dimensions" in at.info[0].value
 
@@ -163,7 +159,7 @@ def test_dragging_redraws_every_frame_and_the_release_reaches_the_session(app):
     # The sliders page starts from a released point (client-side navigation keeps the session).
     page.mouse.click(*at(-2, -2))
     wait_saved(page, [-2.0, -2.0])
-    page.locator("[data-testid='stSidebarNav'] a", has_text="Latent sliders").click()
+    page.locator("[data-testid='stSidebar'] a", has_text="Latent sliders").click()
     sliders = page.locator("[data-testid='stSlider'] input[type='range']")
     sliders.first.wait_for(timeout=30_000)
     wait_idle(page)

@@ -24,11 +24,26 @@ def label(path: str) -> str:
     return f"{Path(path).name.removesuffix('.safetensors')} · {c.dataset} · z={c.latent_dim} · β={c.beta:g}{score}"
 
 
-def model_picker() -> Checkpoint:
-    """Render the sidebar picker (every page calls it first) and return the chosen checkpoint.
+PAGES = [  # (script, label, icon) in the order a course would visit them; Material icons ship with Streamlit
+    ("app.py", "Home", ":material/home:"), ("pages/1_Latent_sliders.py", "Latent sliders", ":material/tune:"),
+    ("pages/2_Latent_map.py", "Latent map", ":material/scatter_plot:"),
+    ("pages/3_Interpolation.py", "Interpolation", ":material/swap_horiz:"),
+    ("pages/4_Train.py", "Train", ":material/model_training:"),
+    ("pages/5_Latent_pad.py", "Latent pad", ":material/touch_app:"),
+    ("pages/6_KL_trade-off.py", "KL trade-off", ":material/balance:"),
+    ("pages/7_Beta_sweep.py", "Beta sweep", ":material/show_chart:"),
+    ("pages/8_Warm-up_and_free_bits.py", "Warm-up and free bits", ":material/local_fire_department:"),
+]
 
-    The checkpoint is cached and shared between sessions: read it, never train or edit it.
+
+def model_picker() -> Checkpoint:
+    """Render the sidebar (pages, then the model picker; every page calls it first) and return the chosen
+    checkpoint. The checkpoint is cached and shared between sessions: read it, never train or edit it.
     """
+    with st.sidebar:
+        for script, page_label, icon in PAGES:
+            st.page_link(script, label=page_label, icon=icon)
+        st.divider()
     st.session_state.setdefault(state.MY_MODELS, [])
     st.session_state.setdefault(state.MODEL, str(resources.DEFAULT_MODEL))
     options = resources.shipped_models() + st.session_state[state.MY_MODELS]
