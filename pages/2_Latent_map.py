@@ -32,7 +32,8 @@ with map_col:
         format_func={"pca": "PCA", "tsne": f"t-SNE ({resources.TSNE_POINTS} points)"}.get)
     index, xy = resources.projection(path, "pca" if method == "means" else method)
     mu, std = resources.encodings(path)
-    chosen = st.session_state.get("map_chosen")
+    chosen_path, chosen = st.session_state.get("map_chosen", (None, None))
+    chosen = chosen if chosen_path == path else None  # a choice belongs to the model it was made on
     row = int(np.flatnonzero(index == chosen)[0]) if chosen in index else None
     ellipse = None
     if row is not None and config.latent_dim == 2 and st.toggle("Posterior ellipses (1 and 2 σ)", key="map_ellipse"):
@@ -40,12 +41,12 @@ with map_col:
     titles = ("z0", "z1") if method == "means" else (f"{method.upper()} 1", f"{method.upper()} 2")
     fig = charts.latent_map(xy, data.test_y.numpy()[index], index, data.classes, titles, row, ellipse)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",
-                            use_container_width=True)
+                            width="stretch")
     points = event.selection.points if event else []
     if points and points[0].get("customdata") is not None:
         picked = int(np.ravel(points[0]["customdata"])[0])
         if picked != chosen:
-            st.session_state["map_chosen"] = picked
+            st.session_state["map_chosen"] = (path, picked)
             st.rerun()
 
 if chosen is not None:

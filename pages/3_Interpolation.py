@@ -10,30 +10,38 @@ checkpoint = widgets.model_picker()
 model, config = checkpoint.model, checkpoint.config
 
 st.title("Interpolation")
-st.caption("Decoding points on the path between two posterior means. Linear interpolation cuts through the "
-           "middle of the ball where the prior has little mass in many dimensions; spherical interpolation "
-           "keeps the norm typical of N(0, I). The pixel-space blend below shows what not learning a latent "
-           "space looks like.")
+st.caption("Decoded points on a path between two posterior means. In many dimensions almost all of N(0, I)'s "
+           "mass lies near the sphere of radius √D, and the middle of a straight line between two typical points "
+           "is shorter than both: an untypical z. The spherical path turns the direction along the great circle "
+           "and changes the length evenly, so it stays at typical norms (in 2-D the two paths differ little). "
+           "The pixel-space blend at the bottom shows what mixing images without a latent space looks like.")
 data = resources.dataset_or_explain(config.dataset, "Interpolating between test images")
 if data is None:
     st.stop()
 
 last = len(data.test_x) - 1
+use_point = st.toggle("Start from the sliders' (or the pad's) point instead", key="interp_from_sliders",
+                      disabled=len(st.session_state.get(state.LATENT, [])) != config.latent_dim)
 a_col, b_col, steps_col = st.columns(3)
-a = a_col.number_input(f"From test image (0-{last})", 0, last, 0, key="interp_a")
+a = a_col.number_input(f"From test image (0-{last})", 0, last, 0, key="interp_a", disabled=use_point)
 b = b_col.number_input(f"To test image (0-{last})", 0, last, 1, key="interp_b")
 steps = steps_col.slider("Steps", 3, 16, 10, key="interp_steps")
-use_point = st.toggle("Start from the sliders' point instead", key="interp_from_sliders",
-                      disabled=len(st.session_state.get(state.LATENT, [])) != config.latent_dim)
 
 mu, _ = resources.encodings(st.session_state[state.MODEL])
 z0 = torch.tensor(st.session_state[state.LATENT]) if use_point else torch.from_numpy(mu[int(a)])
 z1 = torch.from_numpy(mu[int(b)])
 ends = as_images(data.test_x[[int(a), int(b)]], config.image_shape)
+with a_col:
+    widgets.show_image(ends[0], 84, f"test image {int(a)}" if not use_point else "not used: the path starts at the point")
+with b_col:
+    widgets.show_image(ends[1], 84, f"test image {int(b)}")
 
 for name, path in (("Linear", lerp(z0, z1, steps)), ("Spherical", slerp(z0, z1, steps))):
     st.subheader(f"{name} in latent space")
     widgets.show_image(image_grid(decode_images(model, path), nrow=steps), size=1100)
 
 st.subheader("Blend in pixel space")
-widgets.show_image(image_grid(pixel_blend(ends[0], ends[1], steps), nrow=steps), size=1100)
+if use_point:
+    st.caption("A latent point has no pixels of its own: the blend needs two test images. Turn the toggle off.")
+else:
+    widgets.show_image(image_grid(pixel_blend(ends[0], ends[1], steps), nrow=steps), size=1100)

@@ -4,8 +4,8 @@ import time
 import streamlit as st
 
 from ui import charts, resources, state, widgets
-from vae_core import DATASETS, Config, DataError, VAEError
-from vae_core.config import ARCHS
+from vae_core import DATASETS, Config, VAEError
+from vae_core.config import ARCHS, LIKELIHOODS, PRECISIONS
 from vae_core.evaluation import image_grid
 from vae_core.jobs import TrainingJob
 
@@ -27,18 +27,26 @@ with st.form("train_form"):
     batch_size = c.number_input("Batch size", 1, 4096, 64, key="train_batch")
     lr = c.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key="train_lr")
     seed = c.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
+    with st.expander("Likelihood, binarisation, precision"):
+        d, e, f = st.columns(3)
+        likelihood = d.selectbox("Likelihood p(x|z)", LIKELIHOODS, key="train_likelihood",
+                                 help="bernoulli: summed BCE, as in the notes; gaussian: fixed σ = 0.1")
+        binarize = e.toggle("Dynamic binarisation", key="train_binarize")
+        precision = f.selectbox("Matrix precision", PRECISIONS, key="train_precision",
+                                help="bf16 runs the matrix products in bfloat16 (faster on recent CPUs)")
     start = st.form_submit_button("Start training", type="primary", disabled=bool(job and job.running))
 
 if start:
     try:
-        sizes = tuple(int(h) for h in hidden.split(","))
+        sizes = [int(h) for h in hidden.split(",")]
+    except ValueError:
+        sizes = hidden  # Config refuses it, saying what it expects
+    try:
         config = Config(dataset=dataset, arch=arch, hidden=sizes, latent_dim=int(latent_dim), beta=beta,
                         warmup_epochs=warmup, free_bits=free_bits, epochs=int(epochs), batch_size=int(batch_size),
-                        lr=lr, seed=int(seed))
+                        lr=lr, seed=int(seed), likelihood=likelihood, binarize=binarize, precision=precision)
         data = resources.dataset(dataset)
-    except ValueError:
-        st.error(f"Hidden layer sizes must be comma-separated integers, got {hidden!r}")
-    except (VAEError, DataError) as e:
+    except VAEError as e:
         st.error(str(e))
     else:
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{dataset}-z{config.latent_dim}-beta{config.beta:g}"
@@ -52,9 +60,12 @@ def progress():
         st.info("Set the hyperparameters and start: training runs in the background, one run per session.")
         return
     eta = job.eta_seconds
-    st.progress(job.fraction, text=f"epoch {min(job.epoch + 1, job.config.epochs)} of {job.config.epochs}, "
-                                   f"step {job.step}/{job.steps_per_epoch or '?'}"
-                                   + (f" · about {eta:.0f} s left" if job.running and eta is not None else ""))
+    if job.running:
+        st.progress(job.fraction, text=f"epoch {min(job.epoch + 1, job.config.epochs)} of {job.config.epochs}, "
+                                       f"step {job.step}/{job.steps_per_epoch or '?'}"
+                                       + (f" · about {eta:.0f} s left" if eta is not None else ""))
+    else:
+        st.progress(job.fraction, text=f"{job.state}: {job.epoch} of {job.config.epochs} epochs")
     if job.running:
         st.button("Stop", key="train_stop", on_click=job.stop)
     elif job.state == "failed":
@@ -67,7 +78,7 @@ def progress():
             widgets.add_model(str(job.checkpoint))
             st.rerun()  # the whole page, so the sidebar picker lists the new model
     curves, preview = st.columns([3, 2])
-    curves.plotly_chart(charts.training_curves(job.steps, job.history), use_container_width=True,
+    curves.plotly_chart(charts.training_curves(job.steps, job.history), width="stretch",
                         key="train_curves")
     if job.preview is not None:
         with preview:

@@ -15,7 +15,8 @@ widgets.model_picker()
 st.title("Beta sweeps: rate against distortion")
 st.markdown("Each point is one model, trained with the same data, architecture and seed at a different β. "
             "Small β buys sharp reconstructions with many nats of KL (rate); large β squeezes the rate to zero "
-            "and pays in distortion. Points on one dotted line have the same negative ELBO. Click a point.")
+            "and pays in distortion. Points on one dotted line have the same negative ELBO, the objective at β = 1 "
+            "(distortion + rate). Click a point.")
 sweeps = resources.shipped_sweeps()
 dataset = st.radio("Sweep", list(sweeps), horizontal=True, key="sweep_dataset")
 series = {f"{dataset} (shipped)": sweeps[dataset]}

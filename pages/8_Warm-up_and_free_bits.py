@@ -23,6 +23,9 @@ beta = a.number_input("β", 0.5, 20.0, 4.0, key="warmup_beta")
 epochs = b.number_input("Epochs", 5, 200, 30, key="warmup_epochs")
 warmup = c.number_input("Warm-up epochs T", 1.0, 200.0, 15.0, key="warmup_T")
 free_bits = d.number_input("Free bits λ (nats)", 0.1, 5.0, 0.5, key="warmup_lambda")
+if warmup >= epochs:
+    st.warning(f"With T = {warmup:g} ≥ {epochs} epochs the warm-up run never reaches β = {beta:g}: "
+               "its KL is then cheaper than the others', and the comparison is not a fair one.")
 job = st.session_state.get(state.COMPARE)
 if st.button("Train the three runs (about half a minute)", type="primary", key="warmup_run",
              disabled=bool(job and job.running)):

@@ -48,13 +48,13 @@ def test_home_shows_reconstructions_and_prior_samples_that_follow_the_seed():
 
 def test_a_slider_change_changes_the_decoded_image():
     at = page("pages/1_Latent_sliders.py").run()
-    before = images(at)
+    digit, strip = images(at)
     at.slider(key="sliders_z0").set_value(2.5).run()
     after = images(at)
-    assert after[0] != before[0] and after[1] != before[1]  # the digit and its traversals
+    assert after[0] != digit and after[1] != strip  # the digit and its traversals
     assert at.session_state[state.LATENT][0] == 2.5
     at.button(key="sliders_reset").click().run()
-    assert at.slider(key="sliders_z0").value == 0 and images(at)[0] == before[0]
+    assert at.slider(key="sliders_z0").value == 0 and images(at)[0] == digit
 
 
 def test_start_from_a_test_image_and_sample_from_the_prior():
@@ -79,7 +79,7 @@ def test_wide_model_folds_the_less_active_sliders_away():
 def test_map_shows_the_chosen_point_with_its_posterior():
     at = page("pages/2_Latent_map.py").run()
     assert len(at.get("plotly_chart")) == 1
-    at.session_state["map_chosen"] = 5
+    at.session_state["map_chosen"] = (str(ROOT / "models" / "digits-2d"), 5)
     at.run()
     assert not at.exception
     assert "Test image 5" in at.subheader[-1].value
@@ -91,9 +91,9 @@ def test_map_shows_the_chosen_point_with_its_posterior():
 def test_interpolation_draws_three_strips_that_follow_the_images():
     at = page("pages/3_Interpolation.py").run()
     first = images(at)
-    assert len(first) == 3
+    assert len(first) == 5  # the two end images, the linear, spherical and pixel strips
     at.number_input(key="interp_b").set_value(42).run()
-    assert all(a != b for a, b in zip(first, images(at)))
+    assert [a != b for a, b in zip(first, images(at))] == [False, True, True, True, True]
 
 
 def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path):
@@ -115,7 +115,10 @@ def test_bad_hidden_sizes_are_refused_with_a_message():
     at = page("pages/4_Train.py").run()
     at.text_input(key="train_hidden").set_value("12a")
     at.button(key="FormSubmitter:train_form-Start training").click().run()
-    assert "comma-separated integers" in at.error[0].value
+    assert "hidden sizes must be a list of integers, got '12a'" in at.error[0].value
+    at.text_input(key="train_hidden").set_value("0")
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    assert "hidden sizes must be one or more positive integers" in at.error[0].value
     assert state.JOB not in at.session_state
 
 

@@ -90,6 +90,14 @@ def test_slerp_keeps_the_norm_between_equal_norm_points():
     assert lerp(z0, z1, 9).norm(dim=1)[4] < 2.2  # the straight line cuts through the low-norm middle
 
 
+def test_slerp_between_unequal_norms_neither_overshoots_nor_sags():
+    z0, z1 = torch.tensor([1.74, 0.1, -0.2]), torch.tensor([-0.3, 0.35, 0.1])
+    path = slerp(z0, z1, 11)
+    torch.testing.assert_close(path.norm(dim=1), torch.linspace(z0.norm().item(), z1.norm().item(), 11))
+    cosines = (path / path.norm(dim=1, keepdim=True)) @ (z1 / z1.norm())
+    assert torch.all(cosines[1:] >= cosines[:-1] - 1e-6)  # the direction turns steadily toward z1
+
+
 def test_traversal_sweeps_one_dimension():
     path = traversal(torch.tensor([0.5, -0.5, 1.0]), dim=1, values=torch.linspace(-3, 3, 5))
     assert path[:, 1].tolist() == [-3.0, -1.5, 0.0, 1.5, 3.0]

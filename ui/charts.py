@@ -23,11 +23,12 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, a
         (cx, cy), (sx, sy) = ellipse
         t = np.linspace(0, 2 * np.pi, 80)
         for k in (1, 2):
-            fig.add_trace(go.Scatter(x=cx + k * sx * np.cos(t), y=cy + k * sy * np.sin(t), mode="lines",
+            fig.add_trace(go.Scattergl(x=cx + k * sx * np.cos(t), y=cy + k * sy * np.sin(t), mode="lines",
                                      line=dict(color="black", width=1, dash="dot" if k == 2 else "solid"),
                                      name=f"{k} σ", hoverinfo="skip"))
     if selected is not None:
-        fig.add_trace(go.Scatter(x=[xy[selected, 0]], y=[xy[selected, 1]], mode="markers", name="chosen",
+        # WebGL traces are drawn above SVG ones: the marks must be WebGL too to stay visible
+        fig.add_trace(go.Scattergl(x=[xy[selected, 0]], y=[xy[selected, 1]], mode="markers", name="chosen",
                                  marker=dict(size=16, symbol="circle-open", color="black", line=dict(width=3)),
                                  hoverinfo="skip"))
     fig.update_layout(height=560, margin=dict(l=10, r=10, t=10, b=10), legend=dict(itemsizing="constant"),
@@ -50,8 +51,8 @@ def training_curves(steps: list, history: list) -> go.Figure:
                                  ("test_kl", "test KL", PALETTE[1])):
             fig.add_trace(go.Scatter(x=x, y=[r[key] for r in history], mode="markers", name=name,
                                      marker=dict(color=color, size=9, symbol="diamond")))
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step",
-                      yaxis_title="nats per image", legend=dict(orientation="h"))
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="step",
+                      yaxis_title="nats per image", legend=dict(orientation="h", y=1.02, yanchor="bottom"))
     return fig
 
 
@@ -107,15 +108,15 @@ def histogram_vs_normal(means: np.ndarray, draws: np.ndarray, name: str) -> go.F
                      marker_color=PALETTE[0], xbins=dict(start=-4, end=4, size=0.2)),
         go.Scatter(x=grid, y=np.exp(-grid ** 2 / 2) / np.sqrt(2 * np.pi), name="N(0, 1)", line=dict(color="black")),
     ])
-    fig.update_layout(barmode="overlay", height=260, margin=dict(l=10, r=10, t=30, b=10), title=name,
-                      showlegend=False)
+    fig.update_layout(barmode="overlay", height=300, margin=dict(l=10, r=10, t=30, b=10), title=name,
+                      legend=dict(orientation="h", y=-0.15, font=dict(size=10)))
     return fig
 
 
 def density_2d(z: np.ndarray, title: str) -> go.Figure:
     """Contours of the density of 2-D samples on a fixed [-4, 4] square."""
     fig = go.Figure(go.Histogram2dContour(x=z[:, 0], y=z[:, 1], histnorm="probability density", colorscale="Blues",
-                                          xbins=dict(start=-4, end=4, size=0.25), ybins=dict(start=-4, end=4, size=0.25),
+                                          xbins=dict(start=-4, end=4, size=0.4), ybins=dict(start=-4, end=4, size=0.4),
                                           showscale=False, contours=dict(coloring="fill")))
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), title=title,
                       xaxis=dict(range=[-4, 4], title="z0"), yaxis=dict(range=[-4, 4], title="z1", scaleanchor="x"))
@@ -143,6 +144,7 @@ def kl_curves(histories: dict[str, list[dict]]) -> go.Figure:
     fig = go.Figure([go.Scatter(x=[r["epoch"] for r in h], y=[r["test_kl"] for r in h], mode="lines+markers",
                                 name=name, line=dict(color=PALETTE[k % len(PALETTE)]))
                      for k, (name, h) in enumerate(histories.items())])
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="epoch",
-                      yaxis_title="test KL, nats", legend=dict(orientation="h"))
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="epoch",
+                      yaxis_title="test KL, nats", legend=dict(orientation="h", y=1.02, yanchor="bottom"))
+    fig.update_xaxes(tickformat="d")
     return fig

@@ -62,10 +62,11 @@ def model_picker() -> Checkpoint:
             st.session_state[state.MODEL] = str(resources.DEFAULT_MODEL)
             checkpoint = resources.model(st.session_state[state.MODEL])
         c = checkpoint.config
+        m = checkpoint.metrics
+        score = (f" Test −ELBO {m['nelbo']:.2f} = reconstruction {m['recon']:.2f} + KL {m['kl']:.2f} nats."
+                 if {"nelbo", "recon", "kl"} <= set(m) else "")
         st.caption(f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, latent {c.latent_dim}, β={c.beta:g}, "
-                   f"{len(checkpoint.history)} epochs. Test: " +
-                   ", ".join(f"{k} {checkpoint.metrics[k]:.2f}" for k in ("nelbo", "recon", "kl")
-                             if k in checkpoint.metrics))
+                   f"{len(checkpoint.history)} epochs on {c.dataset}.{score}")
         _upload()
         _open_saved_run()
     return checkpoint
@@ -83,8 +84,13 @@ def _upload() -> None:
     if upload is None:
         return
     data = upload.getvalue()
+    digest = hashlib.sha256(data).hexdigest()[:16]
     name = Path(upload.name).name if upload.name.endswith(".safetensors") else "upload.safetensors"
-    target = resources.runs_dir() / "uploads" / hashlib.sha256(data).hexdigest()[:16] / name
+    target = resources.runs_dir() / "uploads" / digest / name
+    refused = st.session_state.setdefault("_refused_uploads", {})  # digest -> message: checked once
+    if digest in refused:
+        st.error(refused[digest])
+        return
     if str(target) in st.session_state[state.MY_MODELS]:
         return
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +99,8 @@ def _upload() -> None:
         load_checkpoint(target)
     except VAEError as e:
         target.unlink(missing_ok=True)
-        st.error(f"{upload.name} refused: {str(e).replace(str(target), upload.name)}")
+        refused[digest] = f"{upload.name} refused: {str(e).replace(str(target), upload.name)}"
+        st.error(refused[digest])
         return
     add_model(str(target))
     st.rerun()
@@ -112,9 +119,10 @@ def _open_saved_run() -> None:
 
 
 def enlarge(image: torch.Tensor | np.ndarray, size: int) -> np.ndarray:
-    """A [H, W] image in [0, 1] as uint8, enlarged by an integer factor with hard pixel edges (no blur)."""
+    """A [H, W] image in [0, 1] as uint8, enlarged by an integer factor to about size pixels wide, with hard
+    pixel edges (no blur)."""
     array = image.numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
-    factor = max(1, size // max(array.shape))
+    factor = max(1, size // array.shape[1])
     array = np.repeat(np.repeat(array, factor, 0), factor, 1)
     return (np.clip(array, 0, 1) * 255).round().astype(np.uint8)
 

@@ -22,6 +22,12 @@ def _hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number of samples, got {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .config import ARCHS, LIKELIHOODS, PRECISIONS, Config
     from .data import DATASETS
@@ -47,14 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument("--precision", default=d.precision, choices=PRECISIONS)
     t.add_argument("--data-dir", help="folder with the IDX files (default: VAE_DATA_DIR, then download)")
-    t.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    t.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda where a GPU is present)")
     t.add_argument("--out", required=True, help="checkpoint folder to write")
     t.add_argument("--force", action="store_true", help="overwrite an existing checkpoint in --out")
 
     e = sub.add_parser("eval", help="print a checkpoint's test metrics")
     e.add_argument("checkpoint")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--iwae", type=int, default=0, metavar="K", help="also estimate log p(x) with K importance samples")
+    e.add_argument("--iwae", type=_count, default=0, metavar="K", help="also estimate log p(x) with K importance samples")
     e.add_argument("--data-dir")
     e.add_argument("--device", default="auto")
 

@@ -156,14 +156,23 @@ def lerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
 
 
 def slerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
-    """Spherical interpolation (Shoemake; White 2016 for latent spaces): keeps the norm typical of N(0, I)."""
+    """Spherical interpolation (Shoemake; White 2016 for latent spaces), ends included: [steps, D].
+
+    The direction turns along the great circle while the length goes linearly from |z0| to |z1|, so no
+    point is shorter than both ends (a straight line's middle is, where N(0, I) in many dimensions has
+    little mass) nor longer than both (Shoemake's formula on vectors of unequal length overshoots).
+    """
     z0, z1 = z0.reshape(-1).float(), z1.reshape(-1).float()
-    cos = torch.dot(z0, z1) / (z0.norm() * z1.norm()).clamp_min(1e-12)
-    omega = torch.arccos(cos.clamp(-1, 1))
+    n0, n1 = z0.norm(), z1.norm()
+    if min(n0, n1) < 1e-8:
+        return lerp(z0, z1, steps)  # from the origin every direction is the same
+    u0, u1 = z0 / n0, z1 / n1
+    omega = torch.arccos(torch.dot(u0, u1).clamp(-1, 1))
     if omega.abs() < 1e-6 or math.isclose(omega.item(), math.pi, abs_tol=1e-6):
         return lerp(z0, z1, steps)  # parallel or opposite: the great circle is undefined
     t = torch.linspace(0, 1, steps).unsqueeze(1)
-    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
+    direction = (torch.sin((1 - t) * omega) * u0 + torch.sin(t * omega) * u1) / torch.sin(omega)
+    return direction * ((1 - t) * n0 + t * n1)
 
 
 def pixel_blend(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch
 
 from .config import Config
 from .data import Dataset, binarize
-from .errors import TrainingDiverged
+from .errors import ConfigError, TrainingDiverged
 from .evaluation import evaluate
 from .model import VAE
 from .objective import negative_elbo
@@ -51,7 +51,15 @@ def kl_weight(config: Config, epoch_progress: float) -> float:
     return config.beta * min(1.0, epoch_progress / config.warmup_epochs)
 
 
+DEVICES = ("auto", "cpu", "cuda")
+
+
 def pick_device(name: str = "auto") -> torch.device:
+    """cpu, cuda, or auto (cuda where a GPU is present); a request that cannot be met is a ConfigError."""
+    if name not in DEVICES:
+        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device cuda asked for, but PyTorch finds no CUDA GPU here; use --device cpu or auto")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
