@@ -88,6 +88,13 @@ def test_map_shows_the_chosen_point_with_its_posterior():
     assert (table["posterior std σ"] > 0).all()
 
 
+def test_a_map_choice_does_not_outlive_its_model():
+    mnist = str(ROOT / "models" / "mnist-2d")
+    at = page("pages/2_Latent_map.py", map_chosen=(mnist, 7211)).run()  # chosen on MNIST, now on digits
+    assert not at.exception
+    assert not any("Test image" in s.value for s in at.subheader)
+
+
 def test_interpolation_draws_three_strips_that_follow_the_images():
     at = page("pages/3_Interpolation.py").run()
     first = images(at)

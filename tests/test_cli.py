@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,6 +68,8 @@ def test_existing_checkpoint_is_not_overwritten(trained):
     (["train", "--lr", "-1", "--out", "x"], 1, "lr must be a number > 0"),
     (["eval", "/no/such/checkpoint"], 1, "no such checkpoint"),
     (["frobnicate"], 2, "invalid choice"),
+    (["train", "--device", "tpu", "--out", "x"], 1, "device must be one of auto, cpu, cuda"),
+    (["eval", "x", "--iwae", "-5"], 2, "expected a whole number of samples"),
 ])
 def test_bad_input_gives_one_line_and_a_nonzero_exit(args, code, message):
     result = cli(*args)
@@ -74,6 +77,13 @@ def test_bad_input_gives_one_line_and_a_nonzero_exit(args, code, message):
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_asking_for_a_missing_gpu_is_one_line():
+    result = cli("train", "--device", "cuda", "--out", "x")
+    assert result.returncode == 1 and "finds no CUDA GPU" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_missing_data_folder_is_one_line(tmp_path):
