@@ -72,8 +72,9 @@ def iwae_estimate(model, x: torch.Tensor, k: int = 100, seed: int = 0, config: C
     device = next(model.parameters()).device
     x = _test_pixels(x.to(device), config, seed)
     generator = torch.Generator(device=device).manual_seed(seed)
+    batch = max(1, 10 * EVAL_BATCH // k)  # about ten thousand decodes at a time, whatever k
     total = sum(iwae_log_likelihood(model, xb, k, generator, config.likelihood, config.obs_sigma).sum().item()
-                for xb in _batches(x, max(1, EVAL_BATCH // max(1, k // 10))))
+                for xb in _batches(x, batch))
     return total / len(x)
 
 

@@ -66,7 +66,7 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: Callable | None = None,
-          stop=None, device: str | torch.device = "cpu", history: History | None = None) -> History:
+          stop=None, device: str | torch.device = "cpu") -> History:
     """Train model in place on data.train_x for config.epochs epochs, evaluating on data.test_x after each.
 
     callback(event) receives a StepEvent after each step and an EpochEvent after each epoch.
@@ -80,7 +80,7 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
     order_generator = torch.Generator().manual_seed(config.seed + 1)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, **_fast_adam(device))
     train_x, test_x = data.train_x.to(device), data.test_x.to(device)
-    history = history or History()
+    history = History()
     n, batch = len(train_x), config.batch_size
     steps = math.ceil(n / batch)
     good_state = copy.deepcopy(model.state_dict())
@@ -106,10 +106,10 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
             loss = terms.loss.item()
             if not math.isfinite(loss):
                 model.load_state_dict(good_state)
+                kept = f"the weights of epoch {epoch - 1}" if epoch > 1 else "the initial weights"
                 raise TrainingDiverged(
-                    f"training diverged at epoch {epoch}, step {step}: the loss became {loss}; "
-                    f"kept the weights of epoch {epoch - 1}. Try a lower learning rate (now {config.lr}).",
-                    history)
+                    f"training diverged at epoch {epoch}, step {step}: the loss became {loss}; kept {kept}. "
+                    f"Try a lower learning rate (now {config.lr}).", history)
             optimizer.zero_grad(set_to_none=True)
             terms.loss.backward()
             optimizer.step()
@@ -120,10 +120,10 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
         train_seconds = time.perf_counter() - start
         test = evaluate(model, test_x, config, seed=config.seed)
         good_state = copy.deepcopy(model.state_dict())
-        loss_sum, recon_sum, kl_sum = (sums / n).tolist()
+        train_loss, train_recon, train_kl = (sums / n).tolist()
         record = {
-            "epoch": len(history.epochs) + 1,
-            "train_loss": loss_sum, "train_recon": recon_sum, "train_kl": kl_sum,
+            "epoch": epoch,
+            "train_loss": train_loss, "train_recon": train_recon, "train_kl": train_kl,
             "test_nelbo": test["nelbo"], "test_recon": test["recon"], "test_kl": test["kl"],
             "active_units": test["active_units"], "beta": kl_weight(config, epoch),
             "seconds": time.perf_counter() - start, "train_seconds": train_seconds,
