@@ -11,14 +11,16 @@ from vae_core.jobs import SweepJob, TrainingJob
 from vae_core.tradeoff import sweep_configs
 
 st.set_page_config(page_title="Beta sweep · VAE lab", page_icon="📉", layout="wide")
-widgets.model_picker()
+checkpoint = widgets.model_picker()
 st.title("Beta sweeps: rate against distortion")
 st.markdown("Each point is one model, trained with the same data, architecture and seed at a different β. "
             "Small β buys sharp reconstructions with many nats of KL (rate); large β squeezes the rate to zero "
             "and pays in distortion. Points on one dotted line have the same negative ELBO, the objective at β = 1 "
             "(distortion + rate). Click a point.")
 sweeps = resources.shipped_sweeps()
-dataset = st.radio("Sweep", list(sweeps), horizontal=True, key="sweep_dataset")
+names = list(sweeps)
+dataset = st.radio("Sweep", names, horizontal=True, key="sweep_dataset",
+                   index=names.index(checkpoint.config.dataset) if checkpoint.config.dataset in names else 0)
 series = {f"{dataset} (shipped)": sweeps[dataset]}
 mine = st.session_state.get(state.SWEEP)
 if dataset == "digits" and mine is not None:

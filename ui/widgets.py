@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae_core import Checkpoint, VAEError, load_checkpoint
+from vae_core import Checkpoint, VAEError, evaluate, load_checkpoint, save_checkpoint
 
 from . import resources, state
 
@@ -65,8 +65,9 @@ def model_picker() -> Checkpoint:
         m = checkpoint.metrics
         score = (f" Test −ELBO {m['nelbo']:.2f} = reconstruction {m['recon']:.2f} + KL {m['kl']:.2f} nats."
                  if {"nelbo", "recon", "kl"} <= set(m) else "")
+        trained = f"{len(checkpoint.history)} epochs on" if checkpoint.history else "trained on"
         st.caption(f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, latent {c.latent_dim}, β={c.beta:g}, "
-                   f"{len(checkpoint.history)} epochs on {c.dataset}.{score}")
+                   f"{trained} {c.dataset}.{score}")
         _upload()
         _open_saved_run()
     return checkpoint
@@ -85,24 +86,32 @@ def _upload() -> None:
         return
     data = upload.getvalue()
     digest = hashlib.sha256(data).hexdigest()[:16]
-    name = Path(upload.name).name if upload.name.endswith(".safetensors") else "upload.safetensors"
-    target = resources.runs_dir() / "uploads" / digest / name
+    # The upload becomes a checkpoint folder named after the file, scored on its test set when we have it.
+    folder = resources.runs_dir() / "uploads" / digest / Path(upload.name).stem
     refused = st.session_state.setdefault("_refused_uploads", {})  # digest -> message: checked once
     if digest in refused:
         st.error(refused[digest])
         return
-    if str(target) in st.session_state[state.MY_MODELS]:
+    if str(folder) in st.session_state[state.MY_MODELS]:
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+    received = folder.parent / "received.safetensors"
+    received.parent.mkdir(parents=True, exist_ok=True)
+    received.write_bytes(data)
     try:
-        load_checkpoint(target)
+        checkpoint = load_checkpoint(received)
     except VAEError as e:
-        target.unlink(missing_ok=True)
-        refused[digest] = f"{upload.name} refused: {str(e).replace(str(target), upload.name)}"
+        refused[digest] = f"{upload.name} refused: {str(e).replace(str(received), upload.name)}"
         st.error(refused[digest])
         return
-    add_model(str(target))
+    finally:
+        received.unlink(missing_ok=True)
+    try:
+        test_x = resources.dataset(checkpoint.config.dataset).test_x
+        metrics = evaluate(checkpoint.model, test_x, seed=checkpoint.config.seed)
+    except VAEError:
+        metrics = {}  # its test images are not here: the model still works, unscored
+    save_checkpoint(checkpoint.model, folder, [], metrics)
+    add_model(str(folder))
     st.rerun()
 
 
