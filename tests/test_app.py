@@ -181,3 +181,24 @@ def test_warm_up_page_compares_three_runs():
     assert list(table["run"]) == ["plain", "warm-up over 3 epochs", "free bits λ=0.5"]
     assert table["active units"].notna().all()
     assert table["test KL"][2] > table["test KL"][0]  # free bits keep information that plain β=4 squeezes out
+
+
+def test_without_mnist_files_the_pages_say_what_is_missing_and_keep_the_decoder(tmp_path, monkeypatch):
+    import streamlit as st
+
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "empty"))
+    (tmp_path / "empty").mkdir()
+    st.cache_resource.clear()  # a dataset loaded by an earlier test must not hide the missing files
+    st.cache_data.clear()
+    try:
+        mnist = str(ROOT / "models" / "mnist-2d")
+        at = page("pages/2_Latent_map.py", **{state.MODEL: mnist}).run()
+        assert not at.exception
+        assert "mnist not found" in at.warning[0].value and "train-images-idx3-ubyte.gz" in at.warning[0].value
+        assert at.button(key="download_mnist")  # offered, not forced
+        assert len(images(at)) == 1  # the decoded manifold still shows
+        home = page("app.py", **{state.MODEL: mnist}).run()
+        assert not home.exception and len(images(home)) == 1  # prior samples, no reconstructions
+    finally:
+        st.cache_resource.clear()
+        st.cache_data.clear()
