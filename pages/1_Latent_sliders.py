@@ -3,7 +3,7 @@ import streamlit as st
 import torch
 
 from ui import resources, state, widgets
-from vae_core.evaluation import decode_images, dimensions_by_kl, image_grid, traversal
+from vae_core.evaluation import as_images, decode_images, dimensions_by_kl, image_grid, traversal
 
 SHOWN = 8  # sliders shown before the rest fold away
 RANGE = 4.0
@@ -39,8 +39,11 @@ start, prior, reset = st.columns([3, 1, 1], vertical_alignment="bottom")
 with start:
     data = resources.dataset_or_explain(config.dataset, "Starting from a real image")
     if data is not None:
-        index = st.number_input(f"Test image (0-{len(data.test_x) - 1})", 0, len(data.test_x) - 1, 0,
-                                key="sliders_image")
+        number, preview = st.columns([5, 1], vertical_alignment="bottom")
+        index = number.number_input(f"Test image (0-{len(data.test_x) - 1})", 0, len(data.test_x) - 1, 0,
+                                    key="sliders_image")
+        with preview:
+            widgets.thumbnail(as_images(data.test_x[int(index)], config.image_shape)[0])
         if st.button("Start from its posterior mean", key="sliders_from_image"):
             mu, _ = resources.encodings(st.session_state[state.MODEL])
             set_point(mu[int(index)])

@@ -3,7 +3,7 @@ import streamlit as st
 
 from ui import resources, state, widgets
 from ui.latent_pad import EXTENT, latent_pad
-from vae_core.evaluation import dimensions_by_kl
+from vae_core.evaluation import as_images, dimensions_by_kl
 
 st.set_page_config(page_title="Latent pad · VAE lab", page_icon="🕹️", layout="wide")
 checkpoint = widgets.model_picker()
@@ -45,7 +45,10 @@ with image_col:
     data = resources.dataset_or_explain(config.dataset, "The background scatter and starting from a test image")
     if data is not None:
         mu, _ = resources.encodings(st.session_state[state.MODEL])
-        index = st.number_input(f"Test image (0-{len(mu) - 1})", 0, len(mu) - 1, 0, key="pad_image")
+        number, preview = st.columns([5, 1], vertical_alignment="bottom")
+        index = number.number_input(f"Test image (0-{len(mu) - 1})", 0, len(mu) - 1, 0, key="pad_image")
+        with preview:
+            widgets.thumbnail(as_images(data.test_x[int(index)], config.image_shape)[0])
         if st.button("Start from its posterior mean", key="pad_from_image"):
             set_point(mu[int(index)])
 reset_col.button("Reset to zero", key="pad_reset", on_click=lambda: set_point([0.0] * config.latent_dim))

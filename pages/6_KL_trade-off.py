@@ -3,7 +3,7 @@ trick, and the aggregate posterior against the prior."""
 import streamlit as st
 
 from ui import charts, resources, state, widgets
-from vae_core.evaluation import ACTIVE_THRESHOLD, dimensions_by_kl, image_grid
+from vae_core.evaluation import ACTIVE_THRESHOLD, as_images, dimensions_by_kl, image_grid
 from vae_core.tradeoff import objective_parts, reparameterization_draws
 
 BETAS = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0]
@@ -17,7 +17,10 @@ if data is None:
     st.stop()
 
 last = len(data.test_x) - 1
-index = st.number_input(f"Test image (0-{last})", 0, last, 0, key="tradeoff_image")
+number, preview = st.columns([8, 1], vertical_alignment="bottom")
+index = number.number_input(f"Test image (0-{last})", 0, last, 0, key="tradeoff_image")
+with preview:
+    widgets.thumbnail(as_images(data.test_x[int(index)], config.image_shape)[0])
 beta = st.select_slider("β", BETAS, value=config.beta if config.beta in BETAS else 1.0, key="tradeoff_beta")
 parts = objective_parts(model, data.test_x[int(index)])
 st.latex(r"\mathcal L(x) = \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,\underbrace{"

@@ -1,12 +1,15 @@
 """Widgets every page shares: the sidebar model picker with upload, and crisp enlarged images."""
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 import torch
+from PIL import Image
 
 from vae_core import Checkpoint, VAEError, evaluate, load_checkpoint, save_checkpoint
 
@@ -134,6 +137,16 @@ def enlarge(image: torch.Tensor | np.ndarray, size: int) -> np.ndarray:
     factor = max(1, size // array.shape[1])
     array = np.repeat(np.repeat(array, factor, 0), factor, 1)
     return (np.clip(array, 0, 1) * 255).round().astype(np.uint8)
+
+
+def thumbnail(image, size: int = 56) -> None:
+    """A small inline picture of a [H, W] image (the browser enlarges it without blur): a preview beside a
+    control, kept out of the page's st.image elements so that those stay the model's outputs."""
+    buffer = io.BytesIO()
+    Image.fromarray(enlarge(image, 1)).save(buffer, format="PNG")
+    data = base64.b64encode(buffer.getvalue()).decode()
+    st.html(f'<img src="data:image/png;base64,{data}" width="{size}" height="{size}" '
+            f'style="image-rendering: pixelated; border-radius: 4px" alt="test image">')
 
 
 def show_image(image, size: int = 280, caption: str | None = None) -> None:
