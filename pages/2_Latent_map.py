@@ -13,23 +13,30 @@ st.title("Latent map")
 st.caption("Each point is one test image's posterior mean, coloured by its label. Click a point to see the image, "
            "its reconstruction and its posterior.")
 map_col, grid_col = st.columns([3, 2])
+with map_col:
+    data = resources.dataset_or_explain(config.dataset, "The map of posterior means")
+    method = "means" if config.latent_dim <= 2 or data is None else st.radio(
+        "Projection of the wider latent", ["pca", "tsne"], horizontal=True, key="map_projection",
+        format_func={"pca": "PCA", "tsne": f"t-SNE ({resources.TSNE_POINTS} points)"}.get)
 
 with grid_col:
     st.subheader("Decoded manifold")
-    dims = dimensions_by_kl(checkpoint.metrics, config.latent_dim)[:2]
-    st.caption(f"Decodes of a grid over z{dims[0]} (right) and z{dims[-1]} (up), spaced by the Gaussian "
-               "inverse CDF so that each cell holds equal prior mass" +
-               ("; the other dimensions are held at zero." if config.latent_dim > 2 else "."))
     n = st.slider("Grid size", 5, 25, 15, key="map_grid_size")
-    widgets.show_image(manifold_grid(model, n, dims=(dims[0], dims[-1])), size=520)
+    if method == "pca":
+        st.caption("Decodes over the map's own PCA plane (the mean of the posterior means plus the two principal "
+                   "directions), spanning the range of its points: each cell sits where the map shows it.")
+        widgets.show_image(resources.pca_manifold(path, n), size=520)
+    else:
+        dims = dimensions_by_kl(checkpoint.metrics, config.latent_dim)[:2]
+        st.caption(f"Decodes of a grid over z{dims[0]} (right) and z{dims[-1]} (up), spaced by the Gaussian "
+                   "inverse CDF so that each cell holds equal prior mass" +
+                   ("; the other dimensions are held at zero." if config.latent_dim > 2 else ".") +
+                   (" (A t-SNE map has no inverse to decode.)" if method == "tsne" else ""))
+        widgets.show_image(manifold_grid(model, n, dims=(dims[0], dims[-1])), size=520)
 
+if data is None:
+    st.stop()
 with map_col:
-    data = resources.dataset_or_explain(config.dataset, "The map of posterior means")
-    if data is None:
-        st.stop()
-    method = "means" if config.latent_dim <= 2 else st.radio(
-        "Projection of the wider latent", ["pca", "tsne"], horizontal=True, key="map_projection",
-        format_func={"pca": "PCA", "tsne": f"t-SNE ({resources.TSNE_POINTS} points)"}.get)
     index, xy = resources.projection(path, "pca" if method == "means" else method)
     mu, std = resources.encodings(path)
     chosen_path, chosen = st.session_state.get("map_chosen", (None, None))

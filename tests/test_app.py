@@ -95,6 +95,16 @@ def test_a_map_choice_does_not_outlive_its_model():
     assert not any("Test image" in s.value for s in at.subheader)
 
 
+@pytest.mark.slow
+def test_a_wide_model_s_manifold_is_drawn_over_the_map_s_pca_plane(mnist_dir, monkeypatch):
+    monkeypatch.setenv("VAE_DATA_DIR", str(mnist_dir))
+    at = page("pages/2_Latent_map.py", **{state.MODEL: str(ROOT / "models" / "mnist-16d")}).run()
+    assert not at.exception
+    assert at.radio(key="map_projection").value == "pca"
+    assert any("PCA plane" in c.value for c in at.caption)
+    assert len(images(at)) == 1 and len(at.get("plotly_chart")) == 1
+
+
 def test_interpolation_draws_three_strips_that_follow_the_images():
     at = page("pages/3_Interpolation.py").run()
     first = images(at)

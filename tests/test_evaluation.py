@@ -7,7 +7,7 @@ import torch
 
 from vae_core import VAE, Config, ConfigError, evaluate, iwae_estimate
 from vae_core.evaluation import (decode_images, encode_dataset, gaussian_grid_values, image_grid, lerp,
-                                 manifold_grid, project_2d, slerp, traversal)
+                                 manifold_grid, pca_plane, plane_grid, project_2d, slerp, traversal)
 
 
 def test_evaluate_parts_add_up(trained_digits, digits):
@@ -64,6 +64,19 @@ def test_manifold_grid_tiles_decodes_with_up_positive(trained_digits):
     assert grid.shape == (4 * 9 + 1, 4 * 9 + 1)
     values = gaussian_grid_values(4)
     top_left = decode_images(model, torch.tensor([[values[0], values[-1]]]))[0]
+    torch.testing.assert_close(grid[1:9, 1:9], top_left)
+
+
+def test_pca_map_and_its_decoded_plane_share_coordinates(trained_digits):
+    model, _ = trained_digits
+    g = torch.Generator().manual_seed(3)
+    mu = torch.randn(200, 2, generator=g) @ torch.tensor([[3.0, 1.0], [0.0, 0.5]]) + torch.tensor([1.0, -2.0])
+    centre, axes = pca_plane(mu)
+    torch.testing.assert_close(axes @ axes.T, torch.eye(2), atol=1e-5, rtol=0)  # orthonormal directions
+    xy = torch.from_numpy(project_2d(torch.cat([mu, torch.zeros(200, 1)], 1), "pca"))  # 3-D means on a plane
+    assert xy[:, 0].var() > xy[:, 1].var()  # the first axis carries the most spread
+    grid = plane_grid(model, centre, axes, (-2.0, 2.0, -1.0, 1.0), n=3, padding=1)
+    top_left = decode_images(model, (centre - 2 * axes[0] + 1 * axes[1]).unsqueeze(0))[0]
     torch.testing.assert_close(grid[1:9, 1:9], top_left)
 
 

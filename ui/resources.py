@@ -10,7 +10,7 @@ import torch
 
 from vae_core import Checkpoint, CheckpointError, DataError, Dataset, load_checkpoint, load_dataset
 from vae_core.checkpoint import WEIGHTS
-from vae_core.evaluation import encode_dataset, evaluate, project_2d
+from vae_core.evaluation import encode_dataset, evaluate, pca_plane, plane_grid, project_2d
 from vae_core.tradeoff import aggregate_posterior, load_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,3 +132,17 @@ def shipped_sweeps() -> dict[str, list[str]]:
     """Dataset name -> checkpoint paths of its shipped beta sweep, by increasing beta."""
     return {folder.name: [str(c.path) for c in load_sweep(folder)] for folder in sorted(SWEEPS_DIR.iterdir())
             if folder.is_dir()}
+
+
+def pca_manifold(path: str, n: int) -> np.ndarray:
+    """Decodes over the PCA plane of the latent map, across the middle 98% of its points, as one image."""
+    return _pca_manifold(path, _stamp(path), n)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _pca_manifold(path: str, stamp: float, n: int) -> np.ndarray:
+    mu, _ = encodings(path)
+    xy = projection(path, "pca")[1]
+    low, high = np.percentile(xy, 1, axis=0), np.percentile(xy, 99, axis=0)
+    centre, axes = pca_plane(torch.from_numpy(mu))
+    return plane_grid(model(path).model, centre, axes, (low[0], high[0], low[1], high[1]), n).numpy()

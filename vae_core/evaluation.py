@@ -143,6 +143,24 @@ def manifold_grid(model, n: int = 15, dims: tuple[int, int] = (0, 1), base: torc
     return image_grid(images, nrow=n, padding=padding)
 
 
+def pca_plane(mu: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(centre [D], two principal directions [2, D]) of posterior means: the plane a PCA map shows."""
+    mu = torch.as_tensor(mu, dtype=torch.float64)
+    centre = mu.mean(0)
+    _, _, vh = torch.linalg.svd(mu - centre, full_matrices=False)
+    return centre.float(), vh[:2].float()
+
+
+def plane_grid(model, centre: torch.Tensor, axes: torch.Tensor, extent: tuple[float, float, float, float],
+               n: int = 15, padding: int = 1) -> torch.Tensor:
+    """Decodes of z = centre + a axes[0] + b axes[1] over an n x n grid of (a, b) in extent = (a0, a1, b0, b1),
+    as one [H, W] image laid out like the map: a grows to the right, b upward."""
+    a = torch.linspace(extent[0], extent[1], n)
+    b = torch.linspace(extent[3], extent[2], n)  # top row first: the highest b
+    z = centre + a.reshape(1, n, 1) * axes[0] + b.reshape(n, 1, 1) * axes[1]
+    return image_grid(decode_images(model, z.reshape(n * n, -1)).unsqueeze(1), nrow=n, padding=padding)
+
+
 def image_grid(images: torch.Tensor, nrow: int, padding: int = 1) -> torch.Tensor:
     """Tile [B, 1, H, W] or [B, H, W] images into one [H', W'] image with torchvision."""
     if images.dim() == 3:
@@ -206,8 +224,8 @@ def project_2d(mu: torch.Tensor, method: str = "pca", seed: int = 0) -> np.ndarr
     if mu.shape[1] == 2:
         return mu
     if method == "pca":
-        from sklearn.decomposition import PCA
-        return PCA(n_components=2, random_state=seed).fit_transform(mu)
+        centre, axes = pca_plane(torch.from_numpy(mu))
+        return ((torch.from_numpy(mu).float() - centre) @ axes.T).numpy()
     if method == "tsne":
         from sklearn.manifold import TSNE
         return TSNE(n_components=2, random_state=seed, init="pca").fit_transform(mu)
