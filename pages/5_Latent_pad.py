@@ -27,8 +27,8 @@ if len(st.session_state.get(state.LATENT, [])) != config.latent_dim:
     set_point([0.0] * config.latent_dim)
 
 dims = (0, 1)
+order = dimensions_by_kl(checkpoint.metrics, config.latent_dim)
 if config.latent_dim > 2:
-    order = dimensions_by_kl(checkpoint.metrics, config.latent_dim)
     x_col, y_col = st.columns(2)
     dims = (x_col.selectbox("Horizontal axis", range(config.latent_dim), index=order[0],
                             format_func=names.__getitem__, key="pad_dim_x"),
@@ -54,6 +54,6 @@ with image_col:
 reset_col.button("Reset to zero", key="pad_reset", on_click=lambda: set_point([0.0] * config.latent_dim))
 
 background = None if data is None else (mu[:, list(dims)], data.test_y.numpy())
-latent_pad(model, st.session_state[state.LATENT], key="pad", dims=dims, background=background,
+latent_pad(model, st.session_state[state.LATENT], key="pad", dims=dims, order=order, background=background,
            classes=data.classes if data is not None else (), on_release=set_point)
 st.caption("Saved for the other pages: z = (" + ", ".join(f"{v:.2f}" for v in st.session_state[state.LATENT]) + ")")

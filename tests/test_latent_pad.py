@@ -17,7 +17,7 @@ from browser import CHROMIUM, ROOT, SCREENSHOTS, running_app, wait_idle
 from conftest import app_test
 from ui import state
 from vae_core import VAE, Config, load_checkpoint, save_checkpoint
-from vae_core.evaluation import decode_images
+from vae_core.evaluation import decode_images, dimensions_by_kl
 
 PAGE = "pages/5_Latent_pad.py"
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -95,6 +95,8 @@ def test_browser_decodes_equal_torch_decodes(app, name):
     difference = np.abs(browser_decodes(page, checkpoint, z) - decode_images(checkpoint.model, z).numpy()).max()
     assert difference < 1e-3, difference
     assert page.locator("[data-testid='stException']").count() == 0
+    names = [text.split()[0] for text in page.locator("label.slider .name").all_inner_texts()]
+    assert names == [f"z{i}" for i in dimensions_by_kl(checkpoint.metrics, checkpoint.config.latent_dim)]
 
 
 @needs_chromium

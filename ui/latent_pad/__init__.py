@@ -30,13 +30,15 @@ _lock = threading.Lock()
 
 
 def latent_pad(model, z: Sequence[float], *, key: str, dims: tuple[int, int] = (0, 1),
+               order: Sequence[int] | None = None,
                background: tuple[np.ndarray, np.ndarray | None] | None = None,
                classes: Sequence[str] = (), on_release: Callable[[list[float]], None] | None = None,
                ) -> list[float] | None:
     """Mount the pad for a vae_core VAE (MLP or conv decoder) and return the point released in this run, or None.
 
     z is the starting point (latent_dim floats within +-EXTENT); the pad spans dims (horizontal, vertical),
-    the other coordinates stay at z's values unless the pad's sliders move them. background is (points
+    the other coordinates stay at z's values unless the pad's sliders move them, which are listed in order
+    (dimension indices, e.g. most informative first; index order by default). background is (points
     [N, 2] in the pad's coordinates, labels [N] or None) drawn behind the handle, coloured by label and
     named by classes in the legend. on_release(point) runs before the script when the user lets go of the
     handle or a slider, so the whole rerun already sees the new point.
@@ -50,6 +52,7 @@ def latent_pad(model, z: Sequence[float], *, key: str, dims: tuple[int, int] = (
     data = {
         "decoder": _serve(blob, f"decoder-{digest}.bin", f"latent_pad.{key}.decoder"),
         "z": [float(v) for v in z], "dims": [int(d) for d in dims], "extent": EXTENT,
+        "order": [int(d) for d in order] if order is not None else list(range(latent_dim)),
         "classes": list(classes), "background": None,
     }
     if background is not None:

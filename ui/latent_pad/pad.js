@@ -236,8 +236,10 @@ class Pad {
   update(data) {
     window.latentPad.current = this;
     this.extent = data.extent;
-    const dimsChanged = String(data.dims) !== String(this.dims) || data.z.length !== this.z.length;
+    const dimsChanged = String(data.dims) !== String(this.dims) || data.z.length !== this.z.length
+      || String(data.order) !== String(this.order);
     this.dims = data.dims;
+    this.order = data.order;
     // Python moves the point only on purpose (a reset, a test image); a drag in progress wins.
     if (dimsChanged || (!this.dragging && String(data.z) !== String(this.dataZ))) this.z = data.z.slice();
     this.dataZ = data.z.slice();
@@ -278,7 +280,7 @@ class Pad {
   buildSliders() {
     this.sliderBox.replaceChildren();
     this.sliders = this.z.map((value, d) => {
-      const row = element("label", "slider", this.sliderBox);
+      const row = element("label", "slider");
       const axis = d === this.dims[0] ? " ↔" : d === this.dims[1] ? " ↕" : "";
       element("span", "name", row).textContent = `z${d}${axis}`;
       const input = element("input", "", row);
@@ -286,8 +288,11 @@ class Pad {
       const shown = element("span", "value", row);
       input.addEventListener("input", e => { this.z[d] = Number(input.value); this.changed(e.timeStamp); });
       input.addEventListener("change", () => this.release());
-      return { input, shown };
+      return { input, shown, row };
     });
+    // Rows appear most informative first (the order Python sends), as on the sliders page.
+    const order = this.order && this.order.length === this.z.length ? this.order : this.z.map((_, d) => d);
+    order.forEach(d => this.sliderBox.appendChild(this.sliders[d].row));
   }
 
   toPixel(value, vertical) {
