@@ -53,30 +53,30 @@ if start:
         job = st.session_state[state.JOB] = TrainingJob(config, data, resources.runs_dir() / name).start()
 
 
-@st.fragment(run_every=1.0)
+polling = job is not None and job.running
+
+
+@st.fragment(run_every=1.0 if polling else None)
 def progress():
-    """Polls the job the session owns; the training thread never touches Streamlit."""
+    """Polls the job the session owns while it runs; the training thread never touches Streamlit."""
     if job is None:
         st.info("Set the hyperparameters and start: training runs in the background, one run per session.")
         return
-    eta = job.eta_seconds
+    adopt = (not job.running and job.checkpoint is not None
+             and str(job.checkpoint) not in st.session_state[state.MY_MODELS])
+    if adopt:
+        widgets.add_model(str(job.checkpoint))  # the new checkpoint becomes this session's choice, once
+    if adopt or (polling and not job.running):
+        st.rerun()  # the whole page: the sidebar lists the model, and the polling stops
     if job.running:
+        eta = job.eta_seconds
         st.progress(job.fraction, text=f"epoch {min(job.epoch + 1, job.config.epochs)} of {job.config.epochs}, "
                                        f"step {job.step}/{job.steps_per_epoch or '?'}"
                                        + (f" · about {eta:.0f} s left" if eta is not None else ""))
+        st.button("Stop", key="train_stop", on_click=job.stop)
     else:
         st.progress(job.fraction, text=f"{job.state}: {job.epoch} of {job.config.epochs} epochs")
-    if job.running:
-        st.button("Stop", key="train_stop", on_click=job.stop)
-    elif job.state == "failed":
-        st.error(job.message)
-    elif job.checkpoint is None:
-        st.warning(job.message)
-    else:
-        st.success(job.message)
-        if job.checkpoint and str(job.checkpoint) not in st.session_state[state.MY_MODELS]:
-            widgets.add_model(str(job.checkpoint))
-            st.rerun()  # the whole page, so the sidebar picker lists the new model
+        (st.error if job.state == "failed" else st.warning if job.checkpoint is None else st.success)(job.message)
     curves, preview = st.columns([3, 2])
     curves.plotly_chart(charts.training_curves(job.steps, job.history), width="stretch",
                         key="train_curves")

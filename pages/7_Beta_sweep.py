@@ -82,15 +82,17 @@ if go and betas:
     st.rerun()
 
 
-@st.fragment(run_every=1.0)
+polling = mine is not None and mine.running
+
+
+@st.fragment(run_every=1.0 if polling else None)
 def sweep_status():
-    job = st.session_state.get(state.SWEEP)
-    if job is None:
+    """Polls the session's sweep while it runs."""
+    if mine is None:
         return
-    widgets.sweep_progress(job, "sweep")
-    if not job.running and st.session_state.get("sweep_shown") != id(job):
-        st.session_state["sweep_shown"] = id(job)
-        st.rerun()  # the whole page: the new points join the plane
+    if polling and not mine.running:
+        st.rerun()  # it just ended: the whole page, so the new points join the plane and the polling stops
+    widgets.sweep_progress(mine, "sweep")
 
 
 sweep_status()

@@ -37,14 +37,19 @@ if st.button("Train the three runs (about half a minute)", type="primary", key="
     st.session_state[state.COMPARE] = SweepJob([TrainingJob(c, data, folder / name.split()[0].replace("-", ""))
                                                 for name, c in runs.items()]).start()
     st.session_state["warmup_names"] = list(runs)
+    st.rerun()  # from the top, so the results below poll the new runs
 
 
-@st.fragment(run_every=1.0)
+polling = job is not None and job.running
+
+
+@st.fragment(run_every=1.0 if polling else None)
 def comparison():
-    job = st.session_state.get(state.COMPARE)
     if job is None:
         st.info("Press the button: three digits models with 8 latent dimensions train one after another.")
         return
+    if polling and not job.running:
+        st.rerun()  # it just ended: a whole rerun stops the polling and enables the button again
     widgets.sweep_progress(job, "comparison")
     names = st.session_state["warmup_names"]
     st.plotly_chart(charts.kl_curves({n: j.history for n, j in zip(names, job.jobs) if j.history}),

@@ -18,6 +18,7 @@ def test_training_on_digits_lowers_the_test_negative_elbo_by_a_wide_margin(digit
     assert final < 0.7 * untrained, (untrained, final)
     assert history.epochs[-1]["test_nelbo"] < history.epochs[0]["test_nelbo"]
     assert len(history.epochs) == model.config.epochs
+    assert history.test == evaluate(model, digits.test_x, seed=model.config.seed)  # of the weights returned
 
 
 def test_same_seed_same_weights_other_seed_other_weights(digits):
@@ -59,10 +60,11 @@ def test_stop_flag_is_honoured_within_one_step(digits):
         if isinstance(event, StepEvent) and event.step == 3:
             stop.set()
 
-    history = train_new(Config(dataset="digits", hidden=(16,), epochs=5, batch_size=32), digits,
-                        callback=callback, stop=stop)[1]
+    model, history = train_new(Config(dataset="digits", hidden=(16,), epochs=5, batch_size=32), digits,
+                               callback=callback, stop=stop)
     assert history.stopped and history.epochs == []
     assert len(seen) == 3
+    assert history.test == evaluate(model, digits.test_x, seed=model.config.seed)  # the moved weights, scored
 
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_weights(digits):

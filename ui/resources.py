@@ -11,7 +11,7 @@ import torch
 from vae_core import Checkpoint, CheckpointError, DataError, Dataset, load_checkpoint, load_dataset
 from vae_core.checkpoint import WEIGHTS
 from vae_core.evaluation import encode_dataset, evaluate, pca_plane, plane_grid, project_2d
-from vae_core.tradeoff import aggregate_posterior, load_sweep
+from vae_core.tradeoff import aggregate_posterior
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_DIR = ROOT / "models"
@@ -32,7 +32,7 @@ def saved_runs() -> list[str]:
     return sorted((str(p.parent) for p in runs_dir().glob(f"*/{WEIGHTS}")), reverse=True)
 
 
-def _stamp(path: str) -> float:
+def stamp(path: str) -> float:
     """Modification time of the weights, so a cache entry ends when a checkpoint is rewritten."""
     p = Path(path)
     try:
@@ -43,7 +43,7 @@ def _stamp(path: str) -> float:
 
 def model(path: str) -> Checkpoint:
     """The checkpoint at path, loaded once per process and shared: never train or edit it."""
-    return _load_model(path, _stamp(path))
+    return _load_model(path, stamp(path))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -76,7 +76,7 @@ def dataset_or_explain(name: str, needs: str) -> Dataset | None:
 
 def encodings(path: str) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and standard deviations of the model's test set, [N, D] each."""
-    return _encodings(path, _stamp(path))
+    return _encodings(path, stamp(path))
 
 
 @st.cache_data(max_entries=16, show_spinner="Encoding the test set...")
@@ -97,8 +97,12 @@ def projection(path: str, method: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_metrics(path: str) -> dict:
-    """evaluate() on the model's test set: per-dimension KL, unit activity, the objective's parts."""
-    return _test_metrics(path, _stamp(path))
+    """evaluate() on the model's test set: per-dimension KL, unit activity, the objective's parts. A checkpoint
+    saved by this project already carries them; others are evaluated once."""
+    saved = model(path).metrics
+    if {"kl_per_dim", "activity", "active_units"} <= set(saved):
+        return saved
+    return _test_metrics(path, stamp(path))
 
 
 @st.cache_data(max_entries=32, show_spinner="Evaluating on the test set...")
@@ -108,14 +112,9 @@ def _test_metrics(path: str, stamp: float) -> dict:
 
 
 def aggregate(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """(posterior means, one draw from each posterior) for the model's test set."""
-    return _aggregate(path, _stamp(path))
-
-
-@st.cache_data(max_entries=16, show_spinner="Drawing from every posterior...")
-def _aggregate(path: str, stamp: float):
-    checkpoint = model(path)
-    return aggregate_posterior(checkpoint.model, dataset(checkpoint.config.dataset).test_x)
+    """(posterior means, one draw from each posterior) for the model's test set, from its cached encodings."""
+    mu, std = encodings(path)
+    return mu, aggregate_posterior(mu, std)
 
 
 @st.cache_data(max_entries=4)
@@ -130,13 +129,14 @@ SWEEPS_DIR = SHIPPED_DIR / "sweeps"
 @st.cache_data(show_spinner=False)
 def shipped_sweeps() -> dict[str, list[str]]:
     """Dataset name -> checkpoint paths of its shipped beta sweep, by increasing beta."""
-    return {folder.name: [str(c.path) for c in load_sweep(folder)] for folder in sorted(SWEEPS_DIR.iterdir())
-            if folder.is_dir()}
+    return {folder.name: sorted((str(p.parent) for p in folder.glob(f"*/{WEIGHTS}")),
+                                key=lambda path: model(path).config.beta)  # the shared cache: loaded once
+            for folder in sorted(SWEEPS_DIR.iterdir()) if folder.is_dir()}
 
 
 def pca_manifold(path: str, n: int) -> np.ndarray:
     """Decodes over the PCA plane of the latent map, across the middle 98% of its points, as one image."""
-    return _pca_manifold(path, _stamp(path), n)
+    return _pca_manifold(path, stamp(path), n)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

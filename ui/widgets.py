@@ -19,9 +19,15 @@ from . import resources, state
 def label(path: str) -> str:
     """One line per model: name, dataset, latent size, beta and test negative ELBO."""
     try:
-        checkpoint = resources.model(path)
+        return _label(path, resources.stamp(path))
     except VAEError:
         return f"{Path(path).name} (unreadable)"
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _label(path: str, stamp: float) -> str:
+    # Cached apart from the models: listing many saved runs must not cycle their weights through memory.
+    checkpoint = load_checkpoint(path)
     c, nelbo = checkpoint.config, checkpoint.metrics.get("nelbo")
     score = f" · {nelbo:.1f} nats" if nelbo is not None else ""
     return f"{Path(path).name.removesuffix('.safetensors')} · {c.dataset} · z={c.latent_dim} · β={c.beta:g}{score}"

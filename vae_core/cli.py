@@ -85,7 +85,6 @@ def _train(args) -> int:
     from .config import Config
     from .data import load_dataset
     from .errors import TrainingDiverged
-    from .evaluation import evaluate
     from .model import VAE
     from .training import EpochEvent, pick_device, train
 
@@ -121,7 +120,7 @@ def _train(args) -> int:
         raise
     finally:
         bar.close()
-    metrics = evaluate(model, data.test_x, config, seed=config.seed)
+    metrics = history.test
     save_checkpoint(model, out, history.epochs, metrics)
     print(f"saved {out}: test negative ELBO {metrics['nelbo']:.2f} nats (recon {metrics['recon']:.2f}, "
           f"KL {metrics['kl']:.2f}), {metrics['active_units']}/{config.latent_dim} active units")

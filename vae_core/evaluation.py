@@ -218,15 +218,13 @@ def dimensions_by_kl(metrics: dict, latent_dim: int) -> list[int]:
 
 def project_2d(mu: torch.Tensor, method: str = "pca", seed: int = 0) -> np.ndarray:
     """A 2-D view of posterior means: the means themselves for D <= 2, else PCA or t-SNE."""
-    mu = mu.detach().cpu().numpy().astype(np.float64)
-    if mu.shape[1] == 1:
-        return np.concatenate([mu, np.zeros_like(mu)], 1)
-    if mu.shape[1] == 2:
-        return mu
+    mu = torch.as_tensor(mu).detach().cpu().double()
+    if mu.shape[1] <= 2:
+        return torch.cat([mu, torch.zeros(len(mu), 2 - mu.shape[1], dtype=mu.dtype)], 1).numpy()
     if method == "pca":
-        centre, axes = pca_plane(torch.from_numpy(mu))
-        return ((torch.from_numpy(mu).float() - centre) @ axes.T).numpy()
+        centre, axes = pca_plane(mu)
+        return ((mu.float() - centre) @ axes.T).numpy()
     if method == "tsne":
         from sklearn.manifold import TSNE
-        return TSNE(n_components=2, random_state=seed, init="pca").fit_transform(mu)
+        return TSNE(n_components=2, random_state=seed, init="pca").fit_transform(mu.numpy())
     raise ConfigError(f"unknown projection {method!r}; use pca or tsne")

@@ -17,7 +17,7 @@ from .checkpoint import save_checkpoint
 from .config import Config
 from .data import Dataset
 from .errors import VAEError
-from .evaluation import as_images, evaluate, reconstruct
+from .evaluation import as_images, reconstruct
 from .model import VAE
 from .training import EpochEvent, StepEvent, train
 
@@ -98,7 +98,7 @@ class TrainingJob(_Background):
             if history.stopped and not history.epochs:
                 self.state, self.message = "stopped", "stopped before the first epoch ended: nothing saved"
                 return
-            metrics = evaluate(self.model, self.data.test_x, self.config, seed=self.config.seed)
+            metrics = history.test
             self.checkpoint = save_checkpoint(self.model, self.out_dir, history.epochs, metrics)
             self.state = "stopped" if history.stopped else "done"
             self.message = (f"{'stopped after' if history.stopped else 'finished'} {len(history.epochs)} epochs; "

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .checkpoint import WEIGHTS, Checkpoint, load_checkpoint
-from .evaluation import decode_images, evaluate
+from .evaluation import decode_images
 from .objective import kl_per_dim, recon_nll
 
 RECON_SAMPLES = 64  # z draws that estimate E_q[-log p(x|z)] for one image
@@ -46,19 +46,12 @@ def objective_parts(model, x: torch.Tensor, seed: int = 0) -> ObjectiveParts:
                           mu=mu[0].tolist(), sigma=torch.exp(0.5 * logvar)[0].tolist())
 
 
-def rate_distortion(model, x: torch.Tensor, seed: int = 0) -> tuple[float, float]:
-    """(rate, distortion) = (mean KL, mean reconstruction NLL) over x, in nats: the evaluation's own parts."""
-    metrics = evaluate(model, x, seed=seed)
-    return metrics["kl"], metrics["recon"]
-
-
-@torch.no_grad()
-def aggregate_posterior(model, x: torch.Tensor, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(posterior means, one draw z ~ q(z|x) per image), [N, D] each: samples of sum_x q(z|x) p(x)."""
-    model.eval()
-    mu, logvar = model.encode(x)
-    z = model.reparameterize(mu, logvar, torch.Generator().manual_seed(seed))
-    return mu.numpy(), z.numpy()
+def aggregate_posterior(mu, std, seed: int = 0) -> np.ndarray:
+    """One draw z ~ q(z|x) per image from its posterior means and standard deviations ([N, D] each, as
+    evaluation.encode_dataset gives them): samples of the aggregate posterior sum_x q(z|x) p(x)."""
+    mu, std = torch.as_tensor(mu), torch.as_tensor(std)
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed), dtype=mu.dtype)
+    return (mu + eps * std).numpy()
 
 
 @dataclass

@@ -42,6 +42,7 @@ class EpochEvent:
 class History:
     epochs: list[dict] = field(default_factory=list)
     stopped: bool = False  # the stop flag ended the run early
+    test: dict = field(default_factory=dict)  # evaluate() of the weights train() returned with (see there)
 
 
 def kl_weight(config: Config, epoch_progress: float) -> float:
@@ -95,6 +96,8 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
         for step in range(1, steps + 1):
             if stop is not None and stop.is_set():
                 history.stopped = True
+                if step > 1:  # the weights moved since the last evaluation
+                    history.test = evaluate(model, test_x, config, seed=config.seed)
                 return history
             x = train_x[order[(step - 1) * batch: step * batch]]
             if config.binarize:
@@ -118,7 +121,7 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
             if callback is not None:
                 callback(StepEvent(epoch, step, steps, loss, recon.item(), kl.item(), beta))
         train_seconds = time.perf_counter() - start
-        test = evaluate(model, test_x, config, seed=config.seed)
+        test = history.test = evaluate(model, test_x, config, seed=config.seed)
         good_state = copy.deepcopy(model.state_dict())
         train_loss, train_recon, train_kl = (sums / n).tolist()
         record = {
