@@ -1,39 +1,12 @@
-"""Home: what a VAE is, and what the chosen model does to real images and to draws from the prior."""
-import streamlit as st
-import torch
+"""The VAE lab: st.navigation over the pages, with the model picker in the sidebar below the page list.
 
-from ui import resources, widgets
-from vae_core.evaluation import as_images, image_grid, reconstruct, sample_prior
+Run with `./run app` (or `streamlit run app.py`); every page in pages/ reads the model chosen here.
+"""
+import streamlit as st
+
+from ui import navigation, widgets
 
 st.set_page_config(page_title="VAE lab", page_icon="🧪", layout="wide")
-checkpoint = widgets.model_picker()
-config = checkpoint.config
-
-st.title("VAE lab")
-st.markdown(
-    "A variational autoencoder gives every image $x$ its own posterior $q(z\\mid x)$, a diagonal Gaussian "
-    "whose mean and log-variance come from the encoder, draws $z$ from it with the reparameterisation trick, "
-    "and decodes $z$ back to pixels. Training minimises the negative evidence lower bound, per image:")
-st.latex(r"\mu = f_1(x),\quad \log\sigma^2 = f_2(x),\quad z = \mu + \varepsilon\odot\sigma,"
-         r"\quad \varepsilon\sim\mathcal N(0, I),\quad \hat x = \mathrm{sigmoid}(g(z))")
-st.latex(r"\mathcal L(x) = \underbrace{-\textstyle\sum_j \big[x_j\log\hat x_j + (1-x_j)\log(1-\hat x_j)\big]}"
-         r"_{\text{reconstruction}} + \beta\,\underbrace{\tfrac12\textstyle\sum_i\big(\mu_i^2+\sigma_i^2"
-         r"-\log\sigma_i^2-1\big)}_{\mathrm{KL}(q(z|x)\,\|\,\mathcal N(0,I))}")
-st.markdown("The KL term pulls every posterior toward $\\mathcal N(0, I)$, so that decoding draws from the "
-            "prior gives new images. Pick a model in the sidebar; the pages on the left explore its latent space.")
-
-left, right = st.columns(2)
-with left:
-    st.subheader("Test images and their reconstructions")
-    data = resources.dataset_or_explain(config.dataset, "Reconstructing")
-    if data is not None:
-        x = data.test_x[:16]
-        originals, recons = as_images(x, config.image_shape), reconstruct(checkpoint.model, x)
-        rows = torch.cat([originals[:8], recons[:8], originals[8:], recons[8:]])
-        widgets.show_image(image_grid(rows, nrow=8), size=480,
-                           caption="rows 1 and 3: test images · rows 2 and 4: their decoded posterior means")
-with right:
-    st.subheader("Samples from the prior")
-    seed = st.number_input("Seed", 0, 10_000, 0, key="home_seed")
-    widgets.show_image(image_grid(sample_prior(checkpoint.model, 32, int(seed)), nrow=8), size=480,
-                       caption="z ~ N(0, I), decoded (Bernoulli means)")
+page = st.navigation(navigation.streamlit_pages())
+widgets.model_picker()
+page.run()

@@ -1,6 +1,9 @@
-"""Replay the recorded recipes in recipes.json with the project's own CLI, writing models/<name>/.
+"""Replay the recorded recipes in recipes.json with the project's own CLI, writing models/<name>/ and
+models/sweeps/<dataset>/beta-<beta>/.
 
     python models/train_shipped.py [NAME ...] [--data-dir ../shared/data/mnist]
+
+NAME is a model (digits-2d) or a sweep (sweeps/digits); all of them by default.
 """
 import argparse
 import json
@@ -11,21 +14,32 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def commands(recipes: dict) -> dict[str, list[list[str]]]:
+    """name -> the CLI argument lists that make it (one per beta for a sweep)."""
+    jobs = {name: [["train", *args, "--out", str(HERE / name)]] for name, args in recipes["models"].items()}
+    for dataset, sweep in recipes["sweeps"].items():
+        jobs[f"sweeps/{dataset}"] = [["train", *sweep["base"], "--beta", f"{beta:g}",
+                                      "--out", str(HERE / "sweeps" / dataset / f"beta-{beta:g}")]
+                                     for beta in sweep["betas"]]
+    return jobs
+
+
 def main():
-    recipes = json.loads((HERE / "recipes.json").read_text())
+    jobs = commands(json.loads((HERE / "recipes.json").read_text()))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", metavar="NAME", help=f"some of: {', '.join(recipes)} (default: all)")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"some of: {', '.join(jobs)} (default: all)")
     parser.add_argument("--data-dir", default=str(HERE.parent.parent / "shared" / "data" / "mnist"))
     args = parser.parse_args()
-    unknown = set(args.names) - set(recipes)
+    unknown = set(args.names) - set(jobs)
     if unknown:
         parser.error(f"no recipe named {', '.join(sorted(unknown))}")
-    for name in args.names or recipes:
-        command = [sys.executable, "-m", "vae_core", "train", *recipes[name], "--out", str(HERE / name), "--force"]
-        if "digits" not in recipes[name]:
-            command += ["--data-dir", args.data_dir]
-        print("$", " ".join(command[1:]), flush=True)
-        subprocess.run(command, cwd=HERE.parent, check=True)
+    for name in args.names or jobs:
+        for argv in jobs[name]:
+            command = [sys.executable, "-m", "vae_core", *argv, "--force"]
+            if "digits" not in argv:
+                command += ["--data-dir", args.data_dir]
+            print("$", " ".join(command[1:]), flush=True)
+            subprocess.run(command, cwd=HERE.parent, check=True)
 
 
 if __name__ == "__main__":

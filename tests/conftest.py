@@ -43,14 +43,15 @@ def trained_digits(digits):
 
 
 def app_test(path: str, **session):
-    """An AppTest of the app as a user reaches one of its pages: entering at app.py (page links are relative
-    to it), with the given session-state values set first."""
+    """An AppTest of the app as a user reaches one of its pages: entering at app.py, whose st.navigation knows
+    the pages (so it runs once first), with the given session-state values set. Call run() to show the page."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     for key, value in session.items():
         at.session_state[key] = value
-    if path != "app.py":
+    if path != "pages/home.py":
+        at.run()
         at.switch_page(path)
     return at
 

@@ -20,8 +20,13 @@ PAGES = {"": "home", "Latent_sliders": "sliders", "Latent_map": "map", "Interpol
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("runs")) as (url, page):
+def runs(tmp_path_factory):
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="module")
+def app(runs):
+    with running_app(runs) as (url, page):
         yield url, page
 
 
@@ -98,13 +103,19 @@ def test_start_and_stop_a_training_run_on_digits(app):
     page.screenshot(path=str(SCREENSHOTS / "train-stopped.png"), full_page=True)
 
 
-def test_uploading_a_checkpoint_validates_it(app, tmp_path):
+def test_uploading_a_checkpoint_validates_it(app, runs, tmp_path):
     page = open_page(app, "")
     dropzone = page.locator("[data-testid='stSidebar'] input[type='file']")
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"this is not a checkpoint")
     dropzone.set_input_files(str(bad))
     expect(page.locator("[data-testid='stSidebar']")).to_contain_text("broken.safetensors refused", timeout=20_000)
+    assert not [p for p in (runs / "uploads").rglob("*") if p.is_file()]  # a refused upload leaves nothing
+    long_name = "a-very-long-name-" * 18 + ".safetensors"  # 318 characters: more than a file name may have
+    weights = (ROOT / "models" / "digits-2d" / "model.safetensors").read_bytes()
+    dropzone.set_input_files({"name": long_name, "mimeType": "application/octet-stream", "buffer": weights})
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile("^a-very-long-name-"), timeout=20_000)
+    assert page.locator("[data-testid='stException']").count() == 0
     dropzone.set_input_files(str(ROOT / "models" / "mnist-2d" / "model.safetensors"))
     expect(page.locator("[data-testid='stSidebar']")).to_contain_text("MLP 400, latent 2", timeout=20_000)
     if os.environ.get("VAE_DATA_DIR"):  # scored on the MNIST test set on arrival, like the shipped model

@@ -1,8 +1,10 @@
 """The command line as a user runs it: exit codes, one-line errors, and the files it writes."""
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -86,12 +88,67 @@ def test_asking_for_a_missing_gpu_is_one_line():
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-def test_missing_data_folder_is_one_line(tmp_path):
-    result = cli("train", "--dataset", "mnist", "--data-dir", tmp_path, "--out", tmp_path / "o",
+IDX_NAMES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+             "t10k-labels-idx1-ubyte.gz"]
+
+
+def test_an_empty_data_folder_names_the_folder_searched_and_the_four_files(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = cli("train", "--dataset", "mnist", "--data-dir", tmp_path / "empty", "--out", tmp_path / "o",
                  env={"VAE_CACHE_DIR": str(tmp_path / "cache")})
     assert result.returncode == 1
-    assert "could not download mnist" in result.stderr and "train-images-idx3-ubyte.gz" in result.stderr
+    assert "could not download mnist" in result.stderr and f"searched {tmp_path / 'empty' / 'mnist'}" in result.stderr
+    assert f"into {tmp_path / 'empty'}/" in result.stderr and all(name in result.stderr for name in IDX_NAMES)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_missing_data_folder_is_named_with_the_four_files(tmp_path):
+    result = cli("train", "--dataset", "mnist", "--data-dir", tmp_path / "nowhere", "--out", tmp_path / "o")
+    assert result.returncode == 1
+    assert f"data folder {tmp_path / 'nowhere'} does not exist" in result.stderr
+    assert all(name in result.stderr for name in IDX_NAMES)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize("flags", [["--latent-dim", "1000000000"], ["--hidden", "100000,100000"]])
+def test_a_huge_model_is_refused_in_one_line_with_the_limit(flags, tmp_path):
+    result = cli("train", *flags, "--out", tmp_path / "o")
+    assert result.returncode == 1 and "above the limit of 50,000,000" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def unwritable(tmp_path) -> list[tuple[Path, str]]:
+    (tmp_path / "a-file").write_text("x")
+    return [(tmp_path / "a-file", "it is a file, not a folder"),
+            (tmp_path / "a-file" / "run", f"{tmp_path / 'a-file'} is a file, not a folder")]
+
+
+@pytest.mark.parametrize("case", [0, 1])
+def test_an_unwritable_out_is_refused_before_training(tmp_path, case):
+    out, why = unwritable(tmp_path)[case]
+    result = cli("train", "--epochs", "500", "--out", out)
+    assert result.returncode == 1 and f"cannot write a checkpoint to {out}" in result.stderr and why in result.stderr
+    assert "epoch" not in result.stderr  # no training happened: it failed before the first epoch
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_read_only_out_folder_is_refused_before_training():
+    """As an unprivileged user (root may write anywhere), under a folder it may not write."""
+    base = Path(tempfile.mkdtemp(prefix="vae-readonly-"))
+    try:
+        os.chmod(base, 0o755)
+        (base / "locked").mkdir(mode=0o555)
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "vae_core",
+                   "train", "--epochs", "500", "--out", str(base / "locked" / "run")]
+        run_as = command if os.geteuid() == 0 else command[4:]
+        result = subprocess.run(run_as, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "HOME": str(base)})
+        assert result.returncode == 1, result.stderr
+        assert f"cannot write a checkpoint to {base / 'locked' / 'run'}" in result.stderr
+        assert "Permission denied" in result.stderr and "epoch" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_corrupt_checkpoint_is_one_line(tmp_path):

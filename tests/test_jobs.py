@@ -12,7 +12,7 @@ def test_a_job_trains_in_the_background_and_saves(digits, tmp_path):
     job.join(timeout=60)
     assert job.state == "done" and "finished 3 epochs; saved" in job.message
     assert job.fraction == 1.0 and len(job.history) == 3 and job.steps
-    assert job.preview.shape == (2, 8, 8, 8)  # originals and reconstructions after the last epoch
+    assert job.preview.shape == (2 * 9 + 1, 8 * 9 + 1)  # 8 originals over their reconstructions, 1-pixel gaps
     assert load_checkpoint(job.checkpoint).history == job.history
 
 

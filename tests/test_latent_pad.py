@@ -19,7 +19,7 @@ from ui import state
 from vae_core import VAE, Config, load_checkpoint, save_checkpoint
 from vae_core.evaluation import decode_images, dimensions_by_kl
 
-PAGE = "pages/5_Latent_pad.py"
+PAGE = "pages/latent_pad.py"
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                     reason=f"{CHROMIUM} missing: apt-get install -y chromium")
 SAVED = re.compile(r"Saved for the other pages: z = \((.*)\)")

@@ -6,13 +6,18 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from vae_core import Config, evaluate
-from vae_core.jobs import SweepJob, TrainingJob
+from vae_core import Config, evaluate, load_checkpoint
+from vae_core.checkpoint import sweep_members
 from vae_core.evaluation import encode_dataset
-from vae_core.tradeoff import (aggregate_posterior, load_sweep, objective_parts,
-                               reparameterization_draws, sweep_configs)
+from vae_core.jobs import SweepJob, TrainingJob
+from vae_core.tradeoff import aggregate_posterior, objective_parts, reparameterization_draws, sweep_configs
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def shipped_sweep(dataset):
+    """The shipped sweep's checkpoints as the sweep page lists them, by increasing beta."""
+    return [load_checkpoint(s.path) for s in sweep_members(ROOT / "models" / "sweeps" / dataset)]
 
 
 def test_objective_parts_of_one_image(trained_digits, digits):
@@ -36,7 +41,7 @@ def test_objective_parts_average_to_the_evaluated_negative_elbo(trained_digits, 
 
 def test_the_plane_s_rate_and_distortion_are_the_evaluated_kl_and_reconstruction(digits):
     """The sweep page plots each checkpoint's saved kl (rate) and recon (distortion): evaluate() reproduces them."""
-    for checkpoint in load_sweep(ROOT / "models" / "sweeps" / "digits"):
+    for checkpoint in shipped_sweep("digits"):
         metrics = evaluate(checkpoint.model, digits.test_x, seed=checkpoint.config.seed)
         assert checkpoint.metrics["kl"] == pytest.approx(metrics["kl"], rel=1e-5, abs=1e-6)
         assert checkpoint.metrics["recon"] == pytest.approx(metrics["recon"], rel=1e-5)
@@ -44,7 +49,7 @@ def test_the_plane_s_rate_and_distortion_are_the_evaluated_kl_and_reconstruction
 
 @pytest.mark.parametrize("dataset", ["digits", "mnist"])
 def test_shipped_sweep_trades_rate_for_distortion_as_beta_grows(dataset):
-    sweep = load_sweep(ROOT / "models" / "sweeps" / dataset)
+    sweep = shipped_sweep(dataset)
     assert [c.config.beta for c in sweep] == [0.1, 0.3, 1.0, 3.0, 10.0]
     rates = [c.metrics["kl"] for c in sweep]
     distortions = [c.metrics["recon"] for c in sweep]
@@ -75,7 +80,7 @@ def test_a_sweep_job_runs_each_beta_and_stops_as_a_whole(digits, tmp_path):
     sweep = SweepJob([TrainingJob(c, digits, tmp_path / f"beta-{c.beta:g}") for c in configs]).start()
     sweep.join(timeout=60)
     assert [j.state for j in sweep.jobs] == ["done", "done"] and sweep.fraction == 1.0
-    assert [c.config.beta for c in load_sweep(tmp_path)] == [0.5, 2.0]
+    assert [s.config.beta for s in sweep_members(tmp_path)] == [0.5, 2.0]
     stopped = SweepJob([TrainingJob(c.replace(epochs=400), digits, tmp_path / "s" / str(i))
                         for i, c in enumerate(configs)]).start()
     stopped.stop()

@@ -60,11 +60,29 @@ def test_stop_flag_is_honoured_within_one_step(digits):
         if isinstance(event, StepEvent) and event.step == 3:
             stop.set()
 
-    model, history = train_new(Config(dataset="digits", hidden=(16,), epochs=5, batch_size=32), digits,
-                               callback=callback, stop=stop)
-    assert history.stopped and history.epochs == []
+    config = Config(dataset="digits", hidden=(16,), epochs=5, batch_size=32)
+    model, history = train_new(config, digits, callback=callback, stop=stop)
+    assert history.stopped and history.epochs == [] and history.test == {}
     assert len(seen) == 3
-    assert history.test == evaluate(model, digits.test_x, seed=model.config.seed)  # the moved weights, scored
+    assert state_equal(model.state_dict(), VAE(config).state_dict())  # no finished epoch: the initial weights
+
+
+def test_a_stop_mid_epoch_keeps_the_weights_of_the_last_finished_epoch(digits):
+    """Weights, history and test metrics then describe the same epochs (the app's message, progress and file)."""
+    stop, after_first = threading.Event(), {}
+
+    def callback(event):
+        if isinstance(event, EpochEvent):
+            after_first.update({k: v.clone() for k, v in model.state_dict().items()})
+        elif event.epoch == 2 and event.step == 5:
+            stop.set()
+
+    config = Config(dataset="digits", hidden=(16,), epochs=5, batch_size=32)
+    model = VAE(config)
+    history = train(model, digits, config, callback=callback, stop=stop)
+    assert history.stopped and len(history.epochs) == 1
+    assert state_equal(model.state_dict(), after_first)
+    assert history.test == evaluate(model, digits.test_x, seed=config.seed)
 
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_weights(digits):

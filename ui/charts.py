@@ -9,8 +9,10 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, axis_titles,
-               selected: int | None = None, ellipse: tuple | None = None) -> go.Figure:
-    """Scatter of 2-D latent positions, one WebGL trace per class; each point's customdata is its test index."""
+               chosen: int | None = None, ellipse: tuple | None = None) -> go.Figure:
+    """Scatter of 2-D latent positions, one WebGL trace per class; each point's customdata is its test index.
+
+    chosen (a test index, if among index) is ringed; ellipse is ((cx, cy), (sx, sy)) drawn at 1 and 2 sigma."""
     fig = go.Figure()
     for k, name in enumerate(classes):
         mask = labels == k
@@ -26,8 +28,10 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, a
             fig.add_trace(go.Scattergl(x=cx + k * sx * np.cos(t), y=cy + k * sy * np.sin(t), mode="lines",
                                      line=dict(color="black", width=1, dash="dot" if k == 2 else "solid"),
                                      name=f"{k} σ", hoverinfo="skip"))
-    if selected is not None:
+    rows = np.flatnonzero(index == chosen) if chosen is not None else []
+    if len(rows):
         # WebGL traces are drawn above SVG ones: the marks must be WebGL too to stay visible
+        selected = rows[0]
         fig.add_trace(go.Scattergl(x=[xy[selected, 0]], y=[xy[selected, 1]], mode="markers", name="chosen",
                                  marker=dict(size=16, symbol="circle-open", color="black", line=dict(width=3)),
                                  hoverinfo="skip"))
@@ -35,6 +39,14 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, a
                       xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], dragmode="pan", clickmode="event+select")
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
+
+
+def clicked_index(event) -> int | None:
+    """The test index (customdata) of the point a plotly_chart selection event clicked, if any."""
+    points = event.selection.points if event else []
+    if points and points[0].get("customdata") is not None:
+        return int(np.ravel(points[0]["customdata"])[0])
+    return None
 
 
 def training_curves(steps: list, history: list) -> go.Figure:
@@ -56,12 +68,14 @@ def training_curves(steps: list, history: list) -> go.Figure:
     return fig
 
 
-def rate_distortion_plane(series: dict[str, list[dict]]) -> go.Figure:
+def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
     """Rate (KL) against distortion (reconstruction NLL) per model, with lines of constant negative ELBO.
 
-    series maps a name to points {"rate", "distortion", "beta", "path"}; customdata carries the path.
+    series maps a name to checkpoint summaries (vae_core.checkpoint.Summary); customdata carries their paths.
     """
     fig = go.Figure()
+    series = {name: [{"rate": s.metrics["kl"], "distortion": s.metrics["recon"], "beta": s.config.beta,
+                      "path": str(s.path)} for s in summaries] for name, summaries in series.items()}
     points = [p for ps in series.values() for p in ps]
     if points:
         top = max(p["rate"] + p["distortion"] for p in points) * 1.05
@@ -86,13 +100,15 @@ def rate_distortion_plane(series: dict[str, list[dict]]) -> go.Figure:
     return fig
 
 
-def kl_bars(kl_per_dim: list[float], activity: list[float], threshold: float) -> go.Figure:
-    """Average KL of each latent dimension; collapsed units (posterior means that do not vary) in grey."""
-    active = [a > threshold for a in activity]
+def kl_bars(kl_per_dim: list[float], activity: list[float], threshold: float, dims=None) -> go.Figure:
+    """Average KL of each latent dimension (those in dims, in that order; all by default); collapsed units
+    (posterior means that do not vary) in grey."""
+    dims = list(range(len(kl_per_dim))) if dims is None else list(dims)
+    active = [activity[i] > threshold for i in dims]
     fig = go.Figure(go.Bar(
-        x=[f"z{i}" for i in range(len(kl_per_dim))], y=kl_per_dim,
+        x=[f"z{i}" for i in dims], y=[kl_per_dim[i] for i in dims],
         marker_color=[PALETTE[0] if a else "#bbb" for a in active],
-        customdata=np.array(activity), text=["active" if a else "collapsed" for a in active],
+        customdata=np.array([activity[i] for i in dims]), text=["active" if a else "collapsed" for a in active],
         hovertemplate="%{x}: %{y:.3f} nats, %{text}<br>Var(μ) = %{customdata:.4f}<extra></extra>"))
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="KL, nats per image")
     return fig

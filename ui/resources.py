@@ -1,6 +1,7 @@
 """Shared, read-only things every session may use: shipped models, datasets, test-set encodings (all cached)."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -8,13 +9,15 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae_core import Checkpoint, CheckpointError, DataError, Dataset, load_checkpoint, load_dataset
-from vae_core.checkpoint import WEIGHTS
+from vae_core import Checkpoint, CheckpointError, Config, DataError, Dataset, load_checkpoint, load_dataset
+from vae_core.checkpoint import METRICS, WEIGHTS, Summary, find_checkpoints, summarize, sweep_members
+from vae_core.cli import parse_config
 from vae_core.evaluation import encode_dataset, evaluate, pca_plane, plane_grid, project_2d
 from vae_core.tradeoff import aggregate_posterior
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_DIR = ROOT / "models"
+SWEEPS_DIR = SHIPPED_DIR / "sweeps"
 DEFAULT_MODEL = SHIPPED_DIR / "digits-2d"
 TSNE_POINTS = 2000  # t-SNE is quadratic-ish: a fixed subsample keeps it under a minute on two cores
 
@@ -24,21 +27,38 @@ def runs_dir() -> Path:
     return Path(os.environ.get("VAE_RUNS_DIR") or ROOT / "runs")
 
 
+def class_mode() -> bool:
+    """VAE_CLASS_MODE=1: many people share this server, so a session lists only its own runs (and the shipped
+    models), never everyone's saved runs."""
+    return os.environ.get("VAE_CLASS_MODE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def shipped_models() -> list[str]:
-    return sorted(str(p.parent) for p in SHIPPED_DIR.glob(f"*/{WEIGHTS}"))
+    return [str(p) for p in find_checkpoints(SHIPPED_DIR, depth=1)]
 
 
 def saved_runs() -> list[str]:
-    return sorted((str(p.parent) for p in runs_dir().glob(f"*/{WEIGHTS}")), reverse=True)
+    """Every checkpoint under the runs folder, newest name first (names start with their time)."""
+    return [str(p) for p in reversed(find_checkpoints(runs_dir()))]
 
 
 def stamp(path: str) -> float:
-    """Modification time of the weights, so a cache entry ends when a checkpoint is rewritten."""
+    """Modification time of the weights and metrics, so a cache entry ends when a checkpoint is rewritten."""
     p = Path(path)
     try:
-        return (p / WEIGHTS if p.is_dir() else p).stat().st_mtime
-    except OSError:
+        return max(f.stat().st_mtime for f in ([p / WEIGHTS, p / METRICS] if p.is_dir() else [p]) if f.exists())
+    except ValueError:
         raise CheckpointError(f"{path}: no such checkpoint (moved or deleted?)") from None
+
+
+def summary(path: str) -> Summary:
+    """A checkpoint's config and metrics, read from its JSON (no weights): for labels and lists of models."""
+    return _summary(path, stamp(path))
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _summary(path: str, stamp: float) -> Summary:
+    return summarize(path)
 
 
 def model(path: str) -> Checkpoint:
@@ -123,15 +143,19 @@ def prior_draws(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, 2))
 
 
-SWEEPS_DIR = SHIPPED_DIR / "sweeps"
-
-
 @st.cache_data(show_spinner=False)
 def shipped_sweeps() -> dict[str, list[str]]:
     """Dataset name -> checkpoint paths of its shipped beta sweep, by increasing beta."""
-    return {folder.name: sorted((str(p.parent) for p in folder.glob(f"*/{WEIGHTS}")),
-                                key=lambda path: model(path).config.beta)  # the shared cache: loaded once
+    return {folder.name: [str(s.path) for s in sweep_members(folder)]
             for folder in sorted(SWEEPS_DIR.iterdir()) if folder.is_dir()}
+
+
+@st.cache_data(show_spinner=False)
+def sweep_base(dataset: str) -> Config:
+    """The settings every model of the shipped beta sweep on dataset shares (models/recipes.json): the base
+    of the sweep and warm-up pages' own runs too."""
+    recipes = json.loads((SHIPPED_DIR / "recipes.json").read_text())
+    return parse_config(recipes["sweeps"][dataset]["base"])
 
 
 def pca_manifold(path: str, n: int) -> np.ndarray:

@@ -1,9 +1,40 @@
-"""Every st.session_state key of the app, in one place. Each session has its own values."""
+"""This session's state: every st.session_state key of the app in one place, and the current latent point.
+
+Each browser session has its own values; nothing here is shared between sessions.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
 
 MODEL = "model_path"      # str: path of the chosen checkpoint (a folder or a .safetensors file)
 MY_MODELS = "my_models"   # list[str]: checkpoints this session trained or uploaded
-LATENT = "latent_point"   # list[float]: the current latent point, shared by the sliders and interpolation pages
+LATENT = "latent_point"   # list[float]: the current latent point (see latent_point / set_latent_point)
 JOB = "training_job"      # vae_core.jobs.TrainingJob: this session's training run, at most one
 SWEEP = "sweep_job"       # vae_core.jobs.SweepJob: this session's own beta sweep on digits
 COMPARE = "compare_job"   # vae_core.jobs.SweepJob: this session's warm-up / free-bits comparison runs
-SWEEP_CHOSEN = "sweep_chosen"  # str: path of the model clicked on the rate-distortion plane
+COMPARE_NAMES = "compare_names"  # list[str]: the names of the comparison's runs, in its jobs' order
+SWEEP_CHOSEN = "sweep_chosen"    # str: path of the model clicked on the rate-distortion plane
+MAP_CHOSEN = "map_chosen"        # (model path, test index): the point clicked on the latent map
+UPLOADS = "uploads"      # dict: uploaded file id -> its checkpoint folder, or the error it was refused with
+
+RANGE = 4.0   # every control over a latent coordinate spans [-RANGE, RANGE]: the sliders, the pad
+DECIMALS = 2  # and moves it in steps of 0.01
+
+
+def latent_point(latent_dim: int) -> list[float]:
+    """The session's current latent point for a model with latent_dim dimensions (the origin if it has none
+    of that size yet): where the sliders, the pad and the interpolation start."""
+    z = st.session_state.get(LATENT)
+    if z is None or len(z) != latent_dim:
+        z = set_latent_point([0.0] * latent_dim)
+    return list(z)
+
+
+def set_latent_point(z: Sequence[float]) -> list[float]:
+    """Make z the session's latent point, rounded to the controls' step and clamped into their range (a
+    posterior mean far out on the map still lands on the sliders' edge, not outside it)."""
+    z = [min(RANGE, max(-RANGE, round(float(v), DECIMALS))) for v in z]
+    st.session_state[LATENT] = z
+    return z

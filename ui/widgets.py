@@ -1,9 +1,10 @@
-"""Widgets every page shares: the sidebar model picker with upload, and crisp enlarged images."""
+"""Widgets the pages share: the sidebar model picker with upload, test-image pickers, crisp enlarged images,
+originals over reconstructions, and following a background job."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,9 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from vae_core import Checkpoint, VAEError, evaluate, load_checkpoint, save_checkpoint
+from vae_core import Checkpoint, Dataset, VAEError, evaluate, load_checkpoint
+from vae_core.checkpoint import import_checkpoint, save_metrics
+from vae_core.evaluation import as_images, reconstruction_rows
 
 from . import resources, state
 
@@ -19,40 +22,16 @@ from . import resources, state
 def label(path: str) -> str:
     """One line per model: name, dataset, latent size, beta and test negative ELBO."""
     try:
-        return _label(path, resources.stamp(path))
+        return resources.summary(path).label
     except VAEError:
         return f"{Path(path).name} (unreadable)"
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def _label(path: str, stamp: float) -> str:
-    # Cached apart from the models: listing many saved runs must not cycle their weights through memory.
-    checkpoint = load_checkpoint(path)
-    c, nelbo = checkpoint.config, checkpoint.metrics.get("nelbo")
-    score = f" · {nelbo:.1f} nats" if nelbo is not None else ""
-    return f"{Path(path).name.removesuffix('.safetensors')} · {c.dataset} · z={c.latent_dim} · β={c.beta:g}{score}"
-
-
-PAGES = [  # (script, label, icon) in the order a course would visit them; Material icons ship with Streamlit
-    ("app.py", "Home", ":material/home:"), ("pages/1_Latent_sliders.py", "Latent sliders", ":material/tune:"),
-    ("pages/2_Latent_map.py", "Latent map", ":material/scatter_plot:"),
-    ("pages/3_Interpolation.py", "Interpolation", ":material/swap_horiz:"),
-    ("pages/4_Train.py", "Train", ":material/model_training:"),
-    ("pages/5_Latent_pad.py", "Latent pad", ":material/touch_app:"),
-    ("pages/6_KL_trade-off.py", "KL trade-off", ":material/balance:"),
-    ("pages/7_Beta_sweep.py", "Beta sweep", ":material/show_chart:"),
-    ("pages/8_Warm-up_and_free_bits.py", "Warm-up and free bits", ":material/local_fire_department:"),
-]
-
-
 def model_picker() -> Checkpoint:
-    """Render the sidebar (pages, then the model picker; every page calls it first) and return the chosen
-    checkpoint. The checkpoint is cached and shared between sessions: read it, never train or edit it.
+    """Render the sidebar's model picker (app.py does, below the page list) and return the chosen checkpoint.
+
+    The checkpoint is cached and shared between sessions: read it, never train or edit it.
     """
-    with st.sidebar:
-        for script, page_label, icon in PAGES:
-            st.page_link(script, label=page_label, icon=icon)
-        st.divider()
     st.session_state.setdefault(state.MY_MODELS, [])
     st.session_state.setdefault(state.MODEL, str(resources.DEFAULT_MODEL))
     options = resources.shipped_models() + st.session_state[state.MY_MODELS]
@@ -70,16 +49,21 @@ def model_picker() -> Checkpoint:
             st.error(f"{e}. Showing the default model instead.")
             st.session_state[state.MODEL] = str(resources.DEFAULT_MODEL)
             checkpoint = resources.model(st.session_state[state.MODEL])
-        c = checkpoint.config
-        m = checkpoint.metrics
+        c, m = checkpoint.config, checkpoint.metrics
         score = (f" Test −ELBO {m['nelbo']:.2f} = reconstruction {m['recon']:.2f} + KL {m['kl']:.2f} nats."
                  if {"nelbo", "recon", "kl"} <= set(m) else "")
         trained = f"{len(checkpoint.history)} epochs on" if checkpoint.history else "trained on"
         st.caption(f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, latent {c.latent_dim}, β={c.beta:g}, "
                    f"{trained} {c.dataset}.{score}")
         _upload()
-        _open_saved_run()
+        if not resources.class_mode():  # in a class, other people's runs are theirs to share
+            _open_saved_run()
     return checkpoint
+
+
+def current() -> Checkpoint:
+    """The checkpoint the sidebar's picker has chosen for this session (app.py draws the picker first)."""
+    return resources.model(st.session_state[state.MODEL])
 
 
 def add_model(path: str) -> None:
@@ -90,38 +74,35 @@ def add_model(path: str) -> None:
 
 
 def _upload() -> None:
-    upload = st.file_uploader("Upload a checkpoint (.safetensors)", type=["safetensors"], key="model_upload")
+    upload = st.file_uploader("Upload a checkpoint (.safetensors, or a .zip of a checkpoint folder)",
+                              type=["safetensors", "zip"], key="model_upload")
     if upload is None:
         return
-    data = upload.getvalue()
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    # The upload becomes a checkpoint folder named after the file, scored on its test set when we have it.
-    folder = resources.runs_dir() / "uploads" / digest / Path(upload.name).stem
-    refused = st.session_state.setdefault("_refused_uploads", {})  # digest -> message: checked once
-    if digest in refused:
-        st.error(refused[digest])
-        return
-    if str(folder) in st.session_state[state.MY_MODELS]:
-        return
-    received = folder.parent / "received.safetensors"
-    received.parent.mkdir(parents=True, exist_ok=True)
-    received.write_bytes(data)
-    try:
-        checkpoint = load_checkpoint(received)
-    except VAEError as e:
-        refused[digest] = f"{upload.name} refused: {str(e).replace(str(received), upload.name)}"
-        st.error(refused[digest])
-        return
-    finally:
-        received.unlink(missing_ok=True)
-    try:
-        test_x = resources.dataset(checkpoint.config.dataset).test_x
-        metrics = evaluate(checkpoint.model, test_x, seed=checkpoint.config.seed)
-    except VAEError:
-        metrics = {}  # its test images are not here: the model still works, unscored
-    save_checkpoint(checkpoint.model, folder, [], metrics)
-    add_model(str(folder))
-    st.rerun()
+    seen = st.session_state.setdefault(state.UPLOADS, {})  # file id -> its folder, or why it was refused
+    if upload.file_id not in seen:
+        try:
+            seen[upload.file_id] = _import(upload.getvalue(), upload.name)
+        except VAEError as e:
+            seen[upload.file_id] = e
+        else:
+            add_model(seen[upload.file_id])
+            st.rerun()
+    if isinstance(seen[upload.file_id], VAEError):
+        st.error(str(seen[upload.file_id]))
+
+
+def _import(data: bytes, name: str) -> str:
+    """Keep an upload as a checkpoint folder, scored on its test set when we have it (so the picker shows its
+    nats like any other model's); returns the folder."""
+    folder = import_checkpoint(data, name, resources.runs_dir())
+    checkpoint = load_checkpoint(folder)
+    if not checkpoint.metrics:
+        try:
+            test_x = resources.dataset(checkpoint.config.dataset).test_x
+            save_metrics(folder, checkpoint.history, evaluate(checkpoint.model, test_x, seed=checkpoint.config.seed))
+        except VAEError:
+            pass  # its test images are not here: the model still works, unscored
+    return str(folder)
 
 
 def _open_saved_run() -> None:
@@ -134,6 +115,24 @@ def _open_saved_run() -> None:
         if choice and st.button("Open", key="open_saved_run_button"):
             add_model(choice)
             st.rerun()
+
+
+def test_image_picker(data: Dataset, key: str, label: str = "Test image", default: int = 0,
+                      disabled: bool = False) -> int:
+    """A number input over the test set with a small preview of the chosen image beside it; returns the index."""
+    last = len(data.test_x) - 1
+    number, preview = st.columns([5, 1], vertical_alignment="bottom")
+    index = int(number.number_input(f"{label} (0-{last})", 0, last, min(default, last), key=key, disabled=disabled))
+    with preview:
+        thumbnail(as_images(data.test_x[index], data.image_shape)[0])
+    return index
+
+
+def show_reconstructions(model, x: torch.Tensor, size: int, per_row: int = 8) -> None:
+    """Test images in rows, each row with the model's reconstructions of them (decoded means) below it."""
+    rows = "rows 1 and 3" if len(x) > per_row else "top row"
+    show_image(reconstruction_rows(model, x, per_row), size,
+               f"{rows}: test images · below each: its reconstruction (decoded posterior mean)")
 
 
 def enlarge(image: torch.Tensor | np.ndarray, size: int) -> np.ndarray:
@@ -159,11 +158,29 @@ def show_image(image, size: int = 280, caption: str | None = None) -> None:
     st.image(enlarge(image, size), caption=caption, output_format="PNG")  # JPEG would blur the pixel edges
 
 
+def follow(job, render: Callable[[], None]) -> None:
+    """Draw render() now, and again every second while job runs (only this block reruns); when the job ends,
+    rerun the whole page once, so what it made shows everywhere (the sidebar, a chart) and the polling stops.
+
+    The job runs elsewhere and never touches Streamlit; render only reads it.
+    """
+    polling = job is not None and job.running
+
+    @st.fragment(run_every=1.0 if polling else None)
+    def poll():
+        if polling and not job.running:
+            st.rerun()
+        render()
+
+    poll()
+
+
 def sweep_progress(job, what: str) -> None:
-    """Progress, stop button and outcome of a SweepJob; call it from an st.fragment(run_every=...)."""
+    """Progress, stop button and outcome of a SweepJob (call it from the render of follow())."""
     if job.running:
-        current = next((j for j in job.jobs if j.running), None)
-        detail = f" · β={current.config.beta:g}, epoch {current.epoch + 1}/{current.config.epochs}" if current else ""
+        current_job = next((j for j in job.jobs if j.running), None)
+        detail = (f" · β={current_job.config.beta:g}, epoch {current_job.epoch + 1}/{current_job.config.epochs}"
+                  if current_job else "")
         st.progress(job.fraction, text=f"{what}: {sum(j.state != 'pending' for j in job.jobs)}"
                                        f" of {len(job.jobs)} runs{detail}")
         st.button("Stop", key=f"stop_{what}", on_click=job.stop)

@@ -1,13 +1,22 @@
-"""Checkpoints: safetensors weights + JSON config + JSON metrics in one folder, written atomically, never pickled.
+"""Checkpoint folders: writing and loading them (safetensors + JSON, atomically, never pickled), finding and
+summarising them under a root, importing an upload, and naming a new run's folder.
 
-The weights file also carries the config in its metadata, so a single .safetensors file (an upload,
-say) is a complete checkpoint too.
+A checkpoint is a folder holding model.safetensors, config.json and metrics.json. The weights file also
+carries the config in its metadata, so a single .safetensors file (an upload, say) is a complete
+checkpoint too.
 """
 from __future__ import annotations
 
+import hashlib
+import io
+import itertools
 import json
 import os
+import re
+import shutil
 import tempfile
+import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,13 +32,16 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 METRICS = "metrics.json"
 FORMAT = "vae-lab/1"  # marks our files among other safetensors
+PARTIAL = ".partial"  # the suffix of a file being written; one left behind by a killed process is stale
+MAX_UPLOAD_BYTES = 256 * 2**20  # an upload (or what its zip unpacks to) larger than this is refused unread
+UPLOADS = "uploads"
 
 
 @dataclass
 class Checkpoint:
     model: VAE
     path: Path
-    history: list[dict] = field(default_factory=list)  # one record per epoch (see training.train)
+    history: list[dict] = field(default_factory=list)  # one record per epoch (see training.epoch_record)
     metrics: dict = field(default_factory=dict)        # final test metrics (see evaluation.evaluate)
 
     @property
@@ -37,23 +49,38 @@ class Checkpoint:
         return self.model.config
 
 
+# ---- writing ----
+
 def save_checkpoint(model: VAE, directory: str | Path, history: list[dict] | None = None,
                     metrics: dict | None = None) -> Path:
-    """Write the three files into directory (created if needed); each appears whole or not at all."""
+    """Write model's weights, config and metrics into directory (created if needed)."""
+    return write_checkpoint(directory, model.config, model.state_dict(), history, metrics)
+
+
+def write_checkpoint(directory: str | Path, config: Config, tensors: dict, history: list[dict] | None = None,
+                     metrics: dict | None = None) -> Path:
+    """Write the three files of a checkpoint from a state dict; each appears whole or not at all."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    config_json = model.config.to_json()
-    tensors = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
+    remove_stale_partials(directory)
+    config_json = config.to_json()
+    tensors = {k: torch.as_tensor(v).detach().float().cpu().contiguous() for k, v in tensors.items()}
     _atomic_write(directory / WEIGHTS, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT,
                                                                                     "config": config_json}))
     _atomic_write(directory / CONFIG, lambda tmp: Path(tmp).write_text(config_json + "\n"))
-    metrics_json = json.dumps({"history": history or [], "metrics": metrics or {}}, indent=2)
-    _atomic_write(directory / METRICS, lambda tmp: Path(tmp).write_text(metrics_json + "\n"))
+    save_metrics(directory, history, metrics)
     return directory
 
 
+def save_metrics(directory: str | Path, history: list[dict] | None, metrics: dict | None) -> None:
+    """(Re)write a checkpoint's metrics.json: the per-epoch history and the final test metrics."""
+    text = json.dumps({"history": history or [], "metrics": metrics or {}}, indent=2)
+    _atomic_write(Path(directory) / METRICS, lambda tmp: Path(tmp).write_text(text + "\n"))
+
+
 def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # The writer's process id is in the temporary's name, so a later run can tell a stale one (its writer died).
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=PARTIAL, dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
@@ -64,8 +91,207 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
+def remove_stale_partials(folder: Path, max_age_s: float = 86400) -> None:
+    """Delete temporaries in folder left by a writer that died (killed mid-save) or that are a day old."""
+    for tmp in Path(folder).glob(f".*{PARTIAL}"):
+        try:
+            pid = int(tmp.name.removesuffix(PARTIAL).split(".")[-2])
+        except (ValueError, IndexError):
+            pid = None
+        try:
+            if pid is None or not _alive(pid) or time.time() - tmp.stat().st_mtime > max_age_s:
+                tmp.unlink()
+        except OSError:
+            pass  # gone already, or not ours to delete
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_writable(folder: str | Path) -> Path:
+    """Create folder (and its parents) and prove a file can be written in it, before any work is done.
+
+    Raises CheckpointError naming the path that cannot be written and why.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise CheckpointError(f"cannot write a checkpoint to {folder}: it is a file, not a folder")
+    for parent in folder.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise CheckpointError(f"cannot write a checkpoint to {folder}: {parent} is a file, not a folder")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".probe.{os.getpid()}.", suffix=PARTIAL):
+            pass
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename and Path(e.filename) != folder else ""
+        raise CheckpointError(f"cannot write a checkpoint to {folder}: {where}{e.strerror or e}") from None
+    return folder
+
+
+# ---- naming and finding ----
+
+def run_name(what: Config | str) -> str:
+    """What a run folder is called after its time stamp: dataset, latent size and beta, or a given word."""
+    if isinstance(what, Config):
+        return f"{what.dataset}-z{what.latent_dim}-beta{what.beta:g}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", what).strip("-.") or "run"
+
+
+def new_run_dir(root: str | Path, what: Config | str) -> Path:
+    """Create and return a new, empty folder under root for one run: the time, then run_name(what).
+
+    Two runs started in the same second with the same settings get two folders (-2, -3, ... appended):
+    creating a folder is atomic, so this holds across threads and processes.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.iterdir():
+        if old.is_dir():
+            remove_stale_partials(old)
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{run_name(what)}"
+    for n in itertools.count(1):
+        folder = root / (name if n == 1 else f"{name}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+
+
+def find_checkpoints(root: str | Path, depth: int = 3) -> list[Path]:
+    """Checkpoint folders (those holding model.safetensors) at most depth levels below root, sorted by path.
+
+    Hidden folders (an upload being checked) are skipped.
+    """
+    root, found = Path(root), []
+    if not root.is_dir():
+        return found
+    for level in range(1, depth + 1):
+        pattern = "/".join(["*"] * level) + f"/{WEIGHTS}"
+        found += [p.parent for p in root.glob(pattern)
+                  if not any(part.startswith(".") for part in p.parent.relative_to(root).parts)]
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a list of models shows of one checkpoint, read from its JSON alone (no weights are loaded)."""
+    path: Path
+    config: Config
+    epochs: int      # epochs in its training history (0 if unknown)
+    metrics: dict    # final test metrics, {} if never scored
+
+    @property
+    def name(self) -> str:
+        return self.path.name.removesuffix(".safetensors")
+
+    @property
+    def label(self) -> str:
+        c, nelbo = self.config, self.metrics.get("nelbo")
+        score = f" · {nelbo:.1f} nats" if nelbo is not None else ""
+        return f"{self.name} · {c.dataset} · z={c.latent_dim} · β={c.beta:g}{score}"
+
+
+def summarize(path: str | Path) -> Summary:
+    """The config and metrics of a checkpoint folder or weights file, without loading its weights."""
+    path = Path(path)
+    weights = path / WEIGHTS if path.is_dir() else path
+    if path.is_dir() and (path / CONFIG).is_file():
+        config = _config_from_file(path / CONFIG)
+    elif weights.is_file():
+        config = _config_from_metadata(weights, _read_metadata(weights))
+    else:
+        raise CheckpointError(f"{path}: no such checkpoint (moved or deleted?)")
+    history, metrics = _read_metrics(path / METRICS) if path.is_dir() else ([], {})
+    return Summary(path, config, len(history), metrics)
+
+
+def sweep_members(folder: str | Path) -> list[Summary]:
+    """The checkpoints of a beta sweep (one folder each, directly under folder), by increasing beta."""
+    return sorted((summarize(p) for p in find_checkpoints(folder, depth=1)), key=lambda s: s.config.beta)
+
+
+# ---- importing an upload ----
+
+def import_checkpoint(data: bytes, filename: str, root: str | Path) -> Path:
+    """Check an uploaded checkpoint and keep it as a folder under root/uploads/; returns the folder.
+
+    data is a weights file alone (.safetensors) or a zip of a checkpoint folder (as the app's model download
+    makes). The folder is named by the file's name (made safe and short) under a digest of its bytes, so the
+    same upload twice lands in one place. A refused upload raises CheckpointError naming filename and the
+    problem, and leaves nothing behind.
+    """
+    stem = run_name(re.sub(r"\.(safetensors|zip)$", "", Path(filename).name, flags=re.I))[:64]
+    final = Path(root) / UPLOADS / hashlib.sha256(data).hexdigest()[:16] / stem
+    if (final / WEIGHTS).is_file():
+        return final
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise CheckpointError(f"{filename} refused: {len(data):,} bytes, more than the {MAX_UPLOAD_BYTES:,} "
+                              "accepted")
+    files = _zip_members(data, filename) if data[:4] == b"PK\x03\x04" else {WEIGHTS: data}
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".checking-", dir=final.parent))
+    try:
+        for name, content in files.items():
+            (staging / name).write_bytes(content)
+        try:
+            load_checkpoint(staging)
+        except CheckpointError as e:
+            raise CheckpointError(f"{filename} refused: {str(e).replace(str(staging), filename)}") from None
+        os.replace(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not any(final.parent.iterdir()):
+            final.parent.rmdir()
+    return final
+
+
+def _zip_members(data: bytes, filename: str) -> dict[str, bytes]:
+    """The checkpoint files in a zip: model.safetensors at its top or in one folder, with the JSON beside it."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        weights = [i for i in archive.infolist() if Path(i.filename).name == WEIGHTS and i.filename.count("/") <= 1]
+        if len(weights) != 1:
+            raise CheckpointError(f"{filename} refused: a zip upload must hold one {WEIGHTS} (found {len(weights)})")
+        folder = weights[0].filename.removesuffix(WEIGHTS)
+        members = {name: archive.getinfo(folder + name) for name in (WEIGHTS, CONFIG, METRICS)
+                   if folder + name in archive.namelist()}
+        if sum(info.file_size for info in members.values()) > MAX_UPLOAD_BYTES:
+            raise CheckpointError(f"{filename} refused: it unpacks to more than {MAX_UPLOAD_BYTES:,} bytes")
+        return {name: archive.read(info) for name, info in members.items()}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as e:
+        raise CheckpointError(f"{filename} refused: not a readable zip file ({e})") from None
+
+
+def zip_checkpoint(folder: str | Path) -> bytes:
+    """A checkpoint folder as zip bytes (its folder name inside), which import_checkpoint accepts back."""
+    folder = Path(folder)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in (WEIGHTS, CONFIG, METRICS):
+            if (folder / name).is_file():
+                archive.write(folder / name, f"{folder.name}/{name}")
+    return buffer.getvalue()
+
+
+# ---- loading ----
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
-    """Load a checkpoint folder (or a lone .safetensors file), checking every part before trusting it."""
+    """Load a checkpoint folder (or a lone .safetensors file), checking every part before trusting it.
+
+    The tensors' shapes are checked against the config before a model is built, so a file that claims a
+    huge model costs nothing.
+    """
     path = Path(path)
     if path.is_dir():
         weights = path / WEIGHTS
@@ -80,11 +306,11 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
 
     tensors, metadata = _read_safetensors(weights)
     if config is None:
-        if "config" not in metadata:
-            raise CheckpointError(f"{weights}: no config beside it or inside it; not a vae-lab checkpoint")
-        config = _parse_config(metadata["config"], f"{weights} (metadata)")
+        config = _config_from_metadata(weights, metadata)
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        expected = VAE(config).state_dict()
+    _check_tensors(weights, tensors, expected)
     model = VAE(config)
-    _check_tensors(weights, tensors, model.state_dict())
     model.load_state_dict(tensors)
     model.to(device).eval()
     return Checkpoint(model=model, path=path, history=history, metrics=metrics)
@@ -96,6 +322,12 @@ def _config_from_file(path: Path) -> Config:
     except (OSError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path}: cannot read ({e})") from None
     return _parse_config(text, str(path))
+
+
+def _config_from_metadata(weights: Path, metadata: dict) -> Config:
+    if "config" not in metadata:
+        raise CheckpointError(f"{weights}: no config beside it or inside it; not a vae-lab checkpoint")
+    return _parse_config(metadata["config"], f"{weights} (metadata)")
 
 
 def _parse_config(text: str, where: str) -> Config:
@@ -117,16 +349,20 @@ def _read_metrics(path: Path) -> tuple[list, dict]:
         raise CheckpointError(f"{path}: metrics file is damaged ({type(e).__name__}: {e})") from None
 
 
-def _read_safetensors(path: Path) -> tuple[dict, dict]:
+def _read_metadata(path: Path) -> dict:
+    return _read_safetensors(path, tensors=False)[1]
+
+
+def _read_safetensors(path: Path, tensors: bool = True) -> tuple[dict, dict]:
+    """(tensors, metadata) of a weights file of ours; tensors are read only if asked for and the format is ours."""
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-            tensors = {key: f.get_tensor(key) for key in f.keys()}
+            if metadata.get("format", FORMAT) != FORMAT:
+                raise CheckpointError(f"{path}: format {metadata['format']!r}, expected {FORMAT!r}")
+            return ({key: f.get_tensor(key) for key in f.keys()} if tensors else {}), metadata
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path}: not a readable safetensors file, truncated or corrupt ({e})") from None
-    if metadata.get("format", FORMAT) != FORMAT:
-        raise CheckpointError(f"{path}: format {metadata['format']!r}, expected {FORMAT!r}")
-    return tensors, metadata
 
 
 def _check_tensors(path: Path, tensors: dict, expected: dict) -> None:

@@ -14,12 +14,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _hidden(text: str) -> tuple[int, ...]:
+def _sizes(text: str) -> tuple[int, ...]:
+    from .config import parse_sizes
+
     try:
-        sizes = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 400 or 512,256, got {text!r}")
-    return sizes
+        return parse_sizes(text)
+    except VAEError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _count(text: str) -> int:
@@ -28,18 +29,17 @@ def _count(text: str) -> int:
     return int(text)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_config_flags(t: argparse.ArgumentParser) -> None:
+    """One flag per Config field, its default taken from Config(): the flags' dest names are the field names."""
     from .config import ARCHS, LIKELIHOODS, PRECISIONS, Config
     from .data import DATASETS
 
     d = Config()
-    parser = _Parser(prog="python -m vae_core", description="Train and inspect variational autoencoders.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    t = sub.add_parser("train", help="train a model and save a checkpoint folder")
     t.add_argument("--dataset", default=d.dataset, choices=list(DATASETS))
     t.add_argument("--arch", default=d.arch, choices=ARCHS)
-    t.add_argument("--hidden", type=_hidden, default=d.hidden, help="hidden layer sizes, e.g. 400 or 512,256")
+    t.add_argument("--hidden", type=_sizes, default=d.hidden, help="hidden layer sizes, e.g. 400 or 512,256")
+    t.add_argument("--channels", type=_sizes, default=d.channels,
+                   help="conv arch: widths of the stride-2 convolutions, e.g. 32,64")
     t.add_argument("--latent-dim", type=int, default=d.latent_dim)
     t.add_argument("--likelihood", default=d.likelihood, choices=LIKELIHOODS)
     t.add_argument("--obs-sigma", type=float, default=d.obs_sigma, help="std of the Gaussian likelihood")
@@ -52,6 +52,37 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=d.lr)
     t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument("--precision", default=d.precision, choices=PRECISIONS)
+
+
+def config_from_args(args: argparse.Namespace):
+    """The Config the parsed flags describe (ConfigError if they cannot work together)."""
+    import dataclasses
+
+    from .config import Config
+
+    return Config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if f.init})
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    def error(self, message):
+        from .errors import ConfigError
+
+        raise ConfigError(message)
+
+
+def parse_config(argv: list[str]):
+    """The Config that train flags describe, e.g. a recipe's ["--dataset", "digits", "--latent-dim", "8"]."""
+    parser = _RaisingParser(prog="recipe", add_help=False)
+    _add_config_flags(parser)
+    return config_from_args(parser.parse_args(argv))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m vae_core", description="Train and inspect variational autoencoders.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a model and save a checkpoint folder")
+    _add_config_flags(t)
     t.add_argument("--data-dir", help="folder with the IDX files (default: VAE_DATA_DIR, then download)")
     t.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda where a GPU is present)")
     t.add_argument("--out", required=True, help="checkpoint folder to write")
@@ -81,21 +112,17 @@ def main(argv: list[str] | None = None) -> int:
 def _train(args) -> int:
     from tqdm import tqdm
 
-    from .checkpoint import WEIGHTS, save_checkpoint
-    from .config import Config
+    from .checkpoint import WEIGHTS, check_writable, save_checkpoint
     from .data import load_dataset
     from .errors import TrainingDiverged
     from .model import VAE
     from .training import EpochEvent, pick_device, train
 
-    config = Config(dataset=args.dataset, arch=args.arch, hidden=args.hidden, latent_dim=args.latent_dim,
-                    likelihood=args.likelihood, obs_sigma=args.obs_sigma, beta=args.beta,
-                    warmup_epochs=args.warmup_epochs, free_bits=args.free_bits, binarize=args.binarize,
-                    epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                    precision=args.precision)
+    config = config_from_args(args)
     out = Path(args.out)
     if (out / WEIGHTS).exists() and not args.force:
         raise VAEError(f"{out} already holds a checkpoint; choose another --out or pass --force")
+    check_writable(out)  # before any work: a run must not be lost to an unwritable folder at its end
     device = pick_device(args.device)
     data = load_dataset(config.dataset, args.data_dir)
     model = VAE(config)

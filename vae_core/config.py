@@ -12,6 +12,9 @@ from .errors import ConfigError
 ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 PRECISIONS = ("fp32", "bf16")
+# Models above this many weights are refused before anything is allocated: 50 M float32 weights are 200 MB,
+# and training holds about four copies (weights, gradients, two Adam moments).
+MAX_PARAMETERS = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class Config:
     dataset: str = "digits"          # a name in vae_core.data.DATASETS
     arch: str = "mlp"                # "mlp" (the notes' Dense layers) or "conv"
     hidden: tuple[int, ...] = (400,)  # widths of the hidden Dense layers, input side first
+    channels: tuple[int, ...] = (32, 64)  # conv arch: widths of the stride-2 convolutions, input side first
     latent_dim: int = 2              # size of z
     likelihood: str = "bernoulli"    # p(x|z): "bernoulli" (summed BCE) or "gaussian" (fixed obs_sigma)
     obs_sigma: float = 0.1           # standard deviation of the Gaussian likelihood, in pixel units
@@ -34,16 +38,19 @@ class Config:
     image_shape: tuple[int, int, int] = field(init=False)  # (channels, height, width), from the dataset
 
     def __post_init__(self):
-        if isinstance(self.hidden, (str, bytes)) or not all(_is_int(h) for h in self.hidden):
-            raise ConfigError(f"hidden sizes must be a list of integers, got {self.hidden!r}")
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        for name in ("hidden", "channels"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not all(_is_int(h) for h in value):
+                raise ConfigError(f"{name} sizes must be a list of integers, got {value!r}")
+            object.__setattr__(self, name, tuple(int(h) for h in value))
         if self.dataset not in DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
         _one_of("arch", self.arch, ARCHS)
         _one_of("likelihood", self.likelihood, LIKELIHOODS)
         _one_of("precision", self.precision, PRECISIONS)
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            raise ConfigError(f"hidden sizes must be one or more positive integers, got {list(self.hidden)}")
+        for name in ("hidden", "channels"):
+            if not getattr(self, name) or any(h < 1 for h in getattr(self, name)):
+                raise ConfigError(f"{name} sizes must be one or more positive integers, got {list(getattr(self, name))}")
         for name in ("latent_dim", "epochs", "batch_size", "seed"):
             if not _is_int(getattr(self, name)):
                 raise ConfigError(f"{name} must be an integer, got {getattr(self, name)!r}")
@@ -58,13 +65,33 @@ class Config:
         _at_least("lr", self.lr, 0, strict=True)
         _at_least("obs_sigma", self.obs_sigma, 0, strict=True)
         object.__setattr__(self, "image_shape", DATASETS[self.dataset].image_shape)
-        if self.arch == "conv" and any(s % 4 for s in self.image_shape[1:]):
-            raise ConfigError(f"the conv architecture needs image sides divisible by 4, got {self.image_shape}")
+        side = 2 ** len(self.channels)  # each stride-2 convolution halves the image side
+        if self.arch == "conv" and any(s % side for s in self.image_shape[1:]):
+            raise ConfigError(f"{len(self.channels)} stride-2 convolutions need image sides divisible by {side}, "
+                              f"got {self.image_shape[1:]}")
+        if self.parameter_count > MAX_PARAMETERS:
+            raise ConfigError(f"this model would have {self.parameter_count:,} weights, above the limit of "
+                              f"{MAX_PARAMETERS:,} ({MAX_PARAMETERS * 4 // 10**6} MB of float32); "
+                              "choose smaller hidden sizes or fewer latent dimensions")
 
     @property
     def input_dim(self) -> int:
         c, h, w = self.image_shape
         return c * h * w
+
+    @property
+    def parameter_count(self) -> int:
+        """The number of weights of VAE(self), counted from the shapes alone (nothing is allocated)."""
+        hidden, z = list(self.hidden), self.latent_dim
+        if self.arch == "mlp":
+            body = _dense_weights([self.input_dim, *hidden]) + _dense_weights([z, *hidden[::-1], self.input_dim])
+        else:
+            c, h, w = self.image_shape
+            grid = self.channels[-1] * (h >> len(self.channels)) * (w >> len(self.channels))
+            widths = [c, *self.channels]
+            convs = 2 * sum(16 * a * b for a, b in zip(widths, widths[1:])) + sum(widths[1:]) + sum(widths[:-1])
+            body = convs + _dense_weights([grid, *hidden]) + _dense_weights([z, *hidden[::-1], grid])
+        return body + 2 * (hidden[-1] * z + z)  # the mu and logvar heads
 
     def replace(self, **changes) -> Config:
         return dataclasses.replace(self, **changes)
@@ -92,6 +119,19 @@ class Config:
             raise ConfigError(f"image_shape {d['image_shape']} does not match dataset {config.dataset!r} "
                               f"({list(config.image_shape)})")
         return config
+
+
+def parse_sizes(text: str, name: str = "hidden") -> tuple[int, ...]:
+    """Layer widths written as the CLI and the train form take them: "400" or "512,256"."""
+    try:
+        return tuple(int(part) for part in str(text).replace(" ", "").split(","))
+    except ValueError:
+        raise ConfigError(f"{name} sizes must be comma-separated integers like 400 or 512,256, got {text!r}") from None
+
+
+def _dense_weights(widths) -> int:
+    """Weights and biases of a stack of Linear layers through the given widths."""
+    return sum(a * b + b for a, b in zip(widths, widths[1:]))
 
 
 def _one_of(name, value, allowed):

@@ -91,11 +91,17 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
         return _load_digits(spec)
     explicit = data_dir is not None
     data_dir = Path(data_dir).expanduser() if explicit else default_data_dir()
-    folder = find_idx_folder(spec, data_dir, include_top=explicit or _named_for(spec, data_dir))
+    include_top = explicit or _named_for(spec, data_dir)
+    candidates = idx_candidates(spec, data_dir, include_top)
+    folder = find_idx_folder(spec, candidates)
     if folder is None:
+        if data_dir is not None and not data_dir.is_dir():
+            raise DataError(f"data folder {data_dir} does not exist: create it and put {_file_names()} into it")
+        missing = _missing_message(spec, candidates, None if data_dir is None else
+                                   data_dir if include_top else data_dir / spec.name)
         if not download:
-            raise DataError(_missing_message(spec, data_dir))
-        folder = download_idx(spec)
+            raise DataError(missing)
+        folder = download_idx(spec, missing)
     return read_idx_folder(spec, folder)
 
 
@@ -103,14 +109,19 @@ def _named_for(spec: DatasetSpec, folder: Path | None) -> bool:
     return folder is not None and folder.name.lower() in (spec.name, spec.torchvision_name.lower())
 
 
-def find_idx_folder(spec: DatasetSpec, data_dir: Path | None, include_top: bool = True) -> Path | None:
-    """The first candidate folder holding all four IDX files; a folder holding only some is an error."""
+def idx_candidates(spec: DatasetSpec, data_dir: Path | None, include_top: bool = True) -> list[Path]:
+    """The folders searched for a set's IDX files, in order: data_dir's subfolder named after the set,
+    torchvision's layout below it, data_dir itself (if include_top), and the download cache."""
     candidates = []
     if data_dir is not None:
         candidates += [data_dir / spec.name, data_dir / spec.torchvision_name / "raw"]
         if include_top:
             candidates.append(data_dir)
-    candidates.append(cache_dir() / spec.torchvision_name / "raw")
+    return candidates + [cache_dir() / spec.torchvision_name / "raw"]
+
+
+def find_idx_folder(spec: DatasetSpec, candidates: list[Path]) -> Path | None:
+    """The first candidate folder holding all four IDX files; a folder holding only some is an error."""
     for folder in candidates:
         found = {key: _idx_path(folder, stem) for key, stem in IDX_FILES.items()}
         present = [key for key, path in found.items() if path is not None]
@@ -119,8 +130,6 @@ def find_idx_folder(spec: DatasetSpec, data_dir: Path | None, include_top: bool 
         if present:
             missing = [IDX_FILES[k] + "[.gz]" for k in IDX_FILES if k not in present]
             raise DataError(f"{folder} holds only part of {spec.name}: missing {', '.join(missing)}")
-    if data_dir is not None and not data_dir.is_dir():
-        raise DataError(f"data folder {data_dir} does not exist")
     return None
 
 
@@ -131,15 +140,20 @@ def _idx_path(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def _missing_message(spec: DatasetSpec, data_dir: Path | None) -> str:
-    where = (f"{data_dir}/{spec.name}/" if data_dir else
-             f"a folder named {spec.name}/ and point --data-dir or VAE_DATA_DIR at it")
-    files = ", ".join(stem + ".gz" for stem in IDX_FILES.values())
-    return f"{spec.name} not found: put {files} into {where}"
+def _file_names() -> str:
+    return ", ".join(stem + ".gz" for stem in IDX_FILES.values()) + " (gzip-compressed or not)"
 
 
-def download_idx(spec: DatasetSpec) -> Path:
-    """Download through torchvision into the cache; only a complete download is moved into place."""
+def _missing_message(spec: DatasetSpec, searched: list[Path], target: Path | None) -> str:
+    where = f"{target}/" if target else f"a folder named {spec.name}/ and point --data-dir or VAE_DATA_DIR at it"
+    return (f"{spec.name} not found: searched {', '.join(str(f) for f in searched)}; "
+            f"put {_file_names()} into {where}")
+
+
+def download_idx(spec: DatasetSpec, missing: str) -> Path:
+    """Download through torchvision into the cache; only a complete download is moved into place.
+
+    missing says what was searched and where the files belong, for the error if the download fails."""
     import torchvision.datasets
 
     final = cache_dir() / spec.torchvision_name / "raw"
@@ -152,7 +166,7 @@ def download_idx(spec: DatasetSpec) -> Path:
     except Exception as e:  # torchvision raises RuntimeError or URLError after trying every mirror
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"could not download {spec.name} ({first_line}); with no network, "
-                        f"{_missing_message(spec, default_data_dir())}") from None
+                        f"{missing}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return final

@@ -115,6 +115,18 @@ def sample_prior(model, n: int, seed: int = 0) -> torch.Tensor:
     return decode_images(model, z)
 
 
+def prior_point(latent_dim: int, seed: int | None = None) -> list[float]:
+    """One z ~ N(0, I); seed None draws fresh entropy from the OS (never the global generator)."""
+    return np.random.default_rng(seed).standard_normal(latent_dim).tolist()
+
+
+def reconstruction_rows(model, x: torch.Tensor, per_row: int = 8, padding: int = 1) -> torch.Tensor:
+    """Flattened images in rows of per_row, each row followed by a row of their reconstructions: one [H, W] grid."""
+    originals, recons = as_images(x, model.config.image_shape), reconstruct(model, x)
+    rows = [part for i in range(0, len(x), per_row) for part in (originals[i:i + per_row], recons[i:i + per_row])]
+    return image_grid(torch.cat(rows), nrow=per_row, padding=padding)
+
+
 def as_images(x: torch.Tensor, image_shape) -> torch.Tensor:
     """Flattened pixel rows back to [B, H, W]."""
     _, height, width = image_shape
@@ -168,20 +180,26 @@ def image_grid(images: torch.Tensor, nrow: int, padding: int = 1) -> torch.Tenso
     return torchvision.utils.make_grid(images, nrow=nrow, padding=padding, pad_value=1.0)[0]
 
 
-def lerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
+def _vector(z) -> torch.Tensor:
+    """A latent point given as a list, an array or a tensor, as a float32 tensor [D]."""
+    return torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(-1)
+
+
+def lerp(z0, z1, steps: int) -> torch.Tensor:
     """Points on the straight line from z0 to z1, ends included: [steps, D]."""
+    z0, z1 = _vector(z0), _vector(z1)
     t = torch.linspace(0, 1, steps).unsqueeze(1)
     return (1 - t) * z0.reshape(1, -1) + t * z1.reshape(1, -1)
 
 
-def slerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
+def slerp(z0, z1, steps: int) -> torch.Tensor:
     """Spherical interpolation (Shoemake; White 2016 for latent spaces), ends included: [steps, D].
 
     The direction turns along the great circle while the length goes linearly from |z0| to |z1|, so no
     point is shorter than both ends (a straight line's middle is, where N(0, I) in many dimensions has
     little mass) nor longer than both (Shoemake's formula on vectors of unequal length overshoots).
     """
-    z0, z1 = z0.reshape(-1).float(), z1.reshape(-1).float()
+    z0, z1 = _vector(z0), _vector(z1)
     n0, n1 = z0.norm(), z1.norm()
     if min(n0, n1) < 1e-8:
         return lerp(z0, z1, steps)  # from the origin every direction is the same
@@ -200,12 +218,17 @@ def pixel_blend(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
     return (1 - t) * a + t * b
 
 
-def traversal(z: torch.Tensor, dim: int, values: torch.Tensor | None = None) -> torch.Tensor:
+def traversal(z, dim: int, values: torch.Tensor | None = None) -> torch.Tensor:
     """Copies of z with dimension dim swept over values (default -3 to 3 in 9 steps): [len(values), D]."""
     values = torch.linspace(-3, 3, 9) if values is None else torch.as_tensor(values, dtype=torch.float32)
-    path = z.reshape(1, -1).float().repeat(len(values), 1)
+    path = _vector(z).reshape(1, -1).repeat(len(values), 1)
     path[:, dim] = values
     return path
+
+
+def traversals(z, dims, values: torch.Tensor | None = None) -> torch.Tensor:
+    """The traversals of several dimensions one after another: [len(dims) * len(values), D]."""
+    return torch.cat([traversal(z, d, values) for d in dims])
 
 
 def dimensions_by_kl(metrics: dict, latent_dim: int) -> list[int]:

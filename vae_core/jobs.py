@@ -17,7 +17,7 @@ from .checkpoint import save_checkpoint
 from .config import Config
 from .data import Dataset
 from .errors import VAEError
-from .evaluation import as_images, reconstruct
+from .evaluation import reconstruction_rows
 from .model import VAE
 from .training import EpochEvent, StepEvent, train
 
@@ -48,7 +48,7 @@ class TrainingJob(_Background):
     started: float = 0.0
     history: list = field(default_factory=list)  # epoch records, as in the checkpoint's metrics.json
     steps: list = field(default_factory=list)    # (global step, loss, recon, kl) every few steps
-    preview: torch.Tensor | None = None          # [2, PREVIEW_IMAGES, H, W] test originals and reconstructions
+    preview: torch.Tensor | None = None          # [H, W]: test originals over their reconstructions
     checkpoint: Path | None = None
     model: VAE | None = field(default=None, repr=False)  # the model being trained; read-only to others
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -86,8 +86,7 @@ class TrainingJob(_Background):
             self.epoch, self.step = event.epoch, 0
 
     def _reconstructions(self) -> torch.Tensor:
-        x = self.data.test_x[:PREVIEW_IMAGES]
-        return torch.stack([as_images(x, self.config.image_shape), reconstruct(self.model, x)])
+        return reconstruction_rows(self.model, self.data.test_x[:PREVIEW_IMAGES], PREVIEW_IMAGES)
 
     def run(self) -> None:
         """Train, evaluate and save, here and now (start() runs this in a thread)."""
@@ -95,8 +94,10 @@ class TrainingJob(_Background):
         self.model = VAE(self.config)
         try:
             history = train(self.model, self.data, self.config, callback=self._on_event, stop=self._stop)
+            self.step = 0  # a stopped run keeps its finished epochs only
             if history.stopped and not history.epochs:
                 self.state, self.message = "stopped", "stopped before the first epoch ended: nothing saved"
+                _discard_if_empty(self.out_dir)
                 return
             metrics = history.test
             self.checkpoint = save_checkpoint(self.model, self.out_dir, history.epochs, metrics)
@@ -105,9 +106,19 @@ class TrainingJob(_Background):
                             f"saved {self.checkpoint} (test negative ELBO {metrics['nelbo']:.2f} nats)")
         except VAEError as e:  # a diverged run keeps its last good weights in self.model, unsaved
             self.state, self.message = "failed", str(e)
+            _discard_if_empty(self.out_dir)
         except Exception as e:  # the thread's boundary: a poller must never wait on a dead thread
             self.state, self.message = "failed", f"unexpected error: {type(e).__name__}: {e}"
+            _discard_if_empty(self.out_dir)
             raise
+
+
+def _discard_if_empty(folder: Path) -> None:
+    """Remove a run's folder that holds nothing (it was made for the run, which saved nothing)."""
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not there, or not empty
 
 
 @dataclass

@@ -62,18 +62,17 @@ def _mlp_decoder(config: Config):
     return nn.Sequential(*layers, nn.Linear(width, config.input_dim))
 
 
-CONV_CHANNELS = (32, 64)  # two stride-2 convolutions: each halves the image side
-
-
 def _conv_grid(config: Config):
+    """The feature map after the stride-2 convolutions (each halves the image side)."""
     _, height, width = config.image_shape
-    return CONV_CHANNELS[-1], height // 4, width // 4
+    halvings = len(config.channels)
+    return config.channels[-1], height >> halvings, width >> halvings
 
 
 def _conv_encoder(config: Config):
     c = config.image_shape[0]
     layers = [nn.Unflatten(1, config.image_shape)]
-    for out in CONV_CHANNELS:
+    for out in config.channels:
         layers += [nn.Conv2d(c, out, 4, stride=2, padding=1), nn.ReLU()]
         c = out
     dense, width = _dense(math.prod(_conv_grid(config)), config.hidden)
@@ -84,8 +83,8 @@ def _conv_decoder(config: Config):
     layers, width = _dense(config.latent_dim, reversed(config.hidden))
     grid = _conv_grid(config)
     layers += [nn.Linear(width, math.prod(grid)), nn.ReLU(), nn.Unflatten(1, grid)]
-    channels = list(reversed(CONV_CHANNELS[:-1])) + [config.image_shape[0]]
-    c = CONV_CHANNELS[-1]
+    channels = list(reversed(config.channels[:-1])) + [config.image_shape[0]]
+    c = config.channels[-1]
     for i, out in enumerate(channels):
         layers.append(nn.ConvTranspose2d(c, out, 4, stride=2, padding=1))
         if i < len(channels) - 1:

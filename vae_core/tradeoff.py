@@ -3,12 +3,10 @@ posterior, and the reparameterisation trick, all from the objective's own functi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .checkpoint import WEIGHTS, Checkpoint, load_checkpoint
 from .evaluation import decode_images
 from .objective import kl_per_dim, recon_nll
 
@@ -72,12 +70,6 @@ def reparameterization_draws(model, x: torch.Tensor, n: int = 64, seed: int = 0)
     eps = torch.randn(n, mu.shape[1], generator=torch.Generator().manual_seed(seed))
     z = mu + eps * sigma
     return ReparameterizationDraws(mu[0].numpy(), sigma[0].numpy(), eps.numpy(), z.numpy(), decode_images(model, z))
-
-
-def load_sweep(folder: str | Path) -> list[Checkpoint]:
-    """The checkpoints below folder (one subfolder each), ordered by beta."""
-    found = [load_checkpoint(p.parent) for p in Path(folder).glob(f"*/{WEIGHTS}")]
-    return sorted(found, key=lambda c: c.config.beta)
 
 
 def sweep_configs(base, betas) -> list:

@@ -35,14 +35,14 @@ class EpochEvent:
     """Sent to the callback after every epoch, with the test evaluation."""
     epoch: int
     epochs: int
-    record: dict        # one row of the history: see Trainer._epoch_record
+    record: dict        # one row of the history: see epoch_record
 
 
 @dataclass
 class History:
     epochs: list[dict] = field(default_factory=list)
     stopped: bool = False  # the stop flag ended the run early
-    test: dict = field(default_factory=dict)  # evaluate() of the weights train() returned with (see there)
+    test: dict = field(default_factory=dict)  # evaluate() after the last finished epoch: the weights returned
 
 
 def kl_weight(config: Config, epoch_progress: float) -> float:
@@ -72,69 +72,103 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
 
     callback(event) receives a StepEvent after each step and an EpochEvent after each epoch.
     stop is anything with is_set() (a threading.Event): checked before every step.
-    A non-finite loss restores the weights of the last finished epoch and raises TrainingDiverged.
+    A stop mid-epoch restores the weights of the last finished epoch (the initial ones before the first), so
+    the model, History.epochs and History.test always describe the same finished epochs. A non-finite loss
+    restores them too and raises TrainingDiverged.
     """
     config = config or model.config
     device = torch.device(device)
-    model.to(device)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
-    order_generator = torch.Generator().manual_seed(config.seed + 1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, **_fast_adam(device))
+    loop = _Loop(model, config, device, callback)
     train_x, test_x = data.train_x.to(device), data.test_x.to(device)
     history = History()
-    n, batch = len(train_x), config.batch_size
-    steps = math.ceil(n / batch)
-    good_state = copy.deepcopy(model.state_dict())
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16"
-                else contextlib.nullcontext())
-
     for epoch in range(1, config.epochs + 1):
         start = time.perf_counter()
-        model.train()
-        order = torch.randperm(n, generator=order_generator).to(device)
-        sums = torch.zeros(3, device=device)
-        for step in range(1, steps + 1):
-            if stop is not None and stop.is_set():
-                history.stopped = True
-                if step > 1:  # the weights moved since the last evaluation
-                    history.test = evaluate(model, test_x, config, seed=config.seed)
-                return history
-            x = train_x[order[(step - 1) * batch: step * batch]]
-            if config.binarize:
-                x = binarize(x, generator)
-            beta = kl_weight(config, epoch - 1 + (step - 1) / steps)
-            with autocast:
-                x_logits, mu, logvar, _ = model(x, generator)
-            terms = negative_elbo(x, x_logits, mu, logvar, beta, config.free_bits, config.likelihood, config.obs_sigma)
-            loss = terms.loss.item()
-            if not math.isfinite(loss):
-                model.load_state_dict(good_state)
-                kept = f"the weights of epoch {epoch - 1}" if epoch > 1 else "the initial weights"
-                raise TrainingDiverged(
-                    f"training diverged at epoch {epoch}, step {step}: the loss became {loss}; kept {kept}. "
-                    f"Try a lower learning rate (now {config.lr}).", history)
-            optimizer.zero_grad(set_to_none=True)
-            terms.loss.backward()
-            optimizer.step()
-            recon, kl = terms.recon.detach().mean(), terms.kl.detach().mean()
-            sums += torch.stack([terms.loss.detach(), recon, kl]) * len(x)
-            if callback is not None:
-                callback(StepEvent(epoch, step, steps, loss, recon.item(), kl.item(), beta))
+        try:
+            sums = loop.run_epoch(train_x, epoch, stop)
+        except TrainingDiverged as e:
+            e.history = history
+            raise
+        if sums is None:  # stopped: back to the last finished epoch, so weights, history and metrics agree
+            history.stopped = True
+            loop.restore_weights()
+            return history
         train_seconds = time.perf_counter() - start
-        test = history.test = evaluate(model, test_x, config, seed=config.seed)
-        good_state = copy.deepcopy(model.state_dict())
-        train_loss, train_recon, train_kl = (sums / n).tolist()
-        record = {
-            "epoch": epoch,
-            "train_loss": train_loss, "train_recon": train_recon, "train_kl": train_kl,
-            "test_nelbo": test["nelbo"], "test_recon": test["recon"], "test_kl": test["kl"],
-            "active_units": test["active_units"], "beta": kl_weight(config, epoch),
-            "seconds": time.perf_counter() - start, "train_seconds": train_seconds,
-        }
+        history.test = evaluate(model, test_x, config, seed=config.seed)
+        loop.keep_weights()
+        record = epoch_record(epoch, config, sums, history.test, time.perf_counter() - start, train_seconds)
         history.epochs.append(record)
         if callback is not None:
             callback(EpochEvent(epoch, config.epochs, record))
     return history
+
+
+def epoch_record(epoch: int, config: Config, train_means: list[float], test: dict, seconds: float,
+                 train_seconds: float) -> dict:
+    """One row of the history (metrics.json): train means over the epoch, test metrics after it, timing."""
+    train_loss, train_recon, train_kl = train_means
+    return {"epoch": epoch, "train_loss": train_loss, "train_recon": train_recon, "train_kl": train_kl,
+            "test_nelbo": test["nelbo"], "test_recon": test["recon"], "test_kl": test["kl"],
+            "active_units": test["active_units"], "beta": kl_weight(config, epoch),
+            "seconds": seconds, "train_seconds": train_seconds}
+
+
+class _Loop:
+    """The optimiser, the random streams and the last good weights of one training run; runs its epochs."""
+
+    def __init__(self, model: VAE, config: Config, device: torch.device, callback: Callable | None):
+        self.model, self.config, self.device, self.callback = model.to(device), config, device, callback
+        self.generator = torch.Generator(device=device).manual_seed(config.seed)  # eps draws, binarisation
+        self.order_generator = torch.Generator().manual_seed(config.seed + 1)    # batch order
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, **_fast_adam(device))
+        self.autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16"
+                         else contextlib.nullcontext())
+        self.keep_weights()
+
+    def keep_weights(self) -> None:
+        """Remember the current weights as those a stop or a divergence falls back to (after each epoch)."""
+        self.good_state = copy.deepcopy(self.model.state_dict())
+
+    def restore_weights(self) -> None:
+        self.model.load_state_dict(self.good_state)
+
+    def run_epoch(self, train_x: torch.Tensor, epoch: int, stop) -> list[float] | None:
+        """One pass over train_x in a fresh random order; the means of (loss, recon, KL), or None if stopped."""
+        config, n, batch = self.config, len(train_x), self.config.batch_size
+        steps = math.ceil(n / batch)
+        self.model.train()
+        order = torch.randperm(n, generator=self.order_generator).to(self.device)
+        sums = torch.zeros(3, device=self.device)
+        for step in range(1, steps + 1):
+            if stop is not None and stop.is_set():
+                return None
+            x = train_x[order[(step - 1) * batch: step * batch]]
+            if config.binarize:
+                x = binarize(x, self.generator)
+            beta = kl_weight(config, epoch - 1 + (step - 1) / steps)
+            terms, loss = self.step(x, beta, epoch, step)
+            recon, kl = terms.recon.detach().mean(), terms.kl.detach().mean()
+            sums += torch.stack([terms.loss.detach(), recon, kl]) * len(x)
+            if self.callback is not None:
+                self.callback(StepEvent(epoch, step, steps, loss, recon.item(), kl.item(), beta))
+        return (sums / n).tolist()
+
+    def step(self, x: torch.Tensor, beta: float, epoch: int, step: int):
+        """One optimiser step on batch x, returning its terms and loss; a non-finite loss restores the good
+        weights and raises TrainingDiverged."""
+        config = self.config
+        with self.autocast:
+            x_logits, mu, logvar, _ = self.model(x, self.generator)
+        terms = negative_elbo(x, x_logits, mu, logvar, beta, config.free_bits, config.likelihood, config.obs_sigma)
+        loss = terms.loss.item()
+        if not math.isfinite(loss):
+            self.restore_weights()
+            kept = f"the weights of epoch {epoch - 1}" if epoch > 1 else "the initial weights"
+            raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step}: the loss became {loss}; "
+                                   f"kept {kept}. Try a lower learning rate (now {config.lr}).")
+        self.optimizer.zero_grad(set_to_none=True)
+        terms.loss.backward()
+        self.optimizer.step()
+        return terms, loss
 
 
 def _fast_adam(device: torch.device) -> dict:

@@ -2,13 +2,12 @@
 
 The browser decodes (pad.js) from the model's own decoder weights, packed by vae_core.export. Component
 arguments are sent again with every rerun, so the weights never travel in them: they are served as a
-Streamlit media file whose URL names their content, and only that URL is an argument. pad.js fetches
+static file whose URL names their content (ui.served), and only that URL is an argument. pad.js fetches
 each URL once per page and keeps the parsed decoder, so a rerun or a page visit costs a few bytes, and a
 new model one fetch. The test set's posterior means behind the handle travel the same way.
 """
 from __future__ import annotations
 
-import hashlib
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -16,16 +15,18 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
-from streamlit import runtime
 
 from vae_core.export import pack_decoder
 
+from .. import served
+from ..state import RANGE
+
 HERE = Path(__file__).resolve().parent
-EXTENT = 4.0  # the pad spans [-4, 4] per dimension, the sliders page's range, so a released point fits there
+MOST_SLIDERS = 32  # the pad's own sliders: the first dimensions of order, at most this many
 
 _component = st.components.v2.component(
     "latent_pad", css=(HERE / "pad.css").read_text(), js=(HERE / "pad.js").read_text())
-_packed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (blob, digest); models are never edited
+_packed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (blob, digest); never edited
 _lock = threading.Lock()
 
 
@@ -36,9 +37,10 @@ def latent_pad(model, z: Sequence[float], *, key: str, dims: tuple[int, int] = (
                ) -> list[float] | None:
     """Mount the pad for a vae_core VAE (MLP or conv decoder) and return the point released in this run, or None.
 
-    z is the starting point (latent_dim floats within +-EXTENT); the pad spans dims (horizontal, vertical),
-    the other coordinates stay at z's values unless the pad's sliders move them, which are listed in order
-    (dimension indices, e.g. most informative first; index order by default). background is (points
+    z is the starting point (latent_dim floats within +-state.RANGE); the pad spans dims (horizontal,
+    vertical), the other coordinates stay at z's values unless the pad's sliders move them: one for each of
+    the first MOST_SLIDERS dimensions in order (dimension indices, e.g. most informative first; index order
+    by default). background is (points
     [N, 2] in the pad's coordinates, labels [N] or None) drawn behind the handle, coloured by label and
     named by classes in the legend. on_release(point) runs before the script when the user lets go of the
     handle or a slider, so the whole rerun already sees the new point.
@@ -48,11 +50,11 @@ def latent_pad(model, z: Sequence[float], *, key: str, dims: tuple[int, int] = (
         raise ValueError(f"z has {len(z)} coordinates, the model's latent space {latent_dim}")
     if len(dims) != 2 or dims[0] == dims[1] or not all(0 <= d < latent_dim for d in dims):
         raise ValueError(f"dims must be two different dimensions below {latent_dim}, got {dims}")
-    blob, digest = _packed_decoder(model)  # float32: float16 weights miss torch's decodes by up to 3e-3
+    order = list(order) if order is not None else list(range(latent_dim))
     data = {
-        "decoder": _serve(blob, f"decoder-{digest}.bin", f"latent_pad.{key}.decoder"),
-        "z": [float(v) for v in z], "dims": [int(d) for d in dims], "extent": EXTENT,
-        "order": [int(d) for d in order] if order is not None else list(range(latent_dim)),
+        "decoder": served.url(*_packed_decoder(model)),  # float32: float16 weights miss torch's by up to 3e-3
+        "z": [float(v) for v in z], "dims": [int(d) for d in dims], "extent": RANGE,
+        "order": [int(d) for d in order[:MOST_SLIDERS]],
         "classes": list(classes), "background": None,
     }
     if background is not None:
@@ -62,7 +64,7 @@ def latent_pad(model, z: Sequence[float], *, key: str, dims: tuple[int, int] = (
             labels, data["classes"] = np.zeros(len(points)), []
         # float32 (x, y) pairs, then one uint8 label per point
         blob = points.tobytes() + np.asarray(labels, np.uint8).tobytes()
-        data["background"] = {"url": _serve(blob, None, f"latent_pad.{key}.background"), "count": len(points)}
+        data["background"] = {"url": served.url(blob), "count": len(points)}
     result = _component(key=key, data=data, height="content",
                         on_release_change=lambda: _released(key, on_release))
     return result.release
@@ -75,21 +77,9 @@ def _released(key: str, on_release: Callable[[list[float]], None] | None) -> Non
 
 
 def _packed_decoder(model) -> tuple[bytes, str]:
-    """The packed decoder and a digest of it, computed once per model object."""
+    """The packed decoder and its digest, computed once per model object."""
     with _lock:
         if model not in _packed:
             blob = pack_decoder(model)
-            _packed[model] = blob, hashlib.sha256(blob).hexdigest()[:16]
+            _packed[model] = blob, served.digest(blob)
         return _packed[model]
-
-
-def _serve(data: bytes, name: str | None, coordinates: str) -> str:
-    """A URL where the browser can fetch data, kept by Streamlit while this session's page uses it.
-
-    The media file manager names a file by a hash of its content (and name), so the same bytes get the
-    same URL on every rerun; the decoder's name carries a full digest, as files over 1 MiB are only
-    fingerprinted.
-    """
-    url = runtime.get_instance().media_file_mgr.add(data, "application/octet-stream", coordinates, file_name=name)
-    base = st.get_option("server.baseUrlPath").strip("/")
-    return f"/{base}{url}" if base else url

@@ -277,22 +277,25 @@ class Pad {
     this.request();
   }
 
+  // One slider per dimension Python lists in order (most informative first; a wide model's tail has none).
   buildSliders() {
     this.sliderBox.replaceChildren();
-    this.sliders = this.z.map((value, d) => {
-      const row = element("label", "slider");
+    const order = this.order && this.order.length ? this.order : this.z.map((_, d) => d);
+    this.sliders = order.map(d => {
+      const row = element("label", "slider", this.sliderBox);
       const axis = d === this.dims[0] ? " ↔" : d === this.dims[1] ? " ↕" : "";
       element("span", "name", row).textContent = `z${d}${axis}`;
       const input = element("input", "", row);
-      Object.assign(input, { type: "range", min: -this.extent, max: this.extent, step: 0.01, value });
+      Object.assign(input, { type: "range", min: -this.extent, max: this.extent, step: 0.01, value: this.z[d] });
       const shown = element("span", "value", row);
       input.addEventListener("input", e => { this.z[d] = Number(input.value); this.changed(e.timeStamp); });
       input.addEventListener("change", () => this.release());
-      return { input, shown, row };
+      return { d, input, shown };
     });
-    // Rows appear most informative first (the order Python sends), as on the sliders page.
-    const order = this.order && this.order.length === this.z.length ? this.order : this.z.map((_, d) => d);
-    order.forEach(d => this.sliderBox.appendChild(this.sliders[d].row));
+    if (order.length < this.z.length) {
+      element("div", "folded", this.sliderBox).textContent =
+        `${this.z.length - order.length} less informative dimensions have no slider: they keep their values.`;
+    }
   }
 
   toPixel(value, vertical) {
@@ -351,8 +354,10 @@ class Pad {
   }
 
   showValues() {
-    this.readout.textContent = `z = (${this.z.map(v => v.toFixed(2)).join(", ")})`;
-    this.sliders.forEach(({ input, shown }, d) => {
+    const [x, y] = this.dims;
+    this.readout.textContent = this.z.length <= 8 ? `z = (${this.z.map(v => v.toFixed(2)).join(", ")})`
+      : `z${x} = ${this.z[x].toFixed(2)}, z${y} = ${this.z[y].toFixed(2)} (of ${this.z.length} dimensions)`;
+    this.sliders.forEach(({ d, input, shown }) => {
       if (Number(input.value) !== this.z[d]) input.value = this.z[d];
       shown.textContent = this.z[d].toFixed(2);
     });

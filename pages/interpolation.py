@@ -1,12 +1,10 @@
 """Interpolation: walk the latent space between two test images, straight and along the great circle."""
 import streamlit as st
-import torch
 
 from ui import resources, state, widgets
 from vae_core.evaluation import as_images, decode_images, image_grid, lerp, pixel_blend, slerp
 
-st.set_page_config(page_title="Interpolation · VAE lab", page_icon="↔️", layout="wide")
-checkpoint = widgets.model_picker()
+checkpoint = widgets.current()
 model, config = checkpoint.model, checkpoint.config
 
 st.title("Interpolation")
@@ -19,22 +17,21 @@ data = resources.dataset_or_explain(config.dataset, "Interpolating between test 
 if data is None:
     st.stop()
 
-last = len(data.test_x) - 1
-use_point = st.toggle("Start from the sliders' (or the pad's) point instead", key="interp_from_sliders",
-                      disabled=len(st.session_state.get(state.LATENT, [])) != config.latent_dim)
+use_point = st.toggle("Start from the sliders' (or the pad's) point instead", key="interp_from_sliders")
 a_col, b_col, steps_col = st.columns(3)
-a = a_col.number_input(f"From test image (0-{last})", 0, last, 0, key="interp_a", disabled=use_point)
-b = b_col.number_input(f"To test image (0-{last})", 0, last, 1, key="interp_b")
+with a_col:
+    a = widgets.test_image_picker(data, "interp_a", "From test image", disabled=use_point)
+with b_col:
+    b = widgets.test_image_picker(data, "interp_b", "To test image", default=1)
 steps = steps_col.slider("Steps", 3, 16, 10, key="interp_steps")
 
 mu, _ = resources.encodings(st.session_state[state.MODEL])
-z0 = torch.tensor(st.session_state[state.LATENT]) if use_point else torch.from_numpy(mu[int(a)])
-z1 = torch.from_numpy(mu[int(b)])
-ends = as_images(data.test_x[[int(a), int(b)]], config.image_shape)
-with a_col:
-    widgets.show_image(ends[0], 84, f"test image {int(a)}" if not use_point else "not used: the path starts at the point")
-with b_col:
-    widgets.show_image(ends[1], 84, f"test image {int(b)}")
+z0 = state.latent_point(config.latent_dim) if use_point else mu[a]
+z1 = mu[b]
+ends = as_images(data.test_x[[a, b]], config.image_shape)
+if use_point:
+    a_col.caption("Not used: the path starts at the point " + ", ".join(f"{v:.2f}" for v in z0[:8])
+                  + (", …" if len(z0) > 8 else ""))
 
 for name, path in (("Linear", lerp(z0, z1, steps)), ("Spherical", slerp(z0, z1, steps))):
     st.subheader(f"{name} in latent space")

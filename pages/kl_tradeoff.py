@@ -3,26 +3,22 @@ trick, and the aggregate posterior against the prior."""
 import streamlit as st
 
 from ui import charts, resources, state, widgets
-from vae_core.evaluation import ACTIVE_THRESHOLD, as_images, dimensions_by_kl, image_grid
+from vae_core.evaluation import ACTIVE_THRESHOLD, dimensions_by_kl, image_grid
 from vae_core.tradeoff import objective_parts, reparameterization_draws
 
 BETAS = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0]
+MOST_BARS = 64  # KL bars at most: the most informative dimensions
 
-st.set_page_config(page_title="KL trade-off · VAE lab", page_icon="⚖️", layout="wide")
-checkpoint = widgets.model_picker()
+checkpoint = widgets.current()
 model, config, path = checkpoint.model, checkpoint.config, st.session_state[state.MODEL]
 st.title("The objective, term by term")
 data = resources.dataset_or_explain(config.dataset, "This page")
 if data is None:
     st.stop()
 
-last = len(data.test_x) - 1
-number, preview = st.columns([8, 1], vertical_alignment="bottom")
-index = number.number_input(f"Test image (0-{last})", 0, last, 0, key="tradeoff_image")
-with preview:
-    widgets.thumbnail(as_images(data.test_x[int(index)], config.image_shape)[0])
+index = widgets.test_image_picker(data, "tradeoff_image")
 beta = st.select_slider("β", BETAS, value=config.beta if config.beta in BETAS else 1.0, key="tradeoff_beta")
-parts = objective_parts(model, data.test_x[int(index)])
+parts = objective_parts(model, data.test_x[index])
 st.latex(r"\mathcal L(x) = \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,\underbrace{"
          r"\tfrac12\textstyle\sum_{i=1}^{%d}(\mu_i^2+\sigma_i^2-\log\sigma_i^2-1)}_{%.2f}"
          r" = %.2f + %g \times %.2f = \mathbf{%.2f}\ \text{nats}"
@@ -34,14 +30,15 @@ st.dataframe({"dimension": [f"z{i}" for i in range(config.latent_dim)], "μ": pa
 
 st.header("KL per dimension, over the test set")
 metrics = resources.test_metrics(path)
-st.plotly_chart(charts.kl_bars(metrics["kl_per_dim"], metrics["activity"], ACTIVE_THRESHOLD), key="tradeoff_kl_bars")
+top = dimensions_by_kl(metrics, config.latent_dim)
+st.plotly_chart(charts.kl_bars(metrics["kl_per_dim"], metrics["activity"], ACTIVE_THRESHOLD, top[:MOST_BARS]),
+                key="tradeoff_kl_bars")
 st.caption(f"{metrics['active_units']} of {config.latent_dim} units are active: their posterior means vary across "
            f"images (variance above {ACTIVE_THRESHOLD}). A collapsed unit (grey) has q(z_i|x) = N(0, 1) for every x: "
            "it costs no KL and carries no information. Raise β on the Beta sweep page to watch units collapse.")
 
 st.header("The reparameterisation trick")
-draws = reparameterization_draws(model, data.test_x[int(index)], n=48, seed=int(index))
-top = dimensions_by_kl(metrics, config.latent_dim)
+draws = reparameterization_draws(model, data.test_x[index], n=48, seed=index)
 cloud, decodes = st.columns(2)
 cloud.plotly_chart(charts.reparameterization_cloud(draws.mu, draws.sigma, draws.z, (top[0], top[min(1, len(top) - 1)])),
                    key="tradeoff_cloud")

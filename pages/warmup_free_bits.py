@@ -1,14 +1,10 @@
 """KL warm-up and free bits: two fixes for posterior collapse, compared on a short digits run."""
-import time
-
 import streamlit as st
 
 from ui import charts, resources, state, widgets
-from vae_core import Config
+from vae_core.checkpoint import new_run_dir
 from vae_core.jobs import SweepJob, TrainingJob
 
-st.set_page_config(page_title="Warm-up and free bits · VAE lab", page_icon="🔥", layout="wide")
-widgets.model_picker()
 st.title("KL warm-up and free bits")
 st.markdown(
     "With a strong KL term the encoder can find it cheapest to ignore x: every q(z|x) becomes N(0, I), the KL "
@@ -29,29 +25,23 @@ if warmup >= epochs:
 job = st.session_state.get(state.COMPARE)
 if st.button("Train the three runs (about half a minute)", type="primary", key="warmup_run",
              disabled=bool(job and job.running)):
-    base = Config(dataset="digits", hidden=(256,), latent_dim=8, epochs=int(epochs), batch_size=64, beta=beta)
-    folder = resources.runs_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-warmup-vs-free-bits"
+    base = resources.sweep_base("digits").replace(epochs=int(epochs), beta=beta)  # the digits sweep's model
+    folder = new_run_dir(resources.runs_dir(), "warmup-vs-free-bits")
     runs = {"plain": base, f"warm-up over {warmup:g} epochs": base.replace(warmup_epochs=warmup),
             f"free bits λ={free_bits:g}": base.replace(free_bits=free_bits)}
     data = resources.dataset("digits")
     st.session_state[state.COMPARE] = SweepJob([TrainingJob(c, data, folder / name.split()[0].replace("-", ""))
                                                 for name, c in runs.items()]).start()
-    st.session_state["warmup_names"] = list(runs)
+    st.session_state[state.COMPARE_NAMES] = list(runs)
     st.rerun()  # from the top, so the results below poll the new runs
 
 
-polling = job is not None and job.running
-
-
-@st.fragment(run_every=1.0 if polling else None)
 def comparison():
     if job is None:
         st.info("Press the button: three digits models with 8 latent dimensions train one after another.")
         return
-    if polling and not job.running:
-        st.rerun()  # it just ended: a whole rerun stops the polling and enables the button again
     widgets.sweep_progress(job, "comparison")
-    names = st.session_state["warmup_names"]
+    names = st.session_state[state.COMPARE_NAMES]
     st.plotly_chart(charts.kl_curves({n: j.history for n, j in zip(names, job.jobs) if j.history}),
                     key="warmup_curves")
     st.dataframe({"run": names,
@@ -61,4 +51,4 @@ def comparison():
                  hide_index=True)
 
 
-comparison()
+widgets.follow(job, comparison)

@@ -1,17 +1,13 @@
 """Beta sweeps on the rate-distortion plane: the same model trained at several betas, and what each one draws."""
-import time
-
 import streamlit as st
-import torch
 
 from ui import charts, resources, state, widgets
-from vae_core import Config
-from vae_core.evaluation import ACTIVE_THRESHOLD, as_images, image_grid, reconstruct, sample_prior
+from vae_core.checkpoint import new_run_dir
+from vae_core.evaluation import ACTIVE_THRESHOLD, image_grid, sample_prior
 from vae_core.jobs import SweepJob, TrainingJob
 from vae_core.tradeoff import sweep_configs
 
-st.set_page_config(page_title="Beta sweep · VAE lab", page_icon="📉", layout="wide")
-checkpoint = widgets.model_picker()
+checkpoint = widgets.current()
 st.title("Beta sweeps: rate against distortion")
 st.markdown("Each point is one model, trained with the same data, architecture and seed at a different β. "
             "Small β buys sharp reconstructions with many nats of KL (rate); large β squeezes the rate to zero "
@@ -27,19 +23,14 @@ if dataset == "digits" and mine is not None:
     series["your sweep"] = [str(j.checkpoint) for j in mine.jobs if j.checkpoint is not None]
 
 
-def point(path):
-    m = resources.model(path)
-    return {"rate": m.metrics["kl"], "distortion": m.metrics["recon"], "beta": m.config.beta, "path": path}
-
-
 def show_model(checkpoint, x, size):
     """Test images over their reconstructions, then samples from the prior."""
-    pairs = torch.cat([as_images(x, checkpoint.config.image_shape), reconstruct(checkpoint.model, x)])
-    widgets.show_image(image_grid(pairs, nrow=8), size, "test images and their reconstructions")
+    widgets.show_reconstructions(checkpoint.model, x, size)
     widgets.show_image(image_grid(sample_prior(checkpoint.model, 16, 0), nrow=8), size, "samples from the prior")
 
 
-event = st.plotly_chart(charts.rate_distortion_plane({k: [point(p) for p in v] for k, v in series.items()}),
+event = st.plotly_chart(charts.rate_distortion_plane({name: [resources.summary(p) for p in paths]
+                                                      for name, paths in series.items()}),
                         on_select="rerun", selection_mode="points", key="sweep_plane")
 clicked = event.selection.points if event else []
 if clicked:
@@ -68,31 +59,19 @@ if data is not None:
             show_model(m, data.test_x[:8], 400)
 
 st.header("Run your own sweep on digits")
+base = resources.sweep_base("digits")  # the shipped digits sweep's settings
 with st.form("sweep_form"):
     a, b, c = st.columns(3)
     betas = a.multiselect("β values", [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], [0.1, 0.3, 1.0, 3.0, 10.0], key="sweep_betas")
-    latent = b.number_input("Latent dimensions", 1, 32, 8, key="sweep_latent")
+    latent = b.number_input("Latent dimensions", 1, 32, base.latent_dim, key="sweep_latent")
     epochs = c.number_input("Epochs per β", 1, 200, 40, key="sweep_epochs")
     go = st.form_submit_button("Run the sweep", disabled=bool(mine and mine.running))
 if go and betas:
-    base = Config(dataset="digits", hidden=(256,), latent_dim=int(latent), epochs=int(epochs), batch_size=64)
-    folder = resources.runs_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-sweep-digits"
+    base = base.replace(latent_dim=int(latent), epochs=int(epochs))
+    folder = new_run_dir(resources.runs_dir(), "sweep-digits")
     jobs = [TrainingJob(c, resources.dataset("digits"), folder / f"beta-{c.beta:g}") for c in sweep_configs(base, sorted(betas))]
     st.session_state[state.SWEEP] = SweepJob(jobs).start()
     st.rerun()
 
-
-polling = mine is not None and mine.running
-
-
-@st.fragment(run_every=1.0 if polling else None)
-def sweep_status():
-    """Polls the session's sweep while it runs."""
-    if mine is None:
-        return
-    if polling and not mine.running:
-        st.rerun()  # it just ended: the whole page, so the new points join the plane and the polling stops
-    widgets.sweep_progress(mine, "sweep")
-
-
-sweep_status()
+if mine is not None:
+    widgets.follow(mine, lambda: widgets.sweep_progress(mine, "sweep"))

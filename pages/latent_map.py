@@ -1,12 +1,10 @@
 """Latent map: where every test image's posterior mean lands, and the decoded manifold over the plane."""
-import numpy as np
 import streamlit as st
 
 from ui import charts, resources, state, widgets
 from vae_core.evaluation import as_images, dimensions_by_kl, manifold_grid, reconstruct
 
-st.set_page_config(page_title="Latent map · VAE lab", page_icon="🗺️", layout="wide")
-checkpoint = widgets.model_picker()
+checkpoint = widgets.current()
 model, config, path = checkpoint.model, checkpoint.config, st.session_state[state.MODEL]
 
 st.title("Latent map")
@@ -39,22 +37,18 @@ if data is None:
 with map_col:
     index, xy = resources.projection(path, "pca" if method == "means" else method)
     mu, std = resources.encodings(path)
-    chosen_path, chosen = st.session_state.get("map_chosen", (None, None))
+    chosen_path, chosen = st.session_state.get(state.MAP_CHOSEN, (None, None))
     chosen = chosen if chosen_path == path else None  # a choice belongs to the model it was made on
-    row = int(np.flatnonzero(index == chosen)[0]) if chosen in index else None
     ellipse = None
-    if row is not None and config.latent_dim == 2 and st.toggle("Posterior ellipses (1 and 2 σ)", key="map_ellipse"):
+    if chosen in index and config.latent_dim == 2 and st.toggle("Posterior ellipses (1 and 2 σ)", key="map_ellipse"):
         ellipse = (mu[chosen], std[chosen])
     titles = ("z0", "z1") if method == "means" else (f"{method.upper()} 1", f"{method.upper()} 2")
-    fig = charts.latent_map(xy, data.test_y.numpy()[index], index, data.classes, titles, row, ellipse)
-    event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",
-                            width="stretch")
-    points = event.selection.points if event else []
-    if points and points[0].get("customdata") is not None:
-        picked = int(np.ravel(points[0]["customdata"])[0])
-        if picked != chosen:
-            st.session_state["map_chosen"] = (path, picked)
-            st.rerun()
+    fig = charts.latent_map(xy, data.test_y.numpy()[index], index, data.classes, titles, chosen, ellipse)
+    picked = charts.clicked_index(st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",
+                                                  width="stretch"))
+    if picked is not None and picked != chosen:
+        st.session_state[state.MAP_CHOSEN] = (path, picked)
+        st.rerun()
 
 if chosen is not None:
     st.subheader(f"Test image {chosen} · label {data.classes[int(data.test_y[chosen])]}")
@@ -68,5 +62,5 @@ if chosen is not None:
         st.dataframe({"dimension": [f"z{i}" for i in range(config.latent_dim)],
                       "posterior mean μ": mu[chosen], "posterior std σ": std[chosen]}, hide_index=True)
         if st.button("Open in the latent sliders", key="map_to_sliders"):
-            st.session_state[state.LATENT] = [round(float(v), 2) for v in mu[chosen]]
-            st.switch_page("pages/1_Latent_sliders.py")
+            state.set_latent_point(mu[chosen])
+            st.switch_page("pages/latent_sliders.py")

@@ -1,0 +1,34 @@
+"""Home: what a VAE is, and what the chosen model does to real images and to draws from the prior."""
+import streamlit as st
+
+from ui import resources, widgets
+from vae_core.evaluation import image_grid, sample_prior
+
+checkpoint = widgets.current()
+config = checkpoint.config
+
+st.title("VAE lab")
+st.markdown(
+    "A variational autoencoder gives every image $x$ its own posterior $q(z\\mid x)$, a diagonal Gaussian "
+    "whose mean and log-variance come from the encoder, draws $z$ from it with the reparameterisation trick, "
+    "and decodes $z$ back to pixels. Training minimises the negative evidence lower bound, per image:")
+st.latex(r"\mu = f_1(x),\quad \log\sigma^2 = f_2(x),\quad z = \mu + \varepsilon\odot\sigma,"
+         r"\quad \varepsilon\sim\mathcal N(0, I),\quad \hat x = \mathrm{sigmoid}(g(z))")
+st.latex(r"\mathcal L(x) = \underbrace{-\textstyle\sum_j \big[x_j\log\hat x_j + (1-x_j)\log(1-\hat x_j)\big]}"
+         r"_{\text{reconstruction}} + \beta\,\underbrace{\tfrac12\textstyle\sum_i\big(\mu_i^2+\sigma_i^2"
+         r"-\log\sigma_i^2-1\big)}_{\mathrm{KL}(q(z|x)\,\|\,\mathcal N(0,I))}")
+st.markdown("The KL term pulls every posterior toward $\\mathcal N(0, I)$, so that decoding draws from the "
+            "prior gives new images. Pick a model in the sidebar; the pages on the left explore its latent space.")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Test images and their reconstructions")
+    data = resources.dataset_or_explain(config.dataset, "Reconstructing")
+    if data is not None:
+        widgets.show_reconstructions(checkpoint.model, data.test_x[:16], size=480)
+        st.caption(f"{config.dataset} test images from {data.source}")
+with right:
+    st.subheader("Samples from the prior")
+    seed = st.number_input("Seed", 0, 10_000, 0, key="home_seed")
+    widgets.show_image(image_grid(sample_prior(checkpoint.model, 32, int(seed)), nrow=8), size=480,
+                       caption="z ~ N(0, I), decoded (Bernoulli means)")

@@ -1,0 +1,78 @@
+"""Train: fit a new model in the background, watch its curves and reconstructions, keep the checkpoint."""
+import streamlit as st
+
+from ui import charts, resources, state, widgets
+from vae_core import DATASETS, Config, VAEError
+from vae_core.checkpoint import new_run_dir
+from vae_core.config import ARCHS, LIKELIHOODS, PRECISIONS, parse_sizes
+from vae_core.jobs import TrainingJob
+
+d = Config()  # every default below is Config's
+st.title("Train a model")
+job: TrainingJob | None = st.session_state.get(state.JOB)
+
+with st.form("train_form"):
+    a, b, c = st.columns(3)
+    dataset = a.selectbox("Dataset", list(DATASETS), list(DATASETS).index(d.dataset), key="train_dataset",
+                          help="  \n".join(f"**{name}**: {spec.about}" for name, spec in DATASETS.items()))
+    arch = a.selectbox("Architecture", ARCHS, ARCHS.index(d.arch), key="train_arch")
+    hidden = a.text_input("Hidden layer sizes", ",".join(map(str, d.hidden)), key="train_hidden",
+                          help="comma-separated, input side first, e.g. 512,256")
+    latent_dim = b.number_input("Latent dimensions", 1, 64, d.latent_dim, key="train_latent")
+    beta = b.number_input("β (KL weight)", 0.0, 100.0, d.beta, step=0.1, key="train_beta")
+    warmup = b.number_input("KL warm-up epochs", 0.0, 100.0, d.warmup_epochs, key="train_warmup")
+    free_bits = b.number_input("Free bits (nats per dimension)", 0.0, 10.0, d.free_bits, key="train_free_bits")
+    epochs = c.number_input("Epochs", 1, 500, d.epochs, key="train_epochs")
+    batch_size = c.number_input("Batch size", 1, 4096, d.batch_size, key="train_batch")
+    lr = c.number_input("Learning rate", 1e-5, 1.0, d.lr, format="%.5f", key="train_lr")
+    seed = c.number_input("Seed", 0, 2**31 - 1, d.seed, key="train_seed")
+    with st.expander("Likelihood, binarisation, precision, conv channels"):
+        e, f, g, h = st.columns(4)
+        likelihood = e.selectbox("Likelihood p(x|z)", LIKELIHOODS, LIKELIHOODS.index(d.likelihood),
+                                 key="train_likelihood", help="bernoulli: summed BCE, as in the notes; "
+                                                              f"gaussian: fixed σ = {d.obs_sigma}")
+        binarize = f.toggle("Dynamic binarisation", d.binarize, key="train_binarize")
+        precision = g.selectbox("Matrix precision", PRECISIONS, PRECISIONS.index(d.precision), key="train_precision",
+                                help="bf16 runs the matrix products in bfloat16 (faster on recent CPUs)")
+        channels = h.text_input("Conv channels", ",".join(map(str, d.channels)), key="train_channels",
+                                help="conv architecture: widths of its stride-2 convolutions")
+    start = st.form_submit_button("Start training", type="primary", disabled=bool(job and job.running))
+
+if start:
+    try:
+        config = Config(dataset=dataset, arch=arch, hidden=parse_sizes(hidden), channels=parse_sizes(channels, "channels"),
+                        latent_dim=int(latent_dim), beta=beta, warmup_epochs=warmup, free_bits=free_bits,
+                        epochs=int(epochs), batch_size=int(batch_size), lr=lr, seed=int(seed), likelihood=likelihood,
+                        binarize=binarize, precision=precision)
+        data = resources.dataset(dataset)
+    except VAEError as e:
+        st.error(str(e))
+    else:
+        job = st.session_state[state.JOB] = TrainingJob(config, data, new_run_dir(resources.runs_dir(), config)).start()
+
+
+def progress():
+    if job is None:
+        st.info("Set the hyperparameters and start: training runs in the background, one run per session.")
+        return
+    if not job.running and job.checkpoint is not None and str(job.checkpoint) not in st.session_state[state.MY_MODELS]:
+        widgets.add_model(str(job.checkpoint))  # the new checkpoint becomes this session's choice, once
+        st.rerun()  # the whole page: the sidebar lists it
+    if job.running:
+        eta = job.eta_seconds
+        st.progress(job.fraction, text=f"epoch {min(job.epoch + 1, job.config.epochs)} of {job.config.epochs}, "
+                                       f"step {job.step}/{job.steps_per_epoch or '?'}"
+                                       + (f" · about {eta:.0f} s left" if eta is not None else ""))
+        st.button("Stop", key="train_stop", on_click=job.stop)
+    else:
+        st.progress(job.fraction, text=f"{job.state}: {job.epoch} of {job.config.epochs} epochs")
+        (st.error if job.state == "failed" else st.warning if job.checkpoint is None else st.success)(job.message)
+    curves, preview = st.columns([3, 2])
+    curves.plotly_chart(charts.training_curves(job.steps, job.history), width="stretch", key="train_curves")
+    if job.preview is not None:
+        with preview:
+            widgets.show_image(job.preview, size=480,
+                               caption=f"after epoch {job.epoch}: test originals (top), reconstructions (bottom)")
+
+
+widgets.follow(job, progress)

@@ -1,0 +1,137 @@
+"""Checkpoint folders under a root: finding and summarising them, importing uploads, naming new runs, stale
+temporaries, and checking that an output folder can be written before any work starts."""
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from vae_core import VAE, CheckpointError, Config, load_checkpoint, save_checkpoint
+from vae_core.checkpoint import (CONFIG, METRICS, UPLOADS, WEIGHTS, check_writable, find_checkpoints,
+                                 import_checkpoint, new_run_dir, remove_stale_partials, summarize, zip_checkpoint)
+from vae_core.jobs import TrainingJob
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = Config(dataset="digits", hidden=(16,), latent_dim=3, epochs=1, seed=5)
+
+
+@pytest.fixture
+def run(tmp_path):
+    return save_checkpoint(VAE(SMALL), tmp_path / "a-run", [{"epoch": 1}], {"nelbo": 31.25})
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_find_checkpoints_lists_folders_at_any_depth_and_skips_hidden_ones(tmp_path):
+    for where in ["r1", "sweep/beta-1", "uploads/abc/name", ".checking-x/m"]:
+        save_checkpoint(VAE(SMALL), tmp_path / where)
+    (tmp_path / "empty").mkdir()
+    assert find_checkpoints(tmp_path) == [tmp_path / "r1", tmp_path / "sweep" / "beta-1",
+                                          tmp_path / "uploads" / "abc" / "name"]
+    assert find_checkpoints(tmp_path, depth=1) == [tmp_path / "r1"]
+    assert find_checkpoints(tmp_path / "nowhere") == []
+
+
+def test_the_shipped_models_are_found_and_summarised_from_their_json():
+    found = [p.name for p in find_checkpoints(ROOT / "models", depth=1)]
+    assert {"digits-2d", "mnist-2d", "mnist-16d"} <= set(found)
+    summary = summarize(ROOT / "models" / "digits-2d")
+    assert summary.label.startswith("digits-2d · digits · z=2 · β=1 · 24.") and summary.label.endswith(" nats")
+    assert summary.epochs == 150 and summary.config.hidden == (256,)
+
+
+def test_a_summary_never_reads_the_weights(run):
+    (run / WEIGHTS).write_bytes(b"not read")  # a label needs the JSON only
+    assert summarize(run).label == "a-run · digits · z=3 · β=1 · 31.2 nats"
+    (run / CONFIG).unlink()
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+        summarize(run)  # without config.json it is the weights' metadata that must be read
+
+
+def test_two_runs_started_in_the_same_second_get_two_folders(tmp_path):
+    folders = []
+    threads = [threading.Thread(target=lambda: folders.append(new_run_dir(tmp_path, SMALL))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(folders)) == 8 and all(f.is_dir() and not any(f.iterdir()) for f in folders)
+    names = sorted(f.name for f in folders)
+    assert names[0].endswith("-digits-z3-beta1") and names[1].endswith("-digits-z3-beta1-2")
+
+
+def test_two_identical_jobs_started_together_keep_both_runs(digits, tmp_path):
+    config = SMALL.replace(epochs=2)
+    jobs = [TrainingJob(config, digits, new_run_dir(tmp_path, config)).start() for _ in range(2)]
+    for job in jobs:
+        job.join(timeout=60)
+    assert [j.state for j in jobs] == ["done", "done"] and jobs[0].checkpoint != jobs[1].checkpoint
+    assert len(find_checkpoints(tmp_path)) == 2
+
+
+def test_a_killed_writer_s_temporaries_are_removed_the_next_time(tmp_path, run):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = run / f".{WEIGHTS}.{int(dead.stdout)}.x1y2.partial"
+    stale.write_bytes(b"\0" * 1000)
+    live = run / f".{WEIGHTS}.{os.getpid()}.a1b2.partial"  # a save in progress in this process
+    live.write_bytes(b"\0")
+    new_run_dir(tmp_path, SMALL)
+    assert not stale.exists() and live.exists()
+    old = os.path.getmtime(live) - 2 * 86400
+    os.utime(live, (old, old))
+    remove_stale_partials(run)
+    assert not live.exists()
+    assert find_checkpoints(tmp_path) == [run]  # and a half-written file is never listed
+
+
+def test_an_upload_of_the_weights_alone_or_a_zip_becomes_a_folder(tmp_path, run):
+    weights = import_checkpoint((run / WEIGHTS).read_bytes(), "my model.safetensors", tmp_path / "runs")
+    assert weights.parent.parent == tmp_path / "runs" / UPLOADS and weights.name == "my-model"
+    assert load_checkpoint(weights).config == SMALL
+    zipped = import_checkpoint(zip_checkpoint(run), "a-run.zip", tmp_path / "runs")
+    assert load_checkpoint(zipped).metrics == {"nelbo": 31.25} and load_checkpoint(zipped).history == [{"epoch": 1}]
+    again = import_checkpoint(zip_checkpoint(run), "a-run.zip", tmp_path / "runs")
+    assert again == zipped  # the same bytes land in the same place
+
+
+def test_an_upload_with_a_300_character_name_is_kept_under_a_short_one(tmp_path, run):
+    name = "x" * 300 + ".safetensors"
+    folder = import_checkpoint((run / WEIGHTS).read_bytes(), name, tmp_path)
+    assert folder.name == "x" * 64 and (folder / WEIGHTS).is_file()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda run: b"this is not a checkpoint", "not a readable safetensors"),
+    (lambda run: b"PK\x03\x04 a broken zip", "not a readable zip"),
+    (lambda run: _zip({"notes.txt": b"hi"}), f"must hold one {WEIGHTS}"),
+    (lambda run: _zip({f"a/{WEIGHTS}": (run / WEIGHTS).read_bytes(), f"a/{CONFIG}": b"{bad json"}), "not valid JSON"),
+])
+def test_a_refused_upload_says_why_and_leaves_nothing(tmp_path, run, make, message):
+    root = tmp_path / "runs"
+    with pytest.raises(CheckpointError, match=message) as err:
+        import_checkpoint(make(run), "upload.zip", root)
+    assert str(err.value).startswith("upload.zip refused:") and "checking" not in str(err.value)
+    assert files_under(root) in ([], [UPLOADS])  # no folder, no staging files
+
+
+def _zip(members: dict) -> bytes:
+    path = Path(tempfile.mkdtemp()) / "z.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path.read_bytes()
+
+
+def test_check_writable_names_the_path_and_why(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CheckpointError, match=f"{tmp_path / 'file'}: it is a file, not a folder"):
+        check_writable(tmp_path / "file")
+    with pytest.raises(CheckpointError, match=f"{tmp_path / 'file'} is a file, not a folder"):
+        check_writable(tmp_path / "file" / "below" / "run")
+    assert check_writable(tmp_path / "new" / "run").is_dir() and not any((tmp_path / "new" / "run").iterdir())
