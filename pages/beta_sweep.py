@@ -65,7 +65,7 @@ with st.form("sweep_form"):
     betas = a.multiselect("β values", [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], [0.1, 0.3, 1.0, 3.0, 10.0], key="sweep_betas")
     latent = b.number_input("Latent dimensions", 1, 32, base.latent_dim, key="sweep_latent")
     epochs = c.number_input("Epochs per β", 1, 200, 40, key="sweep_epochs")
-    go = st.form_submit_button("Run the sweep", disabled=bool(mine and mine.running))
+    go = st.form_submit_button("Run the sweep", disabled=bool(mine and mine.active))
 if go and betas:
     base = base.replace(latent_dim=int(latent), epochs=int(epochs))
     folder = new_run_dir(resources.runs_dir(), "sweep-digits")

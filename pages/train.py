@@ -36,7 +36,7 @@ with st.form("train_form"):
                                 help="bf16 runs the matrix products in bfloat16 (faster on recent CPUs)")
         channels = h.text_input("Conv channels", ",".join(map(str, d.channels)), key="train_channels",
                                 help="conv architecture: widths of its stride-2 convolutions")
-    start = st.form_submit_button("Start training", type="primary", disabled=bool(job and job.running))
+    start = st.form_submit_button("Start training", type="primary", disabled=bool(job and job.active))
 
 if start:
     try:
@@ -53,20 +53,13 @@ if start:
 
 def progress():
     if job is None:
-        st.info("Set the hyperparameters and start: training runs in the background, one run per session.")
+        st.info("Set the hyperparameters and start: training runs on the class's Ray workers, not in this page, "
+                "one run per session.")
         return
-    if not job.running and job.checkpoint is not None and str(job.checkpoint) not in st.session_state[state.MY_MODELS]:
+    if not job.active and job.checkpoint is not None and str(job.checkpoint) not in st.session_state[state.MY_MODELS]:
         widgets.add_model(str(job.checkpoint))  # the new checkpoint becomes this session's choice, once
         st.rerun()  # the whole page: the sidebar lists it
-    if job.running:
-        eta = job.eta_seconds
-        st.progress(job.fraction, text=f"epoch {min(job.epoch + 1, job.config.epochs)} of {job.config.epochs}, "
-                                       f"step {job.step}/{job.steps_per_epoch or '?'}"
-                                       + (f" · about {eta:.0f} s left" if eta is not None else ""))
-        st.button("Stop", key="train_stop", on_click=job.stop)
-    else:
-        st.progress(job.fraction, text=f"{job.state}: {job.epoch} of {job.config.epochs} epochs")
-        (st.error if job.state == "failed" else st.warning if job.checkpoint is None else st.success)(job.message)
+    widgets.job_progress(job)
     curves, preview = st.columns([3, 2])
     curves.plotly_chart(charts.training_curves(job.steps, job.history), width="stretch", key="train_curves")
     if job.preview is not None:

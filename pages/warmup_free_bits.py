@@ -24,7 +24,7 @@ if warmup >= epochs:
                "its KL is then cheaper than the others', and the comparison is not a fair one.")
 job = st.session_state.get(state.COMPARE)
 if st.button("Train the three runs (about half a minute)", type="primary", key="warmup_run",
-             disabled=bool(job and job.running)):
+             disabled=bool(job and job.active)):
     base = resources.sweep_base("digits").replace(epochs=int(epochs), beta=beta)  # the digits sweep's model
     folder = new_run_dir(resources.runs_dir(), "warmup-vs-free-bits")
     runs = {"plain": base, f"warm-up over {warmup:g} epochs": base.replace(warmup_epochs=warmup),

@@ -10,6 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from ray_cluster import stop_session  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -30,7 +32,7 @@ def streamlit_server(script: Path, env: dict | None = None, timeout: float = 90)
                "--server.address", "127.0.0.1", "--server.headless", "true",
                "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
     log = open(ROOT / "test-artifacts" / f"server-{port}.log", "w") if (ROOT / "test-artifacts").is_dir() else None
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})},
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, start_new_session=True,
                                stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -47,8 +49,7 @@ def streamlit_server(script: Path, env: dict | None = None, timeout: float = 90)
             time.sleep(0.3)
         yield url
     finally:
-        process.kill()
-        process.wait()
+        stop_session(process)  # the server and anything it started (a local Ray, say)
         if log:
             log.close()
 

@@ -21,6 +21,28 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     return cache
 
 
+@pytest.fixture(scope="session", autouse=True)
+def ray_for_the_tests(tmp_path_factory):
+    """One real Ray node on 127.0.0.1 for the whole run, named by VAE_RAY_ADDRESS so that every job the tests
+    start (in this process, in an app server, in the CLI) runs there; stopped at the end by its processes."""
+    from ray_cluster import ray_head
+
+    logs = ROOT / "test-artifacts" if (ROOT / "test-artifacts").is_dir() else tmp_path_factory.mktemp("ray-logs")
+    with ray_head(logs) as address:
+        previous = os.environ.get("VAE_RAY_ADDRESS")
+        os.environ["VAE_RAY_ADDRESS"] = address
+        try:
+            yield address
+        finally:
+            import ray
+
+            ray.shutdown()  # this process's own connection, if a test made one
+            if previous is None:
+                os.environ.pop("VAE_RAY_ADDRESS", None)
+            else:
+                os.environ["VAE_RAY_ADDRESS"] = previous
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     folder = Path(os.environ.get("VAE_DATA_DIR") or ROOT.parent / "shared" / "data" / "mnist")

@@ -1,40 +1,106 @@
-"""Background training jobs: they finish and save, stop when asked, and report divergence without saving."""
+"""Training jobs on a real Ray node (the session's, see conftest): they train on a worker with their own CPU
+budget, report progress while they run, stop whether queued or running, survive a killed worker, and bring
+the checkpoint back into the job's folder."""
+import os
+import signal
 import time
 
+import pytest
+
 from vae_core import Config, load_checkpoint
+from vae_core.checkpoint import new_run_dir
 from vae_core.data import Dataset
 from vae_core.jobs import TrainingJob
 
+SMALL = Config(dataset="digits", hidden=(32,), latent_dim=2, batch_size=100)
 
-def test_a_job_trains_in_the_background_and_saves(digits, tmp_path):
-    job = TrainingJob(Config(dataset="digits", hidden=(32,), epochs=3, batch_size=100), digits, tmp_path / "run")
-    job.start()
-    job.join(timeout=60)
-    assert job.state == "done" and "finished 3 epochs; saved" in job.message
+
+def wait_until(condition, timeout=120.0, what="the condition"):
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_job_trains_on_a_ray_worker_and_saves_here(digits, tmp_path):
+    job = TrainingJob(SMALL.replace(epochs=3), digits, new_run_dir(tmp_path, SMALL)).start()
+    job.join(timeout=180)
+    assert job.state == "done" and "finished 3 epochs; saved" in job.message, job.message
+    assert job.worker["pid"] != os.getpid() and job.worker["threads"] == 1  # digits: a budget of one CPU
     assert job.fraction == 1.0 and len(job.history) == 3 and job.steps
     assert job.preview.shape == (2 * 9 + 1, 8 * 9 + 1)  # 8 originals over their reconstructions, 1-pixel gaps
-    assert load_checkpoint(job.checkpoint).history == job.history
+    saved = load_checkpoint(job.checkpoint)
+    assert saved.history == job.history and saved.metrics["nelbo"] == pytest.approx(job.history[-1]["test_nelbo"])
 
 
-def test_stop_ends_the_job_within_a_step_and_keeps_finished_epochs(digits, tmp_path):
-    job = TrainingJob(Config(dataset="digits", hidden=(32,), epochs=500, batch_size=32), digits, tmp_path / "run")
-    job.start()
-    deadline = time.time() + 30
-    while job.epoch < 1 and time.time() < deadline:
-        time.sleep(0.05)
+def test_torch_runs_on_the_cpus_the_job_asked_ray_for(digits, tmp_path):
+    job = TrainingJob(SMALL.replace(epochs=1), digits, tmp_path / "two", cpus=2).start()
+    job.join(timeout=180)
+    assert job.state == "done" and job.worker["threads"] == 2
+
+
+def test_progress_reaches_the_submitter_while_the_job_runs(digits, tmp_path):
+    job = TrainingJob(SMALL.replace(epochs=300), digits, tmp_path / "long").start()
+    try:
+        wait_until(lambda: job.state == "running", what="the job to start")
+        wait_until(lambda: len(job.history) >= 2 and job.steps, what="epochs and step losses")
+        seen = len(job.steps)
+        wait_until(lambda: len(job.steps) > seen, what="more step losses")
+        assert job.active and job.epoch < 300 and job.preview is not None
+    finally:
+        job.stop()
+        job.join(timeout=60)
+
+
+def test_stopping_a_running_job_keeps_its_finished_epochs(digits, tmp_path):
+    job = TrainingJob(SMALL.replace(epochs=500), digits, tmp_path / "run").start()
+    wait_until(lambda: job.epoch >= 2, what="two epochs")
     job.stop()
-    job.join(timeout=30)
-    assert job.state == "stopped" and job.message.startswith("stopped after")
-    assert 1 <= len(job.history) < 500 and job.checkpoint.exists()
+    job.join(timeout=60)
+    assert job.state == "stopped" and job.message.startswith(f"stopped after {job.epoch} epochs; saved")
+    saved = load_checkpoint(job.checkpoint)
+    assert len(saved.history) == len(job.history) == job.epoch < 500 and job.step == 0
+
+
+def test_a_queued_job_waits_says_how_many_are_ahead_and_can_be_stopped(digits, tmp_path):
+    long = SMALL.replace(epochs=500)
+    running = [TrainingJob(long, digits, tmp_path / f"r{i}", cpus=1).start() for i in range(2)]  # fills 2 CPUs
+    try:
+        wait_until(lambda: all(j.state == "running" for j in running), what="two running jobs")
+        waiting = [TrainingJob(long, digits, tmp_path / f"q{i}", cpus=1).start() for i in range(2)]
+        wait_until(lambda: all(j.state == "queued" for j in waiting), what="two queued jobs")
+        assert [j.ahead for j in waiting] == [0, 1]
+        waiting[0].stop()
+        waiting[0].join(timeout=30)
+        assert waiting[0].state == "stopped" and "before it started" in waiting[0].message
+        assert not waiting[0].worker and not (tmp_path / "q0").exists()  # never ran, nothing left
+        assert waiting[1].ahead == 0
+        running[0].stop()
+        wait_until(lambda: waiting[1].state == "running", what="the next job to start")
+    finally:
+        for job in running + waiting:
+            job.stop()
+        for job in running + waiting:
+            job.join(timeout=60)
+
+
+def test_a_killed_worker_fails_its_job_and_the_cluster_goes_on(digits, tmp_path):
+    job = TrainingJob(SMALL.replace(epochs=500), digits, tmp_path / "killed").start()
+    wait_until(lambda: job.epoch >= 1, what="an epoch")
+    os.kill(job.worker["pid"], signal.SIGKILL)
+    job.join(timeout=60)
+    assert job.state == "failed" and "worker training this run died" in job.message
+    assert job.checkpoint is None and not (tmp_path / "killed").exists()
+    after = TrainingJob(SMALL.replace(epochs=1), digits, tmp_path / "after").start()
+    after.join(timeout=180)
+    assert after.state == "done"
 
 
 def test_a_diverging_job_fails_with_a_message_and_saves_nothing(digits, tmp_path):
     poisoned = Dataset("digits", digits.train_x.clone(), digits.train_y, digits.test_x, digits.test_y,
                        digits.image_shape, digits.classes, "test")
     poisoned.train_x[0] = float("nan")
-    job = TrainingJob(Config(dataset="digits", hidden=(16,), epochs=2, batch_size=len(poisoned.train_x)), poisoned,
-                      tmp_path / "run")
-    job.start()
-    job.join(timeout=30)
-    assert job.state == "failed" and "diverged at epoch 1" in job.message
+    job = TrainingJob(SMALL.replace(epochs=2, batch_size=len(poisoned.train_x)), poisoned, tmp_path / "run").start()
+    job.join(timeout=180)
+    assert job.state == "failed" and "diverged at epoch 1" in job.message and "nothing saved" in job.message
     assert job.checkpoint is None and not (tmp_path / "run").exists()

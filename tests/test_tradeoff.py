@@ -85,4 +85,4 @@ def test_a_sweep_job_runs_each_beta_and_stops_as_a_whole(digits, tmp_path):
                         for i, c in enumerate(configs)]).start()
     stopped.stop()
     stopped.join(timeout=60)
-    assert stopped.jobs[-1].state == "stopped" and not stopped.running
+    assert [j.state for j in stopped.jobs] == ["stopped", "stopped"] and not stopped.active

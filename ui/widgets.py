@@ -164,26 +164,51 @@ def follow(job, render: Callable[[], None]) -> None:
 
     The job runs elsewhere and never touches Streamlit; render only reads it.
     """
-    polling = job is not None and job.running
+    polling = job is not None and job.active
 
     @st.fragment(run_every=1.0 if polling else None)
     def poll():
-        if polling and not job.running:
+        if polling and not job.active:
             st.rerun()
         render()
 
     poll()
 
 
-def sweep_progress(job, what: str) -> None:
-    """Progress, stop button and outcome of a SweepJob (call it from the render of follow())."""
-    if job.running:
-        current_job = next((j for j in job.jobs if j.running), None)
-        detail = (f" · β={current_job.config.beta:g}, epoch {current_job.epoch + 1}/{current_job.config.epochs}"
-                  if current_job else "")
-        st.progress(job.fraction, text=f"{what}: {sum(j.state != 'pending' for j in job.jobs)}"
-                                       f" of {len(job.jobs)} runs{detail}")
-        st.button("Stop", key=f"stop_{what}", on_click=job.stop)
-    for j in job.jobs:
+def waiting(job) -> str | None:
+    """What a job that has not started training yet waits for, in a few words (None once it runs)."""
+    if job.state == "starting":
+        return "starting workers…"
+    if job.state == "queued":
+        return f"queued: {job.ahead} job{'s' if job.ahead != 1 else ''} ahead" if job.ahead else "queued: next to start"
+    return None
+
+
+def job_progress(job) -> None:
+    """One training job's progress line (waiting, epochs and ETA, or how it ended) and its stop button."""
+    config = job.config
+    if job.state == "running":
+        eta = job.eta_seconds
+        st.progress(job.fraction, text=f"epoch {min(job.epoch + 1, config.epochs)} of {config.epochs}, "
+                                       f"step {job.step}/{job.steps_per_epoch or '?'}"
+                                       + (f" · about {eta:.0f} s left" if eta is not None else ""))
+    elif job.active:
+        st.progress(0.0, text=waiting(job))
+    else:
+        st.progress(job.fraction, text=f"{job.state}: {job.epoch} of {config.epochs} epochs")
+        (st.error if job.state == "failed" else st.warning if job.checkpoint is None else st.success)(job.message)
+    if job.active:
+        st.button("Stop", key=f"stop_{job.id}", on_click=job.stop)
+
+
+def sweep_progress(sweep, what: str) -> None:
+    """Progress, stop button and failures of a SweepJob (call it from the render of follow())."""
+    if sweep.active:
+        parts = [f"β={j.config.beta:g}: " + (waiting(j) or f"epoch {min(j.epoch + 1, j.config.epochs)}/{j.config.epochs}")
+                 for j in sweep.jobs if j.active]
+        done = sum(not j.active for j in sweep.jobs)
+        st.progress(sweep.fraction, text=f"{what}: {done} of {len(sweep.jobs)} runs finished · " + " · ".join(parts))
+        st.button("Stop", key=f"stop_{what}", on_click=sweep.stop)
+    for j in sweep.jobs:
         if j.state == "failed":
             st.error(f"β={j.config.beta:g}: {j.message}")

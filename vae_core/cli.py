@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 from .errors import VAEError
@@ -21,6 +23,14 @@ def _sizes(text: str) -> tuple[int, ...]:
         return parse_sizes(text)
     except VAEError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _betas(text: str) -> list[float]:
+    try:
+        betas = sorted({float(part) for part in text.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0.1,1,10, got {text!r}") from None
+    return betas
 
 
 def _count(text: str) -> int:
@@ -87,6 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda where a GPU is present)")
     t.add_argument("--out", required=True, help="checkpoint folder to write")
     t.add_argument("--force", action="store_true", help="overwrite an existing checkpoint in --out")
+    t.add_argument("--ray", metavar="ADDRESS", help="train as a job on this Ray cluster (default: VAE_RAY_ADDRESS "
+                                                    "if set, else here, in this process)")
+
+    w = sub.add_parser("sweep", help="train one model per beta as parallel Ray jobs, a checkpoint folder each")
+    _add_config_flags(w)
+    w.add_argument("--betas", type=_betas, required=True, help="comma-separated, e.g. 0.1,0.3,1,3,10")
+    w.add_argument("--data-dir", help="folder with the IDX files (default: VAE_DATA_DIR, then download)")
+    w.add_argument("--out", required=True, help="folder to hold one checkpoint folder per beta (beta-0.1, ...)")
+    w.add_argument("--force", action="store_true", help="overwrite existing checkpoints in --out")
+    w.add_argument("--ray", metavar="ADDRESS", help="Ray cluster to run on (default: VAE_RAY_ADDRESS if set, "
+                                                    "else a local instance started for the sweep)")
 
     e = sub.add_parser("eval", help="print a checkpoint's test metrics")
     e.add_argument("checkpoint")
@@ -103,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"train": _train, "eval": _eval, "info": _info}[args.command](args)
+        return {"train": _train, "sweep": _sweep, "eval": _eval, "info": _info}[args.command](args)
     except VAEError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -112,19 +133,18 @@ def main(argv: list[str] | None = None) -> int:
 def _train(args) -> int:
     from tqdm import tqdm
 
-    from .checkpoint import WEIGHTS, check_writable, save_checkpoint
+    from .checkpoint import save_checkpoint
     from .data import load_dataset
     from .errors import TrainingDiverged
     from .model import VAE
     from .training import EpochEvent, pick_device, train
 
     config = config_from_args(args)
-    out = Path(args.out)
-    if (out / WEIGHTS).exists() and not args.force:
-        raise VAEError(f"{out} already holds a checkpoint; choose another --out or pass --force")
-    check_writable(out)  # before any work: a run must not be lost to an unwritable folder at its end
+    out = _writable_out(Path(args.out), args.force)
     device = pick_device(args.device)
     data = load_dataset(config.dataset, args.data_dir)
+    if args.ray or os.environ.get("VAE_RAY_ADDRESS"):
+        return _run_on_ray([(config, out)], data, args.ray)
     model = VAE(config)
     bar = tqdm(total=config.epochs, unit="epoch", dynamic_ncols=True)
 
@@ -152,6 +172,63 @@ def _train(args) -> int:
     print(f"saved {out}: test negative ELBO {metrics['nelbo']:.2f} nats (recon {metrics['recon']:.2f}, "
           f"KL {metrics['kl']:.2f}), {metrics['active_units']}/{config.latent_dim} active units")
     return 0
+
+
+def _writable_out(out: Path, force: bool) -> Path:
+    """Refuse to overwrite a checkpoint without --force, and check out can be written, before any work: a run
+    must not be lost to an unwritable folder at its end."""
+    from .checkpoint import WEIGHTS, check_writable
+
+    if (out / WEIGHTS).exists() and not force:
+        raise VAEError(f"{out} already holds a checkpoint; choose another --out or pass --force")
+    return check_writable(out)
+
+
+def _sweep(args) -> int:
+    from .data import load_dataset
+    from .tradeoff import sweep_configs
+
+    base = config_from_args(args)
+    out = Path(args.out)
+    runs = [(c, _writable_out(out / f"beta-{c.beta:g}", args.force)) for c in sweep_configs(base, args.betas)]
+    return _run_on_ray(runs, load_dataset(base.dataset, args.data_dir), args.ray)
+
+
+def _run_on_ray(runs, data, address: str | None) -> int:
+    """Run (config, out folder) pairs as Ray jobs with a progress bar each; Ctrl-C stops them all."""
+    from tqdm import tqdm
+
+    from . import cluster
+    from .jobs import SweepJob, TrainingJob
+
+    print(f"running on {cluster.connect(address)}", file=sys.stderr)
+    sweep = SweepJob([TrainingJob(config, data, folder) for config, folder in runs]).start()
+    bars = [tqdm(total=job.config.epochs, unit="epoch", position=i, desc=job.out_dir.name, dynamic_ncols=True)
+            for i, job in enumerate(sweep.jobs)]
+    try:
+        while sweep.active:
+            _show(sweep.jobs, bars)
+            time.sleep(0.25)
+    except KeyboardInterrupt:
+        sweep.stop()
+        sweep.join()
+    finally:
+        _show(sweep.jobs, bars)
+        for bar in bars:
+            bar.close()
+    for job in sweep.jobs:
+        node = f" on node {job.worker['node'][:8]}" if job.worker else ""
+        print(f"{job.out_dir.name}: {job.message}{node}", file=sys.stdout if job.state == "done" else sys.stderr)
+    return 0 if all(job.state == "done" for job in sweep.jobs) else 1
+
+
+def _show(jobs, bars) -> None:
+    for job, bar in zip(jobs, bars):
+        bar.n = job.epoch
+        record = job.history[-1] if job.history else None
+        status = {"queued": f"queued, {job.ahead} ahead", "starting": "starting workers"}.get(job.state, job.state)
+        bar.set_postfix_str(status + (f", test −ELBO {record['test_nelbo']:.2f}" if record else ""), refresh=False)
+        bar.refresh()
 
 
 def _eval(args) -> int:

@@ -1,152 +1,349 @@
-"""Background training: a thread that trains one model and publishes its progress in a plain object to poll.
+"""Training jobs on Ray: a TrainingJob runs one training as a Ray task with its own CPU budget and publishes
+its progress in plain fields for a UI (the app's pages, the CLI's sweep, a notebook) to poll.
 
-A UI (the Streamlit train page, a notebook) starts a TrainingJob, reads its fields at leisure, and calls
-stop(); the thread never touches the UI. Fields are replaced, not mutated in place, so a reader always
-sees a consistent value.
+The task streams events back (started, step losses, epoch records with a preview, the weights); a thread
+of the submitting process follows them and writes the checkpoint into the job's folder on this machine,
+so a cluster needs no shared file system. Ray queues what the cluster cannot run yet: this module keeps
+no queue or pool of its own, only the order of this process's submissions, to say how many are ahead.
+Fields are replaced, never mutated in place, so a reader always sees a consistent value.
 """
 from __future__ import annotations
 
+import json
+import os
+import queue
 import threading
 import time
+import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
+import numpy as np
 
-from .checkpoint import save_checkpoint
+from . import cluster
+from .checkpoint import write_checkpoint
 from .config import Config
 from .data import Dataset
 from .errors import VAEError
-from .evaluation import reconstruction_rows
-from .model import VAE
-from .training import EpochEvent, StepEvent, train
 
 PREVIEW_IMAGES = 8
+STEP_POINTS = 20      # step losses kept per epoch, for the curves
+FLUSH_SECONDS = 0.25  # step losses reach the submitter at least this often
+POLL_STOP_SECONDS = 0.05
+ACTIVE = ("pending", "starting", "queued", "running")
 
 
-class _Background:
-    """What both jobs share: a thread, and a stop flag it checks between steps."""
+@dataclass
+class TrainingJob:
+    config: Config
+    data: Dataset
+    out_dir: Path                     # the checkpoint folder; removed again if the job saves nothing
+    cpus: int | None = None           # CPU budget (torch threads); None: cluster.job_cpus(dataset)
+    state: str = "pending"            # pending, starting, queued, running, then done, stopped or failed
+    message: str = ""                 # what went wrong, or where the checkpoint went
+    epoch: int = 0                    # epochs finished
+    step: int = 0                     # steps finished in the current epoch
+    steps_per_epoch: int = 0
+    submitted: float = 0.0            # time.time() of start()
+    started: float = 0.0              # time.time() the task began on a worker
+    history: list = field(default_factory=list)  # epoch records, as in the checkpoint's metrics.json
+    steps: list = field(default_factory=list)    # (global step, loss, recon, kl), STEP_POINTS per epoch
+    preview: np.ndarray | None = None            # [H, W]: test originals over their reconstructions
+    checkpoint: Path | None = None
+    worker: dict = field(default_factory=dict)   # {"pid", "node", "threads"} of the Ray worker running it
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    _stop_requested: bool = field(default=False, repr=False)
+    _generator: object = field(default=None, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def start(self) -> TrainingJob:
+        """Submit the job (connecting to Ray first if need be) from a thread of its own, which follows it."""
+        self.state, self.submitted = "starting", time.time()
+        _submitted.append(self)
+        self._thread = threading.Thread(target=self._follow, name=f"job-{self.out_dir.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def ahead(self) -> int:
+        """Jobs this process submitted earlier that still wait for the cluster."""
+        submitted = list(_submitted)  # a snapshot: other threads add and remove jobs
+        earlier = submitted[:submitted.index(self)] if self in submitted else []
+        return sum(job.state in ("starting", "queued") for job in earlier)
+
+    @property
+    def fraction(self) -> float:
+        if not self.steps_per_epoch:
+            return 1.0 if self.state == "done" else 0.0
+        return min(1.0, (self.epoch * self.steps_per_epoch + self.step) / (self.config.epochs * self.steps_per_epoch))
+
+    @property
+    def eta_seconds(self) -> float | None:
+        done = self.fraction
+        return (time.time() - self.started) * (1 - done) / done if done > 0 and self.started else None
 
     def stop(self) -> None:
-        self._stop.set()
+        """Stop the job: a queued one never runs; a running one stops before its next step and keeps its
+        finished epochs."""
+        self._stop_requested = True
+        if self.state == "queued" and self._generator is not None:
+            import ray
+            ray.cancel(self._generator)
+        elif self.state == "running":
+            _stop_board().stop.remote(self.id)
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    # ---- following the task (in this job's thread) ----
 
-@dataclass
-class TrainingJob(_Background):
-    config: Config
-    data: Dataset
-    out_dir: Path
-    state: str = "pending"            # pending, running, done, stopped, failed
-    message: str = ""                 # what went wrong, or where the checkpoint went
-    epoch: int = 0                    # epochs finished
-    step: int = 0                     # steps finished in the current epoch
-    steps_per_epoch: int = 0
-    started: float = 0.0
-    history: list = field(default_factory=list)  # epoch records, as in the checkpoint's metrics.json
-    steps: list = field(default_factory=list)    # (global step, loss, recon, kl) every few steps
-    preview: torch.Tensor | None = None          # [H, W]: test originals over their reconstructions
-    checkpoint: Path | None = None
-    model: VAE | None = field(default=None, repr=False)  # the model being trained; read-only to others
-    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
-
-    def start(self) -> TrainingJob:
-        self.state, self.started = "running", time.time()
-        self._thread = threading.Thread(target=self.run, name=f"train-{self.out_dir.name}", daemon=True)
-        self._thread.start()
-        return self
-
-    @property
-    def running(self) -> bool:
-        return self.state == "running"
-
-    @property
-    def fraction(self) -> float:
-        total = self.config.epochs * max(self.steps_per_epoch, 1)
-        return min(1.0, (self.epoch * self.steps_per_epoch + self.step) / total) if self.steps_per_epoch else 0.0
-
-    @property
-    def eta_seconds(self) -> float | None:
-        done = self.fraction
-        return (time.time() - self.started) * (1 - done) / done if done > 0 else None
-
-    def _on_event(self, event) -> None:
-        if isinstance(event, StepEvent):
-            self.steps_per_epoch, self.step = event.steps_per_epoch, event.step
-            global_step = (event.epoch - 1) * event.steps_per_epoch + event.step
-            if event.step % max(1, event.steps_per_epoch // 20) == 0:
-                self.steps = self.steps + [(global_step, event.loss, event.recon, event.kl)]
-        elif isinstance(event, EpochEvent):
-            self.preview = self._reconstructions()
-            self.history = self.history + [event.record]
-            self.epoch, self.step = event.epoch, 0
-
-    def _reconstructions(self) -> torch.Tensor:
-        return reconstruction_rows(self.model, self.data.test_x[:PREVIEW_IMAGES], PREVIEW_IMAGES)
-
-    def run(self) -> None:
-        """Train, evaluate and save, here and now (start() runs this in a thread)."""
-        self.state, self.started = "running", self.started or time.time()
-        self.model = VAE(self.config)
+    def _follow(self) -> None:
         try:
-            history = train(self.model, self.data, self.config, callback=self._on_event, stop=self._stop)
-            self.step = 0  # a stopped run keeps its finished epochs only
-            if history.stopped and not history.epochs:
-                self.state, self.message = "stopped", "stopped before the first epoch ended: nothing saved"
-                _discard_if_empty(self.out_dir)
-                return
-            metrics = history.test
-            self.checkpoint = save_checkpoint(self.model, self.out_dir, history.epochs, metrics)
-            self.state = "stopped" if history.stopped else "done"
-            self.message = (f"{'stopped after' if history.stopped else 'finished'} {len(history.epochs)} epochs; "
-                            f"saved {self.checkpoint} (test negative ELBO {metrics['nelbo']:.2f} nats)")
-        except VAEError as e:  # a diverged run keeps its last good weights in self.model, unsaved
-            self.state, self.message = "failed", str(e)
-            _discard_if_empty(self.out_dir)
-        except Exception as e:  # the thread's boundary: a poller must never wait on a dead thread
-            self.state, self.message = "failed", f"unexpected error: {type(e).__name__}: {e}"
-            _discard_if_empty(self.out_dir)
+            self.message = "starting workers"
+            cluster.connect()  # before anything imports ray: connecting sets how Ray starts
+            self._run()
+        except VAEError as e:
+            self._end("failed", str(e))
+        except Exception as e:  # the thread's boundary: a poller must never wait on a dead job
+            self._end("failed", f"unexpected error: {type(e).__name__}: {e}")
             raise
+        finally:
+            if self.active:
+                self._end("failed", "the training task ended without a result")
+            if self in _submitted:
+                _submitted.remove(self)
+
+    def _run(self) -> None:
+        import ray
+        from ray.exceptions import OutOfMemoryError, RayError, TaskCancelledError, WorkerCrashedError
+
+        if self._stop_requested:
+            return self._end("stopped", "stopped before it started: nothing saved")
+        cpus = self.cpus or cluster.job_cpus(self.config.dataset)
+        task = _remote_task().options(num_cpus=cpus)
+        self._generator = task.remote(self.config.to_json(), _data_ref(self.data), cpus, self.id, _stop_board())
+        self.state, self.message = "queued", ""
+        try:
+            for ref in self._generator:
+                self._apply(ray.get(ref))
+        except TaskCancelledError:
+            self._end("stopped", "stopped before it started: nothing saved")
+        except (WorkerCrashedError, OutOfMemoryError) as e:
+            self._end("failed", f"the worker training this run died ({type(e).__name__}: killed, or out of "
+                                f"memory); nothing saved. {_first_line(e)}")
+        except RayError as e:
+            self._end("failed", f"the training task failed: {_first_line(e)}")
+
+    def _apply(self, event: dict) -> None:
+        kind = event["kind"]
+        if kind == "started":
+            self.worker = {key: event[key] for key in ("pid", "node", "threads")}
+            self.started, self.state = time.time(), "running"
+            if self._stop_requested:
+                _stop_board().stop.remote(self.id)
+        elif kind == "steps":
+            self.steps = self.steps + event["points"]
+            self.steps_per_epoch, self.step = event["steps_per_epoch"], event["step"]
+        elif kind == "epoch":
+            self.preview, self.history = event["preview"], self.history + [event["record"]]
+            self.epoch, self.step = event["record"]["epoch"], 0
+        elif kind == "failed":
+            self._end("failed", event["message"])
+        elif kind == "result":
+            self._save(event)
+
+    def _save(self, result: dict) -> None:
+        history, metrics, stopped = result["history"], result["metrics"], result["stopped"]
+        self.epoch, self.step = len(history), 0  # a stopped run keeps its finished epochs only
+        if not history:
+            return self._end("stopped", "stopped before the first epoch ended: nothing saved")
+        tensors = {k: np.array(v) for k, v in result["tensors"].items()}  # writable copies of Ray's read-only arrays
+        write_checkpoint(self.out_dir, self.config, tensors, history, metrics)
+        self.checkpoint = self.out_dir
+        self._end("stopped" if stopped else "done",
+                  f"{'stopped after' if stopped else 'finished'} {len(history)} epochs; saved {self.out_dir} "
+                  f"(test negative ELBO {metrics['nelbo']:.2f} nats)")
+
+    def _end(self, state: str, message: str) -> None:
+        if self.checkpoint is None:
+            try:
+                self.out_dir.rmdir()  # made for this run, which saved nothing
+            except OSError:
+                pass  # not there, or not empty
+        self.message, self.state = message, state
 
 
-def _discard_if_empty(folder: Path) -> None:
-    """Remove a run's folder that holds nothing (it was made for the run, which saved nothing)."""
-    try:
-        folder.rmdir()
-    except OSError:
-        pass  # not there, or not empty
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 @dataclass
-class SweepJob(_Background):
-    """Several training jobs run one after another in one thread: a beta sweep, or runs to compare."""
+class SweepJob:
+    """Several training jobs submitted together (a beta sweep, runs to compare): Ray runs as many at once as
+    the cluster's CPUs allow and queues the rest."""
     jobs: list[TrainingJob]
-    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
 
     def start(self) -> SweepJob:
         for job in self.jobs:
-            job._stop = self._stop  # one stop flag for the whole sweep
-        self._thread = threading.Thread(target=self._run, name="sweep", daemon=True)
-        self._thread.start()
+            job.start()
         return self
 
-    def _run(self) -> None:
+    def stop(self) -> None:
         for job in self.jobs:
-            if self._stop.is_set():
-                job.state, job.message = "stopped", "not started: the sweep was stopped"
-                continue
-            job.run()
+            job.stop()
+
+    def join(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.time() + timeout
+        for job in self.jobs:
+            job.join(None if deadline is None else max(0.0, deadline - time.time()))
 
     @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+    def active(self) -> bool:
+        return any(job.active for job in self.jobs)
 
     @property
     def fraction(self) -> float:
-        done = [job.fraction if job.state == "running" else float(job.state != "pending") for job in self.jobs]
-        return sum(done) / len(done)
+        return sum(job.fraction if job.active else 1.0 for job in self.jobs) / len(self.jobs)
+
+
+_submitted: list[TrainingJob] = []  # this process's active jobs, in the order they were submitted
+
+
+# ---- on the Ray side ----
+
+_remote = None
+_board = None
+_data_refs: dict = {}
+_setup_lock = threading.Lock()
+
+
+def _remote_task():
+    """run_task as a Ray task that is never retried (a retry would train from scratch, unseen)."""
+    global _remote
+    import ray
+
+    with _setup_lock:
+        if _remote is None:
+            _remote = ray.remote(max_retries=0)(run_task)
+        return _remote
+
+
+def _stop_board():
+    """One small actor per submitting process that running jobs ask whether they were told to stop."""
+    global _board
+    import ray
+
+    with _setup_lock:
+        if _board is None:
+            _board = ray.remote(num_cpus=0)(cluster.StopBoard).remote()
+        return _board
+
+
+def _data_ref(data: Dataset):
+    """The dataset in Ray's object store, put there once per process: workers on this node map it without a
+    copy, and workers elsewhere fetch it, so they need no data files of their own."""
+    import ray
+
+    key = (data.name, id(data.train_x))
+    with _setup_lock:
+        if key not in _data_refs:
+            _data_refs[key] = ray.put({"name": data.name, "image_shape": data.image_shape, "classes": data.classes,
+                                       "source": data.source, **{k: getattr(data, k).numpy() for k in
+                                                                 ("train_x", "train_y", "test_x", "test_y")}})
+        return _data_refs[key]
+
+
+def run_task(config_json: str, packed: dict, cpus: int, job_id: str, board):
+    """The Ray task behind a TrainingJob, on a worker: trains with `cpus` threads and yields its events."""
+    import ray
+    import torch
+
+    from .evaluation import reconstruction_rows
+    from .model import VAE
+    from .training import EpochEvent, train
+
+    torch.set_num_threads(cpus)  # the budget Ray reserved for this task
+    config = Config.from_dict(json.loads(config_json))
+    data = _unpack(packed)
+    yield {"kind": "started", "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
+           "threads": torch.get_num_threads()}
+    stop, events, outcome = threading.Event(), queue.Queue(), {}
+    model = VAE(config)
+
+    def on_event(event):
+        if isinstance(event, EpochEvent):  # the preview is made here, between steps, while the model is still
+            preview = reconstruction_rows(model, data.test_x[:PREVIEW_IMAGES], PREVIEW_IMAGES).numpy()
+            events.put({"kind": "epoch", "record": event.record, "preview": preview})
+        else:
+            events.put(event)
+
+    def work():
+        try:
+            outcome["history"] = train(model, data, config, callback=on_event, stop=stop)
+        except VAEError as e:
+            outcome["error"] = str(e)
+        finally:
+            events.put(None)
+
+    threading.Thread(target=_watch_stop, args=(board, job_id, stop), daemon=True).start()
+    threading.Thread(target=work, name="train", daemon=True).start()
+    yield from _stream(events)
+    stop.set()  # ends the watcher
+    if "error" in outcome:
+        yield {"kind": "failed", "message": outcome["error"] + "; nothing saved"}
+        return
+    history = outcome["history"]
+    yield {"kind": "result", "tensors": {k: v.cpu().numpy() for k, v in model.state_dict().items()},
+           "history": history.epochs, "metrics": history.test, "stopped": history.stopped}
+
+
+def _unpack(packed: dict) -> Dataset:
+    import torch
+
+    with warnings.catch_warnings():  # the object store's arrays are read-only; training never writes to them
+        warnings.simplefilter("ignore", UserWarning)
+        tensors = {k: torch.from_numpy(packed[k]) for k in ("train_x", "train_y", "test_x", "test_y")}
+    return Dataset(packed["name"], image_shape=packed["image_shape"], classes=packed["classes"],
+                   source=packed["source"], **tensors)
+
+
+def _stream(events: queue.Queue):
+    """Yield the training thread's events: epochs at once, step losses gathered every FLUSH_SECONDS."""
+    from .training import StepEvent
+
+    points, last, flushed = [], None, time.time()
+    while True:
+        try:
+            event = events.get(timeout=FLUSH_SECONDS)
+        except queue.Empty:
+            event = "tick"
+        if isinstance(event, StepEvent):
+            last = event
+            if event.step % max(1, event.steps_per_epoch // STEP_POINTS) == 0:
+                points.append(((event.epoch - 1) * event.steps_per_epoch + event.step, event.loss, event.recon,
+                               event.kl))
+        if last is not None and (event is None or isinstance(event, dict) or time.time() - flushed >= FLUSH_SECONDS):
+            yield {"kind": "steps", "points": points, "step": last.step, "steps_per_epoch": last.steps_per_epoch}
+            points, last, flushed = [], None, time.time()
+        if isinstance(event, dict):
+            yield event
+        if event is None:
+            return
+
+
+def _watch_stop(board, job_id: str, stop: threading.Event) -> None:
+    """Set stop once the board says so (or once training set it, being over)."""
+    import ray
+
+    while not stop.is_set():
+        if ray.get(board.stopped.remote(job_id)):
+            stop.set()
+            return
+        time.sleep(POLL_STOP_SECONDS)

@@ -1,0 +1,118 @@
+"""Real Ray clusters for the tests, on loopback only, each stopped through its own processes.
+
+Every `ray start` runs in a session of its own (start_new_session), so the test stops exactly what it
+started, raylet, GCS and workers included, by that session's process ids: never `ray stop`, which would
+kill every Ray process on the machine.
+
+On one machine Ray swaps 127.0.0.1 for the machine's own address unless told otherwise: a single node
+is kept on loopback with RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (as vae_core.cluster does for addresses on
+loopback), and the nodes of a two-node cluster (which that setting forbids) are started through
+LOOPBACK_RAY, which keeps Ray's localhost resolution from rewriting 127.0.0.1.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+LOOPBACK_RAY = ("import sys, ray._private.services as s; s.resolve_ip_for_localhost = lambda host: host; "
+                "from ray.scripts.scripts import main; sys.exit(main())")
+QUIET = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
+
+
+def free_port() -> int:
+    """A free port below Ray's worker port range (10002-19999)."""
+    for port in range(6400, 9999):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port")
+
+
+def session_pids(sid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getsid(int(entry)) == sid:
+                    pids.append(int(entry))
+            except (ProcessLookupError, PermissionError):
+                pass
+    return pids
+
+
+def stop_session(leader: subprocess.Popen, grace: float = 3.0) -> None:
+    """SIGTERM every process of the session leader's session, then SIGKILL what is left after grace seconds."""
+    sid = leader.pid
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        for pid in session_pids(sid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.time() + wait
+        while time.time() < deadline:
+            leader.poll()  # reap it, or it lingers as a zombie of the session
+            if not session_pids(sid):
+                break
+            time.sleep(0.05)
+    leftover = session_pids(sid)
+    assert not leftover, f"processes of session {sid} still alive: {leftover}"
+
+
+def _start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(command, env=env, start_new_session=True, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+
+
+def _wait_started(process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    """Until `ray start` says the node runs (for a second node: that it joined the cluster)."""
+    deadline = time.time() + timeout
+    while "Ray runtime started." not in log.read_text():
+        if process.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"ray did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def ray_head(logs: Path, cpus: int = 2):
+    """One node on 127.0.0.1; yields its address."""
+    port = free_port()
+    env = {**os.environ, **QUIET, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+    head = _start([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--node-ip-address=127.0.0.1",
+                   f"--port={port}", f"--num-cpus={cpus}", "--include-dashboard=false", "--disable-usage-stats",
+                   "--block"], env, logs / "ray-head.log")
+    try:
+        _wait_started(head, logs / "ray-head.log")
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop_session(head)
+
+
+@contextlib.contextmanager
+def two_node_cluster(logs: Path, cpus_per_node: int = 1):
+    """A head and a second node joining it, both on 127.0.0.1 with token authentication (a token made here);
+    yields (address, the environment a driver needs: the token)."""
+    port = free_port()
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    env = {**os.environ, **QUIET, **auth}
+    env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
+    ray = [sys.executable, "-c", LOOPBACK_RAY, "start", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus_per_node}",
+           "--block"]
+    head = _start(ray + ["--head", f"--port={port}", "--include-dashboard=false", "--disable-usage-stats"], env,
+                  logs / "ray-two-node-head.log")
+    nodes = [head]
+    try:
+        _wait_started(head, logs / "ray-two-node-head.log")
+        nodes.append(_start(ray + [f"--address=127.0.0.1:{port}"], env, logs / "ray-two-node-second.log"))
+        _wait_started(nodes[-1], logs / "ray-two-node-second.log")
+        yield f"127.0.0.1:{port}", auth
+    finally:
+        for node in reversed(nodes):
+            stop_session(node)

@@ -1,0 +1,58 @@
+"""The CLI's sweep on real Ray: on a two-node cluster on loopback (token authentication, as a second node
+needs), where the jobs spread over both nodes and every checkpoint comes back; and on the local instance it
+starts by itself when no cluster is named, which it stops again when it ends."""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ray_cluster import session_pids, stop_session, two_node_cluster
+from vae_core import load_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+FLAGS = ["--dataset", "digits", "--hidden", "32", "--latent-dim", "2", "--epochs", "3", "--batch-size", "100"]
+
+
+def sweep(*args, env: dict) -> tuple[subprocess.CompletedProcess, list[int]]:
+    """Run the CLI's sweep in a session of its own; returns its result and the processes of that session still
+    alive ten seconds after it exited (anything it started should have ended with it). The test then stops them."""
+    process = subprocess.Popen([sys.executable, "-m", "vae_core", "sweep", *map(str, args)], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=300)
+        deadline = time.time() + 10
+        while session_pids(process.pid) and time.time() < deadline:
+            time.sleep(0.1)
+        left = session_pids(process.pid)
+    finally:
+        stop_session(process)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err), left
+
+
+def test_a_sweep_runs_on_a_two_node_cluster_and_its_checkpoints_come_back(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with two_node_cluster(logs) as (address, auth):
+        env = {**os.environ, **auth}
+        env.pop("VAE_RAY_ADDRESS", None)
+        result, _ = sweep(*FLAGS, "--betas", "0.3,1,3,10", "--out", tmp_path / "sweep", "--ray", address, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"running on Ray cluster at {address}" in result.stderr
+    nodes = set(re.findall(r"on node ([0-9a-f]{8})", result.stdout))
+    assert len(nodes) == 2, result.stdout  # the jobs ran on both nodes
+    for beta in ("0.3", "1", "3", "10"):
+        checkpoint = load_checkpoint(tmp_path / "sweep" / f"beta-{beta}")
+        assert checkpoint.config.beta == float(beta) and len(checkpoint.history) == 3
+
+
+def test_without_a_cluster_the_sweep_starts_a_local_ray_and_stops_it(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
+    result, left = sweep(*FLAGS, "--betas", "0.5,2", "--out", tmp_path / "local", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"running on a local Ray instance on 127\.0\.0\.1 \(\d+ CPUs\)", result.stderr)
+    summary = [json.loads((tmp_path / "local" / f"beta-{b}" / "config.json").read_text())["beta"] for b in ("0.5", "2")]
+    assert summary == [0.5, 2.0]
+    assert left == [], "the local Ray outlived the sweep that started it"

@@ -1,0 +1,132 @@
+"""Ray, the engine training jobs run on: an existing cluster named by VAE_RAY_ADDRESS (or an address given),
+else a local instance started on demand, on loopback only, with one CPU per core.
+
+Ray is imported here and nowhere at import time of vae_core, so a process that never trains never loads it.
+"""
+from __future__ import annotations
+
+import atexit
+import ipaddress
+import logging
+import os
+import threading
+
+from .errors import VAEError
+
+ADDRESS_ENV = "VAE_RAY_ADDRESS"
+JOB_CPUS_ENV = "VAE_JOB_CPUS"
+
+
+class ClusterError(VAEError):
+    """Ray could not be started or reached."""
+
+
+_lock = threading.Lock()
+_connected: str | None = None  # what this process is connected to, once it is
+
+
+def address() -> str | None:
+    """The cluster named by VAE_RAY_ADDRESS, or None for a local instance."""
+    return os.environ.get(ADDRESS_ENV) or None
+
+
+def connect(to: str | None = None) -> str:
+    """Connect this process to Ray, once; later calls return at once. Returns a line saying where jobs run.
+
+    to (else VAE_RAY_ADDRESS) is an existing cluster's address; without one a local instance starts here. Safe
+    from any thread: Ray ties a local instance's life to the thread that started it, so that happens in a
+    thread of its own that lives as long as the process.
+    """
+    global _connected
+    with _lock:
+        if _connected is None:
+            to = to or address()
+            _prepare_environment(to)
+            if to:
+                _init(address=to)
+                _connected = f"Ray cluster at {to}"
+            else:
+                _start_local()
+                _connected = f"a local Ray instance on 127.0.0.1 ({total_cpus()} CPUs)"
+        return _connected
+
+
+def _prepare_environment(to: str | None) -> None:
+    """Ray reads these once, when it is first imported."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if to is None or _on_loopback(to):
+        # A cluster on this machine stays on loopback: Ray otherwise swaps 127.0.0.1 for the machine's address.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if to is None:
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private instance; no token file in ~/.ray
+
+
+def _on_loopback(to: str) -> bool:
+    host = to.removeprefix("ray://").rsplit(":", 1)[0].strip("[]")
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _init(**options) -> None:
+    import ray
+
+    try:
+        ray.init(**options, log_to_driver=False, logging_level=logging.ERROR)
+    except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError, TimeoutError...
+        where = f"the Ray cluster at {options['address']}" if options.get("address") != "local" else "a local Ray"
+        raise ClusterError(f"could not start or reach {where}: {type(e).__name__}: {e}") from None
+
+
+def _start_local() -> None:
+    started, failure = threading.Event(), []
+
+    def own():
+        try:
+            _init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1")
+        except ClusterError as e:
+            failure.append(e)
+        started.set()
+        if not failure:
+            threading.Event().wait()  # the instance lives while this thread does: as long as the process
+
+    threading.Thread(target=own, name="ray-owner", daemon=True).start()
+    started.wait()
+    if failure:
+        raise failure[0]
+    import ray
+    atexit.register(ray.shutdown)  # stop its processes cleanly when this process ends
+
+
+class StopBoard:
+    """A Ray actor, one per submitting process: the ids of the jobs told to stop, which their tasks ask for."""
+
+    def __init__(self):
+        self._ids: set[str] = set()
+
+    def stop(self, job_id: str) -> None:
+        self._ids.add(job_id)
+
+    def stopped(self, job_id: str) -> bool:
+        return job_id in self._ids
+
+
+def total_cpus() -> int:
+    import ray
+
+    return int(ray.cluster_resources().get("CPU", 0))
+
+
+def node_cpus() -> int:
+    """The CPUs of the largest node: no job can ask for more."""
+    import ray
+
+    return max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n["Alive"]), default=0)
+
+
+def job_cpus(dataset: str) -> int:
+    """The CPU budget of one training job: VAE_JOB_CPUS if set; else 1 for the small digits set (its steps are
+    too short to share between cores) and 2 for the 28x28 sets, never more than a node has."""
+    wanted = int(os.environ.get(JOB_CPUS_ENV) or (1 if dataset == "digits" else 2))
+    return max(1, min(wanted, node_cpus() or wanted))
