@@ -9,7 +9,7 @@ that shows it (the compositor then puts it on screen), and to the start of the n
 (by then it is on screen: an upper bound). The display's own frame rate over the same window, counted
 with requestAnimationFrame, is the ceiling.
 
-Server path: on the Latent sliders page (pages/latent_sliders.py) the first slider is focused and
+Server path: on the Latent sliders page (app_pages/latent_sliders.py) the first slider is focused and
 stepped with ArrowRight (0.01), each change waiting until the decoded image has a new src, has loaded
 and a frame has begun; changes per second over --seconds, and the latency of each change from the key
 press, timed in the page.

@@ -72,10 +72,25 @@ def app_test(path: str, **session):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     for key, value in session.items():
         at.session_state[key] = value
-    if path != "pages/home.py":
+    if path != "app_pages/home.py":
         at.run()
         at.switch_page(path)
     return at
+
+
+def browser_pictures(at) -> dict[str, dict]:
+    """What a page sends to its in-browser decoder components (ui.decoder), by key: AppTest cannot run them,
+    but it sees their data (the decoder's URL, the point, the latents' URL...)."""
+    import json
+
+    sent = (json.loads(element.proto.json) for element in at.get("bidi_component"))
+    return {data["key"]: data for data in sent if isinstance(data, dict) and "key" in data}
+
+
+def served_latents(data: dict) -> np.ndarray:
+    """The latents a decoded grid was sent, read back from the file ui.served wrote: [count, dim]."""
+    name = data["latents"].rsplit("/", 1)[1]
+    return np.frombuffer((ROOT / "static" / "served" / name).read_bytes(), "<f4").reshape(data["count"], data["dim"])
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool | None = None) -> Path:

@@ -1,10 +1,13 @@
 """Every page, run headless with AppTest against the shipped models and the bundled digits."""
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import app_test as page
+from conftest import browser_pictures, served_latents
 from ui import navigation, state
+from vae_core import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [p.script for p in navigation.PAGES]
@@ -28,7 +31,7 @@ def test_every_page_runs_without_exceptions(path):
 
 
 def test_the_sidebar_picker_offers_the_shipped_models():
-    at = page("pages/home.py").run()
+    at = page("app_pages/home.py").run()
     picker = at.sidebar.selectbox(key="_model_picker")
     labels = [picker.format_func(option) for option in picker.options]
     assert picker.value.endswith("digits-2d") and "digits-2d · digits · z=2 · β=1" in picker.format_func(picker.value)
@@ -37,47 +40,45 @@ def test_the_sidebar_picker_offers_the_shipped_models():
 
 
 def test_home_shows_reconstructions_and_prior_samples_that_follow_the_seed():
-    at = page("pages/home.py").run()
+    at = page("app_pages/home.py").run()
     assert any("KL" in latex.value for latex in at.latex)
-    first = images(at)
-    assert len(first) == 2
+    reconstructions, prior = images(at), served_latents(browser_pictures(at)["home_prior"])
+    assert len(reconstructions) == 1 and prior.shape == (32, 2)
     at.number_input(key="home_seed").set_value(7).run()
-    second = images(at)
-    assert second[0] == first[0] and second[1] != first[1]
+    assert images(at) == reconstructions
+    assert not np.array_equal(served_latents(browser_pictures(at)["home_prior"]), prior)  # new draws to decode
 
 
-def test_a_slider_change_changes_the_decoded_image():
-    at = page("pages/latent_sliders.py").run()
-    digit, strip = images(at)
-    at.slider(key="sliders_z0").set_value(2.5).run()
-    after = images(at)
-    assert after[0] != digit and after[1] != strip  # the digit and its traversals
-    assert at.session_state[state.LATENT][0] == 2.5
-    at.button(key="sliders_reset").click().run()
-    assert at.slider(key="sliders_z0").value == 0 and images(at)[0] == digit
+def sliders(at) -> dict:
+    return browser_pictures(at)["sliders"]
 
 
-def test_start_from_a_test_image_and_sample_from_the_prior():
-    at = page("pages/latent_sliders.py").run()
+def test_the_sliders_get_the_session_s_point_and_its_buttons_move_it():
+    at = page("app_pages/latent_sliders.py").run()
+    assert sliders(at)["z"] == [0.0, 0.0] and sliders(at)["traversal"]["dims"] == sliders(at)["order"]
     at.number_input(key="sliders_image").set_value(3).run()
     at.button(key="sliders_from_image").click().run()
-    from_image = [at.slider(key=f"sliders_z{i}").value for i in range(2)]
-    assert from_image != [0.0, 0.0]
+    from_image = sliders(at)["z"]
+    assert from_image != [0.0, 0.0] and at.session_state[state.LATENT] == from_image
     at.button(key="sliders_prior").click().run()
-    assert [at.slider(key=f"sliders_z{i}").value for i in range(2)] != from_image
+    assert sliders(at)["z"] != from_image
+    at.button(key="sliders_reset").click().run()
+    assert sliders(at)["z"] == [0.0, 0.0]
 
 
-def test_wide_model_folds_the_less_active_sliders_away():
-    at = page("pages/latent_sliders.py", **{state.MODEL: str(ROOT / "models" / "mnist-16d")})
+def test_wide_model_lists_its_sliders_most_informative_first():
+    at = page("app_pages/latent_sliders.py", **{state.MODEL: str(ROOT / "models" / "mnist-16d")})
     at.run()
     if at.warning:  # the sliders page still works from the decoder alone when MNIST is absent
         assert "mnist" in at.warning[0].value
-    assert len(at.slider) == 16
-    assert "8 less active dimensions" in at.expander[0].label
+    kl = load_checkpoint(ROOT / "models" / "mnist-16d").metrics["kl_per_dim"]
+    order = sliders(at)["order"]
+    assert sorted(order) == list(range(16)) and [kl[i] for i in order] == sorted(kl, reverse=True)
+    assert sliders(at)["shown"] == 8 and sliders(at)["folded"] == 0
 
 
 def test_map_shows_the_chosen_point_with_its_posterior():
-    at = page("pages/latent_map.py").run()
+    at = page("app_pages/latent_map.py").run()
     assert len(at.get("plotly_chart")) == 1
     at.session_state["map_chosen"] = (str(ROOT / "models" / "digits-2d"), 5)
     at.run()
@@ -90,7 +91,7 @@ def test_map_shows_the_chosen_point_with_its_posterior():
 
 def test_a_map_choice_does_not_outlive_its_model():
     mnist = str(ROOT / "models" / "mnist-2d")
-    at = page("pages/latent_map.py", map_chosen=(mnist, 7211)).run()  # chosen on MNIST, now on digits
+    at = page("app_pages/latent_map.py", map_chosen=(mnist, 7211)).run()  # chosen on MNIST, now on digits
     assert not at.exception
     assert not any("Test image" in s.value for s in at.subheader)
 
@@ -98,23 +99,46 @@ def test_a_map_choice_does_not_outlive_its_model():
 @pytest.mark.slow
 def test_a_wide_model_s_manifold_is_drawn_over_the_map_s_pca_plane(mnist_dir, monkeypatch):
     monkeypatch.setenv("VAE_DATA_DIR", str(mnist_dir))
-    at = page("pages/latent_map.py", **{state.MODEL: str(ROOT / "models" / "mnist-16d")}).run()
+    at = page("app_pages/latent_map.py", **{state.MODEL: str(ROOT / "models" / "mnist-16d")}).run()
     assert not at.exception
     assert at.radio(key="map_projection").value == "pca"
     assert any("PCA plane" in c.value for c in at.caption)
-    assert len(images(at)) == 1 and len(at.get("plotly_chart")) == 1
+    assert served_latents(browser_pictures(at)["map_manifold"]).shape == (15 * 15, 16)
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_the_manifold_beside_a_2d_map_has_the_map_s_axes():
+    """mnist-2d's z1 carries more KL than its z0; the grid must still run z0 across and z1 up, as the scatter
+    does: the top-left tile decodes the point at the top-left of the scatter's plane (low z0, high z1)."""
+    at = page("app_pages/latent_map.py", **{state.MODEL: str(ROOT / "models" / "mnist-2d")}).run()
+    n = at.slider(key="map_grid_size").value
+    grid = served_latents(browser_pictures(at)["map_manifold"]).reshape(n, n, 2)
+    top_left, top_right, bottom_left = grid[0, 0], grid[0, -1], grid[-1, 0]
+    assert top_left[0] < 0 < top_right[0] and top_left[1] == top_right[1]  # z0 grows to the right
+    assert top_left[1] > 0 > bottom_left[1] and top_left[0] == bottom_left[0]  # z1 grows upward
 
 
 def test_interpolation_draws_three_strips_that_follow_the_images():
-    at = page("pages/interpolation.py").run()
-    first = images(at)
-    assert len(first) == 3  # the linear, spherical and pixel strips (the ends are previews beside their pickers)
+    at = page("app_pages/interpolation.py").run()
+    blend, paths = images(at), browser_pictures(at)
+    linear, spherical = served_latents(paths["interp_linear"]), served_latents(paths["interp_spherical"])
+    mu = resources_encodings(ROOT / "models" / "digits-2d")
+    np.testing.assert_allclose(linear[[0, -1]], mu[[0, 1]], atol=1e-6)  # from test image 0 to test image 1
+    np.testing.assert_allclose(spherical[[0, -1]], mu[[0, 1]], atol=1e-5)
+    assert len(blend) == 1 and len(linear) == 10  # the pixel blend is drawn by the server: it has no latents
     at.number_input(key="interp_b").set_value(42).run()
-    assert all(a != b for a, b in zip(first, images(at)))
+    assert images(at) != blend
+    np.testing.assert_allclose(served_latents(browser_pictures(at)["interp_linear"])[-1], mu[42], atol=1e-6)
+
+
+def resources_encodings(path):
+    from vae_core import load_dataset
+    from vae_core.evaluation import encode_dataset
+    return encode_dataset(load_checkpoint(path).model, load_dataset("digits").test_x)[0].numpy()
 
 
 def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path):
-    at = page("pages/train.py").run()
+    at = page("app_pages/train.py").run()
     at.number_input(key="train_epochs").set_value(2)
     at.text_input(key="train_hidden").set_value("32")
     at.button(key="FormSubmitter:train_form-Start training").click().run()
@@ -129,7 +153,7 @@ def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path):
 
 
 def test_bad_hidden_sizes_are_refused_with_a_message():
-    at = page("pages/train.py").run()
+    at = page("app_pages/train.py").run()
     at.text_input(key="train_hidden").set_value("12a")
     at.button(key="FormSubmitter:train_form-Start training").click().run()
     assert "hidden sizes must be comma-separated integers like 400 or 512,256, got '12a'" in at.error[0].value
@@ -145,7 +169,7 @@ def _total_from_latex(at) -> float:
 
 
 def test_trade_off_page_recomputes_the_total_when_beta_changes():
-    at = page("pages/kl_tradeoff.py").run()
+    at = page("app_pages/kl_tradeoff.py").run()
     assert not at.exception
     at.select_slider(key="tradeoff_beta").set_value(1.0).run()
     at_one = _total_from_latex(at)
@@ -163,7 +187,7 @@ def _figure(at, key):
 
 
 def test_beta_sweep_page_plots_one_point_per_shipped_beta_and_runs_a_sweep():
-    at = page("pages/beta_sweep.py").run()
+    at = page("app_pages/beta_sweep.py").run()
     assert not at.exception
     shipped = next(t for t in _figure(at, "sweep_plane")["data"] if t.get("name") == "digits (shipped)")
     assert [t.split("=")[1] for t in shipped["text"]] == ["0.1", "0.3", "1", "3", "10"]
@@ -181,7 +205,7 @@ def test_beta_sweep_page_plots_one_point_per_shipped_beta_and_runs_a_sweep():
 
 
 def test_warm_up_page_compares_three_runs():
-    at = page("pages/warmup_free_bits.py").run()
+    at = page("app_pages/warmup_free_bits.py").run()
     at.number_input(key="warmup_epochs").set_value(5)
     at.number_input(key="warmup_T").set_value(3.0)
     at.button(key="warmup_run").click().run()
@@ -202,13 +226,14 @@ def test_without_mnist_files_the_pages_say_what_is_missing_and_keep_the_decoder(
     st.cache_data.clear()
     try:
         mnist = str(ROOT / "models" / "mnist-2d")
-        at = page("pages/latent_map.py", **{state.MODEL: mnist}).run()
+        at = page("app_pages/latent_map.py", **{state.MODEL: mnist}).run()
         assert not at.exception
         assert "mnist not found" in at.warning[0].value and "train-images-idx3-ubyte.gz" in at.warning[0].value
         assert at.button(key="download_mnist")  # offered, not forced
-        assert len(images(at)) == 1  # the decoded manifold still shows
-        home = page("pages/home.py", **{state.MODEL: mnist}).run()
-        assert not home.exception and len(images(home)) == 1  # prior samples, no reconstructions
+        assert "map_manifold" in browser_pictures(at)  # the decoded manifold still shows
+        home = page("app_pages/home.py", **{state.MODEL: mnist}).run()
+        assert not home.exception and not images(home)  # no reconstructions,
+        assert "home_prior" in browser_pictures(home)  # but samples from the prior
     finally:
         st.cache_resource.clear()
         st.cache_data.clear()
@@ -232,11 +257,9 @@ def test_a_very_wide_latent_is_shown_in_bounded_pieces(wide_model, path):
     assert not at.exception, at.exception
     assert len(at.slider) <= 70 and len(at.number_input) < 50 and len(at.selectbox) < 10
     assert time.perf_counter() - start < 60
-    if path == "pages/latent_sliders.py":
-        assert len(at.slider) == 64 and "56 less active dimensions" in at.expander[0].label
-        assert any("9936 further dimensions" in c.value for c in at.caption)
-        traversal_strip = at.get("image")[-1]
-        assert len(traversal_strip.value) == 1  # one strip of at most 16 rows, not 10,000
+    if path == "app_pages/latent_sliders.py":
+        sent = sliders(at)
+        assert len(sent["order"]) == 64 and sent["folded"] == 9936 and len(sent["traversal"]["dims"]) == 16
 
 
 def test_a_point_from_the_map_beyond_the_sliders_range_lands_on_their_edge(tmp_path):
@@ -249,16 +272,15 @@ def test_a_point_from_the_map_beyond_the_sliders_range_lands_on_their_edge(tmp_p
         model.mu_head.weight.zero_()
         model.mu_head.bias.copy_(torch.tensor([9.0, -7.0]))
     far = str(save_checkpoint(model, tmp_path / "far"))
-    at = page("pages/latent_map.py", **{state.MODEL: far, state.MAP_CHOSEN: (far, 3)}).run()
+    at = page("app_pages/latent_map.py", **{state.MODEL: far, state.MAP_CHOSEN: (far, 3)}).run()
     assert not at.exception
     at.button(key="map_to_sliders").click().run()
     assert not at.exception, at.exception
-    assert [at.slider(key=f"sliders_z{i}").value for i in range(2)] == [4.0, -4.0]
-    assert at.session_state[state.LATENT] == [4.0, -4.0]
+    assert sliders(at)["z"] == [4.0, -4.0] and at.session_state[state.LATENT] == [4.0, -4.0]
 
 
 def test_a_huge_model_is_refused_by_the_train_form_with_the_limit():
-    at = page("pages/train.py").run()
+    at = page("app_pages/train.py").run()
     at.text_input(key="train_hidden").set_value("100000,100000")
     at.button(key="FormSubmitter:train_form-Start training").click().run()
     assert "above the limit of 50,000,000" in at.error[0].value and state.JOB not in at.session_state
@@ -272,7 +294,7 @@ def test_in_class_mode_a_session_does_not_list_other_people_s_runs(tmp_path, mon
     runs = tmp_path / "runs"  # the private_runs fixture's folder: someone else's run lies there
     other = save_checkpoint(VAE(Config(dataset="digits", hidden=(8,))), new_run_dir(runs, "someone-else"))
     monkeypatch.setenv("VAE_CLASS_MODE", "1" if class_mode else "")
-    at = page("pages/home.py").run()
+    at = page("app_pages/home.py").run()
     listed = [option for box in at.sidebar.selectbox for option in box.options]  # as labels
     assert any(option.startswith(other.name) for option in listed) is not class_mode
     assert ("Open a saved run" in [e.label for e in at.sidebar.expander]) is not class_mode

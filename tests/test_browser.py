@@ -38,31 +38,12 @@ def open_page(app, path):
     return page
 
 
-def decoded_src(page) -> str:
-    return page.locator("[data-testid='stMain'] [data-testid='stImage'] img").first.get_attribute("src")
-
-
 @pytest.mark.parametrize("path", PAGES)
 def test_every_page_opens_without_errors(app, path):
     page = open_page(app, path)
     assert page.locator("[data-testid='stException']").count() == 0
     page.wait_for_timeout(500)  # let images and charts paint before the picture is taken
     page.screenshot(path=str(SCREENSHOTS / f"{PAGES[path]}.png"), full_page=True)
-
-
-def test_moving_a_latent_slider_changes_the_decoded_image(app):
-    page = open_page(app, "Latent_sliders")
-    before = decoded_src(page)
-    thumb = page.locator("[data-testid='stSlider'] input[type='range']").first
-    thumb.focus()
-    page.keyboard.press("End")
-    page.wait_for_function(
-        "before => document.querySelector(\"[data-testid='stMain'] [data-testid='stImage'] img\").src !== before",
-        arg=page.evaluate("() => document.querySelector(\"[data-testid='stMain'] [data-testid='stImage'] img\").src"),
-        timeout=15_000)
-    assert decoded_src(page) != before
-    assert thumb.input_value() == "4"
-    page.screenshot(path=str(SCREENSHOTS / "sliders-moved.png"), full_page=True)
 
 
 def test_clicking_a_point_on_the_map_shows_its_image(app):
@@ -81,7 +62,7 @@ def test_clicking_a_point_on_the_map_shows_its_image(app):
     wait_idle(page)
     heading = page.locator("h3", has_text=re.compile(r"Test image \d+")).first.inner_text()
     assert "label" in heading
-    assert page.locator("[data-testid='stMain'] [data-testid='stImage']").count() >= 3  # grid, original, recon
+    assert page.locator("[data-testid='stMain'] [data-testid='stImage']").count() == 2  # original, recon
     page.screenshot(path=str(SCREENSHOTS / "map-clicked.png"), full_page=True)
 
 
@@ -131,14 +112,14 @@ def test_sessions_do_not_see_each_other(app):
         first.goto(f"{url}/Latent_sliders")
         first.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
         wait_idle(first)
-        slider = first.locator("[data-testid='stSlider'] input[type='range']").first
+        slider = first.locator(".latent-sliders input[type='range']").first
         slider.focus()
-        first.keyboard.press("Home")
-        expect(slider).to_have_value("-4", timeout=15_000)
+        first.keyboard.press("Home")  # the browser decodes it, and its change reaches this session's point
+        first.wait_for_function("() => String(window.vaeLab.components.sliders.dataZ[0]) === '-4'", timeout=15_000)
         other.goto(f"{url}/Latent_sliders")
-        other.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+        other.wait_for_selector(".latent-sliders input[type='range']", timeout=60_000)
         wait_idle(other)
-        expect(other.locator("[data-testid='stSlider'] input[type='range']").first).to_have_value("0")
+        expect(other.locator(".latent-sliders input[type='range']").first).to_have_value("0")
         other.goto(f"{url}/Train")
         other.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
         wait_idle(other)

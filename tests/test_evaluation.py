@@ -7,7 +7,7 @@ import torch
 
 from vae_core import VAE, Config, ConfigError, evaluate, iwae_estimate
 from vae_core.evaluation import (decode_images, encode_dataset, gaussian_grid_values, image_grid, lerp,
-                                 manifold_grid, pca_plane, plane_grid, project_2d, slerp, traversal)
+                                 manifold_latents, pca_plane, plane_latents, project_2d, slerp, traversal)
 
 
 def test_evaluate_parts_add_up(trained_digits, digits):
@@ -58,12 +58,12 @@ def test_gaussian_grid_is_symmetric_and_follows_the_inverse_cdf():
     assert values[2].item() == pytest.approx(0.0, abs=1e-6)
 
 
-def test_manifold_grid_tiles_decodes_with_up_positive(trained_digits):
+def test_manifold_latents_tile_with_up_positive(trained_digits):
     model, _ = trained_digits
-    grid = manifold_grid(model, n=4, padding=1)
+    grid = image_grid(decode_images(model, manifold_latents(2, n=4)), nrow=4, padding=1)
     assert grid.shape == (4 * 9 + 1, 4 * 9 + 1)
     values = gaussian_grid_values(4)
-    top_left = decode_images(model, torch.tensor([[values[0], values[-1]]]))[0]
+    top_left = decode_images(model, torch.tensor([[values[0], values[-1]]]))[0]  # low z0, high z1
     torch.testing.assert_close(grid[1:9, 1:9], top_left)
 
 
@@ -75,7 +75,7 @@ def test_pca_map_and_its_decoded_plane_share_coordinates(trained_digits):
     torch.testing.assert_close(axes @ axes.T, torch.eye(2), atol=1e-5, rtol=0)  # orthonormal directions
     xy = torch.from_numpy(project_2d(torch.cat([mu, torch.zeros(200, 1)], 1), "pca"))  # 3-D means on a plane
     assert xy[:, 0].var() > xy[:, 1].var()  # the first axis carries the most spread
-    grid = plane_grid(model, centre, axes, (-2.0, 2.0, -1.0, 1.0), n=3, padding=1)
+    grid = image_grid(decode_images(model, plane_latents(centre, axes, (-2.0, 2.0, -1.0, 1.0), n=3)), nrow=3)
     top_left = decode_images(model, (centre - 2 * axes[0] + 1 * axes[1]).unsqueeze(0))[0]
     torch.testing.assert_close(grid[1:9, 1:9], top_left)
 

@@ -19,7 +19,7 @@ from ui import state
 from vae_core import VAE, Config, load_checkpoint, save_checkpoint
 from vae_core.evaluation import decode_images, dimensions_by_kl
 
-PAGE = "pages/latent_pad.py"
+PAGE = "app_pages/latent_pad.py"
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                     reason=f"{CHROMIUM} missing: apt-get install -y chromium")
 SAVED = re.compile(r"Saved for the other pages: z = \((.*)\)")
@@ -162,7 +162,7 @@ def test_dragging_redraws_every_frame_and_the_release_reaches_the_session(app):
     page.mouse.click(*at(-2, -2))
     wait_saved(page, [-2.0, -2.0])
     page.locator("[data-testid='stSidebar'] a", has_text="Latent sliders").click()
-    sliders = page.locator("[data-testid='stSlider'] input[type='range']")
+    sliders = page.locator(".latent-sliders input[type='range']")
     sliders.first.wait_for(timeout=30_000)
     wait_idle(page)
     values = [float(v) for v in sliders.evaluate_all("inputs => inputs.map(input => input.value)")]

@@ -70,7 +70,7 @@ def test_reparameterization_draws(trained_digits, digits):
     model, _ = trained_digits
     draws = reparameterization_draws(model, digits.test_x[0], n=32)
     np.testing.assert_allclose(draws.z, draws.mu + draws.eps * draws.sigma, rtol=1e-6)
-    assert draws.images.shape == (32, 8, 8)
+    assert draws.z.shape == (32, 2) and draws.eps.shape == (32, 2)
     assert not np.allclose(draws.z[0], draws.z[1])
 
 

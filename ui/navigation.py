@@ -15,15 +15,15 @@ class Page:
 
 
 PAGES = (
-    Page("pages/home.py", "Home", ":material/home:", ""),
-    Page("pages/latent_sliders.py", "Latent sliders", ":material/tune:", "Latent_sliders"),
-    Page("pages/latent_map.py", "Latent map", ":material/scatter_plot:", "Latent_map"),
-    Page("pages/interpolation.py", "Interpolation", ":material/swap_horiz:", "Interpolation"),
-    Page("pages/train.py", "Train", ":material/model_training:", "Train"),
-    Page("pages/latent_pad.py", "Latent pad", ":material/touch_app:", "Latent_pad"),
-    Page("pages/kl_tradeoff.py", "KL trade-off", ":material/balance:", "KL_trade-off"),
-    Page("pages/beta_sweep.py", "Beta sweep", ":material/show_chart:", "Beta_sweep"),
-    Page("pages/warmup_free_bits.py", "Warm-up and free bits", ":material/local_fire_department:",
+    Page("app_pages/home.py", "Home", ":material/home:", ""),
+    Page("app_pages/latent_sliders.py", "Latent sliders", ":material/tune:", "Latent_sliders"),
+    Page("app_pages/latent_map.py", "Latent map", ":material/scatter_plot:", "Latent_map"),
+    Page("app_pages/interpolation.py", "Interpolation", ":material/swap_horiz:", "Interpolation"),
+    Page("app_pages/train.py", "Train", ":material/model_training:", "Train"),
+    Page("app_pages/latent_pad.py", "Latent pad", ":material/touch_app:", "Latent_pad"),
+    Page("app_pages/kl_tradeoff.py", "KL trade-off", ":material/balance:", "KL_trade-off"),
+    Page("app_pages/beta_sweep.py", "Beta sweep", ":material/show_chart:", "Beta_sweep"),
+    Page("app_pages/warmup_free_bits.py", "Warm-up and free bits", ":material/local_fire_department:",
          "Warm-up_and_free_bits"),
 )
 

@@ -12,7 +12,7 @@ import torch
 from vae_core import Checkpoint, CheckpointError, Config, DataError, Dataset, load_checkpoint, load_dataset
 from vae_core.checkpoint import METRICS, WEIGHTS, Summary, find_checkpoints, summarize, sweep_members
 from vae_core.cli import parse_config
-from vae_core.evaluation import encode_dataset, evaluate, pca_plane, plane_grid, project_2d
+from vae_core.evaluation import encode_dataset, evaluate, pca_plane, plane_latents, project_2d
 from vae_core.tradeoff import aggregate_posterior
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,7 +159,8 @@ def sweep_base(dataset: str) -> Config:
 
 
 def pca_manifold(path: str, n: int) -> np.ndarray:
-    """Decodes over the PCA plane of the latent map, across the middle 98% of its points, as one image."""
+    """The latents of an n x n grid over the PCA plane of the latent map, across the middle 98% of its points
+    (plane_latents: row by row, the first PCA axis to the right, the second upward)."""
     return _pca_manifold(path, stamp(path), n)
 
 
@@ -169,4 +170,4 @@ def _pca_manifold(path: str, stamp: float, n: int) -> np.ndarray:
     xy = projection(path, "pca")[1]
     low, high = np.percentile(xy, 1, axis=0), np.percentile(xy, 99, axis=0)
     centre, axes = pca_plane(torch.from_numpy(mu))
-    return plane_grid(model(path).model, centre, axes, (low[0], high[0], low[1], high[1]), n).numpy()
+    return plane_latents(centre, axes, (low[0], high[0], low[1], high[1]), n).numpy()

@@ -109,10 +109,14 @@ def reconstruct(model, x: torch.Tensor) -> torch.Tensor:
     return decode_images(model, mu)
 
 
+def prior_latents(latent_dim: int, n: int, seed: int = 0) -> torch.Tensor:
+    """n draws z ~ N(0, I) from a generator seeded with seed: [n, D]."""
+    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
 def sample_prior(model, n: int, seed: int = 0) -> torch.Tensor:
-    """n images decoded from z ~ N(0, I), drawn from a generator seeded with seed: [n, H, W]."""
-    z = torch.randn(n, model.config.latent_dim, generator=torch.Generator().manual_seed(seed))
-    return decode_images(model, z)
+    """n images decoded from prior_latents: [n, H, W]."""
+    return decode_images(model, prior_latents(model.config.latent_dim, n, seed))
 
 
 def prior_point(latent_dim: int, seed: int | None = None) -> list[float]:
@@ -139,20 +143,20 @@ def gaussian_grid_values(n: int, coverage: float = 0.9) -> torch.Tensor:
     return torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(tail, 1 - tail, n))
 
 
-def manifold_grid(model, n: int = 15, dims: tuple[int, int] = (0, 1), base: torch.Tensor | None = None,
-                  coverage: float = 0.9, padding: int = 1) -> torch.Tensor:
-    """Decoded images over a 2-D latent grid laid out by the Gaussian inverse CDF, as one [H, W] image.
+def manifold_latents(latent_dim: int, n: int = 15, dims: tuple[int, int] = (0, 1), base=None,
+                     coverage: float = 0.9) -> torch.Tensor:
+    """The latents of the decoded manifold: an n x n grid over two dimensions spaced by the Gaussian inverse
+    CDF, row by row as image_grid tiles them ([n * n, D]).
 
-    Rows go from high to low values of dims[1] (so up is positive), columns from low to high dims[0];
-    the other dimensions are held at base (zero by default).
+    Rows go from high to low values of dims[1] (so up is positive), columns from low to high dims[0], as on
+    a scatter with dims[0] across; the other dimensions are held at base (zero by default).
     """
     values = gaussian_grid_values(n, coverage)
-    z = torch.zeros(n, n, model.config.latent_dim) if base is None else base.reshape(1, 1, -1).repeat(n, n, 1)
+    z = torch.zeros(n, n, latent_dim) if base is None else _vector(base).reshape(1, 1, -1).repeat(n, n, 1)
     z[:, :, dims[0]] = values.reshape(1, n)
-    if model.config.latent_dim > 1:
+    if latent_dim > 1:
         z[:, :, dims[1]] = values.flip(0).reshape(n, 1)
-    images = decode_images(model, z.reshape(n * n, -1)).unsqueeze(1)
-    return image_grid(images, nrow=n, padding=padding)
+    return z.reshape(n * n, latent_dim)
 
 
 def pca_plane(mu: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,14 +167,14 @@ def pca_plane(mu: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return centre.float(), vh[:2].float()
 
 
-def plane_grid(model, centre: torch.Tensor, axes: torch.Tensor, extent: tuple[float, float, float, float],
-               n: int = 15, padding: int = 1) -> torch.Tensor:
-    """Decodes of z = centre + a axes[0] + b axes[1] over an n x n grid of (a, b) in extent = (a0, a1, b0, b1),
-    as one [H, W] image laid out like the map: a grows to the right, b upward."""
+def plane_latents(centre: torch.Tensor, axes: torch.Tensor, extent: tuple[float, float, float, float],
+                  n: int = 15) -> torch.Tensor:
+    """z = centre + a axes[0] + b axes[1] over an n x n grid of (a, b) in extent = (a0, a1, b0, b1), row by row
+    as image_grid tiles them, laid out like the map: a grows to the right, b upward ([n * n, D])."""
     a = torch.linspace(extent[0], extent[1], n)
     b = torch.linspace(extent[3], extent[2], n)  # top row first: the highest b
     z = centre + a.reshape(1, n, 1) * axes[0] + b.reshape(n, 1, 1) * axes[1]
-    return image_grid(decode_images(model, z.reshape(n * n, -1)).unsqueeze(1), nrow=n, padding=padding)
+    return z.reshape(n * n, -1)
 
 
 def image_grid(images: torch.Tensor, nrow: int, padding: int = 1) -> torch.Tensor:
@@ -218,15 +222,18 @@ def pixel_blend(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
     return (1 - t) * a + t * b
 
 
-def traversal(z, dim: int, values: torch.Tensor | None = None) -> torch.Tensor:
-    """Copies of z with dimension dim swept over values (default -3 to 3 in 9 steps): [len(values), D]."""
-    values = torch.linspace(-3, 3, 9) if values is None else torch.as_tensor(values, dtype=torch.float32)
+TRAVERSAL_VALUES = tuple(torch.linspace(-3, 3, 9).tolist())  # what a traversal sweeps a dimension over
+
+
+def traversal(z, dim: int, values=TRAVERSAL_VALUES) -> torch.Tensor:
+    """Copies of z with dimension dim swept over values: [len(values), D]."""
+    values = torch.as_tensor(values, dtype=torch.float32)
     path = _vector(z).reshape(1, -1).repeat(len(values), 1)
     path[:, dim] = values
     return path
 
 
-def traversals(z, dims, values: torch.Tensor | None = None) -> torch.Tensor:
+def traversals(z, dims, values=TRAVERSAL_VALUES) -> torch.Tensor:
     """The traversals of several dimensions one after another: [len(dims) * len(values), D]."""
     return torch.cat([traversal(z, d, values) for d in dims])
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .evaluation import decode_images
 from .objective import kl_per_dim, recon_nll
 
 RECON_SAMPLES = 64  # z draws that estimate E_q[-log p(x|z)] for one image
@@ -58,18 +57,17 @@ class ReparameterizationDraws:
     sigma: np.ndarray   # [D]
     eps: np.ndarray     # [n, D] the draws from N(0, I): the only randomness
     z: np.ndarray       # [n, D] = mu + eps * sigma
-    images: torch.Tensor  # [n, H, W] decodes of z
 
 
 @torch.no_grad()
 def reparameterization_draws(model, x: torch.Tensor, n: int = 64, seed: int = 0) -> ReparameterizationDraws:
-    """z = mu + eps * sigma for n draws of eps, and their decodes, for one flattened image x."""
+    """z = mu + eps * sigma for n draws of eps, for one flattened image x."""
     model.eval()
     mu, logvar = model.encode(x.reshape(1, -1))
     sigma = torch.exp(0.5 * logvar)
     eps = torch.randn(n, mu.shape[1], generator=torch.Generator().manual_seed(seed))
     z = mu + eps * sigma
-    return ReparameterizationDraws(mu[0].numpy(), sigma[0].numpy(), eps.numpy(), z.numpy(), decode_images(model, z))
+    return ReparameterizationDraws(mu[0].numpy(), sigma[0].numpy(), eps.numpy(), z.numpy())
 
 
 def sweep_configs(base, betas) -> list:

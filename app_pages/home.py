@@ -2,7 +2,8 @@
 import streamlit as st
 
 from ui import resources, widgets
-from vae_core.evaluation import image_grid, sample_prior
+from ui.decoder import decoded_grid
+from vae_core.evaluation import prior_latents
 
 checkpoint = widgets.current()
 config = checkpoint.config
@@ -30,5 +31,6 @@ with left:
 with right:
     st.subheader("Samples from the prior")
     seed = st.number_input("Seed", 0, 10_000, 0, key="home_seed")
-    widgets.show_image(image_grid(sample_prior(checkpoint.model, 32, int(seed)), nrow=8), size=480,
-                       caption="z ~ N(0, I), decoded (Bernoulli means)")
+    decoded_grid(checkpoint.model, prior_latents(config.latent_dim, 32, int(seed)), key="home_prior", nrow=8,
+                 width=480, caption="z ~ N(0, I), decoded in your browser (Bernoulli means)",
+                 download="prior-samples.png")

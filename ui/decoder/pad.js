@@ -1,16 +1,12 @@
-// The latent pad: a handle dragged over two latent dimensions and sliders for all of them, decoded in the
-// browser on every animation frame from the model's own weights (the blob of vae_core/export.py).
+// The latent pad: a handle dragged over two latent dimensions and sliders for the most informative ones,
+// decoded in the browser on every animation frame (decoder.js, prepended to this module, decodes).
 // A plain ES module that Streamlit's components v2 imports as is: no build step, no dependencies.
 
-const decoders = new Map();     // decoder URL -> Promise<decoder>: each model's weights are fetched once per page
 const backgrounds = new Map();  // background URL -> Promise<{points, labels}>
 const pads = new WeakMap();     // parentElement -> Pad: Streamlit calls the default export again on new data
-const MAGIC = "VAEDEC1\0";
 const PAD_SIZE = 360;           // CSS pixels of the square pad
 const IMAGE_SIZE = 280;         // CSS pixels of the decoded image
 const KEEP = 5000;              // timing samples kept per pad
-const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
@@ -30,96 +26,10 @@ export default function (component) {
   };
 }
 
-// ---- the decoder: the blob's layers run one after another on Float32Arrays ----
-
-function loadDecoder(url) {
-  if (!decoders.has(url)) {
-    const loading = fetch(url)
-      .then(r => { if (!r.ok) throw new Error(`decoder weights: HTTP ${r.status}`); return r.arrayBuffer(); })
-      .then(parseDecoder)
-      .catch(error => { decoders.delete(url); throw error; });  // a later rerun may try again
-    decoders.set(url, loading);
-  }
-  return decoders.get(url);
-}
-
-function parseDecoder(buffer) {
-  const bytes = new Uint8Array(buffer);
-  const text = new TextDecoder();
-  if (text.decode(bytes.subarray(0, 8)) !== MAGIC) throw new Error("decoder weights: not a packed decoder");
-  const length = new DataView(buffer).getUint32(8, true);
-  const header = JSON.parse(text.decode(bytes.subarray(12, 12 + length)));
-  // The packer pads the header so the floats start 4-byte aligned; typed arrays are little-endian everywhere we run.
-  const data = new Float32Array(buffer, 12 + length);
-  const part = ([offset, count]) => data.subarray(offset, offset + count);
-  const layers = header.layers.map(layer => ({
-    ...layer, w: part(layer.weight), b: part(layer.bias),
-    y: new Float32Array(layer.op === "linear" ? layer.out : layer.out_shape.reduce((a, b) => a * b)),
-  }));
-  const input = new Float32Array(header.latent_dim);
-  const pixels = new Float32Array(layers[layers.length - 1].y.length);
-  return {
-    header, bytes: buffer.byteLength,
-    // Bernoulli means of one latent, (C, H, W) flattened; the returned array is reused by the next call.
-    decode(z) {
-      input.set(z);
-      let x = input;
-      for (const layer of layers) {
-        (layer.op === "linear" ? linear : convTranspose)(layer, x, layer.y);
-        x = layer.y;
-      }
-      for (let i = 0; i < x.length; i++) pixels[i] = 1 / (1 + Math.exp(-x[i]));
-      return pixels;
-    },
-  };
-}
-
-function linear(layer, x, y) {
-  const n = layer.in, w = layer.w, b = layer.b;
-  for (let o = 0; o < layer.out; o++) {
-    let sum = b[o];
-    for (let i = 0, row = o * n; i < n; i++) sum += w[row + i] * x[i];
-    y[o] = layer.relu && sum < 0 ? 0 : sum;
-  }
-}
-
-// Each input pixel scatters its kernel-weighted value into the output: out[s*i - p + k] += x[i] * w[k].
-function convTranspose(layer, x, y) {
-  const [c, h, w] = layer.in_shape, [oc, oh, ow] = layer.out_shape;
-  const k = layer.kernel, s = layer.stride, p = layer.padding, weight = layer.w;
-  for (let o = 0; o < oc; o++) y.fill(layer.b[o], o * oh * ow, (o + 1) * oh * ow);
-  for (let ci = 0; ci < c; ci++) {
-    for (let iy = 0; iy < h; iy++) {
-      for (let ix = 0; ix < w; ix++) {
-        const v = x[(ci * h + iy) * w + ix];
-        if (v === 0) continue;  // after a ReLU many inputs are zero
-        for (let o = 0; o < oc; o++) {
-          const base = (ci * oc + o) * k * k, plane = o * oh * ow;
-          for (let ky = 0; ky < k; ky++) {
-            const oy = iy * s - p + ky;
-            if (oy < 0 || oy >= oh) continue;
-            for (let kx = 0; kx < k; kx++) {
-              const ox = ix * s - p + kx;
-              if (ox >= 0 && ox < ow) y[plane + oy * ow + ox] += v * weight[base + ky * k + kx];
-            }
-          }
-        }
-      }
-    }
-  }
-  if (layer.relu) for (let i = 0; i < y.length; i++) if (y[i] < 0) y[i] = 0;
-}
-
 function loadBackground(url, count) {
-  if (!backgrounds.has(url)) {
-    const loading = fetch(url)
-      .then(r => { if (!r.ok) throw new Error(`background: HTTP ${r.status}`); return r.arrayBuffer(); })
-      .then(buffer => ({ points: new Float32Array(buffer, 0, 2 * count),  // (x, y) pairs, then a label each
-                         labels: new Uint8Array(buffer, 8 * count, count) }))
-      .catch(error => { backgrounds.delete(url); throw error; });
-    backgrounds.set(url, loading);
-  }
-  return backgrounds.get(url);
+  return fetchOnce(backgrounds, url, buffer => ({ points: new Float32Array(buffer, 0, 2 * count),  // (x, y) pairs,
+                                                  labels: new Uint8Array(buffer, 8 * count, count) }),  // a label each
+                   "background");
 }
 
 // ---- one pad on the page ----
@@ -251,11 +161,9 @@ class Pad {
       this.decoderPromise.then(decoder => {
         if (this.decoderUrl !== data.decoder) return;
         this.decoder = decoder;
-        const [c, h, w] = decoder.header.image_shape;
-        this.image.width = w;
-        this.image.height = h;
-        this.channels = c;
-        this.pixels = new ImageData(w, h);
+        this.image.width = decoder.width;
+        this.image.height = decoder.height;
+        this.pixels = new ImageData(decoder.width, decoder.height);
         this.status.textContent = `Decoded in your browser from the model's weights ` +
           `(${(decoder.bytes / 1e6).toFixed(2)} MB of float32, fetched once per model).`;
         this.dirty = true;
@@ -345,11 +253,7 @@ class Pad {
   }
 
   drawImage(pixels) {
-    const rgba = this.pixels.data, n = this.image.width * this.image.height, c = this.channels;
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < 3; j++) rgba[4 * i + j] = 255 * pixels[(c === 3 ? j * n : 0) + i];  // clamps and rounds
-      rgba[4 * i + 3] = 255;
-    }
+    paintTile(this.pixels.data, this.image.width, 0, 0, pixels, this.decoder);
     this.image.getContext("2d").putImageData(this.pixels, 0, 0);  // CSS scales it up with hard pixel edges
   }
 
@@ -372,13 +276,6 @@ class Pad {
     this.root.remove();
     if (window.latentPad.current === this) window.latentPad.current = null;
   }
-}
-
-function element(tag, className, parent) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (parent) parent.appendChild(node);
-  return node;
 }
 
 function push(list, value) {

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from ui import resources, state, widgets
-from ui.latent_pad import MOST_SLIDERS, latent_pad
+from ui.decoder import MOST_SLIDERS, latent_pad
 from vae_core.evaluation import dimensions_by_kl
 
 checkpoint = widgets.current()

@@ -2,7 +2,8 @@
 import streamlit as st
 
 from ui import resources, state, widgets
-from vae_core.evaluation import as_images, decode_images, image_grid, lerp, pixel_blend, slerp
+from ui.decoder import decoded_grid
+from vae_core.evaluation import as_images, image_grid, lerp, pixel_blend, slerp
 
 checkpoint = widgets.current()
 model, config = checkpoint.model, checkpoint.config
@@ -35,7 +36,8 @@ if use_point:
 
 for name, path in (("Linear", lerp(z0, z1, steps)), ("Spherical", slerp(z0, z1, steps))):
     st.subheader(f"{name} in latent space")
-    widgets.show_image(image_grid(decode_images(model, path), nrow=steps), size=1100)
+    decoded_grid(model, path, key=f"interp_{name.lower()}", nrow=steps, width=1100,
+                 download=f"interpolation-{name.lower()}.png")
 
 st.subheader("Blend in pixel space")
 if use_point:

@@ -3,7 +3,8 @@ trick, and the aggregate posterior against the prior."""
 import streamlit as st
 
 from ui import charts, resources, state, widgets
-from vae_core.evaluation import ACTIVE_THRESHOLD, dimensions_by_kl, image_grid
+from ui.decoder import decoded_grid
+from vae_core.evaluation import ACTIVE_THRESHOLD, dimensions_by_kl
 from vae_core.tradeoff import objective_parts, reparameterization_draws
 
 BETAS = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0]
@@ -43,7 +44,8 @@ cloud, decodes = st.columns(2)
 cloud.plotly_chart(charts.reparameterization_cloud(draws.mu, draws.sigma, draws.z, (top[0], top[min(1, len(top) - 1)])),
                    key="tradeoff_cloud")
 with decodes:
-    widgets.show_image(image_grid(draws.images, nrow=8), size=440, caption="decodes of the 48 draws of z")
+    decoded_grid(model, draws.z, key="tradeoff_draws", nrow=8, width=440, caption="decodes of the 48 draws of z",
+                 download="reparameterisation-draws.png")
 st.markdown(r"Sampling $z \sim \mathcal N(\mu, \sigma^2)$ is not differentiable in $\mu$ and $\sigma$. Writing "
             r"$z = \mu + \varepsilon\odot\sigma$ with $\varepsilon \sim \mathcal N(0, I)$ moves the randomness into "
             r"an input: $\partial z/\partial\mu = 1$ and $\partial z/\partial\sigma = \varepsilon$, so the "

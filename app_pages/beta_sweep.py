@@ -3,7 +3,8 @@ import streamlit as st
 
 from ui import charts, resources, state, widgets
 from vae_core.checkpoint import new_run_dir
-from vae_core.evaluation import ACTIVE_THRESHOLD, image_grid, sample_prior
+from ui.decoder import decoded_grid
+from vae_core.evaluation import ACTIVE_THRESHOLD, prior_latents
 from vae_core.jobs import SweepJob, TrainingJob
 from vae_core.tradeoff import sweep_configs
 
@@ -23,10 +24,11 @@ if dataset == "digits" and mine is not None:
     series["your sweep"] = [str(j.checkpoint) for j in mine.jobs if j.checkpoint is not None]
 
 
-def show_model(checkpoint, x, size):
+def show_model(checkpoint, x, size, key):
     """Test images over their reconstructions, then samples from the prior."""
     widgets.show_reconstructions(checkpoint.model, x, size)
-    widgets.show_image(image_grid(sample_prior(checkpoint.model, 16, 0), nrow=8), size, "samples from the prior")
+    decoded_grid(checkpoint.model, prior_latents(checkpoint.config.latent_dim, 16), key=key, nrow=8, width=size,
+                 caption="samples from the prior", download=f"prior-beta-{checkpoint.config.beta:g}.png")
 
 
 event = st.plotly_chart(charts.rate_distortion_plane({name: [resources.summary(p) for p in paths]
@@ -45,7 +47,7 @@ if chosen and data is not None and resources.model(chosen).config.dataset == dat
     left.plotly_chart(charts.kl_bars(model.metrics["kl_per_dim"], model.metrics["activity"], ACTIVE_THRESHOLD),
                       key="sweep_kl_bars")
     with right:
-        show_model(model, data.test_x[:8], 440)
+        show_model(model, data.test_x[:8], 440, "sweep_chosen_prior")
 
 
 if data is not None:
@@ -56,7 +58,7 @@ if data is not None:
         m = resources.model(path)
         with column:
             st.markdown(f"**β = {m.config.beta:g}** · {m.metrics['active_units']} active units")
-            show_model(m, data.test_x[:8], 400)
+            show_model(m, data.test_x[:8], 400, f"sweep_prior_{m.config.beta:g}")
 
 st.header("Run your own sweep on digits")
 base = resources.sweep_base("digits")  # the shipped digits sweep's settings

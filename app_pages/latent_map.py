@@ -2,7 +2,8 @@
 import streamlit as st
 
 from ui import charts, resources, state, widgets
-from vae_core.evaluation import as_images, dimensions_by_kl, manifold_grid, reconstruct
+from ui.decoder import decoded_grid
+from vae_core.evaluation import as_images, dimensions_by_kl, manifold_latents, reconstruct
 
 checkpoint = widgets.current()
 model, config, path = checkpoint.model, checkpoint.config, st.session_state[state.MODEL]
@@ -23,14 +24,16 @@ with grid_col:
     if method == "pca":
         st.caption("Decodes over the map's own PCA plane (the mean of the posterior means plus the two principal "
                    "directions), spanning the range of its points: each cell sits where the map shows it.")
-        widgets.show_image(resources.pca_manifold(path, n), size=520)
+        decoded_grid(model, resources.pca_manifold(path, n), key="map_manifold", nrow=n, download="manifold.png")
     else:
-        dims = dimensions_by_kl(checkpoint.metrics, config.latent_dim)[:2]
+        # On a map of the means themselves the grid's axes are the map's: z0 across, z1 up.
+        dims = (0, 1) if method == "means" else tuple(dimensions_by_kl(checkpoint.metrics, config.latent_dim)[:2])
         st.caption(f"Decodes of a grid over z{dims[0]} (right) and z{dims[-1]} (up), spaced by the Gaussian "
                    "inverse CDF so that each cell holds equal prior mass" +
                    ("; the other dimensions are held at zero." if config.latent_dim > 2 else ".") +
                    (" (A t-SNE map has no inverse to decode.)" if method == "tsne" else ""))
-        widgets.show_image(manifold_grid(model, n, dims=(dims[0], dims[-1])), size=520)
+        decoded_grid(model, manifold_latents(config.latent_dim, n, dims=(dims[0], dims[-1])), key="map_manifold",
+                     nrow=n, download="manifold.png")
 
 if data is None:
     st.stop()
@@ -63,4 +66,4 @@ if chosen is not None:
                       "posterior mean μ": mu[chosen], "posterior std σ": std[chosen]}, hide_index=True)
         if st.button("Open in the latent sliders", key="map_to_sliders"):
             state.set_latent_point(mu[chosen])
-            st.switch_page("pages/latent_sliders.py")
+            st.switch_page("app_pages/latent_sliders.py")

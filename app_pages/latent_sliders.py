@@ -1,0 +1,32 @@
+"""Latent sliders: one slider per latent dimension (most informative first), decoded in your browser as you drag."""
+import streamlit as st
+
+from ui import resources, state, widgets
+from ui.decoder import latent_sliders
+from vae_core.evaluation import TRAVERSAL_VALUES, dimensions_by_kl, prior_point
+
+MOST_SLIDERS = 64  # sliders at most; further dimensions keep their value
+MOST_ROWS = 16     # traversal rows at most
+
+checkpoint = widgets.current()
+model, config = checkpoint.model, checkpoint.config
+dims = dimensions_by_kl(checkpoint.metrics, config.latent_dim)
+
+st.title("Latent sliders")
+st.caption("Each slider is one coordinate of z; the image is the decoder's Bernoulli means for that z, decoded in "
+           "your browser from the model's own weights while you drag. Dimensions are ordered by how much "
+           "information they carry (their test KL). Where you let go becomes the point the other pages start from.")
+
+start, prior, reset = st.columns([3, 1, 1], vertical_alignment="bottom")
+with start:
+    data = resources.dataset_or_explain(config.dataset, "Starting from a real image")
+    if data is not None:
+        index = widgets.test_image_picker(data, "sliders_image")
+        if st.button("Start from its posterior mean", key="sliders_from_image"):
+            state.set_latent_point(resources.encodings(st.session_state[state.MODEL])[0][index])
+prior.button("Sample from the prior", key="sliders_prior",
+             on_click=lambda: state.set_latent_point(prior_point(config.latent_dim)))
+reset.button("Reset to zero", key="sliders_reset", on_click=lambda: state.set_latent_point([0.0] * config.latent_dim))
+
+latent_sliders(model, state.latent_point(config.latent_dim), key="sliders", order=dims[:MOST_SLIDERS],
+               traversal_dims=dims[:MOST_ROWS], traversal_values=TRAVERSAL_VALUES, on_release=state.set_latent_point)

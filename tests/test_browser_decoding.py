@@ -1,0 +1,108 @@
+"""Every latent decode in the browser (Debian's chromium): the sliders page follows a drag with nothing sent
+to the server until the slider is let go, and the decoded grids (interpolation, prior samples, manifold) equal
+torch's decodes of the latents the server sent. Screenshots land in test-artifacts/screenshots/."""
+import os
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from browser import CHROMIUM, ROOT, SCREENSHOTS, running_app, wait_idle
+from vae_core import load_checkpoint
+from vae_core.evaluation import decode_images, dimensions_by_kl
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install -y chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("runs")) as (url, page):
+        sent = []
+        page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
+        yield url, page, sent
+
+
+def open_page(app, path, model=None):
+    url, page, _ = app
+    page.goto(f"{url}/{path}")
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+    wait_idle(page)
+    if model:
+        page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+        page.get_by_role("option", name=re.compile(f"^{model} ")).click()
+        wait_idle(page)
+    return page
+
+
+def component(page, key, latent_dim):
+    """Wait until the component `key` has its decoder (for a model of latent_dim dimensions) and has drawn."""
+    page.wait_for_function("([key, d]) => { const c = window.vaeLab && window.vaeLab.components[key];"
+                           " return c && (c.decoder || c.decoded) && (c.decoded || c.decoder.header.latent_dim === d)"
+                           " && (!c.latents || c.latents.length % d === 0); }", arg=[key, latent_dim], timeout=30_000)
+
+
+def test_dragging_a_slider_redraws_in_the_browser_and_sends_nothing_until_it_is_let_go(app):
+    sent = app[2]
+    page = open_page(app, "Latent_sliders")
+    component(page, "sliders", 2)
+    slider = page.locator(".latent-sliders input[type='range']").first
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    image = "() => window.vaeLab.components.sliders.image.canvas.toDataURL()"
+    page.evaluate("() => window.vaeLab.components.sliders.resetStats()")
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    sent.clear()
+    seen = set()
+    for i in range(1, 25):  # towards the right end, while the button stays down
+        page.mouse.move(box["x"] + box["width"] * (0.5 + i / 50), y)
+        page.wait_for_timeout(20)
+        seen.add(page.evaluate(image))
+    frames = page.evaluate("() => window.vaeLab.components.sliders.stats.frames")
+    assert frames >= 10 and len(seen) >= 10, (frames, len(seen))  # the digit followed the drag
+    assert sent == []  # and the server heard nothing of it
+    dragged = float(slider.input_value())
+    page.mouse.up()
+    page.wait_for_function("v => Math.abs(window.vaeLab.components.sliders.dataZ[0] - v) < 0.011", arg=dragged,
+                           timeout=15_000)  # the released point came back from the session
+    assert len(sent) >= 1 and dragged > 1.5
+    wait_idle(page)
+    page.screenshot(path=str(SCREENSHOTS / "sliders-dragged.png"), full_page=True)
+
+
+@pytest.mark.parametrize("name", ["digits-2d", "mnist-16d"])
+def test_the_sliders_page_decodes_as_torch_does(app, name):
+    page = open_page(app, "Latent_sliders", model=None if name == "digits-2d" else name)
+    checkpoint = load_checkpoint(ROOT / "models" / name)
+    d = checkpoint.config.latent_dim
+    component(page, "sliders", d)
+    z = torch.randn(16, d, generator=torch.Generator().manual_seed(1)) * 2
+    browser = np.array(page.evaluate("zs => zs.map(z => Array.from(window.vaeLab.components.sliders.decoder"
+                                     ".decode(z)))", z.tolist())).reshape(16, *checkpoint.config.image_shape[1:])
+    assert np.abs(browser - decode_images(checkpoint.model, z).numpy()).max() < 1e-3
+    names = page.locator(".latent-sliders label.slider .name").all_text_contents()  # folded ones too
+    assert names == [f"z{i}" for i in dimensions_by_kl(checkpoint.metrics, d)]
+    strip_tiles = page.evaluate("() => window.vaeLab.components.sliders.strip.canvas.width")
+    _, h, w = checkpoint.config.image_shape
+    assert strip_tiles == 9 * (w + 1) + 1  # nine values a row, the traversal drawn in the browser too
+
+
+def browser_grid(page, key) -> np.ndarray:
+    return np.array(page.evaluate("k => Array.from(window.vaeLab.components[k].decoded)", key))
+
+
+@pytest.mark.parametrize("path, keys", [("Interpolation", ["interp_linear", "interp_spherical"]),
+                                        ("", ["home_prior"]), ("Latent_map", ["map_manifold"])])
+def test_decoded_grids_equal_torch_s_decodes_of_the_latents_sent(app, path, keys):
+    page = open_page(app, path)
+    model = load_checkpoint(ROOT / "models" / "digits-2d").model
+    for key in keys:
+        component(page, key, 2)
+        latents = np.array(page.evaluate("k => Array.from(window.vaeLab.components[k].latents)", key)).reshape(-1, 2)
+        expected = decode_images(model, torch.from_numpy(latents).float()).numpy().reshape(len(latents), -1)
+        assert np.abs(browser_grid(page, key).reshape(len(latents), -1) - expected).max() < 1e-3
+    page.screenshot(path=str(SCREENSHOTS / f"decoded-{path or 'home'}.png"), full_page=True)

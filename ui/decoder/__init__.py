@@ -1,0 +1,129 @@
+"""Pictures decoded in the browser from the model's own weights: the latent pad, the latent sliders and
+decoded grids (interpolation strips, the manifold, prior samples). Moving a latent costs the server nothing.
+
+The browser decodes (decoder.js, prepended to each component's module) from the decoder weights packed by
+vae_core.export. Component arguments are sent again with every rerun, so the weights never travel in them:
+they are served as a static file whose URL names their content (ui.served), and only that URL is an
+argument; decoder.js fetches each URL once per page and keeps the parsed decoder, shared by all the page's
+components. Latents a grid decodes and the points behind the pad travel the same way, as float32 files.
+"""
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from vae_core.export import pack_decoder
+
+from .. import served
+from ..state import RANGE
+
+HERE = Path(__file__).resolve().parent
+MOST_SLIDERS = 32  # the pad's own sliders: the first dimensions of order, at most this many
+
+SHOWN_SLIDERS = 8  # the sliders component shows this many; the rest fold away
+
+
+def _component(name: str, script: str):
+    js = (HERE / "decoder.js").read_text() + "\n" + (HERE / script).read_text()
+    return st.components.v2.component(name, css=(HERE / "decoder.css").read_text(), js=js)
+
+
+_pad = _component("latent_pad", "pad.js")
+_sliders = _component("latent_sliders", "sliders.js")
+_grid = _component("decoded_grid", "grid.js")
+_packed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (blob, digest); never edited
+_lock = threading.Lock()
+
+
+def latent_pad(model, z: Sequence[float], *, key: str, dims: tuple[int, int] = (0, 1),
+               order: Sequence[int] | None = None,
+               background: tuple[np.ndarray, np.ndarray | None] | None = None,
+               classes: Sequence[str] = (), on_release: Callable[[list[float]], None] | None = None,
+               ) -> list[float] | None:
+    """Mount the pad for a vae_core VAE (MLP or conv decoder) and return the point released in this run, or None.
+
+    z is the starting point (latent_dim floats within +-state.RANGE); the pad spans dims (horizontal,
+    vertical), the other coordinates stay at z's values unless the pad's sliders move them: one for each of
+    the first MOST_SLIDERS dimensions in order (dimension indices, e.g. most informative first; index order
+    by default). background is (points
+    [N, 2] in the pad's coordinates, labels [N] or None) drawn behind the handle, coloured by label and
+    named by classes in the legend. on_release(point) runs before the script when the user lets go of the
+    handle or a slider, so the whole rerun already sees the new point.
+    """
+    latent_dim = model.config.latent_dim
+    if len(z) != latent_dim:
+        raise ValueError(f"z has {len(z)} coordinates, the model's latent space {latent_dim}")
+    if len(dims) != 2 or dims[0] == dims[1] or not all(0 <= d < latent_dim for d in dims):
+        raise ValueError(f"dims must be two different dimensions below {latent_dim}, got {dims}")
+    order = list(order) if order is not None else list(range(latent_dim))
+    data = {
+        "decoder": decoder_url(model), "z": [float(v) for v in z], "dims": [int(d) for d in dims], "extent": RANGE,
+        "order": [int(d) for d in order[:MOST_SLIDERS]],
+        "classes": list(classes), "background": None,
+    }
+    if background is not None:
+        points, labels = background
+        points = np.ascontiguousarray(points, dtype="<f4")
+        if labels is None:  # one colour, no legend
+            labels, data["classes"] = np.zeros(len(points)), []
+        # float32 (x, y) pairs, then one uint8 label per point
+        blob = points.tobytes() + np.asarray(labels, np.uint8).tobytes()
+        data["background"] = {"url": served.url(blob), "count": len(points)}
+    result = _pad(key=key, data=data, height="content", on_release_change=lambda: _released(key, on_release))
+    return result.release
+
+
+def latent_sliders(model, z: Sequence[float], *, key: str, order: Sequence[int], traversal_dims: Sequence[int],
+                   traversal_values: Sequence[float], on_release: Callable[[list[float]], None] | None = None,
+                   ) -> list[float] | None:
+    """Mount sliders over the dimensions in order (SHOWN_SLIDERS shown, the rest folded away; latent
+    dimensions not in order keep z's values), the digit they decode, and a traversal strip with one row
+    per dimension in traversal_dims sweeping traversal_values, all decoded in the browser as a slider moves.
+
+    on_release(point) runs before the script when the user lets go of a slider (nothing is sent while
+    dragging); returns the point released in this run, or None.
+    """
+    if len(z) != model.config.latent_dim:
+        raise ValueError(f"z has {len(z)} coordinates, the model's latent space {model.config.latent_dim}")
+    data = {"key": key, "decoder": decoder_url(model), "z": [float(v) for v in z], "extent": RANGE,
+            "order": [int(d) for d in order], "shown": SHOWN_SLIDERS, "folded": len(z) - len(order),
+            "traversal": {"dims": [int(d) for d in traversal_dims], "values": [float(v) for v in traversal_values]},
+            "imageWidth": 336, "stripWidth": 720}
+    result = _sliders(key=key, data=data, height="content", on_release_change=lambda: _released(key, on_release))
+    return result.release
+
+
+def decoded_grid(model, latents, *, key: str, nrow: int, width: int = 520, caption: str = "",
+                 download: str = "decoded.png") -> None:
+    """Decode latents [N, D] in the browser and tile them nrow to a row, with 1-pixel white gaps as
+    vae_core.evaluation.image_grid lays them out, about width CSS pixels wide; a button saves it as download."""
+    z = np.ascontiguousarray(np.asarray(latents, dtype="<f4").reshape(-1, model.config.latent_dim))
+    data = {"key": key, "decoder": decoder_url(model), "latents": served.url(z.tobytes()), "count": len(z),
+            "dim": z.shape[1], "nrow": int(nrow), "padding": 1, "width": int(width), "caption": caption,
+            "download": download}
+    _grid(key=key, data=data, height="content")
+
+
+def _released(key: str, on_release: Callable[[list[float]], None] | None) -> None:
+    point = st.session_state[key].get("release")
+    if point is not None and on_release is not None:
+        on_release([float(v) for v in point])
+
+
+def decoder_url(model) -> str:
+    """Where the browser fetches model's packed decoder (float32: float16 weights miss torch's by up to 3e-3)."""
+    return served.url(*_packed_decoder(model))
+
+
+def _packed_decoder(model) -> tuple[bytes, str]:
+    """The packed decoder and its digest, computed once per model object."""
+    with _lock:
+        if model not in _packed:
+            blob = pack_decoder(model)
+            _packed[model] = blob, served.digest(blob)
+        return _packed[model]

@@ -1,0 +1,183 @@
+// Latent sliders decoded in the browser: one range input per listed dimension (the first few shown, the rest
+// folded away), the decoded digit redrawn on every animation frame while a slider moves, and the traversal
+// strip (each listed row sweeps one dimension over the given values) redrawn as often as it can keep up.
+// Nothing reaches Python until a slider is let go. decoder.js is prepended.
+
+const instances = new WeakMap();  // parentElement -> Sliders
+const KEEP_SAMPLES = 5000;
+const STRIP_EVERY_MS = 80;        // the strip (up to 16 x 9 decodes) at most this often while dragging
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  let sliders = instances.get(parentElement);
+  if (!sliders) {
+    sliders = new Sliders(parentElement);
+    instances.set(parentElement, sliders);
+  }
+  sliders.send = setTriggerValue;
+  const generation = ++sliders.generation;
+  sliders.update(data);
+  return () => {
+    if (sliders.generation !== generation) return;
+    sliders.destroyed = true;
+    sliders.root.remove();
+    instances.delete(parentElement);
+    if (vaeLab.components[sliders.key] === sliders) delete vaeLab.components[sliders.key];
+  };
+}
+
+class Sliders {
+  constructor(parent) {
+    this.generation = 0;
+    this.z = [];
+    this.frameRequested = false;
+    this.dirty = false;
+    this.stripDrawn = 0;
+    this.since = null;  // timeStamp of the oldest input not yet drawn
+    this.resetStats();
+    this.root = element("div", "latent-sliders", parent);
+    const top = element("div", "top", this.root);
+    this.controls = element("div", "controls", top);
+    const figure = element("figure", "digit", top);
+    this.image = new TileCanvas(figure, "image");
+    this.readout = element("figcaption", "", figure);
+    this.stripBox = element("figure", "strip", this.root);
+    this.stripCaption = element("figcaption", "", this.stripBox);
+    this.strip = new TileCanvas(this.stripBox, "tiles");
+    const save = element("button", "save", this.stripBox);
+    save.textContent = "PNG";
+    save.title = "Save the traversals as a PNG file";
+    save.addEventListener("click", () => downloadPng(this.strip.canvas, "traversals.png"));
+    this.status = element("div", "status", this.root);
+  }
+
+  update(data) {
+    this.key = data.key;
+    vaeLab.components[data.key] = this;
+    const layout = JSON.stringify([data.order, data.shown, data.traversal, data.z.length]);
+    if (layout !== this.layout) {
+      this.layout = layout;
+      Object.assign(this, { order: data.order, shown: data.shown, traversal: data.traversal, extent: data.extent });
+      this.z = data.z.slice();
+      this.build(data.folded);
+    } else if (!this.dragging && String(data.z) !== String(this.dataZ)) {
+      this.z = data.z.slice();  // Python moved the point on purpose (a reset, a test image, the prior)
+    }
+    this.dataZ = data.z.slice();
+    if (data.decoder !== this.decoderUrl) {
+      this.decoderUrl = data.decoder;
+      this.decoder = null;
+      this.decoderPromise = loadDecoder(data.decoder);
+      this.status.textContent = "Loading the decoder's weights…";
+      this.decoderPromise.then(decoder => {
+        if (this.decoderUrl !== data.decoder) return;
+        this.decoder = decoder;
+        this.image.layout(decoder, 1, 1, 0, data.imageWidth);
+        this.strip.layout(decoder, this.traversal.dims.length * this.traversal.values.length,
+                          this.traversal.values.length, 1, data.stripWidth);
+        this.status.textContent = `Decoded in your browser from the model's weights ` +
+          `(${(decoder.bytes / 1e6).toFixed(2)} MB of float32, fetched once per model).`;
+        this.changed(null, true);
+      }, error => { this.status.textContent = `Could not load the decoder: ${error.message}`; });
+    }
+    this.changed(null, true);
+  }
+
+  build(folded) {
+    this.controls.replaceChildren();
+    const row = d => {
+      const label = element("label", "slider");
+      element("span", "name", label).textContent = `z${d}`;
+      const input = element("input", "", label);
+      Object.assign(input, { type: "range", min: -this.extent, max: this.extent, step: 0.01, value: this.z[d] });
+      input.setAttribute("aria-label", `z${d}`);
+      const shown = element("span", "value", label);
+      input.addEventListener("pointerdown", () => { this.dragging = true; });
+      input.addEventListener("input", e => { this.z[d] = Number(input.value); this.changed(e.timeStamp); });
+      input.addEventListener("change", () => { this.dragging = false; this.changed(null, true); this.release(); });
+      return { d, input, shown, label };
+    };
+    this.rows = this.order.map(row);
+    this.rows.slice(0, this.shown).forEach(r => this.controls.appendChild(r.label));
+    if (this.rows.length > this.shown) {
+      const more = element("details", "more", this.controls);
+      element("summary", "", more).textContent = `${this.rows.length - this.shown} less active dimensions`;
+      this.rows.slice(this.shown).forEach(r => more.appendChild(r.label));
+    }
+    if (folded) {
+      element("div", "folded", this.controls).textContent =
+        `${folded} further dimensions, the least informative, have no slider: they keep their values.`;
+    }
+    const { dims, values } = this.traversal;
+    this.stripCaption.textContent = `Traversals: each row sweeps one dimension from ${values[0]} to ` +
+      `${values[values.length - 1]} with the others held at the sliders' values: ` +
+      dims.map((d, r) => `row ${r + 1} z${d}`).join(", ") + ".";
+  }
+
+  // Only the point where the user lets go goes to Python: one rerun per gesture, none while dragging.
+  release() {
+    if (this.send) this.send("release", this.z.slice());
+  }
+
+  // Something moved: redraw the digit on the next frame, and the strip then too if `now`, else when it is due.
+  changed(timeStamp, now = false) {
+    if (timeStamp !== null && this.since === null) this.since = timeStamp;
+    this.dirty = this.stripWanted = true;
+    this.stripNow = this.stripNow || now;
+    this.request();
+  }
+
+  request() {
+    if (this.frameRequested || this.destroyed) return;
+    this.frameRequested = true;
+    requestAnimationFrame(() => this.frame());
+  }
+
+  frame() {
+    this.frameRequested = false;
+    if (!this.decoder) return;
+    if (this.dirty) this.drawDigit();
+    if (this.stripWanted && (this.stripNow || performance.now() - this.stripDrawn >= STRIP_EVERY_MS)) this.drawStrip();
+    if (this.stripWanted) this.request();  // not due yet: look again next frame
+  }
+
+  drawDigit() {
+    this.dirty = false;
+    this.image.tile(0, this.decoder.decode(this.z));
+    this.image.show();
+    this.readout.textContent = this.z.length <= 8 ? `z = (${this.z.map(v => v.toFixed(2)).join(", ")})`
+      : `${this.z.length} dimensions`;
+    this.rows.forEach(({ d, input, shown }) => {
+      if (Number(input.value) !== this.z[d]) input.value = this.z[d];
+      shown.textContent = this.z[d].toFixed(2);
+    });
+    this.stats.frames += 1;
+    if (this.since !== null) {
+      push(this.stats.toDrawn, performance.now() - this.since);
+      this.since = null;
+    }
+  }
+
+  drawStrip() {
+    const { dims, values } = this.traversal, point = Float32Array.from(this.z);
+    dims.forEach((d, r) => {
+      values.forEach((v, c) => {
+        point[d] = v;
+        this.strip.tile(r * values.length + c, this.decoder.decode(point));
+      });
+      point[d] = this.z[d];
+    });
+    this.strip.show();
+    this.stripDrawn = performance.now();
+    this.stripWanted = this.stripNow = false;
+  }
+
+  resetStats() {
+    this.stats = { frames: 0, toDrawn: [] };
+  }
+}
+
+function push(list, value) {
+  list.push(value);
+  if (list.length > KEEP_SAMPLES) list.shift();
+}
