@@ -1,5 +1,5 @@
-"""Replay the recorded recipes in recipes.json with the project's own CLI, writing models/<name>/ and
-models/sweeps/<dataset>/beta-<beta>/.
+"""Replay the recorded recipes in recipes.json with the project's own CLI, writing models/<name>/ (train) and
+models/sweeps/<dataset>/beta-<beta>/ (sweep: the betas as parallel Ray jobs).
 
     python models/train_shipped.py [NAME ...] [--data-dir ../shared/data/mnist]
 
@@ -14,13 +14,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def commands(recipes: dict) -> dict[str, list[list[str]]]:
-    """name -> the CLI argument lists that make it (one per beta for a sweep)."""
-    jobs = {name: [["train", *args, "--out", str(HERE / name)]] for name, args in recipes["models"].items()}
+def commands(recipes: dict) -> dict[str, list[str]]:
+    """name -> the CLI arguments that make it."""
+    jobs = {name: ["train", *args, "--out", str(HERE / name)] for name, args in recipes["models"].items()}
     for dataset, sweep in recipes["sweeps"].items():
-        jobs[f"sweeps/{dataset}"] = [["train", *sweep["base"], "--beta", f"{beta:g}",
-                                      "--out", str(HERE / "sweeps" / dataset / f"beta-{beta:g}")]
-                                     for beta in sweep["betas"]]
+        jobs[f"sweeps/{dataset}"] = ["sweep", *sweep["base"], "--betas", ",".join(f"{b:g}" for b in sweep["betas"]),
+                                     "--out", str(HERE / "sweeps" / dataset)]
     return jobs
 
 
@@ -34,12 +33,11 @@ def main():
     if unknown:
         parser.error(f"no recipe named {', '.join(sorted(unknown))}")
     for name in args.names or jobs:
-        for argv in jobs[name]:
-            command = [sys.executable, "-m", "vae_core", *argv, "--force"]
-            if "digits" not in argv:
-                command += ["--data-dir", args.data_dir]
-            print("$", " ".join(command[1:]), flush=True)
-            subprocess.run(command, cwd=HERE.parent, check=True)
+        command = [sys.executable, "-m", "vae_core", *jobs[name], "--force"]
+        if "digits" not in jobs[name]:
+            command += ["--data-dir", args.data_dir]
+        print("$", " ".join(command[1:]), flush=True)
+        subprocess.run(command, cwd=HERE.parent, check=True)
 
 
 if __name__ == "__main__":

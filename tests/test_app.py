@@ -1,4 +1,5 @@
 """Every page, run headless with AppTest against the shipped models and the bundled digits."""
+import time
 from pathlib import Path
 
 import numpy as np
@@ -310,3 +311,42 @@ def test_pages_hold_ui_only():
                     for alias in node.names}
         imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert not imported & {"torch", "numpy"}, (p.script, imported)
+
+
+def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(digits, tmp_path):
+    """The session's node has 2 CPUs: two running digits jobs fill it, one more waits; the page's run is next."""
+    from vae_core import Config
+    from vae_core.jobs import TrainingJob
+
+    long = Config(dataset="digits", hidden=(32,), epochs=100_000, batch_size=100)  # until stopped
+    others = [TrainingJob(long, digits, tmp_path / f"other-{i}", cpus=1).start() for i in range(3)]
+    try:
+        deadline = time.time() + 120
+        while sorted(j.state for j in others) != ["queued", "running", "running"]:
+            assert time.time() < deadline, [(j.state, j.message) for j in others]
+            time.sleep(0.1)
+        running = [j for j in others if j.state == "running"]
+        waiting = next(j for j in others if j.state == "queued")
+        at = page("app_pages/train.py").run()
+        at.number_input(key="train_epochs").set_value(3)
+        at.button(key="FormSubmitter:train_form-Start training").click().run()
+        job = at.session_state[state.JOB]
+        while job.state != "queued":
+            assert time.time() < deadline, job.state
+            time.sleep(0.1)
+        at.run()
+        assert "queued: 1 job ahead" in str(at.get("progress")[0].proto.text)
+        running[0].stop()  # a CPU frees up: the job queued before ours starts, and ours is next
+        while waiting.state != "running":
+            assert time.time() < deadline, (waiting.state, job.state)
+            time.sleep(0.1)
+        at.run()
+        assert "queued: next to start" in str(at.get("progress")[0].proto.text)
+        running[1].stop()
+        job.join(timeout=120)
+        assert job.state == "done", job.message
+    finally:
+        for j in others:
+            j.stop()
+        for j in others:
+            j.join(timeout=60)

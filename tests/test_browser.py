@@ -4,6 +4,7 @@ Screenshots of every page land in test-artifacts/screenshots/.
 """
 import os
 import re
+import signal
 
 import pytest
 from playwright.sync_api import expect
@@ -147,3 +148,29 @@ def test_rate_distortion_chart_has_one_point_per_shipped_beta(app):
     assert betas == ["β=0.1", "β=0.3", "β=1", "β=3", "β=10"]
     drawn = page.locator(".js-plotly-plot .scatterlayer .trace").last.locator("path.point")
     assert drawn.count() == 5
+
+
+def test_a_worker_that_dies_fails_its_run_and_the_app_serves_everyone_else(app):
+    url, page = app
+    page = open_page(app, "Train")
+    page.get_by_role("textbox", name="Hidden layer sizes").fill("1024,1024")  # a run long enough to be killed mid-way
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("500")
+    epochs.press("Tab")
+    page.get_by_role("button", name="Start training").click()
+    running = page.get_by_text(re.compile(r"Ray worker (\d+) on node"))
+    running.wait_for(timeout=60_000)
+    pid = int(re.search(r"Ray worker (\d+) on node", running.inner_text()).group(1))
+    os.kill(pid, signal.SIGKILL)  # as an out-of-memory kill would
+    expect(page.locator("[data-testid='stMain']")).to_contain_text("the worker training this run died",
+                                                                   timeout=30_000)
+    page.screenshot(path=str(SCREENSHOTS / "train-worker-died.png"), full_page=True)
+    other = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        other.goto(f"{url}/Latent_map")
+        other.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+        wait_idle(other)
+        other.wait_for_selector(".js-plotly-plot", timeout=30_000)  # the server still serves everyone
+        assert other.locator("[data-testid='stException']").count() == 0
+    finally:
+        other.context.close()

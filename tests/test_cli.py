@@ -165,3 +165,25 @@ def test_train_one_epoch_on_real_mnist(mnist_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     metrics = json.loads(cli("eval", tmp_path / "m", "--json", "--data-dir", mnist_dir).stdout)
     assert metrics["n"] == 10000 and metrics["nelbo"] < 140  # an untrained model scores about 545
+
+
+def test_the_shipped_models_and_sweeps_are_what_their_recipes_make():
+    """models/train_shipped.py replays recipes.json with the CLI (train, and sweep for the beta sweeps): every
+    shipped checkpoint's config is the one its recipe's flags describe."""
+    sys.path.insert(0, str(ROOT / "models"))
+    import train_shipped
+
+    from vae_core import load_checkpoint
+    from vae_core.checkpoint import sweep_members
+    from vae_core.cli import build_parser, config_from_args
+
+    commands = train_shipped.commands(json.loads((ROOT / "models" / "recipes.json").read_text()))
+    for name, argv in commands.items():
+        args = build_parser().parse_args(argv)
+        made = config_from_args(args)
+        if args.command == "sweep":
+            shipped = sweep_members(ROOT / "models" / name)
+            assert [s.config.beta for s in shipped] == args.betas
+            assert all(s.config == made.replace(beta=s.config.beta) for s in shipped), name
+        else:
+            assert load_checkpoint(ROOT / "models" / name).config == made, name

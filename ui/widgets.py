@@ -188,10 +188,12 @@ def job_progress(job) -> None:
     """One training job's progress line (waiting, epochs and ETA, or how it ended) and its stop button."""
     config = job.config
     if job.state == "running":
-        eta = job.eta_seconds
+        eta, worker = job.eta_seconds, job.worker
         st.progress(job.fraction, text=f"epoch {min(job.epoch + 1, config.epochs)} of {config.epochs}, "
                                        f"step {job.step}/{job.steps_per_epoch or '?'}"
-                                       + (f" · about {eta:.0f} s left" if eta is not None else ""))
+                                       + (f" · about {eta:.0f} s left" if eta is not None else "")
+                                       + f" · Ray worker {worker['pid']} on node {worker['node'][:8]}, "
+                                         f"{worker['threads']} thread{'s' if worker['threads'] > 1 else ''}")
     elif job.active:
         st.progress(0.0, text=waiting(job))
     else:

@@ -1,7 +1,7 @@
 """A decoder's weights as one compact binary blob (JSON header + float32 arrays), and its reference reader in NumPy.
 
 The blob lets something other than PyTorch decode latents (the app's in-browser latent pad does, in
-ui/latent_pad/pad.js). Layout, all little-endian:
+ui/decoder/decoder.js). Layout, all little-endian:
 
     b"VAEDEC1\\0"  |  uint32 header length  |  header, UTF-8 JSON padded with spaces to 4 bytes  |  float32 data
 

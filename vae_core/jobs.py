@@ -31,6 +31,7 @@ PREVIEW_IMAGES = 8
 STEP_POINTS = 20      # step losses kept per epoch, for the curves
 FLUSH_SECONDS = 0.25  # step losses reach the submitter at least this often
 POLL_STOP_SECONDS = 0.05
+NICENESS = 10         # training yields the CPU to anything interactive on the same machine (a web server, a browser)
 ACTIVE = ("pending", "starting", "queued", "running")
 
 
@@ -39,7 +40,7 @@ class TrainingJob:
     config: Config
     data: Dataset
     out_dir: Path                     # the checkpoint folder; removed again if the job saves nothing
-    cpus: int | None = None           # CPU budget (torch threads); None: cluster.job_cpus(dataset)
+    cpus: int | None = None           # CPU budget (torch threads); None: cluster.job_cpus(dataset), once submitted
     state: str = "pending"            # pending, starting, queued, running, then done, stopped or failed
     message: str = ""                 # what went wrong, or where the checkpoint went
     epoch: int = 0                    # epochs finished
@@ -60,7 +61,6 @@ class TrainingJob:
     def start(self) -> TrainingJob:
         """Submit the job (connecting to Ray first if need be) from a thread of its own, which follows it."""
         self.state, self.submitted = "starting", time.time()
-        _submitted.append(self)
         self._thread = threading.Thread(target=self._follow, name=f"job-{self.out_dir.name}", daemon=True)
         self._thread.start()
         return self
@@ -71,10 +71,11 @@ class TrainingJob:
 
     @property
     def ahead(self) -> int:
-        """Jobs this process submitted earlier that still wait for the cluster."""
+        """Jobs this process gave Ray earlier that still wait for the cluster (Ray starts tasks of the same
+        CPU budget in the order they came)."""
         submitted = list(_submitted)  # a snapshot: other threads add and remove jobs
         earlier = submitted[:submitted.index(self)] if self in submitted else []
-        return sum(job.state in ("starting", "queued") for job in earlier)
+        return sum(job.state == "queued" and job.cpus == self.cpus for job in earlier)
 
     @property
     def fraction(self) -> float:
@@ -125,10 +126,12 @@ class TrainingJob:
 
         if self._stop_requested:
             return self._end("stopped", "stopped before it started: nothing saved")
-        cpus = self.cpus or cluster.job_cpus(self.config.dataset)
-        task = _remote_task().options(num_cpus=cpus)
-        self._generator = task.remote(self.config.to_json(), _data_ref(self.data), cpus, self.id, _stop_board())
-        self.state, self.message = "queued", ""
+        cpus = self.cpus = self.cpus or cluster.job_cpus(self.config.dataset)
+        task, data, board = _remote_task().options(num_cpus=cpus), _data_ref(self.data), _stop_board()
+        with _submit_lock:  # the order of _submitted is the order Ray was given the tasks in
+            self._generator = task.remote(self.config.to_json(), data, cpus, self.id, board)
+            _submitted.append(self)
+            self.state, self.message = "queued", ""
         try:
             for ref in self._generator:
                 self._apply(ray.get(ref))
@@ -213,7 +216,8 @@ class SweepJob:
         return sum(job.fraction if job.active else 1.0 for job in self.jobs) / len(self.jobs)
 
 
-_submitted: list[TrainingJob] = []  # this process's active jobs, in the order they were submitted
+_submitted: list[TrainingJob] = []  # this process's active jobs, in the order Ray was given them
+_submit_lock = threading.Lock()
 
 
 # ---- on the Ray side ----
@@ -270,6 +274,7 @@ def run_task(config_json: str, packed: dict, cpus: int, job_id: str, board):
     from .training import EpochEvent, train
 
     torch.set_num_threads(cpus)  # the budget Ray reserved for this task
+    os.nice(max(0, NICENESS - os.nice(0)))  # a worker keeps it for its later (training) tasks too
     config = Config.from_dict(json.loads(config_json))
     data = _unpack(packed)
     yield {"kind": "started", "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
