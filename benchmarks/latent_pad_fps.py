@@ -1,5 +1,5 @@
-"""Decoded frames per second while dragging: the latent pad (decoding in the browser) against the sliders page
-(decoding on the server, one Streamlit rerun per change), in one run of headless chromium on one app server.
+"""Decoded frames per second while dragging: the latent pad (decoding in the browser) against a slider whose
+picture the server draws (one Streamlit rerun per change), in one run of headless chromium.
 
 Browser path: on the Latent pad page with the chosen model, page.mouse holds the handle down and circles
 it (radius 2.5, one turn per two seconds) for --seconds, sending moves as fast as Playwright delivers
@@ -9,10 +9,10 @@ that shows it (the compositor then puts it on screen), and to the start of the n
 (by then it is on screen: an upper bound). The display's own frame rate over the same window, counted
 with requestAnimationFrame, is the ceiling.
 
-Server path: on the Latent sliders page (app_pages/latent_sliders.py) the first slider is focused and
-stepped with ArrowRight (0.01), each change waiting until the decoded image has a new src, has loaded
-and a frame has begun; changes per second over --seconds, and the latency of each change from the key
-press, timed in the page.
+Server path: benchmarks/bare_slider_app.py (one st.slider, one image the script makes: Streamlit's floor for
+a picture drawn by Python; the app's own sliders page decodes in the browser since the classroom issue) is
+focused and stepped with ArrowRight (0.01), each change waiting until the image has a new src, has loaded and
+a frame has begun; changes per second over --seconds, and the latency of each change from the key press.
 
     python benchmarks/latent_pad_fps.py [--model mnist-2d] [--seconds 5] [--data-dir ../shared/data/mnist]
 
@@ -96,20 +96,22 @@ def pad_drag(page, seconds: float) -> dict:
             "decode": stats["decodeMs"], "drawn": stats["toDrawn"], "next_frame": stats["toNextFrame"]}
 
 
-def server_steps(page, seconds: float) -> dict:
-    """Step the sliders page's first slider for `seconds`, each change waiting for its new image."""
-    slider = page.locator("[data-testid='stSlider'] input[type='range']").first
-    page.get_by_role("button", name="Reset to zero").click()
-    page.wait_for_function("s => document.querySelector(s).value === '0'", arg="[data-testid='stSlider'] input")
+def server_steps(page, url: str, seconds: float) -> dict:
+    """The server path: benchmarks/bare_slider_app.py's slider stepped for `seconds`, each change waiting for the
+    image the server made for it (a rerun per change, as a slider whose picture Python draws needs)."""
+    from slider_latency import BARE_STEP, KEYS
+
+    page.add_init_script(KEYS)
+    page.goto(url)
+    image = "[data-testid='stMain'] [data-testid='stImage'] img"
+    page.wait_for_selector(image, timeout=120_000)
     wait_idle(page)
-    page.wait_for_timeout(500)  # the reset's image has arrived
-    slider.focus()
-    page.evaluate(KEY_STAMP)
-    latencies, src = [], page.evaluate(f"() => document.querySelector(\"{IMAGE}\").src")
+    page.locator("[data-testid='stSlider'] input[type='range']").first.focus()
+    latencies, src = [], page.evaluate(f"() => document.querySelector(\"{image}\").src")
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
         page.keyboard.press("ArrowRight")
-        took, src = page.evaluate(NEW_IMAGE, [IMAGE, src])
+        took, src = page.evaluate(BARE_STEP, src)
         latencies.append(took)
     elapsed = time.perf_counter() - start
     return {"fps": len(latencies) / elapsed, "latency": latencies}
@@ -141,12 +143,10 @@ def main():
         pad = pad_drag(page, args.seconds)
         weights = page.evaluate("() => window.latentPad.current.decoder.bytes")
         page.screenshot(path=str(ROOT / "test-artifacts" / "latent_pad_fps.png"), full_page=True)
-        page.locator("[data-testid='stSidebar'] a", has_text="Latent sliders").click()
-        page.locator("[data-testid='stSlider'] input[type='range']").first.wait_for(timeout=60_000)
-        wait_idle(page)
-        server_steps(page, 1.0)  # warm-up
-        server = server_steps(page, args.seconds)
         browser_version = page.context.browser.version
+    with streamlit_server(ROOT / "benchmarks" / "bare_slider_app.py") as url, chromium_page() as page:
+        server_steps(page, url, 1.0)  # warm-up
+        server = server_steps(page, url, args.seconds)
 
     import streamlit
     print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
@@ -160,7 +160,7 @@ def main():
           f"{pad['moves']:.0f} pointer moves/s, decode+draw median {statistics.median(pad['decode']):.2f} ms |")
     print(f"| latent pad, in the browser (to next frame) | | {statistics.median(pad['next_frame']):.1f} | "
           f"{percentile(pad['next_frame'], 0.95):.1f} | upper bound: the drawn frame is on screen by then |")
-    print(f"| sliders page, on the server (one rerun per change) | {server['fps']:.1f} | "
+    print(f"| a slider whose picture the server draws (bare_slider_app.py, a rerun per change) | {server['fps']:.1f} | "
           f"{statistics.median(server['latency']):.1f} | {percentile(server['latency'], 0.95):.1f} | "
           f"{len(server['latency'])} changes, each waiting for its image |")
     print(f"\nSpeed-up in frames per second: {pad['fps'] / server['fps']:.1f}x")

@@ -5,7 +5,8 @@
 
 const instances = new WeakMap();  // parentElement -> Sliders
 const KEEP_SAMPLES = 5000;
-const STRIP_EVERY_MS = 80;        // the strip (up to 16 x 9 decodes) at most this often while dragging
+const STRIP_EVERY_MS = 80;        // a new pass over the strip starts at most this often while dragging,
+const STRIP_BUDGET_MS = 6;        // and spends at most this long per frame, so the digit's frames stay smooth
 
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
@@ -32,7 +33,7 @@ class Sliders {
     this.z = [];
     this.frameRequested = false;
     this.dirty = false;
-    this.stripDrawn = 0;
+    this.stripStarted = 0;
     this.since = null;  // timeStamp of the oldest input not yet drawn
     this.resetStats();
     this.root = element("div", "latent-sliders", parent);
@@ -137,8 +138,10 @@ class Sliders {
     this.frameRequested = false;
     if (!this.decoder) return;
     if (this.dirty) this.drawDigit();
-    if (this.stripWanted && (this.stripNow || performance.now() - this.stripDrawn >= STRIP_EVERY_MS)) this.drawStrip();
-    if (this.stripWanted) this.request();  // not due yet: look again next frame
+    const due = this.stripNow || performance.now() - this.stripStarted >= STRIP_EVERY_MS;
+    if (this.stripWanted && this.stripTile === undefined && due) this.startStrip();
+    if (this.stripTile !== undefined) this.continueStrip(this.stripNow);
+    if (this.stripWanted || this.stripTile !== undefined) this.request();  // more to draw next frame
   }
 
   drawDigit() {
@@ -152,24 +155,36 @@ class Sliders {
       shown.textContent = this.z[d].toFixed(2);
     });
     this.stats.frames += 1;
+    this.lastDrawn = performance.now();  // for the benchmarks: when the latest digit was drawn,
+    if (this.firstDrawn === undefined) this.firstDrawn = this.lastDrawn;  // and the first since the page opened
     if (this.since !== null) {
       push(this.stats.toDrawn, performance.now() - this.since);
       this.since = null;
     }
   }
 
-  drawStrip() {
-    const { dims, values } = this.traversal, point = Float32Array.from(this.z);
-    dims.forEach((d, r) => {
-      values.forEach((v, c) => {
-        point[d] = v;
-        this.strip.tile(r * values.length + c, this.decoder.decode(point));
-      });
-      point[d] = this.z[d];
-    });
+  // A pass over the strip decodes the point as it was when the pass began, a few tiles per frame.
+  startStrip() {
+    this.stripPoint = Float32Array.from(this.z);
+    this.stripTile = 0;
+    this.stripStarted = performance.now();
+    this.stripWanted = false;
+  }
+
+  continueStrip(all) {
+    const { dims, values } = this.traversal, point = this.stripPoint, start = performance.now();
+    const tiles = dims.length * values.length;
+    while (this.stripTile < tiles && (all || performance.now() - start < STRIP_BUDGET_MS)) {
+      const row = Math.floor(this.stripTile / values.length), d = dims[row];
+      const kept = point[d];
+      point[d] = values[this.stripTile % values.length];
+      this.strip.tile(this.stripTile, this.decoder.decode(point));
+      point[d] = kept;
+      this.stripTile += 1;
+    }
     this.strip.show();
-    this.stripDrawn = performance.now();
-    this.stripWanted = this.stripNow = false;
+    if (this.stripTile >= tiles) this.stripTile = undefined;
+    if (all) this.stripNow = false;
   }
 
   resetStats() {

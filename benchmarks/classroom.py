@@ -1,0 +1,238 @@
+"""A class on one server: 20 browser sessions dragging latent sliders at once against 1 alone, the same while
+4 more sessions each train a digits model, those 4 runs against the same runs one after another from the
+CLI, the server's memory per session, and one in-app MNIST epoch against the CLI's, all in one run.
+
+    python benchmarks/classroom.py [--sessions 20] [--trainers 4] [--seconds 8] [--model mnist-2d]
+
+The app runs as `./run app` does (nothing configured: the first training starts a local Ray instance on
+127.0.0.1), sessions are contexts of one headless Debian chromium. A session drags its first slider back and
+forth with input events at 30 per second and lets go every 1.5 s (a release reruns its page on the server);
+its latency runs from each input event to the end of drawing the decoded digit, read from the page's own
+performance clock (ui/decoder/sliders.js). Needs /usr/bin/chromium and Playwright; MNIST from VAE_DATA_DIR
+(default ../shared/data/mnist). Check that the machine is idle first (uptime): the figures are ratios of
+runs made here, one after another.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from browser import CHROMIUM, CHROMIUM_FLAGS, streamlit_server, wait_idle  # noqa: E402
+
+MANY_CONTEXTS = ["--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                 "--disable-backgrounding-occluded-windows"]
+
+# Started in every session at once; resolves to the input->drawn latencies (ms) of the drag.
+DRAG = """async ([seconds, rate]) => {
+  const sliders = window.vaeLab.components.sliders;
+  const input = sliders.rows[0].input;
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  await new Promise(r => requestAnimationFrame(r));
+  sliders.resetStats();
+  const end = performance.now() + seconds * 1000;
+  let value = -2, step = 0.09;
+  while (performance.now() < end) {
+    for (let i = 0; i < 45 && performance.now() < end; i++) {  // 1.5 s of dragging
+      value += step;
+      input.value = value.toFixed(2);
+      input.dispatchEvent(new Event("input"));
+      await sleep(1000 / rate);
+    }
+    input.dispatchEvent(new Event("change"));  // let go: the point goes to the session
+    step = -step;
+  }
+  await sleep(200);
+  return sliders.stats.toDrawn.slice();
+}"""
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def server_pid(port: int) -> int:
+    """The streamlit process listening on port."""
+    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True).stdout
+    return int(re.search(r"pid=(\d+)", out).group(1))
+
+
+def open_sliders(browser, url, model):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.goto(f"{url}/Latent_sliders")
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=120_000)
+    wait_idle(page, timeout=120_000)
+    if model:
+        page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+        page.get_by_role("option", name=re.compile(f"^{re.escape(model)} ")).click()
+    page.wait_for_function("() => { const s = window.vaeLab && window.vaeLab.components.sliders;"
+                           " return s && s.decoder && s.stats.frames > 0; }", timeout=120_000)
+    wait_idle(page, timeout=120_000)
+    return page
+
+
+def drag_all(pages, seconds, rate=30) -> list[float]:
+    """Start the drag in every page at once and gather every latency."""
+    for page in pages:
+        page.evaluate(f"() => {{ window.__drag = ({DRAG})([{seconds}, {rate}]); }}")
+    latencies = []
+    for page in pages:
+        latencies += page.evaluate("() => window.__drag")
+    return latencies
+
+
+def start_training(browser, url, settings: dict):
+    """A session on the Train page that submits a run with the given form settings; returns its page."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.goto(f"{url}/Train")
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=120_000)
+    wait_idle(page, timeout=120_000)
+    if "dataset" in settings:
+        page.locator("[data-testid='stMain'] [data-testid='stSelectbox']").first.click()
+        page.get_by_role("option", name=settings["dataset"], exact=True).click()
+    for label, value in settings.items():
+        if label != "dataset":
+            box = page.get_by_role("textbox" if label == "Hidden layer sizes" else "spinbutton", name=label, exact=True)
+            box.fill(str(value))
+            box.press("Tab")
+    return page
+
+
+def click_start(page):
+    page.get_by_role("button", name="Start training").click()
+
+
+def wait_finished(runs: Path, count: int, timeout: float = 1800) -> float:
+    """Until count checkpoints exist under runs; returns the time.perf_counter() at that moment."""
+    deadline = time.time() + timeout
+    while len(list(runs.glob("*/metrics.json"))) < count:
+        if time.time() > deadline:
+            raise TimeoutError(f"{count} runs did not finish")
+        time.sleep(0.1)
+    return time.perf_counter()
+
+
+def cli_train(args: list[str], out: Path) -> tuple[float, dict]:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "vae_core", "train", *args, "--out", str(out)], cwd=ROOT, check=True,
+                   capture_output=True, env={k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"})
+    return time.perf_counter() - start, json.loads((out / "metrics.json").read_text())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--trainers", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of each drag measurement")
+    parser.add_argument("--model", default="mnist-2d", help="the shipped model the slider sessions use")
+    parser.add_argument("--data-dir", default=os.environ.get("VAE_DATA_DIR", str(ROOT.parent / "shared/data/mnist")))
+    args = parser.parse_args()
+    if not os.path.exists(CHROMIUM):
+        sys.exit(f"skipped: {CHROMIUM} missing (apt-get install -y chromium)")
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    print(f"load average before: {os.getloadavg()}", flush=True)
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="classroom-"))
+    env = {"VAE_DATA_DIR": args.data_dir, "VAE_RUNS_DIR": str(work / "runs"), "VAE_RAY_ADDRESS": ""}
+    digits_epochs = 30
+    with streamlit_server(ROOT / "app.py", env=env, timeout=180) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS + MANY_CONTEXTS)
+        pid = server_pid(int(url.rsplit(":", 1)[1]))
+        # Warm the server and Ray: a class's server has served a page and a run before the lesson's peak.
+        warm = start_training(browser, url, {"Epochs": 1})
+        click_start(warm)
+        wait_finished(work / "runs", 1, timeout=300)
+        warm.context.close()
+
+        first = open_sliders(browser, url, args.model)
+        rss_one = rss_mb(pid)
+        drag_all([first], 2)  # warm-up: JIT, canvases
+        alone = drag_all([first], args.seconds)
+        print(f"1 session: {len(alone)} changes", flush=True)
+
+        pages = [first] + [open_sliders(browser, url, args.model) for _ in range(args.sessions - 1)]
+        rss_many = rss_mb(pid)
+        drag_all(pages, 2)
+        together = drag_all(pages, args.seconds)
+        print(f"{args.sessions} sessions: {len(together)} changes", flush=True)
+
+        trainers = [start_training(browser, url, {"Epochs": digits_epochs}) for _ in range(args.trainers)]
+        rss_training = rss_mb(pid)
+        done_before = len(list((work / "runs").glob("*/metrics.json")))
+        started = time.perf_counter()
+        for page in trainers:
+            click_start(page)
+        while_training = drag_all(pages, args.seconds)
+        finished = wait_finished(work / "runs", done_before + args.trainers)
+        in_app_total = finished - started
+        print(f"{args.sessions} sessions while {args.trainers} train: {len(while_training)} changes; "
+              f"the {args.trainers} runs took {in_app_total:.1f} s", flush=True)
+        for page in pages + trainers:
+            page.context.close()
+
+        mnist = {"dataset": "mnist", "Hidden layer sizes": "400", "Latent dimensions": 20, "Epochs": 3}
+        page = start_training(browser, url, mnist)
+        done_before = len(list((work / "runs").glob("*/metrics.json")))
+        click_start(page)
+        wait_finished(work / "runs", done_before + 1)
+        newest = max((work / "runs").glob("*/metrics.json"), key=lambda f: f.stat().st_mtime)
+        in_app_epochs = [r["seconds"] for r in json.loads(newest.read_text())["history"]]
+        browser_version = browser.version
+        browser.close()
+
+    cli_wall = [cli_train(["--dataset", "digits", "--epochs", str(digits_epochs)], work / f"cli-{i}")[0]
+                for i in range(args.trainers)]
+    _, cli_mnist = cli_train(["--dataset", "mnist", "--data-dir", args.data_dir, "--hidden", "400",
+                              "--latent-dim", "20", "--epochs", "3"], work / "cli-mnist")
+    cli_epochs = [r["seconds"] for r in cli_mnist["history"]]
+
+    import streamlit
+    print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; chromium "
+          f"{browser_version} headless; streamlit {streamlit.__version__}; sliders on {args.model}, decoded in the "
+          f"browser; load average after: {os.getloadavg()}\n")
+    print("| sessions dragging a latent slider at once | changes | p50 input→drawn ms | p95 ms | p95 / alone |")
+    print("| --- | --- | --- | --- | --- |")
+    base = percentile(alone, 0.95)
+    for name, values in ((f"1 alone", alone), (f"{args.sessions}", together),
+                         (f"{args.sessions}, while {args.trainers} others train digits", while_training)):
+        print(f"| {name} | {len(values)} | {statistics.median(values):.1f} | {percentile(values, 0.95):.1f} | "
+              f"{percentile(values, 0.95) / base:.2f}x |")
+    cli_total = sum(cli_wall)
+    print(f"\n| {args.trainers} digits runs of {digits_epochs} epochs | wall s | ratio |\n| --- | --- | --- |")
+    print(f"| one after another from the CLI (each its own process) | {cli_total:.1f} | 1.00x |")
+    print(f"| submitted together from {args.trainers} app sessions (Ray, 1 CPU each) | {in_app_total:.1f} | "
+          f"{in_app_total / cli_total:.2f}x |")
+    print(f"\nServer memory (RSS of the Streamlit process): {rss_one:.0f} MB with 1 session, {rss_many:.0f} MB with "
+          f"{args.sessions}, {rss_training:.0f} MB with {args.sessions + args.trainers}: "
+          f"{(rss_training - rss_one) / (args.sessions + args.trainers - 1):.1f} MB per further session")
+    app_epoch, cli_epoch = statistics.median(in_app_epochs), statistics.median(cli_epochs)
+    print(f"\n| MNIST 784-400-20, batch 128, one epoch (train + test pass, median of 3) | s | speed vs CLI |")
+    print("| --- | --- | --- |")
+    print(f"| CLI (`train`, its own process, 2 threads) | {cli_epoch:.2f} | 1.00x |")
+    print(f"| in the app (a Ray job with 2 CPUs) | {app_epoch:.2f} | {cli_epoch / app_epoch:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
