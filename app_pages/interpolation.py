@@ -1,46 +1,72 @@
-"""Interpolation: walk the latent space between two test images, straight and along the great circle."""
+"""Interpolation: walk the latent space between two points (test images, the current point, your drawings),
+straight and along the great circle, with the norm of z along both paths."""
 import streamlit as st
 
-from ui import resources, state, widgets
+from ui import charts, resources, state, widgets
 from ui.decoder import decoded_grid
-from vae_core.evaluation import as_images, image_grid, lerp, pixel_blend, slerp
+from vae_core.drawing import preprocess, read_drawing
+from vae_core.evaluation import decode_images, image_grid, lerp, pixel_blend, slerp
+from vae_core.export import gif_bytes
+from vae_core.tradeoff import objective_parts
 
 checkpoint = widgets.current()
 model, config = checkpoint.model, checkpoint.config
 
 st.title("Interpolation")
-st.caption("Decoded points on a path between two posterior means. In many dimensions almost all of N(0, I)'s "
-           "mass lies near the sphere of radius √D, and the middle of a straight line between two typical points "
-           "is shorter than both: an untypical z. The spherical path turns the direction along the great circle "
-           "and changes the length evenly, so it stays at typical norms (in 2-D the two paths differ little). "
-           "The pixel-space blend at the bottom shows what mixing images without a latent space looks like.")
+st.caption("Decoded points on a path between two latent points. The straight line's middle is shorter than its "
+           "ends: in many dimensions almost all of N(0, I)'s mass lies near the sphere of radius √D, so that middle "
+           "is an untypical z. The spherical path turns the direction along the great circle and changes the "
+           "length evenly, so its norm goes straight from one end's to the other's: compare the two paths' norms "
+           "below. The pixel-space blend shows what mixing images without a latent space looks like.")
 data = resources.dataset_or_explain(config.dataset, "Interpolating between test images")
 if data is None:
     st.stop()
 
-use_point = st.toggle("Start from the sliders' (or the pad's) point instead", key="interp_from_sliders")
+drawings = {"your drawing": st.session_state.get(state.DRAWING), "your kept drawing": st.session_state.get(state.KEPT_DRAWING)}
+available = [e for e in state.ENDS if e not in drawings or drawings[e] is not None]
+start, end = st.session_state.pop(state.INTERP_ENDS, (None, None))  # set by the Your digit page's buttons
+for key, wanted in (("interp_from", start), ("interp_to", end)):
+    if wanted in available:
+        st.session_state[key] = wanted
 a_col, b_col, steps_col = st.columns(3)
-with a_col:
-    a = widgets.test_image_picker(data, "interp_a", "From test image", disabled=use_point)
-with b_col:
-    b = widgets.test_image_picker(data, "interp_b", "To test image", default=1)
+
+
+def end_point(column, key: str, label: str, default: str, image: int):
+    """(z, pixels or None, name) of one end of the path, as chosen in column."""
+    with column:
+        source = st.radio(label, available, index=available.index(default), key=key, horizontal=True)
+        if source == "a test image":
+            index = widgets.test_image_picker(data, f"{key}_image", default=image, linked=key == "interp_from")
+            x = data.test_x[index]
+            return resources.encodings(st.session_state[state.MODEL])[0][index], x, f"test image {index}"
+        if source == "the current point":
+            z = state.latent_point(config.latent_dim)
+            st.caption("the sliders' and the pad's point: (" + ", ".join(f"{v:.2f}" for v in z[:6])
+                       + (", …" if len(z) > 6 else "") + ")")
+            return z, None, "the current point"
+        x = preprocess(read_drawing(drawings[source]), config.dataset)
+        widgets.thumbnail(x.reshape(config.image_shape[1:]), 56)
+        return objective_parts(model, x).mu, x, source
+
+
+z0, x0, name0 = end_point(a_col, "interp_from", "From", "a test image", 0)
+z1, x1, name1 = end_point(b_col, "interp_to", "To", "a test image", 1)
 steps = steps_col.slider("Steps", 3, 16, 10, key="interp_steps")
 
-mu, _ = resources.encodings(st.session_state[state.MODEL])
-z0 = state.latent_point(config.latent_dim) if use_point else mu[a]
-z1 = mu[b]
-ends = as_images(data.test_x[[a, b]], config.image_shape)
-if use_point:
-    a_col.caption("Not used: the path starts at the point " + ", ".join(f"{v:.2f}" for v in z0[:8])
-                  + (", …" if len(z0) > 8 else ""))
-
-for name, path in (("Linear", lerp(z0, z1, steps)), ("Spherical", slerp(z0, z1, steps))):
+paths = {"Linear": lerp(z0, z1, steps), "Spherical": slerp(z0, z1, steps)}
+for name, path in paths.items():
     st.subheader(f"{name} in latent space")
     decoded_grid(model, path, key=f"interp_{name.lower()}", nrow=steps, width=1100,
                  download=f"interpolation-{name.lower()}.png")
+    st.download_button("Animated GIF", lambda path=path: gif_bytes(decode_images(model, path)),
+                       f"interpolation-{name.lower()}.gif", "image/gif", key=f"interp_gif_{name.lower()}",
+                       on_click="ignore")  # made when clicked
+st.plotly_chart(charts.path_norms(paths, config.latent_dim), key="interp_norms")
 
 st.subheader("Blend in pixel space")
-if use_point:
-    st.caption("A latent point has no pixels of its own: the blend needs two test images. Turn the toggle off.")
+if x0 is None or x1 is None:
+    st.caption("A latent point has no pixels of its own: the blend needs two images (test images or drawings).")
 else:
-    widgets.show_image(image_grid(pixel_blend(ends[0], ends[1], steps), nrow=steps), size=1100)
+    ends = [t.reshape(config.image_shape[1:]) for t in (x0, x1)]
+    widgets.show_image(image_grid(pixel_blend(ends[0], ends[1], steps), nrow=steps), size=1100,
+                       caption=f"from {name0} to {name1}, pixel by pixel")

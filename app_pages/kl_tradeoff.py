@@ -2,10 +2,10 @@
 trick, and the aggregate posterior against the prior."""
 import streamlit as st
 
-from ui import charts, resources, state, widgets
+from ui import charts, links, panels, resources, state, widgets
 from ui.decoder import decoded_grid
 from vae_core.evaluation import ACTIVE_THRESHOLD, dimensions_by_kl
-from vae_core.tradeoff import objective_parts, reparameterization_draws
+from vae_core.tradeoff import normal_density, objective_parts, reparameterization_draws
 
 BETAS = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0]
 MOST_BARS = 64  # KL bars at most: the most informative dimensions
@@ -18,16 +18,15 @@ if data is None:
     st.stop()
 
 index = widgets.test_image_picker(data, "tradeoff_image")
+linked_beta = links.take_number("beta", allowed=BETAS)
+if linked_beta is not None:
+    st.session_state["tradeoff_beta"] = linked_beta
 beta = st.select_slider("β", BETAS, value=config.beta if config.beta in BETAS else 1.0, key="tradeoff_beta")
+links.write("beta", beta)
 parts = objective_parts(model, data.test_x[index])
-st.latex(r"\mathcal L(x) = \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,\underbrace{"
-         r"\tfrac12\textstyle\sum_{i=1}^{%d}(\mu_i^2+\sigma_i^2-\log\sigma_i^2-1)}_{%.2f}"
-         r" = %.2f + %g \times %.2f = \mathbf{%.2f}\ \text{nats}"
-         % (parts.recon, config.latent_dim, parts.kl, parts.recon, beta, parts.kl, parts.total(beta)))
 st.caption(f"The model was trained with β = {config.beta:g}; the slider reweights this image's terms to show "
            "what a β-VAE would pay for it. The reconstruction term is averaged over 64 draws of z.")
-st.dataframe({"dimension": [f"z{i}" for i in range(config.latent_dim)], "μ": parts.mu, "σ": parts.sigma,
-              "KL, nats": parts.kl_per_dim}, hide_index=True)
+widgets.objective_breakdown(parts, beta, config.latent_dim)
 
 st.header("KL per dimension, over the test set")
 metrics = resources.test_metrics(path)
@@ -53,15 +52,21 @@ st.markdown(r"Sampling $z \sim \mathcal N(\mu, \sigma^2)$ is not differentiable 
 
 st.header("The aggregate posterior against the prior")
 st.markdown(r"If every $q(z|x)$ is pulled toward $\mathcal N(0, I)$, their mixture over the data, "
-            r"$\sum_x q(z|x)\,p(x)$, is close to $\mathcal N(0, I)$ too: then decoding prior draws gives images "
-            "like the data. Here are this model's own numbers over the test set.")
-means, samples = resources.aggregate(path)
-if config.latent_dim == 2:
-    left, right = st.columns(2)
-    left.plotly_chart(charts.density_2d(samples, "one draw from each q(z|x)"), key="tradeoff_aggregate")
-    right.plotly_chart(charts.density_2d(resources.prior_draws(len(samples)), "draws from N(0, I)"),
-                       key="tradeoff_prior")
+            r"$q(z) = \sum_x q(z|x)\,p(x)$, is close to $\mathcal N(0, I)$ too: then decoding prior draws gives images "
+            "like the data. Here is this model's mixture over its test set, computed exactly (the average of the "
+            "test images' Gaussians, not a sample of it), against the prior's own density.")
+pair = (top[0], top[1]) if config.latent_dim >= 2 else None
+if pair:
+    st.plotly_chart(charts.aggregate_vs_prior(resources.AGGREGATE_GRID, resources.aggregate(path, pair),
+                                              normal_density(resources.AGGREGATE_GRID), pair), key="tradeoff_aggregate")
+    st.caption(f"Filled: q(z) over z{pair[0]} and z{pair[1]}, the two most informative dimensions (the others "
+               "integrated out). Dashed: N(0, I) at 1, 2 and 3 σ. Where q(z) leaves a hole inside the circles, prior "
+               "samples decode to something unlike the data; where it spills out, the KL term pays.")
+means, _ = resources.encodings(path)
 columns = st.columns(4)
 for k, i in enumerate(top[:8]):
-    columns[k % 4].plotly_chart(charts.histogram_vs_normal(means[:, i], samples[:, i], f"z{i}"),
-                                key=f"tradeoff_hist_{i}")
+    columns[k % 4].plotly_chart(charts.marginal_vs_normal(resources.AGGREGATE_GRID, resources.aggregate(path, (i,)),
+                                                          means[:, i], f"z{i}"), key=f"tradeoff_hist_{i}")
+
+st.header("Summed or averaged: the most common mistake in VAE code")
+panels.reduction_lesson(config, parts)

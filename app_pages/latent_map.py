@@ -3,7 +3,7 @@ import streamlit as st
 
 from ui import charts, resources, state, widgets
 from ui.decoder import decoded_grid
-from vae_core.evaluation import as_images, dimensions_by_kl, manifold_latents, reconstruct
+from vae_core.evaluation import as_images, dimensions_by_kl, manifold_latents, posterior_on_plane, reconstruct
 
 checkpoint = widgets.current()
 model, config, path = checkpoint.model, checkpoint.config, st.session_state[state.MODEL]
@@ -42,11 +42,11 @@ with map_col:
     mu, std = resources.encodings(path)
     chosen_path, chosen = st.session_state.get(state.MAP_CHOSEN, (None, None))
     chosen = chosen if chosen_path == path else None  # a choice belongs to the model it was made on
-    ellipse = None
+    posterior = None
     if chosen in index and config.latent_dim == 2 and st.toggle("Posterior ellipses (1 and 2 σ)", key="map_ellipse"):
-        ellipse = (mu[chosen], std[chosen])
+        posterior = posterior_on_plane(mu[chosen], std[chosen])
     titles = ("z0", "z1") if method == "means" else (f"{method.upper()} 1", f"{method.upper()} 2")
-    fig = charts.latent_map(xy, data.test_y.numpy()[index], index, data.classes, titles, chosen, ellipse)
+    fig = charts.latent_map(xy, data.test_y.numpy()[index], index, data.classes, titles, chosen, posterior)
     picked = charts.clicked_index(st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",
                                                   width="stretch"))
     if picked is not None and picked != chosen:

@@ -1,7 +1,7 @@
 """Latent pad: drag a point over two latent dimensions, decoded in the browser on every animation frame."""
 import streamlit as st
 
-from ui import resources, state, widgets
+from ui import links, resources, state, widgets
 from ui.decoder import MOST_SLIDERS, latent_pad
 from vae_core.evaluation import dimensions_by_kl
 
@@ -22,11 +22,15 @@ order = dimensions_by_kl(checkpoint.metrics, config.latent_dim)
 if config.latent_dim > 2:
     x_col, y_col = st.columns(2)
     axes = order[:MOST_SLIDERS]  # the most informative dimensions can be axes
+    linked = links.take_axes(axes)
+    if linked:
+        st.session_state["pad_dim_x"], st.session_state["pad_dim_y"] = linked
     dims = (x_col.selectbox("Horizontal axis", axes, format_func="z{}".format, key="pad_dim_x"),
             y_col.selectbox("Vertical axis", axes, index=1, format_func="z{}".format, key="pad_dim_y"))
     if dims[0] == dims[1]:
         st.info("Choose two different dimensions for the pad's axes.")
         st.stop()
+    links.write("axes", dims)
     st.caption("The other dimensions stay at the current point (the sliders page's); the sliders below the pad "
                "move any of them, decoded live as well.")
 

@@ -3,7 +3,8 @@ import streamlit as st
 
 from ui import resources, state, widgets
 from ui.decoder import latent_sliders
-from vae_core.evaluation import TRAVERSAL_VALUES, dimensions_by_kl, prior_point
+from vae_core.evaluation import TRAVERSAL_VALUES, decode_images, dimensions_by_kl, prior_point, traversal
+from vae_core.export import gif_bytes
 
 MOST_SLIDERS = 64  # sliders at most; further dimensions keep their value
 MOST_ROWS = 16     # traversal rows at most
@@ -30,3 +31,10 @@ reset.button("Reset to zero", key="sliders_reset", on_click=lambda: state.set_la
 
 latent_sliders(model, state.latent_point(config.latent_dim), key="sliders", order=dims[:MOST_SLIDERS],
                traversal_dims=dims[:MOST_ROWS], traversal_values=TRAVERSAL_VALUES, on_release=state.set_latent_point)
+
+dim_col, gif_col = st.columns([1, 3], vertical_alignment="bottom")
+dim = dim_col.selectbox("Animate a traversal", dims[:MOST_ROWS], format_func="z{}".format, key="sliders_gif_dim")
+path = traversal(state.latent_point(config.latent_dim), dim)  # made now, decoded when clicked (another thread)
+gif_col.download_button(f"Animated GIF of z{dim} from {TRAVERSAL_VALUES[0]:g} to {TRAVERSAL_VALUES[-1]:g}",
+                        lambda: gif_bytes(decode_images(model, path)), f"traversal-z{dim}.gif", "image/gif",
+                        key="sliders_gif", on_click="ignore")

@@ -57,7 +57,7 @@ def progress():
                 "one run per session.")
         return
     if not job.active and job.checkpoint is not None and str(job.checkpoint) not in st.session_state[state.MY_MODELS]:
-        widgets.add_model(str(job.checkpoint))  # the new checkpoint becomes this session's choice, once
+        state.add_model(str(job.checkpoint))  # the new checkpoint becomes this session's choice, once
         st.rerun()  # the whole page: the sidebar lists it
     widgets.job_progress(job)
     curves, preview = st.columns([3, 2])

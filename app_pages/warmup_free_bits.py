@@ -14,16 +14,22 @@ st.markdown(
 st.latex(r"\text{warm-up: } \beta_t = \beta \min(1, t/T) \qquad "
          r"\text{free bits: } \textstyle\sum_i \max\big(\lambda,\ \mathbb E_x[\mathrm{KL}_i]\big)")
 
+st.markdown("**What to look for.** With the defaults (the digits sweep's 8-dimensional model at β = 1.5, 40 epochs) "
+            "plain training switches some units off in its first epochs: their KL drops to zero and never comes back. "
+            "Warm-up lets more of them start carrying information before the KL term bites, and free bits keep every "
+            "unit above λ nats. Compare the active units and the test −ELBO at the end, and the KL curves early on "
+            "(at β = 1.5 and seed 0 this ends with 5, 7 and 8 active units). Raise β to 4 and both plain and warm-up "
+            "runs collapse entirely, while free bits still hold every unit.")
 a, b, c, d = st.columns(4)
-beta = a.number_input("β", 0.5, 20.0, 4.0, key="warmup_beta")
-epochs = b.number_input("Epochs", 5, 200, 30, key="warmup_epochs")
-warmup = c.number_input("Warm-up epochs T", 1.0, 200.0, 15.0, key="warmup_T")
+beta = a.number_input("β", 0.5, 20.0, 1.5, key="warmup_beta")
+epochs = b.number_input("Epochs", 5, 200, 40, key="warmup_epochs")
+warmup = c.number_input("Warm-up epochs T", 1.0, 200.0, 30.0, key="warmup_T")
 free_bits = d.number_input("Free bits λ (nats)", 0.1, 5.0, 0.5, key="warmup_lambda")
 if warmup >= epochs:
     st.warning(f"With T = {warmup:g} ≥ {epochs} epochs the warm-up run never reaches β = {beta:g}: "
                "its KL is then cheaper than the others', and the comparison is not a fair one.")
 job = st.session_state.get(state.COMPARE)
-if st.button("Train the three runs (about half a minute)", type="primary", key="warmup_run",
+if st.button("Train the three runs (side by side on Ray, about half a minute)", type="primary", key="warmup_run",
              disabled=bool(job and job.active)):
     base = resources.sweep_base("digits").replace(epochs=int(epochs), beta=beta)  # the digits sweep's model
     folder = new_run_dir(resources.runs_dir(), "warmup-vs-free-bits")
@@ -38,17 +44,16 @@ if st.button("Train the three runs (about half a minute)", type="primary", key="
 
 def comparison():
     if job is None:
-        st.info("Press the button: three digits models with 8 latent dimensions train one after another.")
+        st.info("Press the button: three digits models train as Ray jobs, side by side as far as the CPUs allow.")
         return
     widgets.sweep_progress(job, "comparison")
     names = st.session_state[state.COMPARE_NAMES]
     st.plotly_chart(charts.kl_curves({n: j.history for n, j in zip(names, job.jobs) if j.history}),
                     key="warmup_curves")
-    st.dataframe({"run": names,
-                  "active units": [j.history[-1]["active_units"] if j.history else None for j in job.jobs],
-                  "test KL": [j.history[-1]["test_kl"] if j.history else None for j in job.jobs],
-                  "test −ELBO": [j.history[-1]["test_nelbo"] if j.history else None for j in job.jobs]},
-                 hide_index=True)
+    st.dataframe({"run": names, "status": [widgets.status(j) for j in job.jobs],
+                  **{column: [f"{j.history[-1][key]:{spec}}" if j.history else "–" for j in job.jobs]
+                     for column, key, spec in (("active units", "active_units", "d"), ("test KL", "test_kl", ".2f"),
+                                               ("test −ELBO", "test_nelbo", ".2f"))}}, hide_index=True)
 
 
 widgets.follow(job, comparison)

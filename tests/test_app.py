@@ -1,4 +1,5 @@
 """Every page, run headless with AppTest against the shipped models and the bundled digits."""
+import json
 import time
 from pathlib import Path
 
@@ -127,7 +128,7 @@ def test_interpolation_draws_three_strips_that_follow_the_images():
     np.testing.assert_allclose(linear[[0, -1]], mu[[0, 1]], atol=1e-6)  # from test image 0 to test image 1
     np.testing.assert_allclose(spherical[[0, -1]], mu[[0, 1]], atol=1e-5)
     assert len(blend) == 1 and len(linear) == 10  # the pixel blend is drawn by the server: it has no latents
-    at.number_input(key="interp_b").set_value(42).run()
+    at.number_input(key="interp_to_image").set_value(42).run()
     assert images(at) != blend
     np.testing.assert_allclose(served_latents(browser_pictures(at)["interp_linear"])[-1], mu[42], atol=1e-6)
 
@@ -205,17 +206,21 @@ def test_beta_sweep_page_plots_one_point_per_shipped_beta_and_runs_a_sweep():
     assert len(mine["x"]) == 2
 
 
-def test_warm_up_page_compares_three_runs():
+def test_warm_up_page_s_defaults_show_the_difference_it_teaches():
+    """With the page's own defaults the three runs end with different numbers of active units: plain fewest,
+    warm-up more, free bits all of them."""
     at = page("app_pages/warmup_free_bits.py").run()
-    at.number_input(key="warmup_epochs").set_value(5)
-    at.number_input(key="warmup_T").set_value(3.0)
     at.button(key="warmup_run").click().run()
-    at.session_state[state.COMPARE].join(timeout=120)
+    job = at.session_state[state.COMPARE]
+    at.run()
+    assert all(s.startswith(("queued", "starting", "epoch")) for s in at.dataframe[0].value["status"])
+    job.join(timeout=240)
     at.run()
     table = at.dataframe[0].value
-    assert list(table["run"]) == ["plain", "warm-up over 3 epochs", "free bits λ=0.5"]
-    assert table["active units"].notna().all()
-    assert table["test KL"][2] > table["test KL"][0]  # free bits keep information that plain β=4 squeezes out
+    assert list(table["run"]) == ["plain", "warm-up over 30 epochs", "free bits λ=0.5"]
+    assert list(table["status"]) == ["done after 40 epochs"] * 3 and "None" not in str(table.values)
+    plain, warm, free = (int(v) for v in table["active units"])
+    assert plain < warm < free == 8, (plain, warm, free)
 
 
 def test_without_mnist_files_the_pages_say_what_is_missing_and_keep_the_decoder(tmp_path, monkeypatch):
@@ -350,3 +355,136 @@ def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(dig
             j.stop()
         for j in others:
             j.join(timeout=60)
+
+
+def linked_page(path, params: dict, **session):
+    """An AppTest of a page opened from a link with these query parameters (a fresh session), and the notices
+    shown on the way (AppTest enters at the home page, then switches: a browser opens the page at once)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in session.items():
+        at.session_state[key] = value
+    at.query_params.update(params)
+    notices = []
+    if path != "app_pages/home.py":
+        notices += [t.value for t in at.run().toast]
+        at.switch_page(path)
+    notices += [t.value for t in at.run().toast]
+    return at, notices
+
+
+def test_a_link_carries_the_view_to_another_session():
+    model = ROOT / "models" / "sweeps" / "digits" / "beta-1"
+    at = page("app_pages/kl_tradeoff.py", **{state.MODEL: str(model)}).run()
+    at.number_input(key="tradeoff_image").set_value(7).run()
+    at.select_slider(key="tradeoff_beta").set_value(3.0).run()
+    link = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+    assert link["model"] == "sweeps/digits/beta-1" and link["beta"] == "3" and link["image"] == "7"
+    assert link["z"] == ",".join(["0"] * 8)
+    other, notices = linked_page("app_pages/kl_tradeoff.py", {**link, "z": ",".join(["0.5"] * 8)})  # someone else
+    assert not other.exception
+    assert other.session_state[state.MODEL] == str(model)
+    assert other.number_input(key="tradeoff_image").value == 7 and other.select_slider(key="tradeoff_beta").value == 3.0
+    assert other.session_state[state.LATENT] == [0.5] * 8 and not notices
+
+
+def test_a_run_trained_here_is_opened_by_its_link_in_class_mode(tmp_path, monkeypatch):
+    from vae_core import VAE, Config, save_checkpoint
+    from vae_core.checkpoint import new_run_dir
+
+    monkeypatch.setenv("VAE_CLASS_MODE", "1")
+    run = save_checkpoint(VAE(Config(dataset="digits", hidden=(8,))), new_run_dir(tmp_path / "runs", "shared"))
+    other, _ = linked_page("app_pages/home.py", {"model": f"runs/{run.name}"})
+    assert not other.exception and other.session_state[state.MODEL] == str(run)
+    assert any(o.startswith(run.name) for o in other.sidebar.selectbox(key="_model_picker").options)
+
+
+@pytest.mark.parametrize("params", [
+    {"model": "../../etc", "z": "abc", "beta": "7.7", "image": "99999"},
+    {"model": "no-such-model", "z": "1,2,3", "beta": "nan", "image": "-3"},
+    {"z": "inf,1", "axes": "0,0"},
+])
+def test_a_garbage_link_gives_notices_and_the_defaults(params):
+    for path in ("app_pages/kl_tradeoff.py", "app_pages/latent_pad.py"):
+        at, notices = linked_page(path, params)
+        assert not at.exception, at.exception
+        assert at.session_state[state.MODEL] == str(ROOT / "models" / "digits-2d")
+        assert at.session_state[state.LATENT] == [0.0, 0.0]
+        assert notices, "a notice says what in the link was not used"
+        if path.endswith("kl_tradeoff.py"):
+            assert at.select_slider(key="tradeoff_beta").value == 1.0 and at.number_input(key="tradeoff_image").value == 0
+
+
+def test_every_lesson_step_links_to_a_page_model_and_point_that_exist():
+    from ui.lesson import STEPS
+    from ui.links import model_path
+
+    scripts = {p.script for p in navigation.PAGES}
+    assert 8 <= len(STEPS) <= 10 and sum(s.minutes for s in STEPS) == 90
+    at = page("app_pages/lesson.py").run()
+    assert not at.exception and len(at.get("page_link")) == len(STEPS)
+    for step in STEPS:
+        assert step.page in scripts and step.question.endswith("?")
+        if "model" in step.link:
+            assert load_checkpoint(model_path(step.link["model"]))  # a shipped model, opened by name
+        opened, notices = linked_page(step.page, step.link)
+        assert not opened.exception and not notices, (step.title, notices)
+
+
+def a_drawing() -> bytes:
+    """A PNG of a hand-drawn-like 1: a white bar on black, as the drawing pad sends it."""
+    import io
+
+    from PIL import Image
+
+    pixels = np.zeros((280, 280), np.uint8)
+    pixels[40:240, 125:155] = 255
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_two_models_with_equal_latent_sizes_decode_the_same_point():
+    at = page("app_pages/compare.py", **{state.DRAWING: a_drawing()}).run()
+    at.selectbox(key="compare_other").set_value(str(ROOT / "models" / "mnist-2d")).run()
+    assert not at.exception
+    assert at.radio(key="compare_input").options == ["your drawing"]  # digits and MNIST share no test image
+    pictures = browser_pictures(at)
+    assert {"compare_recon_A", "compare_recon_B", "compare_point_A", "compare_point_B"} <= set(pictures)
+    assert served_latents(pictures["compare_point_A"]).tolist() == served_latents(pictures["compare_point_B"]).tolist()
+    assert len([latex for latex in at.latex if "nats" in latex.value]) == 2  # both objective breakdowns
+    assert len(at.get("plotly_chart")) == 1  # both on the rate-distortion plane
+
+
+def test_two_models_with_unequal_latent_sizes_say_why_there_is_no_same_point():
+    at = page("app_pages/compare.py").run()
+    at.selectbox(key="compare_other").set_value(str(ROOT / "models" / "digits-8d-mean-recon")).run()
+    assert not at.exception
+    assert at.radio(key="compare_input").value == "a test image"
+    assert "2 dimensions and B's 8" in at.info[0].value
+    assert {"compare_recon_A", "compare_recon_B"} <= set(browser_pictures(at))
+    assert "compare_point_A" not in browser_pictures(at)
+
+
+def test_your_digit_is_placed_scored_and_starts_the_other_pages():
+    import base64
+
+    assert "Draw a digit" in page("app_pages/your_digit.py").run().info[0].value  # nothing drawn yet
+    drawn = "data:image/png;base64," + base64.b64encode(a_drawing()).decode()
+    at = page("app_pages/your_digit.py", digit_pad={"png": drawn}).run()  # the pad's state: a stroke was drawn
+    assert not at.exception, at.exception
+    assert len(images(at)) == 2  # what the model sees, and its nearest test images
+    assert any("nats" in latex.value for latex in at.latex) and "digit_recon" in browser_pictures(at)
+    traces = [t.get("name") for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]]
+    assert "your digit" in traces and "1 σ" in traces and "2 σ" in traces
+    at.button(key="digit_to_sliders").click().run()
+    assert not at.exception and at.session_state[state.LATENT] != [0.0, 0.0]
+
+
+def test_the_reduction_lesson_shows_beta_times_pixels_and_both_shipped_models():
+    at = page("app_pages/kl_tradeoff.py").run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "a β of 64 in disguise" in text
+    assert "0 of 8 active units" in text and "6 of 8 active units" in text
+    assert {"reduction_beta-1", "reduction_digits-8d-mean-recon"} <= set(browser_pictures(at))

@@ -128,3 +128,15 @@ def test_project_2d_passes_2d_through_and_reduces_wider_latents():
     assert project_2d(wide, "tsne").shape == (60, 2)
     with pytest.raises(ConfigError, match="unknown projection"):
         project_2d(wide, "umap")
+
+
+def test_a_posterior_on_a_map_s_plane_has_the_projected_centre_and_covariance():
+    from vae_core.evaluation import posterior_on_plane
+
+    centre, cov = posterior_on_plane([1.0, -2.0], [0.5, 2.0])
+    np.testing.assert_allclose(centre, [1.0, -2.0])
+    np.testing.assert_allclose(cov, np.diag([0.25, 4.0]))
+    axes = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) / np.array([[np.sqrt(2)], [1.0]])
+    centre, cov = posterior_on_plane([2.0, 0.0, 3.0], [1.0, 1.0, 0.5], centre=[0.0, 0.0, 1.0], axes=axes)
+    np.testing.assert_allclose(centre, [np.sqrt(2), 2.0])
+    np.testing.assert_allclose(cov, np.diag([1.0, 0.25]), atol=1e-12)  # an isotropic pair stays isotropic

@@ -122,3 +122,13 @@ def test_iwae_bound_is_no_looser_than_the_elbo(trained_digits, digits, k):
         elbo = -negative_elbo(x, x_logits, mu, logvar).nelbo.mean()
     iwae = iwae_log_likelihood(model, x, k, torch.Generator().manual_seed(1)).mean()
     assert iwae > elbo
+
+
+def test_averaging_the_reconstruction_over_pixels_is_beta_times_pixels_in_disguise():
+    g = torch.Generator().manual_seed(5)
+    x, x_logits = torch.rand(16, 64, generator=g), torch.randn(16, 64, generator=g)
+    mu, logvar = torch.randn(16, 3, generator=g), torch.randn(16, 3, generator=g)
+    mean = negative_elbo(x, x_logits, mu, logvar, beta=2.0, recon_reduction="mean")
+    summed = negative_elbo(x, x_logits, mu, logvar, beta=2.0 * 64)
+    torch.testing.assert_close(mean.loss * 64, summed.loss)  # same minimiser: beta x 64 on the summed ELBO
+    torch.testing.assert_close(mean.recon, summed.recon)  # and the reported terms stay nats per image

@@ -10,7 +10,8 @@ from vae_core import Config, evaluate, load_checkpoint
 from vae_core.checkpoint import sweep_members
 from vae_core.evaluation import encode_dataset
 from vae_core.jobs import SweepJob, TrainingJob
-from vae_core.tradeoff import aggregate_posterior, objective_parts, reparameterization_draws, sweep_configs
+from vae_core.tradeoff import (aggregate_density, normal_density, objective_parts, reparameterization_draws,
+                               sweep_configs)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,13 +58,22 @@ def test_shipped_sweep_trades_rate_for_distortion_as_beta_grows(dataset):
     assert sweep[-1].metrics["active_units"] < sweep[0].metrics["active_units"]  # collapse at high beta
 
 
-def test_aggregate_posterior_of_a_beta_1_model_is_close_to_the_prior(trained_digits, digits):
+def test_the_aggregate_posterior_is_the_exact_mixture_of_the_posteriors(trained_digits, digits):
     model, _ = trained_digits
     mu, std = (t.numpy() for t in encode_dataset(model, digits.test_x))
-    z = aggregate_posterior(mu, std)
-    assert mu.shape == z.shape == (300, 2)
-    assert np.all(np.abs(z.mean(0)) < 0.35) and np.all((z.var(0) > 0.5) & (z.var(0) < 1.6))
-    assert np.all(mu.var(0) < z.var(0))  # the draws add each posterior's own spread
+    grid = np.linspace(-4, 4, 41)
+    density = aggregate_density(mu, std, grid)
+    assert density.shape == (41, 41)
+    point = torch.tensor([grid[30], grid[7]])  # (z0, z1) = (2, -2.6): row 7 (z1), column 30 (z0)
+    mixture = Normal(torch.from_numpy(mu).double(), torch.from_numpy(std).double()).log_prob(point.double())
+    assert density[7, 30] == pytest.approx(mixture.sum(1).exp().mean().item(), rel=1e-9)
+    step = grid[1] - grid[0]
+    assert density.sum() * step ** 2 == pytest.approx(1.0, abs=0.02)  # a density: it integrates to one
+    marginal = aggregate_density(mu, std, grid, dims=(1,))
+    np.testing.assert_allclose(marginal, density.sum(1) * step, atol=2e-3)  # the 1-D view is its marginal
+    mean = np.array([(density.sum(0) * grid).sum(), (density.sum(1) * grid).sum()]) * step ** 2
+    assert np.all(np.abs(mean) < 0.35)  # a beta=1 model's mixture sits near the prior's centre...
+    assert np.abs(density - normal_density(grid)).sum() * step ** 2 < 0.6  # ...and overlaps most of N(0, I)
 
 
 def test_reparameterization_draws(trained_digits, digits):

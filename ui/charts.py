@@ -9,10 +9,11 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, axis_titles,
-               chosen: int | None = None, ellipse: tuple | None = None) -> go.Figure:
+               chosen: int | None = None, posterior: tuple | None = None, mark: str | None = None) -> go.Figure:
     """Scatter of 2-D latent positions, one WebGL trace per class; each point's customdata is its test index.
 
-    chosen (a test index, if among index) is ringed; ellipse is ((cx, cy), (sx, sy)) drawn at 1 and 2 sigma."""
+    chosen (a test index, if among index) is ringed; posterior (centre [2], covariance [2, 2]) is drawn as its
+    1 and 2 sigma ellipses, and, if mark names it (say "your digit"), as a star at its centre."""
     fig = go.Figure()
     for k, name in enumerate(classes):
         mask = labels == k
@@ -21,13 +22,19 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, a
                 x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=str(name), customdata=index[mask],
                 marker=dict(size=5, color=PALETTE[k % len(PALETTE)], opacity=0.75),
                 hovertemplate=f"{name}<br>image %{{customdata}}<extra></extra>"))
-    if ellipse is not None:
-        (cx, cy), (sx, sy) = ellipse
+    if posterior is not None:
+        centre, covariance = np.asarray(posterior[0], float), np.asarray(posterior[1], float)
+        values, vectors = np.linalg.eigh(covariance)
         t = np.linspace(0, 2 * np.pi, 80)
+        circle = np.stack([np.cos(t), np.sin(t)])  # the unit circle, mapped through the covariance's square root
         for k in (1, 2):
-            fig.add_trace(go.Scattergl(x=cx + k * sx * np.cos(t), y=cy + k * sy * np.sin(t), mode="lines",
-                                     line=dict(color="black", width=1, dash="dot" if k == 2 else "solid"),
-                                     name=f"{k} σ", hoverinfo="skip"))
+            x, y = centre[:, None] + k * vectors @ (np.sqrt(np.maximum(values, 0))[:, None] * circle)
+            fig.add_trace(go.Scattergl(x=x, y=y, mode="lines", name=f"{k} σ", hoverinfo="skip",
+                                       line=dict(color="black", width=1, dash="dot" if k == 2 else "solid")))
+        if mark:
+            fig.add_trace(go.Scattergl(x=[centre[0]], y=[centre[1]], mode="markers", name=mark, hoverinfo="name",
+                                       marker=dict(size=18, symbol="star", color="black", line=dict(width=1,
+                                                                                                     color="white"))))
     rows = np.flatnonzero(index == chosen) if chosen is not None else []
     if len(rows):
         # WebGL traces are drawn above SVG ones: the marks must be WebGL too to stay visible
@@ -63,8 +70,8 @@ def training_curves(steps: list, history: list) -> go.Figure:
                                  ("test_kl", "test KL", PALETTE[1])):
             fig.add_trace(go.Scatter(x=x, y=[r[key] for r in history], mode="markers", name=name,
                                      marker=dict(color=color, size=9, symbol="diamond")))
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="step",
-                      yaxis_title="nats per image", legend=dict(orientation="h", y=1.02, yanchor="bottom"))
+    fig.update_layout(height=400, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step",
+                      yaxis_title="nats per image", legend=dict(orientation="h", yanchor="top", y=-0.18))
     return fig
 
 
@@ -89,14 +96,15 @@ def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
     for k, (name, ps) in enumerate(series.items()):
         fig.add_trace(go.Scatter(
             x=[p["rate"] for p in ps], y=[p["distortion"] for p in ps], mode="markers+lines+text", name=name,
-            text=[f"β={p['beta']:g}" for p in ps], textposition="top right", customdata=[p["path"] for p in ps],
+            text=[f"β={p['beta']:g}" for p in ps], customdata=[p["path"] for p in ps],
+            textposition=["top right" if i % 2 == 0 else "bottom left" for i in range(len(ps))],  # neighbours apart
             marker=dict(size=13, color=PALETTE[k % len(PALETTE)]), line=dict(color=PALETTE[k % len(PALETTE)]),
-            hovertemplate="β=%{text}<br>rate %{x:.2f} nats<br>distortion %{y:.2f} nats<extra></extra>"))
+            hovertemplate="%{text}<br>rate %{x:.2f} nats<br>distortion %{y:.2f} nats<extra></extra>"))
     if points:
         fig.update_xaxes(range=[-0.5, max(p["rate"] for p in points) * 1.15 + 1])
         fig.update_yaxes(range=[min(p["distortion"] for p in points) * 0.9, max(p["distortion"] for p in points) * 1.08])
     fig.update_layout(height=460, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="rate: KL(q(z|x) ‖ p(z)), nats",
-                      yaxis_title="distortion: −log p(x|z), nats", legend=dict(orientation="h"))
+                      yaxis_title="distortion: −log p(x|z), nats", legend=dict(orientation="h", yanchor="top", y=-0.15))
     return fig
 
 
@@ -109,33 +117,42 @@ def kl_bars(kl_per_dim: list[float], activity: list[float], threshold: float, di
         x=[f"z{i}" for i in dims], y=[kl_per_dim[i] for i in dims],
         marker_color=[PALETTE[0] if a else "#bbb" for a in active],
         customdata=np.array([activity[i] for i in dims]), text=["active" if a else "collapsed" for a in active],
-        hovertemplate="%{x}: %{y:.3f} nats, %{text}<br>Var(μ) = %{customdata:.4f}<extra></extra>"))
+        hovertemplate="%{x}: %{y:.3g} nats, %{text}<br>Var(μ) = %{customdata:.3g}<extra></extra>"))
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="KL, nats per image")
+    fig.update_yaxes(exponentformat="e", rangemode="tozero")  # no SI "μ" for micro-nats: μ is the posterior mean here
     return fig
 
 
-def histogram_vs_normal(means: np.ndarray, draws: np.ndarray, name: str) -> go.Figure:
-    """Histograms of posterior means and of posterior draws for one dimension, over the N(0, 1) density."""
-    grid = np.linspace(-4, 4, 200)
+def marginal_vs_normal(grid: np.ndarray, density: np.ndarray, means: np.ndarray, name: str) -> go.Figure:
+    """One dimension of the aggregate posterior (the exact mixture's marginal density) against N(0, 1), over a
+    histogram of the posterior means (which alone leave out each posterior's own spread)."""
     fig = go.Figure([
-        go.Histogram(x=means, histnorm="probability density", name="posterior means μ", opacity=0.55,
-                     marker_color=PALETTE[1], xbins=dict(start=-4, end=4, size=0.2)),
-        go.Histogram(x=draws, histnorm="probability density", name="draws z ~ q(z|x)", opacity=0.55,
-                     marker_color=PALETTE[0], xbins=dict(start=-4, end=4, size=0.2)),
-        go.Scatter(x=grid, y=np.exp(-grid ** 2 / 2) / np.sqrt(2 * np.pi), name="N(0, 1)", line=dict(color="black")),
+        go.Histogram(x=means, histnorm="probability density", name="posterior means μ", opacity=0.45,
+                     marker_color=PALETTE[1], xbins=dict(start=grid[0], end=grid[-1], size=0.2)),
+        go.Scatter(x=grid, y=density, name="aggregate posterior", line=dict(color=PALETTE[0], width=2.5)),
+        go.Scatter(x=grid, y=np.exp(-grid ** 2 / 2) / np.sqrt(2 * np.pi), name="N(0, 1)",
+                   line=dict(color="black", dash="dash")),
     ])
     fig.update_layout(barmode="overlay", height=300, margin=dict(l=10, r=10, t=30, b=10), title=name,
-                      legend=dict(orientation="h", y=-0.15, font=dict(size=10)))
+                      legend=dict(orientation="h", yanchor="top", y=-0.15, font=dict(size=10)))
     return fig
 
 
-def density_2d(z: np.ndarray, title: str) -> go.Figure:
-    """Contours of the density of 2-D samples on a fixed [-4, 4] square."""
-    fig = go.Figure(go.Histogram2dContour(x=z[:, 0], y=z[:, 1], histnorm="probability density", colorscale="Blues",
-                                          xbins=dict(start=-4, end=4, size=0.4), ybins=dict(start=-4, end=4, size=0.4),
-                                          showscale=False, contours=dict(coloring="fill")))
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), title=title,
-                      xaxis=dict(range=[-4, 4], title="z0"), yaxis=dict(range=[-4, 4], title="z1", scaleanchor="x"))
+def aggregate_vs_prior(grid: np.ndarray, density: np.ndarray, prior: np.ndarray, dims: tuple[int, int]) -> go.Figure:
+    """The aggregate posterior's density (filled contours) under the prior's exact contours (dashed, the levels of
+    N(0, I) at 1, 2 and 3 standard deviations), on the same plane."""
+    fig = go.Figure(go.Contour(x=grid, y=grid, z=density, colorscale="Blues", showscale=False, name="aggregate posterior",
+                               contours=dict(coloring="fill", showlines=False), ncontours=14,
+                               hovertemplate="z%{x:.2f}, %{y:.2f}: %{z:.3f}<extra>aggregate posterior</extra>"))
+    levels = np.exp(-0.5 * np.array([3.0, 2.0, 1.0]) ** 2) / (2 * np.pi)  # N(0, I)'s density on circles of radius k
+    for k, level in zip((3, 2, 1), levels):
+        fig.add_trace(go.Contour(x=grid, y=grid, z=prior, showscale=False, hoverinfo="skip", name=f"N(0, I), {k} σ",
+                                 contours=dict(coloring="none", start=level, end=level, size=1, showlabels=False),
+                                 line=dict(color="black", dash="dash", width=1.2), showlegend=k == 1))
+    fig.update_layout(height=420, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(title=f"z{dims[0]}", range=[grid[0], grid[-1]]),
+                      yaxis=dict(title=f"z{dims[1]}", range=[grid[0], grid[-1]], scaleanchor="x"),
+                      legend=dict(orientation="h", yanchor="top", y=-0.12))
     return fig
 
 
@@ -155,12 +172,26 @@ def reparameterization_cloud(mu: np.ndarray, sigma: np.ndarray, z: np.ndarray, d
     return fig
 
 
+def path_norms(paths: dict, latent_dim: int) -> go.Figure:
+    """|z| along each interpolation path (name -> [steps, D]), beside √D, where N(0, I)'s mass concentrates."""
+    fig = go.Figure()
+    for k, (name, path) in enumerate(paths.items()):
+        norms = np.linalg.norm(np.asarray(path, dtype=np.float64), axis=1)
+        fig.add_trace(go.Scatter(x=np.linspace(0, 1, len(norms)), y=norms, mode="lines+markers", name=name.lower(),
+                                 line=dict(color=PALETTE[k % len(PALETTE)])))
+    fig.add_hline(y=np.sqrt(latent_dim), line=dict(color="#999", dash="dot"),
+                  annotation_text=f"√D = {np.sqrt(latent_dim):.2f}", annotation_position="top left")
+    fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="position along the path",
+                      yaxis_title="|z|", legend=dict(orientation="h", yanchor="top", y=-0.25))
+    return fig
+
+
 def kl_curves(histories: dict[str, list[dict]]) -> go.Figure:
     """Test KL per epoch for several runs, to compare their schedules."""
     fig = go.Figure([go.Scatter(x=[r["epoch"] for r in h], y=[r["test_kl"] for r in h], mode="lines+markers",
                                 name=name, line=dict(color=PALETTE[k % len(PALETTE)]))
                      for k, (name, h) in enumerate(histories.items())])
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="epoch",
-                      yaxis_title="test KL, nats", legend=dict(orientation="h", y=1.02, yanchor="bottom"))
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="epoch",
+                      yaxis_title="test KL, nats", legend=dict(orientation="h", yanchor="top", y=-0.2))
     fig.update_xaxes(tickformat="d")
     return fig

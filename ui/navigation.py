@@ -16,9 +16,12 @@ class Page:
 
 PAGES = (
     Page("app_pages/home.py", "Home", ":material/home:", ""),
+    Page("app_pages/lesson.py", "Lesson", ":material/school:", "Lesson"),
     Page("app_pages/latent_sliders.py", "Latent sliders", ":material/tune:", "Latent_sliders"),
     Page("app_pages/latent_map.py", "Latent map", ":material/scatter_plot:", "Latent_map"),
     Page("app_pages/interpolation.py", "Interpolation", ":material/swap_horiz:", "Interpolation"),
+    Page("app_pages/your_digit.py", "Your digit", ":material/draw:", "Your_digit"),
+    Page("app_pages/compare.py", "Compare two models", ":material/compare:", "Compare"),
     Page("app_pages/train.py", "Train", ":material/model_training:", "Train"),
     Page("app_pages/latent_pad.py", "Latent pad", ":material/touch_app:", "Latent_pad"),
     Page("app_pages/kl_tradeoff.py", "KL trade-off", ":material/balance:", "KL_trade-off"),

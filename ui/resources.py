@@ -13,7 +13,7 @@ from vae_core import Checkpoint, CheckpointError, Config, DataError, Dataset, lo
 from vae_core.checkpoint import METRICS, WEIGHTS, Summary, find_checkpoints, summarize, sweep_members
 from vae_core.cli import parse_config
 from vae_core.evaluation import encode_dataset, evaluate, pca_plane, plane_latents, project_2d
-from vae_core.tradeoff import aggregate_posterior
+from vae_core.tradeoff import aggregate_density
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_DIR = ROOT / "models"
@@ -131,16 +131,19 @@ def _test_metrics(path: str, stamp: float) -> dict:
     return evaluate(checkpoint.model, dataset(checkpoint.config.dataset).test_x, seed=checkpoint.config.seed)
 
 
-def aggregate(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """(posterior means, one draw from each posterior) for the model's test set, from its cached encodings."""
+AGGREGATE_GRID = np.linspace(-4, 4, 81)
+
+
+def aggregate(path: str, dims: tuple[int, ...]) -> np.ndarray:
+    """The model's aggregate posterior over its test set (the exact mixture of the images' Gaussians) on
+    AGGREGATE_GRID: a density over one dimension, or over the plane of two ([81, 81], rows over dims[1])."""
+    return _aggregate(path, stamp(path), tuple(dims))
+
+
+@st.cache_data(max_entries=64, show_spinner="Mixing the test set's posteriors...")
+def _aggregate(path: str, stamp: float, dims: tuple[int, ...]) -> np.ndarray:
     mu, std = encodings(path)
-    return mu, aggregate_posterior(mu, std)
-
-
-@st.cache_data(max_entries=4)
-def prior_draws(n: int, seed: int = 0) -> np.ndarray:
-    """n draws from N(0, I) in two dimensions, for comparison plots."""
-    return np.random.default_rng(seed).standard_normal((n, 2))
+    return aggregate_density(mu, std, AGGREGATE_GRID, dims)
 
 
 @st.cache_data(show_spinner=False)
@@ -158,6 +161,18 @@ def sweep_base(dataset: str) -> Config:
     return parse_config(recipes["sweeps"][dataset]["base"])
 
 
+def pca(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """(centre [D], the two principal directions [2, D]) of the test set's posterior means: the plane of the
+    latent map's PCA view."""
+    return _pca(path, stamp(path))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _pca(path: str, stamp: float):
+    centre, axes = pca_plane(torch.from_numpy(encodings(path)[0]))
+    return centre.numpy(), axes.numpy()
+
+
 def pca_manifold(path: str, n: int) -> np.ndarray:
     """The latents of an n x n grid over the PCA plane of the latent map, across the middle 98% of its points
     (plane_latents: row by row, the first PCA axis to the right, the second upward)."""
@@ -166,8 +181,8 @@ def pca_manifold(path: str, n: int) -> np.ndarray:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _pca_manifold(path: str, stamp: float, n: int) -> np.ndarray:
-    mu, _ = encodings(path)
     xy = projection(path, "pca")[1]
     low, high = np.percentile(xy, 1, axis=0), np.percentile(xy, 99, axis=0)
-    centre, axes = pca_plane(torch.from_numpy(mu))
-    return plane_latents(centre, axes, (low[0], high[0], low[1], high[1]), n).numpy()
+    centre, axes = pca(path)
+    return plane_latents(torch.from_numpy(centre), torch.from_numpy(axes), (low[0], high[0], low[1], high[1]),
+                         n).numpy()

@@ -17,10 +17,21 @@ COMPARE = "compare_job"   # vae_core.jobs.SweepJob: this session's warm-up / fre
 COMPARE_NAMES = "compare_names"  # list[str]: the names of the comparison's runs, in its jobs' order
 SWEEP_CHOSEN = "sweep_chosen"    # str: path of the model clicked on the rate-distortion plane
 MAP_CHOSEN = "map_chosen"        # (model path, test index): the point clicked on the latent map
+DRAWING = "drawing"              # bytes: the PNG of the digit drawn on the Your digit page, as drawn
+KEPT_DRAWING = "kept_drawing"    # bytes: an earlier drawing kept, to interpolate between two drawings
+INTERP_ENDS = "interp_ends"      # (from, to): where the Interpolation page's path starts and ends (ENDS)
 UPLOADS = "uploads"      # dict: uploaded file id -> its checkpoint folder, or the error it was refused with
 
 RANGE = 4.0   # every control over a latent coordinate spans [-RANGE, RANGE]: the sliders, the pad
 DECIMALS = 2  # and moves it in steps of 0.01
+
+
+def add_model(path: str) -> None:
+    """Make a checkpoint this session's choice, and list it in this session's picker."""
+    mine = st.session_state.setdefault(MY_MODELS, [])
+    if path not in mine:
+        mine.append(path)
+    st.session_state[MODEL] = path
 
 
 def latent_point(latent_dim: int) -> list[float]:
@@ -38,3 +49,6 @@ def set_latent_point(z: Sequence[float]) -> list[float]:
     z = [min(RANGE, max(-RANGE, round(float(v), DECIMALS))) for v in z]
     st.session_state[LATENT] = z
     return z
+
+
+ENDS = ("a test image", "the current point", "your drawing", "your kept drawing")  # an interpolation's ends

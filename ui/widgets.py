@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 
 from vae_core import Checkpoint, Dataset, VAEError, evaluate, load_checkpoint
-from vae_core.checkpoint import import_checkpoint, save_metrics
+from vae_core.checkpoint import import_checkpoint, save_metrics, zip_checkpoint
 from vae_core.evaluation import as_images, reconstruction_rows
 
-from . import resources, state
+from . import links, resources, state
 
 
 def label(path: str) -> str:
@@ -55,6 +55,11 @@ def model_picker() -> Checkpoint:
         trained = f"{len(checkpoint.history)} epochs on" if checkpoint.history else "trained on"
         st.caption(f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, latent {c.latent_dim}, β={c.beta:g}, "
                    f"{trained} {c.dataset}.{score}")
+        folder = Path(st.session_state[state.MODEL])
+        if folder.is_dir():  # (the zip is made when clicked, on another thread: it gets the path, not the session)
+            st.download_button("Download this model (.zip)", lambda: zip_checkpoint(folder), f"{folder.name}.zip",
+                               "application/zip", key="download_model", on_click="ignore",
+                               help="its checkpoint folder: weights, config and metrics; the uploader takes it back")
         _upload()
         if not resources.class_mode():  # in a class, other people's runs are theirs to share
             _open_saved_run()
@@ -64,13 +69,6 @@ def model_picker() -> Checkpoint:
 def current() -> Checkpoint:
     """The checkpoint the sidebar's picker has chosen for this session (app.py draws the picker first)."""
     return resources.model(st.session_state[state.MODEL])
-
-
-def add_model(path: str) -> None:
-    """Make a checkpoint this session's choice, and list it in this session's picker."""
-    if path not in st.session_state[state.MY_MODELS]:
-        st.session_state[state.MY_MODELS].append(path)
-    st.session_state[state.MODEL] = path
 
 
 def _upload() -> None:
@@ -85,7 +83,7 @@ def _upload() -> None:
         except VAEError as e:
             seen[upload.file_id] = e
         else:
-            add_model(seen[upload.file_id])
+            state.add_model(seen[upload.file_id])
             st.rerun()
     if isinstance(seen[upload.file_id], VAEError):
         st.error(str(seen[upload.file_id]))
@@ -113,18 +111,25 @@ def _open_saved_run() -> None:
         choice = st.selectbox("Saved runs", runs, index=None, format_func=label, key="open_saved_run",
                               placeholder="runs/ on this machine")
         if choice and st.button("Open", key="open_saved_run_button"):
-            add_model(choice)
+            state.add_model(choice)
             st.rerun()
 
 
 def test_image_picker(data: Dataset, key: str, label: str = "Test image", default: int = 0,
-                      disabled: bool = False) -> int:
-    """A number input over the test set with a small preview of the chosen image beside it; returns the index."""
+                      disabled: bool = False, linked: bool = True) -> int:
+    """A number input over the test set with a small preview of the chosen image beside it; returns the index.
+
+    A linked picker (one per page) is set by a link's image=N, and puts its index back into the link."""
     last = len(data.test_x) - 1
+    from_link = links.take_number("image", low=0, high=last) if linked else None
+    if from_link is not None and from_link == int(from_link):
+        st.session_state[key] = int(from_link)
     number, preview = st.columns([5, 1], vertical_alignment="bottom")
     index = int(number.number_input(f"{label} (0-{last})", 0, last, min(default, last), key=key, disabled=disabled))
     with preview:
         thumbnail(as_images(data.test_x[index], data.image_shape)[0])
+    if linked and not disabled:
+        links.write("image", index)
     return index
 
 
@@ -133,6 +138,17 @@ def show_reconstructions(model, x: torch.Tensor, size: int, per_row: int = 8) ->
     rows = "rows 1 and 3" if len(x) > per_row else "top row"
     show_image(reconstruction_rows(model, x, per_row), size,
                f"{rows}: test images · below each: its reconstruction (decoded posterior mean)")
+
+
+def objective_breakdown(parts, beta: float, latent_dim: int) -> None:
+    """One image's negative ELBO written out with its own numbers (vae_core.tradeoff.ObjectiveParts), reweighted
+    by beta, then each dimension's mean, spread and KL."""
+    st.latex(r"\mathcal L(x) = \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,\underbrace{"
+             r"\tfrac12\textstyle\sum_{i=1}^{%d}(\mu_i^2+\sigma_i^2-\log\sigma_i^2-1)}_{%.2f}"
+             r" = %.2f + %g \times %.2f = \mathbf{%.2f}\ \text{nats}"
+             % (parts.recon, latent_dim, parts.kl, parts.recon, beta, parts.kl, parts.total(beta)))
+    st.dataframe({"dimension": [f"z{i}" for i in range(latent_dim)], "μ": parts.mu, "σ": parts.sigma,
+                  "KL, nats": parts.kl_per_dim}, hide_index=True)
 
 
 def enlarge(image: torch.Tensor | np.ndarray, size: int) -> np.ndarray:
@@ -173,6 +189,13 @@ def follow(job, render: Callable[[], None]) -> None:
         render()
 
     poll()
+
+
+def status(job) -> str:
+    """A job's state in a few words: waiting, its epoch, or how it ended."""
+    if job.state == "running":
+        return f"epoch {min(job.epoch + 1, job.config.epochs)} of {job.config.epochs}"
+    return waiting(job) or f"{job.state} after {job.epoch} epochs"
 
 
 def waiting(job) -> str | None:

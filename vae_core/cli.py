@@ -41,7 +41,7 @@ def _count(text: str) -> int:
 
 def _add_config_flags(t: argparse.ArgumentParser) -> None:
     """One flag per Config field, its default taken from Config(): the flags' dest names are the field names."""
-    from .config import ARCHS, LIKELIHOODS, PRECISIONS, Config
+    from .config import ARCHS, LIKELIHOODS, PRECISIONS, REDUCTIONS, Config
     from .data import DATASETS
 
     d = Config()
@@ -54,6 +54,8 @@ def _add_config_flags(t: argparse.ArgumentParser) -> None:
     t.add_argument("--likelihood", default=d.likelihood, choices=LIKELIHOODS)
     t.add_argument("--obs-sigma", type=float, default=d.obs_sigma, help="std of the Gaussian likelihood")
     t.add_argument("--beta", type=float, default=d.beta, help="weight of the KL term")
+    t.add_argument("--recon-reduction", default=d.recon_reduction, choices=REDUCTIONS,
+                   help="sum the reconstruction over pixels (the ELBO) or average it (a common mistake, for teaching)")
     t.add_argument("--warmup-epochs", type=float, default=d.warmup_epochs, help="linear KL warm-up length")
     t.add_argument("--free-bits", type=float, default=d.free_bits, help="nats per dimension not penalised")
     t.add_argument("--binarize", action="store_true", help="dynamic binarisation of the pixels")

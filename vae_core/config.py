@@ -12,6 +12,7 @@ from .errors import ConfigError
 ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 PRECISIONS = ("fp32", "bf16")
+REDUCTIONS = ("sum", "mean")
 # Models above this many weights are refused before anything is allocated: 50 M float32 weights are 200 MB,
 # and training holds about four copies (weights, gradients, two Adam moments).
 MAX_PARAMETERS = 50_000_000
@@ -27,6 +28,7 @@ class Config:
     likelihood: str = "bernoulli"    # p(x|z): "bernoulli" (summed BCE) or "gaussian" (fixed obs_sigma)
     obs_sigma: float = 0.1           # standard deviation of the Gaussian likelihood, in pixel units
     beta: float = 1.0                # weight of the KL term (beta-VAE); 1 is the plain ELBO
+    recon_reduction: str = "sum"     # "sum" over pixels (the ELBO); "mean" over pixels: the common mistake, beta x pixels
     warmup_epochs: float = 0.0       # KL weight rises linearly from 0 to beta over this many epochs
     free_bits: float = 0.0           # nats per latent dimension below which KL is not penalised
     binarize: bool = False           # resample binary pixels each batch (dynamic binarisation)
@@ -48,6 +50,7 @@ class Config:
         _one_of("arch", self.arch, ARCHS)
         _one_of("likelihood", self.likelihood, LIKELIHOODS)
         _one_of("precision", self.precision, PRECISIONS)
+        _one_of("recon_reduction", self.recon_reduction, REDUCTIONS)
         for name in ("hidden", "channels"):
             if not getattr(self, name) or any(h < 1 for h in getattr(self, name)):
                 raise ConfigError(f"{name} sizes must be one or more positive integers, got {list(getattr(self, name))}")

@@ -167,6 +167,16 @@ def pca_plane(mu: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return centre.float(), vh[:2].float()
 
 
+def posterior_on_plane(mu, sigma, centre=None, axes=None) -> tuple[np.ndarray, np.ndarray]:
+    """A diagonal Gaussian posterior (mu, sigma [D]) as seen on a map's plane: its centre [2] and covariance
+    [2, 2] in the plane's coordinates, a = axes[0] . (z - centre), b = axes[1] . (z - centre). Without a
+    plane, a 2-D latent's own axes."""
+    mu, sigma = np.asarray(mu, np.float64).reshape(-1), np.asarray(sigma, np.float64).reshape(-1)
+    centre = np.zeros_like(mu) if centre is None else np.asarray(centre, np.float64)
+    axes = np.eye(2, len(mu)) if axes is None else np.asarray(axes, np.float64)
+    return axes @ (mu - centre), axes @ np.diag(sigma ** 2) @ axes.T
+
+
 def plane_latents(centre: torch.Tensor, axes: torch.Tensor, extent: tuple[float, float, float, float],
                   n: int = 15) -> torch.Tensor:
     """z = centre + a axes[0] + b axes[1] over an n x n grid of (a, b) in extent = (a0, a1, b0, b1), row by row
@@ -236,6 +246,12 @@ def traversal(z, dim: int, values=TRAVERSAL_VALUES) -> torch.Tensor:
 def traversals(z, dims, values=TRAVERSAL_VALUES) -> torch.Tensor:
     """The traversals of several dimensions one after another: [len(dims) * len(values), D]."""
     return torch.cat([traversal(z, d, values) for d in dims])
+
+
+def nearest(mu: np.ndarray, z, k: int = 8) -> np.ndarray:
+    """Indices of the k posterior means in mu [N, D] nearest to z (Euclidean), nearest first."""
+    distances = np.linalg.norm(np.asarray(mu) - np.asarray(z, dtype=np.float32).reshape(1, -1), axis=1)
+    return np.argsort(distances, kind="stable")[:k]
 
 
 def dimensions_by_kl(metrics: dict, latent_dim: int) -> list[int]:

@@ -1,4 +1,5 @@
-"""A decoder's weights as one compact binary blob (JSON header + float32 arrays), and its reference reader in NumPy.
+"""Getting things out: a decoder's weights as one compact binary blob (JSON header + float32 arrays) with its
+reference reader in NumPy, and decoded pictures as PNG files and animated GIFs.
 
 The blob lets something other than PyTorch decode latents (the app's in-browser latent pad does, in
 ui/decoder/decoder.js). Layout, all little-endian:
@@ -13,10 +14,12 @@ logits: sigmoid gives the Bernoulli means, laid out as (channels, height, width)
 """
 from __future__ import annotations
 
+import io
 import json
 import struct
 
 import numpy as np
+from PIL import Image
 from torch import nn
 
 MAGIC = b"VAEDEC1\0"
@@ -123,3 +126,28 @@ def _conv_transpose(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, layer: 
                 "bchw,co->bohw", x, weight[:, :, ky, kx])
     out = full[:, :, p:p + oh, p:p + ow] + bias[None, :, None, None]
     return out.reshape(len(x), -1)
+
+
+def _uint8(image, scale: int) -> Image.Image:
+    """A [H, W] image in [0, 1] as an 8-bit grey picture enlarged scale times with hard pixel edges."""
+    array = np.clip(np.asarray(image, dtype=np.float32), 0, 1)
+    array = np.repeat(np.repeat(array, scale, 0), scale, 1)
+    return Image.fromarray((array * 255).round().astype(np.uint8), "L")
+
+
+def png_bytes(image, scale: int = 1) -> bytes:
+    """A [H, W] image in [0, 1] as a PNG file."""
+    buffer = io.BytesIO()
+    _uint8(image, scale).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def gif_bytes(frames, scale: int = 8, frame_ms: int = 120, bounce: bool = True) -> bytes:
+    """[N, H, W] images in [0, 1] as an animated GIF that loops forever; with bounce it plays forward then back
+    (frames 0..N-1..1), so a path between two images is walked both ways."""
+    frames = list(frames)
+    order = frames + frames[-2:0:-1] if bounce and len(frames) > 2 else frames
+    pictures = [_uint8(f, scale) for f in order]
+    buffer = io.BytesIO()
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0)
+    return buffer.getvalue()

@@ -74,11 +74,13 @@ class Terms:
 
 
 def negative_elbo(x, x_logits, mu, logvar, beta: float = 1.0, free_bits: float = 0.0,
-                  likelihood: str = "bernoulli", obs_sigma: float = 0.1) -> Terms:
+                  likelihood: str = "bernoulli", obs_sigma: float = 0.1, recon_reduction: str = "sum") -> Terms:
     """Loss = E[recon] + beta * KL, averaged over the batch.
 
     With free bits lambda, each dimension's batch-mean KL below lambda nats is not penalised
     (Kingma et al. 2016, IAF paper, eq. 15): sum_i max(lambda, E_x[KL_i]).
+    recon_reduction "mean" averages the reconstruction over the pixels instead of summing it, as much VAE code
+    does by mistake: the same as weighting the KL by beta times the number of pixels. Terms stay in nats per image.
     """
     recon = recon_nll(x_logits, x, likelihood, obs_sigma)
     kld = kl_per_dim(mu, logvar)
@@ -87,7 +89,8 @@ def negative_elbo(x, x_logits, mu, logvar, beta: float = 1.0, free_bits: float =
         kl_term = kld.mean(0).clamp_min(free_bits).sum()
     else:
         kl_term = kl.mean()
-    return Terms(loss=recon.mean() + beta * kl_term, recon=recon, kl=kl, kl_per_dim=kld)
+    recon_term = recon.mean() / (x.shape[1] if recon_reduction == "mean" else 1)
+    return Terms(loss=recon_term + beta * kl_term, recon=recon, kl=kl, kl_per_dim=kld)
 
 
 def log_normal(z, mu, logvar) -> torch.Tensor:

@@ -43,12 +43,25 @@ def objective_parts(model, x: torch.Tensor, seed: int = 0) -> ObjectiveParts:
                           mu=mu[0].tolist(), sigma=torch.exp(0.5 * logvar)[0].tolist())
 
 
-def aggregate_posterior(mu, std, seed: int = 0) -> np.ndarray:
-    """One draw z ~ q(z|x) per image from its posterior means and standard deviations ([N, D] each, as
-    evaluation.encode_dataset gives them): samples of the aggregate posterior sum_x q(z|x) p(x)."""
-    mu, std = torch.as_tensor(mu), torch.as_tensor(std)
-    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed), dtype=mu.dtype)
-    return (mu + eps * std).numpy()
+def aggregate_density(mu, std, grid, dims=(0, 1)) -> np.ndarray:
+    """The aggregate posterior sum_x q(z|x) p(x) over the test set, exactly: the mixture of the images' Gaussians
+    (means mu, deviations std, [N, D] each), marginalised onto dims and evaluated on grid x grid ([n, n], rows
+    over dims[1], columns over dims[0]). With one dimension in dims, a density over grid ([n])."""
+    grid = np.asarray(grid, np.float64)
+    mu, std = np.asarray(mu, np.float64)[:, list(dims)], np.asarray(std, np.float64)[:, list(dims)]
+    # Each image's Gaussian per dimension on the grid: [N, len(dims), n]
+    per_dim = np.exp(-0.5 * ((grid[None, None, :] - mu[:, :, None]) / std[:, :, None]) ** 2) / (
+        np.sqrt(2 * np.pi) * std[:, :, None])
+    if len(dims) == 1:
+        return per_dim[:, 0].mean(0)
+    return np.einsum("nj,ni->ji", per_dim[:, 1], per_dim[:, 0]) / len(mu)  # the mixture of products
+
+
+def normal_density(grid, dims: int = 2) -> np.ndarray:
+    """N(0, I) on grid ([n] for one dimension, [n, n] for two): the prior the aggregate posterior should match."""
+    grid = np.asarray(grid, np.float64)
+    one = np.exp(-0.5 * grid ** 2) / np.sqrt(2 * np.pi)
+    return one if dims == 1 else np.outer(one, one)
 
 
 @dataclass
@@ -68,6 +81,12 @@ def reparameterization_draws(model, x: torch.Tensor, n: int = 64, seed: int = 0)
     eps = torch.randn(n, mu.shape[1], generator=torch.Generator().manual_seed(seed))
     z = mu + eps * sigma
     return ReparameterizationDraws(mu[0].numpy(), sigma[0].numpy(), eps.numpy(), z.numpy())
+
+
+def effective_beta(config) -> float:
+    """The KL weight a config trains with, relative to the summed ELBO: beta, times the number of pixels when the
+    reconstruction is averaged over them (recon_reduction "mean")."""
+    return config.beta * (config.input_dim if config.recon_reduction == "mean" else 1)
 
 
 def sweep_configs(base, betas) -> list:

@@ -158,7 +158,8 @@ class _Loop:
         config = self.config
         with self.autocast:
             x_logits, mu, logvar, _ = self.model(x, self.generator)
-        terms = negative_elbo(x, x_logits, mu, logvar, beta, config.free_bits, config.likelihood, config.obs_sigma)
+        terms = negative_elbo(x, x_logits, mu, logvar, beta, config.free_bits, config.likelihood, config.obs_sigma,
+                              config.recon_reduction)
         loss = terms.loss.item()
         if not math.isfinite(loss):
             self.restore_weights()

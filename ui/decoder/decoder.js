@@ -2,11 +2,10 @@
 // decodes latents with the model's own float32 weights. Prepended to each component's module (no build step);
 // its caches live on window, so the components of one page fetch each URL once between them.
 
-const vaeLab = window.vaeLab = window.vaeLab || {
-  decoders: new Map(),   // decoder URL -> Promise<decoder>
-  floats: new Map(),     // URL of float32 data -> Promise<Float32Array>
-  components: {},        // component key -> the live instance, for the browser tests and benchmarks
-};
+const vaeLab = window.vaeLab = window.vaeLab || {};
+vaeLab.decoders = vaeLab.decoders || new Map();   // decoder URL -> Promise<decoder>
+vaeLab.floats = vaeLab.floats || new Map();       // URL of float32 data -> Promise<Float32Array>
+vaeLab.components = vaeLab.components || {};      // component key -> the live instance, for tests and benchmarks
 const MAGIC = "VAEDEC1\0";
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];

@@ -1,0 +1,103 @@
+"""What a lecturer shares and a learner draws, in Debian's chromium: a digit drawn with the mouse gets its
+posterior, decoded pictures download as GIF, a model downloads as a zip the uploader takes back, and the
+address bar reopens the same view after a reload and in another browser. Screenshots in test-artifacts."""
+import io
+import os
+import re
+
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+from browser import CHROMIUM, SCREENSHOTS, running_app, wait_idle
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install -y chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("runs")) as (url, page):
+        yield url, page
+
+
+def open_page(app, path):
+    url, page = app
+    page.goto(f"{url}/{path}")
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+    wait_idle(page)
+    return page
+
+
+def test_a_digit_drawn_with_the_mouse_gets_its_posterior(app):
+    page = open_page(app, "Your_digit")
+    box = page.locator(".drawing-pad canvas").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    for i in range(1, 21):  # a vertical stroke: a 1
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * (0.15 + 0.035 * i))
+    page.mouse.up()
+    expect(page.locator("[data-testid='stMain']")).to_contain_text("Where the encoder puts it", timeout=30_000)
+    expect(page.locator("[data-testid='stMain']")).to_contain_text("what the model sees")
+    wait_idle(page)
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    names = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.map(t => t.name)")
+    assert "your digit" in names and "1 σ" in names
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "your-digit.png"), full_page=True)
+
+
+def test_an_interpolation_downloads_as_a_looping_gif(app, tmp_path):
+    page = open_page(app, "Interpolation")
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_role("button", name="Animated GIF").first.click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    gif = Image.open(path)
+    steps = 10  # the page's default
+    assert re.fullmatch(r"interpolation-(linear|spherical)\.gif", path.name) and gif.format == "GIF"
+    assert gif.n_frames == 2 * steps - 2  # forward, then back without repeating the ends
+    assert gif.size[0] == 8 * 8  # an 8x8 digit, 8 times enlarged
+
+
+def test_a_model_downloads_as_a_zip_that_uploads_back(app, tmp_path):
+    page = open_page(app, "")
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_role("button", name="Download this model (.zip)").click()
+    path = tmp_path / "exported-digits.zip"
+    download.value.save_as(path)
+    assert download.value.suggested_filename == "digits-2d.zip"
+    page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files(str(path))
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile("^exported-digits · digits · z=2"),
+                                                                     timeout=30_000)
+    expect(page.locator("[data-testid='stSidebar']")).to_contain_text("150 epochs on digits")  # its history came too
+
+
+def test_the_address_bar_reopens_the_same_view(app):
+    url, first = app
+    page = open_page(app, "KL_trade-off")
+    page.get_by_role("spinbutton", name=re.compile("Test image")).fill("5")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    beta = page.locator("[data-testid='stSlider'] input[type='range']").first
+    beta.focus()
+    page.keyboard.press("End")  # beta = 10
+    page.wait_for_function("() => location.search.includes('beta=10')", timeout=15_000)
+    page.wait_for_function("() => location.search.includes('image=5')", timeout=15_000)
+    link = page.url
+    page.reload()
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+    wait_idle(page)
+    expect(page.locator("[data-testid='stMain'] .katex-display").first).to_contain_text("10×", timeout=15_000)
+    other = first.context.browser.new_page()  # someone else, with the copied link
+    try:
+        other.goto(link)
+        other.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+        wait_idle(other)
+        expect(other.locator("[data-testid='stMain'] .katex-display").first).to_contain_text("10×", timeout=15_000)
+        expect(other.get_by_role("spinbutton", name=re.compile("Test image"))).to_have_value("5")
+        other.screenshot(path=str(SCREENSHOTS / "opened-from-a-link.png"), full_page=True)
+    finally:
+        other.context.close()

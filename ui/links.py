@@ -1,0 +1,122 @@
+"""Links that reopen a view: the address bar's query string carries the state that matters (the model, the latent
+point, the chosen test image, beta, the pad's axes), so a reload restores it and a copied link opens the same
+view for someone else on the same server (a run trained here included: that is how a student shares one).
+
+app.py calls restore() before the page runs: parameters that differ from what this session last wrote came
+from a link, and are applied (model and point here, the others handed to the pages through take()). Values are
+written back as they change, with write(). A parameter that cannot be used gives a notice and the default.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from vae_core import VAEError
+
+from . import resources, state
+
+WRITTEN = "_link_written"  # what this session last put in the query string
+PENDING = "_link_pending"  # page parameters from a link, not yet taken by their page
+RUNS_PREFIX = "runs/"      # a model under the runs folder; any other name is under models/
+
+
+def model_ref(path: str) -> str:
+    """How a link names a checkpoint: relative to models/ for shipped ones, "runs/..." for saved runs."""
+    path = Path(path).resolve()
+    for root, prefix in ((resources.SHIPPED_DIR, ""), (resources.runs_dir(), RUNS_PREFIX)):
+        if path.is_relative_to(root.resolve()):
+            return prefix + path.relative_to(root.resolve()).as_posix()
+    return str(path)
+
+
+def model_path(ref: str) -> str:
+    """The checkpoint a link names, which must lie under models/ or the runs folder; VAEError otherwise."""
+    root, rest = ((resources.runs_dir(), ref[len(RUNS_PREFIX):]) if ref.startswith(RUNS_PREFIX)
+                  else (resources.SHIPPED_DIR, ref))
+    path = (root / rest).resolve()
+    if not path.is_relative_to(root.resolve()) or not rest:
+        raise VAEError(f"model {ref!r} is not a model of this server")
+    resources.summary(str(path))  # raises if it is not a readable checkpoint
+    return str(path)
+
+
+def write(name: str, value) -> None:
+    """Put name=value in the address bar (a list is written comma-separated), if it changed."""
+    number = lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)  # noqa: E731
+    text = ",".join(map(number, value)) if isinstance(value, (list, tuple)) else number(value)
+    written = st.session_state.setdefault(WRITTEN, {})
+    if st.query_params.get(name) != text:
+        st.query_params[name] = text
+    written[name] = text
+
+
+def restore() -> None:
+    """Apply the query string's parameters that this session did not write itself (a link was opened)."""
+    incoming = st.query_params.to_dict()
+    written = st.session_state.get(WRITTEN, {})
+    arrived = {k: v for k, v in incoming.items() if written.get(k) != v}
+    st.session_state[WRITTEN] = dict(incoming)
+    if not arrived:
+        return
+    if "model" in arrived:
+        try:
+            path = model_path(arrived["model"])
+        except VAEError as e:
+            notice(f"this link's {e}; showing {resources.DEFAULT_MODEL.name} instead")
+            path = str(resources.DEFAULT_MODEL)
+        state.add_model(path)
+    if "z" in arrived:
+        point = _numbers(arrived["z"])
+        dim = resources.summary(st.session_state.get(state.MODEL, str(resources.DEFAULT_MODEL))).config.latent_dim
+        if point is None or len(point) != dim:
+            notice(f"this link's latent point z={arrived['z']!r} is not {dim} numbers for this model: "
+                   "starting from the origin")
+        else:
+            state.set_latent_point(point)
+    st.session_state[PENDING] = {k: v for k, v in arrived.items() if k not in ("model", "z")}
+
+
+def take(name: str):
+    """The raw value a link gave for a page parameter (once), or None."""
+    return st.session_state.get(PENDING, {}).pop(name, None)
+
+
+def take_number(name: str, allowed=None, low: float | None = None, high: float | None = None) -> float | None:
+    """A link's number for name, if it is one (in allowed, or within [low, high]); a notice otherwise."""
+    raw = take(name)
+    if raw is None:
+        return None
+    numbers = _numbers(raw)
+    value = numbers[0] if numbers and len(numbers) == 1 else None
+    fits = value is not None and (value in allowed if allowed is not None else
+                                  (low is None or value >= low) and (high is None or value <= high))
+    if not fits:
+        notice(f"this link's {name}={raw!r} does not fit this page: using the default")
+        return None
+    return value
+
+
+def take_axes(allowed) -> tuple[int, int] | None:
+    """A link's axes=I,J: two different dimensions among allowed; a notice otherwise."""
+    raw = take("axes")
+    if raw is None:
+        return None
+    pair = raw.split(",")
+    if len(pair) == 2 and all(p.isdigit() and int(p) in allowed for p in pair) and pair[0] != pair[1]:
+        return int(pair[0]), int(pair[1])
+    notice(f"this link's axes={raw!r} are not two different dimensions among the {len(allowed)} most informative: "
+           "using the default")
+    return None
+
+
+def _numbers(text: str) -> list[float] | None:
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        return None
+    return values if all(v == v and abs(v) != float("inf") for v in values) else None
+
+
+def notice(message: str) -> None:
+    st.toast(message[0].upper() + message[1:] + ".", icon=":material/link_off:")

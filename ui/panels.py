@@ -1,0 +1,46 @@
+"""Teaching panels too long to write inline in a page: the reduction lesson (summed against averaged
+reconstruction) on the KL trade-off page."""
+from __future__ import annotations
+
+import streamlit as st
+
+from vae_core.evaluation import prior_latents
+from vae_core.tradeoff import effective_beta
+
+from . import resources, widgets
+from .decoder import decoded_grid
+
+SUMMED = resources.SHIPPED_DIR / "sweeps" / "digits" / "beta-1"   # the notes' objective
+AVERAGED = resources.SHIPPED_DIR / "digits-8d-mean-recon"          # the same model, trained with the mistake
+
+
+def reduction_lesson(config, parts) -> None:
+    """The objective written both ways with the chosen image's numbers, then two shipped digits models trained
+    each way, side by side."""
+    pixels, beta = config.input_dim, config.beta
+    st.markdown(f"Much VAE code averages the reconstruction over the pixels (`reduction=\"mean\"`, PyTorch's default) "
+                f"while it sums the KL over the latent dimensions. Dividing the reconstruction by the number of pixels "
+                f"P = {pixels} is the same as multiplying the KL by P: a β of {effective_beta(config.replace(recon_reduction='mean')):g} "
+                f"in disguise. With this image's numbers:")
+    st.latex(r"\text{summed: }\ \textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} = %.2f + %g \times %.2f = %.2f"
+             % (parts.recon, beta, parts.kl, parts.recon + beta * parts.kl))
+    st.latex(r"\text{averaged: }\ \tfrac1P\textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} = %.3f + %g \times %.2f"
+             r" = \tfrac1{%d}\big(%.2f + \mathbf{%g} \times %.2f\big)"
+             % (parts.recon / pixels, beta, parts.kl, pixels, parts.recon, beta * pixels, parts.kl))
+    st.caption(f"Averaged, the KL weighs {beta * pixels * parts.kl / max(parts.recon, 1e-9):.1f} times the "
+               f"reconstruction for this image instead of {beta * parts.kl / max(parts.recon, 1e-9):.2f} times: "
+               "the optimiser buys KL at any price in blur.")
+    data = resources.dataset("digits")
+    for column, (path, how) in zip(st.columns(2), ((SUMMED, "reconstruction summed over pixels (the ELBO)"),
+                                                    (AVERAGED, "reconstruction averaged over pixels (β × 64)"))):
+        checkpoint = resources.model(str(path))
+        m = checkpoint.metrics
+        with column:
+            st.markdown(f"**{how}** · {m['active_units']} of {checkpoint.config.latent_dim} active units · "
+                        f"KL {m['kl']:.2f} nats · reconstruction {m['recon']:.2f} nats")
+            widgets.show_reconstructions(checkpoint.model, data.test_x[:8], 400)
+            decoded_grid(checkpoint.model, prior_latents(checkpoint.config.latent_dim, 16), key=f"reduction_{path.name}",
+                         nrow=8, width=400, caption="samples from the prior", download=f"prior-{path.name}.png")
+    st.caption("Both are shipped digits models with the same architecture, data, seed and β = 1 (models/recipes.json): "
+               "only the reduction differs. Averaged, every unit collapses: the decoder draws the average digit "
+               "whatever the input, and prior samples are all alike.")
