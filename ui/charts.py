@@ -141,7 +141,8 @@ def marginal_vs_normal(grid: np.ndarray, density: np.ndarray, means: np.ndarray,
 def aggregate_vs_prior(grid: np.ndarray, density: np.ndarray, prior: np.ndarray, dims: tuple[int, int]) -> go.Figure:
     """The aggregate posterior's density (filled contours) under the prior's exact contours (dashed, the levels of
     N(0, I) at 1, 2 and 3 standard deviations), on the same plane."""
-    fig = go.Figure(go.Contour(x=grid, y=grid, z=density, colorscale="Blues", showscale=False, name="aggregate posterior",
+    blues = [[0, "#ffffff"], [0.15, "#deebf7"], [0.5, "#6baed6"], [1, "#08306b"]]  # no density: white
+    fig = go.Figure(go.Contour(x=grid, y=grid, z=density, colorscale=blues, showscale=False, name="aggregate posterior",
                                contours=dict(coloring="fill", showlines=False), ncontours=14,
                                hovertemplate="z%{x:.2f}, %{y:.2f}: %{z:.3f}<extra>aggregate posterior</extra>"))
     levels = np.exp(-0.5 * np.array([3.0, 2.0, 1.0]) ** 2) / (2 * np.pi)  # N(0, I)'s density on circles of radius k
@@ -150,8 +151,8 @@ def aggregate_vs_prior(grid: np.ndarray, density: np.ndarray, prior: np.ndarray,
                                  contours=dict(coloring="none", start=level, end=level, size=1, showlabels=False),
                                  line=dict(color="black", dash="dash", width=1.2), showlegend=k == 1))
     fig.update_layout(height=420, margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis=dict(title=f"z{dims[0]}", range=[grid[0], grid[-1]]),
-                      yaxis=dict(title=f"z{dims[1]}", range=[grid[0], grid[-1]], scaleanchor="x"),
+                      xaxis=dict(title=f"z{dims[0]}", range=[grid[0], grid[-1]], constrain="domain"),
+                      yaxis=dict(title=f"z{dims[1]}", range=[grid[0], grid[-1]], scaleanchor="x", constrain="domain"),
                       legend=dict(orientation="h", yanchor="top", y=-0.12))
     return fig
 
