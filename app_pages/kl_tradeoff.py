@@ -68,5 +68,27 @@ for k, i in enumerate(top[:8]):
     columns[k % 4].plotly_chart(charts.marginal_vs_normal(resources.AGGREGATE_GRID, resources.aggregate(path, (i,)),
                                                           means[:, i], f"z{i}"), key=f"tradeoff_hist_{i}")
 
+st.header("How far the ELBO is from the likelihood")
+curve = resources.likelihood_curve(path)
+
+
+def likelihood_gap():
+    if isinstance(curve, dict):
+        st.plotly_chart(charts.likelihood_gap(metrics["nelbo"], curve), key="tradeoff_gap")
+        gap = metrics["nelbo"] - curve[max(curve)]["iwae_nll"]
+        st.markdown(f"The negative ELBO is an upper bound on −log p(x). The gap, {gap:.2f} nats per image here, is "
+                    r"$\mathrm{KL}(q(z|x)\,\|\,p(z|x))$: how far the encoder's Gaussian is from the true posterior of "
+                    "the decoder. Averaging k importance-weighted draws from q tightens the bound; by k = 1,000 what "
+                    "is left is close to the model's likelihood, the number papers report (with k = 5,000).")
+    else:
+        st.progress(curve.fraction, text=widgets.waiting(curve) or
+                    f"estimating −log p(x) over the test set with k = 1, 10, 100 and 1,000 importance samples "
+                    f"(k = {', '.join(map(str, curve.points)) or 'none'} done); computed once for this model")
+        if curve.state == "failed":
+            st.error(curve.message)
+
+
+widgets.follow(curve if not isinstance(curve, dict) else None, likelihood_gap)
+
 st.header("Summed or averaged: the most common mistake in VAE code")
 panels.reduction_lesson(config, parts)

@@ -33,7 +33,8 @@ with st.form("train_form"):
                                                               f"gaussian: fixed σ = {d.obs_sigma}")
         binarize = f.toggle("Dynamic binarisation", d.binarize, key="train_binarize")
         precision = g.selectbox("Matrix precision", PRECISIONS, PRECISIONS.index(d.precision), key="train_precision",
-                                help="bf16 runs the matrix products in bfloat16 (faster on recent CPUs)")
+                                help="auto: bfloat16 matrix products where the processor runs them natively (about twice as fast), "
+                                     "else fp32; weights, optimiser and all evaluation stay fp32")
         channels = h.text_input("Conv channels", ",".join(map(str, d.channels)), key="train_channels",
                                 help="conv architecture: widths of its stride-2 convolutions")
     start = st.form_submit_button("Start training", type="primary", disabled=bool(job and job.active))

@@ -78,3 +78,10 @@ def run(root, epochs=10, seed=1, on_epoch=None):
         if on_epoch is not None:
             on_epoch(epoch, time.perf_counter() - start, test_loss)
     return model
+
+
+if __name__ == "__main__":  # run as the example is run, from the shell: python classic_vae.py ROOT [EPOCHS]
+    import sys
+
+    run(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 10,
+        on_epoch=lambda e, s, loss: print(f"epoch {e}: {s:.2f} s, test loss {loss:.2f}", flush=True))

@@ -1,5 +1,6 @@
 """Replay the recorded recipes in recipes.json with the project's own CLI, writing models/<name>/ (train) and
-models/sweeps/<dataset>/beta-<beta>/ (sweep: the betas as parallel Ray jobs).
+models/sweeps/<dataset>/beta-<beta>/ (sweep: the betas as parallel Ray jobs), then score each model as the app
+shows it: -log p(x) with k = 1, 10, 100 and 1000 importance samples (eval --iwae ... --save).
 
     python models/train_shipped.py [NAME ...] [--data-dir ../shared/data/mnist]
 
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+LESSON_KS = "1,10,100,1000"  # vae_core.jobs.CURVE_KS: the KL trade-off page's ELBO-to-likelihood curve
 
 
 def commands(recipes: dict) -> dict[str, list[str]]:
@@ -28,16 +30,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"some of: {', '.join(jobs)} (default: all)")
     parser.add_argument("--data-dir", default=str(HERE.parent.parent / "shared" / "data" / "mnist"))
+    parser.add_argument("--score-only", action="store_true", help="keep the weights; only score them again")
     args = parser.parse_args()
     unknown = set(args.names) - set(jobs)
     if unknown:
         parser.error(f"no recipe named {', '.join(sorted(unknown))}")
     for name in args.names or jobs:
-        command = [sys.executable, "-m", "vae_core", *jobs[name], "--force"]
-        if "digits" not in jobs[name]:
-            command += ["--data-dir", args.data_dir]
-        print("$", " ".join(command[1:]), flush=True)
-        subprocess.run(command, cwd=HERE.parent, check=True)
+        data = [] if "digits" in jobs[name] else ["--data-dir", args.data_dir]
+        if not args.score_only:
+            run([*jobs[name], "--force", *data])
+        out = Path(jobs[name][jobs[name].index("--out") + 1])
+        for folder in [out] if jobs[name][0] == "train" else sorted(p for p in out.iterdir() if p.is_dir()):
+            run(["eval", str(folder), "--iwae", LESSON_KS, "--save", *data])
+
+
+def run(argv: list[str]) -> None:
+    command = [sys.executable, "-m", "vae_core", *argv]
+    print("$", " ".join(command[1:]), flush=True)
+    subprocess.run(command, cwd=HERE.parent, check=True)
 
 
 if __name__ == "__main__":

@@ -42,9 +42,9 @@ def test_eval_json_has_the_metrics(trained):
     result = cli("eval", out, "--json", "--iwae", "5")
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)
-    assert {"nelbo", "recon", "kl", "active_units", "iwae_log_likelihood"} <= set(metrics)
+    assert {"nelbo", "recon", "kl", "active_units", "iwae_nll", "iwae_nll_se", "iwae_k"} <= set(metrics)
     assert metrics["nelbo"] == pytest.approx(metrics["recon"] + metrics["kl"])
-    assert metrics["iwae_log_likelihood"] > -metrics["nelbo"]
+    assert metrics["iwae_nll"] < metrics["nelbo"] and metrics["iwae_nll_se"] > 0 and metrics["iwae_k"] == 5
     saved = json.loads((out / "metrics.json").read_text())["metrics"]
     assert metrics["nelbo"] == pytest.approx(saved["nelbo"])  # evaluation is seeded: the same number
 
@@ -71,7 +71,7 @@ def test_existing_checkpoint_is_not_overwritten(trained):
     (["eval", "/no/such/checkpoint"], 1, "no such checkpoint"),
     (["frobnicate"], 2, "invalid choice"),
     (["train", "--device", "tpu", "--out", "x"], 1, "device must be one of auto, cpu, cuda"),
-    (["eval", "x", "--iwae", "-5"], 2, "expected a whole number of samples"),
+    (["eval", "x", "--iwae", "-5"], 2, "expected whole numbers of samples"),
 ])
 def test_bad_input_gives_one_line_and_a_nonzero_exit(args, code, message):
     result = cli(*args)

@@ -29,11 +29,13 @@ def test_collapsed_units_are_not_active(digits):
     assert m["active_units"] == 0 and m["kl"] < 0.5
 
 
-def test_iwae_estimate_sits_between_the_elbo_and_zero(trained_digits, digits):
+def test_iwae_estimate_sits_between_zero_and_the_negative_elbo(trained_digits, digits):
     model, _ = trained_digits
-    elbo = -evaluate(model, digits.test_x)["nelbo"]
-    log_px = iwae_estimate(model, digits.test_x, k=50)
-    assert elbo < log_px < 0
+    nelbo = evaluate(model, digits.test_x)["nelbo"]
+    estimate = iwae_estimate(model, digits.test_x, k=50)
+    assert 0 < estimate["iwae_nll"] < nelbo and estimate["iwae_k"] == 50 and estimate["iwae_n"] == 300
+    assert 0 < estimate["iwae_nll_se"] < 1  # the spread over images, divided by sqrt(300)
+    assert "test_binarization_seed" not in estimate  # grey-level pixels: nothing binarised
 
 
 def test_encode_dataset_gives_means_and_positive_stds(trained_digits, digits):

@@ -113,15 +113,28 @@ def test_iwae_with_one_sample_is_the_sampled_elbo():
     torch.testing.assert_close(iwae, elbo_sample, rtol=1e-5, atol=1e-4)
 
 
-@pytest.mark.parametrize("k", [5, 50])
-def test_iwae_bound_is_no_looser_than_the_elbo(trained_digits, digits, k):
+def test_iwae_estimates_do_not_fall_as_k_grows(trained_digits, digits):
+    """E[log p_k(x)] never decreases with k (Burda et al., Theorem 1): the estimated NLL is non-increasing. Checked
+    on all 300 test images, two draws each, through the per-image differences and their standard error: from
+    k = 1 to 10 the gain clears three standard errors; from 10 to 100 (this small model's bound is nearly tight
+    by then) no loss beyond three."""
     model, _ = trained_digits
-    x = digits.test_x[:100]
-    with torch.no_grad():
-        x_logits, mu, logvar, _ = model(x, torch.Generator().manual_seed(0))
-        elbo = -negative_elbo(x, x_logits, mu, logvar).nelbo.mean()
-    iwae = iwae_log_likelihood(model, x, k, torch.Generator().manual_seed(1)).mean()
-    assert iwae > elbo
+    x = digits.test_x.repeat(2, 1)
+    estimates = {k: iwae_log_likelihood(model, x, k, torch.Generator().manual_seed(k)) for k in (1, 10, 100)}
+    for low, high, floor in ((1, 10, 3.0), (10, 100, -3.0)):
+        gain = estimates[high] - estimates[low]
+        standard_error = gain.std() / len(gain) ** 0.5
+        assert gain.mean() > floor * standard_error, (low, high, gain.mean(), standard_error)
+
+
+def test_iwae_batches_of_samples_and_images_give_the_same_estimate(trained_digits, digits):
+    model, _ = trained_digits
+    x = digits.test_x[:7]
+    whole = iwae_log_likelihood(model, x, 64, torch.Generator().manual_seed(3), rows=100_000)
+    split = iwae_log_likelihood(model, x, 64, torch.Generator().manual_seed(3), rows=64)  # one image, 64 samples
+    torch.testing.assert_close(whole.mean(), split.mean(), atol=0.05, rtol=0)  # other draws, same estimate
+    small = iwae_log_likelihood(model, x, 64, torch.Generator().manual_seed(3), rows=16)  # samples in chunks of 16
+    torch.testing.assert_close(split, small)  # the same draws in the same order: the same numbers
 
 
 def test_averaging_the_reconstruction_over_pixels_is_beta_times_pixels_in_disguise():

@@ -1,6 +1,7 @@
 """Training on the bundled digits: it learns, it is reproducible, it reports, it stops, it survives NaN."""
 import copy
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -133,3 +134,55 @@ def test_variants_train(digits, changes):
     first, last = history.epochs[0], history.epochs[-1]
     assert last["test_nelbo"] < first["test_nelbo"] or last["train_loss"] < first["train_loss"]
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_dynamic_binarisation_draws_afresh_each_time_and_reproducibly_under_a_seed(digits):
+    from vae_core.training import _Loop
+
+    config = Config(dataset="digits", hidden=(16,), binarize=True, seed=11)
+    x = digits.train_x[:200]
+    loop = _Loop(VAE(config), config, torch.device("cpu"), None)
+    first, second = loop.batch(x), loop.batch(x)  # the same images twice, as in two epochs
+    assert set(first.unique().tolist()) == {0.0, 1.0} and not torch.equal(first, second)
+    assert abs(first.mean().item() - x.mean().item()) < 0.02  # the grey level is the probability of ink
+    again = _Loop(VAE(config), config, torch.device("cpu"), None)
+    assert torch.equal(again.batch(x), first) and torch.equal(again.batch(x), second)  # the same seed, the same draws
+    grey = _Loop(VAE(config.replace(binarize=False)), config.replace(binarize=False), torch.device("cpu"), None)
+    assert torch.equal(grey.batch(x), x)
+
+
+def test_a_binarised_model_is_scored_on_one_fixed_binarisation(digits):
+    from vae_core.evaluation import TEST_BINARIZATION_SEED, test_pixels
+
+    config = Config(dataset="digits", binarize=True)
+    fixed = test_pixels(digits.test_x, config)
+    assert torch.equal(fixed, test_pixels(digits.test_x, config.replace(seed=99)))  # whatever the model's seed
+    assert torch.equal(fixed, torch.bernoulli(digits.test_x, generator=torch.Generator().manual_seed(TEST_BINARIZATION_SEED)))
+    assert torch.equal(test_pixels(digits.test_x, config.replace(binarize=False)), digits.test_x)
+
+
+@pytest.mark.parametrize("flags, precision", [("fpu sse avx512f avx512_bf16 amx_tile", "bf16"),
+                                              ("fpu sse avx2 avx512f", "fp32"), ("fpu amx_bf16", "bf16")])
+def test_auto_precision_follows_what_the_processor_reports(flags, precision):
+    from vae_core.training import resolve_precision
+
+    cpu = torch.device("cpu")
+    assert Config().precision == "auto"
+    assert resolve_precision(Config(), cpu, f"processor : 0\nflags : {flags}\n").precision == precision
+    assert resolve_precision(Config(precision="fp32"), cpu, f"flags : {flags}").precision == "fp32"  # forced
+
+
+def test_training_records_what_auto_chose_for_this_machine(digits):
+    cpuinfo = Path("/proc/cpuinfo").read_text().split()
+    native = "avx512_bf16" in cpuinfo or "amx_bf16" in cpuinfo
+    model, _ = train_new(Config(dataset="digits", hidden=(16,), epochs=1), digits)
+    assert model.config.precision == ("bf16" if native else "fp32")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_both_precisions_are_reproducible_under_a_seed_and_guarded_against_nan(digits, precision):
+    config = Config(dataset="digits", hidden=(32,), epochs=2, precision=precision, seed=5)
+    (a, _), (b, _) = train_new(config, digits), train_new(config, digits)
+    assert state_equal(a.state_dict(), b.state_dict())
+    with pytest.raises(TrainingDiverged, match="diverged"):
+        train_new(config.replace(lr=1e6, epochs=3), digits)

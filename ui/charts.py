@@ -173,6 +173,22 @@ def reparameterization_cloud(mu: np.ndarray, sigma: np.ndarray, z: np.ndarray, d
     return fig
 
 
+def likelihood_gap(nelbo: float, estimates: dict) -> go.Figure:
+    """The negative ELBO against -log p(x) estimated with k importance samples (k -> iwae_estimate's result),
+    with each estimate's standard error."""
+    ks = sorted(estimates)
+    fig = go.Figure(go.Scatter(
+        x=ks, y=[estimates[k]["iwae_nll"] for k in ks], mode="lines+markers", name="−log p(x), IWAE estimate",
+        error_y=dict(array=[estimates[k]["iwae_nll_se"] for k in ks], visible=True), marker=dict(size=10),
+        line=dict(color=PALETTE[0]), hovertemplate="k = %{x}: %{y:.2f} nats<extra></extra>"))
+    fig.add_hline(y=nelbo, line=dict(color="black", dash="dash"), annotation_text=f"−ELBO {nelbo:.2f}",
+                  annotation_position="top right")
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(type="log", title="k, importance "
+                      "samples per image"), yaxis_title="nats per image", legend=dict(orientation="h", yanchor="top",
+                                                                                       y=-0.25))
+    return fig
+
+
 def path_norms(paths: dict, latent_dim: int) -> go.Figure:
     """|z| along each interpolation path (name -> [steps, D]), beside √D, where N(0, I)'s mass concentrates."""
     fig = go.Figure()

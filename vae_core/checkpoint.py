@@ -78,6 +78,16 @@ def save_metrics(directory: str | Path, history: list[dict] | None, metrics: dic
     _atomic_write(Path(directory) / METRICS, lambda tmp: Path(tmp).write_text(text + "\n"))
 
 
+def record_iwae(checkpoint: Checkpoint, estimates: dict) -> None:
+    """Keep IWAE estimates (k -> evaluation.iwae_estimate's result) in a checkpoint folder's metrics.json, under
+    "iwae" by k, beside those it already holds, so that each is computed once."""
+    if not Path(checkpoint.path).is_dir():
+        raise CheckpointError(f"{checkpoint.path}: a lone weights file has no metrics.json to keep estimates in")
+    known = {**checkpoint.metrics.get("iwae", {}), **{str(k): v for k, v in estimates.items()}}
+    checkpoint.metrics = {**checkpoint.metrics, "iwae": known}
+    save_metrics(checkpoint.path, checkpoint.history, checkpoint.metrics)
+
+
 def _atomic_write(path: Path, write) -> None:
     # The writer's process id is in the temporary's name, so a later run can tell a stale one (its writer died).
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=PARTIAL, dir=path.parent)

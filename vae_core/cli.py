@@ -33,10 +33,17 @@ def _betas(text: str) -> list[float]:
     return betas
 
 
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number of samples, got {text!r}")
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
     return int(text)
+
+
+def _counts(text: str) -> list[int]:
+    parts = text.split(",")
+    if not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(f"expected whole numbers of samples like 5000 or 1,10,100, got {text!r}")
+    return sorted({int(part) for part in parts})
 
 
 def _add_config_flags(t: argparse.ArgumentParser) -> None:
@@ -97,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(t)
     t.add_argument("--data-dir", help="folder with the IDX files (default: VAE_DATA_DIR, then download)")
     t.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda where a GPU is present)")
+    t.add_argument("--threads", type=_positive, default=os.cpu_count() or 1,
+                   help="torch threads (default: the machine's cores; a job on Ray uses its CPU budget instead)")
     t.add_argument("--out", required=True, help="checkpoint folder to write")
     t.add_argument("--force", action="store_true", help="overwrite an existing checkpoint in --out")
     t.add_argument("--ray", metavar="ADDRESS", help="train as a job on this Ray cluster (default: VAE_RAY_ADDRESS "
@@ -114,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="print a checkpoint's test metrics")
     e.add_argument("checkpoint")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--iwae", type=_count, default=0, metavar="K", help="also estimate log p(x) with K importance samples")
+    e.add_argument("--iwae", type=_counts, default=[], metavar="K",
+                   help="also estimate -log p(x) with K importance samples (the papers use 5000); several: 1,10,100")
+    e.add_argument("--save", action="store_true", help="keep the IWAE estimate in the checkpoint's metrics.json")
     e.add_argument("--data-dir")
     e.add_argument("--device", default="auto")
 
@@ -133,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args) -> int:
+    import torch
     from tqdm import tqdm
 
     from .checkpoint import save_checkpoint
@@ -144,6 +156,7 @@ def _train(args) -> int:
     config = config_from_args(args)
     out = _writable_out(Path(args.out), args.force)
     device = pick_device(args.device)
+    torch.set_num_threads(args.threads)
     data = load_dataset(config.dataset, args.data_dir)
     if args.ray or os.environ.get("VAE_RAY_ADDRESS"):
         return _run_on_ray([(config, out)], data, args.ray)
@@ -234,7 +247,7 @@ def _show(jobs, bars) -> None:
 
 
 def _eval(args) -> int:
-    from .checkpoint import load_checkpoint
+    from .checkpoint import load_checkpoint, record_iwae
     from .data import load_dataset
     from .evaluation import evaluate, iwae_estimate
     from .training import pick_device
@@ -243,9 +256,11 @@ def _eval(args) -> int:
     config = checkpoint.config
     data = load_dataset(config.dataset, args.data_dir)
     metrics = evaluate(checkpoint.model, data.test_x, config, seed=config.seed)
-    if args.iwae:
-        metrics["iwae_log_likelihood"] = iwae_estimate(checkpoint.model, data.test_x, args.iwae, config.seed)
-        metrics["iwae_k"] = args.iwae
+    estimates = {k: iwae_estimate(checkpoint.model, data.test_x, k, config.seed) for k in args.iwae}
+    if estimates:
+        metrics.update(estimates[max(estimates)], iwae={str(k): v for k, v in estimates.items()})
+        if args.save:
+            record_iwae(checkpoint, estimates)
     if args.json:
         print(json.dumps({"dataset": config.dataset, **metrics}))
         return 0
@@ -254,8 +269,11 @@ def _eval(args) -> int:
     print(f"  reconstruction  {metrics['recon']:.3f}")
     print(f"  KL              {metrics['kl']:.3f}")
     print(f"  active units    {metrics['active_units']} of {config.latent_dim}")
-    if args.iwae:
-        print(f"  log p(x), IWAE  {metrics['iwae_log_likelihood']:.3f} (K={args.iwae})")
+    for k, estimate in estimates.items():
+        pixels = (f"binarised test set, seed {estimate['test_binarization_seed']}" if "test_binarization_seed" in estimate
+                  else "grey levels: a bound, not a likelihood of binary data")
+        print(f"  −log p(x), IWAE  {estimate['iwae_nll']:.3f} ± {estimate['iwae_nll_se']:.3f} "
+              f"(k = {k} importance samples, ± a standard error over images; {pixels})")
     return 0
 
 

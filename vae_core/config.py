@@ -11,7 +11,7 @@ from .errors import ConfigError
 
 ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
 REDUCTIONS = ("sum", "mean")
 # Models above this many weights are refused before anything is allocated: 50 M float32 weights are 200 MB,
 # and training holds about four copies (weights, gradients, two Adam moments).
@@ -36,7 +36,8 @@ class Config:
     batch_size: int = 128
     lr: float = 1e-3                 # Adam learning rate
     seed: int = 0                    # seeds initial weights, batch order and the eps draws
-    precision: str = "fp32"          # "bf16" runs the matrix products in bfloat16 (weights stay fp32)
+    precision: str = "auto"          # matrix products: "bf16" (weights, optimiser, loss stay fp32), "fp32", or "auto":
+                                     # bf16 where the processor runs it natively; training records its choice
     image_shape: tuple[int, int, int] = field(init=False)  # (channels, height, width), from the dataset
 
     def __post_init__(self):

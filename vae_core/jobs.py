@@ -17,12 +17,13 @@ import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
 
 from . import cluster
-from .checkpoint import write_checkpoint
+from .checkpoint import Checkpoint, record_iwae, write_checkpoint
 from .config import Config
 from .data import Dataset
 from .errors import VAEError
@@ -35,33 +36,27 @@ NICENESS = 10         # training yields the CPU to anything interactive on the s
 ACTIVE = ("pending", "starting", "queued", "running")
 
 
-@dataclass
-class TrainingJob:
-    config: Config
-    data: Dataset
-    out_dir: Path                     # the checkpoint folder; removed again if the job saves nothing
+@dataclass(kw_only=True)
+class RayJob:
+    """What every job shares: its submission from a thread of its own, which then follows the task's events,
+    its place in Ray's queue, stopping, and how a failure is told. Subclasses say which task runs (_task) and
+    what its events mean (_apply)."""
     cpus: int | None = None           # CPU budget (torch threads); None: cluster.job_cpus(dataset), once submitted
     state: str = "pending"            # pending, starting, queued, running, then done, stopped or failed
-    message: str = ""                 # what went wrong, or where the checkpoint went
-    epoch: int = 0                    # epochs finished
-    step: int = 0                     # steps finished in the current epoch
-    steps_per_epoch: int = 0
+    message: str = ""                 # what went wrong, or what the job left behind
     submitted: float = 0.0            # time.time() of start()
     started: float = 0.0              # time.time() the task began on a worker
-    history: list = field(default_factory=list)  # epoch records, as in the checkpoint's metrics.json
-    steps: list = field(default_factory=list)    # (global step, loss, recon, kl), STEP_POINTS per epoch
-    preview: np.ndarray | None = None            # [H, W]: test originals over their reconstructions
-    checkpoint: Path | None = None
     worker: dict = field(default_factory=dict)   # {"pid", "node", "threads"} of the Ray worker running it
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     _stop_requested: bool = field(default=False, repr=False)
     _generator: object = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
+    doing: ClassVar[str] = "running this job"  # what its worker does, for the message if the worker dies
 
-    def start(self) -> TrainingJob:
+    def start(self):
         """Submit the job (connecting to Ray first if need be) from a thread of its own, which follows it."""
         self.state, self.submitted = "starting", time.time()
-        self._thread = threading.Thread(target=self._follow, name=f"job-{self.out_dir.name}", daemon=True)
+        self._thread = threading.Thread(target=self._follow, name=f"job-{self.id[:8]}", daemon=True)
         self._thread.start()
         return self
 
@@ -77,20 +72,8 @@ class TrainingJob:
         earlier = submitted[:submitted.index(self)] if self in submitted else []
         return sum(job.state == "queued" and job.cpus == self.cpus for job in earlier)
 
-    @property
-    def fraction(self) -> float:
-        if not self.steps_per_epoch:
-            return 1.0 if self.state == "done" else 0.0
-        return min(1.0, (self.epoch * self.steps_per_epoch + self.step) / (self.config.epochs * self.steps_per_epoch))
-
-    @property
-    def eta_seconds(self) -> float | None:
-        done = self.fraction
-        return (time.time() - self.started) * (1 - done) / done if done > 0 and self.started else None
-
     def stop(self) -> None:
-        """Stop the job: a queued one never runs; a running one stops before its next step and keeps its
-        finished epochs."""
+        """Stop the job: a queued one never runs; a running one stops before its next step."""
         self._stop_requested = True
         if self.state == "queued" and self._generator is not None:
             import ray
@@ -101,6 +84,16 @@ class TrainingJob:
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def _task(self) -> tuple:
+        """(the remote function, its arguments after the CPU budget, the dataset it needs)."""
+        raise NotImplementedError
+
+    def _apply(self, event: dict) -> None:
+        raise NotImplementedError
+
+    def _end(self, state: str, message: str) -> None:
+        self.message, self.state = message, state
 
     # ---- following the task (in this job's thread) ----
 
@@ -116,7 +109,7 @@ class TrainingJob:
             raise
         finally:
             if self.active:
-                self._end("failed", "the training task ended without a result")
+                self._end("failed", "the task ended without a result")
             if self in _submitted:
                 _submitted.remove(self)
 
@@ -126,38 +119,71 @@ class TrainingJob:
 
         if self._stop_requested:
             return self._end("stopped", "stopped before it started: nothing saved")
-        cpus = self.cpus = self.cpus or cluster.job_cpus(self.config.dataset)
-        task, data, board = _remote_task().options(num_cpus=cpus), _data_ref(self.data), _stop_board()
+        function, args, data = self._task()
+        cpus = self.cpus = self.cpus or cluster.job_cpus(data.name)
+        task, data_ref, board = _remote(function).options(num_cpus=cpus), _data_ref(data), _stop_board()
         with _submit_lock:  # the order of _submitted is the order Ray was given the tasks in
-            self._generator = task.remote(self.config.to_json(), data, cpus, self.id, board)
+            self._generator = task.remote(*args, data_ref, cpus, self.id, board)
             _submitted.append(self)
             self.state, self.message = "queued", ""
         try:
             for ref in self._generator:
-                self._apply(ray.get(ref))
+                event = ray.get(ref)
+                if event["kind"] == "started":
+                    self.worker = {key: event[key] for key in ("pid", "node", "threads")}
+                    self.started, self.state = time.time(), "running"
+                    if self._stop_requested:
+                        board.stop.remote(self.id)
+                elif event["kind"] == "failed":
+                    self._end("failed", event["message"])
+                else:
+                    self._apply(event)
         except TaskCancelledError:
             self._end("stopped", "stopped before it started: nothing saved")
         except (WorkerCrashedError, OutOfMemoryError) as e:
-            self._end("failed", f"the worker training this run died ({type(e).__name__}: killed, or out of "
+            self._end("failed", f"the worker {self.doing} died ({type(e).__name__}: killed, or out of "
                                 f"memory); nothing saved. {_first_line(e)}")
         except RayError as e:
-            self._end("failed", f"the training task failed: {_first_line(e)}")
+            self._end("failed", f"the task failed: {_first_line(e)}")
+
+
+@dataclass
+class TrainingJob(RayJob):
+    """One training run as a Ray task; the checkpoint comes back into out_dir."""
+    config: Config
+    data: Dataset
+    out_dir: Path                     # the checkpoint folder; removed again if the job saves nothing
+    epoch: int = 0                    # epochs finished
+    step: int = 0                     # steps finished in the current epoch
+    steps_per_epoch: int = 0
+    history: list = field(default_factory=list)  # epoch records, as in the checkpoint's metrics.json
+    steps: list = field(default_factory=list)    # (global step, loss, recon, kl), STEP_POINTS per epoch
+    preview: np.ndarray | None = None            # [H, W]: test originals over their reconstructions
+    checkpoint: Path | None = None
+    doing: ClassVar[str] = "training this run"
+
+    @property
+    def fraction(self) -> float:
+        if not self.steps_per_epoch:
+            return 1.0 if self.state == "done" else 0.0
+        return min(1.0, (self.epoch * self.steps_per_epoch + self.step) / (self.config.epochs * self.steps_per_epoch))
+
+    @property
+    def eta_seconds(self) -> float | None:
+        done = self.fraction
+        return (time.time() - self.started) * (1 - done) / done if done > 0 and self.started else None
+
+    def _task(self) -> tuple:
+        return run_task, (self.config.to_json(),), self.data
 
     def _apply(self, event: dict) -> None:
         kind = event["kind"]
-        if kind == "started":
-            self.worker = {key: event[key] for key in ("pid", "node", "threads")}
-            self.started, self.state = time.time(), "running"
-            if self._stop_requested:
-                _stop_board().stop.remote(self.id)
-        elif kind == "steps":
+        if kind == "steps":
             self.steps = self.steps + event["points"]
             self.steps_per_epoch, self.step = event["steps_per_epoch"], event["step"]
         elif kind == "epoch":
             self.preview, self.history = event["preview"], self.history + [event["record"]]
             self.epoch, self.step = event["record"]["epoch"], 0
-        elif kind == "failed":
-            self._end("failed", event["message"])
         elif kind == "result":
             self._save(event)
 
@@ -167,6 +193,7 @@ class TrainingJob:
         if not history:
             return self._end("stopped", "stopped before the first epoch ended: nothing saved")
         tensors = {k: np.array(v) for k, v in result["tensors"].items()}  # writable copies of Ray's read-only arrays
+        self.config = Config.from_dict(json.loads(result["config"]))  # as trained: precision "auto" resolved
         write_checkpoint(self.out_dir, self.config, tensors, history, metrics)
         self.checkpoint = self.out_dir
         self._end("stopped" if stopped else "done",
@@ -179,7 +206,39 @@ class TrainingJob:
                 self.out_dir.rmdir()  # made for this run, which saved nothing
             except OSError:
                 pass  # not there, or not empty
-        self.message, self.state = message, state
+        super()._end(state, message)
+
+
+CURVE_KS = (1, 10, 100, 1000)  # the importance samples of the ELBO-to-likelihood lesson
+
+
+@dataclass
+class CurveJob(RayJob):
+    """The test set's -log p(x) estimated with k importance samples for each k in ks (vae_core.evaluation.
+    iwae_estimate) as a Ray task; with keep, the estimates go into the checkpoint's metrics.json under "iwae",
+    so each model's are computed once."""
+    checkpoint: Checkpoint
+    data: Dataset
+    ks: tuple = CURVE_KS
+    keep: bool = True
+    points: dict = field(default_factory=dict)  # k -> iwae_estimate's result, as they arrive
+    doing: ClassVar[str] = "estimating the likelihood"
+
+    @property
+    def fraction(self) -> float:
+        return sum(self.points) / sum(self.ks)  # the samples drawn: k = 1000 is most of the work
+
+    def _task(self) -> tuple:
+        tensors = {k: v.detach().cpu().numpy() for k, v in self.checkpoint.model.state_dict().items()}
+        return curve_task, (self.checkpoint.config.to_json(), tensors, list(self.ks)), self.data
+
+    def _apply(self, event: dict) -> None:
+        if event["kind"] == "point":
+            self.points = {**self.points, event["k"]: event["estimate"]}
+        elif event["kind"] == "result":
+            if self.keep:
+                record_iwae(self.checkpoint, self.points)
+            self._end("done", f"-log p(x) estimated with k = {', '.join(map(str, self.ks))} importance samples")
 
 
 def _first_line(error: Exception) -> str:
@@ -222,21 +281,20 @@ _submit_lock = threading.Lock()
 
 # ---- on the Ray side ----
 
-_remote = None
+_remotes: dict = {}
 _board = None
 _data_refs: dict = {}
 _setup_lock = threading.Lock()
 
 
-def _remote_task():
-    """run_task as a Ray task that is never retried (a retry would train from scratch, unseen)."""
-    global _remote
+def _remote(function):
+    """function as a Ray task that is never retried (a retry would start again from scratch, unseen)."""
     import ray
 
     with _setup_lock:
-        if _remote is None:
-            _remote = ray.remote(max_retries=0)(run_task)
-        return _remote
+        if function not in _remotes:
+            _remotes[function] = ray.remote(max_retries=0)(function)
+        return _remotes[function]
 
 
 def _stop_board():
@@ -264,21 +322,26 @@ def _data_ref(data: Dataset):
         return _data_refs[key]
 
 
-def run_task(config_json: str, packed: dict, cpus: int, job_id: str, board):
-    """The Ray task behind a TrainingJob, on a worker: trains with `cpus` threads and yields its events."""
+def _started(cpus: int) -> dict:
+    """On a worker, as a task begins: torch's threads set to the task's budget, the event that says where it runs."""
     import ray
     import torch
 
+    torch.set_num_threads(cpus)  # the budget Ray reserved for this task
+    os.nice(max(0, NICENESS - os.nice(0)))  # a worker keeps it for its later tasks too: all of them are ours
+    return {"kind": "started", "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
+            "threads": torch.get_num_threads()}
+
+
+def run_task(config_json: str, packed: dict, cpus: int, job_id: str, board):
+    """The Ray task behind a TrainingJob, on a worker: trains with `cpus` threads and yields its events."""
     from .evaluation import reconstruction_rows
     from .model import VAE
     from .training import EpochEvent, train
 
-    torch.set_num_threads(cpus)  # the budget Ray reserved for this task
-    os.nice(max(0, NICENESS - os.nice(0)))  # a worker keeps it for its later (training) tasks too
     config = Config.from_dict(json.loads(config_json))
     data = _unpack(packed)
-    yield {"kind": "started", "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
-           "threads": torch.get_num_threads()}
+    yield _started(cpus)
     stop, events, outcome = threading.Event(), queue.Queue(), {}
     model = VAE(config)
 
@@ -306,7 +369,25 @@ def run_task(config_json: str, packed: dict, cpus: int, job_id: str, board):
         return
     history = outcome["history"]
     yield {"kind": "result", "tensors": {k: v.cpu().numpy() for k, v in model.state_dict().items()},
-           "history": history.epochs, "metrics": history.test, "stopped": history.stopped}
+           "config": model.config.to_json(), "history": history.epochs, "metrics": history.test,
+           "stopped": history.stopped}
+
+
+def curve_task(config_json: str, tensors: dict, ks: list[int], packed: dict, cpus: int, job_id: str, board):
+    """The Ray task behind a CurveJob: one IWAE estimate over the test set per k, yielded as each is done."""
+    import torch
+
+    from .evaluation import iwae_estimate
+    from .model import VAE
+
+    config = Config.from_dict(json.loads(config_json))
+    model = VAE(config)
+    model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in tensors.items()})
+    test_x = _unpack(packed).test_x
+    yield _started(cpus)
+    for k in ks:
+        yield {"kind": "point", "k": k, "estimate": iwae_estimate(model, test_x, k, seed=config.seed)}
+    yield {"kind": "result"}
 
 
 def _unpack(packed: dict) -> Dataset:
