@@ -43,6 +43,20 @@ def ray_for_the_tests(tmp_path_factory):
                 os.environ["VAE_RAY_ADDRESS"] = previous
 
 
+@pytest.fixture
+def quiet_cluster():
+    """Wait until no job of an earlier test (a likelihood curve, a stopped run) is still on the cluster, for tests
+    that count running and queued jobs."""
+    import time
+
+    from vae_core.jobs import submitted
+
+    deadline = time.time() + 180
+    while submitted():
+        assert time.time() < deadline, submitted()
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     folder = Path(os.environ.get("VAE_DATA_DIR") or ROOT.parent / "shared" / "data" / "mnist")

@@ -318,15 +318,15 @@ def test_pages_hold_ui_only():
         assert not imported & {"torch", "numpy"}, (p.script, imported)
 
 
-def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(digits, tmp_path):
+def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(digits, tmp_path, quiet_cluster):
     """The session's node has 2 CPUs: two running digits jobs fill it, one more waits; the page's run is next."""
     from vae_core import Config
     from vae_core.jobs import TrainingJob
 
+    deadline = time.time() + 120
     long = Config(dataset="digits", hidden=(32,), epochs=100_000, batch_size=100)  # until stopped
     others = [TrainingJob(long, digits, tmp_path / f"other-{i}", cpus=1).start() for i in range(3)]
     try:
-        deadline = time.time() + 120
         while sorted(j.state for j in others) != ["queued", "running", "running"]:
             assert time.time() < deadline, [(j.state, j.message) for j in others]
             time.sleep(0.1)
@@ -488,3 +488,26 @@ def test_the_reduction_lesson_shows_beta_times_pixels_and_both_shipped_models():
     assert "a β of 64 in disguise" in text
     assert "0 of 8 active units" in text and "6 of 8 active units" in text
     assert {"reduction_beta-1", "reduction_digits-8d-mean-recon"} <= set(browser_pictures(at))
+
+
+def test_the_likelihood_curve_is_estimated_once_in_the_background_and_kept(tmp_path):
+    from vae_core import Config, load_dataset, save_checkpoint, train_new
+    from vae_core.jobs import CURVE_KS
+
+    model, history = train_new(Config(dataset="digits", hidden=(32,), epochs=3), load_dataset("digits"))
+    folder = str(save_checkpoint(model, tmp_path / "runs" / "mine", history.epochs, history.test))
+    at = page("app_pages/kl_tradeoff.py", **{state.MODEL: folder}).run()
+    assert not at.exception
+    progress = [p.proto.text for p in at.get("progress")]
+    assert any("estimating −log p(x)" in t or "queued" in t or "starting" in t for t in progress), progress
+    from ui import resources
+    job = resources.likelihood_curve(folder)
+    job.join(timeout=180)
+    assert job.state == "done", job.message
+    kept = load_checkpoint(folder).metrics["iwae"]
+    assert sorted(int(k) for k in kept) == list(CURVE_KS)
+    nlls = [kept[str(k)]["iwae_nll"] for k in CURVE_KS]
+    assert nlls[-1] < history.test["nelbo"] and nlls[-1] <= nlls[0] + 0.5  # tighter than the ELBO, as k grows
+    at.run()
+    assert any("tradeoff_gap" in chart.proto.id for chart in at.get("plotly_chart"))
+    assert any("gap" in m.value and "nats per image" in m.value for m in at.markdown)

@@ -62,13 +62,15 @@ def test_stopping_a_running_job_keeps_its_finished_epochs(digits, tmp_path):
     assert len(saved.history) == len(job.history) == job.epoch < 500 and job.step == 0
 
 
-def test_a_queued_job_waits_says_how_many_are_ahead_and_can_be_stopped(digits, tmp_path):
-    long = SMALL.replace(epochs=500)
+def test_a_queued_job_waits_says_how_many_are_ahead_and_can_be_stopped(digits, tmp_path, quiet_cluster):
+    long = SMALL.replace(epochs=5000)
     running = [TrainingJob(long, digits, tmp_path / f"r{i}", cpus=1).start() for i in range(2)]  # fills 2 CPUs
+    waiting = []
     try:
         wait_until(lambda: all(j.state == "running" for j in running), what="two running jobs")
-        waiting = [TrainingJob(long, digits, tmp_path / f"q{i}", cpus=1).start() for i in range(2)]
-        wait_until(lambda: all(j.state == "queued" for j in waiting), what="two queued jobs")
+        for i in range(2):  # one after the other, so that Ray gets them in this order
+            waiting.append(TrainingJob(long, digits, tmp_path / f"q{i}", cpus=1).start())
+            wait_until(lambda: waiting[-1].state == "queued", what="a queued job")
         assert [j.ahead for j in waiting] == [0, 1]
         waiting[0].stop()
         waiting[0].join(timeout=30)

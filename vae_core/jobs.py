@@ -241,6 +241,11 @@ class CurveJob(RayJob):
             self._end("done", f"-log p(x) estimated with k = {', '.join(map(str, self.ks))} importance samples")
 
 
+def submitted() -> list[RayJob]:
+    """This process's jobs that Ray has and that have not ended, in the order Ray was given them."""
+    return list(_submitted)
+
+
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
@@ -275,7 +280,7 @@ class SweepJob:
         return sum(job.fraction if job.active else 1.0 for job in self.jobs) / len(self.jobs)
 
 
-_submitted: list[TrainingJob] = []  # this process's active jobs, in the order Ray was given them
+_submitted: list[RayJob] = []  # this process's jobs given to Ray and not yet ended, in the order Ray got them
 _submit_lock = threading.Lock()
 
 
