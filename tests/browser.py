@@ -74,6 +74,21 @@ def running_app(runs_dir: Path):
         yield url, page
 
 
+def open_page(page, url: str, path: str, model: str | None = None):
+    """Go to the app's page at path (its URL path, "" for home), wait for its script to finish; with model, pick
+    that shipped model in the sidebar first. Returns the page."""
+    import re
+
+    page.goto(f"{url}/{path}")
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+    wait_idle(page)
+    if model:
+        page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+        page.get_by_role("option", name=re.compile(f"^{model} ")).click()
+        wait_idle(page)
+    return page
+
+
 def wait_idle(page, timeout=60_000) -> None:
     """Wait until the script has finished its run: the app is shown and the running indicator is gone."""
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout)

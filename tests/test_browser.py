@@ -9,6 +9,7 @@ import signal
 import pytest
 from playwright.sync_api import expect
 
+import browser
 from browser import CHROMIUM, ROOT, SCREENSHOTS, running_app, wait_idle
 
 pytestmark = [
@@ -33,10 +34,7 @@ def app(runs):
 
 def open_page(app, path):
     url, page = app
-    page.goto(f"{url}/{path}")
-    page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
-    wait_idle(page)
-    return page
+    return browser.open_page(page, url, path)
 
 
 @pytest.mark.parametrize("path", PAGES)

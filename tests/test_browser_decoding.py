@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import browser
 from browser import CHROMIUM, ROOT, SCREENSHOTS, running_app, wait_idle
 from vae_core import load_checkpoint
 from vae_core.evaluation import decode_images, dimensions_by_kl
@@ -28,14 +29,7 @@ def app(tmp_path_factory):
 
 def open_page(app, path, model=None):
     url, page, _ = app
-    page.goto(f"{url}/{path}")
-    page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
-    wait_idle(page)
-    if model:
-        page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
-        page.get_by_role("option", name=re.compile(f"^{model} ")).click()
-        wait_idle(page)
-    return page
+    return browser.open_page(page, url, path, model)
 
 
 def component(page, key, latent_dim):

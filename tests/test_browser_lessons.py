@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+import browser
 from browser import CHROMIUM, SCREENSHOTS, running_app, wait_idle
 
 pytestmark = [
@@ -25,10 +26,7 @@ def app(tmp_path_factory):
 
 def open_page(app, path):
     url, page = app
-    page.goto(f"{url}/{path}")
-    page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
-    wait_idle(page)
-    return page
+    return browser.open_page(page, url, path)
 
 
 def test_a_digit_drawn_with_the_mouse_gets_its_posterior(app):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+import browser
 from browser import CHROMIUM, ROOT, SCREENSHOTS, running_app, wait_idle
 from conftest import app_test
 from ui import state
@@ -60,13 +61,8 @@ def app(tmp_path_factory):
 
 def open_pad(app, model=None, upload=None):
     """The pad page in a fresh session, with a shipped model chosen or a checkpoint uploaded."""
-    url, page, traffic = app
-    page.goto(f"{url}/Latent_pad")
-    page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
-    wait_idle(page)
-    if model:
-        page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
-        page.get_by_role("option", name=re.compile(f"^{model} ")).click()
+    url, page, _ = app
+    browser.open_page(page, url, "Latent_pad", model)
     if upload:
         page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files(str(upload))
     return page

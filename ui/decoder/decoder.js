@@ -10,6 +10,27 @@ const MAGIC = "VAEDEC1\0";
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
+// Streamlit calls a component's default export again with each rerun's data: one instance per parentElement,
+// created by make(parentElement) and given update(data, component); it may run a superseded cleanup at once,
+// so only the latest one removes the instance (destroy()).
+function mountOnce(component, instances, make) {
+  const { data, parentElement } = component;
+  let instance = instances.get(parentElement);
+  if (!instance) {
+    instance = make(parentElement);
+    instance.generation = 0;
+    instances.set(parentElement, instance);
+  }
+  const generation = ++instance.generation;
+  instance.update(data, component);
+  return () => {
+    if (instance.generation !== generation) return;
+    instance.destroy();
+    instances.delete(parentElement);
+    if (vaeLab.components[instance.key] === instance) delete vaeLab.components[instance.key];
+  };
+}
+
 function fetchOnce(cache, url, parse, what) {
   if (!cache.has(url)) {
     const loading = fetch(url)

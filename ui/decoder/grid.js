@@ -4,25 +4,11 @@
 const grids = new WeakMap();  // parentElement -> Grid
 
 export default function (component) {
-  const { data, parentElement } = component;
-  let grid = grids.get(parentElement);
-  if (!grid) {
-    grid = new Grid(parentElement);
-    grids.set(parentElement, grid);
-  }
-  const generation = ++grid.generation;
-  grid.update(data);
-  return () => {  // Streamlit may run a superseded cleanup at once: only the latest counts
-    if (grid.generation !== generation) return;
-    grid.root.remove();
-    grids.delete(parentElement);
-    if (vaeLab.components[grid.key] === grid) delete vaeLab.components[grid.key];
-  };
+  return mountOnce(component, grids, parent => new Grid(parent));
 }
 
 class Grid {
   constructor(parent) {
-    this.generation = 0;
     this.root = element("figure", "decoded-grid", parent);
     this.tiles = new TileCanvas(this.root, "tiles");
     const below = element("figcaption", "", this.root);
@@ -31,6 +17,10 @@ class Grid {
     this.save.textContent = "PNG";
     this.save.title = "Save this picture as a PNG file";
     this.save.addEventListener("click", () => downloadPng(this.tiles.canvas, this.name));
+  }
+
+  destroy() {
+    this.root.remove();
   }
 
   async update(data) {

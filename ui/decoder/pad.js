@@ -9,21 +9,7 @@ const IMAGE_SIZE = 280;         // CSS pixels of the decoded image
 const KEEP = 5000;              // timing samples kept per pad
 
 export default function (component) {
-  const { data, parentElement, setTriggerValue } = component;
-  let pad = pads.get(parentElement);
-  if (!pad) {
-    pad = new Pad(parentElement);
-    pads.set(parentElement, pad);
-  }
-  pad.send = setTriggerValue;
-  const generation = ++pad.generation;
-  pad.update(data);
-  // Streamlit keeps the latest cleanup for unmount but may run a superseded one at once: only the latest counts.
-  return () => {
-    if (pad.generation !== generation) return;
-    pad.destroy();
-    pads.delete(parentElement);
-  };
+  return mountOnce(component, pads, parent => new Pad(parent));
 }
 
 function loadBackground(url, count) {
@@ -36,7 +22,6 @@ function loadBackground(url, count) {
 
 class Pad {
   constructor(parent) {
-    this.generation = 0;
     this.z = [];
     this.dims = [0, 1];
     this.extent = 4;
@@ -143,7 +128,8 @@ class Pad {
     if (this.shown !== null || (this.dirty && this.decoder)) this.request();
   }
 
-  update(data) {
+  update(data, component) {
+    this.send = component.setTriggerValue;
     window.latentPad.current = this;
     this.extent = data.extent;
     const dimsChanged = String(data.dims) !== String(this.dims) || data.z.length !== this.z.length

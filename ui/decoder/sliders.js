@@ -9,27 +9,11 @@ const STRIP_EVERY_MS = 80;        // a new pass over the strip starts at most th
 const STRIP_BUDGET_MS = 6;        // and spends at most this long per frame, so the digit's frames stay smooth
 
 export default function (component) {
-  const { data, parentElement, setTriggerValue } = component;
-  let sliders = instances.get(parentElement);
-  if (!sliders) {
-    sliders = new Sliders(parentElement);
-    instances.set(parentElement, sliders);
-  }
-  sliders.send = setTriggerValue;
-  const generation = ++sliders.generation;
-  sliders.update(data);
-  return () => {
-    if (sliders.generation !== generation) return;
-    sliders.destroyed = true;
-    sliders.root.remove();
-    instances.delete(parentElement);
-    if (vaeLab.components[sliders.key] === sliders) delete vaeLab.components[sliders.key];
-  };
+  return mountOnce(component, instances, parent => new Sliders(parent));
 }
 
 class Sliders {
   constructor(parent) {
-    this.generation = 0;
     this.z = [];
     this.frameRequested = false;
     this.dirty = false;
@@ -52,7 +36,13 @@ class Sliders {
     this.status = element("div", "status", this.root);
   }
 
-  update(data) {
+  destroy() {
+    this.destroyed = true;
+    this.root.remove();
+  }
+
+  update(data, component) {
+    this.send = component.setTriggerValue;
     this.key = data.key;
     vaeLab.components[data.key] = this;
     const layout = JSON.stringify([data.order, data.shown, data.traversal, data.z.length]);
