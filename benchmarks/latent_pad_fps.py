@@ -36,31 +36,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from browser import CHROMIUM, chromium_page, streamlit_server, wait_idle  # noqa: E402
 from vae_core import load_checkpoint  # noqa: E402
 
-IMAGE = "[data-testid='stMain'] [data-testid='stImage'] img"
-
 # Counts animation frames from now until stopped: the display rate the pad can at most reach.
 FRAME_COUNTER = """() => {
   const counter = window.__frames = {count: 0, running: true};
   const tick = () => { if (!counter.running) return; counter.count += 1; requestAnimationFrame(tick); };
   requestAnimationFrame(tick);
 }"""
-
-# Stamps each key press, so a slider change is timed from it in the page's own clock.
-KEY_STAMP = "() => addEventListener('keydown', () => { window.__keydown = performance.now(); }, true)"
-
-# The server path's end of a change: the first animation frame after the decoded image has a new src and
-# has loaded. Resolves with [milliseconds since the key press, the new src].
-NEW_IMAGE = """([selector, before]) => new Promise(resolve => {
-  const check = () => {
-    const img = document.querySelector(selector);
-    if (img && img.src !== before && img.complete && img.naturalWidth > 0) {
-      requestAnimationFrame(() => resolve([performance.now() - window.__keydown, img.src]));
-    } else {
-      setTimeout(check, 2);
-    }
-  };
-  check();
-})"""
 
 
 def percentile(values, q):

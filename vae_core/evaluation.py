@@ -121,11 +121,6 @@ def prior_latents(latent_dim: int, n: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
 
 
-def sample_prior(model, n: int, seed: int = 0) -> torch.Tensor:
-    """n images decoded from prior_latents: [n, H, W]."""
-    return decode_images(model, prior_latents(model.config.latent_dim, n, seed))
-
-
 def prior_point(latent_dim: int, seed: int | None = None) -> list[float]:
     """One z ~ N(0, I); seed None draws fresh entropy from the OS (never the global generator)."""
     return np.random.default_rng(seed).standard_normal(latent_dim).tolist()
@@ -248,11 +243,6 @@ def traversal(z, dim: int, values=TRAVERSAL_VALUES) -> torch.Tensor:
     path = _vector(z).reshape(1, -1).repeat(len(values), 1)
     path[:, dim] = values
     return path
-
-
-def traversals(z, dims, values=TRAVERSAL_VALUES) -> torch.Tensor:
-    """The traversals of several dimensions one after another: [len(dims) * len(values), D]."""
-    return torch.cat([traversal(z, d, values) for d in dims])
 
 
 def nearest(mu: np.ndarray, z, k: int = 8) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Getting things out: a decoder's weights as one compact binary blob (JSON header + float32 arrays) with its
-reference reader in NumPy, and decoded pictures as PNG files and animated GIFs.
+reference reader in NumPy, and decoded pictures as animated GIFs (the browser saves still ones as PNG).
 
 The blob lets something other than PyTorch decode latents (the app's in-browser latent pad does, in
 ui/decoder/decoder.js). Layout, all little-endian:
@@ -133,13 +133,6 @@ def _uint8(image, scale: int) -> Image.Image:
     array = np.clip(np.asarray(image, dtype=np.float32), 0, 1)
     array = np.repeat(np.repeat(array, scale, 0), scale, 1)
     return Image.fromarray((array * 255).round().astype(np.uint8), "L")
-
-
-def png_bytes(image, scale: int = 1) -> bytes:
-    """A [H, W] image in [0, 1] as a PNG file."""
-    buffer = io.BytesIO()
-    _uint8(image, scale).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def gif_bytes(frames, scale: int = 8, frame_ms: int = 120, bounce: bool = True) -> bytes:

@@ -93,11 +93,6 @@ def negative_elbo(x, x_logits, mu, logvar, beta: float = 1.0, free_bits: float =
     return Terms(loss=recon_term + beta * kl_term, recon=recon, kl=kl, kl_per_dim=kld)
 
 
-def log_normal(z, mu, logvar) -> torch.Tensor:
-    """log N(z; mu, diag(exp(logvar))), summed over the last dimension."""
-    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)
-
-
 @torch.no_grad()
 def iwae_log_likelihood(model, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
                         likelihood: str = "bernoulli", obs_sigma: float = 0.1, rows: int = 16384) -> torch.Tensor:
