@@ -26,7 +26,7 @@ with st.form("train_form"):
     batch_size = c.number_input("Batch size", 1, 4096, d.batch_size, key="train_batch")
     lr = c.number_input("Learning rate", 1e-5, 1.0, d.lr, format="%.5f", key="train_lr")
     seed = c.number_input("Seed", 0, 2**31 - 1, d.seed, key="train_seed")
-    with st.expander("Likelihood, binarisation, precision, conv channels"):
+    with st.expander("Likelihood, binarisation, precision, conv channels, schedule"):
         e, f, g, h = st.columns(4)
         likelihood = e.selectbox("Likelihood p(x|z)", LIKELIHOODS, LIKELIHOODS.index(d.likelihood),
                                  key="train_likelihood", help="bernoulli: summed BCE, as in the notes; "
@@ -37,6 +37,12 @@ with st.form("train_form"):
                                      "else fp32; weights, optimiser and all evaluation stay fp32")
         channels = h.text_input("Conv channels", ",".join(map(str, d.channels)), key="train_channels",
                                 help="conv architecture: widths of its stride-2 convolutions")
+        lr_decay = e.number_input("Learning-rate landing (fraction of epochs)", 0.0, 1.0, d.lr_decay, step=0.1,
+                                  key="train_lr_decay", help="over this last fraction of the epochs the rate falls "
+                                                             "along a cosine to a hundredth; 0 keeps it constant")
+        ema = f.number_input("Weight average (EMA decay per step)", 0.0, 0.9999, d.ema, step=0.0005, format="%.4f",
+                             key="train_ema", help="the average of the weights over about 1/(1-decay) steps is "
+                                                   "evaluated and saved; 0 saves the last weights")
     start = st.form_submit_button("Start training", type="primary", disabled=bool(job and job.active))
 
 if start:
@@ -44,7 +50,7 @@ if start:
         config = Config(dataset=dataset, arch=arch, hidden=parse_sizes(hidden), channels=parse_sizes(channels, "channels"),
                         latent_dim=int(latent_dim), beta=beta, warmup_epochs=warmup, free_bits=free_bits,
                         epochs=int(epochs), batch_size=int(batch_size), lr=lr, seed=int(seed), likelihood=likelihood,
-                        binarize=binarize, precision=precision)
+                        binarize=binarize, precision=precision, lr_decay=lr_decay, ema=ema)
         data = resources.dataset(dataset)
     except VAEError as e:
         st.error(str(e))

@@ -52,6 +52,14 @@ def test_every_config_field_has_a_cli_flag_with_config_s_default():
     assert settable <= set(vars(args))
 
 
+@pytest.mark.parametrize("changes, message", [
+    ({"ema": 1.0}, "ema is a decay per step, below 1"), ({"ema": -0.1}, "ema must be a number >= 0"),
+    ({"lr_decay": 1.5}, "lr_decay is a fraction of the epochs"), ({"lr_decay": "half"}, "lr_decay must be a number")])
+def test_training_schedule_settings_out_of_range_are_refused_with_their_range(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        Config(**changes)
+
+
 def test_a_checkpoint_claiming_a_huge_model_costs_no_memory(tmp_path):
     """The tensors' shapes are checked against the claimed config before any model is built."""
     claim = Config(dataset="mnist", hidden=(3000, 3000), latent_dim=1000)  # 32 M weights, 127 MB: within the limit

@@ -9,7 +9,7 @@ import torch
 from conftest import state_equal
 from vae_core import VAE, Config, TrainingDiverged, evaluate, train, train_new
 from vae_core.data import Dataset
-from vae_core.training import EpochEvent, StepEvent, kl_weight
+from vae_core.training import EpochEvent, StepEvent, kl_weight, learning_rate
 
 
 def test_training_on_digits_lowers_the_test_negative_elbo_by_a_wide_margin(digits, trained_digits):
@@ -186,3 +186,37 @@ def test_both_precisions_are_reproducible_under_a_seed_and_guarded_against_nan(d
     assert state_equal(a.state_dict(), b.state_dict())
     with pytest.raises(TrainingDiverged, match="diverged"):
         train_new(config.replace(lr=1e6, epochs=3), digits)
+
+
+def test_the_learning_rate_is_flat_then_lands_on_a_cosine_at_a_hundredth():
+    config = Config(epochs=100, lr=1e-3, lr_decay=0.4)
+    rates = [learning_rate(config, e / 10) for e in range(0, 1001)]
+    assert rates[:601] == [1e-3] * 601                                  # the first 60 epochs are flat
+    assert all(a >= b for a, b in zip(rates, rates[1:])) and rates[800] < 1e-3
+    assert rates[-1] == pytest.approx(1e-5)
+    assert {learning_rate(config.replace(lr_decay=0), e) for e in range(100)} == {1e-3}
+
+
+def test_the_weight_average_is_what_is_evaluated_and_saved_and_does_not_steer_training(digits):
+    """With ema the raw weights train exactly as without it (same train losses), while the model returned, the
+    test metrics and a stop's fallback are the average's."""
+    config = Config(dataset="digits", hidden=(32,), latent_dim=2, epochs=3, batch_size=64, seed=4)
+    raw_model, raw = train_new(config, digits)
+    averaged_model, averaged = train_new(config.replace(ema=0.99), digits)
+    assert [e["train_loss"] for e in averaged.epochs] == [e["train_loss"] for e in raw.epochs]
+    assert averaged.epochs[-1]["test_nelbo"] != raw.epochs[-1]["test_nelbo"]
+    assert averaged.test == evaluate(averaged_model, digits.test_x, seed=config.seed)
+    assert not state_equal(averaged_model.state_dict(), raw_model.state_dict())
+
+    stop, kept = threading.Event(), {}
+
+    def callback(event):
+        if isinstance(event, EpochEvent):
+            kept.update({k: v.clone() for k, v in model.state_dict().items()})
+        elif event.epoch == 2 and event.step == 4:
+            stop.set()
+
+    model = VAE(config.replace(ema=0.99))
+    history = train(model, digits, callback=callback, stop=stop)
+    assert history.stopped and state_equal(model.state_dict(), kept)
+    assert history.test == evaluate(model, digits.test_x, seed=config.seed)

@@ -69,6 +69,10 @@ def _add_config_flags(t: argparse.ArgumentParser) -> None:
     t.add_argument("--epochs", type=int, default=d.epochs)
     t.add_argument("--batch-size", type=int, default=d.batch_size)
     t.add_argument("--lr", type=float, default=d.lr)
+    t.add_argument("--lr-decay", type=float, default=d.lr_decay,
+                   help="fraction of the epochs, at the end, over which the rate falls along a cosine to lr/100")
+    t.add_argument("--ema", type=float, default=d.ema,
+                   help="per-step decay of a weight average that is evaluated and saved, e.g. 0.9995 (0: none)")
     t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument("--precision", default=d.precision, choices=PRECISIONS)
 

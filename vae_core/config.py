@@ -35,6 +35,9 @@ class Config:
     epochs: int = 10
     batch_size: int = 128
     lr: float = 1e-3                 # Adam learning rate
+    lr_decay: float = 0.0            # over this last fraction of the epochs the rate falls along a cosine to lr/100
+    ema: float = 0.0                 # per-step decay of an average of the weights, which is what is evaluated
+                                     # and saved (0: none; 0.9995 averages over about the last 2,000 steps)
     seed: int = 0                    # seeds initial weights, batch order and the eps draws
     precision: str = "auto"          # matrix products: "bf16" (weights, optimiser, loss stay fp32), "fp32", or "auto":
                                      # bf16 where the processor runs it natively; training records its choice
@@ -67,6 +70,12 @@ class Config:
         if not isinstance(self.binarize, bool):
             raise ConfigError(f"binarize must be true or false, got {self.binarize!r}")
         _at_least("lr", self.lr, 0, strict=True)
+        _at_least("lr_decay", self.lr_decay, 0)
+        _at_least("ema", self.ema, 0)
+        if self.lr_decay > 1:
+            raise ConfigError(f"lr_decay is a fraction of the epochs, from 0 to 1, got {self.lr_decay!r}")
+        if self.ema >= 1:
+            raise ConfigError(f"ema is a decay per step, below 1 (0.9995 is typical), got {self.ema!r}")
         _at_least("obs_sigma", self.obs_sigma, 0, strict=True)
         object.__setattr__(self, "image_shape", DATASETS[self.dataset].image_shape)
         side = 2 ** len(self.channels)  # each stride-2 convolution halves the image side
