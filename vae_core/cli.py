@@ -253,14 +253,14 @@ def _show(jobs, bars) -> None:
 def _eval(args) -> int:
     from .checkpoint import load_checkpoint, record_iwae
     from .data import load_dataset
-    from .evaluation import evaluate, iwae_estimate
+    from .evaluation import evaluate
     from .training import pick_device
 
     checkpoint = load_checkpoint(args.checkpoint, pick_device(args.device))
     config = checkpoint.config
     data = load_dataset(config.dataset, args.data_dir)
     metrics = evaluate(checkpoint.model, data.test_x, config, seed=config.seed)
-    estimates = {k: iwae_estimate(checkpoint.model, data.test_x, k, config.seed) for k in args.iwae}
+    estimates = {k: _iwae_with_progress(checkpoint.model, data.test_x, k, config.seed) for k in args.iwae}
     if estimates:
         metrics.update(estimates[max(estimates)], iwae={str(k): v for k, v in estimates.items()})
         if args.save:
@@ -279,6 +279,16 @@ def _eval(args) -> int:
         print(f"  −log p(x), IWAE  {estimate['iwae_nll']:.3f} ± {estimate['iwae_nll_se']:.3f} "
               f"(k = {k} importance samples, ± a standard error over images; {pixels})")
     return 0
+
+
+def _iwae_with_progress(model, x, k: int, seed: int) -> dict:
+    """evaluation.iwae_estimate with a progress bar over the images on stderr (k = 5000 takes minutes)."""
+    from tqdm import tqdm
+
+    from .evaluation import iwae_estimate
+
+    with tqdm(total=len(x), unit="image", desc=f"IWAE k={k}", dynamic_ncols=True, leave=False) as bar:
+        return iwae_estimate(model, x, k, seed, progress=bar.update)
 
 
 def _info(args) -> int:

@@ -67,16 +67,18 @@ def unit_activity(mu: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def iwae_estimate(model, x: torch.Tensor, k: int = 100, seed: int = 0, config: Config | None = None) -> dict:
+def iwae_estimate(model, x: torch.Tensor, k: int = 100, seed: int = 0, config: Config | None = None,
+                  progress=None) -> dict:
     """The test negative log-likelihood, -log p(x) estimated with k importance samples per image (the IWAE
     bound; the papers' protocol uses k = 5000), in nats per image: its mean over the images and the standard
-    error of that mean. seed seeds the samples; the binarisation of a binarised model's test set is fixed."""
+    error of that mean. seed seeds the samples; the binarisation of a binarised model's test set is fixed.
+    progress(n) hears how many more images are done, batch by batch."""
     config = config or model.config
     was_training = model.training
     device = next(model.parameters()).device
     x = test_pixels(x.to(device), config)
     log_px = iwae_log_likelihood(model, x, k, torch.Generator(device=device).manual_seed(seed), config.likelihood,
-                                 config.obs_sigma)
+                                 config.obs_sigma, progress=progress)
     model.train(was_training)
     result = {"iwae_nll": -log_px.mean().item(), "iwae_nll_se": log_px.std().item() / math.sqrt(len(x)),
               "iwae_k": k, "iwae_n": len(x)}

@@ -95,13 +95,15 @@ def negative_elbo(x, x_logits, mu, logvar, beta: float = 1.0, free_bits: float =
 
 @torch.no_grad()
 def iwae_log_likelihood(model, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
-                        likelihood: str = "bernoulli", obs_sigma: float = 0.1, rows: int = 16384) -> torch.Tensor:
+                        likelihood: str = "bernoulli", obs_sigma: float = 0.1, rows: int = 16384,
+                        progress=None) -> torch.Tensor:
     """Importance-weighted estimate of log p(x) per image with k samples z_j ~ q(z|x) (Burda et al. 2016):
 
         log p(x) >= log 1/k sum_j p(x|z_j) p(z_j) / q(z_j|x);  with k = 1 it is the sampled ELBO.
 
     Batched over images and samples, about `rows` decodes per call of the decoder, so k in the thousands
     over a whole test set stays fast; the k log-weights of the images in a batch are kept, [k, B] floats.
+    progress(n), if given, hears after each batch how many more images are done.
     """
     model.eval()
     images = max(1, min(len(x), rows // k))  # images per batch; the samples are then chunked to fit rows
@@ -121,6 +123,8 @@ def iwae_log_likelihood(model, x: torch.Tensor, k: int, generator: torch.Generat
             log_qz = -0.5 * (eps.pow(2) + logvar + LOG_2PI).sum(-1)                    # (z - mu) / sigma = eps
             log_w.append(log_px_z + log_pz - log_qz)
         out.append(torch.logsumexp(torch.cat(log_w), 0) - math.log(k))
+        if progress is not None:
+            progress(len(xb))
     return torch.cat(out)
 
 
