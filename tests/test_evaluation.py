@@ -142,3 +142,14 @@ def test_a_posterior_on_a_map_s_plane_has_the_projected_centre_and_covariance():
     centre, cov = posterior_on_plane([2.0, 0.0, 3.0], [1.0, 1.0, 0.5], centre=[0.0, 0.0, 1.0], axes=axes)
     np.testing.assert_allclose(centre, [np.sqrt(2), 2.0])
     np.testing.assert_allclose(cov, np.diag([1.0, 0.25]), atol=1e-12)  # an isotropic pair stays isotropic
+
+
+@pytest.mark.parametrize("count, nrow, padding", [(7, 3, 1), (16, 4, 2), (30, 10, 0), (100, 10, 1)])
+def test_image_grid_tiles_as_torchvision_s_make_grid(count, nrow, padding):
+    """Written out so that the CLI does not import torchvision (a second of start-up); the same pixels."""
+    import torchvision.utils
+
+    images = torch.rand(count, 1, 8, 9)
+    expected = torchvision.utils.make_grid(images, nrow=nrow, padding=padding, pad_value=1.0)[0]
+    assert torch.equal(image_grid(images, nrow, padding), expected)
+    assert torch.equal(image_grid(images[:, 0], nrow, padding), expected)
