@@ -95,7 +95,7 @@ def negative_elbo(x, x_logits, mu, logvar, beta: float = 1.0, free_bits: float =
 
 @torch.no_grad()
 def iwae_log_likelihood(model, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
-                        likelihood: str = "bernoulli", obs_sigma: float = 0.1, rows: int = 16384,
+                        likelihood: str = "bernoulli", obs_sigma: float = 0.1, rows: int = 4096,
                         progress=None) -> torch.Tensor:
     """Importance-weighted estimate of log p(x) per image with k samples z_j ~ q(z|x) (Burda et al. 2016):
 
@@ -130,7 +130,8 @@ def iwae_log_likelihood(model, x: torch.Tensor, k: int, generator: torch.Generat
 
 def _recon_by_sample(logits: torch.Tensor, x: torch.Tensor, likelihood: str, obs_sigma: float) -> torch.Tensor:
     """-log p(x|z) for [m, B, P] logits against the B images x, without copying x m times: [m, B]."""
-    if likelihood == "bernoulli":  # the notes' summed BCE, written as the stable bernoulli_nll is
-        return (logits.clamp_min(0) - x * logits + torch.log1p(torch.exp(-logits.abs()))).sum(-1)
+    if likelihood == "bernoulli":  # the notes' summed BCE as softplus(l) - x l, its sum over pixels of x l a
+        # batched product: one element-wise pass instead of six over the [m, B, P] logits, half the time of k = 5000
+        return F.softplus(logits).sum(-1) - torch.einsum("mbp,bp->mb", logits, x)
     mean = torch.sigmoid(logits)
     return (0.5 * ((x - mean) / obs_sigma) ** 2 + math.log(obs_sigma) + 0.5 * LOG_2PI).sum(-1)
