@@ -10,10 +10,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from ray_cluster import stop_session  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+# Every browser test module's pytestmark: the "browser" marker, and a skip with the reason where chromium is absent
+MARKS = [pytest.mark.browser,
+         pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install -y chromium")]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 

@@ -10,12 +10,9 @@ import pytest
 from playwright.sync_api import expect
 
 import browser
-from browser import CHROMIUM, ROOT, SCREENSHOTS, running_app, wait_idle
+from browser import ROOT, SCREENSHOTS, running_app, wait_idle
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install -y chromium"),
-]
+pytestmark = browser.MARKS
 PAGES = {"": "home", "Latent_sliders": "sliders", "Latent_map": "map", "Interpolation": "interpolation",
          "Train": "train", "KL_trade-off": "trade-off", "Beta_sweep": "beta-sweep",
          "Warm-up_and_free_bits": "warm-up"}

@@ -1,22 +1,17 @@
 """Every latent decode in the browser (Debian's chromium): the sliders page follows a drag with nothing sent
 to the server until the slider is let go, and the decoded grids (interpolation, prior samples, manifold) equal
 torch's decodes of the latents the server sent. Screenshots land in test-artifacts/screenshots/."""
-import os
-import re
 
 import numpy as np
 import pytest
 import torch
 
 import browser
-from browser import CHROMIUM, ROOT, SCREENSHOTS, running_app, wait_idle
+from browser import ROOT, SCREENSHOTS, running_app, wait_idle
 from vae_core import load_checkpoint
 from vae_core.evaluation import decode_images, dimensions_by_kl
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install -y chromium"),
-]
+pytestmark = browser.MARKS
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,6 @@
 """What a lecturer shares and a learner draws, in Debian's chromium: a digit drawn with the mouse gets its
 posterior, decoded pictures download as GIF, a model downloads as a zip the uploader takes back, and the
 address bar reopens the same view after a reload and in another browser. Screenshots in test-artifacts."""
-import io
-import os
 import re
 
 import pytest
@@ -10,12 +8,9 @@ from PIL import Image
 from playwright.sync_api import expect
 
 import browser
-from browser import CHROMIUM, SCREENSHOTS, running_app, wait_idle
+from browser import SCREENSHOTS, running_app, wait_idle
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install -y chromium"),
-]
+pytestmark = browser.MARKS
 
 
 @pytest.fixture(scope="module")
