@@ -10,6 +10,7 @@ from conftest import app_test as page
 from conftest import browser_pictures, served_latents
 from ui import navigation, state
 from vae_core import load_checkpoint
+from vae_core.checkpoint import write_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [p.script for p in navigation.PAGES]
@@ -109,10 +110,19 @@ def test_a_wide_model_s_manifold_is_drawn_over_the_map_s_pca_plane(mnist_dir, mo
     assert len(at.get("plotly_chart")) == 1
 
 
-def test_the_manifold_beside_a_2d_map_has_the_map_s_axes():
-    """mnist-2d's z1 carries more KL than its z0; the grid must still run z0 across and z1 up, as the scatter
-    does: the top-left tile decodes the point at the top-left of the scatter's plane (low z0, high z1)."""
-    at = page("app_pages/latent_map.py", **{state.MODEL: str(ROOT / "models" / "mnist-2d")}).run()
+def test_the_manifold_beside_a_2d_map_has_the_map_s_axes(tmp_path):
+    """The grid must run z0 across and z1 up, as the scatter does, even where z1 carries more KL than z0:
+    the top-left tile decodes the point at the top-left of the scatter's plane (low z0, high z1). The model is
+    mnist-2d with its two latent dimensions swapped (weights and their per-dimension metrics), so that z1 is
+    the stronger whatever the shipped model's balance."""
+    shipped = load_checkpoint(ROOT / "models" / "mnist-2d")
+    swap = {"mu_head.weight": 0, "mu_head.bias": 0, "logvar_head.weight": 0, "logvar_head.bias": 0,
+            "decoder.0.weight": 1}
+    tensors = {name: t.flip(swap[name]) if name in swap else t for name, t in shipped.model.state_dict().items()}
+    metrics = {**shipped.metrics, **{key: shipped.metrics[key][::-1] for key in ("kl_per_dim", "activity")}}
+    write_checkpoint(tmp_path / "swapped", shipped.config, tensors, metrics=metrics)
+    assert metrics["kl_per_dim"][1] > metrics["kl_per_dim"][0]
+    at = page("app_pages/latent_map.py", **{state.MODEL: str(tmp_path / "swapped")}).run()
     n = at.slider(key="map_grid_size").value
     grid = served_latents(browser_pictures(at)["map_manifold"]).reshape(n, n, 2)
     top_left, top_right, bottom_left = grid[0, 0], grid[0, -1], grid[-1, 0]
