@@ -181,3 +181,9 @@ function element(tag, className, parent) {
   if (parent) parent.appendChild(node);
   return node;
 }
+
+// Append value to a list of samples (latencies, points sent), keeping the latest `keep`.
+function push(list, value, keep = 5000) {
+  list.push(value);
+  if (list.length > keep) list.shift();
+}

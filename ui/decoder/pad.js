@@ -6,7 +6,6 @@ const backgrounds = new Map();  // background URL -> Promise<{points, labels}>
 const pads = new WeakMap();     // parentElement -> Pad: Streamlit calls the default export again on new data
 const PAD_SIZE = 360;           // CSS pixels of the square pad
 const IMAGE_SIZE = 280;         // CSS pixels of the decoded image
-const KEEP = 5000;              // timing samples kept per pad
 
 export default function (component) {
   return mountOnce(component, pads, parent => new Pad(parent));
@@ -264,10 +263,6 @@ class Pad {
   }
 }
 
-function push(list, value) {
-  list.push(value);
-  if (list.length > KEEP) list.shift();
-}
 
 // A hook for the browser tests and the benchmark: decode given latents with the current pad's decoder
 // (the float output, before the canvas rounds it to 8 bits) and read the frame counters.

@@ -4,7 +4,6 @@
 // Nothing reaches Python until a slider is let go. decoder.js is prepended.
 
 const instances = new WeakMap();  // parentElement -> Sliders
-const KEEP_SAMPLES = 5000;
 const STRIP_EVERY_MS = 80;        // a new pass over the strip starts at most this often while dragging,
 const STRIP_BUDGET_MS = 6;        // and spends at most this long per frame, so the digit's frames stay smooth
 
@@ -19,6 +18,7 @@ class Sliders {
     this.dirty = false;
     this.stripStarted = 0;
     this.since = null;  // timeStamp of the oldest input not yet drawn
+    this.released = [];  // the points sent to Python lately, as strings
     this.resetStats();
     this.root = element("div", "latent-sliders", parent);
     const top = element("div", "top", this.root);
@@ -46,13 +46,17 @@ class Sliders {
     this.key = data.key;
     vaeLab.components[data.key] = this;
     const layout = JSON.stringify([data.order, data.shown, data.traversal, data.z.length]);
+    let moved = false;  // a rerun that only echoes the released point redraws nothing
     if (layout !== this.layout) {
       this.layout = layout;
       Object.assign(this, { order: data.order, shown: data.shown, traversal: data.traversal, extent: data.extent });
       this.z = data.z.slice();
+      this.stripDrawnAt = this.stripTile = undefined;  // a new strip, drawn whole
       this.build(data.folded);
-    } else if (!this.dragging && String(data.z) !== String(this.dataZ)) {
-      this.z = data.z.slice();  // Python moved the point on purpose (a reset, a test image, the prior)
+      moved = true;
+    } else if (!this.dragging && String(data.z) !== String(this.dataZ) && !this.released.includes(String(data.z))) {
+      this.z = data.z.slice();  // Python moved the point on purpose (a reset, a test image, the prior), not an echo
+      moved = true;
     }
     this.dataZ = data.z.slice();
     if (data.decoder !== this.decoderUrl) {
@@ -68,10 +72,11 @@ class Sliders {
                           this.traversal.values.length, 1, data.stripWidth);
         this.status.textContent = `Decoded in your browser from the model's weights ` +
           `(${(decoder.bytes / 1e6).toFixed(2)} MB of float32, fetched once per model).`;
+        this.stripDrawnAt = undefined;
         this.changed(null, true);
       }, error => { this.status.textContent = `Could not load the decoder: ${error.message}`; });
     }
-    this.changed(null, true);
+    if (moved) this.changed(null, true);
   }
 
   build(folded) {
@@ -85,7 +90,12 @@ class Sliders {
       const shown = element("span", "value", label);
       input.addEventListener("pointerdown", () => { this.dragging = true; });
       input.addEventListener("input", e => { this.z[d] = Number(input.value); this.changed(e.timeStamp); });
-      input.addEventListener("change", () => { this.dragging = false; this.changed(null, true); this.release(); });
+      input.addEventListener("change", () => {  // let go (or a key): the strip catches up now, a few tiles a frame
+        this.dragging = false;
+        this.stripStarted = -Infinity;
+        this.changed(null);
+        this.release();
+      });
       return { d, input, shown, label };
     };
     this.rows = this.order.map(row);
@@ -107,10 +117,13 @@ class Sliders {
 
   // Only the point where the user lets go goes to Python: one rerun per gesture, none while dragging.
   release() {
-    if (this.send) this.send("release", this.z.slice());
+    if (!this.send) return;
+    push(this.released, String(this.z), 32);  // its echo in a later rerun is no move (keys may have gone on)
+    this.send("release", this.z.slice());
   }
 
-  // Something moved: redraw the digit on the next frame, and the strip then too if `now`, else when it is due.
+  // Something moved: redraw the digit on the next frame, and the strip then too, whole, if `now`; else a pass starts
+  // when one is due and draws a few tiles a frame.
   changed(timeStamp, now = false) {
     if (timeStamp !== null && this.since === null) this.since = timeStamp;
     this.dirty = this.stripWanted = true;
@@ -153,9 +166,12 @@ class Sliders {
     }
   }
 
-  // A pass over the strip decodes the point as it was when the pass began, a few tiles per frame.
+  // A pass over the strip decodes the point as it was when the pass began, a few tiles per frame. A row sweeps
+  // its own dimension, so it is redrawn only where the point moved in another one: dragging z0 leaves z0's row.
   startStrip() {
+    const previous = this.stripDrawnAt;
     this.stripPoint = Float32Array.from(this.z);
+    this.stripRows = this.traversal.dims.map(d => previous === undefined || this.stripPoint.some((v, i) => i !== d && v !== previous[i]));
     this.stripTile = 0;
     this.stripStarted = performance.now();
     this.stripWanted = false;
@@ -166,6 +182,10 @@ class Sliders {
     const tiles = dims.length * values.length;
     while (this.stripTile < tiles && (all || performance.now() - start < STRIP_BUDGET_MS)) {
       const row = Math.floor(this.stripTile / values.length), d = dims[row];
+      if (!this.stripRows[row]) {
+        this.stripTile += values.length;
+        continue;
+      }
       const kept = point[d];
       point[d] = values[this.stripTile % values.length];
       this.strip.tile(this.stripTile, this.decoder.decode(point));
@@ -173,16 +193,14 @@ class Sliders {
       this.stripTile += 1;
     }
     this.strip.show();
-    if (this.stripTile >= tiles) this.stripTile = undefined;
+    if (this.stripTile >= tiles) {
+      this.stripTile = undefined;
+      this.stripDrawnAt = point;  // what every row now shows
+    }
     if (all) this.stripNow = false;
   }
 
   resetStats() {
     this.stats = { frames: 0, toDrawn: [] };
   }
-}
-
-function push(list, value) {
-  list.push(value);
-  if (list.length > KEEP_SAMPLES) list.shift();
 }
