@@ -32,7 +32,6 @@ PREVIEW_IMAGES = 8
 STEP_POINTS = 20      # step losses kept per epoch, for the curves
 FLUSH_SECONDS = 0.25  # step losses reach the submitter at least this often
 POLL_STOP_SECONDS = 0.05
-NICENESS = 10         # training yields the CPU to anything interactive on the same machine (a web server, a browser)
 ACTIVE = ("pending", "starting", "queued", "running")
 
 
@@ -46,7 +45,7 @@ class RayJob:
     message: str = ""                 # what went wrong, or what the job left behind
     submitted: float = 0.0            # time.time() of start()
     started: float = 0.0              # time.time() the task began on a worker
-    worker: dict = field(default_factory=dict)   # {"pid", "node", "threads"} of the Ray worker running it
+    worker: dict = field(default_factory=dict)   # {"pid", "node", "threads", "nice"} of the Ray worker running it
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     _stop_requested: bool = field(default=False, repr=False)
     _generator: object = field(default=None, repr=False)
@@ -130,7 +129,7 @@ class RayJob:
             for ref in self._generator:
                 event = ray.get(ref)
                 if event["kind"] == "started":
-                    self.worker = {key: event[key] for key in ("pid", "node", "threads")}
+                    self.worker = {key: event[key] for key in ("pid", "node", "threads", "nice")}
                     self.started, self.state = time.time(), "running"
                     if self._stop_requested:
                         board.stop.remote(self.id)
@@ -328,14 +327,16 @@ def _data_ref(data: Dataset):
 
 
 def _started(cpus: int) -> dict:
-    """On a worker, as a task begins: torch's threads set to the task's budget, the event that says where it runs."""
+    """On a worker, as a task begins: torch's threads set to the task's budget, the event that says where it runs.
+
+    Ray starts its workers at nice 15 (its worker_niceness), so a training yields the CPU to the web server and
+    any browser on the same machine without our asking."""
     import ray
     import torch
 
     torch.set_num_threads(cpus)  # the budget Ray reserved for this task
-    os.nice(max(0, NICENESS - os.nice(0)))  # a worker keeps it for its later tasks too: all of them are ours
     return {"kind": "started", "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
-            "threads": torch.get_num_threads()}
+            "threads": torch.get_num_threads(), "nice": os.nice(0)}
 
 
 def run_task(config_json: str, packed: dict, cpus: int, job_id: str, board):
