@@ -43,7 +43,8 @@ def test_the_blob_is_the_weights_in_float32_behind_a_small_header():
     assert len(blob) - 4 * weights < 1000  # the header is small; no JSON numbers for the weights
     assert (len(MAGIC) + 4 + struct.unpack_from("<I", blob, len(MAGIC))[0]) % 4 == 0  # floats start aligned
     assert header["latent_dim"] == 2 and header["image_shape"] == [1, 28, 28]
-    assert [(layer["op"], layer["relu"]) for layer in header["layers"]] == [("linear", True), ("linear", False)]
+    hidden = [("linear", True)] * len(model.config.hidden)  # 512-512: two hidden layers, then the pixels' logits
+    assert [(layer["op"], layer["relu"]) for layer in header["layers"]] == hidden + [("linear", False)]
     first = header["layers"][0]
     offset, count = first["weight"]
     assert np.array_equal(data[offset:offset + count], model.decoder[0].weight.detach().numpy().ravel())
