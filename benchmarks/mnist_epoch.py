@@ -66,7 +66,7 @@ def epoch_flops(config: Config, n_train: int, n_test: int) -> float:
     return 2 * (n_train * (forward + backward) + n_test * forward)
 
 
-def step_breakdown(config: Config, data, steps: int = 200) -> dict[str, float]:
+def step_breakdown(config: Config, data, steps: int = 200) -> dict:
     """Shares of one training step's CPU time (torch.profiler, self time per operator) by kind of work, for
     the default path: matrix products, dtype casts, the Adam update, and the rest (element-wise work, autograd
     and Python)."""
@@ -85,12 +85,16 @@ def step_breakdown(config: Config, data, steps: int = 200) -> dict[str, float]:
             loop.step(x[i], 1.0, 1, i)
     kinds = {"matrix products": ("aten::mm", "aten::addmm", "aten::bmm"), "dtype casts": ("aten::copy_",),
              "Adam update": ("aten::_fused_adam_",)}
-    times = {kind: 0.0 for kind in [*kinds, "the rest"]}
+    times, rest = {kind: 0.0 for kind in [*kinds, "the rest"]}, {}
     for event in prof.key_averages():
         kind = next((k for k, names in kinds.items() if event.key in names), "the rest")
         times[kind] += event.self_cpu_time_total
+        if kind == "the rest":
+            rest[event.key] = event.self_cpu_time_total
     total = sum(times.values())
-    return {kind: t / total for kind, t in times.items()} | {"ms per step": total / steps / 1e3}
+    largest = sorted(rest.items(), key=lambda item: -item[1])[:6]
+    return ({kind: t / total for kind, t in times.items()} | {"ms per step": total / steps / 1e3,
+            "largest of the rest": ", ".join(f"{name} {t / total:.0%}" for name, t in largest)})
 
 
 def main():
@@ -146,8 +150,10 @@ def main():
         print(f"| {name} | {median:.2f} | {baseline / median:.2f}x | {loss:.2f} | {floor:.2f} |")
     print(f"\nOne epoch is {flops / 1e9:.0f} GFLOP of dense-layer arithmetic (forward, backward, test pass).")
     shares = step_breakdown(config.replace(precision="auto"), data)
+    largest = shares.pop("largest of the rest")
     print(f"\nOne default-flags training step under torch.profiler ({shares.pop('ms per step'):.2f} ms with the "
-          "profiler's own cost): " + ", ".join(f"{kind} {share:.0%}" for kind, share in shares.items()))
+          "profiler's own cost): " + ", ".join(f"{kind} {share:.0%}" for kind, share in shares.items()) +
+          f"; the largest operators of the rest: {largest}")
     print(f"\n| whole process from the shell, {args.epochs} epochs | wall s | speed-up |\n| --- | --- | --- |")
     print(f"| `python classic_vae.py` (the example as a script) | {classic_wall:.1f} | 1.00x |")
     print(f"| `python -m vae_core train ...` (default flags) | {ours_wall:.1f} | {classic_wall / ours_wall:.2f}x |")
