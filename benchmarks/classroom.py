@@ -64,6 +64,12 @@ def percentile(values, q):
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -170,13 +176,17 @@ def main():
         first = open_sliders(browser, url, args.model)
         rss_one = rss_mb(pid)
         drag_all([first], 2)  # warm-up: JIT, canvases
+        cpu = cpu_seconds(pid)
         alone = drag_all([first], args.seconds)
+        server_cpu = {"alone": cpu_seconds(pid) - cpu}
         print(f"1 session: {len(alone)} changes", flush=True)
 
         pages = [first] + [open_sliders(browser, url, args.model) for _ in range(args.sessions - 1)]
         rss_many = rss_mb(pid)
         drag_all(pages, 2)
+        cpu = cpu_seconds(pid)
         together = drag_all(pages, args.seconds)
+        server_cpu["together"] = cpu_seconds(pid) - cpu
         print(f"{args.sessions} sessions: {len(together)} changes", flush=True)
 
         trainers = [start_training(browser, url, {"Epochs": digits_epochs}) for _ in range(args.trainers)]
@@ -220,13 +230,17 @@ def main():
     print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; chromium "
           f"{browser_version} headless; streamlit {streamlit.__version__}; sliders on {args.model}, decoded in the "
           f"browser; load average after: {os.getloadavg()}\n")
-    print("| sessions dragging a latent slider at once | changes | p50 input→drawn ms | p95 ms | p95 / alone |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| sessions dragging a latent slider at once | changes | p50 input→drawn ms | p95 ms | p95 / alone |"
+          " server CPU s |")
+    print("| --- | --- | --- | --- | --- | --- |")
     base = percentile(alone, 0.95)
-    for name, values in ((f"1 alone", alone), (f"{args.sessions}", together),
-                         (f"{args.sessions}, while {args.trainers} others train digits", while_training)):
+    for name, values, cpu in (("1 alone", alone, server_cpu["alone"]),
+                              (f"{args.sessions}", together, server_cpu["together"]),
+                              (f"{args.sessions}, while {args.trainers} others train digits", while_training, None)):
         print(f"| {name} | {len(values)} | {statistics.median(values):.1f} | {percentile(values, 0.95):.1f} | "
-              f"{percentile(values, 0.95) / base:.2f}x |")
+              f"{percentile(values, 0.95) / base:.2f}x | {'' if cpu is None else f'{cpu:.1f}'} |")
+    print(f"\n(server CPU s: the Streamlit process's CPU time over the {args.seconds:g} s drag: a rerun per release, "
+          "nothing per move; the rest of the machine's two cores went to the simulated browsers)")
     cli_total = sum(cli_wall)
     print(f"\n| {args.trainers} digits runs of {digits_epochs} epochs | wall s | ratio |\n| --- | --- | --- |")
     print(f"| one after another from the CLI (each its own process) | {cli_total:.1f} | 1.00x |")
