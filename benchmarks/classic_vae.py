@@ -50,6 +50,16 @@ def loss_function(recon_x, x, mu, logvar):
 
 def run(root, epochs=10, seed=1, on_epoch=None):
     """Train as the example does; call on_epoch(epoch, seconds, test_loss) after each test pass."""
+    model = None
+    for epoch, seconds, test_loss, model in run_epochs(root, epochs, seed):
+        if on_epoch is not None:
+            on_epoch(epoch, seconds, test_loss)
+    return model
+
+
+def run_epochs(root, epochs=10, seed=1):
+    """The example's loop, one epoch per next(): yields (epoch, seconds, test_loss, model) after each test pass,
+    so that a benchmark can interleave its epochs with another's."""
     torch.manual_seed(seed)
     train_loader = torch.utils.data.DataLoader(
         datasets.MNIST(root, train=True, download=False, transform=transforms.ToTensor()),
@@ -75,9 +85,7 @@ def run(root, epochs=10, seed=1, on_epoch=None):
                 recon_batch, mu, logvar = model(data)
                 test_loss += loss_function(recon_batch, data, mu, logvar).item()
         test_loss /= len(test_loader.dataset)
-        if on_epoch is not None:
-            on_epoch(epoch, time.perf_counter() - start, test_loss)
-    return model
+        yield epoch, time.perf_counter() - start, test_loss, model
 
 
 if __name__ == "__main__":  # run as the example is run, from the shell: python classic_vae.py ROOT [EPOCHS]

@@ -4,9 +4,11 @@ example, in one run; then both as whole processes started from the shell.
 Both train 784-400-20 with Adam 1e-3, batch 128, continuous pixels, summed BCE + KL, for 10 epochs. Per epoch:
 timed from the start of the training pass to the end of the test evaluation (10,000 images), in this process,
 the example's own loop against vae_core.train with Config's defaults (precision "auto": bf16 matrix products on
-a processor with native bf16, fp32 elsewhere) and with fp32 forced. Whole process: `python classic_vae.py` (the
-example as a script) against `python -m vae_core train ...` with default flags, wall time from the shell,
-start-up, data loading, training, evaluation and saving included. Prints Markdown tables for BENCHMARKS.md.
+a processor with native bf16, fp32 elsewhere) and with fp32 forced, their epochs taken in turn (one of ours, one
+of the example's) so that a shared host's changing speed falls on both alike. Whole process: `python
+classic_vae.py` (the example as a script) against `python -m vae_core train ...` with default flags, wall time
+from the shell, start-up, data loading, training, evaluation and saving included, run in the order example,
+ours, ours, example. Prints Markdown tables for BENCHMARKS.md.
 
     python benchmarks/mnist_epoch.py [--data-dir ../shared/data/mnist] [--epochs 10]
 
@@ -109,45 +111,53 @@ def main():
     if folder is None:
         sys.exit(f"skipped: no MNIST files in {args.data_dir}; set --data-dir or VAE_DATA_DIR")
 
-    rows = {}
-    with tempfile.TemporaryDirectory() as root:
-        torchvision_layout(folder, Path(root))
-        times, losses = [], []
-        classic_vae.run(root, args.epochs, seed=1,
-                        on_epoch=lambda e, s, loss: (times.append(s), losses.append(loss),
-                                                     print(f"classic epoch {e}: {s:.2f} s, test {loss:.2f}", flush=True)))
-        rows["classic example (DataLoader)"] = (times, losses[-1])
-
     data = load_dataset("mnist", folder, download=False)
-    for precision in ("auto", "fp32"):
-        config = Config(dataset="mnist", arch="mlp", hidden=(400,), latent_dim=20, epochs=args.epochs,
-                        batch_size=128, lr=1e-3, seed=1, precision=precision)
-        model, history = train_new(config, data, callback=lambda ev: hasattr(ev, "record") and print(
-            f"vae_core {precision} epoch {ev.epoch}: {ev.record['seconds']:.2f} s, test {ev.record['test_nelbo']:.2f}",
-            flush=True))
-        name = (f"vae_core, default flags (auto: {model.config.precision})" if precision == "auto"
-                else "vae_core, --precision fp32")
-        rows[name] = ([r["seconds"] for r in history.epochs], history.epochs[-1]["test_nelbo"])
-
+    rows = {}  # name -> (our seconds per epoch, the classic example's in the same run, our last test loss, its)
     with tempfile.TemporaryDirectory() as root:
         torchvision_layout(folder, Path(root))
-        classic_wall = shell([sys.executable, str(ROOT / "benchmarks" / "classic_vae.py"), root, str(args.epochs)])
-        ours_wall = shell([sys.executable, "-m", "vae_core", "train", "--dataset", "mnist", "--data-dir", str(folder),
-                           "--hidden", "400", "--latent-dim", "20", "--epochs", str(args.epochs), "--batch-size", "128",
-                           "--out", str(Path(root) / "ours")])
+        for precision in ("auto", "fp32"):
+            # Epoch by epoch in turn, ours then the example's, so that a change in the machine's speed (a shared
+            # host) falls on both sides alike.
+            classic = classic_vae.run_epochs(root, args.epochs, seed=1)
+            theirs = []
 
-    baseline = statistics.median(rows["classic example (DataLoader)"][0])
+            def each_epoch(event, precision=precision, classic=classic, theirs=theirs):
+                if not hasattr(event, "record"):
+                    return
+                epoch, seconds, loss, _ = next(classic)
+                theirs.append((seconds, loss))
+                print(f"epoch {event.epoch}: vae_core {precision} {event.record['seconds']:.2f} s, test "
+                      f"{event.record['test_nelbo']:.2f}; classic {seconds:.2f} s, test {loss:.2f}", flush=True)
+
+            config = Config(dataset="mnist", arch="mlp", hidden=(400,), latent_dim=20, epochs=args.epochs,
+                            batch_size=128, lr=1e-3, seed=1, precision=precision)
+            model, history = train_new(config, data, callback=each_epoch)
+            name = (f"vae_core, default flags (auto: {model.config.precision})" if precision == "auto"
+                    else "vae_core, --precision fp32")
+            rows[name] = ([r["seconds"] for r in history.epochs], [t for t, _ in theirs],
+                          history.epochs[-1]["test_nelbo"], theirs[-1][1])
+
+        # Whole processes in the order classic, ours, ours, classic: a steady drift in speed cancels out.
+        classic_command = [sys.executable, str(ROOT / "benchmarks" / "classic_vae.py"), root, str(args.epochs)]
+        ours_command = [sys.executable, "-m", "vae_core", "train", "--dataset", "mnist", "--data-dir", str(folder),
+                        "--hidden", "400", "--latent-dim", "20", "--epochs", str(args.epochs), "--batch-size", "128",
+                        "--out", str(Path(root) / "ours"), "--force"]
+        walls = [shell(command) for command in (classic_command, ours_command, ours_command, classic_command)]
+        classic_wall, ours_wall = (walls[0] + walls[3]) / 2, (walls[1] + walls[2]) / 2
+
     flops = epoch_flops(config, len(data.train_x), len(data.test_x))
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; matmul peak {peaks['fp32']:.0f} GFLOP/s fp32, "
           f"{peaks['bf16']:.0f} GFLOP/s bf16\n")
-    print(f"| run ({args.epochs} epochs) | median s/epoch | speed-up | test loss (nats) | arithmetic floor s/epoch |")
-    print("| --- | --- | --- | --- | --- |")
-    for name, (times, loss) in rows.items():
-        median = statistics.median(times)
+    print(f"| {args.epochs} epochs each, in turn with the classic example's | median s/epoch | the example's, same "
+          f"turns | speed-up | test loss (nats) | the example's | arithmetic floor s/epoch |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, (ours, theirs, loss, their_loss) in rows.items():
+        median, their_median = statistics.median(ours), statistics.median(theirs)
         floor = flops / 1e9 / peaks["bf16" if "bf16" in name else "fp32"]
-        print(f"| {name} | {median:.2f} | {baseline / median:.2f}x | {loss:.2f} | {floor:.2f} |")
+        print(f"| {name} | {median:.2f} | {their_median:.2f} | {their_median / median:.2f}x | {loss:.2f} | "
+              f"{their_loss:.2f} | {floor:.2f} |")
     print(f"\nOne epoch is {flops / 1e9:.0f} GFLOP of dense-layer arithmetic (forward, backward, test pass).")
     shares = step_breakdown(config.replace(precision="auto"), data)
     largest = shares.pop("largest of the rest")
@@ -155,8 +165,9 @@ def main():
           "profiler's own cost): " + ", ".join(f"{kind} {share:.0%}" for kind, share in shares.items()) +
           f"; the largest operators of the rest: {largest}")
     print(f"\n| whole process from the shell, {args.epochs} epochs | wall s | speed-up |\n| --- | --- | --- |")
-    print(f"| `python classic_vae.py` (the example as a script) | {classic_wall:.1f} | 1.00x |")
-    print(f"| `python -m vae_core train ...` (default flags) | {ours_wall:.1f} | {classic_wall / ours_wall:.2f}x |")
+    print(f"| `python classic_vae.py` (the example as a script; mean of 2) | {classic_wall:.1f} | 1.00x |")
+    print(f"| `python -m vae_core train ...` (default flags; mean of 2) | {ours_wall:.1f} | "
+          f"{classic_wall / ours_wall:.2f}x |")
     print(f"\nload average at the end: {os.getloadavg()}")
 
 
