@@ -78,6 +78,8 @@ def test_the_sliders_page_decodes_as_torch_does(app, name):
     strip_tiles = page.evaluate("() => window.vaeLab.components.sliders.strip.canvas.width")
     _, h, w = checkpoint.config.image_shape
     assert strip_tiles == 9 * (w + 1) + 1  # nine values a row, the traversal drawn in the browser too
+    shown = page.evaluate("() => window.vaeLab.components.sliders.image.canvas.getBoundingClientRect().width")
+    assert shown >= 280  # the digit is drawn large (it once stayed at its 28 or 8 pixels)
 
 
 def browser_grid(page, key) -> np.ndarray:

@@ -42,7 +42,8 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, a
         fig.add_trace(go.Scattergl(x=[xy[selected, 0]], y=[xy[selected, 1]], mode="markers", name="chosen",
                                  marker=dict(size=16, symbol="circle-open", color="black", line=dict(width=3)),
                                  hoverinfo="skip"))
-    fig.update_layout(height=560, margin=dict(l=10, r=10, t=10, b=10), legend=dict(itemsizing="constant"),
+    # (the top margin leaves room for Plotly's toolbar, which otherwise covers the legend's first entries)
+    fig.update_layout(height=560, margin=dict(l=10, r=10, t=36, b=10), legend=dict(itemsizing="constant"),
                       xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], dragmode="pan", clickmode="event+select")
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig

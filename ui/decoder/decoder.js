@@ -145,7 +145,10 @@ class TileCanvas {
       this.image = new ImageData(width, height);
       this.image.data.fill(255);  // the gaps are white
     }
-    const room = Math.min(displayWidth, this.canvas.parentElement.clientWidth || displayWidth);  // never overflow
+    // Never wider than the component. (Not the canvas's own parent: a figure that shrinks to its content measures
+    // the canvas itself, and the sliders' digit stayed at 28 px.)
+    const box = this.canvas.closest(".latent-pad, .latent-sliders, .decoded-grid") || this.canvas.parentElement;
+    const room = Math.min(displayWidth, box.clientWidth || displayWidth);
     const scale = Math.max(1, Math.floor(room / width));  // whole multiples keep the pixel edges sharp
     this.canvas.style.width = `${width * scale}px`;
     this.canvas.style.height = `${height * scale}px`;
