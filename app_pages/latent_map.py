@@ -1,7 +1,7 @@
 """Latent map: where every test image's posterior mean lands, and the decoded manifold over the plane."""
 import streamlit as st
 
-from ui import charts, resources, state, widgets
+from ui import charts, links, resources, state, widgets
 from ui.decoder import decoded_grid
 from vae_core.evaluation import as_images, dimensions_by_kl, manifold_latents, posterior_on_plane, reconstruct
 
@@ -40,8 +40,13 @@ if data is None:
 with map_col:
     index, xy = resources.projection(path, "pca" if method == "means" else method)
     mu, std = resources.encodings(path)
+    from_link = links.take_number("image", low=0, high=len(data.test_x) - 1)
+    if from_link is not None and from_link == int(from_link):
+        st.session_state[state.MAP_CHOSEN] = (path, int(from_link))
     chosen_path, chosen = st.session_state.get(state.MAP_CHOSEN, (None, None))
     chosen = chosen if chosen_path == path else None  # a choice belongs to the model it was made on
+    if chosen is not None:
+        links.write("image", chosen)  # a reload or a copied link shows the same image
     posterior = None
     if chosen in index and config.latent_dim == 2 and st.toggle("Posterior ellipses (1 and 2 σ)", key="map_ellipse"):
         posterior = posterior_on_plane(mu[chosen], std[chosen])
@@ -66,4 +71,5 @@ if chosen is not None:
                       "posterior mean μ": mu[chosen], "posterior std σ": std[chosen]}, hide_index=True)
         if st.button("Open in the latent sliders", key="map_to_sliders"):
             state.set_latent_point(mu[chosen])
+            st.session_state[state.SLIDERS_IMAGE] = chosen  # the sliders page's test image is this one too
             st.switch_page("app_pages/latent_sliders.py")

@@ -22,7 +22,7 @@ start, prior, reset = st.columns([3, 1, 1], vertical_alignment="bottom")
 with start:
     data = resources.dataset_or_explain(config.dataset, "Starting from a real image")
     if data is not None:
-        index = widgets.test_image_picker(data, "sliders_image")
+        index = widgets.test_image_picker(data, state.SLIDERS_IMAGE)
         if st.button("Start from its posterior mean", key="sliders_from_image"):
             state.set_latent_point(resources.encodings(st.session_state[state.MODEL])[0][index])
 prior.button("Sample from the prior", key="sliders_prior",

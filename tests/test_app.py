@@ -59,7 +59,7 @@ def sliders(at) -> dict:
 def test_the_sliders_get_the_session_s_point_and_its_buttons_move_it():
     at = page("app_pages/latent_sliders.py").run()
     assert sliders(at)["z"] == [0.0, 0.0] and sliders(at)["traversal"]["dims"] == sliders(at)["order"]
-    at.number_input(key="sliders_image").set_value(3).run()
+    at.number_input(key=state.SLIDERS_IMAGE).set_value(3).run()
     at.button(key="sliders_from_image").click().run()
     from_image = sliders(at)["z"]
     assert from_image != [0.0, 0.0] and at.session_state[state.LATENT] == from_image
@@ -293,6 +293,15 @@ def test_a_point_from_the_map_beyond_the_sliders_range_lands_on_their_edge(tmp_p
     at.button(key="map_to_sliders").click().run()
     assert not at.exception, at.exception
     assert sliders(at)["z"] == [4.0, -4.0] and at.session_state[state.LATENT] == [4.0, -4.0]
+    assert at.number_input(key=state.SLIDERS_IMAGE).value == 3  # the sliders' test image is the one chosen
+
+
+def test_the_map_s_chosen_image_is_in_the_link_and_a_link_chooses_it():
+    at = page("app_pages/latent_map.py", **{state.MAP_CHOSEN: (str(ROOT / "models" / "digits-2d"), 17)}).run()
+    shown = lambda at: [s.value for s in at.subheader if s.value.startswith("Test image ")]  # noqa: E731
+    assert at.query_params["image"] in ("17", ["17"]) and shown(at)[0].startswith("Test image 17 ")
+    linked, notices = linked_page("app_pages/latent_map.py", {"image": "42"})
+    assert not linked.exception and not notices and shown(linked)[0].startswith("Test image 42 ")
 
 
 def test_a_huge_model_is_refused_by_the_train_form_with_the_limit():

@@ -17,6 +17,7 @@ COMPARE = "compare_job"   # vae_core.jobs.SweepJob: this session's warm-up / fre
 COMPARE_NAMES = "compare_names"  # list[str]: the names of the comparison's runs, in its jobs' order
 SWEEP_CHOSEN = "sweep_chosen"    # str: path of the model clicked on the rate-distortion plane
 MAP_CHOSEN = "map_chosen"        # (model path, test index): the point clicked on the latent map
+SLIDERS_IMAGE = "sliders_image"  # int: the Latent sliders page's test image (its picker's key)
 DRAWING = "drawing"              # bytes: the PNG of the digit drawn on the Your digit page, as drawn
 KEPT_DRAWING = "kept_drawing"    # bytes: an earlier drawing kept, to interpolate between two drawings
 INTERP_ENDS = "interp_ends"      # (from, to): where the Interpolation page's path starts and ends (ENDS)
