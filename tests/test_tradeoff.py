@@ -64,16 +64,28 @@ def test_the_aggregate_posterior_is_the_exact_mixture_of_the_posteriors(trained_
     grid = np.linspace(-4, 4, 41)
     density = aggregate_density(mu, std, grid)
     assert density.shape == (41, 41)
-    point = torch.tensor([grid[30], grid[7]])  # (z0, z1) = (2, -2.6): row 7 (z1), column 30 (z0)
-    mixture = Normal(torch.from_numpy(mu).double(), torch.from_numpy(std).double()).log_prob(point.double())
-    assert density[7, 30] == pytest.approx(mixture.sum(1).exp().mean().item(), rel=1e-9)
     step = grid[1] - grid[0]
+    # Cell (row 7, column 30) around (z0, z1) = (2, -2.6): the mixture's mass there, per unit area
+    low, high = torch.tensor([grid[30], grid[7]]) - step / 2, torch.tensor([grid[30], grid[7]]) + step / 2
+    each = Normal(torch.from_numpy(mu).double(), torch.from_numpy(std).double())
+    mass = (each.cdf(high.double()) - each.cdf(low.double())).prod(1).mean().item()
+    assert density[7, 30] == pytest.approx(mass / step ** 2, rel=1e-9)
+    mixture = each.log_prob(torch.tensor([grid[30], grid[7]]).double()).sum(1).exp().mean().item()
+    assert density[7, 30] == pytest.approx(mixture, rel=0.1)  # digits' posteriors are wide: near the pointwise value
     assert density.sum() * step ** 2 == pytest.approx(1.0, abs=0.02)  # a density: it integrates to one
     marginal = aggregate_density(mu, std, grid, dims=(1,))
     np.testing.assert_allclose(marginal, density.sum(1) * step, atol=2e-3)  # the 1-D view is its marginal
     mean = np.array([(density.sum(0) * grid).sum(), (density.sum(1) * grid).sum()]) * step ** 2
     assert np.all(np.abs(mean) < 0.35)  # a beta=1 model's mixture sits near the prior's centre...
     assert np.abs(density - normal_density(grid)).sum() * step ** 2 < 0.6  # ...and overlaps most of N(0, I)
+
+
+def test_posteriors_narrower_than_a_grid_cell_keep_their_mass():
+    grid = np.linspace(-4, 4, 81)
+    mu, std = np.array([[0.33, -1.27], [2.01, 0.5]]), np.full((2, 2), 0.004)  # between the grid's points
+    density = aggregate_density(mu, std, grid)
+    assert density.sum() * 0.1 ** 2 == pytest.approx(1.0, abs=1e-6)  # pointwise, this would be about zero
+    assert density[np.searchsorted(grid, -1.27 - 0.05), np.searchsorted(grid, 0.33 - 0.05)] > 0
 
 
 def test_reparameterization_draws(trained_digits, digits):

@@ -143,7 +143,11 @@ def aggregate_vs_prior(grid: np.ndarray, density: np.ndarray, prior: np.ndarray,
     """The aggregate posterior's density (filled contours) under the prior's exact contours (dashed, the levels of
     N(0, I) at 1, 2 and 3 standard deviations), on the same plane."""
     blues = [[0, "#ffffff"], [0.15, "#deebf7"], [0.5, "#6baed6"], [1, "#08306b"]]  # no density: white
+    # The colour saturates at the densest 1% of the plane: a few tight clusters (a 2-D model's posteriors are a few
+    # hundredths wide) would otherwise leave the rest of the mass too faint to see.
+    top = float(np.percentile(density, 99)) or None
     fig = go.Figure(go.Contour(x=grid, y=grid, z=density, colorscale=blues, showscale=False, name="aggregate posterior",
+                               zmin=0, zmax=top, zauto=top is None,
                                contours=dict(coloring="fill", showlines=False), ncontours=14,
                                hovertemplate="z%{x:.2f}, %{y:.2f}: %{z:.3f}<extra>aggregate posterior</extra>"))
     levels = np.exp(-0.5 * np.array([3.0, 2.0, 1.0]) ** 2) / (2 * np.pi)  # N(0, I)'s density on circles of radius k

@@ -44,14 +44,19 @@ def objective_parts(model, x: torch.Tensor, seed: int = 0) -> ObjectiveParts:
 
 
 def aggregate_density(mu, std, grid, dims=(0, 1)) -> np.ndarray:
-    """The aggregate posterior sum_x q(z|x) p(x) over the test set, exactly: the mixture of the images' Gaussians
-    (means mu, deviations std, [N, D] each), marginalised onto dims and evaluated on grid x grid ([n, n], rows
-    over dims[1], columns over dims[0]). With one dimension in dims, a density over grid ([n])."""
+    """The aggregate posterior sum_x q(z|x) p(x) over the test set: the mixture of the images' Gaussians (means mu,
+    deviations std, [N, D] each), marginalised onto dims, on grid x grid ([n, n], rows over dims[1], columns over
+    dims[0]); with one dimension in dims, over grid ([n]). Each value is the mixture's mean density over the grid
+    cell around its point (its exact mass there over the cell's area), so that posteriors narrower than a cell
+    (mnist-2d's are a few hundredths wide) keep their mass instead of falling between the points."""
     grid = np.asarray(grid, np.float64)
-    mu, std = np.asarray(mu, np.float64)[:, list(dims)], np.asarray(std, np.float64)[:, list(dims)]
-    # Each image's Gaussian per dimension on the grid: [N, len(dims), n]
-    per_dim = np.exp(-0.5 * ((grid[None, None, :] - mu[:, :, None]) / std[:, :, None]) ** 2) / (
-        np.sqrt(2 * np.pi) * std[:, :, None])
+    step = grid[1] - grid[0]
+    edges = torch.from_numpy(np.append(grid - step / 2, grid[-1] + step / 2))
+    mu = torch.from_numpy(np.asarray(mu, np.float64)[:, list(dims)])
+    std = torch.from_numpy(np.asarray(std, np.float64)[:, list(dims)])
+    # Each image's Gaussian per dimension, its mass in each cell over the cell's width: [N, len(dims), n]
+    cdf = torch.special.ndtr((edges[None, None, :] - mu[:, :, None]) / std[:, :, None])
+    per_dim = ((cdf[..., 1:] - cdf[..., :-1]) / step).numpy()
     if len(dims) == 1:
         return per_dim[:, 0].mean(0)
     return np.einsum("nj,ni->ji", per_dim[:, 1], per_dim[:, 0]) / len(mu)  # the mixture of products
