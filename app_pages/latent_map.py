@@ -48,8 +48,15 @@ with map_col:
     if chosen is not None:
         links.write("image", chosen)  # a reload or a copied link shows the same image
     posterior = None
-    if chosen in index and config.latent_dim == 2 and st.toggle("Posterior ellipses (1 and 2 σ)", key="map_ellipse"):
+    ellipses = config.latent_dim == 2 and st.toggle("Posterior ellipses (1 and 2 σ)", key="map_ellipse",
+                                                    disabled=chosen not in index, help="Click a point first")
+    if ellipses and chosen in index:
         posterior = posterior_on_plane(mu[chosen], std[chosen])
+        widest, spread = float(std[chosen].max()), float(mu.std(0).mean())
+        st.caption(f"Drawn to scale: this image's posterior has σ = ({std[chosen][0]:.3f}, {std[chosen][1]:.3f}), "
+                   f"while the test set's posterior means spread over about {spread:.2f}: the encoder is "
+                   f"{spread / widest:.0f} times surer of where this image goes than the map is wide. Zoom in with "
+                   "the chart's toolbar to see the ellipses.")
     titles = ("z0", "z1") if method == "means" else (f"{method.upper()} 1", f"{method.upper()} 2")
     fig = charts.latent_map(xy, data.test_y.numpy()[index], index, data.classes, titles, chosen, posterior)
     picked = charts.clicked_index(st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",

@@ -143,10 +143,11 @@ def test_interpolation_draws_three_strips_that_follow_the_images():
     np.testing.assert_allclose(served_latents(browser_pictures(at)["interp_linear"])[-1], mu[42], atol=1e-6)
 
 
-def resources_encodings(path):
+def resources_encodings(path, std=False):
+    """The posterior means (or deviations) of the digits test set under the model at path."""
     from vae_core import load_dataset
     from vae_core.evaluation import encode_dataset
-    return encode_dataset(load_checkpoint(path).model, load_dataset("digits").test_x)[0].numpy()
+    return encode_dataset(load_checkpoint(path).model, load_dataset("digits").test_x)[int(std)].numpy()
 
 
 def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path):
@@ -302,6 +303,11 @@ def test_the_map_s_chosen_image_is_in_the_link_and_a_link_chooses_it():
     assert at.query_params["image"] in ("17", ["17"]) and shown(at)[0].startswith("Test image 17 ")
     linked, notices = linked_page("app_pages/latent_map.py", {"image": "42"})
     assert not linked.exception and not notices and shown(linked)[0].startswith("Test image 42 ")
+    linked.toggle(key="map_ellipse").set_value(True).run()  # the ellipses, with their scale said in words
+    sigma = resources_encodings(ROOT / "models" / "digits-2d", std=True)[42]
+    assert any(f"σ = ({sigma[0]:.3f}, {sigma[1]:.3f})" in c.value for c in linked.caption)
+    linked.session_state[state.MAP_CHOSEN] = (None, None)
+    assert not linked.run().exception  # the toggle left on with no image chosen
 
 
 def test_a_huge_model_is_refused_by_the_train_form_with_the_limit():
