@@ -48,7 +48,8 @@ STEPS = (
          "app_pages/beta_sweep.py", {"model": "sweeps/digits/beta-1"}),
     Step("The bug in half the code on GitHub", 5,
          "Scroll to \"Summed or averaged\": the same model trained with the reconstruction averaged over pixels.",
-         "What β does averaging over MNIST's 784 pixels imply, and what would you see after training?",
+         "These digits have 64 pixels: what β does averaging imply here, and on MNIST's 784? What do the averaged "
+         "model's samples and active units show?",
          "app_pages/kl_tradeoff.py", {"model": "sweeps/digits/beta-1", "image": "3", "beta": "1"}),
     Step("Fighting collapse", 10,
          "Train the three runs (plain, warm-up, free bits) with the page's defaults and watch the KL curves.",

@@ -32,7 +32,7 @@ def reduction_lesson(config, parts) -> None:
                "the optimiser buys KL at any price in blur.")
     data = resources.dataset("digits")
     for column, (path, how) in zip(st.columns(2), ((SUMMED, "reconstruction summed over pixels (the ELBO)"),
-                                                    (AVERAGED, "reconstruction averaged over pixels (β × 64)"))):
+                                                    (AVERAGED, "reconstruction averaged over its 64 pixels (β × 64)"))):
         checkpoint = resources.model(str(path))
         m = checkpoint.metrics
         with column:
