@@ -10,7 +10,7 @@ from ui import links, navigation, state, widgets
 
 st.set_page_config(page_title="VAE lab", page_icon="🧪", layout="wide")
 page = st.navigation(navigation.streamlit_pages())
-links.restore()  # a link opened: its model, point and page settings first
+links.restore(page.url_path)  # a link opened: its model, point and page settings first
 checkpoint = widgets.model_picker()
 links.write("model", links.model_ref(st.session_state[state.MODEL]))
 links.write("z", state.latent_point(checkpoint.config.latent_dim))

@@ -16,7 +16,8 @@ dims = dimensions_by_kl(checkpoint.metrics, config.latent_dim)
 st.title("Latent sliders")
 st.caption("Each slider is one coordinate of z; the image is the decoder's Bernoulli means for that z, decoded in "
            "your browser from the model's own weights while you drag. Dimensions are ordered by how much "
-           "information they carry (their test KL). Where you let go becomes the point the other pages start from.")
+           "information they carry (their test KL). Where you let go becomes the point the other pages start from. "
+           "Keys: the arrows step 0.01, Shift with an arrow 0.25.")
 
 start, prior, reset = st.columns([3, 1, 1], vertical_alignment="bottom")
 with start:

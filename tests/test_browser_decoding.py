@@ -63,6 +63,23 @@ def test_dragging_a_slider_redraws_in_the_browser_and_sends_nothing_until_it_is_
     page.screenshot(path=str(SCREENSHOTS / "sliders-dragged.png"), full_page=True)
 
 
+def test_arrow_keys_step_a_slider_and_shift_takes_big_steps(app):
+    page = open_page(app, "Latent_sliders")
+    component(page, "sliders", 2)
+    slider = page.locator(".latent-sliders input[type='range']").first
+    slider.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    assert float(slider.input_value()) == pytest.approx(0.03)
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    assert float(slider.input_value()) == pytest.approx(0.53)
+    page.wait_for_function("() => Math.abs(window.vaeLab.components.sliders.dataZ[0] - 0.53) < 1e-9",
+                           timeout=15_000)  # each key is a release: the point reached the session
+    page.keyboard.press("Shift+ArrowLeft")
+    assert float(slider.input_value()) == pytest.approx(0.28)
+
+
 @pytest.mark.parametrize("name", ["digits-2d", "mnist-16d"])
 def test_the_sliders_page_decodes_as_torch_does(app, name):
     page = open_page(app, "Latent_sliders", model=None if name == "digits-2d" else name)

@@ -2,8 +2,8 @@
 point, the chosen test image, beta, the pad's axes), so a reload restores it and a copied link opens the same
 view for someone else on the same server (a run trained here included: that is how a student shares one).
 
-app.py calls restore() before the page runs: parameters that differ from what this session last wrote came
-from a link, and are applied (model and point here, the others handed to the pages through take()). Values are
+app.py calls restore() before the page runs: parameters that differ from what this session last wrote, on the
+session's first run or on arriving at another page, came from a link, and are applied (model and point here, the others handed to the pages through take()). Values are
 written back as they change, with write(). A parameter that cannot be used gives a notice and the default.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from . import resources, state
 
 WRITTEN = "_link_written"  # what this session last put in the query string
 PENDING = "_link_pending"  # page parameters from a link, not yet taken by their page
+OPENED = "_link_page"      # the page the last run showed
 RUNS_PREFIX = "runs/"      # a model under the runs folder; any other name is under models/
 
 
@@ -51,13 +52,17 @@ def write(name: str, value) -> None:
     written[name] = text
 
 
-def restore() -> None:
-    """Apply the query string's parameters that this session did not write itself (a link was opened)."""
+def restore(page: str) -> None:
+    """Apply the query string's parameters that this session did not write itself (a link was opened), when the
+    session starts or moves to another page (page: the page about to run). A rerun of the same page carries the
+    browser's copy of the query string, which lags behind what the last runs wrote when the user acts quickly
+    (arrow keys on a slider): applying it would pull the point back to where it was a few runs ago."""
     incoming = st.query_params.to_dict()
     written = st.session_state.get(WRITTEN, {})
     arrived = {k: v for k, v in incoming.items() if written.get(k) != v}
-    st.session_state[WRITTEN] = dict(incoming)
-    if not arrived:
+    opened, st.session_state[OPENED] = st.session_state.get(OPENED) != page, page
+    st.session_state[WRITTEN] = {**incoming, **written} if not opened else dict(incoming)
+    if not arrived or not opened:
         return
     if "model" in arrived:
         try:

@@ -45,7 +45,8 @@ def latent_pad(model, z: Sequence[float], *, key: str, dims: tuple[int, int] = (
                background: tuple[np.ndarray, np.ndarray | None] | None = None,
                classes: Sequence[str] = (), on_release: Callable[[list[float]], None] | None = None,
                ) -> list[float] | None:
-    """Mount the pad for a vae_core VAE (MLP or conv decoder) and return the point released in this run, or None.
+    """Mount the pad for a vae_core VAE (MLP or conv decoder); returns the last point released (None before the
+    first).
 
     z is the starting point (latent_dim floats within +-state.RANGE); the pad spans dims (horizontal,
     vertical), the other coordinates stay at z's values unless the pad's sliders move them: one for each of
@@ -75,7 +76,7 @@ def latent_pad(model, z: Sequence[float], *, key: str, dims: tuple[int, int] = (
         blob = points.tobytes() + np.asarray(labels, np.uint8).tobytes()
         data["background"] = {"url": served.url(blob), "count": len(points)}
     result = _pad(key=key, data=data, height="content", on_release_change=lambda: _released(key, on_release))
-    return result.release
+    return result.release and result.release["z"]
 
 
 def latent_sliders(model, z: Sequence[float], *, key: str, order: Sequence[int], traversal_dims: Sequence[int],
@@ -86,7 +87,7 @@ def latent_sliders(model, z: Sequence[float], *, key: str, order: Sequence[int],
     per dimension in traversal_dims sweeping traversal_values, all decoded in the browser as a slider moves.
 
     on_release(point) runs before the script when the user lets go of a slider (nothing is sent while
-    dragging); returns the point released in this run, or None.
+    dragging); returns the last point released (None before the first).
     """
     if len(z) != model.config.latent_dim:
         raise ValueError(f"z has {len(z)} coordinates, the model's latent space {model.config.latent_dim}")
@@ -95,7 +96,7 @@ def latent_sliders(model, z: Sequence[float], *, key: str, order: Sequence[int],
             "traversal": {"dims": [int(d) for d in traversal_dims], "values": [float(v) for v in traversal_values]},
             "imageWidth": 336, "stripWidth": 720}
     result = _sliders(key=key, data=data, height="content", on_release_change=lambda: _released(key, on_release))
-    return result.release
+    return result.release and result.release["z"]
 
 
 def decoded_grid(model, latents, *, key: str, nrow: int, width: int = 520, caption: str = "",
@@ -110,9 +111,9 @@ def decoded_grid(model, latents, *, key: str, nrow: int, width: int = 520, capti
 
 
 def _released(key: str, on_release: Callable[[list[float]], None] | None) -> None:
-    point = st.session_state[key].get("release")
-    if point is not None and on_release is not None:
-        on_release([float(v) for v in point])
+    released = st.session_state[key].get("release")  # {"z": point, "n": how many releases so far}
+    if released is not None and on_release is not None:
+        on_release([float(v) for v in released["z"]])
 
 
 def decoder_url(model) -> str:

@@ -190,3 +190,11 @@ function push(list, value, keep = 5000) {
   list.push(value);
   if (list.length > keep) list.shift();
 }
+
+// Send a released point to Python as the component's "release" state: a state (not a one-shot trigger, which a
+// rerun interrupted by the next key press could drop) that changes with every release, even to the same point.
+let releases = 0;
+function sendRelease(component, z) {
+  component.setStateValue("release", { z: z.slice(), n: ++releases });
+}
+

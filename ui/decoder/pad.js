@@ -85,7 +85,7 @@ class Pad {
 
   // Only the point where the user lets go goes to Python: one rerun per gesture, none while dragging.
   release() {
-    if (this.send) this.send("release", this.z.slice());
+    if (this.component) sendRelease(this.component, this.z);
   }
 
   changed(timeStamp) {
@@ -128,7 +128,7 @@ class Pad {
   }
 
   update(data, component) {
-    this.send = component.setTriggerValue;
+    this.component = component;
     window.latentPad.current = this;
     this.extent = data.extent;
     const dimsChanged = String(data.dims) !== String(this.dims) || data.z.length !== this.z.length

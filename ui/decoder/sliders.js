@@ -6,6 +6,7 @@
 const instances = new WeakMap();  // parentElement -> Sliders
 const STRIP_EVERY_MS = 80;        // a new pass over the strip starts at most this often while dragging,
 const STRIP_BUDGET_MS = 6;        // and spends at most this long per frame, so the digit's frames stay smooth
+const SHIFT_STEP = 0.25;          // Shift + an arrow key moves a slider this far
 
 export default function (component) {
   return mountOnce(component, instances, parent => new Sliders(parent));
@@ -42,20 +43,23 @@ class Sliders {
   }
 
   update(data, component) {
-    this.send = component.setTriggerValue;
+    this.component = component;
     this.key = data.key;
     vaeLab.components[data.key] = this;
     const layout = JSON.stringify([data.order, data.shown, data.traversal, data.z.length]);
+    // Python moved the point on purpose (a reset, a test image, the prior), not an echo of one we sent
+    const fromPython = String(data.z) !== String(this.dataZ) && !this.released.includes(String(data.z));
     let moved = false;  // a rerun that only echoes the released point redraws nothing
     if (layout !== this.layout) {
+      const kept = this.z.length === data.z.length && !fromPython;  // the same latent: the user's point stays
       this.layout = layout;
       Object.assign(this, { order: data.order, shown: data.shown, traversal: data.traversal, extent: data.extent });
-      this.z = data.z.slice();
+      if (!kept) this.z = data.z.slice();
       this.stripDrawnAt = this.stripTile = undefined;  // a new strip, drawn whole
       this.build(data.folded);
       moved = true;
-    } else if (!this.dragging && String(data.z) !== String(this.dataZ) && !this.released.includes(String(data.z))) {
-      this.z = data.z.slice();  // Python moved the point on purpose (a reset, a test image, the prior), not an echo
+    } else if (!this.dragging && fromPython) {
+      this.z = data.z.slice();
       moved = true;
     }
     this.dataZ = data.z.slice();
@@ -90,6 +94,15 @@ class Sliders {
       const shown = element("span", "value", label);
       input.addEventListener("pointerdown", () => { this.dragging = true; });
       input.addEventListener("input", e => { this.z[d] = Number(input.value); this.changed(e.timeStamp); });
+      input.addEventListener("keydown", e => {  // Shift + an arrow key: a big step (plain arrows step 0.01)
+        const sign = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 }[e.key];
+        if (!e.shiftKey || !sign) return;
+        e.preventDefault();
+        const value = Math.max(-this.extent, Math.min(this.extent, Number(input.value) + sign * SHIFT_STEP));
+        input.value = value.toFixed(2);
+        input.dispatchEvent(new Event("input"));
+        input.dispatchEvent(new Event("change"));
+      });
       input.addEventListener("change", () => {  // let go (or a key): the strip catches up now, a few tiles a frame
         this.dragging = false;
         this.stripStarted = -Infinity;
@@ -117,9 +130,9 @@ class Sliders {
 
   // Only the point where the user lets go goes to Python: one rerun per gesture, none while dragging.
   release() {
-    if (!this.send) return;
+    if (!this.component) return;
     push(this.released, String(this.z), 32);  // its echo in a later rerun is no move (keys may have gone on)
-    this.send("release", this.z.slice());
+    sendRelease(this.component, this.z);
   }
 
   // Something moved: redraw the digit on the next frame, and the strip then too, whole, if `now`; else a pass starts
