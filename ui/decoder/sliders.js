@@ -184,7 +184,8 @@ class Sliders {
   startStrip() {
     const previous = this.stripDrawnAt;
     this.stripPoint = Float32Array.from(this.z);
-    this.stripRows = this.traversal.dims.map(d => previous === undefined || this.stripPoint.some((v, i) => i !== d && v !== previous[i]));
+    this.stripRows = this.traversal.dims.map(d => previous === undefined
+      || this.stripPoint.some((v, i) => i !== d && v !== previous[i]));
     this.stripTile = 0;
     this.stripStarted = performance.now();
     this.stripWanted = false;
