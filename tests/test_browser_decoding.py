@@ -66,6 +66,7 @@ def test_dragging_a_slider_redraws_in_the_browser_and_sends_nothing_until_it_is_
 def test_arrow_keys_step_a_slider_and_shift_takes_big_steps(app):
     page = open_page(app, "Latent_sliders")
     component(page, "sliders", 2)
+    wait_idle(page)  # no rerun in flight that could rebuild the sliders under the keys
     slider = page.locator(".latent-sliders input[type='range']").first
     slider.focus()
     for _ in range(3):
