@@ -3,8 +3,8 @@ point, the chosen test image, beta, the pad's axes), so a reload restores it and
 view for someone else on the same server (a run trained here included: that is how a student shares one).
 
 app.py calls restore() before the page runs: parameters that differ from what this session last wrote, on the
-session's first run or on arriving at another page, came from a link, and are applied (model and point here, the others handed to the pages through take()). Values are
-written back as they change, with write(). A parameter that cannot be used gives a notice and the default.
+session's first run or on arriving at another page, came from a link, and are applied (model and point here,
+the others handed to the pages through take()). Values are written back as they change, with write(). A parameter that cannot be used gives a notice and the default.
 """
 from __future__ import annotations
 
@@ -57,12 +57,14 @@ def restore(page: str) -> None:
     session starts or moves to another page (page: the page about to run). A rerun of the same page carries the
     browser's copy of the query string, which lags behind what the last runs wrote when the user acts quickly
     (arrow keys on a slider): applying it would pull the point back to where it was a few runs ago."""
+    opened, st.session_state[OPENED] = st.session_state.get(OPENED) != page, page
+    if not opened:
+        return
     incoming = st.query_params.to_dict()
     written = st.session_state.get(WRITTEN, {})
     arrived = {k: v for k, v in incoming.items() if written.get(k) != v}
-    opened, st.session_state[OPENED] = st.session_state.get(OPENED) != page, page
-    st.session_state[WRITTEN] = {**incoming, **written} if not opened else dict(incoming)
-    if not arrived or not opened:
+    st.session_state[WRITTEN] = dict(incoming)
+    if not arrived:
         return
     if "model" in arrived:
         try:

@@ -31,8 +31,9 @@ def reduction_lesson(config, parts) -> None:
                f"reconstruction for this image instead of {beta * parts.kl / max(parts.recon, 1e-9):.2f} times: "
                "the optimiser buys KL at any price in blur.")
     data = resources.dataset("digits")
-    for column, (path, how) in zip(st.columns(2), ((SUMMED, "reconstruction summed over pixels (the ELBO)"),
-                                                    (AVERAGED, "reconstruction averaged over its 64 pixels (β × 64)"))):
+    ways = ((SUMMED, "reconstruction summed over pixels (the ELBO)"),
+            (AVERAGED, "reconstruction averaged over its 64 pixels (β × 64)"))
+    for column, (path, how) in zip(st.columns(2), ways):
         checkpoint = resources.model(str(path))
         m = checkpoint.metrics
         with column:
