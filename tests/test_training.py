@@ -140,15 +140,16 @@ def test_dynamic_binarisation_draws_afresh_each_time_and_reproducibly_under_a_se
     from vae_core.training import _Loop
 
     config = Config(dataset="digits", hidden=(16,), binarize=True, seed=11)
-    x = digits.train_x[:200]
+    x, rows = digits.train_x[:200], torch.arange(200)
     loop = _Loop(VAE(config), config, torch.device("cpu"), None)
-    first, second = loop.batch(x), loop.batch(x)  # the same images twice, as in two epochs
+    # the same images twice, as in two epochs (cloned: the loop reuses its batch buffers from step to step)
+    first, second = loop.batch(x, rows).clone(), loop.batch(x, rows).clone()
     assert set(first.unique().tolist()) == {0.0, 1.0} and not torch.equal(first, second)
     assert abs(first.mean().item() - x.mean().item()) < 0.02  # the grey level is the probability of ink
     again = _Loop(VAE(config), config, torch.device("cpu"), None)
-    assert torch.equal(again.batch(x), first) and torch.equal(again.batch(x), second)  # the same seed, the same draws
+    assert torch.equal(again.batch(x, rows), first) and torch.equal(again.batch(x, rows), second)  # same seed, same draws
     grey = _Loop(VAE(config.replace(binarize=False)), config.replace(binarize=False), torch.device("cpu"), None)
-    assert torch.equal(grey.batch(x), x)
+    assert torch.equal(grey.batch(x, rows), x)
 
 
 def test_a_binarised_model_is_scored_on_one_fixed_binarisation(digits):
@@ -220,3 +221,23 @@ def test_the_weight_average_is_what_is_evaluated_and_saved_and_does_not_steer_tr
     history = train(model, digits, callback=callback, stop=stop)
     assert history.stopped and state_equal(model.state_dict(), kept)
     assert history.test == evaluate(model, digits.test_x, seed=config.seed)
+
+
+def test_our_adam_is_torch_optims_fused_adam_bit_for_bit():
+    from vae_core.training import Adam
+
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(30, 20), (30,), (5, 30)]
+    ours = [torch.randn(s, generator=generator).requires_grad_() for s in shapes]
+    theirs = [p.detach().clone().requires_grad_() for p in ours]
+    initial = [p.detach().clone() for p in ours]
+    adam, reference = Adam(ours, lr=1e-2), torch.optim.Adam(theirs, lr=1e-2, fused=True)
+    for step in range(6):
+        for a, b in zip(ours, theirs):
+            a.grad = torch.randn(a.shape, generator=generator)
+            b.grad = a.grad.clone()
+        adam.lr = reference.param_groups[0]["lr"] = 1e-2 / (1 + step)  # the loop changes the rate between steps
+        adam.step()
+        reference.step()
+    for a, b, start in zip(ours, theirs, initial):
+        assert torch.equal(a, b) and not torch.equal(a.detach(), start)

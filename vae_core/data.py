@@ -234,6 +234,6 @@ def _load_digits(spec: DatasetSpec) -> Dataset:
                    source="scikit-learn (bundled)")
 
 
-def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Bernoulli draw per pixel with the grey level as its probability (dynamic binarisation)."""
-    return torch.bernoulli(x, generator=generator)
+def binarize(x: torch.Tensor, generator: torch.Generator | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Bernoulli draw per pixel with the grey level as its probability (dynamic binarisation), into out if given."""
+    return torch.bernoulli(x, generator=generator, out=out)
