@@ -87,7 +87,7 @@ class MLPStep:
         torch._foreach_copy_(*self.refresh)
         h = buf["x"].copy_(x) if self.dtype != torch.float32 else x
         inputs = [h]
-        for m, w, b, out in zip(self.encoder, self.weights, self.biases, buf["enc"]):
+        for w, b, out in zip(self.weights, self.biases, buf["enc"]):
             h = torch.addmm(b, h, w.t(), out=out).relu_()
             inputs.append(h)
         heads = torch.addmm(self.head_bias, h, self.head_weight.t(), out=buf["heads"]).float()
