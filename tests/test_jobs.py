@@ -63,6 +63,29 @@ def test_stopping_a_running_job_keeps_its_finished_epochs(digits, tmp_path):
     assert len(saved.history) == len(job.history) == job.epoch < 500 and job.step == 0
 
 
+def test_the_stop_board_answers_a_running_task_when_told_and_lets_it_go_when_over():
+    """A running task holds a wait() open on the board instead of asking it over and over: the answer comes the
+    moment stop is called, and the end of the task releases it, in either order."""
+    import ray
+
+    from vae_core import cluster
+
+    cluster.connect()
+    board = ray.remote(num_cpus=0)(cluster.StopBoard).remote()
+    try:
+        told, over = board.wait.remote("told"), board.wait.remote("over")
+        ready, _ = ray.wait([told, over], num_returns=2, timeout=1.0)
+        assert ready == []  # nothing said yet: both still wait
+        board.stop.remote("told")
+        board.release.remote("over")
+        assert ray.get([told, over], timeout=60) == [True, False]
+        board.release.remote("quick")  # a task over before its watcher's wait came
+        board.stop.remote("early")     # stopped before it came
+        assert ray.get([board.wait.remote("quick"), board.wait.remote("early")], timeout=60) == [False, True]
+    finally:
+        ray.kill(board)
+
+
 def test_a_queued_job_waits_says_how_many_are_ahead_and_can_be_stopped(digits, tmp_path, quiet_cluster):
     long = SMALL.replace(epochs=5000)
     running = [TrainingJob(long, digits, tmp_path / f"r{i}", cpus=1).start() for i in range(2)]  # fills 2 CPUs

@@ -31,7 +31,6 @@ from .errors import VAEError
 PREVIEW_IMAGES = 8
 STEP_POINTS = 20      # step losses kept per epoch, for the curves
 FLUSH_SECONDS = 0.25  # step losses reach the submitter at least this often
-POLL_STOP_SECONDS = 0.05
 ACTIVE = ("pending", "starting", "queued", "running")
 
 
@@ -368,8 +367,11 @@ def run_task(config_json: str, packed: dict, cpus: int, job_id: str, board):
 
     threading.Thread(target=_watch_stop, args=(board, job_id, stop), daemon=True).start()
     threading.Thread(target=work, name="train", daemon=True).start()
-    yield from _stream(events)
-    stop.set()  # ends the watcher
+    try:
+        yield from _stream(events)
+    finally:  # over, or the generator closed under it: the training thread stops, the watcher's wait ends
+        stop.set()
+        board.release.remote(job_id)
     if "error" in outcome:
         yield {"kind": "failed", "message": outcome["error"] + "; nothing saved"}
         return
@@ -431,11 +433,8 @@ def _stream(events: queue.Queue):
 
 
 def _watch_stop(board, job_id: str, stop: threading.Event) -> None:
-    """Set stop once the board says so (or once training set it, being over)."""
+    """Set stop as soon as the board says so; return when the task releases its wait."""
     import ray
 
-    while not stop.is_set():
-        if ray.get(board.stopped.remote(job_id)):
-            stop.set()
-            return
-        time.sleep(POLL_STOP_SECONDS)
+    if ray.get(board.wait.remote(job_id)):
+        stop.set()
