@@ -1,7 +1,9 @@
 """A class on one server: 20 browser sessions dragging latent sliders at once against 1 alone, the same while
-4 more sessions each train a digits model, those 4 runs against the same runs one after another from the
-CLI, the server's memory per session, and one in-app MNIST epoch against the CLI's (with the run's page open in a
-browser on the same machine, and closed as when each student's browser runs on their own computer), all in one run.
+4 more sessions each train a digits model, the same sessions with nothing drawn (the floor of 20 browser
+contexts on these cores), those 4 runs (and 4 more with no one dragging) against the same runs one after
+another from the CLI, the server's memory per session, and one in-app MNIST epoch against the CLI's (with the
+run's page open in a browser on the same machine, and closed as when each student's browser runs on their own
+computer; in rounds, interleaved), all in one run.
 
     python benchmarks/classroom.py [--sessions 20] [--trainers 4] [--seconds 8] [--model mnist-2d]
 
@@ -32,7 +34,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from browser import CHROMIUM, CHROMIUM_FLAGS, streamlit_server, wait_idle  # noqa: E402
 
-MNIST_EPOCHS = 5  # the in-app and CLI runs compared per epoch (the median keeps the first, slower epoch out)
+MNIST_EPOCHS = 4  # the in-app and CLI runs compared per epoch, the first (slower) epoch of each left out,
+MNIST_ROUNDS = 3  # in rounds of (page open, page closed, CLI), so that a drift of the host's speed falls on all
 MANY_CONTEXTS = ["--disable-background-timer-throttling", "--disable-renderer-backgrounding",
                  "--disable-backgrounding-occluded-windows"]
 
@@ -57,6 +60,19 @@ DRAG = """async ([seconds, rate]) => {
   }
   await sleep(200);
   return sliders.stats.toDrawn.slice();
+}"""
+
+
+# The harness's floor: the same page with the digit and the strip no longer drawn, each input only timed at the
+# next animation frame. What 20 contexts of one chromium cost on these two cores with nothing of ours to do.
+BARE = """() => {
+  const sliders = window.vaeLab.components.sliders;
+  sliders.startStrip = function () { this.stripWanted = false; };
+  sliders.drawDigit = function () {
+    this.dirty = false;
+    this.stats.frames += 1;
+    if (this.since !== null) { this.stats.toDrawn.push(performance.now() - this.since); this.since = null; }
+  };
 }"""
 
 
@@ -201,31 +217,49 @@ def main():
         in_app_total = finished - started
         print(f"{args.sessions} sessions while {args.trainers} train: {len(while_training)} changes; "
               f"the {args.trainers} runs took {in_app_total:.1f} s", flush=True)
-        for page in pages + trainers:
+        for page in trainers:
+            page.context.close()
+        for page in pages:
+            page.evaluate(BARE)
+        bare_alone = drag_all([first], args.seconds)
+        bare_together = drag_all(pages, args.seconds)
+        print(f"floor: 1 session {len(bare_alone)} changes, {args.sessions} sessions {len(bare_together)}", flush=True)
+        for page in pages:
+            page.context.close()
+
+        trainers = [start_training(browser, url, {"Epochs": digits_epochs}) for _ in range(args.trainers)]
+        done_before = len(list((work / "runs").glob("*/metrics.json")))
+        started = time.perf_counter()
+        for page in trainers:
+            click_start(page)
+        in_app_quiet = wait_finished(work / "runs", done_before + args.trainers) - started
+        for page in trainers:
             page.context.close()
 
         mnist = {"dataset": "mnist", "Hidden layer sizes": "400", "Latent dimensions": 20, "Epochs": MNIST_EPOCHS}
-        in_app_epochs = {}
-        for watched in (True, False):  # the page drawing progress on this machine, or (as in a class) elsewhere
-            page = start_training(browser, url, mnist)
-            done_before = len(list((work / "runs").glob("*/metrics.json")))
-            click_start(page)
-            if not watched:
-                page.wait_for_timeout(500)
-                page.context.close()
-            wait_finished(work / "runs", done_before + 1)
-            newest = max((work / "runs").glob("*/metrics.json"), key=lambda f: f.stat().st_mtime)
-            in_app_epochs[watched] = [r["seconds"] for r in json.loads(newest.read_text())["history"]]
-            if watched:
-                page.context.close()
+        mnist_args = ["--dataset", "mnist", "--data-dir", args.data_dir, "--hidden", "400", "--latent-dim", "20",
+                      "--epochs", str(MNIST_EPOCHS)]
+        in_app_epochs, cli_epochs = {True: [], False: []}, []
+        for round_ in range(MNIST_ROUNDS):
+            for watched in (True, False):  # the page drawing progress on this machine, or (as in a class) elsewhere
+                page = start_training(browser, url, mnist)
+                done_before = len(list((work / "runs").glob("*/metrics.json")))
+                click_start(page)
+                if not watched:
+                    page.wait_for_timeout(500)
+                    page.context.close()
+                wait_finished(work / "runs", done_before + 1)
+                newest = max((work / "runs").glob("*/metrics.json"), key=lambda f: f.stat().st_mtime)
+                in_app_epochs[watched] += [r["seconds"] for r in json.loads(newest.read_text())["history"]][1:]
+                if watched:
+                    page.context.close()
+            _, cli_mnist = cli_train(mnist_args, work / f"cli-mnist-{round_}")
+            cli_epochs += [r["seconds"] for r in cli_mnist["history"]][1:]
         browser_version = browser.version
         browser.close()
 
     cli_wall = [cli_train(["--dataset", "digits", "--epochs", str(digits_epochs)], work / f"cli-{i}")[0]
                 for i in range(args.trainers)]
-    _, cli_mnist = cli_train(["--dataset", "mnist", "--data-dir", args.data_dir, "--hidden", "400",
-                              "--latent-dim", "20", "--epochs", str(MNIST_EPOCHS)], work / "cli-mnist")
-    cli_epochs = [r["seconds"] for r in cli_mnist["history"]]
 
     import streamlit
     print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; chromium "
@@ -234,24 +268,31 @@ def main():
     print("| sessions dragging a latent slider at once | changes | p50 input→drawn ms | p95 ms | p95 / alone |"
           " server CPU s |")
     print("| --- | --- | --- | --- | --- | --- |")
-    base = percentile(alone, 0.95)
-    for name, values, cpu in (("1 alone", alone, server_cpu["alone"]),
-                              (f"{args.sessions}", together, server_cpu["together"]),
-                              (f"{args.sessions}, while {args.trainers} others train digits", while_training, None)):
+    for name, values, cpu, alone_then in (
+            ("1 alone", alone, server_cpu["alone"], alone),
+            (f"{args.sessions}", together, server_cpu["together"], alone),
+            (f"{args.sessions}, while {args.trainers} others train digits", while_training, None, alone),
+            ("floor: 1 alone, nothing drawn", bare_alone, None, bare_alone),
+            (f"floor: {args.sessions}, nothing drawn", bare_together, None, bare_alone)):
         print(f"| {name} | {len(values)} | {statistics.median(values):.1f} | {percentile(values, 0.95):.1f} | "
-              f"{percentile(values, 0.95) / base:.2f}x | {'' if cpu is None else f'{cpu:.1f}'} |")
+              f"{percentile(values, 0.95) / percentile(alone_then, 0.95):.2f}x | {'' if cpu is None else f'{cpu:.1f}'} |")
     print(f"\n(server CPU s: the Streamlit process's CPU time over the {args.seconds:g} s drag: a rerun per release, "
-          "nothing per move; the rest of the machine's two cores went to the simulated browsers)")
+          "nothing per move; the rest of the machine's two cores went to the simulated browsers. The floor rows: the "
+          "same pages with the digit and the strip not drawn, each input timed to the next animation frame; their "
+          "ratio is against the floor's own session alone)")
     cli_total = sum(cli_wall)
     print(f"\n| {args.trainers} digits runs of {digits_epochs} epochs | wall s | ratio |\n| --- | --- | --- |")
     print(f"| one after another from the CLI (each its own process) | {cli_total:.1f} | 1.00x |")
     print(f"| submitted together from {args.trainers} app sessions (Ray, 1 CPU each) | {in_app_total:.1f} | "
           f"{in_app_total / cli_total:.2f}x |")
+    print(f"| the same, with no session dragging (the 4 run pages open) | {in_app_quiet:.1f} | "
+          f"{in_app_quiet / cli_total:.2f}x |")
     print(f"\nServer memory (RSS of the Streamlit process): {rss_one:.0f} MB with 1 session, {rss_many:.0f} MB with "
           f"{args.sessions}, {rss_training:.0f} MB with {args.sessions + args.trainers}: "
           f"{(rss_training - rss_one) / (args.sessions + args.trainers - 1):.1f} MB per further session")
     cli_epoch = statistics.median(cli_epochs)
-    print(f"\n| MNIST 784-400-20, batch 128, one epoch (train + test pass, median of {MNIST_EPOCHS}) | s | speed vs CLI |")
+    print(f"\n| MNIST 784-400-20, batch 128, one epoch (train + test pass; median of {len(cli_epochs)}, "
+          f"{MNIST_ROUNDS} runs each, interleaved) | s | speed vs CLI |")
     print("| --- | --- | --- |")
     print(f"| CLI (`train`, its own process, 2 threads) | {cli_epoch:.2f} | 1.00x |")
     for watched, where in ((True, "its page open in a browser on this machine"),
