@@ -86,7 +86,7 @@ function parseDecoder(buffer) {
 
 // y = b + sum over the inputs i that are not zero of x[i] * (column i of W), four columns a pass. The weights are
 // held transposed (`in` rows of `out`), so each pass runs along contiguous memory, and after a ReLU about half the
-// inputs are zero and cost nothing: 5-7x faster than a dot product per output (mnist-2d's decoder, 0.15 ms in V8).
+// inputs are zero and cost nothing: 5x faster than a dot product per output (mnist-2d's decoder, 0.2 ms in V8).
 function linear(layer, x, y) {
   const out = layer.out, w = layer.w, nonzero = layer.nonzero;
   let count = 0;
