@@ -414,6 +414,19 @@ def test_a_link_carries_the_view_to_another_session():
     assert other.session_state[state.LATENT] == [0.5] * 8 and not notices
 
 
+def test_starting_from_a_test_image_puts_the_new_point_in_the_link():
+    """The button moves the point before the link is written, as the prior and reset buttons do: a copied link
+    or a reload gives the posterior mean, not the point before it."""
+    for path, picker, button in (("app_pages/latent_sliders.py", state.SLIDERS_IMAGE, "sliders_from_image"),
+                                 ("app_pages/latent_pad.py", "pad_image", "pad_from_image")):
+        at, _ = linked_page(path, {"model": "digits-2d", "z": "2,2", "image": "5"})
+        assert at.number_input(key=picker).value == 5 and at.session_state[state.LATENT] == [2.0, 2.0]
+        at.button(key=button).click().run()
+        z = at.session_state[state.LATENT]
+        link = at.query_params["z"]
+        assert z != [2.0, 2.0] and [float(v) for v in (link[0] if isinstance(link, list) else link).split(",")] == z
+
+
 def test_a_run_trained_here_is_opened_by_its_link_in_class_mode(tmp_path, monkeypatch):
     from vae_core import VAE, Config, save_checkpoint
     from vae_core.checkpoint import new_run_dir

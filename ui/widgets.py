@@ -124,8 +124,10 @@ def test_image_picker(data: Dataset, key: str, label: str = "Test image", defaul
     from_link = links.take_number("image", low=0, high=last) if linked else None
     if from_link is not None and from_link == int(from_link):
         st.session_state[key] = int(from_link)
+    elif key not in st.session_state:  # the start value goes through the state too: a widget given both warns
+        st.session_state[key] = min(default, last)
     number, preview = st.columns([5, 1], vertical_alignment="bottom")
-    index = int(number.number_input(f"{label} (0-{last})", 0, last, min(default, last), key=key, disabled=disabled))
+    index = int(number.number_input(f"{label} (0-{last})", 0, last, key=key, disabled=disabled))
     with preview:
         thumbnail(as_images(data.test_x[index], data.image_shape)[0])
     if linked and not disabled:
