@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
+MARKED_EPOCHS = 40  # training curves: test values drawn as a marker per epoch up to this many, as a dotted line beyond
 
 
 def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, axis_titles,
@@ -58,7 +59,8 @@ def clicked_index(event) -> int | None:
 
 
 def training_curves(steps: list, history: list) -> go.Figure:
-    """Train loss, reconstruction and KL by step (lines), and the test values after each epoch (markers)."""
+    """Train loss, reconstruction and KL by step (lines), and the test values after each epoch (markers, or a
+    dotted line once there are too many epochs for markers to stay apart)."""
     fig = go.Figure()
     if steps:
         s = np.array(steps)
@@ -67,10 +69,13 @@ def training_curves(steps: list, history: list) -> go.Figure:
     if history:
         per_epoch = steps[-1][0] / len(history) if steps else 1
         x = [r["epoch"] * per_epoch for r in history]
+        # a marker per epoch while they stay apart; beyond that they merge into bands over the train lines
+        mode = "markers" if len(history) <= MARKED_EPOCHS else "lines"
         for key, name, color in (("test_nelbo", "test −ELBO", "#000"), ("test_recon", "test recon", PALETTE[0]),
                                  ("test_kl", "test KL", PALETTE[1])):
-            fig.add_trace(go.Scatter(x=x, y=[r[key] for r in history], mode="markers", name=name,
-                                     marker=dict(color=color, size=9, symbol="diamond")))
+            fig.add_trace(go.Scatter(x=x, y=[r[key] for r in history], mode=mode, name=name,
+                                     marker=dict(color=color, size=9, symbol="diamond"),
+                                     line=dict(color=color, width=2.5, dash="dot")))
     fig.update_layout(height=400, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step",
                       yaxis_title="nats per image", legend=dict(orientation="h", yanchor="top", y=-0.18))
     return fig
