@@ -54,8 +54,8 @@ with map_col:
         posterior = posterior_on_plane(mu[chosen], std[chosen])
         widest, spread = float(std[chosen].max()), float(mu.std(0).mean())
         st.caption(f"Drawn to scale: this image's posterior has σ = ({std[chosen][0]:.3f}, {std[chosen][1]:.3f}), "
-                   f"while the test set's posterior means spread over about {spread:.2f}: the encoder is "
-                   f"{spread / widest:.0f} times surer of where this image goes than the map is wide. Zoom in with "
+                   f"while the test set's posterior means spread over about {spread:.2f}: the map is "
+                   f"{spread / widest:.0f} times wider than the encoder's uncertainty about this image. Zoom in with "
                    "the chart's toolbar to see the ellipses.")
     titles = ("z0", "z1") if method == "means" else (f"{method.upper()} 1", f"{method.upper()} 2")
     fig = charts.latent_map(xy, data.test_y.numpy()[index], index, data.classes, titles, chosen, posterior)

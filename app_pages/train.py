@@ -60,8 +60,8 @@ if start:
 
 def progress():
     if job is None:
-        st.info("Set the hyperparameters and start: training runs on the class's Ray workers, not in this page, "
-                "one run per session.")
+        st.info("Set the hyperparameters and start: training runs on Ray workers (on this machine unless the app "
+                "was given a Ray cluster), not in this page, one run per session.")
         return
     if not job.active and job.checkpoint is not None and str(job.checkpoint) not in st.session_state[state.MY_MODELS]:
         state.add_model(str(job.checkpoint))  # the new checkpoint becomes this session's choice, once

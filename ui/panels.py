@@ -29,7 +29,7 @@ def reduction_lesson(config, parts) -> None:
              % (parts.recon / pixels, beta, parts.kl, pixels, parts.recon, beta * pixels, parts.kl))
     st.caption(f"Averaged, the KL weighs {beta * pixels * parts.kl / max(parts.recon, 1e-9):.1f} times the "
                f"reconstruction for this image instead of {beta * parts.kl / max(parts.recon, 1e-9):.2f} times: "
-               "the optimiser buys KL at any price in blur.")
+               "the optimiser cuts the KL whatever it costs in blur.")
     data = resources.dataset("digits")
     ways = ((SUMMED, "reconstruction summed over pixels (the ELBO)"),
             (AVERAGED, "reconstruction averaged over its 64 pixels (β × 64)"))

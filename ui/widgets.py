@@ -205,7 +205,10 @@ def waiting(job) -> str | None:
     if job.state == "starting":
         return "starting workers…"
     if job.state == "queued":
-        return f"queued: {job.ahead} job{'s' if job.ahead != 1 else ''} ahead" if job.ahead else "queued: next to start"
+        if job.ahead:
+            return f"queued: {job.ahead} job{'s' if job.ahead != 1 else ''} ahead"
+        cpus = f"{job.cpus} free CPU{'s' if job.cpus != 1 else ''}"  # or a worker process, the first time
+        return f"queued: next to start, as soon as a Ray worker with {cpus} is ready"
     return None
 
 

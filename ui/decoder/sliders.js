@@ -115,7 +115,7 @@ class Sliders {
     this.rows.slice(0, this.shown).forEach(r => this.controls.appendChild(r.label));
     if (this.rows.length > this.shown) {
       const more = element("details", "more", this.controls);
-      element("summary", "", more).textContent = `${this.rows.length - this.shown} less active dimensions`;
+      element("summary", "", more).textContent = `${this.rows.length - this.shown} more dimensions, less active`;
       this.rows.slice(this.shown).forEach(r => more.appendChild(r.label));
     }
     if (folded) {
