@@ -39,7 +39,7 @@ for (name, checkpoint), column in zip(models.items(), columns):
         parts = objective_parts(checkpoint.model, x)
         decoded_grid(checkpoint.model, [parts.mu], key=f"compare_recon_{name}", nrow=1, width=200,
                      caption="reconstruction: the decoded posterior mean", download=f"model-{name}-reconstruction.png")
-        widgets.objective_breakdown(parts, config.beta, config.latent_dim)
+        widgets.objective_breakdown(parts, config.beta, config.latent_dim, narrow=True)
 
 st.header("The same latent point")
 z = state.latent_point(first.config.latent_dim)

@@ -12,7 +12,7 @@ MOST_BARS = 64  # KL bars at most: the most informative dimensions
 
 checkpoint = widgets.current()
 model, config, path = checkpoint.model, checkpoint.config, st.session_state[state.MODEL]
-st.title("The objective, term by term")
+st.title("KL trade-off: the objective, term by term")
 data = resources.dataset_or_explain(config.dataset, "This page")
 if data is None:
     st.stop()
@@ -34,8 +34,8 @@ top = dimensions_by_kl(metrics, config.latent_dim)
 st.plotly_chart(charts.kl_bars(metrics["kl_per_dim"], metrics["activity"], ACTIVE_THRESHOLD, top[:MOST_BARS]),
                 key="tradeoff_kl_bars")
 st.caption(f"{metrics['active_units']} of {config.latent_dim} units are active: their posterior means vary across "
-           f"images (variance above {ACTIVE_THRESHOLD}). A collapsed unit (grey) has q(z_i|x) = N(0, 1) for every x: "
-           "it costs no KL and carries no information. Raise β on the Beta sweep page to watch units collapse.")
+           f"images (variance above {ACTIVE_THRESHOLD}). A collapsed unit (grey, its bar at about zero) has q(z_i|x) = "
+           "N(0, 1) for every x: it costs no KL and carries no information. Raise β on the Beta sweep page to watch units collapse.")
 
 st.header("The reparameterisation trick")
 draws = reparameterization_draws(model, data.test_x[index], n=48, seed=index)

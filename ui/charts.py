@@ -123,6 +123,7 @@ def kl_bars(kl_per_dim: list[float], activity: list[float], threshold: float, di
         x=[f"z{i}" for i in dims], y=[kl_per_dim[i] for i in dims],
         marker_color=[PALETTE[0] if a else "#bbb" for a in active],
         customdata=np.array([activity[i] for i in dims]), text=["active" if a else "collapsed" for a in active],
+        textposition="none",  # the words in the hover only: inside 50 bars they were specks
         hovertemplate="%{x}: %{y:.3g} nats, %{text}<br>Var(μ) = %{customdata:.3g}<extra></extra>"))
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="KL, nats per image")
     fig.update_yaxes(exponentformat="e", rangemode="tozero")  # no SI "μ" for micro-nats: μ is the posterior mean here

@@ -142,15 +142,24 @@ def show_reconstructions(model, x: torch.Tensor, size: int, per_row: int = 8) ->
                f"{rows}: test images · below each: its reconstruction (decoded posterior mean)")
 
 
-def objective_breakdown(parts, beta: float, latent_dim: int) -> None:
+def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = False) -> None:
     """One image's negative ELBO written out with its own numbers (vae_core.tradeoff.ObjectiveParts), reweighted
-    by beta, then each dimension's mean, spread and KL."""
-    st.latex(r"\mathcal L(x) = \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,\underbrace{"
-             r"\tfrac12\textstyle\sum_{i=1}^{%d}(\mu_i^2+\sigma_i^2-\log\sigma_i^2-1)}_{%.2f}"
-             r" = %.2f + %g \times %.2f = \mathbf{%.2f}\ \text{nats}"
-             % (parts.recon, latent_dim, parts.kl, parts.recon, beta, parts.kl, parts.total(beta)))
-    st.dataframe({"dimension": [f"z{i}" for i in range(latent_dim)], "μ": parts.mu, "σ": parts.sigma,
-                  "KL, nats": parts.kl_per_dim}, hide_index=True)
+    by beta, then each dimension's mean, spread and KL. narrow: for half a page, the KL named rather than written
+    out and the sum on a second line (the whole formula is wider than a column)."""
+    if narrow:
+        st.latex(r"\begin{aligned}\mathcal L(x) &= \underbrace{\mathbb E_{q}[-\log p(x|z)]}_{%.2f} + \beta\,"
+                 r"\underbrace{\mathrm{KL}(q(z|x)\,\|\,p(z))}_{%.2f} \\ &= %.2f + %g \times %.2f = \mathbf{%.2f}\ "
+                 r"\text{nats}\end{aligned}" % (parts.recon, parts.kl, parts.recon, beta, parts.kl, parts.total(beta)))
+    else:
+        st.latex(r"\mathcal L(x) = \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,\underbrace{"
+                 r"\tfrac12\textstyle\sum_{i=1}^{%d}(\mu_i^2+\sigma_i^2-\log\sigma_i^2-1)}_{%.2f}"
+                 r" = %.2f + %g \times %.2f = \mathbf{%.2f}\ \text{nats}"
+                 % (parts.recon, latent_dim, parts.kl, parts.recon, beta, parts.kl, parts.total(beta)))
+    order = np.argsort(-np.asarray(parts.kl_per_dim), kind="stable")  # what carries this image's information first
+    st.dataframe({"dimension": [f"z{i}" for i in order], "μ": np.asarray(parts.mu)[order],
+                  "σ": np.asarray(parts.sigma)[order], "KL, nats": np.asarray(parts.kl_per_dim)[order]}, hide_index=True)
+    if latent_dim > 2:
+        st.caption("Rows from the largest KL for this image to the smallest.")
 
 
 def enlarge(image: torch.Tensor | np.ndarray, size: int) -> np.ndarray:

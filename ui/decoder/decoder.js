@@ -171,7 +171,8 @@ class TileCanvas {
     // the canvas itself, and the sliders' digit stayed at 28 px.)
     const box = this.canvas.closest(".latent-pad, .latent-sliders, .decoded-grid") || this.canvas.parentElement;
     const room = Math.min(displayWidth, box.clientWidth || displayWidth);
-    const scale = Math.max(1, Math.floor(room / width));  // whole multiples keep the pixel edges sharp
+    // whole multiples keep the pixel edges sharp; a picture wider than its box shrinks to fit it
+    const scale = room >= width ? Math.floor(room / width) : Math.max(0.25, room / width);
     this.canvas.style.width = `${width * scale}px`;
     this.canvas.style.height = `${height * scale}px`;
     Object.assign(this, { decoder, nrow, padding });
