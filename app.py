@@ -6,12 +6,15 @@ opens with a "page not found" dialog on a fresh session.)
 """
 import streamlit as st
 
-from ui import links, navigation, state, widgets
+from ui import links, navigation, resources, state, widgets
 
 st.set_page_config(page_title="VAE lab", page_icon="🧪", layout="wide")
 page = st.navigation(navigation.streamlit_pages())
 links.restore(page.url_path)  # a link opened: its model, point and page settings first
-checkpoint = widgets.model_picker()
-links.write("model", links.model_ref(st.session_state[state.MODEL]))
-links.write("z", state.latent_point(checkpoint.config.latent_dim))
-page.run()
+widgets.model_picker()
+try:
+    page.run()
+finally:  # after the page, so that a model or point the page itself set (a button, a finished run) is in the link
+    model = st.session_state[state.MODEL]
+    links.write("model", links.model_ref(model))
+    links.write("z", state.latent_point(resources.summary(model).config.latent_dim))

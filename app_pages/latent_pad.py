@@ -39,10 +39,9 @@ with image_col:
     data = resources.dataset_or_explain(config.dataset, "The background scatter and starting from a test image")
     if data is not None:
         mu, _ = resources.encodings(st.session_state[state.MODEL])
-        widgets.test_image_picker(data, "pad_image")
-        # a callback: it moves the point before app.py puts it in the link
-        st.button("Start from its posterior mean", key="pad_from_image",
-                  on_click=lambda: state.set_latent_point(mu[st.session_state["pad_image"]]))
+        index = widgets.test_image_picker(data, "pad_image")
+        if st.button("Start from its posterior mean", key="pad_from_image"):
+            state.set_latent_point(mu[index])
 reset_col.button("Reset to zero", key="pad_reset",
                  on_click=lambda: state.set_latent_point([0.0] * config.latent_dim))
 

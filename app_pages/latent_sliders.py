@@ -23,10 +23,9 @@ start, prior, reset = st.columns([3, 1, 1], vertical_alignment="bottom")
 with start:
     data = resources.dataset_or_explain(config.dataset, "Starting from a real image")
     if data is not None:
-        widgets.test_image_picker(data, state.SLIDERS_IMAGE)
-        # a callback, like the two buttons beside it: it moves the point before app.py puts it in the link
-        st.button("Start from its posterior mean", key="sliders_from_image", on_click=lambda: state.set_latent_point(
-            resources.encodings(st.session_state[state.MODEL])[0][st.session_state[state.SLIDERS_IMAGE]]))
+        index = widgets.test_image_picker(data, state.SLIDERS_IMAGE)
+        if st.button("Start from its posterior mean", key="sliders_from_image"):
+            state.set_latent_point(resources.encodings(st.session_state[state.MODEL])[0][index])
 prior.button("Sample from the prior", key="sliders_prior",
              on_click=lambda: state.set_latent_point(prior_point(config.latent_dim)))
 reset.button("Reset to zero", key="sliders_reset", on_click=lambda: state.set_latent_point([0.0] * config.latent_dim))

@@ -147,10 +147,24 @@ def click_start(page):
     page.get_by_role("button", name="Start training").click()
 
 
+def saved_runs(runs: Path) -> int:
+    return len(list(runs.glob("*/metrics.json")))
+
+
+def train_together(pages, runs: Path, meanwhile=None):
+    """Start the run of every page at once; returns (seconds until all of them are saved, what meanwhile()
+    returned, run while they train)."""
+    before, started = saved_runs(runs), time.perf_counter()
+    for page in pages:
+        click_start(page)
+    result = meanwhile() if meanwhile else None
+    return wait_finished(runs, before + len(pages)) - started, result
+
+
 def wait_finished(runs: Path, count: int, timeout: float = 1800) -> float:
     """Until count checkpoints exist under runs; returns the time.perf_counter() at that moment."""
     deadline = time.time() + timeout
-    while len(list(runs.glob("*/metrics.json"))) < count:
+    while saved_runs(runs) < count:
         if time.time() > deadline:
             raise TimeoutError(f"{count} runs did not finish")
         time.sleep(0.1)
@@ -186,8 +200,7 @@ def main():
         pid = server_pid(int(url.rsplit(":", 1)[1]))
         # Warm the server and Ray: a class's server has served a page and a run before the lesson's peak.
         warm = start_training(browser, url, {"Epochs": 1})
-        click_start(warm)
-        wait_finished(work / "runs", 1, timeout=300)
+        train_together([warm], work / "runs")
         warm.context.close()
 
         first = open_sliders(browser, url, args.model)
@@ -208,13 +221,7 @@ def main():
 
         trainers = [start_training(browser, url, {"Epochs": digits_epochs}) for _ in range(args.trainers)]
         rss_training = rss_mb(pid)
-        done_before = len(list((work / "runs").glob("*/metrics.json")))
-        started = time.perf_counter()
-        for page in trainers:
-            click_start(page)
-        while_training = drag_all(pages, args.seconds)
-        finished = wait_finished(work / "runs", done_before + args.trainers)
-        in_app_total = finished - started
+        in_app_total, while_training = train_together(trainers, work / "runs", lambda: drag_all(pages, args.seconds))
         print(f"{args.sessions} sessions while {args.trainers} train: {len(while_training)} changes; "
               f"the {args.trainers} runs took {in_app_total:.1f} s", flush=True)
         for page in trainers:
@@ -228,11 +235,7 @@ def main():
             page.context.close()
 
         trainers = [start_training(browser, url, {"Epochs": digits_epochs}) for _ in range(args.trainers)]
-        done_before = len(list((work / "runs").glob("*/metrics.json")))
-        started = time.perf_counter()
-        for page in trainers:
-            click_start(page)
-        in_app_quiet = wait_finished(work / "runs", done_before + args.trainers) - started
+        in_app_quiet, _ = train_together(trainers, work / "runs")  # no one dragging
         for page in trainers:
             page.context.close()
 
@@ -243,12 +246,8 @@ def main():
         for round_ in range(MNIST_ROUNDS):
             for watched in (True, False):  # the page drawing progress on this machine, or (as in a class) elsewhere
                 page = start_training(browser, url, mnist)
-                done_before = len(list((work / "runs").glob("*/metrics.json")))
-                click_start(page)
-                if not watched:
-                    page.wait_for_timeout(500)
-                    page.context.close()
-                wait_finished(work / "runs", done_before + 1)
+                close = lambda: (page.wait_for_timeout(500), page.context.close())  # noqa: E731
+                train_together([page], work / "runs", None if watched else close)
                 newest = max((work / "runs").glob("*/metrics.json"), key=lambda f: f.stat().st_mtime)
                 in_app_epochs[watched] += [r["seconds"] for r in json.loads(newest.read_text())["history"]][1:]
                 if watched:

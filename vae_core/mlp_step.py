@@ -15,7 +15,7 @@ import torch
 
 from .config import Config
 from .model import VAE
-from .objective import LOG_2PI, Terms
+from .objective import LOG_2PI, Terms, kl_per_dim
 
 
 def supported(model: VAE, device: torch.device) -> bool:
@@ -66,8 +66,9 @@ class MLPStep:
         """The activations and their gradients for a batch of this many images, allocated once."""
         if batch not in self.buffers:
             low, pixels = self.dtype, self.config.input_dim
+            cast = low != torch.float32  # float32 products read x and write the gradient where they already are
             self.buffers[batch] = {
-                "x": torch.empty(batch, pixels, dtype=low),
+                "x": torch.empty(batch, pixels, dtype=low) if cast else None,
                 "enc": [torch.empty(batch, m.out_features, dtype=low) for m in self.encoder],
                 "heads": torch.empty(batch, self.head_weight.shape[0], dtype=low),
                 "dec": [torch.empty(batch, m.out_features, dtype=low) for m in self.decoder],
@@ -75,7 +76,7 @@ class MLPStep:
                 "mean": torch.empty(batch, pixels),      # sigmoid(logits), then the gradient
                 "scratch": torch.empty(batch, pixels),
                 "relu": torch.empty(batch, pixels),
-                "grad": torch.empty(batch, pixels, dtype=low),
+                "grad": torch.empty(batch, pixels, dtype=low) if cast else None,
             }
         return self.buffers[batch]
 
@@ -106,17 +107,17 @@ class MLPStep:
         logits = buf["logits"].copy_(h)
         mean = torch.sigmoid(logits, out=buf["mean"])
         recon = self._recon(x, logits, mean, buf)
-        kl_per_dim = 0.5 * (mu * mu + sigma * sigma - logvar - 1)  # Kingma & Welling, App. B
-        kl = kl_per_dim.sum(1)
+        kld = kl_per_dim(mu, logvar)
+        kl = kld.sum(1)
         if config.free_bits > 0:
-            kl_means = kl_per_dim.mean(0)
+            kl_means = kld.mean(0)
             kl_term = kl_means.clamp_min(config.free_bits).sum()
         else:
             kl_means, kl_term = None, kl.mean()
         recon_term = recon.mean() / (x.shape[1] if config.recon_reduction == "mean" else 1)
         self.saved = dict(x=x, inputs=inputs, mu=mu, logvar=logvar, sigma=sigma, eps=eps, mean=mean,
                           kl_means=kl_means, beta=beta, buf=buf)
-        return Terms(loss=recon_term + beta * kl_term, recon=recon, kl=kl, kl_per_dim=kl_per_dim)
+        return Terms(loss=recon_term + beta * kl_term, recon=recon, kl=kl, kl_per_dim=kld)
 
     def _recon(self, x, logits, mean, buf) -> torch.Tensor:
         """-log p(x|z) per image, as objective.recon_nll computes it."""
