@@ -284,7 +284,7 @@ def main():
     print(f"| one after another from the CLI (each its own process) | {cli_total:.1f} | 1.00x |")
     print(f"| submitted together from {args.trainers} app sessions (Ray, 1 CPU each) | {in_app_total:.1f} | "
           f"{in_app_total / cli_total:.2f}x |")
-    print(f"| the same, with no session dragging (the 4 run pages open) | {in_app_quiet:.1f} | "
+    print(f"| the same, with no session dragging (the {args.trainers} run pages open) | {in_app_quiet:.1f} | "
           f"{in_app_quiet / cli_total:.2f}x |")
     print(f"\nServer memory (RSS of the Streamlit process): {rss_one:.0f} MB with 1 session, {rss_many:.0f} MB with "
           f"{args.sessions}, {rss_training:.0f} MB with {args.sessions + args.trainers}: "
