@@ -5,7 +5,7 @@ from ui import charts, resources, state, widgets
 from vae_core.checkpoint import new_run_dir
 from ui.decoder import decoded_grid
 from vae_core.evaluation import ACTIVE_THRESHOLD, prior_latents
-from vae_core.jobs import SweepJob, TrainingJob
+from vae_core.runs import start_runs
 from vae_core.tradeoff import sweep_configs
 
 checkpoint = widgets.current()
@@ -21,7 +21,7 @@ dataset = st.radio("Sweep", names, horizontal=True, key="sweep_dataset",
 series = {f"{dataset} (shipped)": sweeps[dataset]}
 mine = st.session_state.get(state.SWEEP)
 if dataset == "digits" and mine is not None:
-    series["your sweep"] = [str(j.checkpoint) for j in mine.jobs if j.checkpoint is not None]
+    series["your sweep"] = [str(path) for path in mine.checkpoints]
 
 
 def show_model(checkpoint, x, size, key):
@@ -71,9 +71,8 @@ with st.form("sweep_form"):
 if go and betas:
     base = base.replace(latent_dim=int(latent), epochs=int(epochs))
     folder = new_run_dir(resources.runs_dir(), "sweep-digits")
-    jobs = [TrainingJob(c, resources.dataset("digits"), folder / f"beta-{c.beta:g}") for c in sweep_configs(base, sorted(betas))]
-    st.session_state[state.SWEEP] = SweepJob(jobs).start()
+    st.session_state[state.SWEEP] = start_runs(sweep_configs(base, betas), resources.dataset("digits"), folder)
     st.rerun()
 
 if mine is not None:
-    widgets.follow(mine, lambda: widgets.sweep_progress(mine, "sweep"))
+    widgets.follow(mine, lambda: widgets.group_progress(mine, "sweep"))

@@ -5,6 +5,7 @@ import streamlit as st
 from ui import charts, links, panels, resources, state, widgets
 from ui.decoder import decoded_grid
 from vae_core.evaluation import ACTIVE_THRESHOLD, dimensions_by_kl
+from vae_core.runs import RunState
 from vae_core.tradeoff import normal_density, objective_parts, reparameterization_draws
 
 BETAS = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0]
@@ -92,7 +93,7 @@ def likelihood_gap():
         st.progress(curve.fraction, text=widgets.waiting(curve) or
                     f"estimating −log p(x) over the test set with k = 1, 10, 100 and 1,000 importance samples "
                     f"(k = {', '.join(map(str, curve.points)) or 'none'} done); computed once for this model")
-        if curve.state == "failed":
+        if curve.state == RunState.FAILED:
             st.error(curve.message)
 
 

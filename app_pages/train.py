@@ -5,11 +5,11 @@ from ui import charts, resources, state, widgets
 from vae_core import DATASETS, Config, VAEError
 from vae_core.checkpoint import new_run_dir
 from vae_core.config import ARCHS, LIKELIHOODS, PRECISIONS, parse_sizes
-from vae_core.jobs import TrainingJob
+from vae_core.runs import Run, start_runs
 
 d = Config()  # every default below is Config's
 st.title("Train a model")
-job: TrainingJob | None = st.session_state.get(state.JOB)
+run: Run | None = st.session_state.get(state.JOB)
 
 with st.form("train_form"):
     a, b, c = st.columns(3)
@@ -43,7 +43,7 @@ with st.form("train_form"):
         ema = f.number_input("Weight average (EMA decay per step)", 0.0, 0.9999, d.ema, step=0.0005, format="%.4f",
                              key="train_ema", help="the average of the weights over about 1/(1-decay) steps is "
                                                    "evaluated and saved; 0 saves the last weights")
-    start = st.form_submit_button("Start training", type="primary", disabled=bool(job and job.active))
+    start = st.form_submit_button("Start training", type="primary", disabled=bool(run and run.active))
 
 if start:
     try:
@@ -55,24 +55,25 @@ if start:
     except VAEError as e:
         st.error(str(e))
     else:
-        job = st.session_state[state.JOB] = TrainingJob(config, data, new_run_dir(resources.runs_dir(), config)).start()
+        [run] = start_runs(config, data, new_run_dir(resources.runs_dir(), config))
+        st.session_state[state.JOB] = run
 
 
 def progress():
-    if job is None:
+    if run is None:
         st.info("Set the hyperparameters and start: training runs on Ray workers (on this machine unless the app "
                 "was given a Ray cluster), not in this page, one run per session.")
         return
-    if not job.active and job.checkpoint is not None and str(job.checkpoint) not in st.session_state[state.MY_MODELS]:
-        state.add_model(str(job.checkpoint))  # the new checkpoint becomes this session's choice, once
+    if not run.active and run.checkpoint is not None and str(run.checkpoint) not in st.session_state[state.MY_MODELS]:
+        state.add_model(str(run.checkpoint))  # the new checkpoint becomes this session's choice, once
         st.rerun()  # the whole page: the sidebar lists it
-    widgets.job_progress(job)
+    widgets.run_progress(run)
     curves, preview = st.columns([3, 2])
-    curves.plotly_chart(charts.training_curves(job.steps, job.history), width="stretch", key="train_curves")
-    if job.preview is not None:
+    curves.plotly_chart(charts.training_curves(run.steps, run.history), width="stretch", key="train_curves")
+    if run.preview is not None:
         with preview:
-            widgets.show_image(job.preview, size=480,
-                               caption=f"after epoch {job.epoch}: test originals (top), reconstructions (bottom)")
+            widgets.show_image(run.preview, size=480,
+                               caption=f"after epoch {run.epoch}: test originals (top), reconstructions (bottom)")
 
 
-widgets.follow(job, progress)
+widgets.follow(run, progress)

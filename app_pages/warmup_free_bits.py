@@ -3,7 +3,8 @@ import streamlit as st
 
 from ui import charts, resources, state, widgets
 from vae_core.checkpoint import new_run_dir
-from vae_core.jobs import SweepJob, TrainingJob
+from vae_core.runs import start_runs
+from vae_core.tradeoff import remedy_configs
 
 st.title("KL warm-up and free bits")
 st.markdown(
@@ -28,32 +29,32 @@ free_bits = d.number_input("Free bits λ (nats)", 0.1, 5.0, 0.5, key="warmup_lam
 if warmup >= epochs:
     st.warning(f"With T = {warmup:g} ≥ {epochs} epochs the warm-up run never reaches β = {beta:g}: "
                "its KL is then cheaper than the others', and the comparison is not a fair one.")
-job = st.session_state.get(state.COMPARE)
+group = st.session_state.get(state.COMPARE)
 if st.button("Train the three runs (side by side on Ray, about half a minute)", type="primary", key="warmup_run",
-             disabled=bool(job and job.active)):
+             disabled=bool(group and group.active)):
     base = resources.sweep_base("digits").replace(epochs=int(epochs), beta=beta)  # the digits sweep's model
+    configs = remedy_configs(base, warmup_epochs=warmup, free_bits=free_bits)
     folder = new_run_dir(resources.runs_dir(), "warmup-vs-free-bits")
-    runs = {"plain": base, f"warm-up over {warmup:g} epochs": base.replace(warmup_epochs=warmup),
-            f"free bits λ={free_bits:g}": base.replace(free_bits=free_bits)}
-    data = resources.dataset("digits")
-    st.session_state[state.COMPARE] = SweepJob([TrainingJob(c, data, folder / name.split()[0].replace("-", ""))
-                                                for name, c in runs.items()]).start()
-    st.session_state[state.COMPARE_NAMES] = list(runs)
+    st.session_state[state.COMPARE] = start_runs(configs, resources.dataset("digits"), folder)
     st.rerun()  # from the top, so the results below poll the new runs
 
 
+def label(run) -> str:
+    c = run.config
+    return {"warmup": f"warm-up over {c.warmup_epochs:g} epochs", "freebits": f"free bits λ={c.free_bits:g}"}.get(
+        run.name, run.name)
+
+
 def comparison():
-    if job is None:
+    if group is None:
         st.info("Press the button: three digits models train as Ray jobs, side by side as far as the CPUs allow.")
         return
-    widgets.sweep_progress(job, "comparison")
-    names = st.session_state[state.COMPARE_NAMES]
-    st.plotly_chart(charts.kl_curves({n: j.history for n, j in zip(names, job.jobs) if j.history}),
-                    key="warmup_curves")
-    st.dataframe({"run": names, "status": [widgets.status(j) for j in job.jobs],
-                  **{column: [f"{j.history[-1][key]:{spec}}" if j.history else "–" for j in job.jobs]
+    widgets.group_progress(group, "comparison")
+    st.plotly_chart(charts.kl_curves({label(r): r.history for r in group if r.history}), key="warmup_curves")
+    st.dataframe({"run": [label(r) for r in group], "status": [widgets.status(r) for r in group],
+                  **{column: [f"{r.history[-1][key]:{spec}}" if r.history else "–" for r in group]
                      for column, key, spec in (("active units", "active_units", "d"), ("test KL", "test_kl", ".2f"),
                                                ("test −ELBO", "test_nelbo", ".2f"))}}, hide_index=True)
 
 
-widgets.follow(job, comparison)
+widgets.follow(group, comparison)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-LESSON_KS = "1,10,100,1000"  # vae_core.jobs.CURVE_KS: the KL trade-off page's ELBO-to-likelihood curve
+LESSON_KS = "1,10,100,1000"  # vae_core.runs.CURVE_KS: the KL trade-off page's ELBO-to-likelihood curve
 PAPERS_K = "5000"            # Burda et al. 2016, Table 1
 
 

@@ -49,7 +49,7 @@ def quiet_cluster():
     that count running and queued jobs."""
     import time
 
-    from vae_core.jobs import submitted
+    from vae_core.runs import submitted
 
     deadline = time.time() + 180
     while submitted():

@@ -346,11 +346,11 @@ def test_pages_hold_ui_only():
 def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(digits, tmp_path, quiet_cluster):
     """The session's node has 2 CPUs: two running digits jobs fill it, one more waits; the page's run is next."""
     from vae_core import Config
-    from vae_core.jobs import TrainingJob
+    from vae_core.runs import start_runs
 
     deadline = time.time() + 120
     long = Config(dataset="digits", hidden=(32,), epochs=100_000, batch_size=100)  # until stopped
-    others = [TrainingJob(long, digits, tmp_path / f"other-{i}", cpus=1).start() for i in range(3)]
+    others = [start_runs(long, digits, tmp_path / f"other-{i}", cpus=1).runs[0] for i in range(3)]
     try:
         while sorted(j.state for j in others) != ["queued", "running", "running"]:
             assert time.time() < deadline, [(j.state, j.message) for j in others]
@@ -530,7 +530,7 @@ def test_the_reduction_lesson_shows_beta_times_pixels_and_both_shipped_models():
 
 def test_the_likelihood_curve_is_estimated_once_in_the_background_and_kept(tmp_path):
     from vae_core import Config, load_dataset, save_checkpoint, train_new
-    from vae_core.jobs import CURVE_KS
+    from vae_core.runs import CURVE_KS
 
     model, history = train_new(Config(dataset="digits", hidden=(32,), epochs=3), load_dataset("digits"))
     folder = str(save_checkpoint(model, tmp_path / "runs" / "mine", history.epochs, history.test))

@@ -13,7 +13,7 @@ import pytest
 from vae_core import VAE, CheckpointError, Config, load_checkpoint, save_checkpoint
 from vae_core.checkpoint import (CONFIG, METRICS, UPLOADS, WEIGHTS, check_writable, find_checkpoints,
                                  import_checkpoint, new_run_dir, remove_stale_partials, summarize, zip_checkpoint)
-from vae_core.jobs import TrainingJob
+from vae_core.runs import start_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = Config(dataset="digits", hidden=(16,), latent_dim=3, epochs=1, seed=5)
@@ -68,7 +68,7 @@ def test_two_runs_started_in_the_same_second_get_two_folders(tmp_path):
 
 def test_two_identical_jobs_started_together_keep_both_runs(digits, tmp_path):
     config = SMALL.replace(epochs=2)
-    jobs = [TrainingJob(config, digits, new_run_dir(tmp_path, config)).start() for _ in range(2)]
+    jobs = [start_runs(config, digits, new_run_dir(tmp_path, config)).runs[0] for _ in range(2)]
     for job in jobs:
         job.join(timeout=60)
     assert [j.state for j in jobs] == ["done", "done"] and jobs[0].checkpoint != jobs[1].checkpoint

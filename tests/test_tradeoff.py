@@ -9,7 +9,7 @@ from torch.distributions import Normal, kl_divergence
 from vae_core import Config, evaluate, load_checkpoint
 from vae_core.checkpoint import sweep_members
 from vae_core.evaluation import encode_dataset
-from vae_core.jobs import SweepJob, TrainingJob
+from vae_core.runs import start_runs
 from vae_core.tradeoff import (aggregate_density, normal_density, objective_parts, reparameterization_draws,
                                sweep_configs)
 
@@ -98,13 +98,13 @@ def test_reparameterization_draws(trained_digits, digits):
 
 def test_a_sweep_job_runs_each_beta_and_stops_as_a_whole(digits, tmp_path):
     base = Config(dataset="digits", hidden=(32,), latent_dim=3, epochs=2, batch_size=100)
-    configs = sweep_configs(base, [0.5, 2.0])
-    sweep = SweepJob([TrainingJob(c, digits, tmp_path / f"beta-{c.beta:g}") for c in configs]).start()
+    configs = sweep_configs(base, [2.0, 0.5])
+    assert list(configs) == ["beta-0.5", "beta-2"]  # by increasing beta, named as their folders
+    sweep = start_runs(configs, digits, tmp_path)
     sweep.join(timeout=60)
-    assert [j.state for j in sweep.jobs] == ["done", "done"] and sweep.fraction == 1.0
+    assert [j.state for j in sweep.runs] == ["done", "done"] and sweep.fraction == 1.0
     assert [s.config.beta for s in sweep_members(tmp_path)] == [0.5, 2.0]
-    stopped = SweepJob([TrainingJob(c.replace(epochs=400), digits, tmp_path / "s" / str(i))
-                        for i, c in enumerate(configs)]).start()
+    stopped = start_runs({name: c.replace(epochs=400) for name, c in configs.items()}, digits, tmp_path / "s")
     stopped.stop()
     stopped.join(timeout=60)
-    assert [j.state for j in stopped.jobs] == ["stopped", "stopped"] and not stopped.active
+    assert [j.state for j in stopped.runs] == ["stopped", "stopped"] and not stopped.active

@@ -12,7 +12,7 @@ import torch
 from vae_core import Checkpoint, CheckpointError, Config, DataError, Dataset, load_checkpoint, load_dataset
 from vae_core.checkpoint import METRICS, WEIGHTS, Summary, find_checkpoints, summarize, sweep_members
 from vae_core.cli import parse_config
-from vae_core.jobs import CURVE_KS, CurveJob
+from vae_core.runs import CURVE_KS, LikelihoodCurve, RunState, start_likelihood_curve
 from vae_core.evaluation import encode_dataset, evaluate, pca_plane, plane_latents, project_2d
 from vae_core.tradeoff import aggregate_density
 
@@ -133,21 +133,21 @@ def _test_metrics(path: str, stamp: float) -> dict:
 
 
 def likelihood_curve(path: str):
-    """The model's -log p(x) estimates for the lesson's k (jobs.CURVE_KS): {k: estimate} when its metrics hold
-    them all (the shipped models' do), else the one CurveJob of this server that computes them, shared by every
+    """The model's -log p(x) estimates for the lesson's k (runs.CURVE_KS): {k: estimate} when its metrics hold
+    them all (the shipped models' do), else the one LikelihoodCurve of this server that computes them, shared by every
     session asking, which keeps them in the checkpoint's metrics.json (not in a shipped model's: the repository's)."""
     known = model(path).metrics.get("iwae", {})
     if all(str(k) in known for k in CURVE_KS):
         return {k: known[str(k)] for k in CURVE_KS}
     job = _curve_job(path, stamp(path))
-    return dict(job.points) if job.state == "done" else job
+    return dict(job.points) if job.state == RunState.DONE else job
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _curve_job(path: str, stamp: float) -> CurveJob:
+def _curve_job(path: str, stamp: float) -> LikelihoodCurve:
     checkpoint = model(path)
     shipped = Path(path).resolve().is_relative_to(SHIPPED_DIR.resolve())
-    return CurveJob(checkpoint=load_checkpoint(path), data=dataset(checkpoint.config.dataset), keep=not shipped).start()
+    return start_likelihood_curve(load_checkpoint(path), dataset(checkpoint.config.dataset), keep=not shipped)
 
 
 AGGREGATE_GRID = np.linspace(-4, 4, 81)

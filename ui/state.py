@@ -11,10 +11,9 @@ import streamlit as st
 MODEL = "model_path"      # str: path of the chosen checkpoint (a folder or a .safetensors file)
 MY_MODELS = "my_models"   # list[str]: checkpoints this session trained or uploaded
 LATENT = "latent_point"   # list[float]: the current latent point (see latent_point / set_latent_point)
-JOB = "training_job"      # vae_core.jobs.TrainingJob: this session's training run, at most one
-SWEEP = "sweep_job"       # vae_core.jobs.SweepJob: this session's own beta sweep on digits
-COMPARE = "compare_job"   # vae_core.jobs.SweepJob: this session's warm-up / free-bits comparison runs
-COMPARE_NAMES = "compare_names"  # list[str]: the names of the comparison's runs, in its jobs' order
+JOB = "training_job"      # vae_core.runs.Run: this session's training run, at most one
+SWEEP = "sweep_job"       # vae_core.runs.RunGroup: this session's own beta sweep on digits
+COMPARE = "compare_job"   # vae_core.runs.RunGroup: this session's warm-up / free-bits comparison runs
 SWEEP_CHOSEN = "sweep_chosen"    # str: path of the model clicked on the rate-distortion plane
 MAP_CHOSEN = "map_chosen"        # (model path, test index): the point clicked on the latent map
 SLIDERS_IMAGE = "sliders_image"  # int: the Latent sliders page's test image (its picker's key)

@@ -15,6 +15,7 @@ from PIL import Image
 from vae_core import Checkpoint, Dataset, VAEError, evaluate, load_checkpoint
 from vae_core.checkpoint import import_checkpoint, save_metrics, zip_checkpoint
 from vae_core.evaluation import as_images, reconstruction_rows
+from vae_core.runs import RunState
 
 from . import links, resources, state
 
@@ -202,18 +203,18 @@ def follow(job, render: Callable[[], None]) -> None:
     poll()
 
 
-def status(job) -> str:
-    """A job's state in a few words: waiting, its epoch, or how it ended."""
-    if job.state == "running":
-        return f"epoch {min(job.epoch + 1, job.config.epochs)} of {job.config.epochs}"
-    return waiting(job) or f"{job.state} after {job.epoch} epochs"
+def status(run) -> str:
+    """A run's state in a few words: waiting, its epoch, or how it ended."""
+    if run.state == RunState.RUNNING:
+        return f"epoch {min(run.epoch + 1, run.config.epochs)} of {run.config.epochs}"
+    return waiting(run) or f"{run.state} after {run.epoch} epochs"
 
 
 def waiting(job) -> str | None:
-    """What a job that has not started training yet waits for, in a few words (None once it runs)."""
-    if job.state == "starting":
+    """What a job that has not started yet waits for, in a few words (None once it runs)."""
+    if job.state == RunState.STARTING:
         return "starting workers…"
-    if job.state == "queued":
+    if job.state == RunState.QUEUED:
         if job.ahead:
             return f"queued: {job.ahead} job{'s' if job.ahead != 1 else ''} ahead"
         cpus = f"{job.cpus} free CPU{'s' if job.cpus != 1 else ''}"  # or a worker process, the first time
@@ -221,33 +222,34 @@ def waiting(job) -> str | None:
     return None
 
 
-def job_progress(job) -> None:
-    """One training job's progress line (waiting, epochs and ETA, or how it ended) and its stop button."""
-    config = job.config
-    if job.state == "running":
-        eta, worker = job.eta_seconds, job.worker
-        st.progress(job.fraction, text=f"epoch {min(job.epoch + 1, config.epochs)} of {config.epochs}, "
-                                       f"step {job.step}/{job.steps_per_epoch or '?'}"
+def run_progress(run) -> None:
+    """One training run's progress line (waiting, epochs and ETA, or how it ended) and its stop button."""
+    config = run.config
+    if run.state == RunState.RUNNING:
+        eta, worker = run.eta_seconds, run.worker
+        st.progress(run.fraction, text=f"epoch {min(run.epoch + 1, config.epochs)} of {config.epochs}, "
+                                       f"step {run.step}/{run.steps_per_epoch or '?'}"
                                        + (f" · about {eta:.0f} s left" if eta is not None else "")
-                                       + f" · Ray worker {worker['pid']} on node {worker['node'][:8]}, "
-                                         f"{worker['threads']} thread{'s' if worker['threads'] > 1 else ''}")
-    elif job.active:
-        st.progress(0.0, text=waiting(job))
+                                       + f" · Ray worker {worker.pid} on node {worker.node[:8]}, "
+                                         f"{worker.threads} thread{'s' if worker.threads > 1 else ''}")
+    elif run.active:
+        st.progress(0.0, text=waiting(run))
     else:
-        st.progress(job.fraction, text=f"{job.state}: {job.epoch} of {config.epochs} epochs")
-        (st.error if job.state == "failed" else st.warning if job.checkpoint is None else st.success)(job.message)
-    if job.active:
-        st.button("Stop", key=f"stop_{job.id}", on_click=job.stop)
+        st.progress(run.fraction, text=f"{run.state}: {run.epoch} of {config.epochs} epochs")
+        (st.error if run.state == RunState.FAILED else st.warning if run.checkpoint is None else st.success)(run.message)
+    if run.active:
+        st.button("Stop", key=f"stop_{run.id}", on_click=run.stop)
 
 
-def sweep_progress(sweep, what: str) -> None:
-    """Progress, stop button and failures of a SweepJob (call it from the render of follow())."""
-    if sweep.active:
-        parts = [f"β={j.config.beta:g}: " + (waiting(j) or f"epoch {min(j.epoch + 1, j.config.epochs)}/{j.config.epochs}")
-                 for j in sweep.jobs if j.active]
-        done = sum(not j.active for j in sweep.jobs)
-        st.progress(sweep.fraction, text=f"{what}: {done} of {len(sweep.jobs)} runs finished · " + " · ".join(parts))
-        st.button("Stop", key=f"stop_{what}", on_click=sweep.stop)
-    for j in sweep.jobs:
-        if j.state == "failed":
-            st.error(f"β={j.config.beta:g}: {j.message}")
+def group_progress(group, what: str) -> None:
+    """Progress, stop button and failures of a RunGroup, a line per run by its name (call it from the render of
+    follow())."""
+    if group.active:
+        parts = [f"{r.name}: " + (waiting(r) or f"epoch {min(r.epoch + 1, r.config.epochs)}/{r.config.epochs}")
+                 for r in group if r.active]
+        done = sum(not r.active for r in group)
+        st.progress(group.fraction, text=f"{what}: {done} of {len(group)} runs finished · " + " · ".join(parts))
+        st.button("Stop", key=f"stop_{what}", on_click=group.stop)
+    for r in group:
+        if r.state == RunState.FAILED:
+            st.error(f"{r.name}: {r.message}")

@@ -155,7 +155,8 @@ def _train(args) -> int:
     from .data import load_dataset
     from .errors import TrainingDiverged
     from .model import VAE
-    from .training import EpochEvent, pick_device, train
+    from .events import EpochEvent
+    from .training import pick_device, train
 
     config = config_from_args(args)
     out = _writable_out(Path(args.out), args.force)
@@ -163,7 +164,7 @@ def _train(args) -> int:
     torch.set_num_threads(args.threads)
     data = load_dataset(config.dataset, args.data_dir)
     if args.ray or os.environ.get("VAE_RAY_ADDRESS"):
-        return _run_on_ray([(config, out)], data, args.ray)
+        return _run_on_ray(config, data, out, args.ray)
     model = VAE(config)
     bar = tqdm(total=config.epochs, unit="epoch", dynamic_ncols=True)
 
@@ -209,43 +210,49 @@ def _sweep(args) -> int:
 
     base = config_from_args(args)
     out = Path(args.out)
-    runs = [(c, _writable_out(out / f"beta-{c.beta:g}", args.force)) for c in sweep_configs(base, args.betas)]
-    return _run_on_ray(runs, load_dataset(base.dataset, args.data_dir), args.ray)
+    configs = sweep_configs(base, args.betas)
+    for name in configs:
+        _writable_out(out / name, args.force)
+    return _run_on_ray(configs, load_dataset(base.dataset, args.data_dir), out, args.ray)
 
 
-def _run_on_ray(runs, data, address: str | None) -> int:
-    """Run (config, out folder) pairs as Ray jobs with a progress bar each; Ctrl-C stops them all."""
+def _run_on_ray(configs, data, out: Path, address: str | None) -> int:
+    """Train configs (one Config, or names -> Configs, see runs.start_runs) as Ray runs saved under out, with a
+    progress bar each; Ctrl-C stops them all."""
     from tqdm import tqdm
 
     from . import cluster
-    from .jobs import SweepJob, TrainingJob
+    from .runs import RunState, start_runs
 
     print(f"running on {cluster.connect(address)}", file=sys.stderr)
-    sweep = SweepJob([TrainingJob(config, data, folder) for config, folder in runs]).start()
-    bars = [tqdm(total=job.config.epochs, unit="epoch", position=i, desc=job.out_dir.name, dynamic_ncols=True)
-            for i, job in enumerate(sweep.jobs)]
+    group = start_runs(configs, data, out)
+    bars = [tqdm(total=run.config.epochs, unit="epoch", position=i, desc=run.name, dynamic_ncols=True)
+            for i, run in enumerate(group)]
     try:
-        while sweep.active:
-            _show(sweep.jobs, bars)
+        while group.active:
+            _show(group, bars)
             time.sleep(0.25)
     except KeyboardInterrupt:
-        sweep.stop()
-        sweep.join()
+        group.stop()
+        group.join()
     finally:
-        _show(sweep.jobs, bars)
+        _show(group, bars)
         for bar in bars:
             bar.close()
-    for job in sweep.jobs:
-        node = f" on node {job.worker['node'][:8]}" if job.worker else ""
-        print(f"{job.out_dir.name}: {job.message}{node}", file=sys.stdout if job.state == "done" else sys.stderr)
-    return 0 if all(job.state == "done" for job in sweep.jobs) else 1
+    for run in group:
+        node = f" on node {run.worker.node[:8]}" if run.worker else ""
+        print(f"{run.name}: {run.message}{node}", file=sys.stdout if run.state == RunState.DONE else sys.stderr)
+    return 0 if all(run.state == RunState.DONE for run in group) else 1
 
 
-def _show(jobs, bars) -> None:
-    for job, bar in zip(jobs, bars):
-        bar.n = job.epoch
-        record = job.history[-1] if job.history else None
-        status = {"queued": f"queued, {job.ahead} ahead", "starting": "starting workers"}.get(job.state, job.state)
+def _show(group, bars) -> None:
+    from .runs import RunState
+
+    for run, bar in zip(group, bars):
+        bar.n = run.epoch
+        record = run.history[-1] if run.history else None
+        status = {RunState.QUEUED: f"queued, {run.ahead} ahead", RunState.STARTING: "starting workers"}.get(
+            run.state, str(run.state))
         bar.set_postfix_str(status + (f", test −ELBO {record['test_nelbo']:.2f}" if record else ""), refresh=False)
         bar.refresh()
 

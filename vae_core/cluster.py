@@ -99,39 +99,6 @@ def _start_local() -> None:
     atexit.register(ray.shutdown)  # stop its processes cleanly when this process ends
 
 
-class StopBoard:
-    """A Ray actor, one per submitting process: which jobs were told to stop. A running task holds one call to
-    wait() open, answered the moment its job is told to stop (or released when it ends): a stop reaches the
-    training loop within one step, and a running job costs the board nothing while it runs."""
-
-    def __init__(self):
-        self._ids: set[str] = set()
-        self._waiting: dict = {}         # job id -> asyncio.Event of its open wait()
-        self._released: set[str] = set()  # released before their wait() came (a task over at once)
-
-    def stop(self, job_id: str) -> None:
-        self._ids.add(job_id)
-        if job_id in self._waiting:
-            self._waiting.pop(job_id).set()
-
-    def release(self, job_id: str) -> None:
-        """End job_id's wait(): its task is over."""
-        if job_id in self._waiting:
-            self._waiting.pop(job_id).set()
-        else:
-            self._released.add(job_id)
-
-    async def wait(self, job_id: str) -> bool:
-        """Return once job_id is told to stop (True) or released (False)."""
-        import asyncio
-
-        if job_id not in self._ids and job_id not in self._released:
-            event = self._waiting.setdefault(job_id, asyncio.Event())
-            await event.wait()
-        self._released.discard(job_id)
-        return job_id in self._ids
-
-
 def total_cpus() -> int:
     import ray
 

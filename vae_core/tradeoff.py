@@ -94,7 +94,15 @@ def effective_beta(config) -> float:
     return config.beta * (config.input_dim if config.recon_reduction == "mean" else 1)
 
 
-def sweep_configs(base, betas) -> list:
-    """One config per beta, otherwise identical: the points of a rate-distortion sweep."""
-    return [base.replace(beta=float(b)) for b in betas]
+def sweep_configs(base, betas) -> dict:
+    """The runs of a rate-distortion sweep: one config per beta, otherwise identical, named beta-<beta> (the
+    folder each is saved in), by increasing beta."""
+    return {f"beta-{float(b):g}": base.replace(beta=float(b)) for b in sorted(betas)}
+
+
+def remedy_configs(base, warmup_epochs: float, free_bits: float) -> dict:
+    """The runs of the warm-up and free-bits comparison: base as it is, with a linear KL warm-up over warmup_epochs,
+    and with free bits of free_bits nats per dimension; named plain, warmup and freebits (their folders)."""
+    return {"plain": base, "warmup": base.replace(warmup_epochs=warmup_epochs),
+            "freebits": base.replace(free_bits=free_bits)}
 

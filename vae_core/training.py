@@ -14,30 +14,11 @@ import torch
 from .config import Config
 from .data import Dataset, binarize
 from .errors import ConfigError, TrainingDiverged
+from .events import EpochEvent, StepEvent
 from .evaluation import evaluate
 from .mlp_step import MLPStep, supported
 from .model import VAE
 from .objective import negative_elbo
-
-
-@dataclass
-class StepEvent:
-    """Sent to the callback after every optimiser step."""
-    epoch: int          # 1-based
-    step: int           # 1-based within the epoch
-    steps_per_epoch: int
-    loss: float         # the optimised (beta-weighted) loss, nats per image
-    recon: float
-    kl: float
-    beta: float         # the KL weight in force (after warm-up)
-
-
-@dataclass
-class EpochEvent:
-    """Sent to the callback after every epoch, with the test evaluation."""
-    epoch: int
-    epochs: int
-    record: dict        # one row of the history: see epoch_record
 
 
 @dataclass

@@ -1,0 +1,83 @@
+"""What training reports while it runs, and what a running task is told: the typed events `training.train` sends
+to its callback and a Ray task streams back to the process that started it (vae_core.runs), and the commands
+that process sends to the task (through workers.RunControl)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import Config
+
+
+# ---- from the training loop (training.train's callback) ----
+
+@dataclass(frozen=True)
+class StepEvent:
+    """After every optimiser step."""
+    epoch: int          # 1-based
+    step: int           # 1-based within the epoch
+    steps_per_epoch: int
+    loss: float         # the optimised (beta-weighted) loss, nats per image
+    recon: float
+    kl: float
+    beta: float         # the KL weight in force (after warm-up)
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    """After every epoch, with the test evaluation; a task adds a preview of the test set's reconstructions."""
+    epoch: int
+    epochs: int
+    record: dict                      # one row of the history: see training.epoch_record
+    preview: np.ndarray | None = None  # [H, W]: test originals over their reconstructions
+
+
+# ---- from a task on a worker, besides the loop's EpochEvents ----
+
+@dataclass(frozen=True)
+class Started:
+    """The task began on a worker: where it runs, with how many threads, at what niceness."""
+    pid: int
+    node: str
+    threads: int
+    nice: int
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Step losses gathered over a short while (StepEvents are too many to send one by one)."""
+    points: tuple[tuple[int, float, float, float], ...]  # (step counted from the start, loss, recon, KL)
+    step: int                                             # the last step taken, within its epoch
+    steps_per_epoch: int
+    epoch: int                                            # the epoch that step belongs to (1-based)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A training task's end: the weights and records of its finished epochs (none if stopped before the first)."""
+    config: Config                    # as trained: precision "auto" resolved
+    tensors: dict[str, np.ndarray]    # the state dict
+    history: list[dict]
+    metrics: dict                     # the test metrics of the weights returned
+    stopped: bool
+
+
+@dataclass(frozen=True)
+class Estimated:
+    """One importance-weighted estimate of the test set's -log p(x) (evaluation.iwae_estimate's result)."""
+    k: int
+    estimate: dict
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The task ended with an error a user can act on (a diverged run, say); nothing was saved."""
+    message: str
+
+
+# ---- to a running task ----
+
+@dataclass(frozen=True)
+class Stop:
+    """Stop before the next step, keeping the finished epochs."""

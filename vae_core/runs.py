@@ -1,0 +1,376 @@
+"""Training runs on Ray, from the side that starts them: start_runs(configs, data, folder) submits each run as a
+Ray task and returns a RunGroup at once; each Run fills in its progress from the task's typed events
+(vae_core.events) for a page, the CLI or a notebook to poll, and writes its checkpoint here, into its folder, so
+a cluster needs no shared file system. What runs on the workers is in vae_core.workers.
+
+How a run goes: start_runs -> Job.start (a thread of this process) -> cluster.connect -> the task is given to Ray
+(state QUEUED) -> the task's events arrive in that thread, one by one, in Job._apply: Started (RUNNING), Steps,
+EpochEvent, then Trained (the checkpoint is written: DONE or STOPPED) or Failed (FAILED). Stop() cancels a queued
+task or sends Stop to a running one through the RunControl actor. Ray queues what the cluster cannot run yet:
+this module keeps no queue of its own, only the order of this process's submissions, to say how many are ahead.
+A job's fields are replaced, never mutated in place, so a reader in another thread always sees a consistent value.
+"""
+from __future__ import annotations
+
+import enum
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from . import cluster
+from .checkpoint import Checkpoint, record_iwae, write_checkpoint
+from .config import Config
+from .data import Dataset
+from .errors import VAEError
+from .events import EpochEvent, Estimated, Failed, Started, Steps, Stop, Trained
+from . import workers
+
+CURVE_KS = (1, 10, 100, 1000)  # the importance samples of the ELBO-to-likelihood lesson
+
+
+class RunState(enum.StrEnum):
+    PENDING = "pending"    # made, not started
+    STARTING = "starting"  # connecting to Ray (the first job of a process starts a local instance)
+    QUEUED = "queued"      # given to Ray, waiting for a worker with its CPUs
+    RUNNING = "running"
+    DONE = "done"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+    @property
+    def active(self) -> bool:
+        return self in (RunState.PENDING, RunState.STARTING, RunState.QUEUED, RunState.RUNNING)
+
+
+@dataclass(kw_only=True)
+class Job:
+    """What every job shares: its submission from a thread of its own, which then follows the task's events, its
+    place in Ray's queue, stopping, and how a failure is told. Subclasses say which task runs (_task) and what its
+    own events mean (_apply)."""
+    cpus: int | None = None             # CPU budget (torch threads); None: cluster.job_cpus(dataset), once submitted
+    state: RunState = RunState.PENDING
+    message: str = ""                   # what went wrong, or what the job left behind
+    submitted: float = 0.0              # time.time() of start()
+    started: float = 0.0                # time.time() the task began on a worker
+    worker: Started | None = None       # where the task runs
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    _stop_requested: bool = field(default=False, repr=False)
+    _generator: object = field(default=None, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    doing: ClassVar[str] = "running this job"  # what its worker does, for the message if the worker dies
+
+    def start(self) -> Job:
+        """Submit the job (connecting to Ray first if need be) from a thread of its own, which follows it."""
+        self.state, self.submitted = RunState.STARTING, time.time()
+        self._thread = threading.Thread(target=self._follow, name=f"job-{self.id[:8]}", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def active(self) -> bool:
+        return self.state.active
+
+    @property
+    def ahead(self) -> int:
+        """Jobs this process gave Ray earlier that still wait for the cluster (Ray starts tasks of the same CPU
+        budget in the order they came)."""
+        earlier = list(_submitted)  # a snapshot: other threads add and remove jobs
+        earlier = earlier[:earlier.index(self)] if self in earlier else []
+        return sum(job.state == RunState.QUEUED and job.cpus == self.cpus for job in earlier)
+
+    def stop(self) -> None:
+        """Stop the job: a queued one never runs; a running one stops before its next step."""
+        self._stop_requested = True
+        if self.state == RunState.QUEUED and self._generator is not None:
+            import ray
+
+            ray.cancel(self._generator)
+        elif self.state == RunState.RUNNING:
+            _control().send.remote(self.id, Stop())
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _task(self) -> tuple:
+        """(the task function of vae_core.workers, its arguments before the common ones, the dataset it needs)."""
+        raise NotImplementedError
+
+    def _apply(self, event) -> None:
+        """Take one of the task's own events (not Started or Failed)."""
+        raise NotImplementedError
+
+    def _over(self) -> None:
+        """The task's events ended without a failure: say how the job ended."""
+        raise NotImplementedError
+
+    def _end(self, state: RunState, message: str) -> None:
+        self.message, self.state = message, state
+
+    # ---- following the task (in this job's thread) ----
+
+    def _follow(self) -> None:
+        try:
+            self.message = "starting workers"
+            cluster.connect()  # before anything imports ray: connecting sets how Ray starts
+            self._run()
+        except VAEError as e:
+            self._end(RunState.FAILED, str(e))
+        except Exception as e:  # the thread's boundary: a poller must never wait on a dead job
+            self._end(RunState.FAILED, f"unexpected error: {type(e).__name__}: {e}")
+            raise
+        finally:
+            if self.active:
+                self._end(RunState.FAILED, "the task ended without a result")
+            if self in _submitted:
+                _submitted.remove(self)
+
+    def _run(self) -> None:
+        import ray
+        from ray.exceptions import OutOfMemoryError, RayError, TaskCancelledError, WorkerCrashedError
+
+        if self._stop_requested:
+            return self._end(RunState.STOPPED, "stopped before it started: nothing saved")
+        function, args, data = self._task()
+        cpus = self.cpus = self.cpus or cluster.job_cpus(data.name)
+        task = _remote(function).options(num_cpus=cpus)
+        with _submit_lock:  # the order of _submitted is the order Ray was given the tasks in
+            self._generator = task.remote(*args, _data_ref(data), cpus, self.id, _control())
+            _submitted.append(self)
+            self.state, self.message = RunState.QUEUED, ""
+        try:
+            for ref in self._generator:
+                event = ray.get(ref)
+                if isinstance(event, Started):
+                    self.worker, self.started, self.state = event, time.time(), RunState.RUNNING
+                    if self._stop_requested:  # stopped while the task was starting
+                        _control().send.remote(self.id, Stop())
+                elif isinstance(event, Failed):
+                    return self._end(RunState.FAILED, event.message)
+                else:
+                    self._apply(event)
+            self._over()
+        except TaskCancelledError:
+            self._end(RunState.STOPPED, "stopped before it started: nothing saved")
+        except (WorkerCrashedError, OutOfMemoryError) as e:
+            self._end(RunState.FAILED, f"the worker {self.doing} died ({type(e).__name__}: killed, or out of "
+                                       f"memory); nothing saved. {_first_line(e)}")
+        except RayError as e:
+            self._end(RunState.FAILED, f"the task failed: {_first_line(e)}")
+
+
+@dataclass
+class Run(Job):
+    """One training run: its progress while it trains, then its checkpoint in folder."""
+    config: Config
+    data: Dataset
+    folder: Path                      # the checkpoint folder; removed again if the run saves nothing
+    name: str = ""                    # how its group calls it (beta-0.1, plain, ...); the folder's name by default
+    epoch: int = 0                    # epochs finished
+    step: int = 0                     # steps finished in the current epoch
+    steps_per_epoch: int = 0
+    history: list = field(default_factory=list)  # epoch records, as in the checkpoint's metrics.json
+    steps: list = field(default_factory=list)    # (step from the start, loss, recon, kl), a few per epoch
+    preview: object = None                       # [H, W] array: test originals over their reconstructions
+    checkpoint: Path | None = None
+    doing: ClassVar[str] = "training this run"
+
+    def __post_init__(self):
+        self.folder = Path(self.folder)
+        self.name = self.name or self.folder.name
+
+    @property
+    def fraction(self) -> float:
+        if not self.steps_per_epoch:
+            return 1.0 if self.state == RunState.DONE else 0.0
+        done = self.epoch * self.steps_per_epoch + self.step
+        return min(1.0, done / (self.config.epochs * self.steps_per_epoch))
+
+    @property
+    def eta_seconds(self) -> float | None:
+        done = self.fraction
+        return (time.time() - self.started) * (1 - done) / done if done > 0 and self.started else None
+
+    def _task(self) -> tuple:
+        return workers.train_task, (self.config,), self.data
+
+    def _apply(self, event) -> None:
+        if isinstance(event, Steps):
+            self.steps = self.steps + list(event.points)
+            self.steps_per_epoch, self.step = event.steps_per_epoch, event.step
+        elif isinstance(event, EpochEvent):
+            self.preview, self.history = event.preview, self.history + [event.record]
+            self.epoch, self.step = event.record["epoch"], 0
+        elif isinstance(event, Trained):
+            self._save(event)
+
+    def _over(self) -> None:
+        if self.checkpoint is None and self.active:
+            self._end(RunState.FAILED, "the task ended without a result")
+
+    def _save(self, result: Trained) -> None:
+        self.epoch, self.step = len(result.history), 0  # a stopped run keeps its finished epochs only
+        if not result.history:
+            return self._end(RunState.STOPPED, "stopped before the first epoch ended: nothing saved")
+        self.config = result.config  # as trained: precision "auto" resolved
+        tensors = {k: np.array(v) for k, v in result.tensors.items()}  # writable copies of Ray's read-only arrays
+        write_checkpoint(self.folder, self.config, tensors, result.history, result.metrics)
+        self.checkpoint = self.folder
+        done = "stopped after" if result.stopped else "finished"
+        self._end(RunState.STOPPED if result.stopped else RunState.DONE,
+                  f"{done} {len(result.history)} epochs; saved {self.folder} "
+                  f"(test negative ELBO {result.metrics['nelbo']:.2f} nats)")
+
+    def _end(self, state: RunState, message: str) -> None:
+        if self.checkpoint is None:
+            try:
+                self.folder.rmdir()  # made for this run, which saved nothing
+            except OSError:
+                pass  # not there, or not empty
+        super()._end(state, message)
+
+
+@dataclass
+class RunGroup:
+    """Runs started together (one run, a beta sweep, the warm-up comparison): Ray runs as many at once as the
+    cluster's CPUs allow and queues the rest."""
+    runs: list[Run]
+
+    def __iter__(self):
+        return iter(self.runs)
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def stop(self) -> None:
+        for run in self.runs:
+            run.stop()
+
+    def join(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.time() + timeout
+        for run in self.runs:
+            run.join(None if deadline is None else max(0.0, deadline - time.time()))
+
+    @property
+    def active(self) -> bool:
+        return any(run.active for run in self.runs)
+
+    @property
+    def fraction(self) -> float:
+        return sum(run.fraction if run.active else 1.0 for run in self.runs) / len(self.runs)
+
+    @property
+    def checkpoints(self) -> list[Path]:
+        return [run.checkpoint for run in self.runs if run.checkpoint is not None]
+
+
+def start_runs(configs: Config | Mapping[str, Config], data: Dataset, folder: str | Path, *,
+               cpus: int | None = None) -> RunGroup:
+    """Train each config on Ray and return the group at once (connecting to Ray happens in the runs' threads).
+
+    One Config is saved into folder itself; a mapping of names to configs (sweep_configs, remedy_configs) into
+    folder/name each. cpus overrides the CPU budget of every run (else cluster.job_cpus of the dataset).
+    """
+    folder = Path(folder)
+    if isinstance(configs, Config):
+        named = {folder.name: (configs, folder)}
+    else:
+        named = {name: (config, folder / name) for name, config in configs.items()}
+    group = RunGroup([Run(config=config, data=data, folder=where, name=name, cpus=cpus)
+                      for name, (config, where) in named.items()])
+    for run in group.runs:
+        run.start()
+    return group
+
+
+@dataclass
+class LikelihoodCurve(Job):
+    """The test set's -log p(x) estimated with k importance samples for each k in ks (evaluation.iwae_estimate) as
+    a Ray task; with keep, the estimates go into the checkpoint's metrics.json under "iwae", so each model's are
+    computed once."""
+    checkpoint: Checkpoint
+    data: Dataset
+    ks: tuple = CURVE_KS
+    keep: bool = True
+    points: dict = field(default_factory=dict)  # k -> iwae_estimate's result, as they arrive
+    doing: ClassVar[str] = "estimating the likelihood"
+
+    @property
+    def fraction(self) -> float:
+        return sum(self.points) / sum(self.ks)  # the samples drawn: k = 1000 is most of the work
+
+    def _task(self) -> tuple:
+        tensors = {k: v.detach().cpu().numpy() for k, v in self.checkpoint.model.state_dict().items()}
+        return workers.curve_task, (self.checkpoint.config, tensors, list(self.ks)), self.data
+
+    def _apply(self, event) -> None:
+        if isinstance(event, Estimated):
+            self.points = {**self.points, event.k: event.estimate}
+
+    def _over(self) -> None:
+        if self.keep:
+            record_iwae(self.checkpoint, self.points)
+        self._end(RunState.DONE, f"-log p(x) estimated with k = {', '.join(map(str, self.ks))} importance samples")
+
+
+def start_likelihood_curve(checkpoint: Checkpoint, data: Dataset, ks: tuple = CURVE_KS,
+                           keep: bool = True) -> LikelihoodCurve:
+    """Estimate checkpoint's -log p(x) on data's test set for each k, on Ray (see LikelihoodCurve)."""
+    return LikelihoodCurve(checkpoint=checkpoint, data=data, ks=ks, keep=keep).start()
+
+
+def submitted() -> list[Job]:
+    """This process's jobs that Ray has and that have not ended, in the order Ray was given them."""
+    return list(_submitted)
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+# ---- this process's Ray handles: made once, on first use ----
+
+_submitted: list[Job] = []  # this process's jobs given to Ray and not yet ended, in the order Ray got them
+_submit_lock = threading.Lock()
+_remotes: dict = {}
+_handles: dict = {}
+_setup_lock = threading.Lock()
+
+
+def _remote(function):
+    """function as a Ray task that is never retried (a retry would start again from scratch, unseen)."""
+    import ray
+
+    with _setup_lock:
+        if function not in _remotes:
+            _remotes[function] = ray.remote(max_retries=0)(function)
+        return _remotes[function]
+
+
+def _control():
+    """This process's RunControl actor, through which it reaches its running tasks."""
+    import ray
+
+    with _setup_lock:
+        if "control" not in _handles:
+            _handles["control"] = ray.remote(num_cpus=0)(workers.RunControl).remote()
+        return _handles["control"]
+
+
+def _data_ref(data: Dataset):
+    """The dataset in Ray's object store, put there once per process: workers on this node map it without a copy,
+    and workers elsewhere fetch it, so they need no data files of their own."""
+    import ray
+
+    key = ("data", data.name, id(data.train_x))
+    with _setup_lock:
+        if key not in _handles:
+            _handles[key] = ray.put(workers.pack_dataset(data))
+        return _handles[key]

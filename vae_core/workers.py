@@ -1,0 +1,177 @@
+"""What runs on a Ray worker: the task that trains one run, the task that estimates a likelihood curve, and
+RunControl, the small actor through which the process that started a task reaches it while it runs.
+
+Every task takes (its own arguments..., the packed dataset, its CPU budget, its run id, the RunControl) and yields
+the typed events of vae_core.events; vae_core.runs submits the tasks and follows those events. Nothing here is
+called in the submitting process except pack_dataset.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import threading
+import time
+import warnings
+
+from .config import Config
+from .data import Dataset
+from .errors import VAEError
+from .events import EpochEvent, Estimated, Failed, Started, StepEvent, Steps, Stop, Trained
+
+PREVIEW_IMAGES = 8
+STEP_POINTS = 20      # step losses kept per epoch, for the curves
+FLUSH_SECONDS = 0.25  # step losses reach the submitter at least this often
+DATA_FIELDS = ("train_x", "train_y", "test_x", "test_y")
+
+
+class RunControl:
+    """A Ray actor, one per submitting process: its channel to each running task. A task holds one call to next()
+    open, answered the moment a command is sent to it (so a stop reaches the training loop within one step) and
+    with None once the task releases it at its end; a task nobody commands costs the actor nothing.
+
+    A command sent after its task ended leaves an inbox of a few bytes behind, for the actor's life."""
+
+    def __init__(self):
+        self._inboxes: dict = {}  # run id -> asyncio.Queue of commands; None ends it
+
+    def _inbox(self, run_id: str):
+        import asyncio
+
+        return self._inboxes.setdefault(run_id, asyncio.Queue())
+
+    def send(self, run_id: str, command) -> None:
+        self._inbox(run_id).put_nowait(command)
+
+    def release(self, run_id: str) -> None:
+        """The task of run_id is over: its open next() returns None."""
+        self._inbox(run_id).put_nowait(None)
+
+    async def next(self, run_id: str):
+        """The next command for run_id, once there is one; None once its task is over."""
+        command = await self._inbox(run_id).get()
+        if command is None:
+            self._inboxes.pop(run_id, None)
+        return command
+
+
+def pack_dataset(data: Dataset) -> dict:
+    """The dataset as plain arrays, for Ray's object store (workers on this node map them without a copy)."""
+    return {"name": data.name, "image_shape": data.image_shape, "classes": data.classes, "source": data.source,
+            **{k: getattr(data, k).numpy() for k in DATA_FIELDS}}
+
+
+def unpack_dataset(packed: dict) -> Dataset:
+    import torch
+
+    with warnings.catch_warnings():  # the object store's arrays are read-only; training never writes to them
+        warnings.simplefilter("ignore", UserWarning)
+        tensors = {k: torch.from_numpy(packed[k]) for k in DATA_FIELDS}
+    return Dataset(packed["name"], image_shape=packed["image_shape"], classes=packed["classes"],
+                   source=packed["source"], **tensors)
+
+
+def train_task(config: Config, packed: dict, cpus: int, run_id: str, control):
+    """Train config's model with `cpus` threads, yielding Started, Steps and EpochEvents (with a preview), then
+    Trained (or Failed)."""
+    from .evaluation import reconstruction_rows
+    from .model import VAE
+    from .training import train
+
+    data = unpack_dataset(packed)
+    yield _started(cpus)
+    stop, events, outcome = threading.Event(), queue.Queue(), {}
+    model = VAE(config)
+
+    def on_event(event):
+        if isinstance(event, EpochEvent):  # the preview is made here, between steps, while the model is still
+            preview = reconstruction_rows(model, data.test_x[:PREVIEW_IMAGES], PREVIEW_IMAGES).numpy()
+            event = dataclasses.replace(event, preview=preview)
+        events.put(event)
+
+    def work():
+        try:
+            outcome["history"] = train(model, data, config, callback=on_event, stop=stop)
+        except VAEError as e:
+            outcome["error"] = str(e)
+        finally:
+            events.put(_END)
+
+    threading.Thread(target=_obey, args=(control, run_id, stop), daemon=True).start()
+    threading.Thread(target=work, name="train", daemon=True).start()
+    try:
+        yield from _stream(events)
+    finally:  # over, or the generator closed under it: the training thread stops, the watcher's wait ends
+        stop.set()
+        control.release.remote(run_id)
+    if "error" in outcome:
+        yield Failed(outcome["error"] + "; nothing saved")
+        return
+    history = outcome["history"]
+    yield Trained(config=model.config, tensors={k: v.cpu().numpy() for k, v in model.state_dict().items()},
+                  history=history.epochs, metrics=history.test, stopped=history.stopped)
+
+
+def curve_task(config: Config, tensors: dict, ks: list[int], packed: dict, cpus: int, run_id: str, control):
+    """One IWAE estimate of the test set's -log p(x) per k, yielded (Estimated) as each is done."""
+    import numpy as np
+    import torch
+
+    from .evaluation import iwae_estimate
+    from .model import VAE
+
+    model = VAE(config)
+    model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in tensors.items()})
+    test_x = unpack_dataset(packed).test_x
+    yield _started(cpus)
+    control.release.remote(run_id)  # nothing to obey: it ends by itself within seconds
+    for k in ks:
+        yield Estimated(k, iwae_estimate(model, test_x, k, seed=config.seed))
+
+
+def _started(cpus: int) -> Started:
+    """On a worker, as a task begins: torch's threads set to the task's budget, the event that says where it runs.
+
+    Ray starts its workers at nice 15 (its worker_niceness), so a training yields the CPU to the web server and
+    any browser on the same machine without our asking."""
+    import ray
+    import torch
+
+    torch.set_num_threads(cpus)  # the budget Ray reserved for this task
+    return Started(pid=os.getpid(), node=ray.get_runtime_context().get_node_id(), threads=torch.get_num_threads(),
+                   nice=os.nice(0))
+
+
+_END = object()  # the training thread is over
+
+
+def _stream(events: queue.Queue):
+    """Yield the training thread's events: epochs at once, step losses gathered into Steps every FLUSH_SECONDS."""
+    points, last, flushed = [], None, time.monotonic()
+    while True:
+        try:
+            event = events.get(timeout=FLUSH_SECONDS)
+        except queue.Empty:
+            event = None  # nothing new for a while: time to send what was gathered
+        if isinstance(event, StepEvent):
+            last = event
+            if event.step % max(1, event.steps_per_epoch // STEP_POINTS) == 0:
+                points.append(((event.epoch - 1) * event.steps_per_epoch + event.step, event.loss, event.recon,
+                               event.kl))
+            event = None
+        if last is not None and (event is not None or time.monotonic() - flushed >= FLUSH_SECONDS):
+            yield Steps(tuple(points), last.step, last.steps_per_epoch, last.epoch)
+            points, last, flushed = [], None, time.monotonic()
+        if event is _END:
+            return
+        if event is not None:
+            yield event
+
+
+def _obey(control, run_id: str, stop: threading.Event) -> None:
+    """Carry out the commands sent to run_id until its task releases it."""
+    import ray
+
+    while (command := ray.get(control.next.remote(run_id))) is not None:
+        if isinstance(command, Stop):
+            stop.set()
