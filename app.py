@@ -6,12 +6,12 @@ opens with a "page not found" dialog on a fresh session.)
 """
 import streamlit as st
 
-from ui import links, navigation, resources, state, widgets
+from ui import links, navigation, resources, sidebar, state
 
 st.set_page_config(page_title="VAE lab", page_icon="🧪", layout="wide")
 page = st.navigation(navigation.streamlit_pages())
 links.restore(page.url_path)  # a link opened: its model, point and page settings first
-widgets.model_picker()
+sidebar.model_picker()
 try:
     page.run()
 finally:  # after the page, so that a model or point the page itself set (a button, a finished run) is in the link

@@ -1,14 +1,14 @@
 """Beta sweeps on the rate-distortion plane: the same model trained at several betas, and what each one draws."""
 import streamlit as st
 
-from ui import charts, resources, state, widgets
+from ui import charts, images, progress, resources, sidebar, state
 from vae_core.checkpoint import new_run_dir
 from ui.decoder import decoded_grid
 from vae_core.evaluation import ACTIVE_THRESHOLD, prior_latents
 from vae_core.runs import start_runs
 from vae_core.tradeoff import sweep_configs
 
-checkpoint = widgets.current()
+checkpoint = sidebar.current()
 st.title("Beta sweeps: rate against distortion")
 st.markdown("Each point is one model, trained with the same data, architecture and seed at a different β. "
             "Small β buys sharp reconstructions with many nats of KL (rate); large β squeezes the rate to zero "
@@ -26,7 +26,7 @@ if dataset == "digits" and mine is not None:
 
 def show_model(checkpoint, x, size, key):
     """Test images over their reconstructions, then samples from the prior."""
-    widgets.show_reconstructions(checkpoint.model, x, size)
+    images.show_reconstructions(checkpoint.model, x, size)
     decoded_grid(checkpoint.model, prior_latents(checkpoint.config.latent_dim, 16), key=key, nrow=8, width=size,
                  caption="samples from the prior", download=f"prior-beta-{checkpoint.config.beta:g}.png")
 
@@ -75,4 +75,4 @@ if go and betas:
     st.rerun()
 
 if mine is not None:
-    widgets.follow(mine, lambda: widgets.group_progress(mine, "sweep"))
+    progress.follow(mine, lambda: progress.group_progress(mine, "sweep"))

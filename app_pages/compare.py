@@ -2,16 +2,16 @@
 breakdowns), the same latent point decoded by both, and both on the rate-distortion plane."""
 import streamlit as st
 
-from ui import charts, resources, state, widgets
+from ui import charts, panels, pickers, resources, sidebar, state
 from ui.decoder import decoded_grid
 from vae_core.drawing import preprocess, read_drawing
 from vae_core.tradeoff import objective_parts
 
-first = widgets.current()
+first = sidebar.current()
 st.title("Two models side by side")
 st.caption("The model chosen in the sidebar is A; pick B here. Any two: shipped, trained here or uploaded.")
 options = [p for p in resources.shipped_models() + st.session_state[state.MY_MODELS] if p != st.session_state[state.MODEL]]
-other = st.selectbox("Model B", options, format_func=widgets.label, key="compare_other")
+other = st.selectbox("Model B", options, format_func=sidebar.label, key="compare_other")
 second = resources.model(other)
 models = {"A": first, "B": second}
 drawing = st.session_state.get(state.DRAWING)
@@ -23,13 +23,13 @@ if not inputs:
 source = st.radio("The same input", inputs, horizontal=True, key="compare_input") if inputs else None
 if source == "a test image":
     data = resources.dataset_or_explain(first.config.dataset, "Comparing on a test image")
-    index = widgets.test_image_picker(data, "compare_image") if data is not None else None
+    index = pickers.test_image_picker(data, "compare_image") if data is not None else None
 
 columns = st.columns(2)
 for (name, checkpoint), column in zip(models.items(), columns):
     config = checkpoint.config
     with column:
-        st.subheader(f"{name}: {widgets.label(str(checkpoint.path))}")
+        st.subheader(f"{name}: {sidebar.label(str(checkpoint.path))}")
         if source == "your drawing":
             x = preprocess(read_drawing(drawing), config.dataset)
         elif source == "a test image" and index is not None:
@@ -39,7 +39,7 @@ for (name, checkpoint), column in zip(models.items(), columns):
         parts = objective_parts(checkpoint.model, x)
         decoded_grid(checkpoint.model, [parts.mu], key=f"compare_recon_{name}", nrow=1, width=200,
                      caption="reconstruction: the decoded posterior mean", download=f"model-{name}-reconstruction.png")
-        widgets.objective_breakdown(parts, config.beta, config.latent_dim, narrow=True)
+        panels.objective_breakdown(parts, config.beta, config.latent_dim, narrow=True)
 
 st.header("The same latent point")
 z = state.latent_point(first.config.latent_dim)

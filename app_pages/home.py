@@ -1,11 +1,11 @@
 """Home: what a VAE is, and what the chosen model does to real images and to draws from the prior."""
 import streamlit as st
 
-from ui import resources, widgets
+from ui import images, resources, sidebar
 from ui.decoder import decoded_grid
 from vae_core.evaluation import prior_latents
 
-checkpoint = widgets.current()
+checkpoint = sidebar.current()
 config = checkpoint.config
 
 st.title("VAE lab")
@@ -26,7 +26,7 @@ with left:
     st.subheader("Test images and their reconstructions")
     data = resources.dataset_or_explain(config.dataset, "Reconstructing")
     if data is not None:
-        widgets.show_reconstructions(checkpoint.model, data.test_x[:16], size=480)
+        images.show_reconstructions(checkpoint.model, data.test_x[:16], size=480)
         st.caption(f"{config.dataset} test images from {data.source}")
 with right:
     st.subheader("Samples from the prior")

@@ -2,14 +2,14 @@
 straight and along the great circle, with the norm of z along both paths."""
 import streamlit as st
 
-from ui import charts, resources, state, widgets
+from ui import charts, images, pickers, resources, sidebar, state
 from ui.decoder import decoded_grid
 from vae_core.drawing import preprocess, read_drawing
 from vae_core.evaluation import decode_images, image_grid, lerp, pixel_blend, slerp
 from vae_core.export import gif_bytes
 from vae_core.tradeoff import objective_parts
 
-checkpoint = widgets.current()
+checkpoint = sidebar.current()
 model, config = checkpoint.model, checkpoint.config
 
 st.title("Interpolation")
@@ -25,7 +25,7 @@ if data is None:
 drawings = {"your drawing": st.session_state.get(state.DRAWING), "your kept drawing": st.session_state.get(state.KEPT_DRAWING)}
 available = [e for e in state.ENDS if e not in drawings or drawings[e] is not None]
 start, end = st.session_state.pop(state.INTERP_ENDS, (None, None))  # set by the Your digit page's buttons
-for key, wanted in (("interp_from", start), ("interp_to", end)):
+for key, wanted in ((state.INTERP_FROM, start), (state.INTERP_TO, end)):
     if wanted in available:
         st.session_state[key] = wanted
 a_col, b_col, steps_col = st.columns(3)
@@ -36,7 +36,7 @@ def end_point(column, key: str, label: str, default: str, image: int):
     with column:
         source = st.radio(label, available, index=available.index(default), key=key, horizontal=True)
         if source == "a test image":
-            index = widgets.test_image_picker(data, f"{key}_image", default=image, linked=key == "interp_from")
+            index = pickers.test_image_picker(data, f"{key}_image", default=image, linked=key == state.INTERP_FROM)
             x = data.test_x[index]
             return resources.encodings(st.session_state[state.MODEL])[0][index], x, f"test image {index}"
         if source == "the current point":
@@ -45,12 +45,12 @@ def end_point(column, key: str, label: str, default: str, image: int):
                        + (", …" if len(z) > 6 else "") + ")")
             return z, None, "the current point"
         x = preprocess(read_drawing(drawings[source]), config.dataset)
-        widgets.thumbnail(x.reshape(config.image_shape[1:]), 56)
+        images.thumbnail(x.reshape(config.image_shape[1:]), 56)
         return objective_parts(model, x).mu, x, source
 
 
-z0, x0, name0 = end_point(a_col, "interp_from", "From", "a test image", 0)
-z1, x1, name1 = end_point(b_col, "interp_to", "To", "a test image", 1)
+z0, x0, name0 = end_point(a_col, state.INTERP_FROM, "From", "a test image", 0)
+z1, x1, name1 = end_point(b_col, state.INTERP_TO, "To", "a test image", 1)
 steps = steps_col.slider("Steps", 3, 16, 10, key="interp_steps")
 
 paths = {"Linear": lerp(z0, z1, steps), "Spherical": slerp(z0, z1, steps)}
@@ -68,5 +68,5 @@ if x0 is None or x1 is None:
     st.caption("A latent point has no pixels of its own: the blend needs two images (test images or drawings).")
 else:
     ends = [t.reshape(config.image_shape[1:]) for t in (x0, x1)]
-    widgets.show_image(image_grid(pixel_blend(ends[0], ends[1], steps), nrow=steps), size=1100,
+    images.show_image(image_grid(pixel_blend(ends[0], ends[1], steps), nrow=steps), size=1100,
                        caption=f"from {name0} to {name1}, pixel by pixel")

@@ -2,7 +2,7 @@
 trick, and the aggregate posterior against the prior."""
 import streamlit as st
 
-from ui import charts, links, panels, resources, state, widgets
+from ui import charts, links, panels, pickers, progress, resources, sidebar, state
 from ui.decoder import decoded_grid
 from vae_core.evaluation import ACTIVE_THRESHOLD, dimensions_by_kl
 from vae_core.runs import RunState
@@ -11,23 +11,23 @@ from vae_core.tradeoff import normal_density, objective_parts, reparameterizatio
 BETAS = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0]
 MOST_BARS = 64  # KL bars at most: the most informative dimensions
 
-checkpoint = widgets.current()
+checkpoint = sidebar.current()
 model, config, path = checkpoint.model, checkpoint.config, st.session_state[state.MODEL]
 st.title("KL trade-off: the objective, term by term")
 data = resources.dataset_or_explain(config.dataset, "This page")
 if data is None:
     st.stop()
 
-index = widgets.test_image_picker(data, "tradeoff_image")
+index = pickers.test_image_picker(data, "tradeoff_image")
 linked_beta = links.take_number("beta", allowed=BETAS)
 if linked_beta is not None:
-    st.session_state["tradeoff_beta"] = linked_beta
-beta = st.select_slider("β", BETAS, value=config.beta if config.beta in BETAS else 1.0, key="tradeoff_beta")
+    st.session_state[state.TRADEOFF_BETA] = linked_beta
+beta = st.select_slider("β", BETAS, value=config.beta if config.beta in BETAS else 1.0, key=state.TRADEOFF_BETA)
 links.write("beta", beta)
 parts = objective_parts(model, data.test_x[index])
 st.caption(f"The model was trained with β = {config.beta:g}; the slider reweights this image's terms to show "
            "what a β-VAE would pay for it. The reconstruction term is averaged over 64 draws of z.")
-widgets.objective_breakdown(parts, beta, config.latent_dim)
+panels.objective_breakdown(parts, beta, config.latent_dim)
 
 st.header("KL per dimension, over the test set")
 metrics = resources.test_metrics(path)
@@ -90,14 +90,14 @@ def likelihood_gap():
                        if drop is not None and drop > 0.05 else ".")
                     + " Bars: ± one standard error over the test images. Papers report k = 5,000.")
     else:
-        st.progress(curve.fraction, text=widgets.waiting(curve) or
+        st.progress(curve.fraction, text=progress.waiting(curve) or
                     f"estimating −log p(x) over the test set with k = 1, 10, 100 and 1,000 importance samples "
                     f"(k = {', '.join(map(str, curve.points)) or 'none'} done); computed once for this model")
         if curve.state == RunState.FAILED:
             st.error(curve.message)
 
 
-widgets.follow(curve if not isinstance(curve, dict) else None, likelihood_gap)
+progress.follow(curve if not isinstance(curve, dict) else None, likelihood_gap)
 
 st.header("Summed or averaged: the most common mistake in VAE code")
 panels.reduction_lesson(config, parts)

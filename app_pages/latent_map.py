@@ -1,11 +1,11 @@
 """Latent map: where every test image's posterior mean lands, and the decoded manifold over the plane."""
 import streamlit as st
 
-from ui import charts, links, resources, state, widgets
+from ui import charts, images, links, navigation, resources, sidebar, state
 from ui.decoder import decoded_grid
 from vae_core.evaluation import as_images, dimensions_by_kl, manifold_latents, posterior_on_plane, reconstruct
 
-checkpoint = widgets.current()
+checkpoint = sidebar.current()
 model, config, path = checkpoint.model, checkpoint.config, st.session_state[state.MODEL]
 
 st.title("Latent map")
@@ -70,13 +70,13 @@ if chosen is not None:
     x = data.test_x[chosen:chosen + 1]
     original, recon, numbers = st.columns([1, 1, 2])
     with original:
-        widgets.show_image(as_images(x, config.image_shape)[0], 200, "original")
+        images.show_image(as_images(x, config.image_shape)[0], 200, "original")
     with recon:
-        widgets.show_image(reconstruct(model, x)[0], 200, "reconstruction (decoded mean)")
+        images.show_image(reconstruct(model, x)[0], 200, "reconstruction (decoded mean)")
     with numbers:
         st.dataframe({"dimension": [f"z{i}" for i in range(config.latent_dim)],
                       "posterior mean μ": mu[chosen], "posterior std σ": std[chosen]}, hide_index=True)
         if st.button("Open in the latent sliders", key="map_to_sliders"):
             state.set_latent_point(mu[chosen])
             st.session_state[state.SLIDERS_IMAGE] = chosen  # the sliders page's test image is this one too
-            st.switch_page("app_pages/latent_sliders.py")
+            st.switch_page(navigation.SLIDERS.script)

@@ -1,11 +1,11 @@
 """Latent pad: drag a point over two latent dimensions, decoded in the browser on every animation frame."""
 import streamlit as st
 
-from ui import links, resources, state, widgets
+from ui import links, pickers, resources, sidebar, state
 from ui.decoder import MOST_SLIDERS, latent_pad
 from vae_core.evaluation import dimensions_by_kl
 
-checkpoint = widgets.current()
+checkpoint = sidebar.current()
 model, config = checkpoint.model, checkpoint.config
 
 st.title("Latent pad")
@@ -24,9 +24,9 @@ if config.latent_dim > 2:
     axes = order[:MOST_SLIDERS]  # the most informative dimensions can be axes
     linked = links.take_axes(axes)
     if linked:
-        st.session_state["pad_dim_x"], st.session_state["pad_dim_y"] = linked
-    dims = (x_col.selectbox("Horizontal axis", axes, format_func="z{}".format, key="pad_dim_x"),
-            y_col.selectbox("Vertical axis", axes, index=1, format_func="z{}".format, key="pad_dim_y"))
+        st.session_state.update(zip(state.PAD_AXES, linked))
+    dims = (x_col.selectbox("Horizontal axis", axes, format_func="z{}".format, key=state.PAD_AXES[0]),
+            y_col.selectbox("Vertical axis", axes, index=1, format_func="z{}".format, key=state.PAD_AXES[1]))
     if dims[0] == dims[1]:
         st.info("Choose two different dimensions for the pad's axes.")
         st.stop()
@@ -39,7 +39,7 @@ with image_col:
     data = resources.dataset_or_explain(config.dataset, "The background scatter and starting from a test image")
     if data is not None:
         mu, _ = resources.encodings(st.session_state[state.MODEL])
-        index = widgets.test_image_picker(data, "pad_image")
+        index = pickers.test_image_picker(data, "pad_image")
         if st.button("Start from its posterior mean", key="pad_from_image"):
             state.set_latent_point(mu[index])
 reset_col.button("Reset to zero", key="pad_reset",

@@ -1,7 +1,7 @@
 """Latent sliders: one slider per latent dimension (most informative first), decoded in your browser as you drag."""
 import streamlit as st
 
-from ui import resources, state, widgets
+from ui import pickers, resources, sidebar, state
 from ui.decoder import latent_sliders
 from vae_core.evaluation import TRAVERSAL_VALUES, decode_images, dimensions_by_kl, prior_point, traversal
 from vae_core.export import gif_bytes
@@ -9,7 +9,7 @@ from vae_core.export import gif_bytes
 MOST_SLIDERS = 64  # sliders at most; further dimensions keep their value
 MOST_ROWS = 16     # traversal rows at most
 
-checkpoint = widgets.current()
+checkpoint = sidebar.current()
 model, config = checkpoint.model, checkpoint.config
 dims = dimensions_by_kl(checkpoint.metrics, config.latent_dim)
 
@@ -23,7 +23,7 @@ start, prior, reset = st.columns([3, 1, 1], vertical_alignment="bottom")
 with start:
     data = resources.dataset_or_explain(config.dataset, "Starting from a real image")
     if data is not None:
-        index = widgets.test_image_picker(data, state.SLIDERS_IMAGE)
+        index = pickers.test_image_picker(data, state.SLIDERS_IMAGE)
         if st.button("Start from its posterior mean", key="sliders_from_image"):
             state.set_latent_point(resources.encodings(st.session_state[state.MODEL])[0][index])
 prior.button("Sample from the prior", key="sliders_prior",

@@ -12,4 +12,4 @@ for number, step in enumerate(STEPS, 1):
         st.markdown(f"**{number}. {step.title}** · {step.minutes} min")
         st.markdown(step.look)
         st.markdown(f"*Question:* {step.question}")
-        st.page_link(step.page, label="Open this step", icon=":material/arrow_forward:", query_params=step.link)
+        st.page_link(step.page.script, label="Open this step", icon=":material/arrow_forward:", query_params=step.link)

@@ -1,7 +1,7 @@
 """Train: fit a new model in the background, watch its curves and reconstructions, keep the checkpoint."""
 import streamlit as st
 
-from ui import charts, resources, state, widgets
+from ui import charts, images, progress, resources, state
 from vae_core import DATASETS, Config, VAEError
 from vae_core.checkpoint import new_run_dir
 from vae_core.config import ARCHS, LIKELIHOODS, PRECISIONS, parse_sizes
@@ -59,7 +59,7 @@ if start:
         st.session_state[state.JOB] = run
 
 
-def progress():
+def show_run():
     if run is None:
         st.info("Set the hyperparameters and start: training runs on Ray workers (on this machine unless the app "
                 "was given a Ray cluster), not in this page, one run per session.")
@@ -67,13 +67,13 @@ def progress():
     if not run.active and run.checkpoint is not None and str(run.checkpoint) not in st.session_state[state.MY_MODELS]:
         state.add_model(str(run.checkpoint))  # the new checkpoint becomes this session's choice, once
         st.rerun()  # the whole page: the sidebar lists it
-    widgets.run_progress(run)
+    progress.run_progress(run)
     curves, preview = st.columns([3, 2])
     curves.plotly_chart(charts.training_curves(run.steps, run.history), width="stretch", key="train_curves")
     if run.preview is not None:
         with preview:
-            widgets.show_image(run.preview, size=480,
+            images.show_image(run.preview, size=480,
                                caption=f"after epoch {run.epoch}: test originals (top), reconstructions (bottom)")
 
 
-widgets.follow(run, progress)
+progress.follow(run, show_run)

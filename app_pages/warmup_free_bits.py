@@ -1,7 +1,7 @@
 """KL warm-up and free bits: two fixes for posterior collapse, compared on a short digits run."""
 import streamlit as st
 
-from ui import charts, resources, state, widgets
+from ui import charts, progress, resources, state
 from vae_core.checkpoint import new_run_dir
 from vae_core.runs import start_runs
 from vae_core.tradeoff import remedy_configs
@@ -49,12 +49,12 @@ def comparison():
     if group is None:
         st.info("Press the button: three digits models train as Ray jobs, side by side as far as the CPUs allow.")
         return
-    widgets.group_progress(group, "comparison")
+    progress.group_progress(group, "comparison")
     st.plotly_chart(charts.kl_curves({label(r): r.history for r in group if r.history}), key="warmup_curves")
-    st.dataframe({"run": [label(r) for r in group], "status": [widgets.status(r) for r in group],
+    st.dataframe({"run": [label(r) for r in group], "status": [progress.status(r) for r in group],
                   **{column: [f"{r.history[-1][key]:{spec}}" if r.history else "–" for r in group]
                      for column, key, spec in (("active units", "active_units", "d"), ("test KL", "test_kl", ".2f"),
                                                ("test −ELBO", "test_nelbo", ".2f"))}}, hide_index=True)
 
 
-widgets.follow(group, comparison)
+progress.follow(group, comparison)

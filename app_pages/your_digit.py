@@ -2,7 +2,7 @@
 to, what it costs in nats, and its nearest test images; start the sliders, the pad or an interpolation from it."""
 import streamlit as st
 
-from ui import charts, resources, state, widgets
+from ui import charts, images, navigation, panels, resources, sidebar, state
 from ui.decoder import decoded_grid
 from ui.drawing import drawing_pad
 from vae_core import VAEError
@@ -10,7 +10,7 @@ from vae_core.drawing import preprocess, read_drawing
 from vae_core.evaluation import as_images, image_grid, nearest, posterior_on_plane
 from vae_core.tradeoff import objective_parts
 
-checkpoint = widgets.current()
+checkpoint = sidebar.current()
 model, config, path = checkpoint.model, checkpoint.config, st.session_state[state.MODEL]
 st.title("Your digit")
 st.caption("Draw a digit with the mouse, a pen or a finger. It is preprocessed the way the chosen model's data "
@@ -18,7 +18,7 @@ st.caption("Draw a digit with the mouse, a pen or a finger. It is preprocessed t
 
 pad, seen, decoded = st.columns(3)
 with pad:
-    drawn = drawing_pad(key="digit_pad", clear=st.session_state.get("digit_pad_clears", 0))
+    drawn = drawing_pad(key="digit_pad", clear=st.session_state.get(state.DIGIT_PAD_CLEARS, 0))
 if drawn is not None:
     st.session_state[state.DRAWING] = drawn
 if drawn is None:
@@ -30,7 +30,7 @@ except VAEError as e:
     st.warning(str(e))
     st.stop()
 with seen:
-    widgets.show_image(as_images(x, config.image_shape)[0], 280,
+    images.show_image(as_images(x, config.image_shape)[0], 280,
                        f"what the model sees: {config.image_shape[1]}x{config.image_shape[2]}, preprocessed as "
                        f"{config.dataset}'s images were")
 parts = objective_parts(model, x)
@@ -39,7 +39,7 @@ with decoded:
                  caption="its reconstruction: the decoded posterior mean", download="your-digit-reconstruction.png")
 
 st.subheader("What it costs")
-widgets.objective_breakdown(parts, config.beta, config.latent_dim)
+panels.objective_breakdown(parts, config.beta, config.latent_dim)
 
 data = resources.dataset_or_explain(config.dataset, "Placing it among the test images")
 if data is not None:
@@ -56,26 +56,26 @@ if data is not None:
                (" projected onto the map's PCA plane." if plane else "."))
     close = nearest(mu, parts.mu, 8)
     st.subheader("Its nearest test images in latent space")
-    widgets.show_image(image_grid(as_images(data.test_x[close], config.image_shape), nrow=8), 640,
+    images.show_image(image_grid(as_images(data.test_x[close], config.image_shape), nrow=8), 640,
                        "labels: " + ", ".join(data.classes[int(data.test_y[i])] for i in close))
 
 st.subheader("Start from it")
 a, b, c, d = st.columns(4)
 if a.button("The sliders", key="digit_to_sliders"):
     state.set_latent_point(parts.mu)
-    st.switch_page("app_pages/latent_sliders.py")
+    st.switch_page(navigation.SLIDERS.script)
 if b.button("The latent pad", key="digit_to_pad", disabled=config.latent_dim < 2):
     state.set_latent_point(parts.mu)
-    st.switch_page("app_pages/latent_pad.py")
+    st.switch_page(navigation.PAD.script)
 if c.button("Interpolate to a test image", key="digit_to_interp"):
     st.session_state[state.INTERP_ENDS] = ("your drawing", "a test image")
-    st.switch_page("app_pages/interpolation.py")
+    st.switch_page(navigation.INTERPOLATION.script)
 kept = st.session_state.get(state.KEPT_DRAWING)
 if kept is None:
     if d.button("Keep it, draw a second one", key="digit_keep", help="then interpolate between your two drawings"):
         st.session_state[state.KEPT_DRAWING] = drawn
-        st.session_state["digit_pad_clears"] = st.session_state.get("digit_pad_clears", 0) + 1
+        st.session_state[state.DIGIT_PAD_CLEARS] = st.session_state.get(state.DIGIT_PAD_CLEARS, 0) + 1
         st.rerun()
 elif d.button("Interpolate from your kept drawing", key="digit_between"):
     st.session_state[state.INTERP_ENDS] = ("your kept drawing", "your drawing")
-    st.switch_page("app_pages/interpolation.py")
+    st.switch_page(navigation.INTERPOLATION.script)

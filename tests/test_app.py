@@ -463,10 +463,10 @@ def test_every_lesson_step_links_to_a_page_model_and_point_that_exist():
     at = page("app_pages/lesson.py").run()
     assert not at.exception and len(at.get("page_link")) == len(STEPS)
     for step in STEPS:
-        assert step.page in scripts and step.question.endswith("?")
+        assert step.page.script in scripts and step.question.endswith("?")
         if "model" in step.link:
             assert load_checkpoint(model_path(step.link["model"]))  # a shipped model, opened by name
-        opened, notices = linked_page(step.page, step.link)
+        opened, notices = linked_page(step.page.script, step.link)
         assert not opened.exception and not notices, (step.title, notices)
 
 

@@ -175,7 +175,8 @@ def test_the_shipped_models_and_sweeps_are_what_their_recipes_make():
 
     from vae_core import load_checkpoint
     from vae_core.checkpoint import sweep_members
-    from vae_core.cli import build_parser, config_from_args
+    from vae_core.cli import build_parser
+    from vae_core.flags import config_from_args
 
     commands = train_shipped.commands(json.loads((ROOT / "models" / "recipes.json").read_text()))
     for name, argv in commands.items():

@@ -9,7 +9,8 @@ import torch
 from safetensors.torch import save_file
 
 from vae_core import VAE, CheckpointError, Config, ConfigError, load_checkpoint
-from vae_core.cli import build_parser, config_from_args
+from vae_core.cli import build_parser
+from vae_core.flags import config_from_args
 from vae_core.config import MAX_PARAMETERS, parse_sizes
 
 

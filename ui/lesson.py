@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import navigation
+from .navigation import Page
+
 
 @dataclass(frozen=True)
 class Step:
@@ -11,7 +14,7 @@ class Step:
     minutes: int
     look: str       # what to look at
     question: str   # for the learners
-    page: str       # the page's script
+    page: Page      # the page it opens (ui.navigation)
     link: dict      # its query parameters: model, z, image, beta, axes
 
 
@@ -20,43 +23,43 @@ STEPS = (
          "Read the objective on the home page, then compare the reconstructions of test images with the samples "
          "decoded from the prior.",
          "Why are the prior samples blurrier and stranger than the reconstructions?",
-         "app_pages/home.py", {"model": "digits-2d"}),
+         navigation.HOME, {"model": "digits-2d"}),
     Step("Two numbers make a digit", 10,
          "Drag each slider of the 2-D digits model from the origin and watch the digit and the traversal strips.",
          "Which direction changes which digit it is, and which only its style?",
-         "app_pages/latent_sliders.py", {"model": "digits-2d", "z": "0,0"}),
+         navigation.SLIDERS, {"model": "digits-2d", "z": "0,0"}),
     Step("Where the encoder puts the data", 10,
          "On the MNIST 2-D map, find each class; click a point to see its posterior and turn on the ellipses.",
          "Why do 4s and 9s share a region, and how wide is one image's posterior compared with the clusters?",
-         "app_pages/latent_map.py", {"model": "mnist-2d"}),
+         navigation.MAP, {"model": "mnist-2d"}),
     Step("Drag through the gaps", 10,
          "Drag the pad's handle from one cluster to another, slowly through the empty space between them.",
          "What does the decoder draw where no training image was encoded, and why is it still a plausible digit?",
-         "app_pages/latent_pad.py", {"model": "mnist-2d", "z": "0,0"}),
+         navigation.PAD, {"model": "mnist-2d", "z": "0,0"}),
     Step("Straight or round", 10,
          "Interpolate between two test images of the 16-D MNIST model; compare the two paths and their norms.",
          "Why does the middle of the straight path look washed out in 16 dimensions, and what does the spherical "
          "path keep constant?",
-         "app_pages/interpolation.py", {"model": "mnist-16d", "image": "0"}),
+         navigation.INTERPOLATION, {"model": "mnist-16d", "image": "0"}),
     Step("The objective, term by term", 10,
          "Read one image's reconstruction and KL in nats; move β from 1 to 10 and back.",
          "At β = 10, which term would training shrink first, and what would the digits look like?",
-         "app_pages/kl_tradeoff.py", {"model": "digits-2d", "image": "3", "beta": "1"}),
+         navigation.KL_TRADEOFF, {"model": "digits-2d", "image": "3", "beta": "1"}),
     Step("Rate against distortion", 10,
          "On the shipped digits sweep, click the points from β = 0.1 to β = 10; look at the KL bars and the samples.",
          "Why do units collapse one by one as β grows, and which β gives the best samples?",
-         "app_pages/beta_sweep.py", {"model": "sweeps/digits/beta-1"}),
+         navigation.BETA_SWEEP, {"model": "sweeps/digits/beta-1"}),
     Step("The bug in half the code on GitHub", 5,
          "Scroll to \"Summed or averaged\": the same model trained with the reconstruction averaged over pixels.",
          "These digits have 64 pixels: what β does averaging imply here, and on MNIST's 784? What do the averaged "
          "model's samples and active units show?",
-         "app_pages/kl_tradeoff.py", {"model": "sweeps/digits/beta-1", "image": "3", "beta": "1"}),
+         navigation.KL_TRADEOFF, {"model": "sweeps/digits/beta-1", "image": "3", "beta": "1"}),
     Step("Fighting collapse", 10,
          "Train the three runs (plain, warm-up, free bits) with the page's defaults and watch the KL curves.",
          "Free bits keep every unit, yet which run has the best test −ELBO, and why need those two not agree?",
-         "app_pages/warmup_free_bits.py", {}),
+         navigation.WARMUP, {}),
     Step("Your own digit", 5,
          "Draw a 4, keep it, draw a 9, then interpolate between your two drawings.",
          "Did your digits land among their classes on the map? What does the path between them pass through?",
-         "app_pages/your_digit.py", {"model": "mnist-2d"}),
+         navigation.YOUR_DIGIT, {"model": "mnist-2d"}),
 )

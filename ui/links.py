@@ -16,9 +16,6 @@ from vae_core import VAEError
 
 from . import resources, state
 
-WRITTEN = "_link_written"  # what this session last put in the query string
-PENDING = "_link_pending"  # page parameters from a link, not yet taken by their page
-OPENED = "_link_page"      # the page the last run showed
 RUNS_PREFIX = "runs/"      # a model under the runs folder; any other name is under models/
 
 
@@ -46,7 +43,7 @@ def write(name: str, value) -> None:
     """Put name=value in the address bar (a list is written comma-separated), if it changed."""
     number = lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)  # noqa: E731
     text = ",".join(map(number, value)) if isinstance(value, (list, tuple)) else number(value)
-    written = st.session_state.setdefault(WRITTEN, {})
+    written = st.session_state.setdefault(state.LINK_WRITTEN, {})
     if st.query_params.get(name) != text:
         st.query_params[name] = text
     written[name] = text
@@ -57,13 +54,13 @@ def restore(page: str) -> None:
     session starts or moves to another page (page: the page about to run). A rerun of the same page carries the
     browser's copy of the query string, which lags behind what the last runs wrote when the user acts quickly
     (arrow keys on a slider): applying it would pull the point back to where it was a few runs ago."""
-    opened, st.session_state[OPENED] = st.session_state.get(OPENED) != page, page
+    opened, st.session_state[state.LINK_PAGE] = st.session_state.get(state.LINK_PAGE) != page, page
     if not opened:
         return
     incoming = st.query_params.to_dict()
-    written = st.session_state.get(WRITTEN, {})
+    written = st.session_state.get(state.LINK_WRITTEN, {})
     arrived = {k: v for k, v in incoming.items() if written.get(k) != v}
-    st.session_state[WRITTEN] = dict(incoming)
+    st.session_state[state.LINK_WRITTEN] = dict(incoming)
     if not arrived:
         return
     if "model" in arrived:
@@ -81,12 +78,12 @@ def restore(page: str) -> None:
                    "starting from the origin")
         else:
             state.set_latent_point(point)
-    st.session_state[PENDING] = {k: v for k, v in arrived.items() if k not in ("model", "z")}
+    st.session_state[state.LINK_PENDING] = {k: v for k, v in arrived.items() if k not in ("model", "z")}
 
 
 def take(name: str):
     """The raw value a link gave for a page parameter (once), or None."""
-    return st.session_state.get(PENDING, {}).pop(name, None)
+    return st.session_state.get(state.LINK_PENDING, {}).pop(name, None)
 
 
 def take_number(name: str, allowed=None, low: float | None = None, high: float | None = None) -> float | None:

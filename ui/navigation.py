@@ -14,21 +14,21 @@ class Page:
     url: str      # the page's path in the address bar ("" for the home page)
 
 
-PAGES = (
-    Page("app_pages/home.py", "Home", ":material/home:", ""),
-    Page("app_pages/lesson.py", "Lesson", ":material/school:", "Lesson"),
-    Page("app_pages/latent_sliders.py", "Latent sliders", ":material/tune:", "Latent_sliders"),
-    Page("app_pages/latent_map.py", "Latent map", ":material/scatter_plot:", "Latent_map"),
-    Page("app_pages/interpolation.py", "Interpolation", ":material/swap_horiz:", "Interpolation"),
-    Page("app_pages/your_digit.py", "Your digit", ":material/draw:", "Your_digit"),
-    Page("app_pages/compare.py", "Compare two models", ":material/compare:", "Compare"),
-    Page("app_pages/train.py", "Train", ":material/model_training:", "Train"),
-    Page("app_pages/latent_pad.py", "Latent pad", ":material/touch_app:", "Latent_pad"),
-    Page("app_pages/kl_tradeoff.py", "KL trade-off", ":material/balance:", "KL_trade-off"),
-    Page("app_pages/beta_sweep.py", "Beta sweep", ":material/show_chart:", "Beta_sweep"),
-    Page("app_pages/warmup_free_bits.py", "Warm-up and free bits", ":material/local_fire_department:",
-         "Warm-up_and_free_bits"),
-)
+HOME = Page("app_pages/home.py", "Home", ":material/home:", "")
+LESSON = Page("app_pages/lesson.py", "Lesson", ":material/school:", "Lesson")
+SLIDERS = Page("app_pages/latent_sliders.py", "Latent sliders", ":material/tune:", "Latent_sliders")
+MAP = Page("app_pages/latent_map.py", "Latent map", ":material/scatter_plot:", "Latent_map")
+INTERPOLATION = Page("app_pages/interpolation.py", "Interpolation", ":material/swap_horiz:", "Interpolation")
+YOUR_DIGIT = Page("app_pages/your_digit.py", "Your digit", ":material/draw:", "Your_digit")
+COMPARE = Page("app_pages/compare.py", "Compare two models", ":material/compare:", "Compare")
+TRAIN = Page("app_pages/train.py", "Train", ":material/model_training:", "Train")
+PAD = Page("app_pages/latent_pad.py", "Latent pad", ":material/touch_app:", "Latent_pad")
+KL_TRADEOFF = Page("app_pages/kl_tradeoff.py", "KL trade-off", ":material/balance:", "KL_trade-off")
+BETA_SWEEP = Page("app_pages/beta_sweep.py", "Beta sweep", ":material/show_chart:", "Beta_sweep")
+WARMUP = Page("app_pages/warmup_free_bits.py", "Warm-up and free bits", ":material/local_fire_department:",
+              "Warm-up_and_free_bits")
+
+PAGES = (HOME, LESSON, SLIDERS, MAP, INTERPOLATION, YOUR_DIGIT, COMPARE, TRAIN, PAD, KL_TRADEOFF, BETA_SWEEP, WARMUP)
 
 
 def streamlit_pages() -> list[st.Page]:

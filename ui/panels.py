@@ -1,17 +1,40 @@
-"""Teaching panels too long to write inline in a page: the reduction lesson (summed against averaged
-reconstruction) on the KL trade-off page."""
+"""Teaching panels too long to write inline in a page: one image's objective written out term by term (the KL
+trade-off, Compare and Your digit pages), and the reduction lesson (summed against averaged reconstruction) on
+the KL trade-off page."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from vae_core.evaluation import prior_latents
 from vae_core.tradeoff import effective_beta
 
-from . import resources, widgets
+from . import resources
 from .decoder import decoded_grid
+from .images import show_reconstructions
 
 SUMMED = resources.SHIPPED_DIR / "sweeps" / "digits" / "beta-1"   # the notes' objective
 AVERAGED = resources.SHIPPED_DIR / "digits-8d-mean-recon"          # the same model, trained with the mistake
+
+
+def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = False) -> None:
+    """One image's negative ELBO written out with its own numbers (vae_core.tradeoff.ObjectiveParts), reweighted
+    by beta, then each dimension's mean, spread and KL. narrow: for half a page, the KL named rather than written
+    out and the sum on a second line (the whole formula is wider than a column)."""
+    if narrow:
+        st.latex(r"\begin{aligned}\mathcal L(x) &= \underbrace{\mathbb E_{q}[-\log p(x|z)]}_{%.2f} + \beta\,"
+                 r"\underbrace{\mathrm{KL}(q(z|x)\,\|\,p(z))}_{%.2f} \\ &= %.2f + %g \times %.2f = \mathbf{%.2f}\ "
+                 r"\text{nats}\end{aligned}" % (parts.recon, parts.kl, parts.recon, beta, parts.kl, parts.total(beta)))
+    else:
+        st.latex(r"\mathcal L(x) = \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,\underbrace{"
+                 r"\tfrac12\textstyle\sum_{i=1}^{%d}(\mu_i^2+\sigma_i^2-\log\sigma_i^2-1)}_{%.2f}"
+                 r" = %.2f + %g \times %.2f = \mathbf{%.2f}\ \text{nats}"
+                 % (parts.recon, latent_dim, parts.kl, parts.recon, beta, parts.kl, parts.total(beta)))
+    order = np.argsort(-np.asarray(parts.kl_per_dim), kind="stable")  # what carries this image's information first
+    st.dataframe({"dimension": [f"z{i}" for i in order], "μ": np.asarray(parts.mu)[order],
+                  "σ": np.asarray(parts.sigma)[order], "KL, nats": np.asarray(parts.kl_per_dim)[order]}, hide_index=True)
+    if latent_dim > 2:
+        st.caption("Rows from the largest KL for this image to the smallest.")
 
 
 def reduction_lesson(config, parts) -> None:
@@ -39,7 +62,7 @@ def reduction_lesson(config, parts) -> None:
         with column:
             st.markdown(f"**{how}** · {m['active_units']} of {checkpoint.config.latent_dim} active units · "
                         f"KL {m['kl']:.2f} nats · reconstruction {m['recon']:.2f} nats")
-            widgets.show_reconstructions(checkpoint.model, data.test_x[:8], 400)
+            show_reconstructions(checkpoint.model, data.test_x[:8], 400)
             decoded_grid(checkpoint.model, prior_latents(checkpoint.config.latent_dim, 16), key=f"reduction_{path.name}",
                          nrow=8, width=400, caption="samples from the prior", download=f"prior-{path.name}.png")
     st.caption("Both are shipped digits models with the same architecture, data, seed and β = 1 (models/recipes.json): "

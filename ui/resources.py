@@ -11,7 +11,7 @@ import torch
 
 from vae_core import Checkpoint, CheckpointError, Config, DataError, Dataset, load_checkpoint, load_dataset
 from vae_core.checkpoint import METRICS, WEIGHTS, Summary, find_checkpoints, summarize, sweep_members
-from vae_core.cli import parse_config
+from vae_core.flags import config_from_flags
 from vae_core.runs import CURVE_KS, LikelihoodCurve, RunState, start_likelihood_curve
 from vae_core.evaluation import encode_dataset, evaluate, pca_plane, plane_latents, project_2d
 from vae_core.tradeoff import aggregate_density
@@ -177,7 +177,7 @@ def sweep_base(dataset: str) -> Config:
     """The settings every model of the shipped beta sweep on dataset shares (models/recipes.json): the base
     of the sweep and warm-up pages' own runs too."""
     recipes = json.loads((SHIPPED_DIR / "recipes.json").read_text())
-    return parse_config(recipes["sweeps"][dataset]["base"])
+    return config_from_flags(recipes["sweeps"][dataset]["base"])
 
 
 def pca(path: str) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,18 @@ DRAWING = "drawing"              # bytes: the PNG of the digit drawn on the Your
 KEPT_DRAWING = "kept_drawing"    # bytes: an earlier drawing kept, to interpolate between two drawings
 INTERP_ENDS = "interp_ends"      # (from, to): where the Interpolation page's path starts and ends (ENDS)
 UPLOADS = "uploads"      # dict: uploaded file id -> its checkpoint folder, or the error it was refused with
+DIGIT_PAD_CLEARS = "digit_pad_clears"  # int: raised to empty the Your digit page's drawing pad (ui.drawing)
+
+# Widgets whose value the app also sets (from a link, or from another page); the widget's key is the state key
+MODEL_PICKER = "_model_picker"     # the sidebar's picker (its value is copied to MODEL: page switches drop it)
+TRADEOFF_BETA = "tradeoff_beta"    # the KL trade-off page's β slider (a link's beta=)
+PAD_AXES = ("pad_dim_x", "pad_dim_y")  # the Latent pad page's horizontal and vertical axis (a link's axes=)
+INTERP_FROM, INTERP_TO = "interp_from", "interp_to"  # the Interpolation page's ends (ENDS; the Your digit buttons)
+
+# Links (ui.links)
+LINK_WRITTEN = "_link_written"  # dict: what this session last put in the query string
+LINK_PENDING = "_link_pending"  # dict: page parameters from a link, not yet taken by their page
+LINK_PAGE = "_link_page"        # str: the page the last run showed
 
 RANGE = 4.0   # every control over a latent coordinate spans [-RANGE, RANGE]: the sliders, the pad
 DECIMALS = 2  # and moves it in steps of 0.01

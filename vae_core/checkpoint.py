@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .config import Config
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, DataError
+from .evaluation import evaluate
 from .model import VAE
 
 WEIGHTS = "model.safetensors"
@@ -233,13 +235,16 @@ def sweep_members(folder: str | Path) -> list[Summary]:
 
 # ---- importing an upload ----
 
-def import_checkpoint(data: bytes, filename: str, root: str | Path) -> Path:
+def import_checkpoint(data: bytes, filename: str, root: str | Path,
+                      test_images: Callable[[str], torch.Tensor] | None = None) -> Path:
     """Check an uploaded checkpoint and keep it as a folder under root/uploads/; returns the folder.
 
     data is a weights file alone (.safetensors) or a zip of a checkpoint folder (as the app's model download
     makes). The folder is named by the file's name (made safe and short) under a digest of its bytes, so the
     same upload twice lands in one place. A refused upload raises CheckpointError naming filename and the
-    problem, and leaves nothing behind.
+    problem, and leaves nothing behind. An upload without test metrics is scored on test_images(its dataset's
+    name), when given and those images are here (a DataError leaves it unscored), so that lists of models show
+    its nats like any other's.
     """
     stem = run_name(re.sub(r"\.(safetensors|zip)$", "", Path(filename).name, flags=re.I))[:64]
     final = Path(root) / UPLOADS / hashlib.sha256(data).hexdigest()[:16] / stem
@@ -263,7 +268,20 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         if not any(final.parent.iterdir()):
             final.parent.rmdir()
+    if test_images is not None:
+        _score_if_unscored(final, test_images)
     return final
+
+
+def _score_if_unscored(folder: Path, test_images: Callable[[str], torch.Tensor]) -> None:
+    checkpoint = load_checkpoint(folder)
+    if checkpoint.metrics:
+        return
+    try:
+        test_x = test_images(checkpoint.config.dataset)
+    except DataError:
+        return  # its test images are not here: the model still works, unscored
+    save_metrics(folder, checkpoint.history, evaluate(checkpoint.model, test_x, seed=checkpoint.config.seed))
 
 
 def _zip_members(data: bytes, filename: str) -> dict[str, bytes]:

@@ -1,4 +1,4 @@
-"""The command line: train, eval and info, each mapping its flags onto Config and printing one-line errors."""
+"""The command line: train, sweep, eval and info, each mapping its flags onto Config and printing one-line errors."""
 from __future__ import annotations
 
 import argparse
@@ -9,20 +9,12 @@ import time
 from pathlib import Path
 
 from .errors import VAEError
+from .flags import add_config_flags, config_from_args
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not usage + traceback-like noise
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _sizes(text: str) -> tuple[int, ...]:
-    from .config import parse_sizes
-
-    try:
-        return parse_sizes(text)
-    except VAEError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _betas(text: str) -> list[float]:
@@ -46,66 +38,12 @@ def _counts(text: str) -> list[int]:
     return sorted({int(part) for part in parts})
 
 
-def _add_config_flags(t: argparse.ArgumentParser) -> None:
-    """One flag per Config field, its default taken from Config(): the flags' dest names are the field names."""
-    from .config import ARCHS, LIKELIHOODS, PRECISIONS, REDUCTIONS, Config
-    from .data import DATASETS
-
-    d = Config()
-    t.add_argument("--dataset", default=d.dataset, choices=list(DATASETS))
-    t.add_argument("--arch", default=d.arch, choices=ARCHS)
-    t.add_argument("--hidden", type=_sizes, default=d.hidden, help="hidden layer sizes, e.g. 400 or 512,256")
-    t.add_argument("--channels", type=_sizes, default=d.channels,
-                   help="conv arch: widths of the stride-2 convolutions, e.g. 32,64")
-    t.add_argument("--latent-dim", type=int, default=d.latent_dim)
-    t.add_argument("--likelihood", default=d.likelihood, choices=LIKELIHOODS)
-    t.add_argument("--obs-sigma", type=float, default=d.obs_sigma, help="std of the Gaussian likelihood")
-    t.add_argument("--beta", type=float, default=d.beta, help="weight of the KL term")
-    t.add_argument("--recon-reduction", default=d.recon_reduction, choices=REDUCTIONS,
-                   help="sum the reconstruction over pixels (the ELBO) or average it (a common mistake, for teaching)")
-    t.add_argument("--warmup-epochs", type=float, default=d.warmup_epochs, help="linear KL warm-up length")
-    t.add_argument("--free-bits", type=float, default=d.free_bits, help="nats per dimension not penalised")
-    t.add_argument("--binarize", action="store_true", help="dynamic binarisation of the pixels")
-    t.add_argument("--epochs", type=int, default=d.epochs)
-    t.add_argument("--batch-size", type=int, default=d.batch_size)
-    t.add_argument("--lr", type=float, default=d.lr)
-    t.add_argument("--lr-decay", type=float, default=d.lr_decay,
-                   help="fraction of the epochs, at the end, over which the rate falls along a cosine to lr/100")
-    t.add_argument("--ema", type=float, default=d.ema,
-                   help="per-step decay of a weight average that is evaluated and saved, e.g. 0.9995 (0: none)")
-    t.add_argument("--seed", type=int, default=d.seed)
-    t.add_argument("--precision", default=d.precision, choices=PRECISIONS)
-
-
-def config_from_args(args: argparse.Namespace):
-    """The Config the parsed flags describe (ConfigError if they cannot work together)."""
-    import dataclasses
-
-    from .config import Config
-
-    return Config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if f.init})
-
-
-class _RaisingParser(argparse.ArgumentParser):
-    def error(self, message):
-        from .errors import ConfigError
-
-        raise ConfigError(message)
-
-
-def parse_config(argv: list[str]):
-    """The Config that train flags describe, e.g. a recipe's ["--dataset", "digits", "--latent-dim", "8"]."""
-    parser = _RaisingParser(prog="recipe", add_help=False)
-    _add_config_flags(parser)
-    return config_from_args(parser.parse_args(argv))
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m vae_core", description="Train and inspect variational autoencoders.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a model and save a checkpoint folder")
-    _add_config_flags(t)
+    add_config_flags(t)
     t.add_argument("--data-dir", help="folder with the IDX files (default: VAE_DATA_DIR, then download)")
     t.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda where a GPU is present)")
     t.add_argument("--threads", type=_positive, default=os.cpu_count() or 1,
@@ -116,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "if set, else here, in this process)")
 
     w = sub.add_parser("sweep", help="train one model per beta as parallel Ray jobs, a checkpoint folder each")
-    _add_config_flags(w)
+    add_config_flags(w)
     w.add_argument("--betas", type=_betas, required=True, help="comma-separated, e.g. 0.1,0.3,1,3,10")
     w.add_argument("--data-dir", help="folder with the IDX files (default: VAE_DATA_DIR, then download)")
     w.add_argument("--out", required=True, help="folder to hold one checkpoint folder per beta (beta-0.1, ...)")

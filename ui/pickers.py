@@ -1,0 +1,30 @@
+"""Choosing a test image: a number input over the test set with a preview beside it, linked to the address bar."""
+from __future__ import annotations
+
+import streamlit as st
+
+from vae_core import Dataset
+from vae_core.evaluation import as_images
+
+from . import links
+from .images import thumbnail
+
+
+def test_image_picker(data: Dataset, key: str, label: str = "Test image", default: int = 0,
+                      disabled: bool = False, linked: bool = True) -> int:
+    """A number input over the test set with a small preview of the chosen image beside it; returns the index.
+
+    A linked picker (one per page) is set by a link's image=N, and puts its index back into the link."""
+    last = len(data.test_x) - 1
+    from_link = links.take_number("image", low=0, high=last) if linked else None
+    if from_link is not None and from_link == int(from_link):
+        st.session_state[key] = int(from_link)
+    elif key not in st.session_state:  # the start value goes through the state too: a widget given both warns
+        st.session_state[key] = min(default, last)
+    number, preview = st.columns([5, 1], vertical_alignment="bottom")
+    index = int(number.number_input(f"{label} (0-{last})", 0, last, key=key, disabled=disabled))
+    with preview:
+        thumbnail(as_images(data.test_x[index], data.image_shape)[0])
+    if linked and not disabled:
+        links.write("image", index)
+    return index

@@ -1,0 +1,78 @@
+"""Following work that runs elsewhere (training runs, a likelihood curve on Ray): redrawing while it runs, and
+its progress line, stop button and how it ended."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from vae_core.runs import RunState
+
+
+def follow(job, render: Callable[[], None]) -> None:
+    """Draw render() now, and again every second while job runs (only this block reruns); when the job ends,
+    rerun the whole page once, so what it made shows everywhere (the sidebar, a chart) and the polling stops.
+
+    The job runs elsewhere and never touches Streamlit; render only reads it.
+    """
+    polling = job is not None and job.active
+
+    @st.fragment(run_every=1.0 if polling else None)
+    def poll():
+        if polling and not job.active:
+            st.rerun()
+        render()
+
+    poll()
+
+
+def status(run) -> str:
+    """A run's state in a few words: waiting, its epoch, or how it ended."""
+    if run.state == RunState.RUNNING:
+        return f"epoch {min(run.epoch + 1, run.config.epochs)} of {run.config.epochs}"
+    return waiting(run) or f"{run.state} after {run.epoch} epochs"
+
+
+def waiting(job) -> str | None:
+    """What a job that has not started yet waits for, in a few words (None once it runs)."""
+    if job.state == RunState.STARTING:
+        return "starting workers…"
+    if job.state == RunState.QUEUED:
+        if job.ahead:
+            return f"queued: {job.ahead} job{'s' if job.ahead != 1 else ''} ahead"
+        cpus = f"{job.cpus} free CPU{'s' if job.cpus != 1 else ''}"  # or a worker process, the first time
+        return f"queued: next to start, as soon as a Ray worker with {cpus} is ready"
+    return None
+
+
+def run_progress(run) -> None:
+    """One training run's progress line (waiting, epochs and ETA, or how it ended) and its stop button."""
+    config = run.config
+    if run.state == RunState.RUNNING:
+        eta, worker = run.eta_seconds, run.worker
+        st.progress(run.fraction, text=f"epoch {min(run.epoch + 1, config.epochs)} of {config.epochs}, "
+                                       f"step {run.step}/{run.steps_per_epoch or '?'}"
+                                       + (f" · about {eta:.0f} s left" if eta is not None else "")
+                                       + f" · Ray worker {worker.pid} on node {worker.node[:8]}, "
+                                         f"{worker.threads} thread{'s' if worker.threads > 1 else ''}")
+    elif run.active:
+        st.progress(0.0, text=waiting(run))
+    else:
+        st.progress(run.fraction, text=f"{run.state}: {run.epoch} of {config.epochs} epochs")
+        (st.error if run.state == RunState.FAILED else st.warning if run.checkpoint is None else st.success)(run.message)
+    if run.active:
+        st.button("Stop", key=f"stop_{run.id}", on_click=run.stop)
+
+
+def group_progress(group, what: str) -> None:
+    """Progress, stop button and failures of a RunGroup, a line per run by its name (call it from the render of
+    follow())."""
+    if group.active:
+        parts = [f"{r.name}: " + (waiting(r) or f"epoch {min(r.epoch + 1, r.config.epochs)}/{r.config.epochs}")
+                 for r in group if r.active]
+        done = sum(not r.active for r in group)
+        st.progress(group.fraction, text=f"{what}: {done} of {len(group)} runs finished · " + " · ".join(parts))
+        st.button("Stop", key=f"stop_{what}", on_click=group.stop)
+    for r in group:
+        if r.state == RunState.FAILED:
+            st.error(f"{r.name}: {r.message}")

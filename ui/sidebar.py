@@ -1,0 +1,95 @@
+"""The sidebar: the model picker (shipped models, this session's runs and uploads), the chosen model's summary,
+its download, the checkpoint upload, and opening a run saved on this machine."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from vae_core import Checkpoint, VAEError
+from vae_core.checkpoint import import_checkpoint, zip_checkpoint
+
+from . import resources, state
+
+
+def label(path: str) -> str:
+    """One line per model: name, dataset, latent size, beta and test negative ELBO."""
+    try:
+        return resources.summary(path).label
+    except VAEError:
+        return f"{Path(path).name} (unreadable)"
+
+
+def model_picker() -> Checkpoint:
+    """Render the sidebar's model picker (app.py does, below the page list) and return the chosen checkpoint.
+
+    The checkpoint is cached and shared between sessions: read it, never train or edit it.
+    """
+    st.session_state.setdefault(state.MY_MODELS, [])
+    st.session_state.setdefault(state.MODEL, str(resources.DEFAULT_MODEL))
+    options = resources.shipped_models() + st.session_state[state.MY_MODELS]
+    if st.session_state[state.MODEL] not in options:
+        options.append(st.session_state[state.MODEL])
+    with st.sidebar:
+        st.header("Model")
+        # The widget's own key is dropped on page switches; our key keeps the choice.
+        st.session_state[state.MODEL_PICKER] = st.session_state[state.MODEL]
+        st.selectbox("Model", options, key=state.MODEL_PICKER, format_func=label, label_visibility="collapsed",
+                     on_change=lambda: st.session_state.update({state.MODEL: st.session_state[state.MODEL_PICKER]}))
+        try:
+            checkpoint = resources.model(st.session_state[state.MODEL])
+        except VAEError as e:
+            st.error(f"{e}. Showing the default model instead.")
+            st.session_state[state.MODEL] = str(resources.DEFAULT_MODEL)
+            checkpoint = resources.model(st.session_state[state.MODEL])
+        c, m = checkpoint.config, checkpoint.metrics
+        score = (f" Test −ELBO {m['nelbo']:.2f} = reconstruction {m['recon']:.2f} + KL {m['kl']:.2f} nats."
+                 if {"nelbo", "recon", "kl"} <= set(m) else "")
+        trained = f"{len(checkpoint.history)} epochs on" if checkpoint.history else "trained on"
+        st.caption(f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, latent {c.latent_dim}, β={c.beta:g}, "
+                   f"{trained} {c.dataset}.{score}")
+        folder = Path(st.session_state[state.MODEL])
+        if folder.is_dir():  # (the zip is made when clicked, on another thread: it gets the path, not the session)
+            st.download_button("Download this model (.zip)", lambda: zip_checkpoint(folder), f"{folder.name}.zip",
+                               "application/zip", key="download_model", on_click="ignore",
+                               help="its checkpoint folder: weights, config and metrics; the uploader takes it back")
+        _upload()
+        if not resources.class_mode():  # in a class, other people's runs are theirs to share
+            _open_saved_run()
+    return checkpoint
+
+
+def current() -> Checkpoint:
+    """The checkpoint the sidebar's picker has chosen for this session (app.py draws the picker first)."""
+    return resources.model(st.session_state[state.MODEL])
+
+
+def _upload() -> None:
+    upload = st.file_uploader("Upload a checkpoint (.safetensors, or a .zip of a checkpoint folder)",
+                              type=["safetensors", "zip"], key="model_upload")
+    if upload is None:
+        return
+    seen = st.session_state.setdefault(state.UPLOADS, {})  # file id -> its folder, or why it was refused
+    if upload.file_id not in seen:
+        try:
+            seen[upload.file_id] = str(import_checkpoint(upload.getvalue(), upload.name, resources.runs_dir(),
+                                                         test_images=lambda name: resources.dataset(name).test_x))
+        except VAEError as e:
+            seen[upload.file_id] = e
+        else:
+            state.add_model(seen[upload.file_id])
+            st.rerun()
+    if isinstance(seen[upload.file_id], VAEError):
+        st.error(str(seen[upload.file_id]))
+
+
+def _open_saved_run() -> None:
+    runs = [r for r in resources.saved_runs() if r not in st.session_state[state.MY_MODELS]]
+    if not runs:
+        return
+    with st.expander("Open a saved run"):
+        choice = st.selectbox("Saved runs", runs, index=None, format_func=label, key="open_saved_run",
+                              placeholder="runs/ on this machine")
+        if choice and st.button("Open", key="open_saved_run_button"):
+            state.add_model(choice)
+            st.rerun()
