@@ -7,6 +7,7 @@ checkpoint too.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import itertools
@@ -29,12 +30,14 @@ from .config import Config
 from .errors import CheckpointError, ConfigError, DataError
 from .evaluation import evaluate
 from .model import VAE
+from .records import read_metrics
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 METRICS = "metrics.json"
 FORMAT = "vae-lab/1"  # marks our files among other safetensors
 PARTIAL = ".partial"  # the suffix of a file being written; one left behind by a killed process is stale
+MAX_CONFIG_BYTES = 64 * 2**10  # a config is about 1 KB
 MAX_UPLOAD_BYTES = 256 * 2**20  # an upload (or what its zip unpacks to) larger than this is refused unread
 UPLOADS = "uploads"
 
@@ -224,7 +227,7 @@ def summarize(path: str | Path) -> Summary:
         config = _config_from_metadata(weights, _read_metadata(weights))
     else:
         raise CheckpointError(f"{path}: no such checkpoint (moved or deleted?)")
-    history, metrics = _read_metrics(path / METRICS) if path.is_dir() else ([], {})
+    history, metrics = read_metrics(path / METRICS, config.latent_dim) if path.is_dir() else ([], {})
     return Summary(path, config, len(history), metrics)
 
 
@@ -263,10 +266,15 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
             load_checkpoint(staging)
         except CheckpointError as e:
             raise CheckpointError(f"{filename} refused: {str(e).replace(str(staging), filename)}") from None
-        os.replace(staging, final)
+        try:
+            os.replace(staging, final)
+        except OSError:
+            if not (final / WEIGHTS).is_file():
+                raise
+            # the same bytes, imported at the same moment by another session, got there first: the same folder
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        if not any(final.parent.iterdir()):
+        with contextlib.suppress(OSError):  # not empty: another import of the same file is under way, or done
             final.parent.rmdir()
     if test_images is not None:
         _score_if_unscored(final, test_images)
@@ -294,9 +302,17 @@ def _zip_members(data: bytes, filename: str) -> dict[str, bytes]:
         folder = weights[0].filename.removesuffix(WEIGHTS)
         members = {name: archive.getinfo(folder + name) for name in (WEIGHTS, CONFIG, METRICS)
                    if folder + name in archive.namelist()}
-        if sum(info.file_size for info in members.values()) > MAX_UPLOAD_BYTES:
-            raise CheckpointError(f"{filename} refused: it unpacks to more than {MAX_UPLOAD_BYTES:,} bytes")
-        return {name: archive.read(info) for name, info in members.items()}
+        budget, files = MAX_UPLOAD_BYTES, {}
+        for name, info in members.items():
+            if info.file_size > budget:
+                raise CheckpointError(f"{filename} refused: it unpacks to more than {MAX_UPLOAD_BYTES:,} bytes")
+            with archive.open(info) as member:  # read no further than the budget, whatever the zip claims
+                files[name] = member.read(min(budget, info.file_size) + 1)
+            if len(files[name]) > info.file_size:
+                raise CheckpointError(f"{filename} refused: {name} inflates past the {info.file_size:,} bytes "
+                                      "its zip entry claims")
+            budget -= len(files[name])
+        return files
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as e:
         raise CheckpointError(f"{filename} refused: not a readable zip file ({e})") from None
 
@@ -326,15 +342,15 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
         if not weights.is_file():
             raise CheckpointError(f"{path}: no {WEIGHTS} in this folder; is it a checkpoint folder?")
         config = _config_from_file(path / CONFIG) if (path / CONFIG).is_file() else None
-        history, metrics = _read_metrics(path / METRICS)
     elif path.is_file():
-        weights, config, history, metrics = path, None, [], {}
+        weights, config = path, None
     else:
         raise CheckpointError(f"{path}: no such checkpoint file or folder")
 
     tensors, metadata = _read_safetensors(weights)
     if config is None:
         config = _config_from_metadata(weights, metadata)
+    history, metrics = read_metrics(path / METRICS, config.latent_dim) if path.is_dir() else ([], {})
     with torch.device("meta"):  # shapes only: nothing is allocated
         expected = VAE(config).state_dict()
     _check_tensors(weights, tensors, expected)
@@ -346,6 +362,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
 
 def _config_from_file(path: Path) -> Config:
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise CheckpointError(f"{path}: a config of {path.stat().st_size:,} bytes, more than the "
+                                  f"{MAX_CONFIG_BYTES:,} a config takes")
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path}: cannot read ({e})") from None
@@ -365,16 +384,8 @@ def _parse_config(text: str, where: str) -> Config:
         raise CheckpointError(f"{where}: config is not valid JSON ({e.msg} at line {e.lineno})") from None
     except ConfigError as e:
         raise CheckpointError(f"{where}: {e}") from None
-
-
-def _read_metrics(path: Path) -> tuple[list, dict]:
-    if not path.is_file():
-        return [], {}
-    try:
-        data = json.loads(path.read_text())
-        return list(data["history"]), dict(data["metrics"])
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: metrics file is damaged ({type(e).__name__}: {e})") from None
+    except (RecursionError, ValueError) as e:  # nested too deep for the parser; a number too long to read
+        raise CheckpointError(f"{where}: config is damaged ({type(e).__name__})") from None
 
 
 def _read_metadata(path: Path) -> dict:

@@ -13,6 +13,9 @@ ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 PRECISIONS = ("auto", "fp32", "bf16")
 REDUCTIONS = ("sum", "mean")
+# Upper bounds a value read from a file or a flag must respect before anything is built from it: the seed is a
+# torch generator's (a 64-bit signed integer), the others far beyond any sensible run (sizes: MAX_PARAMETERS)
+LARGEST = {"seed": 2**63 - 1, "epochs": 1_000_000, "batch_size": 1_000_000, "hidden": 32, "channels": 8}
 # Models above this many weights are refused before anything is allocated: 50 M float32 weights are 200 MB,
 # and training holds about four copies (weights, gradients, two Adam moments).
 MAX_PARAMETERS = 50_000_000
@@ -47,35 +50,42 @@ class Config:
         for name in ("hidden", "channels"):
             value = getattr(self, name)
             if isinstance(value, (str, bytes)) or not all(_is_int(h) for h in value):
-                raise ConfigError(f"{name} sizes must be a list of integers, got {value!r}")
+                raise ConfigError(f"{name} sizes must be a list of integers, got {_excerpt(value)}")
             object.__setattr__(self, name, tuple(int(h) for h in value))
         if self.dataset not in DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+            raise ConfigError(f"unknown dataset {_excerpt(self.dataset)}; choose one of {', '.join(DATASETS)}")
         _one_of("arch", self.arch, ARCHS)
         _one_of("likelihood", self.likelihood, LIKELIHOODS)
         _one_of("precision", self.precision, PRECISIONS)
         _one_of("recon_reduction", self.recon_reduction, REDUCTIONS)
         for name in ("hidden", "channels"):
             if not getattr(self, name) or any(h < 1 for h in getattr(self, name)):
-                raise ConfigError(f"{name} sizes must be one or more positive integers, got {list(getattr(self, name))}")
+                raise ConfigError(f"{name} sizes must be one or more positive integers, got "
+                                  f"{_excerpt(list(getattr(self, name)))}")
         for name in ("latent_dim", "epochs", "batch_size", "seed"):
             if not _is_int(getattr(self, name)):
-                raise ConfigError(f"{name} must be an integer, got {getattr(self, name)!r}")
+                raise ConfigError(f"{name} must be an integer, got {_excerpt(getattr(self, name))}")
+        for name, most in LARGEST.items():
+            value = getattr(self, name)
+            if (len(value) if isinstance(value, tuple) else value) > most:
+                raise ConfigError(f"{name} must be at most {most:,}{' entries' if isinstance(value, tuple) else ''}, "
+                                  f"got {_excerpt(value)}")
         _at_least("latent_dim", self.latent_dim, 1)
         _at_least("epochs", self.epochs, 1)
         _at_least("batch_size", self.batch_size, 1)
+        _at_least("seed", self.seed, 0)
         _at_least("beta", self.beta, 0)
         _at_least("warmup_epochs", self.warmup_epochs, 0)
         _at_least("free_bits", self.free_bits, 0)
         if not isinstance(self.binarize, bool):
-            raise ConfigError(f"binarize must be true or false, got {self.binarize!r}")
+            raise ConfigError(f"binarize must be true or false, got {_excerpt(self.binarize)}")
         _at_least("lr", self.lr, 0, strict=True)
         _at_least("lr_decay", self.lr_decay, 0)
         _at_least("ema", self.ema, 0)
         if self.lr_decay > 1:
-            raise ConfigError(f"lr_decay is a fraction of the epochs, from 0 to 1, got {self.lr_decay!r}")
+            raise ConfigError(f"lr_decay is a fraction of the epochs, from 0 to 1, got {_excerpt(self.lr_decay)}")
         if self.ema >= 1:
-            raise ConfigError(f"ema is a decay per step, below 1 (0.9995 is typical), got {self.ema!r}")
+            raise ConfigError(f"ema is a decay per step, below 1 (0.9995 is typical), got {_excerpt(self.ema)}")
         _at_least("obs_sigma", self.obs_sigma, 0, strict=True)
         object.__setattr__(self, "image_shape", DATASETS[self.dataset].image_shape)
         side = 2 ** len(self.channels)  # each stride-2 convolution halves the image side
@@ -128,8 +138,8 @@ class Config:
             config = cls(**{k: v for k, v in d.items() if k in settable})
         except TypeError as e:  # a value of the wrong type, e.g. hidden given as a string
             raise ConfigError(f"bad config value: {e}") from None
-        if "image_shape" in d and tuple(d["image_shape"]) != config.image_shape:
-            raise ConfigError(f"image_shape {d['image_shape']} does not match dataset {config.dataset!r} "
+        if "image_shape" in d and d["image_shape"] != list(config.image_shape):
+            raise ConfigError(f"image_shape {_excerpt(d['image_shape'])} does not match dataset {config.dataset!r} "
                               f"({list(config.image_shape)})")
         return config
 
@@ -139,7 +149,7 @@ def parse_sizes(text: str, name: str = "hidden") -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in str(text).replace(" ", "").split(","))
     except ValueError:
-        raise ConfigError(f"{name} sizes must be comma-separated integers like 400 or 512,256, got {text!r}") from None
+        raise ConfigError(f"{name} sizes must be comma-separated integers like 400 or 512,256, got {_excerpt(text)}") from None
 
 
 def _dense_weights(widths) -> int:
@@ -148,8 +158,14 @@ def _dense_weights(widths) -> int:
 
 
 def _one_of(name, value, allowed):
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    if not isinstance(value, str) or value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {_excerpt(value)}")
+
+
+def _excerpt(value, limit: int = 40) -> str:
+    """A value as an error shows it: its repr, cut to limit characters (a hostile file's values can be huge)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _is_int(value):
@@ -159,4 +175,4 @@ def _is_int(value):
 def _at_least(name, value, low, strict=False):
     number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not number or value < low or (strict and value == low):
-        raise ConfigError(f"{name} must be a number {'>' if strict else '>='} {low}, got {value!r}")
+        raise ConfigError(f"{name} must be a number {'>' if strict else '>='} {low}, got {_excerpt(value)}")

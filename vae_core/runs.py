@@ -113,6 +113,14 @@ class Job:
     def _end(self, state: RunState, message: str) -> None:
         self.message, self.state = message, state
 
+    def _unfinished(self) -> tuple[RunState, str]:
+        """How a job whose task ended without its result ended: stopped, if it was told to (a cancelled task's
+        events may just end), else failed."""
+        if self._stop_requested:
+            return RunState.STOPPED, ("stopped before it started: nothing saved" if self.worker is None
+                                      else "stopped: nothing saved")
+        return RunState.FAILED, "the task ended without a result"
+
     # ---- following the task (in this job's thread) ----
 
     def _follow(self) -> None:
@@ -126,8 +134,8 @@ class Job:
             self._end(RunState.FAILED, f"unexpected error: {type(e).__name__}: {e}")
             raise
         finally:
-            if self.active:
-                self._end(RunState.FAILED, "the task ended without a result")
+            if self.active:  # the task's events ended without saying how it ended
+                self._end(*self._unfinished())
             if self in _submitted:
                 _submitted.remove(self)
 
@@ -211,8 +219,8 @@ class Run(Job):
             self._save(event)
 
     def _over(self) -> None:
-        if self.checkpoint is None and self.active:
-            self._end(RunState.FAILED, "the task ended without a result")
+        if self.active:  # no Trained came
+            self._end(*self._unfinished())
 
     def _save(self, result: Trained) -> None:
         self.epoch, self.step = len(result.history), 0  # a stopped run keeps its finished epochs only

@@ -1,0 +1,121 @@
+"""Checkpoint files from elsewhere (an upload, a folder copied in) that are damaged or forged: every field of
+config.json and metrics.json is checked when read and a bad one is refused with the field named, a listing skips
+an unreadable entry instead of failing, and nothing a file claims costs unbounded memory."""
+import io
+import json
+import zipfile
+
+import pytest
+
+from vae_core import CheckpointError, load_checkpoint, save_checkpoint
+from vae_core.checkpoint import CONFIG, METRICS, WEIGHTS, find_checkpoints, import_checkpoint, summarize, zip_checkpoint
+
+
+@pytest.fixture
+def run(tmp_path, trained_digits):
+    model, history = trained_digits
+    return save_checkpoint(model, tmp_path / "run", history.epochs, {"nelbo": 24.0, "recon": 22.0, "kl": 2.0,
+                                                                       "kl_per_dim": [1.5, 0.5], "activity": [1, 0.2],
+                                                                       "active_units": 2, "n": 300})
+
+
+def edit(folder, name, change):
+    data = json.loads((folder / name).read_text())
+    change(data)
+    (folder / name).write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("change, field", [
+    (lambda d: d["metrics"].update(nelbo="abc"), "metrics.nelbo"),
+    (lambda d: d["metrics"].update(kl_per_dim=["a", None]), "metrics.kl_per_dim"),
+    (lambda d: d["metrics"].update(kl_per_dim=[1.0, None]), "metrics.kl_per_dim[1]"),
+    (lambda d: d["metrics"].update(active_units=7), "metrics.active_units"),
+    (lambda d: d["metrics"].update(iwae={"10": {"iwae_nll": "x"}}), "metrics.iwae['10'].iwae_nll"),
+    (lambda d: d["history"][0].pop("test_nelbo"), "history[0].test_nelbo is missing"),
+    (lambda d: d["history"].append("epoch 3"), "history[20] must be an object"),
+    (lambda d: d.update(history={"a": 1}), "a list 'history'"),
+])
+def test_a_metrics_field_that_does_not_fit_is_refused_by_name(run, change, field):
+    edit(run, METRICS, change)
+    for read in (load_checkpoint, summarize):
+        with pytest.raises(CheckpointError, match="metrics") as caught:
+            read(run)
+        assert field in str(caught.value) and len(str(caught.value)) < 400
+
+
+def test_metrics_nested_too_deep_or_too_large_are_refused(run):
+    (run / METRICS).write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CheckpointError, match="damaged"):
+        load_checkpoint(run)
+    (run / METRICS).write_text('{"history": [], "metrics": {"pad": "' + "x" * (17 * 2**20) + '"}}')
+    with pytest.raises(CheckpointError, match="more than the"):
+        summarize(run)
+
+
+@pytest.mark.parametrize("value, message", [
+    (5, "image_shape 5 does not match"), (None, "image_shape None does not match"),
+    ([1, 8, 9], "does not match dataset 'digits'"),
+])
+def test_a_config_with_a_wrong_image_shape_is_refused(run, value, message):
+    edit(run, CONFIG, lambda d: d.update(image_shape=value))
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(run)
+
+
+@pytest.mark.parametrize("value, message", [
+    (2**64, "seed must be at most"), (1e30, "seed must be an integer"), (-1, "seed must be a number >= 0"),
+    ("x" * 10_000, "seed must be an integer, got 'xxxxx"),
+])
+def test_a_config_seed_out_of_range_is_refused_in_a_short_message(run, value, message):
+    edit(run, CONFIG, lambda d: d.update(seed=value))
+    with pytest.raises(CheckpointError, match=message) as caught:
+        load_checkpoint(run)
+    assert len(str(caught.value)) < 300
+
+
+def test_a_config_nested_too_deep_is_refused(run):
+    (run / CONFIG).write_text("[" * 30_000 + "]" * 30_000)  # within a config's size, too deep for the parser
+    with pytest.raises(CheckpointError, match="config is damaged"):
+        load_checkpoint(run)
+
+
+def test_a_zip_member_that_inflates_past_its_claim_is_refused_unread(tmp_path, run):
+    """A zip whose metrics.json says it is 1,000 bytes but inflates to 300 MB: refused after reading the budget,
+    not after inflating it all."""
+    import tracemalloc
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(run / WEIGHTS, f"run/{WEIGHTS}")
+        archive.write(run / CONFIG, f"run/{CONFIG}")
+        archive.writestr(f"run/{METRICS}", b" " * (300 * 2**20))
+    data = bytearray(buffer.getvalue())
+    entry = data.rfind(b"PK\x01\x02")  # the central directory's record of metrics.json: its claimed size
+    data[entry + 24:entry + 28] = (1000).to_bytes(4, "little")
+    tracemalloc.start()
+    with pytest.raises(CheckpointError, match="refused"):
+        import_checkpoint(bytes(data), "bomb.zip", tmp_path / "runs")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MB held while refusing"
+    assert not find_checkpoints(tmp_path / "runs")
+
+
+def test_the_same_upload_imported_from_eight_threads_at_once_lands_once(tmp_path, run):
+    import threading
+
+    data, results = zip_checkpoint(run), []
+
+    def upload():
+        try:
+            results.append(import_checkpoint(data, "same.zip", tmp_path / "runs"))
+        except Exception as e:  # the test's boundary: any failure is a result to report
+            results.append(e)
+
+    threads = [threading.Thread(target=upload) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(map(str, results))) == 1 and not isinstance(results[0], Exception), results
+    assert find_checkpoints(tmp_path / "runs") == [results[0]]
