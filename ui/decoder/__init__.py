@@ -27,7 +27,7 @@ from ..jslink import link
 from ..state import RANGE
 
 HERE = Path(__file__).resolve().parent
-MOST_SLIDERS = 32  # the pad's own sliders: the first dimensions of order, at most this many
+MOST_SLIDERS = 64  # sliders at most, on the pad and the sliders page: the first dimensions of order
 
 SHOWN_SLIDERS = 8  # the sliders component shows this many; the rest fold away
 
@@ -85,16 +85,16 @@ def latent_pad(model, z: Sequence[float], *, key: str, dims: tuple[int, int] = (
 def latent_sliders(model, z: Sequence[float], *, key: str, order: Sequence[int], traversal_dims: Sequence[int],
                    traversal_values: Sequence[float], on_release: Callable[[list[float]], None] | None = None,
                    ) -> list[float] | None:
-    """Mount sliders over the dimensions in order (SHOWN_SLIDERS shown, the rest folded away; latent
-    dimensions not in order keep z's values), the digit they decode, and a traversal strip with one row
-    per dimension in traversal_dims sweeping traversal_values, all decoded in the browser as a slider moves.
+    """Mount sliders over the first MOST_SLIDERS dimensions in order (SHOWN_SLIDERS shown, the rest folded
+    away; the other latent dimensions keep z's values), the digit they decode, and a traversal strip with one
+    row per dimension in traversal_dims sweeping traversal_values, all decoded in the browser as a slider moves.
 
     on_release(point) runs before the script when the user lets go of a slider (nothing is sent while
     dragging); returns the last point released (None before the first).
     """
     if len(z) != model.config.latent_dim:
         raise ValueError(f"z has {len(z)} coordinates, the model's latent space {model.config.latent_dim}")
-    order = [int(d) for d in order]
+    order = [int(d) for d in order[:MOST_SLIDERS]]
     data = {"key": key, "decoder": decoder_url(model), "z": [float(v) for v in z], "extent": RANGE,
             "order": order, "shown": SHOWN_SLIDERS, "folded": len(z) - len(order),
             "traversal": {"dims": [int(d) for d in traversal_dims], "values": [float(v) for v in traversal_values]},
