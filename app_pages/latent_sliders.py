@@ -6,8 +6,7 @@ from ui.decoder import latent_sliders
 from vae_core.evaluation import TRAVERSAL_VALUES, decode_images, dimensions_by_kl, prior_point, traversal
 from vae_core.export import gif_bytes
 
-MOST_SLIDERS = 64  # sliders at most; further dimensions keep their value
-MOST_ROWS = 16     # traversal rows at most
+MOST_ROWS = 16  # traversal rows at most
 
 checkpoint = sidebar.current()
 model, config = checkpoint.model, checkpoint.config
@@ -30,7 +29,7 @@ prior.button("Sample from the prior", key="sliders_prior",
              on_click=lambda: state.set_latent_point(prior_point(config.latent_dim)))
 reset.button("Reset to zero", key="sliders_reset", on_click=lambda: state.set_latent_point([0.0] * config.latent_dim))
 
-latent_sliders(model, state.latent_point(config.latent_dim), key="sliders", order=dims[:MOST_SLIDERS],
+latent_sliders(model, state.latent_point(config.latent_dim), key="sliders", order=dims,
                traversal_dims=dims[:MOST_ROWS], traversal_values=TRAVERSAL_VALUES, on_release=state.set_latent_point)
 
 dim_col, gif_col = st.columns([1, 3], vertical_alignment="bottom")

@@ -60,7 +60,7 @@ def pad_drag(page, seconds: float) -> dict:
     at = lambda x, y: (box["x"] + box["width"] * (x + 4) / 8, box["y"] + box["height"] * (4 - y) / 8)  # noqa: E731
     page.mouse.move(*at(2.5, 0))
     page.mouse.down()
-    page.evaluate("() => window.latentPad.resetStats()")
+    page.evaluate("() => window.vaeLab.components.pad.resetStats()")
     page.evaluate(FRAME_COUNTER)
     begin_ms = page.evaluate("() => performance.now()")
     start, moves = time.perf_counter(), 0
@@ -69,7 +69,7 @@ def pad_drag(page, seconds: float) -> dict:
         page.mouse.move(*at(2.5 * math.cos(angle), 2.5 * math.sin(angle)))
         moves += 1
     end_ms = page.evaluate("() => { window.__frames.running = false; return performance.now(); }")
-    stats = page.evaluate("() => window.latentPad.stats()")
+    stats = page.evaluate("() => window.vaeLab.components.pad.stats")
     display_frames = page.evaluate("() => window.__frames.count")
     page.mouse.up()
     window = (end_ms - begin_ms) / 1000
@@ -116,13 +116,13 @@ def main():
         page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
         wait_idle(page)
         choose_model(page, args.model)
-        page.wait_for_function("shape => { const p = window.latentPad && window.latentPad.current;"
+        page.wait_for_function("shape => { const p = window.vaeLab && window.vaeLab.components.pad;"
                                " return p && p.decoder && String(p.decoder.header.image_shape) === shape; }",
                                arg=",".join(map(str, config.image_shape)), timeout=60_000)
         wait_idle(page)
         pad_drag(page, 1.0)  # warm-up: JIT, canvases
         pad = pad_drag(page, args.seconds)
-        weights = page.evaluate("() => window.latentPad.current.decoder.bytes")
+        weights = page.evaluate("() => window.vaeLab.components.pad.decoder.bytes")
         page.screenshot(path=str(ROOT / "test-artifacts" / "latent_pad_fps.png"), full_page=True)
         browser_version = page.context.browser.version
     with streamlit_server(ROOT / "benchmarks" / "bare_slider_app.py") as url, chromium_page() as page:

@@ -30,7 +30,7 @@ def open_page(app, path, model=None):
 def component(page, key, latent_dim):
     """Wait until the component `key` has its decoder (for a model of latent_dim dimensions) and has drawn."""
     page.wait_for_function("([key, d]) => { const c = window.vaeLab && window.vaeLab.components[key];"
-                           " return c && (c.decoder || c.decoded) && (c.decoded || c.decoder.header.latent_dim === d)"
+                           " return c && c.decoder && c.decoder.header.latent_dim === d && c.stats.frames > 0"
                            " && (!c.latents || c.latents.length % d === 0); }", arg=[key, latent_dim], timeout=30_000)
 
 

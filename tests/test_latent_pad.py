@@ -70,11 +70,11 @@ def open_pad(app, model=None, upload=None):
 
 def browser_decodes(page, checkpoint, z) -> np.ndarray:
     _, h, w = checkpoint.config.image_shape
-    page.wait_for_function("([d, h]) => { const p = window.latentPad && window.latentPad.current;"
+    page.wait_for_function("([d, h]) => { const p = window.vaeLab && window.vaeLab.components.pad;"
                            " return p && p.decoder && p.decoder.header.latent_dim === d"
                            " && p.decoder.header.image_shape[1] === h; }",
                            arg=[checkpoint.config.latent_dim, h], timeout=30_000)
-    return np.array(page.evaluate("zs => window.latentPad.decode(zs)", z.tolist())).reshape(len(z), h, w)
+    return np.array(page.evaluate("zs => window.vaeLab.components.pad.decode(zs)", z.tolist())).reshape(len(z), h, w)
 
 
 def latents(n, dim):
@@ -131,8 +131,8 @@ def test_dragging_redraws_every_frame_and_the_release_reaches_the_session(app):
     assert saved_point(page) == [0.0, 0.0]
     box = page.locator("canvas.pad").bounding_box()
     at = lambda x, y: (box["x"] + box["width"] * (x + 4) / 8, box["y"] + box["height"] * (4 - y) / 8)  # noqa: E731
-    image = "() => window.latentPad.current.image.toDataURL()"
-    page.evaluate("() => window.latentPad.resetStats()")
+    image = "() => window.vaeLab.components.pad.image.canvas.toDataURL()"
+    page.evaluate("() => window.vaeLab.components.pad.resetStats()")
     page.mouse.move(*at(0, 0))
     page.mouse.down()
     seen = set()
@@ -140,7 +140,7 @@ def test_dragging_redraws_every_frame_and_the_release_reaches_the_session(app):
         page.mouse.move(*at(0.08 * i, 0.08 * i))
         page.wait_for_timeout(20)
         seen.add(page.evaluate(image))
-    frames = page.evaluate("() => window.latentPad.stats().frames")
+    frames = page.evaluate("() => window.vaeLab.components.pad.stats.frames")
     assert frames >= 10 and len(seen) >= 10, (frames, len(seen))  # redrawn while the button is still down
     assert saved_point(page) == [0.0, 0.0]  # nothing reached Python yet
     page.mouse.up()
@@ -148,10 +148,10 @@ def test_dragging_redraws_every_frame_and_the_release_reaches_the_session(app):
     page.screenshot(path=str(SCREENSHOTS / "latent_pad.png"), full_page=True)
 
     # One fetch of the weights for the page and all its reruns; the reset's new point reaches the pad without one.
-    decoder = page.evaluate("() => window.latentPad.current.decoderUrl")
+    decoder = page.evaluate("() => window.vaeLab.components.pad.decoderUrl")
     page.get_by_role("button", name="Reset to zero").click()
     wait_saved(page, [0.0, 0.0])
-    page.wait_for_function("() => window.latentPad.current.z.every(v => v === 0)", timeout=10_000)
+    page.wait_for_function("() => window.vaeLab.components.pad.z.every(v => v === 0)", timeout=10_000)
     assert sum(request.endswith(decoder) for request in traffic["requests"]) == 1
 
     # The sliders page starts from a released point (client-side navigation keeps the session).

@@ -1,11 +1,13 @@
 """Pictures decoded in the browser from the model's own weights: the latent pad, the latent sliders and
 decoded grids (interpolation strips, the manifold, prior samples). Moving a latent costs the server nothing.
 
-The browser decodes (decoder.js, prepended to each component's module) from the decoder weights packed by
-vae_core.export. Component arguments are sent again with every rerun, so the weights never travel in them:
-they are served as a static file whose URL names their content (ui.served), and only that URL is an
-argument; decoder.js fetches each URL once per page and keeps the parsed decoder, shared by all the page's
-components. Latents a grid decodes and the points behind the pad travel the same way, as float32 files.
+Each component's module (pad.js, sliders.js, grid.js) extends view.js's DecodingView, which decodes with
+decoder.js from the decoder weights packed by vae_core.export; ui.jslink joins a module with those it imports.
+Component arguments are sent again with every rerun, so the weights never travel in them: they are served as a
+static file whose URL names their content (ui.served), and only that URL is an argument; decoder.js fetches
+each URL once per page and keeps the parsed decoder, shared by all the page's components. Latents a grid
+decodes and the points behind the pad travel the same way, as float32 files. In the browser each component is
+window.vaeLab.components[key], for the tests and benchmarks.
 """
 from __future__ import annotations
 
@@ -20,17 +22,18 @@ import streamlit as st
 from vae_core.export import pack_decoder
 
 from .. import served
+from ..charts import PALETTE
+from ..jslink import link
 from ..state import RANGE
 
 HERE = Path(__file__).resolve().parent
-MOST_SLIDERS = 32  # the pad's own sliders: the first dimensions of order, at most this many
+MOST_SLIDERS = 64  # sliders at most, on the pad and the sliders page: the first dimensions of order
 
 SHOWN_SLIDERS = 8  # the sliders component shows this many; the rest fold away
 
 
 def _component(name: str, script: str):
-    js = (HERE / "decoder.js").read_text() + "\n" + (HERE / script).read_text()
-    return st.components.v2.component(name, css=(HERE / "decoder.css").read_text(), js=js)
+    return st.components.v2.component(name, css=(HERE / "decoder.css").read_text(), js=link(HERE / script))
 
 
 _pad = _component("latent_pad", "pad.js")
@@ -63,9 +66,9 @@ def latent_pad(model, z: Sequence[float], *, key: str, dims: tuple[int, int] = (
         raise ValueError(f"dims must be two different dimensions below {latent_dim}, got {dims}")
     order = list(order) if order is not None else list(range(latent_dim))
     data = {
-        "decoder": decoder_url(model), "z": [float(v) for v in z], "dims": [int(d) for d in dims], "extent": RANGE,
-        "order": [int(d) for d in order[:MOST_SLIDERS]],
-        "classes": list(classes), "background": None,
+        "key": key, "decoder": decoder_url(model), "z": [float(v) for v in z], "dims": [int(d) for d in dims],
+        "extent": RANGE, "order": [int(d) for d in order[:MOST_SLIDERS]],
+        "classes": list(classes), "palette": PALETTE, "background": None,
     }
     if background is not None:
         points, labels = background
@@ -82,17 +85,18 @@ def latent_pad(model, z: Sequence[float], *, key: str, dims: tuple[int, int] = (
 def latent_sliders(model, z: Sequence[float], *, key: str, order: Sequence[int], traversal_dims: Sequence[int],
                    traversal_values: Sequence[float], on_release: Callable[[list[float]], None] | None = None,
                    ) -> list[float] | None:
-    """Mount sliders over the dimensions in order (SHOWN_SLIDERS shown, the rest folded away; latent
-    dimensions not in order keep z's values), the digit they decode, and a traversal strip with one row
-    per dimension in traversal_dims sweeping traversal_values, all decoded in the browser as a slider moves.
+    """Mount sliders over the first MOST_SLIDERS dimensions in order (SHOWN_SLIDERS shown, the rest folded
+    away; the other latent dimensions keep z's values), the digit they decode, and a traversal strip with one
+    row per dimension in traversal_dims sweeping traversal_values, all decoded in the browser as a slider moves.
 
     on_release(point) runs before the script when the user lets go of a slider (nothing is sent while
     dragging); returns the last point released (None before the first).
     """
     if len(z) != model.config.latent_dim:
         raise ValueError(f"z has {len(z)} coordinates, the model's latent space {model.config.latent_dim}")
+    order = [int(d) for d in order[:MOST_SLIDERS]]
     data = {"key": key, "decoder": decoder_url(model), "z": [float(v) for v in z], "extent": RANGE,
-            "order": [int(d) for d in order], "shown": SHOWN_SLIDERS, "folded": len(z) - len(order),
+            "order": order, "shown": SHOWN_SLIDERS, "folded": len(z) - len(order),
             "traversal": {"dims": [int(d) for d in traversal_dims], "values": [float(v) for v in traversal_values]},
             "imageWidth": 336, "stripWidth": 720}
     result = _sliders(key=key, data=data, height="content", on_release_change=lambda: _released(key, on_release))

@@ -1,37 +1,14 @@
-// The in-browser decoder every component of ui/decoder shares: it parses the blob of vae_core/export.py and
-// decodes latents with the model's own float32 weights. Prepended to each component's module (no build step);
-// its caches live on window, so the components of one page fetch each URL once between them.
+// The in-browser decoder every decoding component shares: it parses the blob of vae_core/export.py and decodes
+// latents with the model's own float32 weights. Its caches live on window, so the components of one page (each
+// its own module) fetch each URL once between them.
 
-const vaeLab = window.vaeLab = window.vaeLab || {};
+import { vaeLab } from "./base.js";
+
 vaeLab.decoders = vaeLab.decoders || new Map();   // decoder URL -> Promise<decoder>
 vaeLab.floats = vaeLab.floats || new Map();       // URL of float32 data -> Promise<Float32Array>
-vaeLab.components = vaeLab.components || {};      // component key -> the live instance, for tests and benchmarks
 const MAGIC = "VAEDEC1\0";
-const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
-// Streamlit calls a component's default export again with each rerun's data: one instance per parentElement,
-// created by make(parentElement) and given update(data, component); it may run a superseded cleanup at once,
-// so only the latest one removes the instance (destroy()).
-function mountOnce(component, instances, make) {
-  const { data, parentElement } = component;
-  let instance = instances.get(parentElement);
-  if (!instance) {
-    instance = make(parentElement);
-    instance.generation = 0;
-    instances.set(parentElement, instance);
-  }
-  const generation = ++instance.generation;
-  instance.update(data, component);
-  return () => {
-    if (instance.generation !== generation) return;
-    instance.destroy();
-    instances.delete(parentElement);
-    if (vaeLab.components[instance.key] === instance) delete vaeLab.components[instance.key];
-  };
-}
-
-function fetchOnce(cache, url, parse, what) {
+export function fetchOnce(cache, url, parse, what) {
   if (!cache.has(url)) {
     const loading = fetch(url)
       .then(r => { if (!r.ok) throw new Error(`${what}: HTTP ${r.status}`); return r.arrayBuffer(); })
@@ -42,11 +19,11 @@ function fetchOnce(cache, url, parse, what) {
   return cache.get(url);
 }
 
-function loadDecoder(url) {
+export function loadDecoder(url) {
   return fetchOnce(vaeLab.decoders, url, parseDecoder, "decoder weights");
 }
 
-function loadFloats(url) {
+export function loadFloats(url) {
   return fetchOnce(vaeLab.floats, url, buffer => new Float32Array(buffer), "latents");
 }
 
@@ -139,85 +116,3 @@ function convTranspose(layer, x, y) {
   }
   if (layer.relu) for (let i = 0; i < y.length; i++) if (y[i] < 0) y[i] = 0;
 }
-
-// Paint one decoded image (C, H, W) into rgba at tile (left, top) of an image `stride` pixels wide.
-function paintTile(rgba, stride, left, top, pixels, decoder) {
-  const { channels: c, height: h, width: w } = decoder, n = h * w;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const i = y * w + x, o = 4 * ((top + y) * stride + left + x);
-      for (let j = 0; j < 3; j++) rgba[o + j] = 255 * pixels[(c === 3 ? j * n : 0) + i];  // clamps and rounds
-      rgba[o + 3] = 255;
-    }
-  }
-}
-
-// A grid of tiles as torchvision's make_grid lays it out: `padding` white pixels around and between tiles.
-class TileCanvas {
-  constructor(parent, className) {
-    this.canvas = element("canvas", className, parent);
-  }
-
-  layout(decoder, count, nrow, padding, displayWidth) {
-    const rows = Math.ceil(count / nrow);
-    const width = nrow * (decoder.width + padding) + padding, height = rows * (decoder.height + padding) + padding;
-    if (this.canvas.width !== width || this.canvas.height !== height) {
-      this.canvas.width = width;
-      this.canvas.height = height;
-      this.image = new ImageData(width, height);
-      this.image.data.fill(255);  // the gaps are white
-    }
-    // Never wider than the component. (Not the canvas's own parent: a figure that shrinks to its content measures
-    // the canvas itself, and the sliders' digit stayed at 28 px.)
-    const box = this.canvas.closest(".latent-pad, .latent-sliders, .decoded-grid") || this.canvas.parentElement;
-    const room = Math.min(displayWidth, box.clientWidth || displayWidth);
-    // whole multiples keep the pixel edges sharp; a picture wider than its box shrinks to fit it
-    const scale = room >= width ? Math.floor(room / width) : Math.max(0.25, room / width);
-    this.canvas.style.width = `${width * scale}px`;
-    this.canvas.style.height = `${height * scale}px`;
-    Object.assign(this, { decoder, nrow, padding });
-  }
-
-  tile(index, pixels) {
-    const { decoder, nrow, padding } = this;
-    const left = padding + (index % nrow) * (decoder.width + padding);
-    const top = padding + Math.floor(index / nrow) * (decoder.height + padding);
-    paintTile(this.image.data, this.canvas.width, left, top, pixels, decoder);
-  }
-
-  show() {
-    this.canvas.getContext("2d").putImageData(this.image, 0, 0);  // CSS scales it up with hard pixel edges
-  }
-}
-
-// Save a canvas as a PNG file: the decoded picture at its own resolution.
-function downloadPng(canvas, name) {
-  canvas.toBlob(blob => {
-    const link = document.createElement("a");
-    link.href = URL.createObjectURL(blob);
-    link.download = name;
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
-  }, "image/png");
-}
-
-function element(tag, className, parent) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (parent) parent.appendChild(node);
-  return node;
-}
-
-// Append value to a list of samples (latencies, points sent), keeping the latest `keep`.
-function push(list, value, keep = 5000) {
-  list.push(value);
-  if (list.length > keep) list.shift();
-}
-
-// Send a released point to Python as the component's "release" state: a state (not a one-shot trigger, which a
-// rerun interrupted by the next key press could drop) that changes with every release, even to the same point.
-let releases = 0;
-function sendRelease(component, z) {
-  component.setStateValue("release", { z: z.slice(), n: ++releases });
-}
-

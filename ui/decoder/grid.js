@@ -1,5 +1,9 @@
 // A decoded grid: latents the server sent once (float32, by URL), decoded in the browser and tiled like
-// torchvision's make_grid, with a button that saves the picture as a PNG. decoder.js is prepended.
+// torchvision's make_grid, with a button that saves the picture as a PNG. view.js loads the decoder.
+
+import { downloadPng, element, mountOnce } from "./base.js";
+import { loadFloats } from "./decoder.js";
+import { DecodingView, TileCanvas } from "./view.js";
 
 const grids = new WeakMap();  // parentElement -> Grid
 
@@ -7,11 +11,12 @@ export default function (component) {
   return mountOnce(component, grids, parent => new Grid(parent));
 }
 
-class Grid {
+class Grid extends DecodingView {
   constructor(parent) {
-    this.root = element("figure", "decoded-grid", parent);
-    this.tiles = new TileCanvas(this.root, "tiles");
-    const below = element("figcaption", "", this.root);
+    const root = element("figure", "decoded-grid", parent);
+    super(root);
+    this.tiles = new TileCanvas(root, "tiles", root);
+    const below = element("figcaption", "", root);
     this.caption = element("span", "caption", below);
     this.save = element("button", "save", below);
     this.save.textContent = "PNG";
@@ -19,33 +24,46 @@ class Grid {
     this.save.addEventListener("click", () => downloadPng(this.tiles.canvas, this.name));
   }
 
-  destroy() {
-    this.root.remove();
-  }
-
-  async update(data) {
-    const token = this.token = {};
-    this.key = data.key;
+  update(data, component) {
+    super.update(data, component);
+    this.data = data;
     this.name = data.download;
     this.caption.textContent = data.caption || "";
-    let decoder, latents;
-    try {
-      [decoder, latents] = await Promise.all([loadDecoder(data.decoder), loadFloats(data.latents)]);
-    } catch (error) {
-      this.caption.textContent = `Could not decode: ${error.message}`;
-      return;
+    if (data.latents !== this.latentsUrl) {
+      this.latentsUrl = data.latents;
+      this.loaded = null;
+      loadFloats(data.latents).then(latents => {
+        if (this.latentsUrl !== data.latents) return;  // newer data arrived meanwhile
+        this.loaded = latents;
+        this.changed(null);
+      }, error => {
+        if (this.latentsUrl !== data.latents) return;
+        this.latentsUrl = null;  // the next rerun tries again
+        this.failed(`Could not decode: ${error.message}`);
+      });
     }
-    if (token !== this.token) return;  // newer data arrived meanwhile
+    this.changed(null);
+  }
+
+  // A grid has no status line: only a failure is told, in its caption.
+  failed(text) {
+    this.caption.textContent = text;
+  }
+
+  frame(start) {
+    if (!this.dirty || !this.decoder || !this.loaded) return;
+    this.dirty = false;
+    const { count, dim, nrow, padding, width } = this.data, decoder = this.decoder, latents = this.loaded;
     const size = decoder.channels * decoder.height * decoder.width;
-    this.decoded = new Float32Array(data.count * size);  // the float decodes, before the canvas rounds them
-    this.tiles.layout(decoder, data.count, data.nrow, data.padding, data.width);
-    for (let i = 0; i < data.count; i++) {
-      const pixels = decoder.decode(latents.subarray(i * data.dim, (i + 1) * data.dim));
+    this.decoded = new Float32Array(count * size);  // the float decodes, before the canvas rounds them
+    this.tiles.layout(decoder, count, nrow, padding, width);
+    for (let i = 0; i < count; i++) {
+      const pixels = decoder.decode(latents.subarray(i * dim, (i + 1) * dim));
       this.decoded.set(pixels, i * size);
       this.tiles.tile(i, pixels);
     }
     this.tiles.show();
-    this.latents = latents;
-    vaeLab.components[data.key] = this;
+    this.latents = latents;  // what the tests compare with torch's decodes
+    this.drawn(start);
   }
 }

@@ -1,6 +1,9 @@
 // The latent pad: a handle dragged over two latent dimensions and sliders for the most informative ones,
-// decoded in the browser on every animation frame (decoder.js, prepended to this module, decodes).
-// A plain ES module that Streamlit's components v2 imports as is: no build step, no dependencies.
+// decoded in the browser on every animation frame (view.js loads the decoder and runs the frames).
+
+import { element, mountOnce } from "./base.js";
+import { fetchOnce } from "./decoder.js";
+import { DecodingView, TileCanvas } from "./view.js";
 
 const backgrounds = new Map();  // background URL -> Promise<{points, labels}>
 const pads = new WeakMap();     // parentElement -> Pad: Streamlit calls the default export again on new data
@@ -17,41 +20,27 @@ function loadBackground(url, count) {
                    "background");
 }
 
-// ---- one pad on the page ----
-
-class Pad {
+class Pad extends DecodingView {
   constructor(parent) {
-    this.z = [];
+    const root = element("div", "latent-pad", parent);
+    super(root);
     this.dims = [0, 1];
     this.extent = 4;
-    this.dragging = false;
-    this.dirty = false;
-    this.frameRequested = false;
-    this.since = null;        // timeStamp of the oldest input not yet drawn
-    this.shown = null;        // that input's timestamp once drawn, until the next frame begins
-    this.resetStats();
-    this.root = element("div", "latent-pad");
-    this.padCanvas = element("canvas", "pad", this.root);
-    const figure = element("div", "figure", this.root);
-    this.image = element("canvas", "image", figure);
+    this.padCanvas = element("canvas", "pad", root);
+    const figure = element("div", "figure", root);
+    this.image = new TileCanvas(figure, "image", root);
     this.readout = element("div", "readout", figure);
-    this.sliderBox = element("div", "sliders", this.root);
-    this.legend = element("div", "legend", this.root);
-    this.status = element("div", "status", this.root);
-    this.sizeCanvases();
-    this.layer = document.createElement("canvas");  // the scatter, drawn once per background
-    this.layer.width = this.padCanvas.width;
-    this.layer.height = this.padCanvas.height;
-    parent.appendChild(this.root);
-    this.listen();
-    window.latentPad.current = this;
-  }
-
-  sizeCanvases() {
+    this.sliderBox = element("div", "sliders", root);
+    this.legend = element("div", "legend", root);
+    this.status = element("div", "status", root);
     const ratio = window.devicePixelRatio || 1;
     this.padCanvas.width = this.padCanvas.height = Math.round(PAD_SIZE * ratio);
     this.padCanvas.style.width = this.padCanvas.style.height = `${PAD_SIZE}px`;
-    this.image.style.width = this.image.style.height = `${IMAGE_SIZE}px`;
+    this.image.canvas.style.width = this.image.canvas.style.height = `${IMAGE_SIZE}px`;  // until the decoder is here
+    this.layer = document.createElement("canvas");  // the scatter, drawn once per background
+    this.layer.width = this.padCanvas.width;
+    this.layer.height = this.padCanvas.height;
+    this.listen();
   }
 
   listen() {
@@ -83,54 +72,25 @@ class Pad {
     this.changed(e.timeStamp);
   }
 
-  // Only the point where the user lets go goes to Python: one rerun per gesture, none while dragging.
-  release() {
-    if (this.component) sendRelease(this.component, this.z);
+  frame(start) {
+    if (!this.dirty) return;
+    this.drawPad();  // the handle follows even before the weights arrive
+    if (!this.decoder) return;
+    this.dirty = false;
+    this.image.tile(0, this.decoder.decode(this.z));
+    this.image.show();
+    this.showValues();
+    this.drawn(start);
   }
 
-  changed(timeStamp) {
-    if (this.since === null) this.since = timeStamp;
-    this.dirty = true;
-    this.request();
-  }
-
-  request() {
-    if (this.frameRequested || this.destroyed) return;
-    this.frameRequested = true;
-    requestAnimationFrame(() => this.frame());
-  }
-
-  // One decode per animation frame at most, however many pointer events arrived since the last one.
-  frame() {
-    this.frameRequested = false;
-    const start = performance.now();
-    if (this.shown !== null) {  // the last drawn frame is on screen now that a new frame has begun
-      push(this.stats.toNextFrame, start - this.shown);
-      this.shown = null;
-    }
-    if (this.dirty && this.decoder) {
-      this.dirty = false;
-      this.drawImage(this.decoder.decode(this.z));
-      this.drawPad();
-      this.showValues();
-      const done = performance.now();
-      this.stats.frames += 1;
-      push(this.stats.decodeMs, done - start);
-      if (this.since !== null) {
-        push(this.stats.toDrawn, done - this.since);
-        this.shown = this.since;
-        this.since = null;
-      }
-    } else if (this.dirty) {
-      this.drawPad();  // the handle follows even before the weights arrive
-    }
-    if (this.shown !== null || (this.dirty && this.decoder)) this.request();
+  decoderReady(decoder) {
+    this.image.layout(decoder, 1, 1, 0, IMAGE_SIZE);
   }
 
   update(data, component) {
-    this.component = component;
-    window.latentPad.current = this;
+    super.update(data, component);
     this.extent = data.extent;
+    this.palette = data.palette;
     const dimsChanged = String(data.dims) !== String(this.dims) || data.z.length !== this.z.length
       || String(data.order) !== String(this.order);
     this.dims = data.dims;
@@ -139,56 +99,33 @@ class Pad {
     if (dimsChanged || (!this.dragging && String(data.z) !== String(this.dataZ))) this.z = data.z.slice();
     this.dataZ = data.z.slice();
     if (dimsChanged) this.buildSliders();
-    if (data.decoder !== this.decoderUrl) {
-      this.decoderUrl = data.decoder;
-      this.decoder = null;
-      this.decoderPromise = loadDecoder(data.decoder);
-      this.decoderPromise.then(decoder => {
-        if (this.decoderUrl !== data.decoder) return;
-        this.decoder = decoder;
-        this.image.width = decoder.width;
-        this.image.height = decoder.height;
-        this.pixels = new ImageData(decoder.width, decoder.height);
-        this.status.textContent = `Decoded in your browser from the model's weights ` +
-          `(${(decoder.bytes / 1e6).toFixed(2)} MB of float32, fetched once per model).`;
-        this.dirty = true;
-        this.request();
-      }, error => { this.status.textContent = `Could not load the decoder: ${error.message}`; });
-      this.status.textContent = "Loading the decoder's weights…";
-    }
     const background = data.background ? data.background.url : null;
     if (background !== this.backgroundUrl || dimsChanged) {
       this.backgroundUrl = background;
       this.drawLayer(null, data);
       if (data.background) {
         loadBackground(background, data.background.count).then(scatter => {
-          if (this.backgroundUrl === background) { this.drawLayer(scatter, data); this.dirty = true; this.request(); }
-        }, error => { this.status.textContent = `Could not load the background: ${error.message}`; });
+          if (this.backgroundUrl === background) { this.drawLayer(scatter, data); this.changed(null); }
+        }, error => this.say(`Could not load the background: ${error.message}`));
       }
     }
-    this.dirty = true;
-    this.request();
+    this.changed(null);
   }
 
   // One slider per dimension Python lists in order (most informative first; a wide model's tail has none).
   buildSliders() {
-    this.sliderBox.replaceChildren();
     const order = this.order && this.order.length ? this.order : this.z.map((_, d) => d);
-    this.sliders = order.map(d => {
-      const row = element("label", "slider", this.sliderBox);
-      const axis = d === this.dims[0] ? " ↔" : d === this.dims[1] ? " ↕" : "";
-      element("span", "name", row).textContent = `z${d}${axis}`;
-      const input = element("input", "", row);
-      Object.assign(input, { type: "range", min: -this.extent, max: this.extent, step: 0.01, value: this.z[d] });
-      const shown = element("span", "value", row);
-      input.addEventListener("input", e => { this.z[d] = Number(input.value); this.changed(e.timeStamp); });
-      input.addEventListener("change", () => this.release());
-      return { d, input, shown };
-    });
+    const axis = d => d === this.dims[0] ? " ↔" : d === this.dims[1] ? " ↕" : "";
+    this.sliderBox.replaceChildren(...this.buildRows(order, axis).map(row => row.label));
     if (order.length < this.z.length) {
       element("div", "folded", this.sliderBox).textContent =
         `${this.z.length - order.length} less informative dimensions have no slider: they keep their values.`;
     }
+  }
+
+  summary() {
+    const [x, y] = this.dims;
+    return `z${x} = ${this.z[x].toFixed(2)}, z${y} = ${this.z[y].toFixed(2)} (of ${this.z.length} dimensions)`;
   }
 
   toPixel(value, vertical) {
@@ -209,17 +146,17 @@ class Pad {
     ctx.stroke();
     this.legend.replaceChildren();
     if (!scatter) return;
-    const dot = Math.max(2, Math.round(size / 200));
+    const dot = Math.max(2, Math.round(size / 200)), palette = this.palette;
     ctx.globalAlpha = 0.55;
     for (let i = 0; i < scatter.labels.length; i++) {
-      ctx.fillStyle = PALETTE[scatter.labels[i] % PALETTE.length];
+      ctx.fillStyle = palette[scatter.labels[i] % palette.length];
       ctx.fillRect(this.toPixel(scatter.points[2 * i], false) - dot / 2,
                    this.toPixel(scatter.points[2 * i + 1], true) - dot / 2, dot, dot);
     }
     ctx.globalAlpha = 1;
     (data.classes || []).forEach((name, i) => {
       const item = element("span", "item", this.legend);
-      element("span", "swatch", item).style.background = PALETTE[i % PALETTE.length];
+      element("span", "swatch", item).style.background = palette[i % palette.length];
       item.append(name);
     });
   }
@@ -236,42 +173,4 @@ class Pad {
     ctx.strokeStyle = "#262730";
     ctx.stroke();
   }
-
-  drawImage(pixels) {
-    paintTile(this.pixels.data, this.image.width, 0, 0, pixels, this.decoder);
-    this.image.getContext("2d").putImageData(this.pixels, 0, 0);  // CSS scales it up with hard pixel edges
-  }
-
-  showValues() {
-    const [x, y] = this.dims;
-    this.readout.textContent = this.z.length <= 8 ? `z = (${this.z.map(v => v.toFixed(2)).join(", ")})`
-      : `z${x} = ${this.z[x].toFixed(2)}, z${y} = ${this.z[y].toFixed(2)} (of ${this.z.length} dimensions)`;
-    this.sliders.forEach(({ d, input, shown }) => {
-      if (Number(input.value) !== this.z[d]) input.value = this.z[d];
-      shown.textContent = this.z[d].toFixed(2);
-    });
-  }
-
-  resetStats() {
-    this.stats = { frames: 0, decodeMs: [], toDrawn: [], toNextFrame: [] };
-  }
-
-  destroy() {
-    this.destroyed = true;
-    this.root.remove();
-    if (window.latentPad.current === this) window.latentPad.current = null;
-  }
 }
-
-
-// A hook for the browser tests and the benchmark: decode given latents with the current pad's decoder
-// (the float output, before the canvas rounds it to 8 bits) and read the frame counters.
-window.latentPad = window.latentPad || {
-  current: null,
-  async decode(zs) {
-    const decoder = await this.current.decoderPromise;
-    return zs.map(z => Array.from(decoder.decode(z)));
-  },
-  stats() { return this.current ? this.current.stats : null; },
-  resetStats() { if (this.current) this.current.resetStats(); },
-};

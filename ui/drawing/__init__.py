@@ -1,6 +1,7 @@
 """The drawing pad: a learner draws a digit (mouse, pen or touch) and Python gets it as a PNG when a stroke ends.
 
-A small wrapper around a components-v2 component (draw.js, draw.css: plain JavaScript, no build step).
+A small wrapper around a components-v2 component (draw.js, draw.css: plain JavaScript, linked by ui.jslink with
+the mounting it shares with ui/decoder's components).
 """
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from ..jslink import link
+
 HERE = Path(__file__).resolve().parent
 _component = st.components.v2.component("drawing_pad", css=(HERE / "draw.css").read_text(),
-                                        js=(HERE / "draw.js").read_text())
+                                        js=link(HERE / "draw.js"))
 
 
 def drawing_pad(*, key: str, size: int = 280, clear: int = 0) -> bytes | None:

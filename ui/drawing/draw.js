@@ -1,51 +1,43 @@
 // The drawing pad: draw a digit with a mouse, a pen or a finger (pointer events), white ink on black like
 // the datasets' images. When a stroke ends the picture goes to Python as a PNG (a state value, kept across
-// reruns); Clear empties it. A plain ES module for Streamlit's components v2: no build step.
+// reruns); Clear empties it.
 
-const pads = new WeakMap();
+import { element, mountOnce } from "../decoder/base.js";
+
+const pads = new WeakMap();  // parentElement -> DrawingPad
 
 export default function (component) {
-  const { data, parentElement, setStateValue } = component;
-  let pad = pads.get(parentElement);
-  if (!pad) {
-    pad = new DrawingPad(parentElement, data);
-    pads.set(parentElement, pad);
-  }
-  pad.send = setStateValue;
-  if (data.clear !== pad.clearToken) {  // Python asked for an empty pad (after keeping a drawing, say)
-    if (pad.clearToken !== undefined) { pad.clear(); pad.send("png", null); }
-    pad.clearToken = data.clear;
-  }
-  const generation = ++pad.generation;
-  return () => {
-    if (pad.generation !== generation) return;
-    pad.root.remove();
-    pads.delete(parentElement);
-  };
+  return mountOnce(component, pads, (parent, data) => new DrawingPad(parent, data));
 }
 
 class DrawingPad {
   constructor(parent, data) {
-    this.generation = 0;
-    this.root = document.createElement("div");
-    this.root.className = "drawing-pad";
-    this.canvas = document.createElement("canvas");
+    this.root = element("div", "drawing-pad", parent);
+    this.canvas = element("canvas", "", this.root);
     this.canvas.width = this.canvas.height = data.size;
     this.canvas.style.width = this.canvas.style.height = `${data.size}px`;
     this.canvas.setAttribute("aria-label", "drawing pad: draw a digit here");
-    const clear = document.createElement("button");
+    const clear = element("button", "", this.root);
     clear.textContent = "Clear";
     clear.addEventListener("click", () => { this.clear(); this.send("png", null); });
-    this.root.append(this.canvas, clear);
-    parent.appendChild(this.root);
     this.ctx = this.canvas.getContext("2d");
     this.ctx.lineCap = this.ctx.lineJoin = "round";
     this.ctx.lineWidth = data.size / 11;  // about a pen's stroke on the datasets' digits
     this.ctx.strokeStyle = "#fff";
     this.clear();
     this.listen();
-    const lab = window.vaeLab = window.vaeLab || {};  // shared with ui/decoder's components
-    (lab.components = lab.components || {})[data.key] = this;
+  }
+
+  update(data, component) {
+    this.send = component.setStateValue;
+    if (data.clear !== this.clearToken) {  // Python asked for an empty pad (after keeping a drawing, say)
+      if (this.clearToken !== undefined) { this.clear(); this.send("png", null); }
+      this.clearToken = data.clear;
+    }
+  }
+
+  destroy() {
+    this.root.remove();
   }
 
   clear() {

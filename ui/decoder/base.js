@@ -1,0 +1,59 @@
+// What every browser component of the app shares (the decoders' and the drawing pad): one instance per element
+// across Streamlit's calls, the one test hook (window.vaeLab.components), DOM helpers, the released point.
+
+export const vaeLab = window.vaeLab = window.vaeLab || {};  // shared by the modules of all components on a page
+vaeLab.components = vaeLab.components || {};  // component key -> its live instance, for the tests and benchmarks
+
+// Streamlit calls a component's default export again with each rerun's data: one instance per parentElement,
+// created by make(parentElement, data) and given update(data, component); it may run a superseded cleanup at
+// once, so only the latest one removes the instance (destroy()). The instance is the hook's entry under data.key.
+export function mountOnce(component, instances, make) {
+  const { data, parentElement } = component;
+  let instance = instances.get(parentElement);
+  if (!instance) {
+    instance = make(parentElement, data);
+    instance.generation = 0;
+    instances.set(parentElement, instance);
+  }
+  const generation = ++instance.generation;
+  instance.key = data.key;
+  vaeLab.components[data.key] = instance;
+  instance.update(data, component);
+  return () => {
+    if (instance.generation !== generation) return;
+    instance.destroy();
+    instances.delete(parentElement);
+    if (vaeLab.components[instance.key] === instance) delete vaeLab.components[instance.key];
+  };
+}
+
+export function element(tag, className, parent) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+// Append value to a list of samples (latencies, points sent), keeping the latest `keep`.
+export function push(list, value, keep = 5000) {
+  list.push(value);
+  if (list.length > keep) list.shift();
+}
+
+// Send a released point to Python as the component's "release" state: a state (not a one-shot trigger, which a
+// rerun interrupted by the next key press could drop) that changes with every release, even to the same point.
+let releases = 0;
+export function sendRelease(component, z) {
+  component.setStateValue("release", { z: z.slice(), n: ++releases });
+}
+
+// Save a canvas as a PNG file: the picture at its own resolution.
+export function downloadPng(canvas, name) {
+  canvas.toBlob(blob => {
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = name;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  }, "image/png");
+}

@@ -1,0 +1,220 @@
+// The base of every view that decodes live in the browser (the latent pad, the latent sliders, decoded grids): it
+// loads the decoder for a URL and says so, redraws on animation frames (one a frame at most), builds the slider rows
+// and the z readout, counts frames for the benchmarks, and decodes for the tests. A subclass draws in frame().
+// Also the tiled canvas the views draw decoded pictures on.
+
+import { element, push, sendRelease } from "./base.js";
+import { loadDecoder } from "./decoder.js";
+
+const SHIFT_STEP = 0.25;  // Shift + an arrow key moves a slider this far (plain arrows step 0.01)
+const READOUT_MOST = 8;   // the readout spells z out up to this many dimensions
+
+export class DecodingView {
+  // root: the view's element, already placed. A view with a status line sets this.status: the decoder's loading is
+  // told there.
+  constructor(root) {
+    this.root = root;
+    this.status = null;
+    this.z = [];
+    this.rows = [];            // the slider rows: {d, input, shown, label}
+    this.dirty = false;        // the picture is behind this.z
+    this.dragging = false;
+    this.frameRequested = false;
+    this.since = null;         // timeStamp of the oldest input not yet drawn
+    this.shown = null;         // that input's timestamp once drawn, until the next frame begins
+    this.resetStats();
+  }
+
+  update(data, component) {
+    this.component = component;
+    this.useDecoder(data.decoder);
+  }
+
+  destroy() {
+    this.destroyed = true;
+    this.root.remove();
+  }
+
+  // ---- the decoder ----
+
+  // Load the decoder at url unless it is the one in use; decoderReady(decoder) runs once it is here, then a redraw.
+  useDecoder(url) {
+    if (url === this.decoderUrl) return;
+    this.decoderUrl = url;
+    this.decoder = null;
+    this.decoderPromise = loadDecoder(url);
+    this.say("Loading the decoder's weights…");
+    this.decoderPromise.then(decoder => {
+      if (this.decoderUrl !== url) return;  // a newer model meanwhile
+      this.decoder = decoder;
+      this.decoderReady(decoder);
+      this.say(`Decoded in your browser from the model's weights ` +
+               `(${(decoder.bytes / 1e6).toFixed(2)} MB of float32, fetched once per model).`);
+      this.changed(null);
+    }, error => {
+      if (this.decoderUrl !== url) return;
+      this.decoderUrl = null;  // the next rerun tries again
+      this.failed(`Could not load the decoder: ${error.message}`);
+    });
+  }
+
+  decoderReady(decoder) {}
+
+  say(text) {
+    if (this.status) this.status.textContent = text;
+  }
+
+  failed(text) {
+    this.say(text);
+  }
+
+  // For the tests and benchmarks: the float decodes of zs, before a canvas rounds them to 8 bits.
+  async decode(zs) {
+    const decoder = await this.decoderPromise;
+    return zs.map(z => Array.from(decoder.decode(z)));
+  }
+
+  // ---- the frame loop ----
+
+  // Something moved: redraw on the next animation frame. timeStamp is the input event's (null when Python or a
+  // load moved it), for the latency counters.
+  changed(timeStamp) {
+    if (timeStamp !== null && this.since === null) this.since = timeStamp;
+    this.dirty = true;
+    this.request();
+  }
+
+  request() {
+    if (this.frameRequested || this.destroyed) return;
+    this.frameRequested = true;
+    requestAnimationFrame(() => this.tick());
+  }
+
+  // One frame() per animation frame at most, however many inputs arrived since the last one.
+  tick() {
+    this.frameRequested = false;
+    const start = performance.now();
+    if (this.shown !== null) {  // the last drawn frame is on screen now that a new frame has begun
+      push(this.stats.toNextFrame, start - this.shown);
+      this.shown = null;
+    }
+    this.frame(start);
+    if (this.shown !== null) this.request();  // to time when it reaches the screen
+  }
+
+  // The subclass's drawing; it calls drawn(start) once it has decoded and drawn the point.
+  frame(start) {}
+
+  drawn(start) {
+    const done = performance.now();
+    this.stats.frames += 1;
+    push(this.stats.decodeMs, done - start);
+    this.lastDrawn = done;  // for the benchmarks: when the latest picture was drawn,
+    if (this.firstDrawn === undefined) this.firstDrawn = done;  // and the first since the page opened
+    if (this.since !== null) {
+      push(this.stats.toDrawn, done - this.since);
+      this.shown = this.since;
+      this.since = null;
+    }
+  }
+
+  resetStats() {
+    this.stats = { frames: 0, decodeMs: [], toDrawn: [], toNextFrame: [] };
+  }
+
+  // ---- sliders and readout ----
+
+  // this.rows: a row per dimension in dims (its name zN with mark(d) after it, a range input over +-this.extent,
+  // its value), for the caller to place. Moving one redraws; letting go (or a key) releases the point.
+  buildRows(dims, mark = () => "") {
+    this.rows = dims.map(d => {
+      const label = element("label", "slider");
+      element("span", "name", label).textContent = `z${d}${mark(d)}`;
+      const input = element("input", "", label);
+      Object.assign(input, { type: "range", min: -this.extent, max: this.extent, step: 0.01, value: this.z[d] });
+      input.setAttribute("aria-label", `z${d}`);
+      const shown = element("span", "value", label);
+      input.addEventListener("pointerdown", () => { this.dragging = true; });
+      input.addEventListener("input", e => { this.z[d] = Number(input.value); this.changed(e.timeStamp); });
+      input.addEventListener("keydown", e => {  // Shift + an arrow key: a big step
+        const sign = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 }[e.key];
+        if (!e.shiftKey || !sign) return;
+        e.preventDefault();
+        const value = Math.max(-this.extent, Math.min(this.extent, Number(input.value) + sign * SHIFT_STEP));
+        input.value = value.toFixed(2);
+        input.dispatchEvent(new Event("input"));
+        input.dispatchEvent(new Event("change"));
+      });
+      input.addEventListener("change", () => {
+        this.dragging = false;
+        this.release();
+      });
+      return { d, input, shown, label };
+    });
+    return this.rows;
+  }
+
+  // The point in this.readout (spelled out for a few dimensions, else summary()) and on every slider.
+  showValues() {
+    this.readout.textContent = this.z.length <= READOUT_MOST
+      ? `z = (${this.z.map(v => v.toFixed(2)).join(", ")})` : this.summary();
+    for (const { d, input, shown } of this.rows) {
+      if (Number(input.value) !== this.z[d]) input.value = this.z[d];
+      shown.textContent = this.z[d].toFixed(2);
+    }
+  }
+
+  summary() {
+    return `${this.z.length} dimensions`;
+  }
+
+  // Only the point where the user lets go goes to Python: one rerun per gesture, none while dragging.
+  release() {
+    if (this.component) sendRelease(this.component, this.z);
+  }
+}
+
+// A grid of decoded tiles as torchvision's make_grid lays it out: `padding` white pixels around and between tiles,
+// never wider than box (the view's root; not the canvas's own parent: a figure that shrinks to its content
+// measures the canvas itself, and the sliders' digit stayed at 28 px).
+export class TileCanvas {
+  constructor(parent, className, box) {
+    this.canvas = element("canvas", className, parent);
+    this.box = box;
+  }
+
+  layout(decoder, count, nrow, padding, displayWidth) {
+    const rows = Math.ceil(count / nrow);
+    const width = nrow * (decoder.width + padding) + padding, height = rows * (decoder.height + padding) + padding;
+    if (this.canvas.width !== width || this.canvas.height !== height) {
+      this.canvas.width = width;
+      this.canvas.height = height;
+      this.image = new ImageData(width, height);
+      this.image.data.fill(255);  // the gaps are white
+    }
+    const room = Math.min(displayWidth, this.box.clientWidth || displayWidth);
+    // whole multiples keep the pixel edges sharp; a picture wider than its box shrinks to fit it
+    const scale = room >= width ? Math.floor(room / width) : Math.max(0.25, room / width);
+    this.canvas.style.width = `${width * scale}px`;
+    this.canvas.style.height = `${height * scale}px`;
+    Object.assign(this, { decoder, nrow, padding });
+  }
+
+  // Paint one decoded image (C, H, W) as tile `index`; show() puts the tiles on the canvas.
+  tile(index, pixels) {
+    const { decoder, nrow, padding } = this, { channels: c, height: h, width: w } = decoder, n = h * w;
+    const left = padding + (index % nrow) * (w + padding), top = padding + Math.floor(index / nrow) * (h + padding);
+    const rgba = this.image.data, stride = this.canvas.width;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const i = y * w + x, o = 4 * ((top + y) * stride + left + x);
+        for (let j = 0; j < 3; j++) rgba[o + j] = 255 * pixels[(c === 3 ? j * n : 0) + i];  // clamps and rounds
+        rgba[o + 3] = 255;
+      }
+    }
+  }
+
+  show() {
+    this.canvas.getContext("2d").putImageData(this.image, 0, 0);  // CSS scales it up with hard pixel edges
+  }
+}
