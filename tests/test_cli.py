@@ -188,3 +188,33 @@ def test_the_shipped_models_and_sweeps_are_what_their_recipes_make():
             assert all(s.config == made.replace(beta=s.config.beta) for s in shipped), name
         else:
             assert load_checkpoint(ROOT / "models" / name).config == made, name
+
+
+def test_a_ray_address_with_nothing_behind_it_fails_in_seconds_and_leaves_nothing(tmp_path):
+    import time
+
+    start = time.time()
+    result = cli("train", "--dataset", "digits", "--epochs", "1", "--ray", "127.0.0.1:1", "--out", tmp_path / "o")
+    assert result.returncode == 1 and "nothing answers at 127.0.0.1:1" in result.stderr, result.stderr
+    assert time.time() - start < 60 and not (tmp_path / "o").exists()
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_more_threads_than_cores_are_capped_with_a_warning(tmp_path):
+    result = cli("train", "--dataset", "digits", "--hidden", "16", "--epochs", "1", "--threads", "999",
+                 "--out", tmp_path / "o")
+    assert result.returncode == 0, result.stderr
+    assert f"--threads 999 is more than this machine's {os.cpu_count()} cores; using {os.cpu_count()}" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["eval", "models/digits-2d", "--iwae", "10000000"], "at most 100,000 importance samples"),
+    (["train", "--dataset", "digits", "--epochs", "1", "--out", "models"], "models holds other checkpoints"),
+    (["train", "--dataset", "digits", "--epochs", "1", "--out", "/tmp/" + "a" * 300], "File name too long"),
+    (["info", "/tmp/" + "a" * 300], "File name too long"),
+])
+def test_what_would_run_for_hours_or_write_into_the_shipped_models_is_refused_in_one_line(args, message):
+    result = cli(*args)
+    assert result.returncode in (1, 2) and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert sorted(p.name for p in (ROOT / "models").iterdir() if p.is_file()) == ["recipes.json", "train_shipped.py"]

@@ -9,6 +9,7 @@ import atexit
 import ipaddress
 import logging
 import os
+import socket
 import threading
 
 from .errors import VAEError
@@ -72,11 +73,30 @@ def _on_loopback(to: str) -> bool:
 def _init(**options) -> None:
     import ray
 
+    if options.get("address") not in (None, "local", "auto"):
+        _answers(options["address"])
     try:
         ray.init(**options, log_to_driver=False, logging_level=logging.ERROR)
     except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError, TimeoutError...
         where = f"the Ray cluster at {options['address']}" if options.get("address") != "local" else "a local Ray"
         raise ClusterError(f"could not start or reach {where}: {type(e).__name__}: {e}") from None
+
+
+PROBE_SECONDS = 5.0
+
+
+def _answers(to: str) -> None:
+    """Raise ClusterError at once if nothing accepts a connection at the address: Ray itself retries an address
+    with nothing behind it for minutes, printing warnings."""
+    host, _, port = to.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterError(f"a Ray address is HOST:PORT (the head's, e.g. 127.0.0.1:6379), got {to[:80]!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_SECONDS).close()
+    except OSError as e:
+        raise ClusterError(f"nothing answers at {to} ({e.strerror or type(e).__name__}): is a Ray head running "
+                           "there? (start one with `ray start --head`, or leave the address out to train here)"
+                           ) from None
 
 
 def _start_local() -> None:
