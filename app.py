@@ -6,10 +6,11 @@ opens with a "page not found" dialog on a fresh session.)
 """
 import streamlit as st
 
-from ui import links, navigation, resources, sidebar, state
+from ui import links, my_runs, navigation, resources, sidebar, state
 
 st.set_page_config(page_title="VAE lab", page_icon="🧪", layout="wide")
 page = st.navigation(navigation.streamlit_pages())
+my_runs.welcome()  # a new session: this browser's runs from before
 links.restore(page.url_path)  # a link opened: its model, point and page settings first
 sidebar.model_picker()
 try:

@@ -1,11 +1,9 @@
 """Beta sweeps on the rate-distortion plane: the same model trained at several betas, and what each one draws."""
 import streamlit as st
 
-from ui import charts, images, progress, resources, sidebar, state
-from vae_core.checkpoint import new_run_dir
+from ui import charts, images, my_runs, progress, resources, sidebar, state
 from ui.decoder import decoded_grid
 from vae_core.evaluation import ACTIVE_THRESHOLD, prior_latents
-from vae_core.runs import start_runs
 from vae_core.tradeoff import sweep_configs
 
 checkpoint = sidebar.current()
@@ -70,8 +68,8 @@ with st.form("sweep_form"):
     go = st.form_submit_button("Run the sweep", disabled=bool(mine and mine.active))
 if go and betas:
     base = base.replace(latent_dim=int(latent), epochs=int(epochs))
-    folder = new_run_dir(resources.runs_dir(), "sweep-digits")
-    st.session_state[state.SWEEP] = start_runs(sweep_configs(base, betas), resources.dataset("digits"), folder)
+    st.session_state[state.SWEEP] = my_runs.start(sweep_configs(base, betas), resources.dataset("digits"),
+                                                  "sweep-digits")
     st.rerun()
 
 if mine is not None:

@@ -1,11 +1,10 @@
 """Train: fit a new model in the background, watch its curves and reconstructions, keep the checkpoint."""
 import streamlit as st
 
-from ui import charts, images, progress, resources, state
+from ui import charts, images, my_runs, progress, resources, state
 from vae_core import DATASETS, Config, VAEError
-from vae_core.checkpoint import new_run_dir
 from vae_core.config import ARCHS, LIKELIHOODS, PRECISIONS, parse_sizes
-from vae_core.runs import Run, start_runs
+from vae_core.runs import Run
 
 d = Config()  # every default below is Config's
 st.title("Train a model")
@@ -55,7 +54,7 @@ if start:
     except VAEError as e:
         st.error(str(e))
     else:
-        [run] = start_runs(config, data, new_run_dir(resources.runs_dir(), config))
+        [run] = my_runs.start(config, data, config)
         st.session_state[state.JOB] = run
 
 

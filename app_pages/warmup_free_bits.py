@@ -1,9 +1,7 @@
 """KL warm-up and free bits: two fixes for posterior collapse, compared on a short digits run."""
 import streamlit as st
 
-from ui import charts, progress, resources, state
-from vae_core.checkpoint import new_run_dir
-from vae_core.runs import start_runs
+from ui import charts, my_runs, progress, resources, state
 from vae_core.tradeoff import remedy_configs
 
 st.title("KL warm-up and free bits")
@@ -34,8 +32,7 @@ if st.button("Train the three runs (side by side on Ray, about half a minute)", 
              disabled=bool(group and group.active)):
     base = resources.sweep_base("digits").replace(epochs=int(epochs), beta=beta)  # the digits sweep's model
     configs = remedy_configs(base, warmup_epochs=warmup, free_bits=free_bits)
-    folder = new_run_dir(resources.runs_dir(), "warmup-vs-free-bits")
-    st.session_state[state.COMPARE] = start_runs(configs, resources.dataset("digits"), folder)
+    st.session_state[state.COMPARE] = my_runs.start(configs, resources.dataset("digits"), "warmup-vs-free-bits")
     st.rerun()  # from the top, so the results below poll the new runs
 
 

@@ -174,3 +174,35 @@ def test_a_worker_that_dies_fails_its_run_and_the_app_serves_everyone_else(app):
         assert other.locator("[data-testid='stException']").count() == 0
     finally:
         other.context.close()
+
+
+def test_in_class_mode_a_reload_brings_back_this_browser_s_uploads_and_nobody_else_s(app, tmp_path):
+    """A reload is a new session: the cookie the browser keeps names its runs and uploads, so they are listed again;
+    another browser (a context of its own: its own cookies) sees none of them."""
+    def picker_options(page) -> list[str]:
+        page.get_by_role("combobox", name="Model").click()
+        options = [o.inner_text() for o in page.get_by_role("option").all()]
+        page.keyboard.press("Escape")
+        return options
+
+    env = {"VAE_RUNS_DIR": str(tmp_path / "runs"), "VAE_CLASS_MODE": "1"}
+    chromium = app[1].context.browser  # the module's chromium; a server of its own, in class mode
+    with browser.streamlit_server(ROOT / "app.py", env=env) as url:
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        browser.open_page(page, url, "")
+        weights = (ROOT / "models" / "digits-2d" / "model.safetensors").read_bytes()
+        page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files(
+            {"name": "mine.safetensors", "mimeType": "application/octet-stream", "buffer": weights})
+        expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile(r"^mine \(upload "),
+                                                                         timeout=20_000)
+        page.reload()
+        page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+        wait_idle(page)
+        assert any(o.startswith("mine (upload ") for o in picker_options(page))
+        other = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            browser.open_page(other, url, "")
+            assert not any(o.startswith("mine") for o in picker_options(other))
+        finally:
+            other.context.close()
+            page.context.close()

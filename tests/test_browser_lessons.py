@@ -63,7 +63,7 @@ def test_a_model_downloads_as_a_zip_that_uploads_back(app, tmp_path):
     download.value.save_as(path)
     assert download.value.suggested_filename == "digits-2d.zip"
     page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files(str(path))
-    expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile("^exported-digits · digits · z=2"),
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile(r"^exported-digits \(upload [0-9a-f]{6}\) · digits · z=2"),
                                                                      timeout=30_000)
     expect(page.locator("[data-testid='stSidebar']")).to_contain_text("150 epochs on digits")  # its history came too
 

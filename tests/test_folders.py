@@ -64,8 +64,23 @@ def test_two_runs_started_in_the_same_second_get_two_folders(tmp_path):
     for t in threads:
         t.join()
     assert len(set(folders)) == 8 and all(f.is_dir() and not any(f.iterdir()) for f in folders)
-    names = sorted(f.name for f in folders)
-    assert names[0].endswith("-digits-z3-beta1") and names[1].endswith("-digits-z3-beta1-2")
+    import re
+    names = [f.name for f in folders]
+    assert all(re.fullmatch(r"\d{8}-\d{6}-digits-z3-beta1-[0-9a-f]{12}", name) for name in names), names
+
+
+def test_a_run_s_folder_is_readable_and_cannot_be_guessed(tmp_path):
+    """Dataset, latent size and beta for people; 48 random bits so that a run is opened only by its link."""
+    a, b = new_run_dir(tmp_path, SMALL.replace(beta=0.5)), new_run_dir(tmp_path, SMALL.replace(beta=0.5))
+    assert "-digits-z3-beta0.5-" in a.name and "-digits-z3-beta0.5-" in b.name and a.name[-12:] != b.name[-12:]
+
+
+def test_an_empty_run_folder_left_by_a_killed_server_goes_at_the_next_run(tmp_path):
+    stale, fresh = new_run_dir(tmp_path, SMALL), new_run_dir(tmp_path, SMALL)
+    old = os.path.getmtime(stale) - 2 * 3600
+    os.utime(stale, (old, old))
+    new_run_dir(tmp_path, SMALL)
+    assert not stale.exists() and fresh.exists()  # a run still training keeps its folder
 
 
 def test_two_identical_jobs_started_together_keep_both_runs(digits, tmp_path):

@@ -38,6 +38,15 @@ def shipped_models() -> list[str]:
     return [str(p) for p in find_checkpoints(SHIPPED_DIR, depth=1)]
 
 
+def is_checkpoint(path: str) -> bool:
+    """Whether path is a checkpoint that can be read (its JSON checked, weights not loaded)."""
+    try:
+        summary(path)
+    except (CheckpointError, OSError):
+        return False
+    return True
+
+
 def saved_runs() -> list[str]:
     """Every checkpoint under the runs folder, newest name first (names start with their time)."""
     return [str(p) for p in reversed(find_checkpoints(runs_dir()))]

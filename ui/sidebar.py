@@ -9,7 +9,7 @@ import streamlit as st
 from vae_core import Checkpoint, VAEError
 from vae_core.checkpoint import import_checkpoint, zip_checkpoint
 
-from . import resources, state
+from . import my_runs, resources, state
 
 
 def label(path: str) -> str:
@@ -54,6 +54,7 @@ def model_picker() -> Checkpoint:
                                "application/zip", key="download_model", on_click="ignore",
                                help="its checkpoint folder: weights, config and metrics; the uploader takes it back")
         _upload()
+        my_runs.keep_cookie()
         if not resources.class_mode():  # in a class, other people's runs are theirs to share
             _open_saved_run()
     return checkpoint
@@ -77,6 +78,7 @@ def _upload() -> None:
         except VAEError as e:
             seen[upload.file_id] = e
         else:
+            my_runs.remember(seen[upload.file_id])
             state.add_model(seen[upload.file_id])
             st.rerun()
     if isinstance(seen[upload.file_id], VAEError):

@@ -21,6 +21,7 @@ DRAWING = "drawing"              # bytes: the PNG of the digit drawn on the Your
 KEPT_DRAWING = "kept_drawing"    # bytes: an earlier drawing kept, to interpolate between two drawings
 INTERP_ENDS = "interp_ends"      # (from, to): where the Interpolation page's path starts and ends (ENDS)
 UPLOADS = "uploads"      # dict: uploaded file id -> its checkpoint folder, or the error it was refused with
+OWNER = "owner"          # str: this browser's token, kept in a cookie (ui.my_runs)
 DIGIT_PAD_CLEARS = "digit_pad_clears"  # int: raised to empty the Your digit page's drawing pad (ui.drawing)
 
 # Widgets whose value the app also sets (from a link, or from another page); the widget's key is the state key

@@ -10,10 +10,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import itertools
 import json
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import time
@@ -36,6 +36,7 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 METRICS = "metrics.json"
 FORMAT = "vae-lab/1"  # marks our files among other safetensors
+EMPTY_RUN_S = 3600  # an empty run folder this old was left by a server killed mid-run
 PARTIAL = ".partial"  # the suffix of a file being written; one left behind by a killed process is stale
 MAX_CONFIG_BYTES = 64 * 2**10  # a config is about 1 KB
 MAX_UPLOAD_BYTES = 256 * 2**20  # an upload (or what its zip unpacks to) larger than this is refused unread
@@ -163,19 +164,25 @@ def run_name(what: Config | str) -> str:
 
 
 def new_run_dir(root: str | Path, what: Config | str) -> Path:
-    """Create and return a new, empty folder under root for one run: the time, then run_name(what).
+    """Create and return a new, empty folder under root for one run: the time, run_name(what) and a random part,
+    e.g. 20261204-163000-digits-z2-beta1-5f1c0a93e2b7. The random part keeps a run from being opened by guessing
+    its name (a link names it: in class mode that is how a run is shared, and only so); creating a folder is
+    atomic, so two runs never get one folder, across threads and processes.
 
-    Two runs started in the same second with the same settings get two folders (-2, -3, ... appended):
-    creating a folder is atomic, so this holds across threads and processes.
+    Empty run folders an hour old are removed first: a server killed during a run leaves one (a run still training
+    writes its folder again when it saves), as are temporaries a killed writer left.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     for old in root.iterdir():
-        if old.is_dir():
+        if old.is_dir() and not old.name.startswith("."):
             remove_stale_partials(old)
-    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{run_name(what)}"
-    for n in itertools.count(1):
-        folder = root / (name if n == 1 else f"{name}-{n}")
+            with contextlib.suppress(OSError):  # not empty, or gone meanwhile
+                if time.time() - old.stat().st_mtime > EMPTY_RUN_S and not any(old.iterdir()):
+                    old.rmdir()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    while True:
+        folder = root / f"{stamp}-{run_name(what)}-{secrets.token_hex(6)}"
         try:
             folder.mkdir()
             return folder
@@ -208,7 +215,10 @@ class Summary:
 
     @property
     def name(self) -> str:
-        return self.path.name.removesuffix(".safetensors")
+        """The folder's name; an upload's says so, with the start of its digest (a downloaded run uploaded again is
+        told apart from the run, and two uploads of one name from each other)."""
+        name = self.path.name.removesuffix(".safetensors")
+        return f"{name} (upload {self.path.parent.name[:6]})" if self.path.parent.parent.name == UPLOADS else name
 
     @property
     def label(self) -> str:
