@@ -40,9 +40,9 @@ if data is None:
 with map_col:
     index, xy = resources.projection(path, "pca" if method == "means" else method)
     mu, std = resources.encodings(path)
-    from_link = links.take_number("image", low=0, high=len(data.test_x) - 1)
-    if from_link is not None and from_link == int(from_link):
-        st.session_state[state.MAP_CHOSEN] = (path, int(from_link))
+    from_link = links.take_number("image", low=0, high=len(data.test_x) - 1, whole=True)
+    if from_link is not None:
+        st.session_state[state.MAP_CHOSEN] = (path, from_link)
     chosen_path, chosen = st.session_state.get(state.MAP_CHOSEN, (None, None))
     chosen = chosen if chosen_path == path else None  # a choice belongs to the model it was made on
     if chosen is not None:

@@ -8,6 +8,7 @@ the others handed to the pages through take()). Values are written back as they 
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -17,6 +18,9 @@ from vae_core import VAEError
 from . import resources, state
 
 RUNS_PREFIX = "runs/"      # a model under the runs folder; any other name is under models/
+MODEL_REF = re.compile(r"[A-Za-z0-9._/ ()-]+")  # what model_ref writes: folder names of ours
+MOST_REF = 200
+EXCERPT = 40               # characters of a refused value a notice repeats
 
 
 def model_ref(path: str) -> str:
@@ -29,13 +33,20 @@ def model_ref(path: str) -> str:
 
 
 def model_path(ref: str) -> str:
-    """The checkpoint a link names, which must lie under models/ or the runs folder; VAEError otherwise."""
+    """The checkpoint a link names, which must lie under models/ or the runs folder; VAEError otherwise, saying so
+    with the link's own words (never a path of the server's)."""
+    refused = VAEError(f"model {excerpt(ref)} is not a model of this server")
+    if len(ref) > MOST_REF or not MODEL_REF.fullmatch(ref):
+        raise refused
     root, rest = ((resources.runs_dir(), ref[len(RUNS_PREFIX):]) if ref.startswith(RUNS_PREFIX)
                   else (resources.SHIPPED_DIR, ref))
-    path = (root / rest).resolve()
-    if not path.is_relative_to(root.resolve()) or not rest:
-        raise VAEError(f"model {ref!r} is not a model of this server")
-    resources.summary(str(path))  # raises if it is not a readable checkpoint
+    try:
+        path = (root / rest).resolve()
+        if not path.is_relative_to(root.resolve()) or not rest:
+            raise refused
+        resources.summary(str(path))  # raises if it is not a readable checkpoint
+    except (VAEError, OSError, ValueError):
+        raise refused from None
     return str(path)
 
 
@@ -74,7 +85,7 @@ def restore(page: str) -> None:
         point = _numbers(arrived["z"])
         dim = resources.summary(st.session_state.get(state.MODEL, str(resources.DEFAULT_MODEL))).config.latent_dim
         if point is None or len(point) != dim:
-            notice(f"this link's latent point z={arrived['z']!r} is not {dim} numbers for this model: "
+            notice(f"this link's latent point z={excerpt(arrived['z'])} is not {dim} numbers for this model: "
                    "starting from the origin")
         else:
             state.set_latent_point(point)
@@ -86,19 +97,24 @@ def take(name: str):
     return st.session_state.get(state.LINK_PENDING, {}).pop(name, None)
 
 
-def take_number(name: str, allowed=None, low: float | None = None, high: float | None = None) -> float | None:
-    """A link's number for name, if it is one (in allowed, or within [low, high]); a notice otherwise."""
+def take_number(name: str, allowed=None, low: float | None = None, high: float | None = None,
+                whole: bool = False) -> float | None:
+    """A link's number for name, if it is one (a whole one if whole; in allowed, or within [low, high]); a notice
+    saying what was expected otherwise."""
     raw = take(name)
     if raw is None:
         return None
     numbers = _numbers(raw)
     value = numbers[0] if numbers and len(numbers) == 1 else None
-    fits = value is not None and (value in allowed if allowed is not None else
-                                  (low is None or value >= low) and (high is None or value <= high))
+    fits = value is not None and (not whole or value == int(value)) and (
+        value in allowed if allowed is not None else (low is None or value >= low) and (high is None or value <= high))
     if not fits:
-        notice(f"this link's {name}={raw!r} does not fit this page: using the default")
+        wanted = (f"one of {', '.join(f'{v:g}' for v in allowed)}" if allowed is not None else
+                  f"a {'whole ' if whole else ''}number" + (f" from {low:g} to {high:g}" if None not in (low, high)
+                                                            else ""))
+        notice(f"this link's {name}={excerpt(raw)} is not {wanted}: using the default")
         return None
-    return value
+    return int(value) if whole else value
 
 
 def take_axes(allowed) -> tuple[int, int] | None:
@@ -109,8 +125,8 @@ def take_axes(allowed) -> tuple[int, int] | None:
     pair = raw.split(",")
     if len(pair) == 2 and all(p.isdigit() and int(p) in allowed for p in pair) and pair[0] != pair[1]:
         return int(pair[0]), int(pair[1])
-    notice(f"this link's axes={raw!r} are not two different dimensions among the {len(allowed)} most informative: "
-           "using the default")
+    notice(f"this link's axes={excerpt(raw)} are not two different dimensions among the {len(allowed)} most "
+           "informative: using the default")
     return None
 
 
@@ -120,6 +136,12 @@ def _numbers(text: str) -> list[float] | None:
     except ValueError:
         return None
     return values if all(v == v and abs(v) != float("inf") for v in values) else None
+
+
+def excerpt(raw: str) -> str:
+    """A value from outside as a notice repeats it: quoted, at most EXCERPT characters, control characters escaped."""
+    text = repr(raw[:EXCERPT])
+    return text[:-1] + "…" + text[-1] if len(raw) > EXCERPT else text
 
 
 def notice(message: str) -> None:

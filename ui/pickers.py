@@ -16,9 +16,9 @@ def test_image_picker(data: Dataset, key: str, label: str = "Test image", defaul
 
     A linked picker (one per page) is set by a link's image=N, and puts its index back into the link."""
     last = len(data.test_x) - 1
-    from_link = links.take_number("image", low=0, high=last) if linked else None
-    if from_link is not None and from_link == int(from_link):
-        st.session_state[key] = int(from_link)
+    from_link = links.take_number("image", low=0, high=last, whole=True) if linked else None
+    if from_link is not None:
+        st.session_state[key] = from_link
     elif key not in st.session_state:  # the start value goes through the state too: a widget given both warns
         st.session_state[key] = min(default, last)
     number, preview = st.columns([5, 1], vertical_alignment="bottom")
