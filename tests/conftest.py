@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated download cache, the local MNIST folder, small trained digits models."""
+"""Shared fixtures: an isolated download cache, the local MNIST folder, small trained digits models, a private
+runs folder for the pages."""
 import gzip
 import os
 import struct
@@ -78,33 +79,10 @@ def trained_digits(digits):
     return model, history
 
 
-def app_test(path: str, **session):
-    """An AppTest of the app as a user reaches one of its pages: entering at app.py, whose st.navigation knows
-    the pages (so it runs once first), with the given session-state values set. Call run() to show the page."""
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for key, value in session.items():
-        at.session_state[key] = value
-    if path != "app_pages/home.py":
-        at.run()
-        at.switch_page(path)
-    return at
-
-
-def browser_pictures(at) -> dict[str, dict]:
-    """What a page sends to its in-browser decoder components (ui.decoder), by key: AppTest cannot run them,
-    but it sees their data (the decoder's URL, the point, the latents' URL...)."""
-    import json
-
-    sent = (json.loads(element.proto.json) for element in at.get("bidi_component"))
-    return {data["key"]: data for data in sent if isinstance(data, dict) and "key" in data}
-
-
-def served_latents(data: dict) -> np.ndarray:
-    """The latents a decoded grid was sent, read back from the file ui.served wrote: [count, dim]."""
-    name = data["latents"].rsplit("/", 1)[1]
-    return np.frombuffer((ROOT / "static" / "served" / name).read_bytes(), "<f4").reshape(data["count"], data["dim"])
+@pytest.fixture
+def private_runs(tmp_path, monkeypatch):
+    """The runs a page saves go under the test's tmp_path/runs."""
+    monkeypatch.setenv("VAE_RUNS_DIR", str(tmp_path / "runs"))
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool | None = None) -> Path:

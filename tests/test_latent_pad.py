@@ -15,7 +15,7 @@ import torch
 
 import browser
 from browser import CHROMIUM, ROOT, SCREENSHOTS, running_app, wait_idle
-from conftest import app_test
+from headless import app_test
 from ui import state
 from vae_core import VAE, Config, load_checkpoint, save_checkpoint
 from vae_core.evaluation import decode_images, dimensions_by_kl
@@ -24,11 +24,7 @@ PAGE = "app_pages/latent_pad.py"
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                     reason=f"{CHROMIUM} missing: apt-get install -y chromium")
 SAVED = re.compile(r"Saved for the other pages: z = \((.*)\)")
-
-
-@pytest.fixture(autouse=True)
-def private_runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("VAE_RUNS_DIR", str(tmp_path / "runs"))
+pytestmark = pytest.mark.usefixtures("private_runs")
 
 
 # ---- headless: AppTest cannot run the component, so only the page around it ----
