@@ -6,13 +6,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from ray_cluster import stop_session  # noqa: E402
+from ray_cluster import stop_session
+from waiting import holds_within
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -40,18 +40,18 @@ def streamlit_server(script: Path, env: dict | None = None, timeout: float = 90)
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, start_new_session=True,
                                stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
     try:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"streamlit did not start (exit code {process.poll()})")
-            time.sleep(0.3)
+        answered = holds_within(lambda: process.poll() is not None or healthy(), timeout, interval=0.3)
+        if not answered or process.poll() is not None:
+            raise RuntimeError(f"streamlit did not start (exit code {process.poll()})")
         yield url
     finally:
         stop_session(process)  # the server and anything it started (a local Ray, say)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from vae_core import Config, load_dataset, train_new
+from waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,14 +49,9 @@ def ray_for_the_tests(tmp_path_factory):
 def quiet_cluster():
     """Wait until no job of an earlier test (a likelihood curve, a stopped run) is still on the cluster, for tests
     that count running and queued jobs."""
-    import time
-
     from vae_core.jobs import submitted
 
-    deadline = time.time() + 180
-    while submitted():
-        assert time.time() < deadline, submitted()
-        time.sleep(0.2)
+    wait_until(lambda: not submitted(), 180, lambda: f"the cluster to be quiet: {submitted()}")
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ budget, report progress while they run, stop whether queued or running, survive 
 the checkpoint back into the job's folder."""
 import os
 import signal
-import time
 
 import pytest
 
@@ -11,15 +10,9 @@ from vae_core import Config, load_checkpoint
 from vae_core.checkpoint import new_run_dir
 from vae_core.data import Dataset
 from vae_core.jobs import TrainingJob
+from waiting import wait_until
 
 SMALL = Config(dataset="digits", hidden=(32,), latent_dim=2, batch_size=100)
-
-
-def wait_until(condition, timeout=120.0, what="the condition"):
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_a_job_trains_on_a_ray_worker_and_saves_here(digits, tmp_path):

@@ -1,12 +1,12 @@
 """The train page, run headless: a run saved and listed, the form's refusals, and a run that waits on
 the cluster."""
-import time
 from pathlib import Path
 
 import pytest
 
 from headless import app_test as page
 from ui import state
+from waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("private_runs")
 
@@ -49,28 +49,22 @@ def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(dig
     from vae_core import Config
     from vae_core.jobs import TrainingJob
 
-    deadline = time.time() + 120
     long = Config(dataset="digits", hidden=(32,), epochs=100_000, batch_size=100)  # until stopped
     others = [TrainingJob(long, digits, tmp_path / f"other-{i}", cpus=1).start() for i in range(3)]
     try:
-        while sorted(j.state for j in others) != ["queued", "running", "running"]:
-            assert time.time() < deadline, [(j.state, j.message) for j in others]
-            time.sleep(0.1)
+        wait_until(lambda: sorted(j.state for j in others) == ["queued", "running", "running"], 120,
+                   lambda: [(j.state, j.message) for j in others])
         running = [j for j in others if j.state == "running"]
         waiting = next(j for j in others if j.state == "queued")
         at = page("app_pages/train.py").run()
         at.number_input(key="train_epochs").set_value(3)
         at.button(key="FormSubmitter:train_form-Start training").click().run()
         job = at.session_state[state.JOB]
-        while job.state != "queued":
-            assert time.time() < deadline, job.state
-            time.sleep(0.1)
+        wait_until(lambda: job.state == "queued", 120, lambda: job.state)
         at.run()
         assert "queued: 1 job ahead" in str(at.get("progress")[0].proto.text)
         running[0].stop()  # a CPU frees up: the job queued before ours starts, and ours is next
-        while waiting.state != "running":
-            assert time.time() < deadline, (waiting.state, job.state)
-            time.sleep(0.1)
+        wait_until(lambda: waiting.state == "running", 120, lambda: (waiting.state, job.state))
         at.run()
         assert "queued: next to start" in str(at.get("progress")[0].proto.text)
         running[1].stop()
