@@ -51,6 +51,17 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
+def ray_processes(sid: int) -> list[str]:
+    """The Ray node processes (GCS, raylet) in session sid, by name and process id."""
+    found = []
+    for pid in session_pids(sid):
+        with contextlib.suppress(OSError):
+            name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+            if name.endswith(("/gcs_server", "/raylet")):
+                found.append(f"{Path(name).name} {pid}")
+    return found
+
+
 def stop_session(leader: subprocess.Popen, grace: float = 3.0) -> None:
     """SIGTERM every process of the session leader's session, then SIGKILL what is left after grace seconds."""
     sid = leader.pid

@@ -66,7 +66,7 @@ def test_two_runs_started_in_the_same_second_get_two_folders(tmp_path):
     assert names[0].endswith("-digits-z3-beta1") and names[1].endswith("-digits-z3-beta1-2")
 
 
-def test_two_identical_jobs_started_together_keep_both_runs(digits, tmp_path):
+def test_two_identical_jobs_started_together_keep_both_runs(digits, tmp_path, ray_address):
     config = SMALL.replace(epochs=2)
     jobs = [TrainingJob(config, digits, new_run_dir(tmp_path, config)).start() for _ in range(2)]
     for job in jobs:

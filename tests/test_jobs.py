@@ -1,6 +1,6 @@
-"""Training jobs on a real Ray node (the session's, see conftest): they train on a worker with their own CPU
-budget, report progress while they run, stop whether queued or running, survive a killed worker, and bring
-the checkpoint back into the job's folder."""
+"""Training jobs on a real Ray node (the session's: every test here asks for conftest's ray_address): they train
+on a worker with their own CPU budget, report progress while they run, stop whether queued or running, survive a
+killed worker, and bring the checkpoint back into the job's folder."""
 import os
 import signal
 
@@ -13,6 +13,7 @@ from vae_core.jobs import TrainingJob
 from waiting import wait_until
 
 SMALL = Config(dataset="digits", hidden=(32,), latent_dim=2, batch_size=100)
+pytestmark = pytest.mark.usefixtures("ray_address")
 
 
 def test_a_job_trains_on_a_ray_worker_and_saves_here(digits, tmp_path):

@@ -34,7 +34,7 @@ def test_the_reduction_lesson_shows_beta_times_pixels_and_both_shipped_models():
     assert {"reduction_beta-1", "reduction_digits-8d-mean-recon"} <= set(browser_pictures(at))
 
 
-def test_the_likelihood_curve_is_estimated_once_in_the_background_and_kept(tmp_path):
+def test_the_likelihood_curve_is_estimated_once_in_the_background_and_kept(tmp_path, ray_address):
     from vae_core import Config, load_dataset, save_checkpoint, train_new
     from vae_core.jobs import CURVE_KS
 

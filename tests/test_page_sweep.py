@@ -15,7 +15,7 @@ def _figure(at, key):
     return json.loads(chart.proto.spec)
 
 
-def test_beta_sweep_page_plots_one_point_per_shipped_beta_and_runs_a_sweep():
+def test_beta_sweep_page_plots_one_point_per_shipped_beta_and_runs_a_sweep(ray_address):
     at = page("app_pages/beta_sweep.py").run()
     assert not at.exception
     shipped = next(t for t in _figure(at, "sweep_plane")["data"] if t.get("name") == "digits (shipped)")

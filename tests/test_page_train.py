@@ -11,7 +11,7 @@ from waiting import wait_until
 pytestmark = pytest.mark.usefixtures("private_runs")
 
 
-def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path):
+def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path, ray_address):
     at = page("app_pages/train.py").run()
     at.number_input(key="train_epochs").set_value(2)
     at.text_input(key="train_hidden").set_value("32")
@@ -44,7 +44,8 @@ def test_a_huge_model_is_refused_by_the_train_form_with_the_limit():
     assert "above the limit of 50,000,000" in at.error[0].value and state.JOB not in at.session_state
 
 
-def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(digits, tmp_path, quiet_cluster):
+def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(digits, tmp_path, quiet_cluster,
+                                                                             ray_address):
     """The session's node has 2 CPUs: two running digits jobs fill it, one more waits; the page's run is next."""
     from vae_core import Config
     from vae_core.jobs import TrainingJob

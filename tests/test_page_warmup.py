@@ -7,7 +7,7 @@ from ui import state
 pytestmark = pytest.mark.usefixtures("private_runs")
 
 
-def test_warm_up_page_s_defaults_show_the_difference_it_teaches():
+def test_warm_up_page_s_defaults_show_the_difference_it_teaches(ray_address):
     """With the page's own defaults the three runs end with different numbers of active units: plain fewest,
     warm-up more, free bits all of them."""
     at = page("app_pages/warmup_free_bits.py").run()

@@ -96,7 +96,7 @@ def test_reparameterization_draws(trained_digits, digits):
     assert not np.allclose(draws.z[0], draws.z[1])
 
 
-def test_a_sweep_job_runs_each_beta_and_stops_as_a_whole(digits, tmp_path):
+def test_a_sweep_job_runs_each_beta_and_stops_as_a_whole(digits, tmp_path, ray_address):
     base = Config(dataset="digits", hidden=(32,), latent_dim=3, epochs=2, batch_size=100)
     configs = sweep_configs(base, [0.5, 2.0])
     sweep = SweepJob([TrainingJob(c, digits, tmp_path / f"beta-{c.beta:g}") for c in configs]).start()
