@@ -1,7 +1,9 @@
 """Shared fixtures: an isolated download cache, Ray for the tests that ask for it, the local MNIST folder, small
 trained digits models, a private runs folder for the pages."""
+import contextlib
 import gzip
 import os
+import signal
 import struct
 import sys
 import threading
@@ -13,7 +15,7 @@ import torch
 
 from vae_core import Config, cluster, load_dataset, train_new
 from vae_core.cluster import ClusterError
-from waiting import wait_until
+from waiting import holds_within, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,7 +42,22 @@ def ray_node(tmp_path_factory):
             if "ray" in sys.modules:
                 import ray
 
+                end_left_jobs()
                 ray.shutdown()  # this process's own connection, if a test made one
+
+
+def end_left_jobs() -> None:
+    """End the jobs tests left on the node (the likelihood curve a page started) before disconnecting: the thread
+    following one would otherwise be ended by ray.shutdown() with an exception. A curve does not watch for a stop,
+    so a running job's worker is killed: the job fails with its message."""
+    from vae_core.jobs import submitted
+
+    for job in submitted():
+        job.stop()
+        if job.worker:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(job.worker["pid"], signal.SIGKILL)
+    holds_within(lambda: not submitted(), 60)
 
 
 @pytest.fixture
