@@ -6,13 +6,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from ray_cluster import stop_session  # noqa: E402
+from ray_cluster import ray_processes, stop_session
+from waiting import holds_within
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -30,8 +30,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(script: Path, env: dict | None = None, timeout: float = 90):
-    """Run `streamlit run script` on a free port; yield its base URL; kill it at the end."""
+def streamlit_server(script: Path, env: dict | None = None, timeout: float = 90, own_ray: bool = True):
+    """Run `streamlit run script` on a free port; yield its base URL; kill it at the end. With own_ray False the
+    server may not start a Ray of its own (a test's server has the address of the test's Ray, or runs no job)."""
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
@@ -40,23 +41,26 @@ def streamlit_server(script: Path, env: dict | None = None, timeout: float = 90)
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, start_new_session=True,
                                stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
     try:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"streamlit did not start (exit code {process.poll()})")
-            time.sleep(0.3)
+        answered = holds_within(lambda: process.poll() is not None or healthy(), timeout, interval=0.3)
+        if not answered or process.poll() is not None:
+            raise RuntimeError(f"streamlit did not start (exit code {process.poll()})")
         yield url
     finally:
+        local_ray = [] if own_ray else ray_processes(process.pid)
         stop_session(process)  # the server and anything it started (a local Ray, say)
         if log:
             log.close()
+        assert not local_ray, (f"the server started a Ray of its own ({', '.join(local_ray)}): a test whose page "
+                               "runs a job asks for the ray_address fixture and gives its server the address")
 
 
 @contextlib.contextmanager
@@ -72,10 +76,12 @@ def chromium_page(width=1400, height=1000):
 
 
 @contextlib.contextmanager
-def running_app(runs_dir: Path):
-    """The app on a free port, saving runs into runs_dir, and a chromium page: yields (url, page)."""
+def running_app(runs_dir: Path, ray: str | None = None):
+    """The app on a free port, saving runs into runs_dir and running jobs on the Ray at address ray (none: the
+    app may run no job), and a chromium page: yields (url, page)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(ROOT / "app.py", env={"VAE_RUNS_DIR": str(runs_dir)}) as url, chromium_page() as page:
+    env = {"VAE_RUNS_DIR": str(runs_dir), "VAE_RAY_ADDRESS": ray or ""}
+    with streamlit_server(ROOT / "app.py", env=env, own_ray=False) as url, chromium_page() as page:
         yield url, page
 
 

@@ -1,14 +1,19 @@
-"""Shared fixtures: an isolated download cache, the local MNIST folder, small trained digits models."""
+"""Shared fixtures: an isolated download cache, Ray for the tests that ask for it, the local MNIST folder, small
+trained digits models, a private runs folder for the pages."""
 import gzip
 import os
 import struct
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from vae_core import Config, load_dataset, train_new
+from vae_core import Config, cluster, load_dataset, train_new
+from vae_core.cluster import ClusterError
+from waiting import holds_within, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,40 +26,92 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     return cache
 
 
-@pytest.fixture(scope="session", autouse=True)
-def ray_for_the_tests(tmp_path_factory):
-    """One real Ray node on 127.0.0.1 for the whole run, named by VAE_RAY_ADDRESS so that every job the tests
-    start (in this process, in an app server, in the CLI) runs there; stopped at the end by its processes."""
+@pytest.fixture(scope="session")
+def ray_node(tmp_path_factory):
+    """One real Ray node on 127.0.0.1, started for the first test that needs it and kept for the rest of the run;
+    yields its address. Stopped at the end through its own processes."""
     from ray_cluster import ray_head
 
     logs = ROOT / "test-artifacts" if (ROOT / "test-artifacts").is_dir() else tmp_path_factory.mktemp("ray-logs")
     with ray_head(logs) as address:
-        previous = os.environ.get("VAE_RAY_ADDRESS")
-        os.environ["VAE_RAY_ADDRESS"] = address
         try:
             yield address
         finally:
-            import ray
+            if "ray" in sys.modules:
+                import ray
 
-            ray.shutdown()  # this process's own connection, if a test made one
-            if previous is None:
-                os.environ.pop("VAE_RAY_ADDRESS", None)
-            else:
-                os.environ["VAE_RAY_ADDRESS"] = previous
+                end_left_jobs()
+                ray.shutdown()  # this process's own connection, if a test made one
+
+
+def end_left_jobs() -> None:
+    """Stop the jobs tests left on the node (the likelihood curve a page started) before disconnecting: the thread
+    following one would otherwise be ended by ray.shutdown() with an exception."""
+    from vae_core.runs import submitted
+
+    for job in submitted():
+        job.stop()
+    holds_within(lambda: not submitted(), 60)
+
+
+@pytest.fixture
+def ray_address(ray_node, monkeypatch):
+    """The session's Ray node, named by VAE_RAY_ADDRESS while the test runs, so that every job it starts (in this
+    process, in an app server it starts, in a CLI subprocess) runs there. Every test that runs a job asks for it:
+    for the others, connecting to Ray fails (see RayGate)."""
+    monkeypatch.setenv("VAE_RAY_ADDRESS", ray_node)
+    return ray_node
+
+
+class RayGate:
+    """Stands in for vae_core.cluster.connect during the run and connects only while a test that asked for
+    ray_address runs. Any other test has no address, so connecting would start a local Ray inside pytest that the
+    test would leak; the refusals are kept, so that the test fails even where a job's thread took the error."""
+
+    def __init__(self, connect):
+        self.connect, self.open, self.refused = connect, False, []
+
+    def __call__(self, to: str | None = None) -> str:
+        if not self.open:
+            self.refused.append(threading.current_thread().name)
+            raise ClusterError("this test did not ask for Ray: give it the ray_address fixture (tests/conftest.py)")
+        return self.connect(to)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ray_gate():
+    """The RayGate in place of vae_core.cluster.connect for the whole run, and no Ray address in the environment
+    unless a test asks for ray_address."""
+    gate = RayGate(cluster.connect)
+    outside = os.environ.pop("VAE_RAY_ADDRESS", None)  # a cluster named outside the run is not the tests'
+    cluster.connect = gate
+    try:
+        yield gate
+    finally:
+        cluster.connect = gate.connect
+        if outside is not None:
+            os.environ["VAE_RAY_ADDRESS"] = outside
+
+
+@pytest.fixture(autouse=True)
+def ray_only_when_asked(request, ray_gate):
+    """Opens the gate for a test that asked for ray_address; fails any other test that tried to connect."""
+    ray_gate.open = "ray_address" in request.fixturenames
+    yield
+    ray_gate.open = False
+    refused, ray_gate.refused = ray_gate.refused, []
+    if refused:
+        pytest.fail(f"{request.node.nodeid} connected to Ray (in threads {', '.join(refused)}) without asking for "
+                    "the ray_address fixture")
 
 
 @pytest.fixture
 def quiet_cluster():
     """Wait until no job of an earlier test (a likelihood curve, a stopped run) is still on the cluster, for tests
     that count running and queued jobs."""
-    import time
-
     from vae_core.runs import submitted
 
-    deadline = time.time() + 180
-    while submitted():
-        assert time.time() < deadline, submitted()
-        time.sleep(0.2)
+    wait_until(lambda: not submitted(), 180, lambda: f"the cluster to be quiet: {submitted()}")
 
 
 @pytest.fixture(scope="session")
@@ -78,33 +135,10 @@ def trained_digits(digits):
     return model, history
 
 
-def app_test(path: str, **session):
-    """An AppTest of the app as a user reaches one of its pages: entering at app.py, whose st.navigation knows
-    the pages (so it runs once first), with the given session-state values set. Call run() to show the page."""
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for key, value in session.items():
-        at.session_state[key] = value
-    if path != "app_pages/home.py":
-        at.run()
-        at.switch_page(path)
-    return at
-
-
-def browser_pictures(at) -> dict[str, dict]:
-    """What a page sends to its in-browser decoder components (ui.decoder), by key: AppTest cannot run them,
-    but it sees their data (the decoder's URL, the point, the latents' URL...)."""
-    import json
-
-    sent = (json.loads(element.proto.json) for element in at.get("bidi_component"))
-    return {data["key"]: data for data in sent if isinstance(data, dict) and "key" in data}
-
-
-def served_latents(data: dict) -> np.ndarray:
-    """The latents a decoded grid was sent, read back from the file ui.served wrote: [count, dim]."""
-    name = data["latents"].rsplit("/", 1)[1]
-    return np.frombuffer((ROOT / "static" / "served" / name).read_bytes(), "<f4").reshape(data["count"], data["dim"])
+@pytest.fixture
+def private_runs(tmp_path, monkeypatch):
+    """The runs a page saves go under the test's tmp_path/runs."""
+    monkeypatch.setenv("VAE_RUNS_DIR", str(tmp_path / "runs"))
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool | None = None) -> Path:

@@ -18,8 +18,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from waiting import holds_within
 
 LOOPBACK_RAY = ("import sys, ray._private.services as s; s.resolve_ip_for_localhost = lambda host: host; "
                 "from ray.scripts.scripts import main; sys.exit(main())")
@@ -50,19 +51,31 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
+def ray_processes(sid: int) -> list[str]:
+    """The Ray node processes (GCS, raylet) in session sid, by name and process id."""
+    found = []
+    for pid in session_pids(sid):
+        with contextlib.suppress(OSError):
+            name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+            if name.endswith(("/gcs_server", "/raylet")):
+                found.append(f"{Path(name).name} {pid}")
+    return found
+
+
 def stop_session(leader: subprocess.Popen, grace: float = 3.0) -> None:
     """SIGTERM every process of the session leader's session, then SIGKILL what is left after grace seconds."""
     sid = leader.pid
+
+    def ended() -> bool:
+        leader.poll()  # reap it, or it lingers as a zombie of the session
+        return not session_pids(sid)
+
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         for pid in session_pids(sid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-        deadline = time.time() + wait
-        while time.time() < deadline:
-            leader.poll()  # reap it, or it lingers as a zombie of the session
-            if not session_pids(sid):
-                break
-            time.sleep(0.05)
+        if holds_within(ended, wait):
+            break
     leftover = session_pids(sid)
     assert not leftover, f"processes of session {sid} still alive: {leftover}"
 
@@ -73,11 +86,10 @@ def _start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
 
 def _wait_started(process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
     """Until `ray start` says the node runs (for a second node: that it joined the cluster)."""
-    deadline = time.time() + timeout
-    while "Ray runtime started." not in log.read_text():
-        if process.poll() is not None or time.time() > deadline:
-            raise RuntimeError(f"ray did not start: {log.read_text()[-2000:]}")
-        time.sleep(0.2)
+    started = lambda: "Ray runtime started." in log.read_text()  # noqa: E731
+    holds_within(lambda: started() or process.poll() is not None, timeout)  # until it runs, or ended, or the time
+    if not started():
+        raise RuntimeError(f"ray did not start: {log.read_text()[-2000:]}")
 
 
 @contextlib.contextmanager

@@ -6,11 +6,11 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from ray_cluster import session_pids, stop_session, two_node_cluster
 from vae_core import load_checkpoint
+from waiting import holds_within
 
 ROOT = Path(__file__).resolve().parent.parent
 FLAGS = ["--dataset", "digits", "--hidden", "32", "--latent-dim", "2", "--epochs", "3", "--batch-size", "100"]
@@ -23,9 +23,7 @@ def sweep(*args, env: dict) -> tuple[subprocess.CompletedProcess, list[int]]:
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         out, err = process.communicate(timeout=300)
-        deadline = time.time() + 10
-        while session_pids(process.pid) and time.time() < deadline:
-            time.sleep(0.1)
+        holds_within(lambda: not session_pids(process.pid), 10)
         left = session_pids(process.pid)
     finally:
         stop_session(process)

@@ -83,7 +83,7 @@ def test_an_empty_run_folder_left_by_a_killed_server_goes_at_the_next_run(tmp_pa
     assert not stale.exists() and fresh.exists()  # a run still training keeps its folder
 
 
-def test_two_identical_jobs_started_together_keep_both_runs(digits, tmp_path):
+def test_two_identical_jobs_started_together_keep_both_runs(digits, tmp_path, ray_address):
     config = SMALL.replace(epochs=2)
     jobs = [start_runs(config, digits, new_run_dir(tmp_path, config)).runs[0] for _ in range(2)]
     for job in jobs:

@@ -1,9 +1,8 @@
-"""Training jobs on a real Ray node (the session's, see conftest): they train on a worker with their own CPU
-budget, report progress while they run, stop whether queued or running, survive a killed worker, and bring
-the checkpoint back into the job's folder."""
+"""Training jobs on a real Ray node (the session's: every test here asks for conftest's ray_address): they train
+on a worker with their own CPU budget, report progress while they run, stop whether queued or running, survive a
+killed worker, and bring the checkpoint back into the job's folder."""
 import os
 import signal
-import time
 
 import pytest
 
@@ -11,15 +10,10 @@ from vae_core import Config, load_checkpoint
 from vae_core.checkpoint import new_run_dir
 from vae_core.data import Dataset
 from vae_core.runs import start_runs
+from waiting import wait_until
 
 SMALL = Config(dataset="digits", hidden=(32,), latent_dim=2, batch_size=100)
-
-
-def wait_until(condition, timeout=120.0, what="the condition"):
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+pytestmark = pytest.mark.usefixtures("ray_address")
 
 
 def test_a_job_trains_on_a_ray_worker_and_saves_here(digits, tmp_path):

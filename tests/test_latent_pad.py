@@ -7,7 +7,6 @@ A screenshot lands in test-artifacts/screenshots/latent_pad.png.
 """
 import os
 import re
-import time
 
 import numpy as np
 import pytest
@@ -15,20 +14,17 @@ import torch
 
 import browser
 from browser import CHROMIUM, ROOT, SCREENSHOTS, running_app, wait_idle
-from conftest import app_test
+from headless import app_test
 from ui import state
 from vae_core import VAE, Config, load_checkpoint, save_checkpoint
 from vae_core.evaluation import decode_images, dimensions_by_kl
+from waiting import wait_until
 
 PAGE = "app_pages/latent_pad.py"
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                     reason=f"{CHROMIUM} missing: apt-get install -y chromium")
 SAVED = re.compile(r"Saved for the other pages: z = \((.*)\)")
-
-
-@pytest.fixture(autouse=True)
-def private_runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("VAE_RUNS_DIR", str(tmp_path / "runs"))
+pytestmark = pytest.mark.usefixtures("private_runs")
 
 
 # ---- headless: AppTest cannot run the component, so only the page around it ----
@@ -114,10 +110,8 @@ def saved_point(page) -> list[float]:
 
 def wait_saved(page, expected, timeout=15.0):
     """Wait until the page's saved point (Python's st.session_state) is expected, to the caption's 2 decimals."""
-    deadline = time.time() + timeout
-    while saved_point(page) != pytest.approx(expected, abs=0.03):
-        assert time.time() < deadline, f"saved point {saved_point(page)}, expected {expected}"
-        page.wait_for_timeout(200)
+    wait_until(lambda: saved_point(page) == pytest.approx(expected, abs=0.03), timeout,
+               lambda: f"saved point {saved_point(page)}, expected {expected}", interval=0.2)
     wait_idle(page)
 
 

@@ -96,7 +96,7 @@ def test_reparameterization_draws(trained_digits, digits):
     assert not np.allclose(draws.z[0], draws.z[1])
 
 
-def test_a_sweep_job_runs_each_beta_and_stops_as_a_whole(digits, tmp_path):
+def test_a_sweep_job_runs_each_beta_and_stops_as_a_whole(digits, tmp_path, ray_address):
     base = Config(dataset="digits", hidden=(32,), latent_dim=3, epochs=2, batch_size=100)
     configs = sweep_configs(base, [2.0, 0.5])
     assert list(configs) == ["beta-0.5", "beta-2"]  # by increasing beta, named as their folders

@@ -322,6 +322,8 @@ class LikelihoodCurve(Job):
             self.points = {**self.points, event.k: event.estimate}
 
     def _over(self) -> None:
+        if len(self.points) < len(self.ks):  # stopped between two estimates
+            return self._end(*self._unfinished())
         if self.keep:
             record_iwae(self.checkpoint, self.points)
         self._end(RunState.DONE, f"-log p(x) estimated with k = {', '.join(map(str, self.ks))} importance samples")

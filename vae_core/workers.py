@@ -113,7 +113,8 @@ def train_task(config: Config, packed: dict, cpus: int, run_id: str, control):
 
 
 def curve_task(config: Config, tensors: dict, ks: list[int], packed: dict, cpus: int, run_id: str, control):
-    """One IWAE estimate of the test set's -log p(x) per k, yielded (Estimated) as each is done."""
+    """One IWAE estimate of the test set's -log p(x) per k, yielded (Estimated) as each is done; a Stop ends it
+    between two batches of images."""
     import numpy as np
     import torch
 
@@ -124,9 +125,24 @@ def curve_task(config: Config, tensors: dict, ks: list[int], packed: dict, cpus:
     model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in tensors.items()})
     test_x = unpack_dataset(packed).test_x
     yield _started(cpus)
-    control.release.remote(run_id)  # nothing to obey: it ends by itself within seconds
-    for k in ks:
-        yield Estimated(k, iwae_estimate(model, test_x, k, seed=config.seed))
+    stop = threading.Event()
+    threading.Thread(target=_obey, args=(control, run_id, stop), daemon=True).start()
+
+    def check(_images: int) -> None:
+        if stop.is_set():
+            raise _Stopped
+
+    try:
+        for k in ks:
+            yield Estimated(k, iwae_estimate(model, test_x, k, seed=config.seed, progress=check))
+    except _Stopped:
+        return
+    finally:
+        control.release.remote(run_id)
+
+
+class _Stopped(Exception):
+    """A Stop came while a curve was being estimated."""
 
 
 def _started(cpus: int) -> Started:

@@ -1,0 +1,85 @@
+"""The app's pages run headless (Streamlit's AppTest) as a user reaches them, and what they show read back:
+shared by the page tests, as browser.py is by the tests in chromium."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vae_core import load_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def app_test(path: str, **session):
+    """An AppTest of the app as a user reaches one of its pages: entering at app.py, whose st.navigation knows
+    the pages (so it runs once first), with the given session-state values set. Call run() to show the page."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in session.items():
+        at.session_state[key] = value
+    if path != "app_pages/home.py":
+        at.run()
+        at.switch_page(path)
+    return at
+
+
+def browser_pictures(at) -> dict[str, dict]:
+    """What a page sends to its in-browser decoder components (ui.decoder), by key: AppTest cannot run them,
+    but it sees their data (the decoder's URL, the point, the latents' URL...)."""
+    import json
+
+    sent = (json.loads(element.proto.json) for element in at.get("bidi_component"))
+    return {data["key"]: data for data in sent if isinstance(data, dict) and "key" in data}
+
+
+def served_latents(data: dict) -> np.ndarray:
+    """The latents a decoded grid was sent, read back from the file ui.served wrote: [count, dim]."""
+    name = data["latents"].rsplit("/", 1)[1]
+    return np.frombuffer((ROOT / "static" / "served" / name).read_bytes(), "<f4").reshape(data["count"], data["dim"])
+
+
+def images(at):
+    return [url for element in at.get("image") for url in element.value]  # URLs are hashes of the PNG bytes
+
+
+def sliders(at) -> dict:
+    return browser_pictures(at)["sliders"]
+
+
+def resources_encodings(path, std=False):
+    """The posterior means (or deviations) of the digits test set under the model at path."""
+    from vae_core import load_dataset
+    from vae_core.evaluation import encode_dataset
+    return encode_dataset(load_checkpoint(path).model, load_dataset("digits").test_x)[int(std)].numpy()
+
+
+def linked_page(path, params: dict, **session):
+    """An AppTest of a page opened from a link with these query parameters (a fresh session), and the notices
+    shown on the way (AppTest enters at the home page, then switches: a browser opens the page at once)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in session.items():
+        at.session_state[key] = value
+    at.query_params.update(params)
+    notices = []
+    if path != "app_pages/home.py":
+        notices += [t.value for t in at.run().toast]
+        at.switch_page(path)
+    notices += [t.value for t in at.run().toast]
+    return at, notices
+
+
+def a_drawing() -> bytes:
+    """A PNG of a hand-drawn-like 1: a white bar on black, as the drawing pad sends it."""
+    import io
+
+    from PIL import Image
+
+    pixels = np.zeros((280, 280), np.uint8)
+    pixels[40:240, 125:155] = 255
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()

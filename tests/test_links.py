@@ -1,0 +1,66 @@
+"""Links, run headless: a page's view goes into the address and a link opens it in another session;
+a garbage link gives notices and the defaults."""
+import pytest
+
+from headless import app_test as page
+from headless import ROOT, linked_page, resources_encodings
+from ui import state
+
+pytestmark = pytest.mark.usefixtures("private_runs")
+
+
+def test_the_map_s_chosen_image_is_in_the_link_and_a_link_chooses_it():
+    at = page("app_pages/latent_map.py", **{state.MAP_CHOSEN: (str(ROOT / "models" / "digits-2d"), 17)}).run()
+    shown = lambda at: [s.value for s in at.subheader if s.value.startswith("Test image ")]  # noqa: E731
+    assert at.query_params["image"] in ("17", ["17"]) and shown(at)[0].startswith("Test image 17 ")
+    linked, notices = linked_page("app_pages/latent_map.py", {"image": "42"})
+    assert not linked.exception and not notices and shown(linked)[0].startswith("Test image 42 ")
+    linked.toggle(key="map_ellipse").set_value(True).run()  # the ellipses, with their scale said in words
+    sigma = resources_encodings(ROOT / "models" / "digits-2d", std=True)[42]
+    assert any(f"σ = ({sigma[0]:.3f}, {sigma[1]:.3f})" in c.value for c in linked.caption)
+    linked.session_state[state.MAP_CHOSEN] = (None, None)
+    assert not linked.run().exception  # the toggle left on with no image chosen
+
+
+def test_a_link_carries_the_view_to_another_session():
+    model = ROOT / "models" / "sweeps" / "digits" / "beta-1"
+    at = page("app_pages/kl_tradeoff.py", **{state.MODEL: str(model)}).run()
+    at.number_input(key="tradeoff_image").set_value(7).run()
+    at.select_slider(key="tradeoff_beta").set_value(3.0).run()
+    link = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+    assert link["model"] == "sweeps/digits/beta-1" and link["beta"] == "3" and link["image"] == "7"
+    assert link["z"] == ",".join(["0"] * 8)
+    other, notices = linked_page("app_pages/kl_tradeoff.py", {**link, "z": ",".join(["0.5"] * 8)})  # someone else
+    assert not other.exception
+    assert other.session_state[state.MODEL] == str(model)
+    assert other.number_input(key="tradeoff_image").value == 7 and other.select_slider(key="tradeoff_beta").value == 3.0
+    assert other.session_state[state.LATENT] == [0.5] * 8 and not notices
+
+
+def test_starting_from_a_test_image_puts_the_new_point_in_the_link():
+    """The button moves the point before the link is written, as the prior and reset buttons do: a copied link
+    or a reload gives the posterior mean, not the point before it."""
+    for path, picker, button in (("app_pages/latent_sliders.py", state.SLIDERS_IMAGE, "sliders_from_image"),
+                                 ("app_pages/latent_pad.py", "pad_image", "pad_from_image")):
+        at, _ = linked_page(path, {"model": "digits-2d", "z": "2,2", "image": "5"})
+        assert at.number_input(key=picker).value == 5 and at.session_state[state.LATENT] == [2.0, 2.0]
+        at.button(key=button).click().run()
+        z = at.session_state[state.LATENT]
+        link = at.query_params["z"]
+        assert z != [2.0, 2.0] and [float(v) for v in (link[0] if isinstance(link, list) else link).split(",")] == z
+
+
+@pytest.mark.parametrize("params", [
+    {"model": "../../etc", "z": "abc", "beta": "7.7", "image": "99999"},
+    {"model": "no-such-model", "z": "1,2,3", "beta": "nan", "image": "-3"},
+    {"z": "inf,1", "axes": "0,0"},
+])
+def test_a_garbage_link_gives_notices_and_the_defaults(params):
+    for path in ("app_pages/kl_tradeoff.py", "app_pages/latent_pad.py"):
+        at, notices = linked_page(path, params)
+        assert not at.exception, at.exception
+        assert at.session_state[state.MODEL] == str(ROOT / "models" / "digits-2d")
+        assert at.session_state[state.LATENT] == [0.0, 0.0]
+        assert notices, "a notice says what in the link was not used"
+        if path.endswith("kl_tradeoff.py"):
+            assert at.select_slider(key="tradeoff_beta").value == 1.0 and at.number_input(key="tradeoff_image").value == 0

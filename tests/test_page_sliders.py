@@ -1,0 +1,33 @@
+"""The latent sliders page, run headless: the session's point, its buttons, a wide model's order."""
+import pytest
+
+from headless import app_test as page
+from headless import ROOT, sliders
+from ui import state
+from vae_core import load_checkpoint
+
+pytestmark = pytest.mark.usefixtures("private_runs")
+
+
+def test_the_sliders_get_the_session_s_point_and_its_buttons_move_it():
+    at = page("app_pages/latent_sliders.py").run()
+    assert sliders(at)["z"] == [0.0, 0.0] and sliders(at)["traversal"]["dims"] == sliders(at)["order"]
+    at.number_input(key=state.SLIDERS_IMAGE).set_value(3).run()
+    at.button(key="sliders_from_image").click().run()
+    from_image = sliders(at)["z"]
+    assert from_image != [0.0, 0.0] and at.session_state[state.LATENT] == from_image
+    at.button(key="sliders_prior").click().run()
+    assert sliders(at)["z"] != from_image
+    at.button(key="sliders_reset").click().run()
+    assert sliders(at)["z"] == [0.0, 0.0]
+
+
+def test_wide_model_lists_its_sliders_most_informative_first():
+    at = page("app_pages/latent_sliders.py", **{state.MODEL: str(ROOT / "models" / "mnist-16d")})
+    at.run()
+    if at.warning:  # the sliders page still works from the decoder alone when MNIST is absent
+        assert "mnist" in at.warning[0].value
+    kl = load_checkpoint(ROOT / "models" / "mnist-16d").metrics["kl_per_dim"]
+    order = sliders(at)["order"]
+    assert sorted(order) == list(range(16)) and [kl[i] for i in order] == sorted(kl, reverse=True)
+    assert sliders(at)["shown"] == 8 and sliders(at)["folded"] == 0

@@ -1,0 +1,78 @@
+"""The train page, run headless: a run saved and listed, the form's refusals, and a run that waits on
+the cluster."""
+from pathlib import Path
+
+import pytest
+
+from headless import app_test as page
+from ui import state
+from waiting import wait_until
+
+pytestmark = pytest.mark.usefixtures("private_runs")
+
+
+def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path, ray_address):
+    at = page("app_pages/train.py").run()
+    at.number_input(key="train_epochs").set_value(2)
+    at.text_input(key="train_hidden").set_value("32")
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    job = at.session_state[state.JOB]
+    job.join(timeout=60)
+    assert job.state == "done", job.message
+    at.run()
+    assert "saved" in at.success[0].value
+    assert str(job.checkpoint) in at.session_state[state.MY_MODELS]
+    assert at.session_state[state.MODEL] == str(job.checkpoint)
+    assert Path(job.checkpoint, "model.safetensors").exists() and str(tmp_path / "runs") in str(job.checkpoint)
+
+
+def test_bad_hidden_sizes_are_refused_with_a_message():
+    at = page("app_pages/train.py").run()
+    at.text_input(key="train_hidden").set_value("12a")
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    assert "hidden sizes must be comma-separated integers like 400 or 512,256, got '12a'" in at.error[0].value
+    at.text_input(key="train_hidden").set_value("0")
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    assert "hidden sizes must be one or more positive integers" in at.error[0].value
+    assert state.JOB not in at.session_state
+
+
+def test_a_huge_model_is_refused_by_the_train_form_with_the_limit():
+    at = page("app_pages/train.py").run()
+    at.text_input(key="train_hidden").set_value("100000,100000")
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    assert "above the limit of 50,000,000" in at.error[0].value and state.JOB not in at.session_state
+
+
+def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(digits, tmp_path, quiet_cluster,
+                                                                             ray_address):
+    """The session's node has 2 CPUs: two running digits jobs fill it, one more waits; the page's run is next."""
+    from vae_core import Config
+    from vae_core.runs import start_runs
+
+    long = Config(dataset="digits", hidden=(32,), epochs=100_000, batch_size=100)  # until stopped
+    others = [start_runs(long, digits, tmp_path / f"other-{i}", cpus=1).runs[0] for i in range(3)]
+    try:
+        wait_until(lambda: sorted(j.state for j in others) == ["queued", "running", "running"], 120,
+                   lambda: [(j.state, j.message) for j in others])
+        running = [j for j in others if j.state == "running"]
+        waiting = next(j for j in others if j.state == "queued")
+        at = page("app_pages/train.py").run()
+        at.number_input(key="train_epochs").set_value(3)
+        at.button(key="FormSubmitter:train_form-Start training").click().run()
+        job = at.session_state[state.JOB]
+        wait_until(lambda: job.state == "queued", 120, lambda: job.state)
+        at.run()
+        assert "queued: 1 job ahead" in str(at.get("progress")[0].proto.text)
+        running[0].stop()  # a CPU frees up: the job queued before ours starts, and ours is next
+        wait_until(lambda: waiting.state == "running", 120, lambda: (waiting.state, job.state))
+        at.run()
+        assert "queued: next to start" in str(at.get("progress")[0].proto.text)
+        running[1].stop()
+        job.join(timeout=120)
+        assert job.state == "done", job.message
+    finally:
+        for j in others:
+            j.stop()
+        for j in others:
+            j.join(timeout=60)

@@ -1,0 +1,24 @@
+"""The warm-up and free bits page, run headless: its three runs with the page's defaults."""
+import pytest
+
+from headless import app_test as page
+from ui import state
+
+pytestmark = pytest.mark.usefixtures("private_runs")
+
+
+def test_warm_up_page_s_defaults_show_the_difference_it_teaches(ray_address):
+    """With the page's own defaults the three runs end with different numbers of active units: plain fewest,
+    warm-up more, free bits all of them."""
+    at = page("app_pages/warmup_free_bits.py").run()
+    at.button(key="warmup_run").click().run()
+    job = at.session_state[state.COMPARE]
+    at.run()
+    assert all(s.startswith(("queued", "starting", "epoch")) for s in at.dataframe[0].value["status"])
+    job.join(timeout=240)
+    at.run()
+    table = at.dataframe[0].value
+    assert list(table["run"]) == ["plain", "warm-up over 30 epochs", "free bits λ=0.5"]
+    assert list(table["status"]) == ["done after 40 epochs"] * 3 and "None" not in str(table.values)
+    plain, warm, free = (int(v) for v in table["active units"])
+    assert plain < warm < free == 8, (plain, warm, free)

@@ -1,0 +1,25 @@
+"""The your-digit page, run headless: a drawing placed, scored and sent to the other pages."""
+import json
+
+import pytest
+
+from headless import app_test as page
+from headless import a_drawing, browser_pictures, images
+from ui import state
+
+pytestmark = pytest.mark.usefixtures("private_runs")
+
+
+def test_your_digit_is_placed_scored_and_starts_the_other_pages():
+    import base64
+
+    assert "Draw a digit" in page("app_pages/your_digit.py").run().info[0].value  # nothing drawn yet
+    drawn = "data:image/png;base64," + base64.b64encode(a_drawing()).decode()
+    at = page("app_pages/your_digit.py", digit_pad={"png": drawn}).run()  # the pad's state: a stroke was drawn
+    assert not at.exception, at.exception
+    assert len(images(at)) == 2  # what the model sees, and its nearest test images
+    assert any("nats" in latex.value for latex in at.latex) and "digit_recon" in browser_pictures(at)
+    traces = [t.get("name") for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]]
+    assert "your digit" in traces and "1 σ" in traces and "2 σ" in traces
+    at.button(key="digit_to_sliders").click().run()
+    assert not at.exception and at.session_state[state.LATENT] != [0.0, 0.0]
