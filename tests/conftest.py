@@ -114,12 +114,22 @@ def quiet_cluster():
     wait_until(lambda: not submitted(), 180, lambda: f"the cluster to be quiet: {submitted()}")
 
 
+def mnist_folder() -> Path:
+    """Where the tests look for MNIST: VAE_DATA_DIR (./run test sets it, to ../shared/data/mnist even where a clone
+    has no ../shared), else ../shared/data/mnist."""
+    return Path(os.environ.get("VAE_DATA_DIR") or ROOT.parent / "shared" / "data" / "mnist")
+
+
+def mnist_present() -> bool:
+    return (mnist_folder() / "train-images-idx3-ubyte.gz").exists()
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    folder = Path(os.environ.get("VAE_DATA_DIR") or ROOT.parent / "shared" / "data" / "mnist")
-    if not (folder / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"MNIST files not found in {folder}: set VAE_DATA_DIR to the folder with the four IDX files")
-    return folder
+    if not mnist_present():
+        pytest.skip(f"MNIST files not found in {mnist_folder()}: set VAE_DATA_DIR to the folder with the four IDX "
+                    "files")
+    return mnist_folder()
 
 
 @pytest.fixture(scope="session")

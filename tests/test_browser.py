@@ -3,7 +3,6 @@ separate sessions. Runs started in the browser are in test_browser_training.py (
 
 Screenshots of every page land in test-artifacts/screenshots/.
 """
-import os
 import re
 
 import pytest
@@ -11,6 +10,7 @@ from playwright.sync_api import expect
 
 import browser
 from browser import ROOT, SCREENSHOTS, running_app, wait_idle
+from conftest import mnist_present
 from vae_core import load_checkpoint
 
 pytestmark = browser.MARKS
@@ -79,7 +79,7 @@ def test_uploading_a_checkpoint_validates_it(app, runs, tmp_path):
     shipped = load_checkpoint(ROOT / "models" / "mnist-2d")
     dropzone.set_input_files(str(shipped.path / "model.safetensors"))
     expect(page.locator("[data-testid='stSidebar']")).to_contain_text("MLP 512-512, latent 2", timeout=20_000)
-    if os.environ.get("VAE_DATA_DIR"):  # scored on the MNIST test set on arrival, as the shipped model was
+    if mnist_present():  # scored on the MNIST test set on arrival, as the shipped model was (else unscored)
         expect(page.locator("[data-testid='stSidebar']")).to_contain_text(
             f"Test −ELBO {int(shipped.metrics['nelbo'])}.", timeout=20_000)
     wait_idle(page)
