@@ -47,7 +47,14 @@ def bernoulli_nll(x_logits: torch.Tensor, x: torch.Tensor, mean: torch.Tensor | 
         return F.binary_cross_entropy_with_logits(x_logits, x, reduction="none").sum(-1)
     if mean is None and x_logits.dim() == x.dim():
         return _BernoulliNLL.apply(x_logits.float(), x)
-    return _softplus_sum(x_logits, mean, work) - torch.einsum("...bp,bp->...b", x_logits, x)
+    return _softplus_sum(x_logits, mean, work) - _pixel_dot(x_logits, x)
+
+
+def _pixel_dot(x_logits, x) -> torch.Tensor:
+    """sum over pixels of x l, per image (and sample), as one batched product: x is never copied per sample."""
+    if x_logits.dim() == x.dim():  # what einsum does, without its parsing: a tenth of the product's time here
+        return torch.bmm(x.unsqueeze(1), x_logits.unsqueeze(2)).view(-1)
+    return torch.einsum("...bp,bp->...b", x_logits, x)
 
 
 def _softplus_sum(x_logits, mean, work) -> torch.Tensor:
