@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from vae_core import VAE, Config
-from vae_core.objective import (bernoulli_nll, gaussian_nll, iwae_log_likelihood, kl_per_dim, negative_elbo,
-                                recon_nll)
+from vae_core.objective import (bernoulli_nll, combine, gaussian_nll, iwae_log_likelihood, kl_per_dim,
+                                negative_elbo, recon_nll)
 
 
 def test_kl_closed_form_matches_torch_distributions():
@@ -59,6 +59,40 @@ def test_gaussian_nll_matches_normal_log_prob():
     expected = -Normal(torch.sigmoid(x_logits), 0.2).log_prob(x).sum(1)
     torch.testing.assert_close(gaussian_nll(x_logits, x, 0.2), expected)
     torch.testing.assert_close(recon_nll(x_logits, x, "gaussian", 0.2), expected)
+
+
+def test_over_a_sample_axis_each_term_is_each_sample_s_own_against_its_image():
+    """[m, B, P] logits against [B, P] images (what IWAE decodes): -log p(x|z_j) for every sample j, as
+    torch.distributions gives it and as the same function gives it one sample at a time."""
+    g = torch.Generator().manual_seed(10)
+    x_logits, x = torch.randn(5, 6, 30, generator=g) * 4, torch.rand(6, 30, generator=g)
+    bernoulli = -Bernoulli(logits=x_logits.double(), validate_args=False).log_prob(x.double()).sum(-1)
+    gaussian = -Normal(torch.sigmoid(x_logits.double()), 0.2).log_prob(x.double()).sum(-1)
+    for likelihood, expected in (("bernoulli", bernoulli), ("gaussian", gaussian)):
+        got = recon_nll(x_logits, x, likelihood, 0.2)
+        assert got.shape == (5, 6)
+        torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=1e-4)
+        one_at_a_time = torch.stack([recon_nll(sample, x, likelihood, 0.2) for sample in x_logits])
+        torch.testing.assert_close(got, one_at_a_time, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_the_written_out_step_s_form_from_the_mean_and_buffers_is_the_same_term(likelihood):
+    """MLPStep passes the decoder's mean it already has and two buffers to compute in: the same values, the mean
+    left as it was, and a result that does not live in the buffers (they are overwritten next step)."""
+    g = torch.Generator().manual_seed(11)
+    x_logits, x = torch.randn(8, 40, generator=g) * 6, torch.rand(8, 40, generator=g).round_()
+    mean = torch.sigmoid(x_logits)
+    work = (torch.empty(8, 40), torch.empty(8, 40))
+    got = recon_nll(x_logits, x, likelihood, 0.3, mean=mean.clone(), work=work)
+    torch.testing.assert_close(got, recon_nll(x_logits, x, likelihood, 0.3), rtol=1e-5, atol=1e-4)
+    kept = got.clone()
+    for buffer in work:
+        buffer.fill_(float("nan"))
+    assert torch.equal(got, kept)
+    mean_in = mean.clone()
+    recon_nll(x_logits, x, likelihood, 0.3, mean=mean_in, work=work)
+    assert torch.equal(mean_in, mean)
 
 
 def test_gradients_reach_the_encoder_through_the_reparameterised_sample():
@@ -145,3 +179,31 @@ def test_averaging_the_reconstruction_over_pixels_is_beta_times_pixels_in_disgui
     summed = negative_elbo(x, x_logits, mu, logvar, beta=2.0 * 64)
     torch.testing.assert_close(mean.loss * 64, summed.loss)  # same minimiser: beta x 64 on the summed ELBO
     torch.testing.assert_close(mean.recon, summed.recon)  # and the reported terms stay nats per image
+
+
+def test_combine_with_free_bits_and_a_pixel_mean_is_the_hand_computation():
+    recon = torch.tensor([120.0, 80.0, 100.0])
+    kld = torch.tensor([[0.1, 2.0, 0.0], [0.3, 4.0, 0.6], [0.2, 3.0, 0.0]])  # batch means 0.2, 3.0, 0.2
+    terms = combine(recon, kld, beta=2.0, free_bits=0.25, recon_reduction="mean", pixels=50)
+    # mean recon over 50 pixels + beta * (max(0.25, 0.2) + max(0.25, 3.0) + max(0.25, 0.2))
+    assert terms.loss.item() == pytest.approx(100.0 / 50 + 2.0 * (0.25 + 3.0 + 0.25))
+    torch.testing.assert_close(terms.kl, torch.tensor([2.1, 4.9, 3.2]))
+    torch.testing.assert_close(terms.recon, recon)  # nats per image, whatever the reduction
+    plain = combine(recon, kld, beta=2.0, pixels=50)
+    assert plain.loss.item() == pytest.approx(100.0 + 2.0 * 3.4)
+
+
+@pytest.mark.parametrize("beta, free_bits, reduction", [(1.0, 0.0, "sum"), (0.3, 0.5, "sum"), (4.0, 0.5, "mean"),
+                                                        (2.0, 0.0, "mean")])
+def test_the_weights_combine_reports_are_the_gradient_of_its_loss(beta, free_bits, reduction):
+    """The written-out backward scales by Terms.recon_weight and Terms.kl_weight: d loss / d recon[b] and
+    d loss / d kl_per_dim[b, i] as autograd finds them, free bits' clamped dimensions at zero."""
+    g = torch.Generator().manual_seed(12)
+    recon = (torch.rand(16, generator=g) * 100).requires_grad_()
+    kld = (torch.rand(16, 4, generator=g) * torch.tensor([0.2, 1.0, 0.1, 3.0])).requires_grad_()
+    terms = combine(recon, kld, beta, free_bits, reduction, pixels=64)
+    terms.loss.backward()
+    torch.testing.assert_close(recon.grad, torch.full_like(recon, terms.recon_weight))
+    torch.testing.assert_close(kld.grad, torch.as_tensor(terms.kl_weight).expand_as(kld))
+    if free_bits > 0:  # both sides of the floor
+        assert (kld.grad == 0).any() and (kld.grad > 0).any()

@@ -1,5 +1,6 @@
-"""The MLP VAE's training step on the CPU with its gradient written out: the objective of objective.py and the
-backward pass autograd would run, in fewer passes over memory and into buffers kept from step to step.
+"""The MLP VAE's training step on the CPU with its gradient written out: the loss as objective.py computes and
+weighs it, and the backward pass autograd would run, in fewer passes over memory and into buffers kept from step
+to step.
 
 Why: a step of the classic 784-400-20 model does 1.6 ms of matrix products (bf16) and, under autograd, about as
 much again of element-wise work on freshly allocated [batch, 784] tensors. A fresh 400 KB block is not in the
@@ -9,13 +10,11 @@ their results in place (`out=`). tests/test_mlp_step.py checks the gradients aga
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from .config import Config
 from .model import VAE
-from .objective import LOG_2PI, Terms, kl_per_dim
+from .objective import Terms, combine, kl_per_dim, recon_nll
 
 
 def supported(model: VAE, device: torch.device) -> bool:
@@ -106,30 +105,11 @@ class MLPStep:
                 h.relu_()
         logits = buf["logits"].copy_(h)
         mean = torch.sigmoid(logits, out=buf["mean"])
-        recon = self._recon(x, logits, mean, buf)
-        kld = kl_per_dim(mu, logvar)
-        kl = kld.sum(1)
-        if config.free_bits > 0:
-            kl_means = kld.mean(0)
-            kl_term = kl_means.clamp_min(config.free_bits).sum()
-        else:
-            kl_means, kl_term = None, kl.mean()
-        recon_term = recon.mean() / (x.shape[1] if config.recon_reduction == "mean" else 1)
-        self.saved = dict(x=x, inputs=inputs, mu=mu, logvar=logvar, sigma=sigma, eps=eps, mean=mean,
-                          kl_means=kl_means, beta=beta, buf=buf)
-        return Terms(loss=recon_term + beta * kl_term, recon=recon, kl=kl, kl_per_dim=kld)
-
-    def _recon(self, x, logits, mean, buf) -> torch.Tensor:
-        """-log p(x|z) per image, as objective.recon_nll computes it."""
-        config, scratch = self.config, buf["scratch"]
-        if config.likelihood == "bernoulli":
-            # softplus(l) - x l, with softplus(l) = max(l, 0) - log max(s, 1 - s) for s = sigmoid(l): one log
-            # on the mean already needed for the gradient, where softplus and log1p are not vectorised here.
-            torch.sub(mean, 0.5, out=scratch).abs_().add_(0.5).log_()
-            softplus = torch.clamp_min(logits, 0, out=buf["relu"]).sub_(scratch).sum(1)
-            return softplus - torch.bmm(x.unsqueeze(1), logits.unsqueeze(2)).view(-1)
-        torch.sub(x, mean, out=scratch).div_(config.obs_sigma)
-        return 0.5 * scratch.pow(2).sum(1) + x.shape[1] * (math.log(config.obs_sigma) + 0.5 * LOG_2PI)
+        recon = recon_nll(logits, x, config.likelihood, config.obs_sigma, mean, (buf["scratch"], buf["relu"]))
+        terms = combine(recon, kl_per_dim(mu, logvar), beta, config.free_bits, config.recon_reduction, x.shape[1])
+        self.saved = dict(x=x, inputs=inputs, mu=mu, logvar=logvar, sigma=sigma, eps=eps, mean=mean, terms=terms,
+                          buf=buf)
+        return terms
 
     @torch.no_grad()
     def backward(self) -> None:
@@ -137,8 +117,9 @@ class MLPStep:
         config, s = self.config, self.saved
         x, buf, inputs, mean = s["x"], s["buf"], s["inputs"], s["mean"]
         batch, d = len(x), config.latent_dim
-        # d loss / d logits, without the 1/batch (and 1/pixels) of the means: that scale goes on narrower tensors.
-        scale = 1.0 / batch / (x.shape[1] if config.recon_reduction == "mean" else 1)
+        # d loss / d logits, without the recon's weight in the loss (1 / batch, and 1 / pixels with "mean"
+        # reduction): that scale goes on narrower tensors.
+        scale = s["terms"].recon_weight
         if config.likelihood == "bernoulli":
             grad = mean.sub_(x)                                   # sigmoid(l) - x
         else:                                                     # (s - x) s (1 - s) / sigma^2
@@ -161,10 +142,8 @@ class MLPStep:
             if i > 0:
                 _relu_backward(g, inputs[k + 1])
         grad_z = g.float()
-        mu, logvar, sigma, eps, beta = s["mu"], s["logvar"], s["sigma"], s["eps"], s["beta"]
-        kl_scale = beta / batch
-        if s["kl_means"] is not None:  # free bits: no gradient where a dimension's mean KL is clamped
-            kl_scale = kl_scale * (s["kl_means"] >= config.free_bits).float()
+        mu, logvar, sigma, eps = s["mu"], s["logvar"], s["sigma"], s["eps"]
+        kl_scale = s["terms"].kl_weight  # beta / batch, 0 where free bits hold a dimension at the floor
         grad_heads = torch.empty(batch, 2 * d)
         torch.addcmul(grad_z, mu, torch.as_tensor(kl_scale), out=grad_heads[:, :d])           # dz/dmu = 1
         torch.mul(grad_z * eps, 0.5 * sigma, out=grad_heads[:, d:]).addcmul_(               # dz/dlogvar

@@ -1,4 +1,5 @@
-"""The objective: reconstruction NLL, closed-form KL per dimension, the (beta-weighted) negative ELBO, and IWAE.
+"""The objective: reconstruction NLL, closed-form KL per dimension, how they combine into the loss (beta, free bits,
+pixel averaging) and each one's weight in its gradient, the negative ELBO, and IWAE.
 
 Everything is in nats, summed over pixels and latent dimensions; batch averages are taken last.
 """
@@ -33,24 +34,63 @@ class _BernoulliNLL(torch.autograd.Function):
         return grad_logits, None
 
 
-def bernoulli_nll(x_logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Summed binary cross-entropy per image, from logits: -log p(x|z) for the Bernoulli decoder."""
-    if x.requires_grad:  # the fast form has no gradient for the targets
-        return F.binary_cross_entropy_with_logits(x_logits, x, reduction="none").sum(1)
-    return _BernoulliNLL.apply(x_logits.float(), x)
+def bernoulli_nll(x_logits: torch.Tensor, x: torch.Tensor, mean: torch.Tensor | None = None,
+                  work: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """Summed binary cross-entropy per image, from logits: -log p(x|z) for the Bernoulli decoder, the sum over
+    pixels of softplus(l) - x l.
+
+    x_logits [B, P] against the images x [B, P] gives [B]; [m, B, P], m samples per image, gives [m, B]. The fast
+    forms for callers without autograd (IWAE, the written-out step) take the sum of x l as one batched product, x
+    never copied m times, and softplus from the mean sigmoid(x_logits) where the caller has it, in work's buffers.
+    """
+    if x.requires_grad:  # the fast forms have no gradient for the targets
+        return F.binary_cross_entropy_with_logits(x_logits, x, reduction="none").sum(-1)
+    if mean is None and x_logits.dim() == x.dim():
+        return _BernoulliNLL.apply(x_logits.float(), x)
+    return _softplus_sum(x_logits, mean, work) - _pixel_dot(x_logits, x)
 
 
-def gaussian_nll(x_logits: torch.Tensor, x: torch.Tensor, obs_sigma: float) -> torch.Tensor:
-    """-log N(x; sigmoid(x_logits), obs_sigma^2 I) per image."""
-    mean = torch.sigmoid(x_logits.float())
-    return (0.5 * ((x - mean) / obs_sigma) ** 2 + math.log(obs_sigma) + 0.5 * LOG_2PI).sum(1)
+def _pixel_dot(x_logits, x) -> torch.Tensor:
+    """sum over pixels of x l, per image (and sample), as one batched product: x is never copied per sample."""
+    if x_logits.dim() == x.dim():  # what einsum does, without its parsing: a tenth of the product's time here
+        return torch.bmm(x.unsqueeze(1), x_logits.unsqueeze(2)).view(-1)
+    return torch.einsum("...bp,bp->...b", x_logits, x)
 
 
-def recon_nll(x_logits, x, likelihood: str = "bernoulli", obs_sigma: float = 0.1) -> torch.Tensor:
-    """The reconstruction term -log p(x|z), one value per image."""
+def _softplus_sum(x_logits, mean, work) -> torch.Tensor:
+    """sum over pixels of softplus(l) = log(1 + exp(l)), from the mean sigmoid(l) where the caller has it."""
+    if mean is None:  # one element-wise pass instead of six: half the time of IWAE with k = 5000
+        return F.softplus(x_logits).sum(-1)
+    # softplus(l) = max(l, 0) - log max(s, 1 - s) for s = sigmoid(l): one log on the mean, where softplus and log1p
+    # are not vectorised on the CPU; in buffers kept by the caller, as a fresh [B, P] block is cold in the cache
+    log_max, relu = work or (None, None)
+    torch.sub(mean, 0.5, out=log_max).abs_().add_(0.5).log_()
+    return torch.clamp_min(x_logits, 0, out=relu).sub_(log_max).sum(-1)
+
+
+def gaussian_nll(x_logits: torch.Tensor, x: torch.Tensor, obs_sigma: float, mean: torch.Tensor | None = None,
+                 work: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
+    """-log N(x; sigmoid(x_logits), obs_sigma^2 I) per image = 1/2 sum ((x - mean) / sigma)^2 + P log(sigma sqrt(2 pi)).
+
+    x_logits [B, P] or [m, B, P] (m samples per image, x broadcast); mean = sigmoid(x_logits) where the caller has
+    it; the residual is computed in work[0] where given.
+    """
+    if mean is None:
+        mean = torch.sigmoid(x_logits.float())
+    residual = torch.sub(x, mean, out=work[0] if work else None).div_(obs_sigma)
+    return 0.5 * residual.pow(2).sum(-1) + x.shape[-1] * (math.log(obs_sigma) + 0.5 * LOG_2PI)
+
+
+def recon_nll(x_logits, x, likelihood: str = "bernoulli", obs_sigma: float = 0.1, mean: torch.Tensor | None = None,
+              work: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
+    """The reconstruction term -log p(x|z), one value per image ([m, B] for [m, B, P] logits: m samples per image).
+
+    The written-out training step passes the decoder's mean sigmoid(x_logits), which it has already, and two
+    buffers like x_logits to compute in (see mlp_step's docstring for why).
+    """
     if likelihood == "bernoulli":
-        return bernoulli_nll(x_logits, x)
-    return gaussian_nll(x_logits, x, obs_sigma)
+        return bernoulli_nll(x_logits, x, mean, work)
+    return gaussian_nll(x_logits, x, obs_sigma, mean, work)
 
 
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -61,36 +101,60 @@ def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Terms:
-    """The parts of the objective for one batch."""
+    """The parts of the objective for one batch, and how combine() weighed them into the loss."""
     loss: torch.Tensor        # scalar to minimise: mean recon + beta * (free-bits clamped) KL
     recon: torch.Tensor       # [B] reconstruction NLL per image
     kl: torch.Tensor          # [B] KL per image, summed over dimensions
     kl_per_dim: torch.Tensor  # [B, D]
+    beta: float               # the KL's weight
+    free_bits: float          # nats: a dimension's batch-mean KL below this is held at it, and costs a constant
+    recon_divisor: int        # the pixels the reconstruction is averaged over with recon_reduction "mean", else 1
 
     @property
     def nelbo(self) -> torch.Tensor:
         """[B] negative ELBO per image (beta = 1, no free bits): an upper bound on -log p(x)."""
         return self.recon + self.kl
 
+    @property
+    def recon_weight(self) -> float:
+        """d loss / d recon[b]: the batch mean's 1 / B, and 1 / pixels with recon_reduction "mean"."""
+        return 1.0 / self.recon.shape[-1] / self.recon_divisor
 
-def negative_elbo(x, x_logits, mu, logvar, beta: float = 1.0, free_bits: float = 0.0,
-                  likelihood: str = "bernoulli", obs_sigma: float = 0.1, recon_reduction: str = "sum") -> Terms:
-    """Loss = E[recon] + beta * KL, averaged over the batch.
+    @property
+    def kl_weight(self) -> torch.Tensor | float:
+        """d loss / d kl_per_dim[b, i]: beta / B, and 0 for each dimension free bits hold at the floor."""
+        weight = self.beta / self.recon.shape[-1]
+        if self.free_bits > 0:  # clamp_min passes the gradient where its input is at or above the floor
+            weight = weight * (self.kl_per_dim.mean(-2) >= self.free_bits).float()
+        return weight
+
+
+def combine(recon: torch.Tensor, kld: torch.Tensor, beta: float = 1.0, free_bits: float = 0.0,
+            recon_reduction: str = "sum", pixels: int = 1) -> Terms:
+    """Loss = E[recon] + beta * KL, averaged over the batch, from the per-image recon [B] and the KL per dimension
+    kld [B, D].
 
     With free bits lambda, each dimension's batch-mean KL below lambda nats is not penalised
     (Kingma et al. 2016, IAF paper, eq. 15): sum_i max(lambda, E_x[KL_i]).
-    recon_reduction "mean" averages the reconstruction over the pixels instead of summing it, as much VAE code
-    does by mistake: the same as weighting the KL by beta times the number of pixels. Terms stay in nats per image.
+    recon_reduction "mean" averages the reconstruction over the images' pixels instead of summing it, as much VAE
+    code does by mistake (pixels: of one image): the same as weighting the KL by beta times the number of pixels.
+    Terms stay in nats per image.
     """
-    recon = recon_nll(x_logits, x, likelihood, obs_sigma)
-    kld = kl_per_dim(mu, logvar)
-    kl = kld.sum(1)
+    kl = kld.sum(-1)
     if free_bits > 0:
-        kl_term = kld.mean(0).clamp_min(free_bits).sum()
+        kl_term = kld.mean(-2).clamp_min(free_bits).sum(-1)
     else:
-        kl_term = kl.mean()
-    recon_term = recon.mean() / (x.shape[1] if recon_reduction == "mean" else 1)
-    return Terms(loss=recon_term + beta * kl_term, recon=recon, kl=kl, kl_per_dim=kld)
+        kl_term = kl.mean(-1)
+    divisor = pixels if recon_reduction == "mean" else 1
+    return Terms(loss=recon.mean(-1) / divisor + beta * kl_term, recon=recon, kl=kl, kl_per_dim=kld, beta=beta,
+                 free_bits=free_bits, recon_divisor=divisor)
+
+
+def negative_elbo(x, x_logits, mu, logvar, beta: float = 1.0, free_bits: float = 0.0,
+                  likelihood: str = "bernoulli", obs_sigma: float = 0.1, recon_reduction: str = "sum") -> Terms:
+    """The objective of a batch of images x from the decoder's logits and the posteriors' mu and logvar (combine)."""
+    return combine(recon_nll(x_logits, x, likelihood, obs_sigma), kl_per_dim(mu, logvar), beta, free_bits,
+                   recon_reduction, x.shape[1])
 
 
 @torch.no_grad()
@@ -118,7 +182,7 @@ def iwae_log_likelihood(model, x: torch.Tensor, k: int, generator: torch.Generat
             eps = torch.randn((m, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
             z = mu + eps * sigma                                                        # [m, B, D]
             logits = model.decode(z.reshape(m * len(xb), -1)).reshape(m, len(xb), -1)   # [m, B, P]
-            log_px_z = -_recon_by_sample(logits, xb, likelihood, obs_sigma)
+            log_px_z = -recon_nll(logits, xb, likelihood, obs_sigma)
             log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
             log_qz = -0.5 * (eps.pow(2) + logvar + LOG_2PI).sum(-1)                    # (z - mu) / sigma = eps
             log_w.append(log_px_z + log_pz - log_qz)
@@ -127,11 +191,3 @@ def iwae_log_likelihood(model, x: torch.Tensor, k: int, generator: torch.Generat
             progress(len(xb))
     return torch.cat(out)
 
-
-def _recon_by_sample(logits: torch.Tensor, x: torch.Tensor, likelihood: str, obs_sigma: float) -> torch.Tensor:
-    """-log p(x|z) for [m, B, P] logits against the B images x, without copying x m times: [m, B]."""
-    if likelihood == "bernoulli":  # the notes' summed BCE as softplus(l) - x l, its sum over pixels of x l a
-        # batched product: one element-wise pass instead of six over the [m, B, P] logits, half the time of k = 5000
-        return F.softplus(logits).sum(-1) - torch.einsum("mbp,bp->mb", logits, x)
-    mean = torch.sigmoid(logits)
-    return (0.5 * ((x - mean) / obs_sigma) ** 2 + math.log(obs_sigma) + 0.5 * LOG_2PI).sum(-1)
