@@ -45,6 +45,7 @@ class GraphedStep:
         self.count = 0
         self.values = (None, None)  # (beta, lr) the device tensors hold
         self.compiled = torch.compile(self._loss, dynamic=False) if compile else self._loss
+        self.update = torch.compile(optimizer.step_in_ops, dynamic=False) if compile else optimizer.step
         self.graph: torch.cuda.CUDAGraph | None = None
         self.eager_steps = 0
 
@@ -60,7 +61,7 @@ class GraphedStep:
     def _body(self) -> None:
         loss, logged = self.compiled(self.x, self.eps, self.beta)
         loss.backward()
-        self.optimizer.step()
+        self.update()
         self.log.index_copy_(0, self.filled, logged.float().unsqueeze(0))
         self.filled.add_(1)
 

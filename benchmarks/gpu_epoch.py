@@ -1,0 +1,110 @@
+"""Training on a CUDA GPU, in one run: seconds per MNIST epoch of the classic configuration (784-400-20, batch 128,
+default flags) through the captured step (vae_core/cuda_step.py: CUDA graph + torch.compile, losses read every
+FLUSH_STEPS steps), the same without torch.compile, and the eager step as before it (autograd, a read of the loss
+per step); the whole 10-epoch process from the shell; and the 500-epoch paper recipe (mnist-50d-binarized's flags,
+models/recipes.json) with its wall time and test -ELBO.
+
+    VAE_DATA_DIR=/path/to/mnist python benchmarks/gpu_epoch.py [--recipe-seconds 240]
+
+The baseline for the ratios is the eager step, measured in the same run on the same card. Prints Markdown tables for
+BENCHMARKS.md. Needs a CUDA GPU.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from vae_core import Config, VAE, load_dataset, train  # noqa: E402
+from vae_core import cuda_step, training  # noqa: E402
+from vae_core.flags import config_from_flags  # noqa: E402
+
+CLASSIC = Config(dataset="mnist", hidden=(400,), latent_dim=20, epochs=10, batch_size=128, lr=1e-3, seed=1)
+
+
+def epochs(data, config, path: str, stop_after: float | None = None) -> tuple[list[dict], float, bool]:
+    """Train config on the GPU through the named path; (history, wall seconds, stopped early)."""
+    graphed = path != "eager"
+    forced = path == "graphed + compile"  # whatever the run's length (training.COMPILE_FROM_STEPS)
+
+    def make(*args, compile=None, **kwargs):
+        return cuda_step.GraphedStep(*args, compile=forced, **kwargs)
+
+    original = training.GraphedStep, training.graphed_supported
+    training.GraphedStep = make
+    training.graphed_supported = lambda model, device: graphed and device.type == "cuda"
+    stop = threading.Event()
+    if stop_after is not None:
+        threading.Timer(stop_after, stop.set).start()
+    try:
+        start = time.perf_counter()
+        history = train(VAE(config), data, config, device="cuda", stop=stop)
+        torch.cuda.synchronize()
+        return history.epochs, time.perf_counter() - start, history.stopped
+    finally:
+        training.GraphedStep, training.graphed_supported = original
+        stop.set()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("VAE_DATA_DIR"))
+    parser.add_argument("--recipe-seconds", type=float, default=240, help="stop the 500-epoch recipe after this long")
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        sys.exit("skipped: no CUDA GPU here")
+    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, CUDA {torch.version.cuda}", flush=True)
+    data = load_dataset("mnist", args.data_dir, download=False)
+
+    rows = {}
+    for path in ("eager", "graphed", "graphed + compile"):
+        try:
+            history, wall, _ = epochs(data, CLASSIC, path)
+        except Exception:  # the benchmark's boundary: report the failure, measure the other paths
+            traceback.print_exc()
+            continue
+        train_s = [r["train_seconds"] for r in history]
+        rows[path] = (statistics.median(train_s[1:]), train_s[0], statistics.median(r["seconds"] for r in history[1:]),
+                      wall, history[-1]["test_nelbo"])
+        print(path, [round(t, 3) for t in train_s], f"test {history[-1]['test_nelbo']:.2f}", flush=True)
+    base = rows["eager"][0]
+    print(f"\n| classic config, 10 epochs, {torch.cuda.get_device_name()} | median training s/epoch | first epoch "
+          "(compile, capture) | median s/epoch with the test pass | run wall s | test -ELBO | speed-up per epoch |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for path, (median, first, with_test, wall, loss) in rows.items():
+        print(f"| {path} | {median:.4f} | {first:.2f} | {with_test:.4f} | {wall:.1f} | {loss:.2f} | "
+              f"{base / median:.1f}x |")
+
+    command = [sys.executable, "-m", "vae_core", "train", "--dataset", "mnist", "--hidden", "400", "--latent-dim",
+               "20", "--epochs", "10", "--batch-size", "128", "--seed", "1", "--device", "cuda", "--out",
+               "/tmp/gpu-classic", "--force"]
+    if args.data_dir:
+        command += ["--data-dir", args.data_dir]
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    print(f"\nwhole process, `train` with default flags and --device cuda, 10 epochs: "
+          f"{time.perf_counter() - start:.1f} s", flush=True)
+
+    recipe = json.loads((ROOT / "models" / "recipes.json").read_text())["models"]["mnist-50d-binarized"]
+    config = config_from_flags(recipe)
+    history, wall, stopped = epochs(data, config, "graphed + compile", stop_after=args.recipe_seconds)  # as chosen
+    done = len(history)
+    per_epoch = statistics.median(r["seconds"] for r in history[1:]) if done > 1 else float("nan")
+    print(f"\npaper recipe (mnist-50d-binarized's flags, {config.epochs} epochs): {done} epochs in {wall:.1f} s"
+          + (f" (stopped at {args.recipe_seconds:g} s; {per_epoch:.3f} s an epoch with the test pass, so "
+             f"{per_epoch * config.epochs / 60:.1f} minutes for all)" if stopped else f", {wall / 60:.2f} minutes")
+          + f"; test -ELBO {history[-1]['test_nelbo']:.2f} after epoch {done}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
