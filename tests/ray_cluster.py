@@ -93,15 +93,15 @@ def _wait_started(process: subprocess.Popen, log: Path, timeout: float = 90) -> 
 
 
 @contextlib.contextmanager
-def ray_head(logs: Path, cpus: int = 2):
-    """One node on 127.0.0.1; yields its address."""
+def ray_head(logs: Path, cpus: int = 2, gpus: int = 0):
+    """One node on 127.0.0.1 (declaring gpus GPUs, which Ray takes on trust); yields its address."""
     port = free_port()
     env = {**os.environ, **QUIET, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
     head = _start([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--node-ip-address=127.0.0.1",
-                   f"--port={port}", f"--num-cpus={cpus}", "--include-dashboard=false", "--disable-usage-stats",
-                   "--block"], env, logs / "ray-head.log")
+                   f"--port={port}", f"--num-cpus={cpus}", f"--num-gpus={gpus}", "--include-dashboard=false",
+                   "--disable-usage-stats", "--block"], env, logs / f"ray-head-{port}.log")
     try:
-        _wait_started(head, logs / "ray-head.log")
+        _wait_started(head, logs / f"ray-head-{port}.log")
         yield f"127.0.0.1:{port}"
     finally:
         stop_session(head)

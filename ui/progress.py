@@ -54,7 +54,8 @@ def run_progress(run) -> None:
                                        f"step {run.step}/{run.steps_per_epoch or '?'}"
                                        + (f" · about {eta:.0f} s left" if eta is not None else "")
                                        + f" · Ray worker {worker.pid} on node {worker.node[:8]}, "
-                                         f"{worker.threads} thread{'s' if worker.threads > 1 else ''}")
+                                         f"{worker.threads} thread{'s' if worker.threads > 1 else ''}"
+                                         + (" and a share of a GPU" if worker.device == "cuda" else ""))
     elif run.active:
         st.progress(0.0, text=waiting(run))
     else:

@@ -16,6 +16,8 @@ from .errors import VAEError
 
 ADDRESS_ENV = "VAE_RAY_ADDRESS"
 JOB_CPUS_ENV = "VAE_JOB_CPUS"
+JOB_GPUS_ENV = "VAE_JOB_GPUS"
+JOB_GPUS = 0.25  # of a GPU per job, where the cluster has GPUs: four students' runs share a card
 
 
 class ClusterError(VAEError):
@@ -137,3 +139,21 @@ def job_cpus(dataset: str) -> int:
     too short to share between cores) and 2 for the 28x28 sets, never more than a node has."""
     wanted = int(os.environ.get(JOB_CPUS_ENV) or (1 if dataset == "digits" else 2))
     return max(1, min(wanted, node_cpus() or wanted))
+
+
+def job_gpus() -> float:
+    """The share of a GPU one job asks for: none on a cluster without GPUs, else VAE_JOB_GPUS (a fraction of one
+    card, up to 1), by default JOB_GPUS. A bad value is a ClusterError naming it."""
+    import ray
+
+    if not ray.cluster_resources().get("GPU", 0):
+        return 0.0
+    text = os.environ.get(JOB_GPUS_ENV) or str(JOB_GPUS)
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0 < share <= 1:
+        raise ClusterError(f"{JOB_GPUS_ENV} is the share of a GPU one job asks for, above 0 and at most 1, got "
+                           f"{text[:40]!r}")
+    return share

@@ -37,11 +37,12 @@ class EpochEvent:
 
 @dataclass(frozen=True)
 class Started:
-    """The task began on a worker: where it runs, with how many threads, at what niceness."""
+    """The task began on a worker: where it runs, with how many threads, at what niceness, on which device."""
     pid: int
     node: str
     threads: int
     nice: int
+    device: str = "cpu"  # "cuda" where Ray gave the task a share of a GPU that torch sees
 
 
 @dataclass(frozen=True)

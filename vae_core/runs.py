@@ -64,6 +64,7 @@ class Job:
     _generator: object = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     doing: ClassVar[str] = "running this job"  # what its worker does, for the message if the worker dies
+    trains: ClassVar[bool] = False              # a training asks for a share of a GPU where the cluster has them
 
     def start(self) -> Job:
         """Submit the job (connecting to Ray first if need be) from a thread of its own, which follows it."""
@@ -147,7 +148,7 @@ class Job:
             return self._end(RunState.STOPPED, "stopped before it started: nothing saved")
         function, args, data = self._task()
         cpus = self.cpus = self.cpus or cluster.job_cpus(data.name)
-        task = _remote(function).options(num_cpus=cpus)
+        task = _remote(function).options(num_cpus=cpus, num_gpus=cluster.job_gpus() if self.trains else 0)
         with _submit_lock:  # the order of _submitted is the order Ray was given the tasks in
             self._generator = task.remote(*args, _data_ref(data), cpus, self.id, _control())
             _submitted.append(self)
@@ -188,6 +189,7 @@ class Run(Job):
     preview: object = None                       # [H, W] array: test originals over their reconstructions
     checkpoint: Path | None = None
     doing: ClassVar[str] = "training this run"
+    trains: ClassVar[bool] = True
 
     def __post_init__(self):
         self.folder = Path(self.folder)

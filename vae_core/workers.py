@@ -72,14 +72,15 @@ def unpack_dataset(packed: dict) -> Dataset:
 
 
 def train_task(config: Config, packed: dict, cpus: int, run_id: str, control):
-    """Train config's model with `cpus` threads, yielding Started, Steps and EpochEvents (with a preview), then
-    Trained (or Failed)."""
+    """Train config's model with `cpus` threads (on the share of a GPU Ray gave it, if any), yielding Started, Steps
+    and EpochEvents (with a preview), then Trained (or Failed)."""
     from .evaluation import reconstruction_rows
     from .model import VAE
     from .training import train
 
     data = unpack_dataset(packed)
-    yield _started(cpus)
+    started = _started(cpus)
+    yield started
     stop, events, outcome = threading.Event(), queue.Queue(), {}
     model = VAE(config)
 
@@ -91,7 +92,7 @@ def train_task(config: Config, packed: dict, cpus: int, run_id: str, control):
 
     def work():
         try:
-            outcome["history"] = train(model, data, config, callback=on_event, stop=stop)
+            outcome["history"] = train(model, data, config, callback=on_event, stop=stop, device=started.device)
         except VAEError as e:
             outcome["error"] = str(e)
         finally:
@@ -154,8 +155,9 @@ def _started(cpus: int) -> Started:
     import torch
 
     torch.set_num_threads(cpus)  # the budget Ray reserved for this task
+    device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
     return Started(pid=os.getpid(), node=ray.get_runtime_context().get_node_id(), threads=torch.get_num_threads(),
-                   nice=os.nice(0))
+                   nice=os.nice(0), device=device)
 
 
 _END = object()  # the training thread is over
