@@ -33,6 +33,15 @@ class EpochEvent:
     preview: np.ndarray | None = None  # [H, W]: test originals over their reconstructions
 
 
+@dataclass(frozen=True)
+class Changed:
+    """Controls changed beta or the learning rate: in force from this step on."""
+    step: int                  # counted from the start of the run, 1-based
+    epoch: int
+    beta: float | None = None
+    lr: float | None = None
+
+
 # ---- from a task on a worker, besides the loop's EpochEvents ----
 
 @dataclass(frozen=True)

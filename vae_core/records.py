@@ -16,7 +16,7 @@ from .errors import CheckpointError
 
 MAX_BYTES = 16 * 2**20  # a 500-epoch history is about 0.3 MB
 HISTORY_NUMBERS = ("train_loss", "train_recon", "train_kl", "test_nelbo", "test_recon", "test_kl", "seconds")
-HISTORY_OPTIONAL = ("beta", "train_seconds")
+HISTORY_OPTIONAL = ("beta", "lr", "train_seconds")
 METRIC_NUMBERS = ("nelbo", "recon", "kl")
 PER_DIMENSION = ("kl_per_dim", "activity")
 IWAE_NUMBERS = ("iwae_nll", "iwae_nll_se")
@@ -64,6 +64,17 @@ def _record(record, index: int, latent_dim: int) -> dict:
             _number(record, key, where, low=0)
     if "active_units" in record:
         _int(record, "active_units", where, low=0, high=latent_dim)
+    changes = record.get("changes", [])
+    if not isinstance(changes, list):
+        raise _Bad(f"{where}.changes must be a list, got {_kind(changes)}")
+    for i, change in enumerate(changes):  # beta or the learning rate changed while the epoch trained
+        at = f"{where}.changes[{i}]"
+        if not isinstance(change, dict) or not {"beta", "lr"} & set(change):
+            raise _Bad(f"{at} must be an object with beta or lr, got {_kind(change)}")
+        _int(change, "step", at, low=1)
+        for key in ("beta", "lr"):
+            if key in change:
+                _number(change, key, at, low=0)
     return record
 
 

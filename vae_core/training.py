@@ -16,7 +16,7 @@ from .cuda_step import GraphedStep
 from .cuda_step import supported as graphed_supported
 from .data import Dataset, binarize
 from .errors import ConfigError, TrainingDiverged
-from .events import EpochEvent, StepEvent
+from .events import Changed, EpochEvent, StepEvent
 from .evaluation import evaluate
 from .mlp_step import MLPStep, supported
 from .model import VAE
@@ -91,8 +91,11 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
           stop=None, device: str | torch.device = "cpu") -> History:
     """Train model in place on data.train_x for config.epochs epochs, evaluating on data.test_x after each.
 
-    callback(event) receives a StepEvent after each step and an EpochEvent after each epoch.
-    stop is anything with is_set() (a threading.Event): checked before every step.
+    callback(event) receives a StepEvent after each step and an EpochEvent after each epoch (and a Changed when
+    controls change beta or the learning rate).
+    stop is anything with is_set() (a threading.Event), checked before every step; or a controls.Controls, which
+    can also pause the run, take single steps, limit its speed and change beta and the learning rate mid-run
+    (applied from the next step, and recorded in that epoch's record under "changes").
     A stop mid-epoch restores the weights of the last finished epoch (the initial ones before the first), so
     the model, History.epochs and History.test always describe the same finished epochs. A non-finite loss
     restores them too and raises TrainingDiverged. Precision "auto" is resolved for device, in model.config too.
@@ -117,7 +120,9 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
         loop.publish_average()  # with ema, the averaged weights are evaluated, kept and saved
         history.test = evaluate(model, test_x, config, seed=config.seed)
         loop.keep_weights()
-        record = epoch_record(epoch, config, sums, history.test, time.perf_counter() - start, train_seconds)
+        record = epoch_record(epoch, loop.config, sums, history.test, time.perf_counter() - start, train_seconds)
+        if loop.changes:  # made while this epoch trained: the curves mark them
+            record["changes"], loop.changes = loop.changes, []
         history.epochs.append(record)
         if callback is not None:
             callback(EpochEvent(epoch, config.epochs, record))
@@ -130,7 +135,7 @@ def epoch_record(epoch: int, config: Config, train_means: list[float], test: dic
     train_loss, train_recon, train_kl = train_means
     return {"epoch": epoch, "train_loss": train_loss, "train_recon": train_recon, "train_kl": train_kl,
             "test_nelbo": test["nelbo"], "test_recon": test["recon"], "test_kl": test["kl"],
-            "active_units": test["active_units"], "beta": kl_weight(config, epoch),
+            "active_units": test["active_units"], "beta": kl_weight(config, epoch), "lr": learning_rate(config, epoch),
             "seconds": seconds, "train_seconds": train_seconds}
 
 
@@ -155,6 +160,7 @@ class _Loop:
                                     compile=steps >= COMPILE_FROM_STEPS) if graphed_supported(model, device) else None)
         self.average = [p.detach().clone() for p in model.parameters()] if config.ema > 0 else None
         self.raw, self.steps_taken = None, 0
+        self.changes: list[dict] = []  # what controls changed in the current epoch, and from which step
         self.batch_buffers: dict[int, torch.Tensor] = {}
         self.keep_weights()
 
@@ -215,9 +221,14 @@ class _Loop:
                 account(step, beta, batch, loss, recon, kl)
             pending.clear()
 
+        turn = getattr(stop, "wait_turn", None)  # a Controls: it may also pause, pace and change the run
         for step in range(1, steps + 1):
-            if stop is not None and stop.is_set():
+            if stop is not None and not (turn(step, steps) if turn else not stop.is_set()):
+                flush()  # the steps taken are reported before the run ends
                 return None
+            if turn is not None:
+                self.apply(stop.take_changes(), epoch, step, steps)
+            config = self.config
             rows = order[(step - 1) * batch: step * batch]
             progress = epoch - 1 + (step - 1) / steps
             beta, lr = kl_weight(config, progress), learning_rate(config, progress)
@@ -235,6 +246,16 @@ class _Loop:
             account(step, beta, len(x), loss, terms.recon.detach().mean().item(), terms.kl.detach().mean().item())
         flush()
         return [total / n for total in sums]
+
+    def apply(self, changes: dict, epoch: int, step: int, steps: int) -> None:
+        """Train with the changed beta / learning rate from this step on, and say so (the epoch's record, Changed)."""
+        if not changes:
+            return
+        self.config = self.config.replace(**changes)
+        change = {"step": (epoch - 1) * steps + step, **changes}
+        self.changes.append(change)
+        if self.callback is not None:
+            self.callback(Changed(epoch=epoch, **change))
 
     def check(self, loss: float, epoch: int, step: int) -> None:
         """A non-finite loss restores the good weights and raises TrainingDiverged."""
