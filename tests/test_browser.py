@@ -130,6 +130,39 @@ def test_rate_distortion_chart_has_one_point_per_shipped_beta(app):
     assert drawn.count() == 5
 
 
+def test_each_member_of_the_sweep_opens_when_its_point_is_clicked(app):
+    """A click at each point's own pixel position (Plotly's axis transforms) opens that member, with its KL bars on
+    the axis every member shares (clicking β = 3 used to open β = 10, 3-4 px away under 13 px markers)."""
+    page = open_page(app, "Beta_sweep")
+    page.wait_for_selector(".js-plotly-plot .scatterlayer", timeout=30_000)
+    heading = page.locator("[data-testid='stMain'] h3").first
+    ranges, shown = [], None
+    for i, beta in enumerate(["0.1", "0.3", "1", "3", "10"]):
+        for _ in range(3):  # a click while the chart redraws (the page grew below it) may land on nothing
+            page.wait_for_timeout(500)
+            x, y = page.evaluate("""(i) => {
+                const plot = document.querySelector('.js-plotly-plot');
+                const trace = plot._fullData.filter(t => t.name === 'digits (shipped)')[0], layout = plot._fullLayout;
+                const box = plot.getBoundingClientRect();
+                return [box.left + layout._size.l + layout.xaxis.c2p(trace.x[i]),
+                        box.top + layout._size.t + layout.yaxis.c2p(trace.y[i])];
+            }""", i)
+            page.mouse.click(x, y)
+            try:
+                expect(heading).not_to_have_text(shown or "", timeout=10_000)
+                break
+            except AssertionError:
+                continue
+        expect(heading).to_contain_text(f"β = {beta}:", timeout=20_000)  # that one: never a neighbour
+        shown = heading.inner_text()
+        wait_idle(page)
+        ranges.append(page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+            .map(p => p._fullLayout).filter(l => l.yaxis.title.text === 'KL, nats per image')[0].yaxis.range"""))
+        if beta in ("3", "10"):
+            page.screenshot(path=str(SCREENSHOTS / f"beta-sweep-clicked-{beta}.png"), full_page=True)
+    assert all(r == ranges[0] for r in ranges), ranges
+
+
 def test_in_class_mode_a_reload_brings_back_this_browser_s_uploads_and_nobody_else_s(app, tmp_path):
     """A reload is a new session: the cookie the browser keeps names its runs and uploads, so they are listed again;
     another browser (a context of its own: its own cookies) sees none of them."""
