@@ -11,12 +11,30 @@ def curves(epochs: int):
     return {trace.name: trace for trace in training_curves(steps, history).data}
 
 
-def test_training_curves_mark_each_epoch_until_the_marks_would_merge_then_draw_a_dotted_line():
+def test_training_curves_mark_each_epoch_until_the_marks_would_merge_then_draw_a_line():
     few, many = curves(MARKED_EPOCHS), curves(MARKED_EPOCHS + 1)
     for name in ("test −ELBO", "test recon", "test KL"):
         assert few[name].mode == "markers" and len(few[name].x) == MARKED_EPOCHS
-        assert many[name].mode == "lines" and many[name].line.dash == "dot" and len(many[name].x) == MARKED_EPOCHS + 1
+        assert many[name].mode == "lines" and len(many[name].x) == MARKED_EPOCHS + 1
     assert few["train loss"].mode == many["train loss"].mode == "lines"
+
+
+def test_a_test_curve_is_drawn_over_a_dense_train_curve_outlined_and_bolder():
+    """With many epochs the test values are lines: over a train curve of the same colour they must stay visible,
+    so they come after every train trace (drawn on top), wider, on a white outline, and the train lines fade."""
+    for traces in (list(curves(MARKED_EPOCHS + 20).values()), list(curves(5).values())):
+        train = [t for t in traces if t.name.startswith("train")]
+        test = [t for t in traces if t.name.startswith("test") and not t.name.endswith("outline")]
+        last_train = max(traces.index(t) for t in train)
+        assert all(traces.index(t) > last_train for t in test)
+        assert all(t.opacity <= 0.5 and t.line.width <= 1 for t in train)
+        for t in test:
+            if t.mode == "lines":
+                outline = next(o for o in traces if o.name == f"{t.name} outline")
+                assert outline.line.color == "white" and outline.line.width > t.line.width >= 3 * train[0].line.width
+                assert traces.index(outline) < traces.index(t)
+            else:
+                assert t.marker.line.color == "white" and t.marker.size >= 9
 
 
 def _pixels(fig, width: float):

@@ -59,13 +59,15 @@ def clicked_index(event) -> int | None:
 
 
 def training_curves(steps: list, history: list) -> go.Figure:
-    """Train loss, reconstruction and KL by step (lines), and the test values after each epoch (markers, or a
-    dotted line once there are too many epochs for markers to stay apart)."""
+    """Train loss, reconstruction and KL by step (thin, faded lines: a batch's loss is noisy), and the test values
+    after each epoch on top (markers, or a bold line once there are too many epochs for markers to stay apart),
+    each outlined in white so that it stays visible over a dense train curve of its colour."""
     fig = go.Figure()
     if steps:
         s = np.array(steps)
         for col, name, color in ((1, "train loss", "#444"), (2, "train recon", PALETTE[0]), (3, "train KL", PALETTE[1])):
-            fig.add_trace(go.Scatter(x=s[:, 0], y=s[:, col], mode="lines", name=name, line=dict(color=color)))
+            fig.add_trace(go.Scatter(x=s[:, 0], y=s[:, col], mode="lines", name=name, opacity=0.45,
+                                     line=dict(color=color, width=1)))
     if history:
         per_epoch = steps[-1][0] / len(history) if steps else 1
         x = [r["epoch"] * per_epoch for r in history]
@@ -73,9 +75,13 @@ def training_curves(steps: list, history: list) -> go.Figure:
         mode = "markers" if len(history) <= MARKED_EPOCHS else "lines"
         for key, name, color in (("test_nelbo", "test −ELBO", "#000"), ("test_recon", "test recon", PALETTE[0]),
                                  ("test_kl", "test KL", PALETTE[1])):
-            fig.add_trace(go.Scatter(x=x, y=[r[key] for r in history], mode=mode, name=name,
-                                     marker=dict(color=color, size=9, symbol="diamond"),
-                                     line=dict(color=color, width=2.5, dash="dot")))
+            y = [r[key] for r in history]
+            if mode == "lines":  # a white band under the line: its outline
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=dict(color="white", width=7), hoverinfo="skip",
+                                         showlegend=False, name=f"{name} outline"))
+            fig.add_trace(go.Scatter(x=x, y=y, mode=mode, name=name,
+                                     marker=dict(color=color, size=10, symbol="diamond", line=dict(color="white", width=1.5)),
+                                     line=dict(color=color, width=3)))
     fig.update_layout(height=400, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step",
                       yaxis_title="nats per image", legend=dict(orientation="h", yanchor="top", y=-0.18))
     return fig
