@@ -10,6 +10,7 @@ from vae_core import Checkpoint, VAEError
 from vae_core.checkpoint import import_checkpoint, zip_checkpoint
 
 from . import my_runs, resources, state
+from .panels import shown_total
 
 
 def label(path: str) -> str:
@@ -43,7 +44,8 @@ def model_picker() -> Checkpoint:
             st.session_state[state.MODEL] = str(resources.DEFAULT_MODEL)
             checkpoint = resources.model(st.session_state[state.MODEL])
         c, m = checkpoint.config, checkpoint.metrics
-        score = (f" Test −ELBO {m['nelbo']:.2f} = reconstruction {m['recon']:.2f} + KL {m['kl']:.2f} nats."
+        score = (f" Test −ELBO {shown_total(m['recon'], m['kl']):.2f} = reconstruction {m['recon']:.2f} + KL "
+                 f"{m['kl']:.2f} nats."
                  if {"nelbo", "recon", "kl"} <= set(m) else "")
         trained = f"{len(checkpoint.history)} epochs on" if checkpoint.history else "trained on"
         st.caption(f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, latent {c.latent_dim}, β={c.beta:g}, "
