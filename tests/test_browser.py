@@ -163,6 +163,23 @@ def test_each_member_of_the_sweep_opens_when_its_point_is_clicked(app):
     assert all(r == ranges[0] for r in ranges), ranges
 
 
+def test_compare_draws_each_input_as_large_as_its_reconstruction(app):
+    """Measured in the page: each model's input picture is as wide as the image inside its reconstruction's
+    canvas (which adds a gap of one image pixel on each side); the input was a 56 px preview."""
+    page = open_page(app, "Compare")
+    page.get_by_role("combobox", name="Model B").click()
+    page.get_by_role("option", name=re.compile("^digits-8d-mean-recon ")).click()
+    page.wait_for_function("() => ['A', 'B'].every(k => window.vaeLab?.components[`compare_recon_${k}`]?.loaded)",
+                           timeout=30_000)
+    wait_idle(page)
+    inputs = page.evaluate("""() => [...document.querySelectorAll('img[alt="the input"]')]
+        .map(i => i.getBoundingClientRect().width)""")
+    reconstructions = page.evaluate("""() => ['A', 'B'].map(k => window.vaeLab.components[`compare_recon_${k}`]
+        .tiles.canvas.getBoundingClientRect().width * 8 / 10)""")
+    assert len(inputs) == 2 and inputs == reconstructions and min(inputs) >= 150, (inputs, reconstructions)
+    page.screenshot(path=str(SCREENSHOTS / "compare.png"), full_page=True)
+
+
 def test_in_class_mode_a_reload_brings_back_this_browser_s_uploads_and_nobody_else_s(app, tmp_path):
     """A reload is a new session: the cookie the browser keeps names its runs and uploads, so they are listed again;
     another browser (a context of its own: its own cookies) sees none of them."""

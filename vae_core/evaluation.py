@@ -29,6 +29,15 @@ def test_pixels(x: torch.Tensor, config: Config) -> torch.Tensor:
     return binarize(x, torch.Generator(device=x.device).manual_seed(TEST_BINARIZATION_SEED))
 
 
+def scored_on(config: Config) -> str:
+    """What a model's test nats are nats of, in words: its test pixels (dataset, how many, binarised or grey) and
+    its likelihood. Models described differently have nats that do not compare: a nat of 64 grey digits pixels
+    is not a nat of 784 binarised MNIST pixels."""
+    likelihood = "Bernoulli" if config.likelihood == "bernoulli" else f"Gaussian σ = {config.obs_sigma:g}"
+    pixels = "binarised" if config.binarize else "grey"
+    return f"{config.dataset}, {config.input_dim} {pixels} pixels, {likelihood} likelihood"
+
+
 @torch.no_grad()
 def evaluate(model, x: torch.Tensor, config: Config | None = None, seed: int = 0) -> dict:
     """Test metrics in nats per image: nelbo = recon + kl (one z sample per image), per-dim KL, active units."""
