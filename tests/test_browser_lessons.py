@@ -52,7 +52,7 @@ def test_an_interpolation_downloads_as_a_looping_gif(app, tmp_path):
     steps = 10  # the page's default
     assert re.fullmatch(r"interpolation-(linear|spherical)\.gif", path.name) and gif.format == "GIF"
     assert gif.n_frames == 2 * steps - 2  # forward, then back without repeating the ends
-    assert gif.size[0] == 8 * 8  # an 8x8 digit, 8 times enlarged
+    assert gif.size[0] == 8 * 64  # an 8x8 digit, each pixel a 64 px block: 512 px, big enough for a slide
 
 
 def test_a_model_downloads_as_a_zip_that_uploads_back(app, tmp_path):
