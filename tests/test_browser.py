@@ -163,6 +163,25 @@ def test_each_member_of_the_sweep_opens_when_its_point_is_clicked(app):
     assert all(r == ranges[0] for r in ranges), ranges
 
 
+def test_the_sidebar_shows_a_model_s_name_whole(app, runs):
+    """The picker's text fits its box for the shipped models, a sweep's member and a run (its name without the
+    random part: the label with dataset, latent size, β and score was cut off; those are in the caption below)."""
+    import shutil
+
+    run = "20261204-173000-digits-z2-beta1-0123456789ab"
+    shutil.copytree(ROOT / "models" / "digits-2d", runs / run)
+    url, page = app
+    for model, name in [("mnist-50d-binarized", "mnist-50d-binarized"), ("digits-8d-mean-recon", "digits-8d-mean-recon"),
+                        ("sweeps/digits/beta-0.3", "digits sweep, β=0.3"), (f"runs/{run}", run[:-13])]:
+        page.goto(f"{url}/?model={model}")
+        page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+        wait_idle(page)
+        picker = page.get_by_role("combobox", name="Model")
+        assert picker.input_value() == name
+        assert picker.evaluate("e => e.scrollWidth <= e.clientWidth"), model
+    page.screenshot(path=str(SCREENSHOTS / "sidebar-run-name.png"))
+
+
 def test_compare_draws_each_input_as_large_as_its_reconstruction(app):
     """Measured in the page: each model's input picture is as wide as the image inside its reconstruction's
     canvas (which adds a gap of one image pixel on each side); the input was a 56 px preview."""
