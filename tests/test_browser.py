@@ -171,8 +171,9 @@ def test_the_sidebar_shows_a_model_s_name_whole(app, runs):
     run = "20261204-173000-digits-z2-beta1-0123456789ab"
     shutil.copytree(ROOT / "models" / "digits-2d", runs / run)
     url, page = app
-    for model, name in [("mnist-50d-binarized", "mnist-50d-binarized"), ("digits-8d-mean-recon", "digits-8d-mean-recon"),
-                        ("sweeps/digits/beta-0.3", "digits sweep, β=0.3"), (f"runs/{run}", run[:-13])]:
+    shown = [("mnist-50d-binarized", "mnist-50d-binarized"), ("digits-8d-mean-recon", "digits-8d-mean-recon"),
+             ("sweeps/digits/beta-0.3", "digits sweep, β=0.3"), (f"runs/{run}", run[:-13])]
+    for model, name in shown:
         page.goto(f"{url}/?model={model}")
         page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
         wait_idle(page)

@@ -63,9 +63,10 @@ def test_a_model_downloads_as_a_zip_that_uploads_back(app, tmp_path):
     download.value.save_as(path)
     assert download.value.suggested_filename == "digits-2d.zip"
     page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files(str(path))
-    expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile(r"^exported-digits \(upload [0-9a-f]{6}\)$"),
-                                                                     timeout=30_000)
-    expect(page.locator("[data-testid='stSidebar']")).to_contain_text("latent 2, β=1, 150 epochs on digits")  # its history came too
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(
+        re.compile(r"^exported-digits \(upload [0-9a-f]{6}\)$"), timeout=30_000)
+    # its history came too
+    expect(page.locator("[data-testid='stSidebar']")).to_contain_text("latent 2, β=1, 150 epochs on digits")
 
 
 def test_the_address_bar_reopens_the_same_view(app):

@@ -79,9 +79,8 @@ def training_curves(steps: list, history: list) -> go.Figure:
             if mode == "lines":  # a white band under the line: its outline
                 fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=dict(color="white", width=7), hoverinfo="skip",
                                          showlegend=False, name=f"{name} outline"))
-            fig.add_trace(go.Scatter(x=x, y=y, mode=mode, name=name,
-                                     marker=dict(color=color, size=10, symbol="diamond", line=dict(color="white", width=1.5)),
-                                     line=dict(color=color, width=3)))
+            marker = dict(color=color, size=10, symbol="diamond", line=dict(color="white", width=1.5))
+            fig.add_trace(go.Scatter(x=x, y=y, mode=mode, name=name, marker=marker, line=dict(color=color, width=3)))
     fig.update_layout(height=400, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step",
                       yaxis_title="nats per image", legend=dict(orientation="h", yanchor="top", y=-0.18))
     return fig
