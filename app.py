@@ -8,7 +8,8 @@ import streamlit as st
 
 from ui import links, my_runs, navigation, resources, sidebar, state
 
-st.set_page_config(page_title="VAE lab", page_icon="🧪", layout="wide")
+# (a sidebar of 340 px shows a model's name whole in the picker: a run's is 31 characters, ui.sidebar.short_label)
+st.set_page_config(page_title="VAE lab", page_icon="🧪", layout="wide", initial_sidebar_state=340)
 page = st.navigation(navigation.streamlit_pages())
 my_runs.welcome()  # a new session: this browser's runs from before
 links.restore(page.url_path)  # a link opened: its model, point and page settings first

@@ -11,7 +11,8 @@ st.title("Beta sweeps: rate against distortion")
 st.markdown("Each point is one model, trained with the same data, architecture and seed at a different β. "
             "Small β buys sharp reconstructions with many nats of KL (rate); large β squeezes the rate to zero "
             "and pays in distortion. Points on one dotted line have the same negative ELBO, the objective at β = 1 "
-            "(distortion + rate). Click a point.")
+            "(distortion + rate). The rate axis is logarithmic: a collapsed model's ten-thousandth of a nat "
+            "and another's 14 nats both show, and the lines of constant −ELBO bend. Click a point.")
 sweeps = resources.shipped_sweeps()
 names = list(sweeps)
 dataset = st.radio("Sweep", names, horizontal=True, key="sweep_dataset",
@@ -42,8 +43,12 @@ if chosen and data is not None and resources.model(chosen).config.dataset == dat
     model = resources.model(chosen)
     st.subheader(f"β = {model.config.beta:g}: rate {model.metrics['kl']:.2f}, distortion {model.metrics['recon']:.2f} nats")
     left, right = st.columns(2)
-    left.plotly_chart(charts.kl_bars(model.metrics["kl_per_dim"], model.metrics["activity"], ACTIVE_THRESHOLD),
-                      key="sweep_kl_bars")
+    members = [model.metrics] + [resources.summary(p).metrics for paths in series.values() for p in paths]
+    top = 1.05 * max(max(m["kl_per_dim"]) for m in members if "kl_per_dim" in m)  # one axis for every member
+    left.plotly_chart(charts.kl_bars(model.metrics["kl_per_dim"], model.metrics["activity"], ACTIVE_THRESHOLD,
+                                     top=top), key="sweep_kl_bars")
+    left.caption(f"One axis for every model on the plane (0 to {top:.2g} nats), so that bars compare across β: "
+                 "a collapsed unit's bar is too short to see.")
     with right:
         show_model(model, data.test_x[:8], 440, "sweep_chosen_prior")
 

@@ -3,9 +3,13 @@ breakdowns), the same latent point decoded by both, and both on the rate-distort
 import streamlit as st
 
 from ui import charts, panels, pickers, resources, sidebar, state
-from ui.decoder import decoded_grid
+from ui.decoder import decoded_grid, grid_scale
+from ui.images import thumbnail
 from vae_core.drawing import preprocess, read_drawing
+from vae_core.evaluation import as_images, scored_on
 from vae_core.tradeoff import objective_parts
+
+PICTURE = 200  # px: the input and both reconstructions, all as large
 
 first = sidebar.current()
 st.title("Two models side by side")
@@ -37,8 +41,15 @@ for (name, checkpoint), column in zip(models.items(), columns):
         else:
             continue
         parts = objective_parts(checkpoint.model, x)
-        decoded_grid(checkpoint.model, [parts.mu], key=f"compare_recon_{name}", nrow=1, width=200,
-                     caption="reconstruction: the decoded posterior mean", download=f"model-{name}-reconstruction.png")
+        original, reconstruction = st.columns(2)
+        with original:
+            side = config.image_shape[2]  # as large as the reconstruction's pixels beside it
+            thumbnail(as_images(x, config.image_shape)[0], size=grid_scale(side, PICTURE) * side, alt="the input")
+            st.caption("the input, as this model's data")
+        with reconstruction:
+            decoded_grid(checkpoint.model, [parts.mu], key=f"compare_recon_{name}", nrow=1, width=PICTURE,
+                         caption="reconstruction: the decoded posterior mean",
+                         download=f"model-{name}-reconstruction.png")
         panels.objective_breakdown(parts, config.beta, config.latent_dim, narrow=True)
 
 st.header("The same latent point")
@@ -56,9 +67,18 @@ else:
                          download=f"model-{name}-point.png")
 
 st.header("On the rate-distortion plane")
-scored = {name: [resources.summary(str(c.path))] for name, c in models.items() if {"kl", "recon"} <= set(c.metrics)}
-if scored:
-    st.plotly_chart(charts.rate_distortion_plane(scored), key="compare_plane")
-missing = [name for name in models if name not in scored]
+planes = {}  # what the nats measure -> the models measured so, each on a plane of its own
+for name, checkpoint in models.items():
+    if {"kl", "recon"} <= set(checkpoint.metrics):
+        planes.setdefault(scored_on(checkpoint.config), {})[name] = [resources.summary(str(checkpoint.path))]
+if len(planes) > 1:
+    st.caption("A's and B's nats measure different data, so each model has a plane of its own: a nat of " +
+               " is not a nat of ".join(planes) + ". More pixels, or grey levels instead of black and white, "
+               "cost other numbers of nats for an equally good fit.")
+for (measured, scored), column in zip(planes.items(), st.columns(len(planes)) if planes else []):
+    with column:
+        st.markdown(f"**{' and '.join(scored)}**: {measured}")
+        st.plotly_chart(charts.rate_distortion_plane(scored), key=f"compare_plane_{''.join(scored)}")
+missing = [name for name in models if not any(name in scored for scored in planes.values())]
 if missing:
     st.caption(f"{' and '.join(missing)} has no test metrics (its test images are not on this machine).")

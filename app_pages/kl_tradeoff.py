@@ -76,19 +76,7 @@ curve = resources.likelihood_curve(path)
 
 def likelihood_gap():
     if isinstance(curve, dict):
-        st.plotly_chart(charts.likelihood_gap(metrics["nelbo"], curve), key="tradeoff_gap")
-        gap = metrics["nelbo"] - curve[max(curve)]["iwae_nll"]
-        k = max(curve)
-        drop = curve[k // 10]["iwae_nll"] - curve[k]["iwae_nll"] if k // 10 in curve else None
-        st.markdown(r"The negative ELBO is an upper bound on −log p(x), and the gap between the two is exactly "
-                    r"$\mathrm{KL}(q(z|x)\,\|\,p(z|x))$ averaged over the test images: how far the encoder's "
-                    "Gaussian is from the decoder's true posterior. Averaging k importance-weighted draws from q "
-                    "tightens the bound toward −log p(x) from above; each estimate is still an upper bound (in "
-                    f"expectation). Here the ELBO is {gap:.2f} nats per image above the k = {k:,} estimate: the KL "
-                    "is at least that much"
-                    + (f", and more, since the curve still fell {drop:.2f} nats over the last tenfold of k."
-                       if drop is not None and drop > 0.05 else ".")
-                    + " Bars: ± one standard error over the test images. Papers report k = 5,000.")
+        panels.likelihood_gap(metrics["nelbo"], curve)
     else:
         st.progress(curve.fraction, text=progress.waiting(curve) or
                     f"estimating −log p(x) over the test set with k = 1, 10, 100 and 1,000 importance samples "
@@ -100,4 +88,4 @@ def likelihood_gap():
 progress.follow(curve if not isinstance(curve, dict) else None, likelihood_gap)
 
 st.header("Summed or averaged: the most common mistake in VAE code")
-panels.reduction_lesson(config, parts)
+panels.reduction_lesson(config, parts, beta)

@@ -33,7 +33,8 @@ latent_sliders(model, state.latent_point(config.latent_dim), key="sliders", orde
                traversal_dims=dims[:MOST_ROWS], traversal_values=TRAVERSAL_VALUES, on_release=state.set_latent_point)
 
 dim_col, gif_col = st.columns([1, 3], vertical_alignment="bottom")
-dim = dim_col.selectbox("Animate a traversal", dims[:MOST_ROWS], format_func="z{}".format, key="sliders_gif_dim")
+state.per_model(state.SLIDERS_GIF_DIM, dims[0])
+dim = dim_col.selectbox("Animate a traversal", dims[:MOST_ROWS], format_func="z{}".format, key=state.SLIDERS_GIF_DIM)
 path = traversal(state.latent_point(config.latent_dim), dim)  # made now, decoded when clicked (another thread)
 gif_col.download_button(f"Animated GIF of z{dim} from {TRAVERSAL_VALUES[0]:g} to {TRAVERSAL_VALUES[-1]:g}",
                         lambda: gif_bytes(decode_images(model, path)), f"traversal-z{dim}.gif", "image/gif",

@@ -46,7 +46,7 @@ def comparison():
     if group is None:
         st.info("Press the button: three digits models train as Ray jobs, side by side as far as the CPUs allow.")
         return
-    progress.group_progress(group, "comparison")
+    progress.group_progress(group, "comparison", label)
     st.plotly_chart(charts.kl_curves({label(r): r.history for r in group if r.history}), key="warmup_curves")
     st.dataframe({"run": [label(r) for r in group], "status": [progress.status(r) for r in group],
                   **{column: [f"{r.history[-1][key]:{spec}}" if r.history else "–" for r in group]

@@ -95,7 +95,7 @@ def open_page(page, url: str, path: str, model: str | None = None):
     wait_idle(page)
     if model:
         page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
-        page.get_by_role("option", name=re.compile(f"^{model} ")).click()
+        page.get_by_role("option", name=re.compile(f"^{re.escape(model)}$")).click()
         wait_idle(page)
     return page
 

@@ -130,6 +130,76 @@ def test_rate_distortion_chart_has_one_point_per_shipped_beta(app):
     assert drawn.count() == 5
 
 
+def test_each_member_of_the_sweep_opens_when_its_point_is_clicked(app):
+    """A click at each point's own pixel position (Plotly's axis transforms) opens that member, with its KL bars on
+    the axis every member shares (clicking β = 3 used to open β = 10, 3-4 px away under 13 px markers)."""
+    page = open_page(app, "Beta_sweep")
+    page.wait_for_selector(".js-plotly-plot .scatterlayer", timeout=30_000)
+    heading = page.locator("[data-testid='stMain'] h3").first
+    ranges, shown = [], None
+    for i, beta in enumerate(["0.1", "0.3", "1", "3", "10"]):
+        for _ in range(3):  # a click while the chart redraws (the page grew below it) may land on nothing
+            page.wait_for_timeout(500)
+            x, y = page.evaluate("""(i) => {
+                const plot = document.querySelector('.js-plotly-plot');
+                const trace = plot._fullData.filter(t => t.name === 'digits (shipped)')[0], layout = plot._fullLayout;
+                const box = plot.getBoundingClientRect();
+                return [box.left + layout._size.l + layout.xaxis.c2p(trace.x[i]),
+                        box.top + layout._size.t + layout.yaxis.c2p(trace.y[i])];
+            }""", i)
+            page.mouse.click(x, y)
+            try:
+                expect(heading).not_to_have_text(shown or "", timeout=10_000)
+                break
+            except AssertionError:
+                continue
+        expect(heading).to_contain_text(f"β = {beta}:", timeout=20_000)  # that one: never a neighbour
+        shown = heading.inner_text()
+        wait_idle(page)
+        ranges.append(page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+            .map(p => p._fullLayout).filter(l => l.yaxis.title.text === 'KL, nats per image')[0].yaxis.range"""))
+        if beta in ("3", "10"):
+            page.screenshot(path=str(SCREENSHOTS / f"beta-sweep-clicked-{beta}.png"), full_page=True)
+    assert all(r == ranges[0] for r in ranges), ranges
+
+
+def test_the_sidebar_shows_a_model_s_name_whole(app, runs):
+    """The picker's text fits its box for the shipped models, a sweep's member and a run (its name without the
+    random part: the label with dataset, latent size, β and score was cut off; those are in the caption below)."""
+    import shutil
+
+    run = "20261204-173000-digits-z2-beta1-0123456789ab"
+    shutil.copytree(ROOT / "models" / "digits-2d", runs / run)
+    url, page = app
+    shown = [("mnist-50d-binarized", "mnist-50d-binarized"), ("digits-8d-mean-recon", "digits-8d-mean-recon"),
+             ("sweeps/digits/beta-0.3", "digits sweep, β=0.3"), (f"runs/{run}", run[:-13])]
+    for model, name in shown:
+        page.goto(f"{url}/?model={model}")
+        page.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+        wait_idle(page)
+        picker = page.get_by_role("combobox", name="Model")
+        assert picker.input_value() == name
+        assert picker.evaluate("e => e.scrollWidth <= e.clientWidth"), model
+    page.screenshot(path=str(SCREENSHOTS / "sidebar-run-name.png"))
+
+
+def test_compare_draws_each_input_as_large_as_its_reconstruction(app):
+    """Measured in the page: each model's input picture is as wide as the image inside its reconstruction's
+    canvas (which adds a gap of one image pixel on each side); the input was a 56 px preview."""
+    page = open_page(app, "Compare")
+    page.get_by_role("combobox", name="Model B").click()
+    page.get_by_role("option", name=re.compile("^digits-8d-mean-recon ")).click()
+    page.wait_for_function("() => ['A', 'B'].every(k => window.vaeLab?.components[`compare_recon_${k}`]?.loaded)",
+                           timeout=30_000)
+    wait_idle(page)
+    inputs = page.evaluate("""() => [...document.querySelectorAll('img[alt="the input"]')]
+        .map(i => i.getBoundingClientRect().width)""")
+    reconstructions = page.evaluate("""() => ['A', 'B'].map(k => window.vaeLab.components[`compare_recon_${k}`]
+        .tiles.canvas.getBoundingClientRect().width * 8 / 10)""")
+    assert len(inputs) == 2 and inputs == reconstructions and min(inputs) >= 150, (inputs, reconstructions)
+    page.screenshot(path=str(SCREENSHOTS / "compare.png"), full_page=True)
+
+
 def test_in_class_mode_a_reload_brings_back_this_browser_s_uploads_and_nobody_else_s(app, tmp_path):
     """A reload is a new session: the cookie the browser keeps names its runs and uploads, so they are listed again;
     another browser (a context of its own: its own cookies) sees none of them."""

@@ -52,7 +52,7 @@ def test_an_interpolation_downloads_as_a_looping_gif(app, tmp_path):
     steps = 10  # the page's default
     assert re.fullmatch(r"interpolation-(linear|spherical)\.gif", path.name) and gif.format == "GIF"
     assert gif.n_frames == 2 * steps - 2  # forward, then back without repeating the ends
-    assert gif.size[0] == 8 * 8  # an 8x8 digit, 8 times enlarged
+    assert gif.size[0] == 8 * 64  # an 8x8 digit, each pixel a 64 px block: 512 px, big enough for a slide
 
 
 def test_a_model_downloads_as_a_zip_that_uploads_back(app, tmp_path):
@@ -63,9 +63,10 @@ def test_a_model_downloads_as_a_zip_that_uploads_back(app, tmp_path):
     download.value.save_as(path)
     assert download.value.suggested_filename == "digits-2d.zip"
     page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files(str(path))
-    expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile(r"^exported-digits \(upload [0-9a-f]{6}\) · digits · z=2"),
-                                                                     timeout=30_000)
-    expect(page.locator("[data-testid='stSidebar']")).to_contain_text("150 epochs on digits")  # its history came too
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(
+        re.compile(r"^exported-digits \(upload [0-9a-f]{6}\)$"), timeout=30_000)
+    # its history came too
+    expect(page.locator("[data-testid='stSidebar']")).to_contain_text("latent 2, β=1, 150 epochs on digits")
 
 
 def test_the_address_bar_reopens_the_same_view(app):

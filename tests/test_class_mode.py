@@ -11,23 +11,23 @@ pytestmark = pytest.mark.usefixtures("private_runs")
 @pytest.mark.parametrize("class_mode", [False, True])
 def test_in_class_mode_a_session_does_not_list_other_people_s_runs(tmp_path, monkeypatch, class_mode):
     from vae_core import VAE, Config, save_checkpoint
-    from vae_core.checkpoint import new_run_dir
+    from vae_core.checkpoint import new_run_dir, shown_name
 
     runs = tmp_path / "runs"  # the private_runs fixture's folder: someone else's run lies there
     other = save_checkpoint(VAE(Config(dataset="digits", hidden=(8,))), new_run_dir(runs, "someone-else"))
     monkeypatch.setenv("VAE_CLASS_MODE", "1" if class_mode else "")
     at = page("app_pages/home.py").run()
     listed = [option for box in at.sidebar.selectbox for option in box.options]  # as labels
-    assert any(option.startswith(other.name) for option in listed) is not class_mode
+    assert any(option.startswith(shown_name(other.name)) for option in listed) is not class_mode
     assert ("Open a saved run" in [e.label for e in at.sidebar.expander]) is not class_mode
 
 
 def test_a_run_trained_here_is_opened_by_its_link_in_class_mode(tmp_path, monkeypatch):
     from vae_core import VAE, Config, save_checkpoint
-    from vae_core.checkpoint import new_run_dir
+    from vae_core.checkpoint import new_run_dir, shown_name
 
     monkeypatch.setenv("VAE_CLASS_MODE", "1")
     run = save_checkpoint(VAE(Config(dataset="digits", hidden=(8,))), new_run_dir(tmp_path / "runs", "shared"))
     other, _ = linked_page("app_pages/home.py", {"model": f"runs/{run.name}"})
     assert not other.exception and other.session_state[state.MODEL] == str(run)
-    assert any(o.startswith(run.name) for o in other.sidebar.selectbox(key="_model_picker").options)
+    assert any(o.startswith(shown_name(run.name)) for o in other.sidebar.selectbox(key="_model_picker").options)

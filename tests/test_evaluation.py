@@ -38,6 +38,30 @@ def test_iwae_estimate_sits_between_zero_and_the_negative_elbo(trained_digits, d
     assert "test_binarization_seed" not in estimate  # grey-level pixels: nothing binarised
 
 
+def test_the_gap_to_the_elbo_and_its_standard_error_are_paired_image_by_image(trained_digits, digits):
+    """elbo_gap is evaluate's negative ELBO (the same seed, so the same draws) minus the IWAE estimate, and its
+    standard error is that of the per-image differences: computed here from the images' own values."""
+    import math
+
+    import torch
+
+    from vae_core.objective import iwae_log_likelihood, negative_elbo
+
+    model, _ = trained_digits
+    x = digits.test_x
+    estimate = iwae_estimate(model, x, k=20, seed=5)
+    with torch.no_grad():
+        x_logits, mu, logvar, _ = model(x, torch.Generator().manual_seed(5))  # the test set is one batch of 300
+        terms = negative_elbo(x, x_logits, mu, logvar)
+        log_px = iwae_log_likelihood(model, x, 20, torch.Generator().manual_seed(5))
+    gap = (terms.recon + terms.kl).double() + log_px.double()
+    assert estimate["elbo_gap"] == pytest.approx(gap.mean().item(), abs=1e-9)
+    assert estimate["elbo_gap_se"] == pytest.approx(gap.std().item() / math.sqrt(len(x)), rel=1e-9)
+    assert estimate["elbo_gap"] == pytest.approx(evaluate(model, x, seed=5)["nelbo"] - estimate["iwae_nll"], abs=1e-4)
+    # pairing removes the images' own spread: far below the standard error of either side alone
+    assert estimate["elbo_gap_se"] < estimate["iwae_nll_se"] / 2
+
+
 def test_encode_dataset_gives_means_and_positive_stds(trained_digits, digits):
     model, _ = trained_digits
     mu, std = encode_dataset(model, digits.test_x)

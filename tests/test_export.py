@@ -76,7 +76,27 @@ def test_decoded_frames_download_as_a_looping_gif():
     from vae_core.export import gif_bytes
 
     frames = torch.rand(6, 8, 8, generator=torch.Generator().manual_seed(0))
-    gif = Image.open(io.BytesIO(gif_bytes(frames, scale=3)))
-    assert gif.format == "GIF" and gif.size == (24, 24) and gif.info["loop"] == 0
+    gif = Image.open(io.BytesIO(gif_bytes(frames)))
+    assert gif.format == "GIF" and gif.info["loop"] == 0
     assert gif.n_frames == 6 + 4  # forward, then back without repeating the ends
     assert Image.open(io.BytesIO(gif_bytes(frames, bounce=False))).n_frames == 6
+
+
+@pytest.mark.parametrize("side, block", [(8, 64), (28, 19)])
+def test_a_gif_is_at_least_512_px_wide_and_each_source_pixel_an_exact_block(side, block):
+    """Big enough for a slide (the 8x8 digits' GIF was 64 px wide), and enlarged with hard edges: every frame
+    read back is its source image with each pixel repeated into a block x block square, grey level for grey level."""
+    import io
+
+    from PIL import Image, ImageSequence
+
+    from vae_core.export import gif_bytes
+
+    frames = torch.rand(4, side, side, generator=torch.Generator().manual_seed(1))
+    gif = Image.open(io.BytesIO(gif_bytes(frames)))
+    assert gif.size == (side * block, side * block) and gif.size[0] >= 512
+    walk = [0, 1, 2, 3, 2, 1]
+    for frame, source in zip(ImageSequence.Iterator(gif), walk, strict=True):
+        grey = (frames[source].numpy() * 255).round().astype(np.uint8)
+        expected = np.repeat(np.repeat(grey, block, 0), block, 1)
+        assert np.array_equal(np.asarray(frame.convert("L")), expected)

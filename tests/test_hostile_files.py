@@ -19,6 +19,9 @@ def run(tmp_path, trained_digits):
                                                                        "active_units": 2, "n": 300})
 
 
+ESTIMATE = {"iwae_nll": 30.0, "iwae_nll_se": 0.1, "iwae_k": 10, "iwae_n": 300}  # an estimate that fits
+
+
 def edit(folder, name, change):
     data = json.loads((folder / name).read_text())
     change(data)
@@ -31,6 +34,8 @@ def edit(folder, name, change):
     (lambda d: d["metrics"].update(kl_per_dim=[1.0, None]), "metrics.kl_per_dim[1]"),
     (lambda d: d["metrics"].update(active_units=7), "metrics.active_units"),
     (lambda d: d["metrics"].update(iwae={"10": {"iwae_nll": "x"}}), "metrics.iwae['10'].iwae_nll"),
+    (lambda d: d["metrics"].update(iwae={"10": {**ESTIMATE, "elbo_gap": "x"}}), "metrics.iwae['10'].elbo_gap"),
+    (lambda d: d["metrics"].update(iwae={"10": {**ESTIMATE, "elbo_gap_se": -1}}), "metrics.iwae['10'].elbo_gap_se"),
     (lambda d: d["history"][0].pop("test_nelbo"), "history[0].test_nelbo is missing"),
     (lambda d: d["history"].append("epoch 3"), "history[20] must be an object"),
     (lambda d: d.update(history={"a": 1}), "a list 'history'"),

@@ -50,6 +50,14 @@ def test_starting_from_a_test_image_puts_the_new_point_in_the_link():
         assert z != [2.0, 2.0] and [float(v) for v in (link[0] if isinstance(link, list) else link).split(",")] == z
 
 
+def test_a_coordinate_of_minus_zero_is_written_z_0():
+    """A point can hold -0.0 (a posterior mean of -0.001 rounded to the sliders' step): the link says 0, as a
+    person writes it, never -0."""
+    at = page("app_pages/latent_sliders.py", **{state.LATENT: [-0.0, -0.5]}).run()
+    link = at.query_params["z"]
+    assert (link[0] if isinstance(link, list) else link) == "0,-0.5"
+
+
 @pytest.mark.parametrize("params", [
     {"model": "../../etc", "z": "abc", "beta": "7.7", "image": "99999"},
     {"model": "no-such-model", "z": "1,2,3", "beta": "nan", "image": "-3"},

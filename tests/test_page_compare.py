@@ -17,7 +17,7 @@ def test_two_models_with_equal_latent_sizes_decode_the_same_point():
     assert {"compare_recon_A", "compare_recon_B", "compare_point_A", "compare_point_B"} <= set(pictures)
     assert served_latents(pictures["compare_point_A"]).tolist() == served_latents(pictures["compare_point_B"]).tolist()
     assert len([latex for latex in at.latex if "nats" in latex.value]) == 2  # both objective breakdowns
-    assert len(at.get("plotly_chart")) == 1  # both on the rate-distortion plane
+    assert len(at.get("plotly_chart")) == 2  # a rate-distortion plane each: nats of digits are not nats of MNIST
 
 
 def test_two_models_with_unequal_latent_sizes_say_why_there_is_no_same_point():
@@ -28,3 +28,49 @@ def test_two_models_with_unequal_latent_sizes_say_why_there_is_no_same_point():
     assert "2 dimensions and B's 8" in at.info[0].value
     assert {"compare_recon_A", "compare_recon_B"} <= set(browser_pictures(at))
     assert "compare_point_A" not in browser_pictures(at)
+
+
+def _planes(at) -> dict:
+    import json
+    return {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart") if "compare_plane" in c.proto.id}
+
+
+def _models_on(plane) -> list[str]:
+    return [t["name"] for t in plane["data"] if t.get("showlegend") is not False]
+
+
+@pytest.mark.parametrize("other, apart", [
+    ("digits-8d-mean-recon", False),   # the same 64 grey pixels: one plane
+    ("mnist-2d", True),                # 784 binarised MNIST pixels against 64 grey digits pixels
+])
+def test_models_whose_nats_measure_different_data_get_a_plane_each(other, apart):
+    at = page("app_pages/compare.py", **{state.DRAWING: a_drawing()}).run()
+    at.selectbox(key="compare_other").set_value(str(ROOT / "models" / other)).run()
+    assert not at.exception
+    planes = list(_planes(at).values())
+    if apart:
+        assert [_models_on(p) for p in planes] == [["A"], ["B"]]
+        assert any("a nat of digits, 64 grey pixels" in c.value and "is not a nat of mnist, 784 binarised pixels"
+                   in c.value for c in at.caption)
+    else:
+        assert [_models_on(p) for p in planes] == [["A", "B"]]
+
+
+def test_binarised_and_grey_mnist_models_are_not_on_one_plane():
+    at = page("app_pages/compare.py", **{state.MODEL: str(ROOT / "models" / "mnist-2d")}).run()
+    at.selectbox(key="compare_other").set_value(str(ROOT / "models" / "mnist-16d")).run()
+    assert not at.exception
+    assert [_models_on(p) for p in _planes(at).values()] == [["A"], ["B"]]
+
+
+def test_the_input_is_shown_as_large_as_the_reconstructions():
+    """The input was a 56 px preview beside reconstructions 160 px wide: now each model's input is drawn at its
+    reconstruction's size (the browser draws that one 200 px wide with 1-pixel gaps at a whole scale: 8 digits
+    pixels plus 2 gaps in 200 px make 20 px a pixel, 160 px an image)."""
+    import re
+    at = page("app_pages/compare.py").run()
+    at.selectbox(key="compare_other").set_value(str(ROOT / "models" / "digits-8d-mean-recon")).run()
+    grids = [browser_pictures(at)[f"compare_recon_{name}"] for name in "AB"]
+    inputs = [int(re.search(r'width="(\d+)"', h.proto.body).group(1)) for h in at.get("html")
+              if 'alt="the input' in h.proto.body]
+    assert [g["width"] // (g["nrow"] * (8 + g["padding"]) + g["padding"]) * 8 for g in grids] == inputs == [160, 160]

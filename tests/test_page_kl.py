@@ -2,7 +2,7 @@
 import pytest
 
 from headless import app_test as page
-from headless import browser_pictures
+from headless import ROOT, browser_pictures
 from ui import state
 from vae_core import load_checkpoint
 
@@ -55,3 +55,66 @@ def test_the_likelihood_curve_is_estimated_once_in_the_background_and_kept(tmp_p
     at.run()
     assert any("tradeoff_gap" in chart.proto.id for chart in at.get("plotly_chart"))
     assert any("gap" in m.value and "nats per image" in m.value for m in at.markdown)
+
+
+def _terms(latex: str) -> list[float]:
+    """The numbers of 'a + b × c = d' at the end of a formula, as shown."""
+    import re
+    tail = re.search(r"= ([\d.]+) \+ ([\d.]+) \\times ([\d.]+) = (?:\\mathbf\{)?([\d.]+)", latex)
+    return [float(v) for v in tail.groups()]
+
+
+def test_the_reduction_lesson_s_formula_follows_the_beta_slider():
+    at = page("app_pages/kl_tradeoff.py").run()
+    at.select_slider(key="tradeoff_beta").set_value(10.0).run()
+    [summed] = [m.value for m in at.latex if r"\text{summed" in m.value]
+    [averaged] = [m.value for m in at.latex if r"\text{averaged" in m.value]
+    assert _terms(summed)[1] == 10 and r"\mathbf{640}" in averaged and r"+ 10 \times" in averaged
+    assert any("at β = 10, a β of 640 in disguise" in m.value for m in at.markdown)
+
+
+def test_every_total_shown_is_the_sum_of_the_terms_shown_beside_it():
+    """An image whose unrounded total rounds away from its rounded terms (273.33 against terms that add up to
+    273.32 was seen): the objective, the reduction lesson and the sidebar all add up as a reader adds them."""
+    from vae_core import load_dataset
+    from vae_core.tradeoff import objective_parts
+
+    model = load_checkpoint(ROOT / "models" / "digits-2d").model
+    test_x = load_dataset("digits").test_x
+    def rounds_apart(parts, b) -> bool:
+        return round(parts.recon + b * parts.kl, 2) != round(round(parts.recon, 2) + b * round(parts.kl, 2), 2)
+
+    index, beta = next((i, b) for i in range(len(test_x)) for b in (1.0, 3.0)
+                       if rounds_apart(objective_parts(model, test_x[i]), b))
+    at = page("app_pages/kl_tradeoff.py").run()
+    at.number_input(key="tradeoff_image").set_value(index).run()
+    at.select_slider(key="tradeoff_beta").set_value(beta).run()
+    formulas = [m.value for m in at.latex if r"\times" in m.value and r"\text{averaged" not in m.value]
+    assert len(formulas) == 2  # the objective term by term, the reduction lesson's summed form
+    for formula in formulas:
+        recon, shown_beta, kl, total = _terms(formula)
+        assert shown_beta == beta and total == round(recon + beta * kl, 2), formula
+    sweep = page("app_pages/kl_tradeoff.py", **{state.MODEL: str(ROOT / "models" / "sweeps" / "digits" / "beta-3")})
+    caption = next(c.value for c in sweep.run().sidebar.caption if "Test −ELBO" in c.value)
+    import re
+    total, recon, kl = (float(v) for v in re.search(r"−ELBO ([\d.]+) = reconstruction ([\d.]+) \+ KL ([\d.]+)",
+                                                    caption).groups())
+    assert total == round(recon + kl, 2), caption  # its stored −ELBO, 26.9756, rounds to 26.98: 26.91 + 0.06
+
+
+def test_the_likelihood_curve_s_bars_are_the_paired_standard_errors_of_the_gap():
+    """The bars are each estimate's standard error of its gap to the −ELBO line, over the same images, as stored
+    beside the estimate: not the spread of −log p(x) over the images (±0.14 on digits-2d against a 0.38-nat gap)."""
+    import json
+
+    at = page("app_pages/kl_tradeoff.py").run()
+    chart = next(c for c in at.get("plotly_chart") if "tradeoff_gap" in c.proto.id)
+    [trace] = [t for t in json.loads(chart.proto.spec)["data"] if t.get("error_y")]
+    stored = load_checkpoint(ROOT / "models" / "digits-2d").metrics["iwae"]
+    assert trace["x"] == [1, 10, 100, 1000]
+    assert trace["error_y"]["array"] == [stored[str(k)]["elbo_gap_se"] for k in trace["x"]]
+    assert all(stored[str(k)]["elbo_gap_se"] < stored[str(k)]["iwae_nll_se"] for k in trace["x"])
+    text = " ".join(m.value for m in [*at.markdown, *at.caption])
+    gap = stored["1000"]["elbo_gap"]
+    assert f"{gap:.2f} ± {stored['1000']['elbo_gap_se']:.2f} nats per image above the k = 1,000 estimate" in text
+    assert f"lies {stored['1'].get('elbo_gap'):.2f} ± {stored['1']['elbo_gap_se']:.2f} nats above it" in text

@@ -31,3 +31,20 @@ def test_wide_model_lists_its_sliders_most_informative_first():
     order = sliders(at)["order"]
     assert sorted(order) == list(range(16)) and [kl[i] for i in order] == sorted(kl, reverse=True)
     assert sliders(at)["shown"] == 8 and sliders(at)["folded"] == 0
+
+
+def test_after_a_model_switch_the_gif_picker_moves_to_the_new_model_s_most_informative_dimension():
+    """z1 chosen under digits-2d is also a dimension of digits-8d-mean-recon, but not its most informative: the
+    picker must not keep it (it did, and the GIF animated a lesser dimension)."""
+    other = ROOT / "models" / "digits-8d-mean-recon"
+    kl = load_checkpoint(other).metrics["kl_per_dim"]
+    best = max(range(len(kl)), key=kl.__getitem__)
+    at = page("app_pages/latent_sliders.py").run()
+    assert at.selectbox(key=state.SLIDERS_GIF_DIM).value == sliders(at)["order"][0]
+    at.selectbox(key=state.SLIDERS_GIF_DIM).set_value(1).run()
+    assert at.selectbox(key=state.SLIDERS_GIF_DIM).value == 1 != best
+    at.sidebar.selectbox(key=state.MODEL_PICKER).set_value(str(other)).run()
+    assert at.session_state[state.MODEL] == str(other)
+    assert at.selectbox(key=state.SLIDERS_GIF_DIM).value == best == sliders(at)["order"][0]
+    at.selectbox(key=state.SLIDERS_GIF_DIM).set_value(1).run()  # a choice made for this model stays
+    assert at.selectbox(key=state.SLIDERS_GIF_DIM).value == 1

@@ -31,3 +31,20 @@ def test_beta_sweep_page_plots_one_point_per_shipped_beta_and_runs_a_sweep(ray_a
     at.run()
     mine = next(t for t in _figure(at, "sweep_plane")["data"] if t.get("name") == "your sweep")
     assert len(mine["x"]) == 2
+
+
+def test_every_member_s_kl_bars_share_one_axis():
+    """β = 10's collapsed units (about 7e-5 nats) were drawn as tall as β = 0.1's 2-nat bars, each model's axis
+    scaled to its own bars: now one range for all, up to the sweep's largest unit, so collapse looks like it."""
+    at = page("app_pages/beta_sweep.py").run()
+    shipped = next(t for t in _figure(at, "sweep_plane")["data"] if t.get("name") == "digits (shipped)")
+    ranges, tallest = [], []
+    for path in shipped["customdata"]:
+        at.session_state[state.SWEEP_CHOSEN] = path
+        at.run()
+        bars = _figure(at, "sweep_kl_bars")
+        ranges.append(bars["layout"]["yaxis"]["range"])
+        tallest.append(max(bars["data"][0]["y"]))
+    assert all(r == ranges[0] for r in ranges) and ranges[0][0] == 0
+    assert max(tallest) <= ranges[0][1] <= 1.1 * max(tallest)
+    assert min(tallest) < ranges[0][1] / 1000  # β = 10: a bar no one would read as activity

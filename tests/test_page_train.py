@@ -76,3 +76,35 @@ def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(dig
             j.stop()
         for j in others:
             j.join(timeout=60)
+
+
+def test_a_run_with_short_epochs_shows_its_real_step(ray_address):
+    """Digits at a batch of 500 take 3 steps an epoch, far shorter than a flush of step losses (0.25 s), and its
+    evaluation takes longer than its training: the line read "step 0/3" throughout. It now counts the steps
+    from the start of the run, so what it shows grows past one epoch's worth and never falls back."""
+    import re
+
+    at = page("app_pages/train.py").run()
+    at.number_input(key="train_epochs").set_value(400)
+    at.number_input(key="train_batch").set_value(500)
+    at.text_input(key="train_hidden").set_value("32")
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    job = at.session_state[state.JOB]
+    seen = []
+    try:
+        wait_until(lambda: job.state == "running", 120, lambda: (job.state, job.message))
+
+        def shown() -> bool:
+            at.run()
+            line = str(at.get("progress")[0].proto.text)
+            step = re.search(r"step ([\d,]+) of ([\d,]+)", line)
+            if step:
+                seen.append(int(step.group(1).replace(",", "")))
+                assert step.group(2) == "1,200", line  # 400 epochs of 3 steps
+            return len(seen) >= 3 and seen[-1] > 3 * job.steps_per_epoch
+
+        wait_until(shown, 120, lambda: seen)
+    finally:
+        job.stop()
+        job.join(timeout=60)
+    assert job.steps_per_epoch == 3 and seen == sorted(seen) and seen[-1] > seen[0]

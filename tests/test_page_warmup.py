@@ -15,6 +15,8 @@ def test_warm_up_page_s_defaults_show_the_difference_it_teaches(ray_address):
     job = at.session_state[state.COMPARE]
     at.run()
     assert all(s.startswith(("queued", "starting", "epoch")) for s in at.dataframe[0].value["status"])
+    line = str(at.get("progress")[0].proto.text)  # each run named as the table names it (all read "β=2")
+    assert all(f"{name}: " in line for name in at.dataframe[0].value["run"]), line
     job.join(timeout=240)
     at.run()
     table = at.dataframe[0].value

@@ -59,13 +59,15 @@ def clicked_index(event) -> int | None:
 
 
 def training_curves(steps: list, history: list) -> go.Figure:
-    """Train loss, reconstruction and KL by step (lines), and the test values after each epoch (markers, or a
-    dotted line once there are too many epochs for markers to stay apart)."""
+    """Train loss, reconstruction and KL by step (thin, faded lines: a batch's loss is noisy), and the test values
+    after each epoch on top (markers, or a bold line once there are too many epochs for markers to stay apart),
+    each outlined in white so that it stays visible over a dense train curve of its colour."""
     fig = go.Figure()
     if steps:
         s = np.array(steps)
         for col, name, color in ((1, "train loss", "#444"), (2, "train recon", PALETTE[0]), (3, "train KL", PALETTE[1])):
-            fig.add_trace(go.Scatter(x=s[:, 0], y=s[:, col], mode="lines", name=name, line=dict(color=color)))
+            fig.add_trace(go.Scatter(x=s[:, 0], y=s[:, col], mode="lines", name=name, opacity=0.45,
+                                     line=dict(color=color, width=1)))
     if history:
         per_epoch = steps[-1][0] / len(history) if steps else 1
         x = [r["epoch"] * per_epoch for r in history]
@@ -73,50 +75,92 @@ def training_curves(steps: list, history: list) -> go.Figure:
         mode = "markers" if len(history) <= MARKED_EPOCHS else "lines"
         for key, name, color in (("test_nelbo", "test −ELBO", "#000"), ("test_recon", "test recon", PALETTE[0]),
                                  ("test_kl", "test KL", PALETTE[1])):
-            fig.add_trace(go.Scatter(x=x, y=[r[key] for r in history], mode=mode, name=name,
-                                     marker=dict(color=color, size=9, symbol="diamond"),
-                                     line=dict(color=color, width=2.5, dash="dot")))
+            y = [r[key] for r in history]
+            if mode == "lines":  # a white band under the line: its outline
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=dict(color="white", width=7), hoverinfo="skip",
+                                         showlegend=False, name=f"{name} outline"))
+            marker = dict(color=color, size=10, symbol="diamond", line=dict(color="white", width=1.5))
+            fig.add_trace(go.Scatter(x=x, y=y, mode=mode, name=name, marker=marker, line=dict(color=color, width=3)))
     fig.update_layout(height=400, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step",
                       yaxis_title="nats per image", legend=dict(orientation="h", yanchor="top", y=-0.18))
     return fig
 
 
-def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
-    """Rate (KL) against distortion (reconstruction NLL) per model, with lines of constant negative ELBO.
+PLANE_MARKER = 13   # px: the rate-distortion plane's points, each one clicked for its model
+RATE_FLOOR = 1e-6   # nats: a rate below it (a model with every unit collapsed) is drawn at it on the log axis
 
-    series maps a name to checkpoint summaries (vae_core.checkpoint.Summary); customdata carries their paths.
-    """
+
+def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
+    """Rate (KL, on a log axis) against distortion (reconstruction NLL) per model, with lines of constant negative
+    ELBO at round values, each labelled with its value.
+
+    The rate axis is logarithmic because a sweep's rates span decades: at β = 3 and β = 10 a digits model keeps
+    0.06 and 0.0003 nats, which a linear axis scaled to β = 0.1's 14 nats draws 3 px apart, one point under the
+    other's marker. series maps a name to checkpoint summaries (vae_core.checkpoint.Summary); customdata carries
+    their paths."""
     fig = go.Figure()
     series = {name: [{"rate": s.metrics["kl"], "distortion": s.metrics["recon"], "beta": s.config.beta,
                       "path": str(s.path)} for s in summaries] for name, summaries in series.items()}
     points = [p for ps in series.values() for p in ps]
     if points:
-        top = max(p["rate"] + p["distortion"] for p in points) * 1.05
-        low = min(p["rate"] + p["distortion"] for p in points)
-        for level in np.linspace(low, top, 5):
-            # D + R = level: every point on it has the same negative ELBO (beta = 1)
-            fig.add_trace(go.Scatter(x=[0, level], y=[level, 0], mode="lines", hoverinfo="skip", showlegend=False,
-                                     line=dict(color="#bbb", width=1, dash="dot")))
-            fig.add_annotation(x=level * 0.04, y=level * 0.96, text=f"−ELBO {level:.0f}", showarrow=False,
-                               font=dict(size=10, color="#999"), xanchor="left")
+        rates = [max(p["rate"], RATE_FLOOR) for p in points]
+        distortions = [p["distortion"] for p in points]
+        x_range = (np.log10(min(rates)) - 0.3, np.log10(max(rates)) + 0.3)  # log10 units: half an octave spare
+        pad = max(0.08 * (max(distortions) - min(distortions)), 0.02 * max(distortions), 0.5)
+        y_range = (min(distortions) - pad, max(distortions) + pad)
+        for level, label in _elbo_levels([p["rate"] + p["distortion"] for p in points]):
+            _elbo_line(fig, level, label, x_range, y_range)
+        fig.update_xaxes(type="log", range=list(x_range))
+        fig.update_yaxes(range=list(y_range))
     for k, (name, ps) in enumerate(series.items()):
         fig.add_trace(go.Scatter(
-            x=[p["rate"] for p in ps], y=[p["distortion"] for p in ps], mode="markers+lines+text", name=name,
-            text=[f"β={p['beta']:g}" for p in ps], customdata=[p["path"] for p in ps],
+            x=[max(p["rate"], RATE_FLOOR) for p in ps], y=[p["distortion"] for p in ps], mode="markers+lines+text",
+            name=name, text=[f"β={p['beta']:g}" for p in ps], customdata=[p["path"] for p in ps],
             textposition=["top right" if i % 2 == 0 else "bottom left" for i in range(len(ps))],  # neighbours apart
-            marker=dict(size=13, color=PALETTE[k % len(PALETTE)]), line=dict(color=PALETTE[k % len(PALETTE)]),
-            hovertemplate="%{text}<br>rate %{x:.2f} nats<br>distortion %{y:.2f} nats<extra></extra>"))
-    if points:
-        fig.update_xaxes(range=[-0.5, max(p["rate"] for p in points) * 1.15 + 1])
-        fig.update_yaxes(range=[min(p["distortion"] for p in points) * 0.9, max(p["distortion"] for p in points) * 1.08])
-    fig.update_layout(height=460, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="rate: KL(q(z|x) ‖ p(z)), nats",
+            marker=dict(size=PLANE_MARKER, color=PALETTE[k % len(PALETTE)]), line=dict(color=PALETTE[k % len(PALETTE)]),
+            hovertext=[f"rate {p['rate']:.3g} nats" for p in ps],
+            hovertemplate="%{text}<br>%{hovertext}<br>distortion %{y:.2f} nats<extra></extra>"))
+    # (the top margin keeps the labels of lines that enter at the top out from under Plotly's toolbar)
+    fig.update_layout(height=480, margin=dict(l=10, r=10, t=36, b=10),
+                      xaxis_title="rate: KL(q(z|x) ‖ p(z)), nats (log scale)",
                       yaxis_title="distortion: −log p(x|z), nats", legend=dict(orientation="h", yanchor="top", y=-0.15))
     return fig
 
 
-def kl_bars(kl_per_dim: list[float], activity: list[float], threshold: float, dims=None) -> go.Figure:
+def _elbo_levels(elbos: list[float]) -> list[tuple[float, str]]:
+    """Round values of the negative ELBO (a step of 1, 2 or 5 times a power of ten) from just below the lowest of
+    elbos to just above the highest, about five of them, each with its label written exactly."""
+    low, high = min(elbos), max(elbos)
+    raw = max(high - low, 0.05 * high, 1e-3) / 4
+    power = 10 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    decimals = max(0, -int(np.floor(np.log10(step))))
+    first, last = int(np.floor(low / step)), int(np.ceil(high / step))
+    return [(round(i * step, decimals), f"−ELBO {i * step:.{decimals}f}") for i in range(first, last + 1)]
+
+
+def _elbo_line(fig: go.Figure, level: float, label: str, x_range, y_range) -> None:
+    """distortion + rate = level across the plane's log rate axis, labelled where it enters the plotted area (its
+    left edge, or its top edge for a line that starts above it); a line that never enters is left out."""
+    rate = np.geomspace(10 ** x_range[0], 10 ** x_range[1], 200)
+    distortion = level - rate
+    inside = np.flatnonzero((distortion >= y_range[0]) & (distortion <= y_range[1]))
+    if not len(inside):
+        return
+    first = inside[0]
+    text = [""] * len(rate)
+    text[first] = label
+    fig.add_trace(go.Scatter(x=rate, y=distortion, mode="lines+text", text=text, hoverinfo="skip", showlegend=False,
+                             textposition="bottom right" if first else "top right",
+                             textfont=dict(size=10, color="#888"), line=dict(color="#bbb", width=1, dash="dot"),
+                             unselected=dict(textfont=dict(color="#888"))))  # a clicked point leaves it readable
+
+
+def kl_bars(kl_per_dim: list[float], activity: list[float], threshold: float, dims=None,
+            top: float | None = None) -> go.Figure:
     """Average KL of each latent dimension (those in dims, in that order; all by default); collapsed units
-    (posterior means that do not vary) in grey."""
+    (posterior means that do not vary) in grey. top fixes the axis at [0, top] nats, so that models shown one
+    after the other share it (each scaled to its own tallest bar, 7e-5 nats of collapse look like 2 nats of use)."""
     dims = list(range(len(kl_per_dim))) if dims is None else list(dims)
     active = [activity[i] > threshold for i in dims]
     fig = go.Figure(go.Bar(
@@ -127,6 +171,8 @@ def kl_bars(kl_per_dim: list[float], activity: list[float], threshold: float, di
         hovertemplate="%{x}: %{y:.3g} nats, %{text}<br>Var(μ) = %{customdata:.3g}<extra></extra>"))
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="KL, nats per image")
     fig.update_yaxes(exponentformat="e", rangemode="tozero")  # no SI "μ" for micro-nats: μ is the posterior mean here
+    if top is not None:
+        fig.update_yaxes(range=[0, top])
     return fig
 
 
@@ -185,13 +231,18 @@ def reparameterization_cloud(mu: np.ndarray, sigma: np.ndarray, z: np.ndarray, d
 
 
 def likelihood_gap(nelbo: float, estimates: dict) -> go.Figure:
-    """The negative ELBO against -log p(x) estimated with k importance samples (k -> iwae_estimate's result),
-    with each estimate's standard error."""
+    """The negative ELBO against -log p(x) estimated with k importance samples (k -> iwae_estimate's result). Each
+    estimate's bar is the standard error of its gap to the negative ELBO, paired over the same test images (the
+    images' own spread in -log p(x) cancels from a difference measured on each image)."""
     ks = sorted(estimates)
+    gaps = [[estimates[k]["elbo_gap"], estimates[k]["elbo_gap_se"]] for k in ks]
     fig = go.Figure(go.Scatter(
-        x=ks, y=[estimates[k]["iwae_nll"] for k in ks], mode="lines+markers", name="−log p(x), IWAE estimate",
-        error_y=dict(array=[estimates[k]["iwae_nll_se"] for k in ks], visible=True), marker=dict(size=10),
-        line=dict(color=PALETTE[0]), hovertemplate="k = %{x}: %{y:.2f} nats<extra></extra>"))
+        x=ks, y=[estimates[k]["iwae_nll"] for k in ks], mode="lines+markers",
+        name="−log p(x), IWAE estimate (bars: ± one standard error of its gap to the −ELBO)",
+        error_y=dict(array=[se for _, se in gaps], visible=True), marker=dict(size=10), customdata=gaps,
+        line=dict(color=PALETTE[0]),
+        hovertemplate="k = %{x}: %{y:.2f} nats, %{customdata[0]:.2f} ± %{customdata[1]:.2f} below the −ELBO"
+                      "<extra></extra>"))
     fig.add_hline(y=nelbo, line=dict(color="black", dash="dash"), annotation_text=f"−ELBO {nelbo:.2f}",
                   annotation_position="top right")
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(type="log", title="k, importance "

@@ -22,14 +22,15 @@ def enlarge(image: torch.Tensor | np.ndarray, size: int) -> np.ndarray:
     return (np.clip(array, 0, 1) * 255).round().astype(np.uint8)
 
 
-def thumbnail(image, size: int = 56) -> None:
-    """A small inline picture of a [H, W] image (the browser enlarges it without blur): a preview beside a
-    control, kept out of the page's st.image elements so that those stay the model's outputs."""
+def thumbnail(image, size: int = 56, alt: str = "test image") -> None:
+    """An inline picture of a [H, W] image, size CSS pixels wide (the browser enlarges it without blur): a preview
+    beside a control, or a model's input, kept out of the page's st.image elements so that those stay the model's
+    outputs."""
     buffer = io.BytesIO()
     Image.fromarray(enlarge(image, 1)).save(buffer, format="PNG")
     data = base64.b64encode(buffer.getvalue()).decode()
     st.html(f'<img src="data:image/png;base64,{data}" width="{size}" height="{size}" '
-            f'style="image-rendering: pixelated; border-radius: 4px" alt="test image">')
+            f'style="image-rendering: pixelated; border-radius: 4px; max-width: 100%; height: auto" alt="{alt}">')
 
 
 def show_image(image, size: int = 280, caption: str | None = None) -> None:

@@ -52,7 +52,7 @@ def model_path(ref: str) -> str:
 
 def write(name: str, value) -> None:
     """Put name=value in the address bar (a list is written comma-separated), if it changed."""
-    number = lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)  # noqa: E731
+    number = lambda v: f"{v + 0:g}" if isinstance(v, (int, float)) else str(v)  # noqa: E731  (+ 0: -0.0 is 0)
     text = ",".join(map(number, value)) if isinstance(value, (list, tuple)) else number(value)
     written = st.session_state.setdefault(state.LINK_WRITTEN, {})
     if st.query_params.get(name) != text:

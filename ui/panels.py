@@ -1,6 +1,6 @@
 """Teaching panels too long to write inline in a page: one image's objective written out term by term (the KL
-trade-off, Compare and Your digit pages), and the reduction lesson (summed against averaged reconstruction) on
-the KL trade-off page."""
+trade-off, Compare and Your digit pages), and, on the KL trade-off page, how far the ELBO lies from the
+likelihood and the reduction lesson (summed against averaged reconstruction)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +9,7 @@ import streamlit as st
 from vae_core.evaluation import prior_latents
 from vae_core.tradeoff import effective_beta
 
-from . import resources
+from . import charts, resources
 from .decoder import decoded_grid
 from .images import show_reconstructions
 
@@ -17,19 +17,27 @@ SUMMED = resources.SHIPPED_DIR / "sweeps" / "digits" / "beta-1"   # the notes' o
 AVERAGED = resources.SHIPPED_DIR / "digits-8d-mean-recon"          # the same model, trained with the mistake
 
 
+def shown_total(recon: float, kl: float, beta: float = 1.0) -> float:
+    """recon + beta * KL as a reader adds up the terms shown to two decimals: each term is rounded before it is
+    summed, so that a total never differs from the sum of the numbers beside it (273.33 shown against terms
+    that add up to 273.32)."""
+    return round(recon, 2) + beta * round(kl, 2)
+
+
 def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = False) -> None:
     """One image's negative ELBO written out with its own numbers (vae_core.tradeoff.ObjectiveParts), reweighted
     by beta, then each dimension's mean, spread and KL. narrow: for half a page, the KL named rather than written
     out and the sum on a second line (the whole formula is wider than a column)."""
+    total = shown_total(parts.recon, parts.kl, beta)
     if narrow:
         st.latex(r"\begin{aligned}\mathcal L(x) &= \underbrace{\mathbb E_{q}[-\log p(x|z)]}_{%.2f} + \beta\,"
                  r"\underbrace{\mathrm{KL}(q(z|x)\,\|\,p(z))}_{%.2f} \\ &= %.2f + %g \times %.2f = \mathbf{%.2f}\ "
-                 r"\text{nats}\end{aligned}" % (parts.recon, parts.kl, parts.recon, beta, parts.kl, parts.total(beta)))
+                 r"\text{nats}\end{aligned}" % (parts.recon, parts.kl, parts.recon, beta, parts.kl, total))
     else:
         st.latex(r"\mathcal L(x) = \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,\underbrace{"
                  r"\tfrac12\textstyle\sum_{i=1}^{%d}(\mu_i^2+\sigma_i^2-\log\sigma_i^2-1)}_{%.2f}"
                  r" = %.2f + %g \times %.2f = \mathbf{%.2f}\ \text{nats}"
-                 % (parts.recon, latent_dim, parts.kl, parts.recon, beta, parts.kl, parts.total(beta)))
+                 % (parts.recon, latent_dim, parts.kl, parts.recon, beta, parts.kl, total))
     order = np.argsort(-np.asarray(parts.kl_per_dim), kind="stable")  # what carries this image's information first
     st.dataframe({"dimension": [f"z{i}" for i in order], "μ": np.asarray(parts.mu)[order],
                   "σ": np.asarray(parts.sigma)[order], "KL, nats": np.asarray(parts.kl_per_dim)[order]}, hide_index=True)
@@ -37,20 +45,47 @@ def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = Fals
         st.caption("Rows from the largest KL for this image to the smallest.")
 
 
-def reduction_lesson(config, parts) -> None:
-    """The objective written both ways with the chosen image's numbers, then two shipped digits models trained
-    each way, side by side."""
-    pixels, beta = config.input_dim, config.beta
+def likelihood_gap(nelbo: float, curve: dict) -> None:
+    """The negative ELBO against the IWAE estimates of -log p(x) by k (resources.likelihood_curve), and what the
+    gap between them is, with the model's own numbers."""
+    st.plotly_chart(charts.likelihood_gap(nelbo, curve), key="tradeoff_gap")
+    k = max(curve)
+    gap, se = curve[k]["elbo_gap"], curve[k]["elbo_gap_se"]
+    drop = curve[k // 10]["iwae_nll"] - curve[k]["iwae_nll"] if k // 10 in curve else None
+    first, first_se = curve[min(curve)]["elbo_gap"], curve[min(curve)]["elbo_gap_se"]
+    st.markdown(r"The negative ELBO is an upper bound on −log p(x), and the gap between the two is exactly "
+                r"$\mathrm{KL}(q(z|x)\,\|\,p(z|x))$ averaged over the test images: how far the encoder's Gaussian is "
+                "from the decoder's true posterior. Averaging k importance-weighted draws from q tightens the bound "
+                "toward −log p(x) from above; each estimate is still an upper bound (in expectation). Here the ELBO "
+                f"is {gap:.2f} ± {se:.2f} nats per image above the k = {k:,} estimate: the KL is at least that much"
+                + (f", and more, since the curve still fell {drop:.2f} nats over the last tenfold of k."
+                   if drop is not None and drop > 0.05 else "."))
+    st.caption(f"Bars: ± one standard error of each estimate's gap to the −ELBO line, paired over the same "
+               f"{curve[k]['iwae_n']:,} test images. The images' own spread in −log p(x) (± "
+               f"{curve[k]['iwae_nll_se']:.2f} nats as a standard error at k = {k:,}) is the same on both sides of "
+               f"the gap and cancels out of it. At k = {min(curve)} the estimate is itself a negative ELBO, but with "
+               "other draws of z and its KL sampled at the draw rather than in closed form as on the line, which "
+               f"lies {first:.2f} ± {first_se:.2f} nats above it: "
+               + ("within two standard errors: sampling noise." if abs(first) <= 2 * first_se
+                  else "more than two standard errors, more than sampling noise explains.")
+               + " Papers report k = 5,000.")
+
+
+def reduction_lesson(config, parts, beta: float) -> None:
+    """The objective written both ways with the chosen image's numbers at the page's beta, then two shipped digits
+    models trained each way, side by side."""
+    pixels = config.input_dim
+    averaged = effective_beta(config.replace(beta=beta, recon_reduction="mean"))
     st.markdown(f"Much VAE code averages the reconstruction over the pixels (`reduction=\"mean\"`, PyTorch's default) "
                 f"while it sums the KL over the latent dimensions. Dividing the reconstruction by the number of pixels "
-                f"P = {pixels} is the same as multiplying the KL by P: a β of {effective_beta(config.replace(recon_reduction='mean')):g} "
-                f"in disguise. With this image's numbers:")
+                f"P = {pixels} is the same as multiplying the KL by P: at β = {beta:g}, a β of {averaged:g} in "
+                "disguise. With this image's numbers:")
     st.latex(r"\text{summed: }\ \textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} = %.2f + %g \times %.2f = %.2f"
-             % (parts.recon, beta, parts.kl, parts.recon + beta * parts.kl))
+             % (parts.recon, beta, parts.kl, shown_total(parts.recon, parts.kl, beta)))
     st.latex(r"\text{averaged: }\ \tfrac1P\textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} = %.3f + %g \times %.2f"
              r" = \tfrac1{%d}\big(%.2f + \mathbf{%g} \times %.2f\big)"
-             % (parts.recon / pixels, beta, parts.kl, pixels, parts.recon, beta * pixels, parts.kl))
-    st.caption(f"Averaged, the KL weighs {beta * pixels * parts.kl / max(parts.recon, 1e-9):.1f} times the "
+             % (parts.recon / pixels, beta, parts.kl, pixels, parts.recon, averaged, parts.kl))
+    st.caption(f"Averaged, the KL weighs {averaged * parts.kl / max(parts.recon, 1e-9):.1f} times the "
                f"reconstruction for this image instead of {beta * parts.kl / max(parts.recon, 1e-9):.2f} times: "
                "the optimiser cuts the KL whatever it costs in blur.")
     data = resources.dataset("digits")

@@ -45,13 +45,22 @@ def waiting(job) -> str | None:
     return None
 
 
+def running(run) -> str:
+    """Where a running run is: its epoch, and its step counted from the start of the run (or that it is evaluating
+    the epoch it just trained)."""
+    config, epoch = run.config, min(run.epoch + 1, run.config.epochs)
+    if not run.steps_per_epoch:
+        return f"epoch {epoch} of {config.epochs}"
+    where = (f"evaluating epoch {epoch}" if run.step == run.steps_per_epoch else f"epoch {epoch} of {config.epochs}")
+    return f"{where} · step {run.steps_done:,} of {config.epochs * run.steps_per_epoch:,}"
+
+
 def run_progress(run) -> None:
-    """One training run's progress line (waiting, epochs and ETA, or how it ended) and its stop button."""
+    """One training run's progress line (waiting, epoch, step and ETA, or how it ended) and its stop button."""
     config = run.config
     if run.state == RunState.RUNNING:
         eta, worker = run.eta_seconds, run.worker
-        st.progress(run.fraction, text=f"epoch {min(run.epoch + 1, config.epochs)} of {config.epochs}, "
-                                       f"step {run.step}/{run.steps_per_epoch or '?'}"
+        st.progress(run.fraction, text=running(run)
                                        + (f" · about {eta:.0f} s left" if eta is not None else "")
                                        + f" · Ray worker {worker.pid} on node {worker.node[:8]}, "
                                          f"{worker.threads} thread{'s' if worker.threads > 1 else ''}"
@@ -65,15 +74,14 @@ def run_progress(run) -> None:
         st.button("Stop", key=f"stop_{run.id}", on_click=run.stop)
 
 
-def group_progress(group, what: str) -> None:
-    """Progress, stop button and failures of a RunGroup, a line per run by its name (call it from the render of
-    follow())."""
+def group_progress(group, what: str, label: Callable = lambda run: run.name) -> None:
+    """Progress, stop button and failures of a RunGroup, a line per run called by label(run) (its name by
+    default; call it from the render of follow())."""
     if group.active:
-        parts = [f"{r.name}: " + (waiting(r) or f"epoch {min(r.epoch + 1, r.config.epochs)}/{r.config.epochs}")
-                 for r in group if r.active]
+        parts = [f"{label(r)}: " + (waiting(r) or running(r)) for r in group if r.active]
         done = sum(not r.active for r in group)
         st.progress(group.fraction, text=f"{what}: {done} of {len(group)} runs finished · " + " · ".join(parts))
         st.button("Stop", key=f"stop_{what}", on_click=group.stop)
     for r in group:
         if r.state == RunState.FAILED:
-            st.error(f"{r.name}: {r.message}")
+            st.error(f"{label(r)}: {r.message}")

@@ -7,9 +7,12 @@ from pathlib import Path
 import streamlit as st
 
 from vae_core import Checkpoint, VAEError
-from vae_core.checkpoint import import_checkpoint, zip_checkpoint
+from vae_core.checkpoint import import_checkpoint, shown_name, zip_checkpoint
 
 from . import my_runs, resources, state
+from .panels import shown_total
+
+NAME_CHARACTERS = 34  # what the picker shows whole in the sidebar's 340 px (app.py); a longer name loses its middle
 
 
 def label(path: str) -> str:
@@ -18,6 +21,19 @@ def label(path: str) -> str:
         return resources.summary(path).label
     except VAEError:
         return f"{Path(path).name} (unreadable)"
+
+
+def short_label(path: str) -> str:
+    """The model's name alone, short enough for the sidebar's picker to show whole (its dataset, latent size, β
+    and score are in the caption below it): a member of a shipped sweep is named by its sweep."""
+    try:
+        summary = resources.summary(path)
+    except VAEError:
+        return f"{Path(path).name} (unreadable)"
+    if summary.path.parent.parent == resources.SWEEPS_DIR:  # models/sweeps/<dataset>/beta-<beta>
+        return f"{summary.path.parent.name} sweep, β={summary.config.beta:g}"
+    name = shown_name(summary.name)  # an upload's is as long as its file's name
+    return name if len(name) <= NAME_CHARACTERS else f"{name[:NAME_CHARACTERS - 16]}…{name[-15:]}"
 
 
 def model_picker() -> Checkpoint:
@@ -34,7 +50,7 @@ def model_picker() -> Checkpoint:
         st.header("Model")
         # The widget's own key is dropped on page switches; our key keeps the choice.
         st.session_state[state.MODEL_PICKER] = st.session_state[state.MODEL]
-        st.selectbox("Model", options, key=state.MODEL_PICKER, format_func=label, label_visibility="collapsed",
+        st.selectbox("Model", options, key=state.MODEL_PICKER, format_func=short_label, label_visibility="collapsed",
                      on_change=lambda: st.session_state.update({state.MODEL: st.session_state[state.MODEL_PICKER]}))
         try:
             checkpoint = resources.model(st.session_state[state.MODEL])
@@ -43,7 +59,8 @@ def model_picker() -> Checkpoint:
             st.session_state[state.MODEL] = str(resources.DEFAULT_MODEL)
             checkpoint = resources.model(st.session_state[state.MODEL])
         c, m = checkpoint.config, checkpoint.metrics
-        score = (f" Test −ELBO {m['nelbo']:.2f} = reconstruction {m['recon']:.2f} + KL {m['kl']:.2f} nats."
+        score = (f" Test −ELBO {shown_total(m['recon'], m['kl']):.2f} = reconstruction {m['recon']:.2f} + KL "
+                 f"{m['kl']:.2f} nats."
                  if {"nelbo", "recon", "kl"} <= set(m) else "")
         trained = f"{len(checkpoint.history)} epochs on" if checkpoint.history else "trained on"
         st.caption(f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, latent {c.latent_dim}, β={c.beta:g}, "
@@ -90,7 +107,7 @@ def _open_saved_run() -> None:
     if not runs:
         return
     with st.expander("Open a saved run"):
-        choice = st.selectbox("Saved runs", runs, index=None, format_func=label, key="open_saved_run",
+        choice = st.selectbox("Saved runs", runs, index=None, format_func=short_label, key="open_saved_run",
                               placeholder="runs/ on this machine")
         if choice and st.button("Open", key="open_saved_run_button"):
             state.add_model(choice)

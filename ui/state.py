@@ -29,6 +29,8 @@ MODEL_PICKER = "_model_picker"     # the sidebar's picker (its value is copied t
 TRADEOFF_BETA = "tradeoff_beta"    # the KL trade-off page's β slider (a link's beta=)
 PAD_AXES = ("pad_dim_x", "pad_dim_y")  # the Latent pad page's horizontal and vertical axis (a link's axes=)
 INTERP_FROM, INTERP_TO = "interp_from", "interp_to"  # the Interpolation page's ends (ENDS; the Your digit buttons)
+SLIDERS_GIF_DIM = "sliders_gif_dim"  # the Latent sliders page's GIF dimension (reset for each model: per_model)
+PER_MODEL = "_per_model"  # dict: widget key -> the model its value was chosen for (per_model)
 
 # Links (ui.links)
 LINK_WRITTEN = "_link_written"  # dict: what this session last put in the query string
@@ -58,10 +60,20 @@ def latent_point(latent_dim: int) -> list[float]:
 
 def set_latent_point(z: Sequence[float]) -> list[float]:
     """Make z the session's latent point, rounded to the controls' step and clamped into their range (a
-    posterior mean far out on the map still lands on the sliders' edge, not outside it)."""
-    z = [min(RANGE, max(-RANGE, round(float(v), DECIMALS))) for v in z]
+    posterior mean far out on the map still lands on the sliders' edge, not outside it; -0.004 becomes 0, not
+    -0)."""
+    z = [min(RANGE, max(-RANGE, round(float(v), DECIMALS))) + 0.0 for v in z]
     st.session_state[LATENT] = z
     return z
+
+
+def per_model(key: str, default) -> None:
+    """Set the widget under key to default whenever the session's model is another than the one its value was
+    chosen for: a choice that suits one model (its most informative dimension, say) means nothing for the next."""
+    owners = st.session_state.setdefault(PER_MODEL, {})
+    if owners.get(key) != st.session_state[MODEL]:
+        owners[key] = st.session_state[MODEL]
+        st.session_state[key] = default
 
 
 ENDS = ("a test image", "the current point", "your drawing", "your kept drawing")  # an interpolation's ends

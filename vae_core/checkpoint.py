@@ -163,6 +163,15 @@ def run_name(what: Config | str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", what).strip("-.") or "run"
 
 
+RUN_TOKEN = 6  # random bytes at the end of a run folder's name (new_run_dir)
+
+
+def shown_name(name: str) -> str:
+    """A folder's name as a list of models shows it: a run's without its random part, which keeps the run from
+    being guessed but tells no one which run it is (its time and settings do)."""
+    return re.sub(rf"^(\d{{8}}-\d{{6}}-.+)-[0-9a-f]{{{2 * RUN_TOKEN}}}$", r"\1", name)
+
+
 def new_run_dir(root: str | Path, what: Config | str) -> Path:
     """Create and return a new, empty folder under root for one run: the time, run_name(what) and a random part,
     e.g. 20261204-163000-digits-z2-beta1-5f1c0a93e2b7. The random part keeps a run from being opened by guessing
@@ -182,7 +191,7 @@ def new_run_dir(root: str | Path, what: Config | str) -> Path:
                     old.rmdir()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     while True:
-        folder = root / f"{stamp}-{run_name(what)}-{secrets.token_hex(6)}"
+        folder = root / f"{stamp}-{run_name(what)}-{secrets.token_hex(RUN_TOKEN)}"
         try:
             folder.mkdir()
             return folder

@@ -29,26 +29,28 @@ def test_pixels(x: torch.Tensor, config: Config) -> torch.Tensor:
     return binarize(x, torch.Generator(device=x.device).manual_seed(TEST_BINARIZATION_SEED))
 
 
+def scored_on(config: Config) -> str:
+    """What a model's test nats are nats of, in words: its test pixels (dataset, how many, binarised or grey) and
+    its likelihood. Models described differently have nats that do not compare: a nat of 64 grey digits pixels
+    is not a nat of 784 binarised MNIST pixels."""
+    likelihood = "Bernoulli" if config.likelihood == "bernoulli" else f"Gaussian σ = {config.obs_sigma:g}"
+    pixels = "binarised" if config.binarize else "grey"
+    return f"{config.dataset}, {config.input_dim} {pixels} pixels, {likelihood} likelihood"
+
+
 @torch.no_grad()
 def evaluate(model, x: torch.Tensor, config: Config | None = None, seed: int = 0) -> dict:
     """Test metrics in nats per image: nelbo = recon + kl (one z sample per image), per-dim KL, active units."""
     config = config or model.config
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
-    x = test_pixels(x.to(device), config)
-    generator = torch.Generator(device=device).manual_seed(seed)
     recon = kl = 0.0
     kl_dims = torch.zeros(config.latent_dim, device=device)
     mus = []
-    for xb in _batches(x):
-        x_logits, mu, logvar, _ = model(xb, generator)
-        terms = negative_elbo(xb, x_logits, mu, logvar, likelihood=config.likelihood, obs_sigma=config.obs_sigma)
+    for terms, mu in _elbo_batches(model, test_pixels(x.to(device), config), config, seed):
         recon += terms.recon.sum().item()
         kl += terms.kl.sum().item()
         kl_dims += terms.kl_per_dim.sum(0)
         mus.append(mu)
-    model.train(was_training)
     n = len(x)
     activity = unit_activity(torch.cat(mus))
     return {
@@ -58,6 +60,21 @@ def evaluate(model, x: torch.Tensor, config: Config | None = None, seed: int = 0
         "active_units": int((activity > ACTIVE_THRESHOLD).sum()),
         "n": n,
     }
+
+
+def _elbo_batches(model, pixels: torch.Tensor, config: Config, seed: int):
+    """(negative_elbo's terms, mu) of each batch of test pixels, with one z per image drawn from a generator seeded
+    with seed: evaluate's draws, so that an image's ELBO here is the one its metrics average."""
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator(device=pixels.device).manual_seed(seed)
+    try:
+        for xb in _batches(pixels):
+            x_logits, mu, logvar, _ = model(xb, generator)
+            yield negative_elbo(xb, x_logits, mu, logvar, likelihood=config.likelihood,
+                                obs_sigma=config.obs_sigma), mu
+    finally:
+        model.train(was_training)
 
 
 def unit_activity(mu: torch.Tensor) -> torch.Tensor:
@@ -70,17 +87,25 @@ def iwae_estimate(model, x: torch.Tensor, k: int = 100, seed: int = 0, config: C
                   progress=None) -> dict:
     """The test negative log-likelihood, -log p(x) estimated with k importance samples per image (the IWAE
     bound; the papers' protocol uses k = 5000), in nats per image: its mean over the images and the standard
-    error of that mean. seed seeds the samples; the binarisation of a binarised model's test set is fixed.
-    progress(n) hears how many more images are done, batch by batch."""
+    error of that mean; and elbo_gap, how far evaluate's negative ELBO (drawn with the same seed) lies above it,
+    with elbo_gap_se, the standard error of that gap over the same images. seed seeds the samples; the
+    binarisation of a binarised model's test set is fixed. progress(n) hears how many more images are done,
+    batch by batch."""
     config = config or model.config
     was_training = model.training
     device = next(model.parameters()).device
     x = test_pixels(x.to(device), config)
     log_px = iwae_log_likelihood(model, x, k, torch.Generator(device=device).manual_seed(seed), config.likelihood,
                                  config.obs_sigma, progress=progress)
+    with torch.no_grad():
+        nelbo = torch.cat([(terms.recon + terms.kl) for terms, _ in _elbo_batches(model, x, config, seed)])
     model.train(was_training)
+    # The gap to the negative ELBO (evaluate's, same seed) image by image: paired, so the images' own spread in
+    # -log p(x), which is most of iwae_nll_se, cancels out of its standard error.
+    gap = nelbo.double() + log_px.double()
     result = {"iwae_nll": -log_px.mean().item(), "iwae_nll_se": log_px.std().item() / math.sqrt(len(x)),
-              "iwae_k": k, "iwae_n": len(x)}
+              "iwae_k": k, "iwae_n": len(x),
+              "elbo_gap": gap.mean().item(), "elbo_gap_se": gap.std().item() / math.sqrt(len(x))}
     if config.binarize:
         result["test_binarization_seed"] = TEST_BINARIZATION_SEED
     return result

@@ -128,6 +128,9 @@ def _conv_transpose(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, layer: 
     return out.reshape(len(x), -1)
 
 
+GIF_WIDTH = 512  # px at least: a GIF big enough for a slide, each source pixel a block of whole pixels
+
+
 def _uint8(image, scale: int) -> Image.Image:
     """A [H, W] image in [0, 1] as an 8-bit grey picture enlarged scale times with hard pixel edges."""
     array = np.clip(np.asarray(image, dtype=np.float32), 0, 1)
@@ -135,11 +138,13 @@ def _uint8(image, scale: int) -> Image.Image:
     return Image.fromarray((array * 255).round().astype(np.uint8), "L")
 
 
-def gif_bytes(frames, scale: int = 8, frame_ms: int = 120, bounce: bool = True) -> bytes:
-    """[N, H, W] images in [0, 1] as an animated GIF that loops forever; with bounce it plays forward then back
-    (frames 0..N-1..1), so a path between two images is walked both ways."""
-    frames = list(frames)
+def gif_bytes(frames, frame_ms: int = 120, bounce: bool = True, width: int = GIF_WIDTH) -> bytes:
+    """[N, H, W] images in [0, 1] as an animated GIF that loops forever, at least width pixels wide: each source
+    pixel is enlarged to a square block of the smallest whole size that reaches it (hard edges, nothing blurred).
+    With bounce it plays forward then back (frames 0..N-1..1), so a path between two images is walked both ways."""
+    frames = [np.asarray(f) for f in frames]
     order = frames + frames[-2:0:-1] if bounce and len(frames) > 2 else frames
+    scale = -(-width // frames[0].shape[1])  # the ceiling: 8 px digits become 64 px blocks, 28 px MNIST 19 px ones
     pictures = [_uint8(f, scale) for f in order]
     buffer = io.BytesIO()
     pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0)

@@ -20,6 +20,7 @@ HISTORY_OPTIONAL = ("beta", "lr", "train_seconds")
 METRIC_NUMBERS = ("nelbo", "recon", "kl")
 PER_DIMENSION = ("kl_per_dim", "activity")
 IWAE_NUMBERS = ("iwae_nll", "iwae_nll_se")
+IWAE_OPTIONAL = ("elbo_gap", "elbo_gap_se")  # estimates made before the gap was kept have none
 
 
 def read_metrics(path: Path, latent_dim: int) -> tuple[list[dict], dict]:
@@ -105,6 +106,9 @@ def _metrics(metrics: dict, latent_dim: int) -> dict:
                 raise _Bad(f"{at} must be an estimate under a whole number of samples")
             for key in IWAE_NUMBERS:
                 _number(estimate, key, at, low=0 if key.endswith("_se") else None)
+            for key in IWAE_OPTIONAL:
+                if key in estimate:
+                    _number(estimate, key, at, low=0 if key.endswith("_se") else None)
             _int(estimate, "iwae_k", at, low=1)
             _int(estimate, "iwae_n", at, low=1)
     return metrics

@@ -196,11 +196,16 @@ class Run(Job):
         self.name = self.name or self.folder.name
 
     @property
+    def steps_done(self) -> int:
+        """Optimiser steps taken since the run began. (step alone restarts at 0 with each epoch: a run whose epochs
+        are shorter than a flush of step losses, or evaluated for longer than trained, shows 0 there nearly always.)"""
+        return self.epoch * self.steps_per_epoch + self.step
+
+    @property
     def fraction(self) -> float:
         if not self.steps_per_epoch:
             return 1.0 if self.state == RunState.DONE else 0.0
-        done = self.epoch * self.steps_per_epoch + self.step
-        return min(1.0, done / (self.config.epochs * self.steps_per_epoch))
+        return min(1.0, self.steps_done / (self.config.epochs * self.steps_per_epoch))
 
     @property
     def eta_seconds(self) -> float | None:

@@ -114,6 +114,12 @@ def decoded_grid(model, latents, *, key: str, nrow: int, width: int = 520, capti
     _grid(key=key, data=data, height="content")
 
 
+def grid_scale(image_width: int, width: int, nrow: int = 1, padding: int = 1) -> int:
+    """The CSS pixels one image pixel takes in a decoded_grid of nrow images to a row, about width wide (view.js's
+    TileCanvas: the largest whole multiple that fits), to draw another picture beside it at the same size."""
+    return max(1, width // (nrow * (image_width + padding) + padding))
+
+
 def _released(key: str, on_release: Callable[[list[float]], None] | None) -> None:
     released = st.session_state[key].get("release")  # {"z": point, "n": how many releases so far}
     if released is not None and on_release is not None:
