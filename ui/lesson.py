@@ -3,8 +3,11 @@ right model and point (a link of ui.links)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
-from . import navigation
+import streamlit as st
+
+from . import links, navigation
 from .navigation import Page
 
 
@@ -63,3 +66,36 @@ STEPS = (
          "Did your digits land among their classes on the map? What does the path between them pass through?",
          navigation.YOUR_DIGIT, {"model": "mnist-2d"}),
 )
+
+
+def href(step: Step) -> str:
+    """The step's link relative to the Lesson page's URL, as a new tab opens it: "./" and the page's path ("" for
+    the home page), then the query string. (st.page_link writes the home page's link as a bare "?model=...", which
+    a browser resolves against the page it is on: a new tab opened the Lesson page again.)"""
+    return f"./{step.page.url}" + (f"?{urlencode(step.link)}" if step.link else "")
+
+
+_link = st.components.v2.component(
+    "lesson_link",
+    css="""a { color: var(--st-primary-color); font-family: var(--st-font); text-decoration: none; }
+a:hover { text-decoration: underline; }""",
+    js="""export default function ({ data, parentElement, setTriggerValue }) {
+  let link = parentElement.querySelector("a");
+  if (!link) link = parentElement.appendChild(document.createElement("a"));
+  link.href = data.href;
+  link.textContent = "→ " + data.label;
+  link.onclick = event => {
+    if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();  // in this tab: switch page within the session; a new tab or window opens href
+    setTriggerValue("open", true);
+  };
+}""")
+
+
+def step_link(step: Step, key: str) -> None:
+    """A link that opens the step's page with its parameters: in this tab within the session (as st.page_link
+    does), and at the same address in a new tab (which st.page_link gets wrong for the home page)."""
+    data = {"key": key, "href": href(step), "label": "Open this step"}
+    if _link(key=key, data=data, on_open_change=lambda: None).open:
+        links.apply(step.link)  # before app.py writes this session's model and point into the address bar
+        st.switch_page(step.page.script, query_params=step.link)
