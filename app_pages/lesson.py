@@ -1,7 +1,7 @@
 """Lesson: a suggested 90-minute path through the lab, each step a link to the right page, model and point."""
 import streamlit as st
 
-from ui.lesson import STEPS
+from ui.lesson import STEPS, step_link
 
 st.title("A 90-minute lesson")
 st.caption(f"{len(STEPS)} steps, {sum(s.minutes for s in STEPS)} minutes. Each link opens the page with the model and "
@@ -12,4 +12,4 @@ for number, step in enumerate(STEPS, 1):
         st.markdown(f"**{number}. {step.title}** · {step.minutes} min")
         st.markdown(step.look)
         st.markdown(f"*Question:* {step.question}")
-        st.page_link(step.page.script, label="Open this step", icon=":material/arrow_forward:", query_params=step.link)
+        step_link(step, key=f"lesson_step_{number}")

@@ -95,3 +95,43 @@ def test_the_address_bar_reopens_the_same_view(app):
         other.screenshot(path=str(SCREENSHOTS / "opened-from-a-link.png"), full_page=True)
     finally:
         other.context.close()
+
+
+LESSON_LINKS = ("() => [...document.querySelectorAll('*')].filter(e => e.shadowRoot)"
+                ".flatMap(e => [...e.shadowRoot.querySelectorAll('a')]).map(a => a.href)")
+
+
+def test_a_lesson_link_opens_its_step_in_this_tab_and_in_a_new_one(app):
+    """Step 1 opens the home page with its model, clicked (within the session) and in a new tab: st.page_link's
+    href for the home page was a bare query string, so a new tab opened the Lesson page again."""
+    from ui.lesson import STEPS
+
+    url, _ = app
+    home, pad = STEPS[0], next(s for s in STEPS if s.page.url == "Latent_pad")
+    model = re.compile(f"^{re.escape(home.link['model'])} ")
+    page = open_page(app, "Lesson")
+    page.screenshot(path=str(SCREENSHOTS / "lesson.png"), full_page=True)
+    hrefs = page.evaluate(LESSON_LINKS)
+    assert len(hrefs) == len(STEPS) and hrefs[0] == f"{url}/?model={home.link['model']}"
+    other = page.context.browser.new_page()  # a new tab, its own session
+    try:
+        other.goto(hrefs[0])
+        other.wait_for_selector("[data-testid='stMain'] h1", timeout=60_000)
+        wait_idle(other)
+        expect(other.locator("[data-testid='stMain'] h1").first).to_have_text("VAE lab")
+        expect(other.get_by_role("combobox", name="Model")).to_have_value(model)
+    finally:
+        other.context.close()
+    page.get_by_text("Open this step").first.click()  # this tab: the home page, within the session
+    page.wait_for_function("() => location.pathname === '/'", timeout=30_000)
+    wait_idle(page)
+    expect(page.locator("[data-testid='stMain'] h1").first).to_have_text("VAE lab")
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(model)
+    page.wait_for_function(f"() => new URLSearchParams(location.search).get('model') === '{home.link['model']}'",
+                           timeout=15_000)
+    page = open_page(app, "Lesson")
+    page.get_by_text("Open this step").nth(STEPS.index(pad)).click()  # the pad, at the step's point
+    page.wait_for_function("() => location.pathname === '/Latent_pad'", timeout=30_000)
+    page.wait_for_function(f"() => new URLSearchParams(location.search).get('z') === '{pad.link['z']}'",
+                           timeout=30_000)
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile(f"^{re.escape(pad.link['model'])} "))

@@ -72,24 +72,30 @@ def restore(page: str) -> None:
     written = st.session_state.get(state.LINK_WRITTEN, {})
     arrived = {k: v for k, v in incoming.items() if written.get(k) != v}
     st.session_state[state.LINK_WRITTEN] = dict(incoming)
-    if not arrived:
-        return
-    if "model" in arrived:
+    if arrived:
+        apply(arrived)
+
+
+def apply(params: dict) -> None:
+    """Use a link's parameters in this session: the model and the point at once, the others kept for the pages to
+    take(). restore() applies what a link brought; the lesson applies a step's before switching page, so that what
+    app.py writes into the address bar as that run ends is already the step's."""
+    if "model" in params:
         try:
-            path = model_path(arrived["model"])
+            path = model_path(params["model"])
         except VAEError as e:
             notice(f"this link's {e}; showing {resources.DEFAULT_MODEL.name} instead")
             path = str(resources.DEFAULT_MODEL)
         state.add_model(path)
-    if "z" in arrived:
-        point = _numbers(arrived["z"])
+    if "z" in params:
+        point = _numbers(params["z"])
         dim = resources.summary(st.session_state.get(state.MODEL, str(resources.DEFAULT_MODEL))).config.latent_dim
         if point is None or len(point) != dim:
-            notice(f"this link's latent point z={excerpt(arrived['z'])} is not {dim} numbers for this model: "
+            notice(f"this link's latent point z={excerpt(params['z'])} is not {dim} numbers for this model: "
                    "starting from the origin")
         else:
             state.set_latent_point(point)
-    st.session_state[state.LINK_PENDING] = {k: v for k, v in arrived.items() if k not in ("model", "z")}
+    st.session_state[state.LINK_PENDING] = {k: v for k, v in params.items() if k not in ("model", "z")}
 
 
 def take(name: str):
