@@ -55,3 +55,16 @@ def test_the_likelihood_curve_is_estimated_once_in_the_background_and_kept(tmp_p
     at.run()
     assert any("tradeoff_gap" in chart.proto.id for chart in at.get("plotly_chart"))
     assert any("gap" in m.value and "nats per image" in m.value for m in at.markdown)
+
+
+def test_the_reduction_lesson_shows_the_summed_loss_line_from_the_objective_beside_the_averaged_one():
+    import inspect
+
+    from headless import code_shown
+    from vae_core import objective
+
+    at = page("app_pages/kl_tradeoff.py").run()
+    summed, averaged = ([line["text"] for line in code_shown(element.value)[0]] for element in at.get("html")[-2:])
+    assert summed[0] in inspect.getsource(objective.bernoulli_nll) and 'reduction="none").sum(-1)' in summed[0]
+    assert any("loss=recon.mean(-1) / divisor + beta * kl_term" in line for line in summed)
+    assert any('reduction="mean"' in line for line in averaged)
