@@ -1,7 +1,7 @@
 """Home: what a VAE is, and what the chosen model does to real images and to draws from the prior."""
 import streamlit as st
 
-from ui import images, resources, sidebar
+from ui import images, resources, sidebar, source
 from ui.decoder import decoded_grid
 from vae_core.evaluation import prior_latents
 
@@ -20,6 +20,8 @@ st.latex(r"\mathcal L(x) = \underbrace{-\textstyle\sum_j \big[x_j\log\hat x_j + 
          r"-\log\sigma_i^2-1\big)}_{\mathrm{KL}(q(z|x)\,\|\,\mathcal N(0,I))}")
 st.markdown("The KL term pulls every posterior toward $\\mathcal N(0, I)$, so that decoding draws from the "
             "prior gives new images. Pick a model in the sidebar; the pages on the left explore its latent space.")
+with st.expander("The code beside the formulas"):
+    source.show_beside_formulas()
 
 left, right = st.columns(2)
 with left:

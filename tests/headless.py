@@ -83,3 +83,43 @@ def a_drawing() -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def code_shown(body: str) -> tuple[list[dict], dict[str, str]]:
+    """What ui.source's HTML shows, read back: its code lines, each {"text", "number", "terms", "anchors"}, and its
+    links, href -> the term's text."""
+    from html.parser import HTMLParser
+
+    class Reader(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.lines, self.links, self.open = [], {}, []  # open: the class of each element not yet closed
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            classes = (attrs.get("class") or "").split()
+            self.open.append(classes)
+            if "line" in classes:
+                self.lines.append({"text": "", "number": None, "anchors": [],
+                                   "terms": {c[2:] for c in classes if c.startswith("t-")}})
+            elif "anchor" in classes:
+                self.lines[-1]["anchors"].append(attrs["id"])
+            elif tag == "a":
+                self.links[attrs["href"]] = ""
+                self.href = attrs["href"]
+
+        def handle_endtag(self, tag):
+            self.open.pop()
+
+        def handle_data(self, data):
+            inside = {c for classes in self.open for c in classes}
+            if "no" in inside:
+                self.lines[-1]["number"] = int(data)
+            elif "line" in inside:
+                self.lines[-1]["text"] += data
+            elif "term" in inside:
+                self.links[self.href] += data
+
+    reader = Reader()
+    reader.feed(body)
+    return reader.lines, reader.links

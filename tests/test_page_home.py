@@ -16,3 +16,24 @@ def test_home_shows_reconstructions_and_prior_samples_that_follow_the_seed():
     at.number_input(key="home_seed").set_value(7).run()
     assert images(at) == reconstructions
     assert not np.array_equal(served_latents(browser_pictures(at)["home_prior"]), prior)  # new draws to decode
+
+
+def test_home_shows_the_running_code_beside_the_formulas_with_a_link_per_term():
+    import inspect
+
+    from headless import code_shown
+    from vae_core import model, objective
+
+    at = page("app_pages/home.py").run()
+    assert not at.exception
+    expander = next(e for e in at.expander if e.label == "The code beside the formulas")
+    bodies = [element.value for element in expander.get("html")]
+    assert len(bodies) == 1
+    lines, links = code_shown(bodies[0])
+    assert set(links) == {f"#vae-src-{key}" for key in ("mu", "logvar", "z", "decoder", "recon", "kl", "beta")}
+    shown = "\n".join(line["text"] for line in lines)
+    for function in (model.VAE.encode, model.VAE.reparameterize, model.VAE.decode, objective.kl_per_dim,
+                     objective.combine):
+        assert inspect.getsource(function).rstrip("\n") in shown
+    kl = [line["text"] for line in lines if "kl" in line["terms"]]
+    assert any("logvar.exp()" in text for text in kl)

@@ -118,3 +118,16 @@ def test_the_likelihood_curve_s_bars_are_the_paired_standard_errors_of_the_gap()
     gap = stored["1000"]["elbo_gap"]
     assert f"{gap:.2f} ± {stored['1000']['elbo_gap_se']:.2f} nats per image above the k = 1,000 estimate" in text
     assert f"lies {stored['1'].get('elbo_gap'):.2f} ± {stored['1']['elbo_gap_se']:.2f} nats above it" in text
+
+
+def test_the_reduction_lesson_shows_the_summed_loss_line_from_the_objective_beside_the_averaged_one():
+    import inspect
+
+    from headless import code_shown
+    from vae_core import objective
+
+    at = page("app_pages/kl_tradeoff.py").run()
+    summed, averaged = ([line["text"] for line in code_shown(element.value)[0]] for element in at.get("html")[-2:])
+    assert summed[0] in inspect.getsource(objective.bernoulli_nll) and 'reduction="none").sum(-1)' in summed[0]
+    assert any("loss=recon.mean(-1) / divisor + beta * kl_term" in line for line in summed)
+    assert any('reduction="mean"' in line for line in averaged)

@@ -12,6 +12,7 @@ from vae_core.tradeoff import effective_beta
 from . import charts, resources
 from .decoder import decoded_grid
 from .images import show_reconstructions
+from .source import show_loss_lines
 
 SUMMED = resources.SHIPPED_DIR / "sweeps" / "digits" / "beta-1"   # the notes' objective
 AVERAGED = resources.SHIPPED_DIR / "digits-8d-mean-recon"          # the same model, trained with the mistake
@@ -103,3 +104,4 @@ def reduction_lesson(config, parts, beta: float) -> None:
     st.caption("Both are shipped digits models with the same architecture, data, seed and β = 1 (models/recipes.json): "
                "only the reduction differs. Averaged, every unit collapses: the decoder draws the average digit "
                "whatever the input, and prior samples are all alike.")
+    show_loss_lines()
