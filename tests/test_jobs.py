@@ -3,6 +3,7 @@ on a worker with their own CPU budget, report progress while they run, stop whet
 killed worker, and bring the checkpoint back into the job's folder."""
 import os
 import signal
+import time
 
 import pytest
 
@@ -126,3 +127,65 @@ def test_a_diverging_job_fails_with_a_message_and_saves_nothing(digits, tmp_path
     job.join(timeout=180)
     assert job.state == "failed" and "diverged at epoch 1" in job.message and "nothing saved" in job.message
     assert job.checkpoint is None and not (tmp_path / "run").exists()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process, from /proc."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_run_on_a_worker_pauses_without_cpu_steps_once_changes_beta_and_streams_its_snapshots(digits, tmp_path):
+    """The whole loop of a live view on real Ray: snapshots with the decoder stream back while it trains; pause holds
+    the worker (its CPU time stops growing) and the step count; one step is one batch; a beta change lands in the
+    run's changes and the checkpoint's history; the checkpoint keeps its recording."""
+    from vae_core.recording import load_recording
+
+    config = SMALL.replace(epochs=200)  # 15 steps an epoch
+    run = start_runs(config, digits, tmp_path / "live", live=True, record=8).runs[0]
+    try:
+        wait_until(lambda: run.snapshot is not None and run.decoder is not None and run.steps_done > 30, 120,
+                   "snapshots and some steps")
+        assert run.snapshot.mu.shape == (len(digits.test_x), 2) and run.decoder[1][:8] == b"VAEDEC1\0"
+        run.pause()
+        wait_until(lambda: _steady(run), 30, "the step count to hold")
+        held, cpu = run.steps_done, _cpu_seconds(run.worker.pid)
+        time.sleep(1.5)
+        assert run.steps_done == held and _cpu_seconds(run.worker.pid) - cpu < 0.1, "a paused worker trained on"
+        run.step_once()
+        wait_until(lambda: run.steps_done == held + 1, 30, "exactly one more step")
+        time.sleep(1.0)
+        assert run.steps_done == held + 1
+        run.change(beta=2.5)
+        run.resume()
+        wait_until(lambda: run.changes and run.epoch >= run.changes[0]["epoch"] + 1, 60, "the change and an epoch")
+        assert run.changes[0]["beta"] == 2.5 and run.changes[0]["step"] == held + 2
+        run.stop()
+        run.join(60)
+    finally:
+        run.stop()
+        run.join(60)
+    assert run.state == "stopped" and run.checkpoint is not None
+    saved = load_checkpoint(run.checkpoint)
+    changes = [c for r in saved.history for c in r.get("changes", [])]
+    assert changes == [{"step": held + 2, "beta": 2.5}]
+    assert load_recording(run.checkpoint, 2, digits.image_shape) is None  # stopped early: no recording kept
+    with pytest.raises(Exception, match="beta must be a number >= 0"):
+        run.change(beta=-1)
+
+
+def _steady(run) -> bool:
+    before = run.steps_done
+    time.sleep(0.6)  # longer than a flush of step losses
+    return run.steps_done == before
+
+
+def test_a_run_asked_to_record_keeps_its_recording_in_its_checkpoint(digits, tmp_path):
+    from vae_core.recording import load_recording
+
+    run = start_runs(SMALL.replace(epochs=4), digits, tmp_path / "rec", record=10).runs[0]
+    run.join(120)
+    assert run.state == "done", run.message
+    recording = load_recording(run.checkpoint, 2, digits.image_shape)
+    steps = [s.step for s in recording.snapshots]
+    assert steps[0] == 0 and steps[-1] == 60 and len(steps) >= 8

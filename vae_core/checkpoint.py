@@ -71,9 +71,9 @@ def write_checkpoint(directory: str | Path, config: Config, tensors: dict, histo
     remove_stale_partials(directory)
     config_json = config.to_json()
     tensors = {k: torch.as_tensor(v).detach().float().cpu().contiguous() for k, v in tensors.items()}
-    _atomic_write(directory / WEIGHTS, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT,
+    atomic_write(directory / WEIGHTS, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT,
                                                                                     "config": config_json}))
-    _atomic_write(directory / CONFIG, lambda tmp: Path(tmp).write_text(config_json + "\n"))
+    atomic_write(directory / CONFIG, lambda tmp: Path(tmp).write_text(config_json + "\n"))
     save_metrics(directory, history, metrics)
     return directory
 
@@ -81,7 +81,7 @@ def write_checkpoint(directory: str | Path, config: Config, tensors: dict, histo
 def save_metrics(directory: str | Path, history: list[dict] | None, metrics: dict | None) -> None:
     """(Re)write a checkpoint's metrics.json: the per-epoch history and the final test metrics."""
     text = json.dumps({"history": history or [], "metrics": metrics or {}}, indent=2)
-    _atomic_write(Path(directory) / METRICS, lambda tmp: Path(tmp).write_text(text + "\n"))
+    atomic_write(Path(directory) / METRICS, lambda tmp: Path(tmp).write_text(text + "\n"))
 
 
 def record_iwae(checkpoint: Checkpoint, estimates: dict) -> None:
@@ -94,7 +94,7 @@ def record_iwae(checkpoint: Checkpoint, estimates: dict) -> None:
     save_metrics(checkpoint.path, checkpoint.history, checkpoint.metrics)
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     # The writer's process id is in the temporary's name, so a later run can tell a stale one (its writer died).
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=PARTIAL, dir=path.parent)
     os.close(fd)

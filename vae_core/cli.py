@@ -26,6 +26,14 @@ def _betas(text: str) -> list[float]:
     return betas
 
 
+def _snapshots(text: str) -> int:
+    from .recording import MOST_SNAPSHOTS
+
+    if not text.isdigit() or not 2 <= int(text) <= MOST_SNAPSHOTS:
+        raise argparse.ArgumentTypeError(f"expected a number of snapshots from 2 to {MOST_SNAPSHOTS}, got {text[:20]!r}")
+    return int(text)
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
@@ -57,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=_positive, default=os.cpu_count() or 1,
                    help="torch threads (default: the machine's cores; a job on Ray uses its CPU budget instead)")
     t.add_argument("--out", required=True, help="checkpoint folder to write")
+    t.add_argument("--record", type=_snapshots, default=0, metavar="N",
+                   help="keep N snapshots at log-spaced steps in the checkpoint (recording.safetensors), to replay how "
+                        "the latent space formed")
     t.add_argument("--force", action="store_true", help="overwrite an existing checkpoint in --out")
     t.add_argument("--ray", metavar="ADDRESS", help="train as a job on this Ray cluster (default: VAE_RAY_ADDRESS "
                                                     "if set, else here, in this process)")
@@ -105,6 +116,7 @@ def _train(args) -> int:
     from .errors import TrainingDiverged
     from .model import VAE
     from .events import EpochEvent
+    from .recording import Recorder, save_recording
     from .training import pick_device, train
 
     config = config_from_args(args)
@@ -115,7 +127,7 @@ def _train(args) -> int:
     with _out_folder(Path(args.out), args.force) as out:
         if address:
             _connect(address)  # an address with nothing behind it fails here, in seconds, and out goes again
-            return _run_on_ray(config, data, out)
+            return _run_on_ray(config, data, out, record=args.record)
         model = VAE(config)
         bar = tqdm(total=config.epochs, unit="epoch", dynamic_ncols=True)
 
@@ -129,7 +141,8 @@ def _train(args) -> int:
                 bar.set_postfix(loss=f"{event.loss:.2f}", step=f"{event.step}/{event.steps_per_epoch}")
 
         try:
-            history = train(model, data, config, callback=report, device=device)
+            recorder = Recorder(data, config, args.record) if args.record else None
+            history = train(model, data, config, callback=report, device=device, watch=recorder)
         except TrainingDiverged as e:
             bar.close()
             if e.history and e.history.epochs:
@@ -140,6 +153,8 @@ def _train(args) -> int:
             bar.close()
         metrics = history.test
         save_checkpoint(model, out, history.epochs, metrics)
+        if recorder is not None:
+            save_recording(out, recorder.recording())
     print(f"saved {out}: test negative ELBO {metrics['nelbo']:.2f} nats (recon {metrics['recon']:.2f}, "
           f"KL {metrics['kl']:.2f}), {metrics['active_units']}/{config.latent_dim} active units")
     return 0
@@ -198,14 +213,14 @@ def _sweep(args) -> int:
         return _run_on_ray(configs, data, out)
 
 
-def _run_on_ray(configs, data, out: Path) -> int:
+def _run_on_ray(configs, data, out: Path, record: int = 0) -> int:
     """Train configs (one Config, or names -> Configs, see runs.start_runs) as runs on the Ray cluster this process
     is connected to, saved under out, with a progress bar each; Ctrl-C stops them all."""
     from tqdm import tqdm
 
     from .runs import RunState, start_runs
 
-    group = start_runs(configs, data, out)
+    group = start_runs(configs, data, out, record=record)
     bars = [tqdm(total=run.config.epochs, unit="epoch", position=i, desc=run.name, dynamic_ncols=True)
             for i, run in enumerate(group)]
     try:
@@ -280,6 +295,7 @@ def _iwae_with_progress(model, x, k: int, seed: int) -> dict:
 
 def _info(args) -> int:
     from .checkpoint import load_checkpoint
+    from .recording import load_recording
 
     checkpoint = load_checkpoint(args.checkpoint)
     print(f"{args.checkpoint}\nconfig:")
@@ -290,4 +306,13 @@ def _info(args) -> int:
         for r in checkpoint.history:
             print(f"  {r['epoch']:5d}  {r['train_loss']:10.3f}  {r['test_nelbo']:10.3f}  {r['test_recon']:10.3f}  "
                   f"{r['test_kl']:7.3f}  {r.get('active_units', '-'):>6}  {r['seconds']:7.2f}")
+            for change in r.get("changes", []):
+                print(f"         from step {change['step']}: " + ", ".join(
+                    f"{key} {change[key]:g}" for key in ("beta", "lr") if key in change))
+    if Path(args.checkpoint).is_dir():
+        recording = load_recording(args.checkpoint, checkpoint.config.latent_dim, checkpoint.config.image_shape)
+        if recording is not None:
+            steps = [s.step for s in recording.snapshots]
+            print(f"recording: {len(steps)} snapshots of {len(recording.rows)} test images, steps {steps[0]} to "
+                  f"{steps[-1]}")
     return 0

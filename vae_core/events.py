@@ -71,6 +71,7 @@ class Trained:
     history: list[dict]
     metrics: dict                     # the test metrics of the weights returned
     stopped: bool
+    recording: object = None          # a recording.Recording, when the run was asked to record
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,38 @@ class Failed:
     message: str
 
 
-# ---- to a running task ----
+# ---- to a running task (carried out on its controls.Controls) ----
 
 @dataclass(frozen=True)
 class Stop:
     """Stop before the next step, keeping the finished epochs."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Hold before the next step (the worker waits, using no CPU)."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Go on from where it was paused."""
+
+
+@dataclass(frozen=True)
+class StepOnce:
+    """While paused: take this many steps (batches), or run to the end of the epoch, then wait again."""
+    steps: int = 1
+    to_epoch_end: bool = False
+
+
+@dataclass(frozen=True)
+class Speed:
+    """At most this many steps a second (None: as fast as possible)."""
+    steps_per_second: float | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """Train with this beta and / or learning rate from the next step on."""
+    beta: float | None = None
+    lr: float | None = None

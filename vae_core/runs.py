@@ -12,6 +12,7 @@ A job's fields are replaced, never mutated in place, so a reader in another thre
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 import threading
 import time
@@ -28,7 +29,9 @@ from .checkpoint import Checkpoint, record_iwae, write_checkpoint
 from .config import Config
 from .data import Dataset
 from .errors import VAEError
-from .events import EpochEvent, Estimated, Failed, Started, Steps, Stop, Trained
+from .events import (Change, Changed, EpochEvent, Estimated, Failed, Pause, Resume, Started, StepOnce, Steps, Speed,
+                     Stop, Trained)
+from .recording import Snapshot, save_recording
 from . import workers
 
 CURVE_KS = (1, 10, 100, 1000)  # the importance samples of the ELBO-to-likelihood lesson
@@ -188,6 +191,12 @@ class Run(Job):
     steps: list = field(default_factory=list)    # (step from the start, loss, recon, kl), a few per epoch
     preview: object = None                       # [H, W] array: test originals over their reconstructions
     checkpoint: Path | None = None
+    record: int = 0                   # snapshots its checkpoint keeps (recording.safetensors); 0: none
+    live: bool = False                # stream snapshots while it trains (a live view)
+    snapshot: Snapshot | None = None  # the latest one streamed
+    decoder: tuple[int, bytes] | None = None     # the latest decoder streamed: (its step, its packed weights)
+    changes: list = field(default_factory=list)  # beta / lr changed while it trained: {"step", "epoch", ...}
+    paused: bool = False              # told to pause (and not to resume since)
     doing: ClassVar[str] = "training this run"
     trains: ClassVar[bool] = True
 
@@ -213,7 +222,39 @@ class Run(Job):
         return (time.time() - self.started) * (1 - done) / done if done > 0 and self.started else None
 
     def _task(self) -> tuple:
-        return workers.train_task, (self.config,), self.data
+        return workers.train_task, (self.config, {"record": self.record, "live": self.live}), self.data
+
+    # ---- what a person does to it while it trains (carried out by the task's controls.Controls) ----
+
+    def pause(self) -> None:
+        self.paused = True
+        self._command(Pause())
+
+    def resume(self) -> None:
+        self.paused = False
+        self._command(Resume())
+
+    def step_once(self, steps: int = 1) -> None:
+        """While paused: take this many steps (batches), then wait again."""
+        self._command(StepOnce(steps=max(1, int(steps))))
+
+    def finish_epoch(self) -> None:
+        """While paused: run to the end of the current epoch, then wait again."""
+        self._command(StepOnce(to_epoch_end=True))
+
+    def speed(self, steps_per_second: float | None) -> None:
+        """At most this many steps a second; None: as fast as possible."""
+        self._command(Speed(None if not steps_per_second else float(steps_per_second)))
+
+    def change(self, *, beta: float | None = None, lr: float | None = None) -> None:
+        """Train with this beta / learning rate from the next step on; a value Config refuses is a ConfigError here."""
+        self.config.replace(**{k: v for k, v in (("beta", beta), ("lr", lr)) if v is not None})
+        self._command(Change(beta=beta, lr=lr))
+
+    def _command(self, command) -> None:
+        """Send a command to the task (received when it starts, if it is still queued); nothing once it ended."""
+        if self.active and not self._stop_requested:
+            _control().send.remote(self.id, command)
 
     def _apply(self, event) -> None:
         if isinstance(event, Steps):
@@ -222,6 +263,13 @@ class Run(Job):
         elif isinstance(event, EpochEvent):
             self.preview, self.history = event.preview, self.history + [event.record]
             self.epoch, self.step = event.record["epoch"], 0
+        elif isinstance(event, Snapshot):
+            self.snapshot = dataclasses.replace(event, decoder=None)
+            if event.decoder is not None:
+                self.decoder = (event.step, event.decoder)
+        elif isinstance(event, Changed):
+            self.changes = self.changes + [{"step": event.step, "epoch": event.epoch,
+                                            **{k: v for k, v in (("beta", event.beta), ("lr", event.lr)) if v is not None}}]
         elif isinstance(event, Trained):
             self._save(event)
 
@@ -236,6 +284,8 @@ class Run(Job):
         self.config = result.config  # as trained: precision "auto" resolved
         tensors = {k: np.array(v) for k, v in result.tensors.items()}  # writable copies of Ray's read-only arrays
         write_checkpoint(self.folder, self.config, tensors, result.history, result.metrics)
+        if result.recording is not None:
+            save_recording(self.folder, result.recording)
         self.checkpoint = self.folder
         done = "stopped after" if result.stopped else "finished"
         self._end(RunState.STOPPED if result.stopped else RunState.DONE,
@@ -286,18 +336,19 @@ class RunGroup:
 
 
 def start_runs(configs: Config | Mapping[str, Config], data: Dataset, folder: str | Path, *,
-               cpus: int | None = None) -> RunGroup:
+               cpus: int | None = None, record: int = 0, live: bool = False) -> RunGroup:
     """Train each config on Ray and return the group at once (connecting to Ray happens in the runs' threads).
 
     One Config is saved into folder itself; a mapping of names to configs (sweep_configs, remedy_configs) into
-    folder/name each. cpus overrides the CPU budget of every run (else cluster.job_cpus of the dataset).
+    folder/name each. cpus overrides the CPU budget of every run (else cluster.job_cpus of the dataset); record keeps
+    that many snapshots in each checkpoint; live streams snapshots while they train (Run.snapshot, Run.decoder).
     """
     folder = Path(folder)
     if isinstance(configs, Config):
         named = {folder.name: (configs, folder)}
     else:
         named = {name: (config, folder / name) for name, config in configs.items()}
-    group = RunGroup([Run(config=config, data=data, folder=where, name=name, cpus=cpus)
+    group = RunGroup([Run(config=config, data=data, folder=where, name=name, cpus=cpus, record=record, live=live)
                       for name, (config, where) in named.items()])
     for run in group.runs:
         run.start()

@@ -88,7 +88,7 @@ def resolve_precision(config: Config, device: torch.device, cpuinfo: str | None 
 
 
 def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: Callable | None = None,
-          stop=None, device: str | torch.device = "cpu") -> History:
+          stop=None, device: str | torch.device = "cpu", watch=None) -> History:
     """Train model in place on data.train_x for config.epochs epochs, evaluating on data.test_x after each.
 
     callback(event) receives a StepEvent after each step and an EpochEvent after each epoch (and a Changed when
@@ -96,14 +96,20 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
     stop is anything with is_set() (a threading.Event), checked before every step; or a controls.Controls, which
     can also pause the run, take single steps, limit its speed and change beta and the learning rate mid-run
     (applied from the next step, and recorded in that epoch's record under "changes").
+    watch (a recording.Recorder or LiveWatch) takes snapshots of the model before the first step and after the
+    steps it wants.
     A stop mid-epoch restores the weights of the last finished epoch (the initial ones before the first), so
     the model, History.epochs and History.test always describe the same finished epochs. A non-finite loss
     restores them too and raises TrainingDiverged. Precision "auto" is resolved for device, in model.config too.
     """
     device = torch.device(device)
     config = model.config = resolve_precision(config or model.config, device)  # the checkpoint records the choice
-    loop = _Loop(model, config, device, callback, train_size=len(data.train_x))
+    loop = _Loop(model, config, device, callback, train_size=len(data.train_x), watch=watch)
     train_x, test_x = data.train_x.to(device), data.test_x.to(device)
+    if watch is not None:
+        watch.to(device)
+        if watch.wants(0):
+            watch.take(model, 0, 0.0)
     history = History()
     for epoch in range(1, config.epochs + 1):
         start = time.perf_counter()
@@ -143,8 +149,9 @@ class _Loop:
     """The optimiser, the random streams and the last good weights of one training run; runs its epochs."""
 
     def __init__(self, model: VAE, config: Config, device: torch.device, callback: Callable | None,
-                 train_size: int = 0):
+                 train_size: int = 0, watch=None):
         self.model, self.config, self.device, self.callback = model.to(device), config, device, callback
+        self.watch = watch
         self.generator = torch.Generator(device=device).manual_seed(config.seed)  # eps draws, binarisation
         # batch order: drawn where the data is on a GPU (no copy to it per epoch), on the CPU elsewhere
         self.order_generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(
@@ -238,12 +245,17 @@ class _Loop:
                 pending.append((step, beta))
                 if len(pending) == FLUSH_STEPS:
                     flush()
-                continue
-            flush()
-            self.optimizer.lr = lr
-            x = self.batch(train_x, rows)
-            terms, loss = self.step(x, beta, epoch, step)
-            account(step, beta, len(x), loss, terms.recon.detach().mean().item(), terms.kl.detach().mean().item())
+            else:
+                flush()
+                self.optimizer.lr = lr
+                x = self.batch(train_x, rows)
+                terms, loss = self.step(x, beta, epoch, step)
+                account(step, beta, len(x), loss, terms.recon.detach().mean().item(),
+                        terms.kl.detach().mean().item())
+            done = (epoch - 1) * steps + step
+            if self.watch is not None and self.watch.wants(done):
+                flush()  # the snapshot's step is reported first
+                self.watch.take(self.model, done, epoch - 1 + step / steps)
         flush()
         return [total / n for total in sums]
 

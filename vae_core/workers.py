@@ -7,6 +7,7 @@ called in the submitting process except pack_dataset.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import queue
@@ -16,8 +17,10 @@ import warnings
 
 from .config import Config
 from .data import Dataset
-from .errors import VAEError
-from .events import EpochEvent, Estimated, Failed, Started, StepEvent, Steps, Stop, Trained
+from .errors import ConfigError, VAEError
+from .controls import Controls
+from .events import (Change, EpochEvent, Estimated, Failed, Pause, Resume, Started, StepEvent, StepOnce,
+                     Steps, Speed, Stop, Trained)
 
 PREVIEW_IMAGES = 8
 STEP_POINTS = 20      # step losses kept per epoch, for the curves
@@ -71,18 +74,23 @@ def unpack_dataset(packed: dict) -> Dataset:
                    source=packed["source"], **tensors)
 
 
-def train_task(config: Config, packed: dict, cpus: int, run_id: str, control):
-    """Train config's model with `cpus` threads (on the share of a GPU Ray gave it, if any), yielding Started, Steps
-    and EpochEvents (with a preview), then Trained (or Failed)."""
+def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: str, control):
+    """Train config's model with `cpus` threads (on the share of a GPU Ray gave it, if any), yielding Started, Steps,
+    Changed and EpochEvents (with a preview), recording.Snapshots with options["live"], then Trained (with a
+    recording of options["record"] snapshots, if asked) or Failed. Obeys the commands sent through control."""
     from .evaluation import reconstruction_rows
     from .model import VAE
+    from .recording import LiveWatch, Recorder, Watches, subset_rows
     from .training import train
 
     data = unpack_dataset(packed)
     started = _started(cpus)
     yield started
-    stop, events, outcome = threading.Event(), queue.Queue(), {}
+    controls, events, outcome = Controls(), queue.Queue(), {}
     model = VAE(config)
+    recorder = Recorder(data, config, options["record"]) if options.get("record") else None
+    live = LiveWatch(data.test_x[subset_rows(len(data.test_x))], events.put) if options.get("live") else None
+    watch = Watches([w for w in (recorder, live) if w is not None])
 
     def on_event(event):
         if isinstance(event, EpochEvent):  # the preview is made here, between steps, while the model is still
@@ -92,25 +100,27 @@ def train_task(config: Config, packed: dict, cpus: int, run_id: str, control):
 
     def work():
         try:
-            outcome["history"] = train(model, data, config, callback=on_event, stop=stop, device=started.device)
+            outcome["history"] = train(model, data, config, callback=on_event, stop=controls, device=started.device,
+                                       watch=watch or None)
         except VAEError as e:
             outcome["error"] = str(e)
         finally:
             events.put(_END)
 
-    threading.Thread(target=_obey, args=(control, run_id, stop), daemon=True).start()
+    threading.Thread(target=_obey, args=(control, run_id, controls), daemon=True).start()
     threading.Thread(target=work, name="train", daemon=True).start()
     try:
         yield from _stream(events)
     finally:  # over, or the generator closed under it: the training thread stops, the watcher's wait ends
-        stop.set()
+        controls.stop()
         control.release.remote(run_id)
     if "error" in outcome:
         yield Failed(outcome["error"] + "; nothing saved")
         return
     history = outcome["history"]
     yield Trained(config=model.config, tensors={k: v.cpu().numpy() for k, v in model.state_dict().items()},
-                  history=history.epochs, metrics=history.test, stopped=history.stopped)
+                  history=history.epochs, metrics=history.test, stopped=history.stopped,
+                  recording=recorder.recording() if recorder is not None and not history.stopped else None)
 
 
 def curve_task(config: Config, tensors: dict, ks: list[int], packed: dict, cpus: int, run_id: str, control):
@@ -186,10 +196,25 @@ def _stream(events: queue.Queue):
             yield event
 
 
-def _obey(control, run_id: str, stop: threading.Event) -> None:
-    """Carry out the commands sent to run_id until its task releases it."""
+def _obey(control, run_id: str, controls) -> None:
+    """Carry out the commands sent to run_id on its controls (a controls.Controls, or an Event that can only stop)
+    until its task releases it."""
     import ray
 
     while (command := ray.get(control.next.remote(run_id))) is not None:
-        if isinstance(command, Stop):
-            stop.set()
+        match command:
+            case Stop():
+                controls.stop() if hasattr(controls, "stop") else controls.set()
+            case Pause():
+                controls.pause()
+            case Resume():
+                controls.resume()
+            case StepOnce(to_epoch_end=True):
+                controls.finish_epoch()
+            case StepOnce(steps=steps):
+                controls.step(steps)
+            case Speed(steps_per_second=rate):
+                controls.speed(rate)
+            case Change(beta=beta, lr=lr):
+                with contextlib.suppress(ConfigError):  # checked where it was sent: a forged one changes nothing
+                    controls.change(beta=beta, lr=lr)

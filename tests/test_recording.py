@@ -1,0 +1,83 @@
+"""Snapshots and recordings of a model while it trains (vae_core/recording.py): a snapshot's means are the model's
+encoding at that step, a recording takes log-spaced steps from the initial weights to the last, round-trips
+through a checkpoint folder, and a live watch keeps within its byte budget."""
+import numpy as np
+import pytest
+import torch
+
+from vae_core import VAE, CheckpointError, Config, train
+from vae_core.events import StepEvent
+from vae_core.recording import (RECORDING, LiveWatch, Recorder, load_recording, recording_steps, save_recording,
+                                subset_rows)
+
+SMALL = Config(dataset="digits", hidden=(32,), latent_dim=3, batch_size=100, epochs=4, seed=1)  # 15 steps an epoch
+
+
+def test_recording_steps_are_log_spaced_from_the_initial_weights_to_the_last():
+    steps = recording_steps(6000, 30)
+    assert steps[0] == 0 and steps[-1] == 6000 and steps == sorted(set(steps)) and 20 <= len(steps) <= 30
+    ratios = np.array(steps[10:]) / np.array(steps[9:-1])  # past the first few, each a constant factor on the last
+    assert ratios.max() / ratios.min() < 1.1 and steps[len(steps) // 2] < 6000 / 20
+    assert subset_rows(300).tolist() == list(range(300)) and len(subset_rows(10_000)) == 1000
+    assert subset_rows(10_000).tolist() == subset_rows(10_000).tolist()  # the same images every time
+
+
+def test_a_snapshot_s_means_are_the_model_s_encoding_at_its_step(digits):
+    """The weights at the snapshot's moment, kept aside, encode the subset to the snapshot's means on its two
+    dimensions of most KL; the initial snapshot is the untrained model's."""
+    import copy
+
+    class Keeping(Recorder):
+        def take(self, model, step, epoch):
+            super().take(model, step, epoch)
+            self.weights = getattr(self, "weights", []) + [copy.deepcopy(model.state_dict())]
+
+    recorder = Keeping(digits, SMALL, count=10)
+    recorder.steps = {0, 7, 33}
+    train(VAE(SMALL), digits, SMALL, watch=recorder)
+    assert [s.step for s in recorder.snapshots] == [0, 7, 33]
+    assert recorder.snapshots[1].epoch == pytest.approx(7 / 15)
+    for snapshot, weights in zip(recorder.snapshots, recorder.weights):
+        model = VAE(SMALL)
+        model.load_state_dict(weights)
+        with torch.no_grad():
+            mu, logvar = model.encode(digits.test_x)
+        np.testing.assert_allclose(snapshot.mu, mu[:, list(snapshot.dims)].numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(snapshot.logvar, logvar[:, list(snapshot.dims)].numpy(), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(recorder.snapshots[0].mu, recorder.snapshots[2].mu)  # it learned in between
+    assert recorder.snapshots[0].pictures.shape == (16, 8, 8) and recorder.snapshots[0].pictures.dtype == np.uint8
+
+
+def test_a_recording_round_trips_through_a_checkpoint_folder_and_refuses_a_forged_one(digits, tmp_path):
+    recorder = Recorder(digits, SMALL, count=12)
+    train(VAE(SMALL), digits, SMALL, watch=recorder)
+    recording = recorder.recording()
+    assert [s.step for s in recording.snapshots] == sorted(recorder.steps) and recording.snapshots[-1].step == 60
+    save_recording(tmp_path, recording)
+    back = load_recording(tmp_path, SMALL.latent_dim, SMALL.image_shape)
+    assert [s.step for s in back.snapshots] == [s.step for s in recording.snapshots]
+    for a, b in zip(recording.snapshots, back.snapshots):
+        np.testing.assert_array_equal(a.mu, b.mu)
+        np.testing.assert_array_equal(a.pictures, b.pictures)
+        assert a.dims == b.dims
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_recording(tmp_path, 5, SMALL.image_shape)  # another model's latent size
+    (tmp_path / RECORDING).write_bytes(b"not a recording")
+    with pytest.raises(CheckpointError, match="not a readable recording"):
+        load_recording(tmp_path, 3, SMALL.image_shape)
+
+
+def test_a_live_watch_sends_the_decoder_within_its_byte_budget(digits):
+    """A run paced at 60 steps a second (a second of training): means with every snapshot, the decoder's 13 KB only
+    as often as 30 KB/s allow."""
+    from vae_core.controls import Controls
+
+    sent, controls = [], Controls()
+    controls.speed(60)
+    watch = LiveWatch(digits.test_x, sent.append, every=0.0, bytes_per_second=30_000)
+    train(VAE(SMALL), digits, SMALL, watch=watch, stop=controls)
+    assert len(sent) == 61 and sent[0].decoder is not None  # every step, and the initial weights' decoder
+    with_weights = [s for s in sent if s.decoder]
+    total = sum(s.mu.nbytes + s.logvar.nbytes + len(s.decoder or b"") for s in sent)
+    assert 2 <= len(with_weights) < len(sent) / 4
+    assert total <= 30_000 * (watch.last - watch.started + 1.0) + len(sent[0].decoder)

@@ -1,0 +1,228 @@
+"""Watching a latent space form: snapshots of a model while it trains, and recordings of them kept with a checkpoint.
+
+A snapshot holds, for a fixed subset of the test set (the same images in every snapshot), the posterior means and
+log-variances on the two dimensions with the most KL at that moment, every dimension's KL, and either the decoder's
+packed weights (a live view: the browser decodes from them) or a few decoded pictures (a recording: the decoded
+manifold of a 2-D model, samples from the prior of a wider one), which keep a recording of a large decoder small.
+A recording is snapshots at log-spaced steps (the first steps change most), saved as recording.safetensors beside
+the weights; train() takes a Recorder or a LiveWatch as its watch.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
+
+from .checkpoint import atomic_write
+from .errors import CheckpointError
+from .evaluation import decode_images, manifold_latents, prior_latents
+from .export import pack_decoder
+from .objective import kl_per_dim
+
+RECORDING = "recording.safetensors"
+FORMAT = "vae-lab-recording/1"
+SUBSET = 1000         # test images whose posteriors a snapshot holds (all of them where there are fewer)
+MANIFOLD = 10         # a 2-D model's recorded pictures: its decoded manifold, MANIFOLD x MANIFOLD tiles
+PRIOR_SAMPLES = 16    # a wider model's: samples from the prior, the same draws in every snapshot
+MOST_SNAPSHOTS = 200
+MAX_RECORDING_BYTES = 64 * 2**20
+
+
+def subset_rows(n_test: int, most: int = SUBSET) -> np.ndarray:
+    """The test images every snapshot of a model holds: all of them, or `most` of them drawn once (seed 0), in order."""
+    if n_test <= most:
+        return np.arange(n_test)
+    return np.sort(np.random.default_rng(0).choice(n_test, most, replace=False))
+
+
+def recording_steps(total_steps: int, count: int) -> list[int]:
+    """About count steps from 0 (the initial weights) to total_steps, spaced logarithmically."""
+    if count < 2 or total_steps < 1:
+        return [0]
+    spaced = np.geomspace(1, total_steps, count - 1).round().astype(int)
+    return sorted({0, *spaced.tolist(), total_steps})
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    step: int                        # optimiser steps taken (0: the initial weights)
+    epoch: float                     # epochs done, fractional
+    dims: tuple[int, int]            # the two dimensions with the most KL now (a 1-D model: (0, 0))
+    mu: np.ndarray                   # [M, 2] posterior means of the subset on dims, float32
+    logvar: np.ndarray               # [M, 2] their log-variances
+    kl_per_dim: np.ndarray           # [D] each dimension's KL, averaged over the subset
+    decoder: bytes | None = None     # export.pack_decoder's blob (live)
+    pictures: np.ndarray | None = None  # [P, H, W] uint8 decoded pictures (recorded)
+
+
+@torch.no_grad()
+def take_snapshot(model, x_subset: torch.Tensor, step: int, epoch: float, *, decoder: bool = False,
+                  pictures: bool = False) -> Snapshot:
+    """The snapshot of model now, over the flattened images x_subset (on the model's device)."""
+    mu, logvar = model.encode(x_subset)
+    mu, logvar = mu.float(), logvar.float()
+    kl = kl_per_dim(mu, logvar).mean(0).cpu().numpy()
+    order = np.argsort(-kl, kind="stable")
+    dims = (int(order[0]), int(order[1] if len(order) > 1 else order[0]))
+    return Snapshot(step=step, epoch=epoch, dims=dims, mu=mu[:, list(dims)].cpu().numpy(),
+                    logvar=logvar[:, list(dims)].cpu().numpy(), kl_per_dim=kl,
+                    decoder=pack_decoder(model) if decoder else None,
+                    pictures=_pictures(model) if pictures else None)
+
+
+def _pictures(model) -> np.ndarray:
+    d = model.config.latent_dim
+    z = manifold_latents(d, MANIFOLD) if d == 2 else prior_latents(d, PRIOR_SAMPLES)
+    return (decode_images(model, z).numpy() * 255).round().astype(np.uint8)
+
+
+class Watch:
+    """What train() asks about snapshots: after each step (and before the first, step 0), whether it wants one;
+    if so, the loop makes the weights current and calls take()."""
+
+    def __init__(self, x_subset: torch.Tensor):
+        self.x_subset = x_subset
+
+    def to(self, device) -> None:
+        """Keep the subset where the model trains."""
+        self.x_subset = self.x_subset.to(device)
+
+    def wants(self, step: int) -> bool:
+        raise NotImplementedError
+
+    def take(self, model, step: int, epoch: float) -> None:
+        raise NotImplementedError
+
+
+class Watches(Watch, list):
+    """Several watches as one (a recording and a live view of one run): each takes the snapshots it wants."""
+
+    def __init__(self, watches):
+        list.__init__(self, watches)
+
+    def to(self, device) -> None:
+        for watch in self:
+            watch.to(device)
+
+    def wants(self, step: int) -> bool:
+        return any(watch.wants(step) for watch in self)
+
+    def take(self, model, step: int, epoch: float) -> None:
+        for watch in self:
+            if watch.wants(step):
+                watch.take(model, step, epoch)
+
+
+class Recorder(Watch):
+    """Snapshots with pictures at count log-spaced steps of a run of config on data (recording_steps), kept: the
+    recording the run's checkpoint carries (recording())."""
+
+    def __init__(self, data, config, count: int):
+        self.rows = subset_rows(len(data.test_x))
+        super().__init__(data.test_x[torch.from_numpy(self.rows)])
+        self.labels = data.test_y[torch.from_numpy(self.rows)].numpy()
+        total = config.epochs * math.ceil(len(data.train_x) / config.batch_size)
+        self.steps, self.snapshots = set(recording_steps(total, count)), []
+
+    def recording(self) -> Recording:
+        return Recording(rows=self.rows, labels=self.labels, snapshots=list(self.snapshots))
+
+    def wants(self, step: int) -> bool:
+        return step in self.steps
+
+    def take(self, model, step: int, epoch: float) -> None:
+        self.snapshots.append(take_snapshot(model, self.x_subset, step, epoch, pictures=True))
+
+
+class LiveWatch(Watch):
+    """A snapshot every `every` seconds for a live view, handed to send(); the decoder's weights go with one only
+    while the stream stays within bytes_per_second, so a large decoder is sent less often than the means."""
+
+    def __init__(self, x_subset: torch.Tensor, send: Callable[[Snapshot], None], every: float = 0.4,
+                 bytes_per_second: float = 40_000):
+        super().__init__(x_subset)
+        self.send, self.every, self.rate = send, every, bytes_per_second
+        self.last, self.started, self.sent = -float("inf"), time.monotonic(), 0
+
+    def wants(self, step: int) -> bool:
+        return step == 0 or time.monotonic() - self.last >= self.every
+
+    def take(self, model, step: int, epoch: float) -> None:
+        self.last = time.monotonic()
+        allowed = self.rate * (self.last - self.started + 1.0) - self.sent  # a second's worth to begin with
+        weights = 4 * sum(p.numel() for p in model.decoder.parameters()) + 4096
+        snapshot = take_snapshot(model, self.x_subset, step, epoch, decoder=step == 0 or weights <= allowed)
+        self.sent += snapshot.mu.nbytes + snapshot.logvar.nbytes + len(snapshot.decoder or b"")
+        self.send(snapshot)
+
+
+# ---- recordings kept with a checkpoint ----
+
+@dataclass
+class Recording:
+    rows: np.ndarray               # [M] test-set rows of the subset
+    labels: np.ndarray             # [M] their labels
+    snapshots: list[Snapshot] = field(default_factory=list)
+
+
+def save_recording(folder: str | Path, recording: Recording) -> Path:
+    """Write recording.safetensors into a checkpoint folder (whole or not at all)."""
+    s = recording.snapshots
+    tensors = {"rows": recording.rows.astype(np.int64), "labels": recording.labels.astype(np.int64),
+               "steps": np.array([x.step for x in s], np.int64), "epochs": np.array([x.epoch for x in s], np.float32),
+               "dims": np.array([x.dims for x in s], np.int64), "mu": np.stack([x.mu for x in s]).astype(np.float32),
+               "logvar": np.stack([x.logvar for x in s]).astype(np.float32),
+               "kl_per_dim": np.stack([x.kl_per_dim for x in s]).astype(np.float32),
+               "pictures": np.stack([x.pictures for x in s]).astype(np.uint8)}
+    path = Path(folder) / RECORDING
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
+    return path
+
+
+def load_recording(folder: str | Path, latent_dim: int, image_shape) -> Recording | None:
+    """A checkpoint folder's recording, every array's shape and type checked; None if it has none."""
+    path = Path(folder) / RECORDING
+    if not path.is_file():
+        return None
+    try:
+        if path.stat().st_size > MAX_RECORDING_BYTES:
+            raise CheckpointError(f"{path}: {path.stat().st_size:,} bytes, more than the {MAX_RECORDING_BYTES:,} a "
+                                  "recording may have")
+        with safe_open(str(path), framework="numpy") as f:
+            if (f.metadata() or {}).get("format") != FORMAT:
+                raise CheckpointError(f"{path}: not a recording of this lab")
+            t = {key: f.get_tensor(key) for key in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: not a readable recording ({e})") from None
+    _check_shapes(path, t, latent_dim, image_shape)
+    snapshots = [Snapshot(step=int(t["steps"][i]), epoch=float(t["epochs"][i]), dims=tuple(int(d) for d in t["dims"][i]),
+                          mu=t["mu"][i], logvar=t["logvar"][i], kl_per_dim=t["kl_per_dim"][i],
+                          pictures=t["pictures"][i]) for i in range(len(t["steps"]))]
+    return Recording(rows=t["rows"], labels=t["labels"], snapshots=snapshots)
+
+
+def _check_shapes(path: Path, t: dict, latent_dim: int, image_shape) -> None:
+    need = ("rows", "labels", "steps", "epochs", "dims", "mu", "logvar", "kl_per_dim", "pictures")
+    missing = [k for k in need if k not in t]
+    if missing:
+        raise CheckpointError(f"{path}: no {', '.join(missing)} in this recording")
+    n, m = len(t["steps"]), len(t["rows"])
+    _, height, width = image_shape
+    expected = {"labels": (m,), "epochs": (n,), "dims": (n, 2), "mu": (n, m, 2), "logvar": (n, m, 2),
+                "kl_per_dim": (n, latent_dim)}
+    wrong = [k for k, shape in expected.items() if tuple(t[k].shape) != shape]
+    pictures = t["pictures"].shape
+    if wrong or not 1 <= n <= MOST_SNAPSHOTS or len(pictures) != 4 or pictures[0] != n or pictures[2:] != (height, width):
+        raise CheckpointError(f"{path}: its arrays do not fit together or this model "
+                              f"({', '.join(wrong) or 'snapshots or pictures'} wrong)")
+    if (t["dims"] < 0).any() or (t["dims"] >= latent_dim).any() or not all(np.isfinite(t[k]).all()
+                                                                          for k in ("mu", "logvar", "kl_per_dim")):
+        raise CheckpointError(f"{path}: dimensions out of range or values not finite")
+
