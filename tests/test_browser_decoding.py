@@ -10,6 +10,7 @@ import browser
 from browser import ROOT, SCREENSHOTS, running_app, wait_idle
 from vae_core import load_checkpoint
 from vae_core.evaluation import decode_images, dimensions_by_kl
+from waiting import wait_until
 
 pytestmark = browser.MARKS
 
@@ -120,3 +121,61 @@ def test_decoded_grids_equal_torch_s_decodes_of_the_latents_sent(app, path, keys
         expected = decode_images(model, torch.from_numpy(latents).float()).numpy().reshape(len(latents), -1)
         assert np.abs(browser_grid(page, key).reshape(len(latents), -1) - expected).max() < 1e-3
     page.screenshot(path=str(SCREENSHOTS / f"decoded-{path or 'home'}.png"), full_page=True)
+
+
+# The sliders' state as the user sees it: the first slider, whether the digit drawn is the decode of the sliders'
+# values, the view's point and readout, the session's point (the data of Python's last run) and the link's.
+STORM = """() => { const s = window.vaeLab.components.sliders, canvas = s.image.canvas;
+    const drawn = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    const wanted = s.decoder.decode(s.rows.map(r => Number(r.input.value)));  // what the sliders say
+    const digit = wanted.every((v, i) => Math.abs(drawn[4 * i] - Math.round(255 * Math.min(1, Math.max(0, v)))) <= 1);
+    return {slider: Number(s.rows[0].input.value), digit, z: s.z, readout: s.readout.textContent, session: s.dataZ,
+            link: new URLSearchParams(location.search).get("z")}; }"""
+
+
+@pytest.mark.parametrize("delay_ms", [0, 1500])
+def test_a_key_storm_right_after_the_page_loads_ends_with_slider_digit_session_and_link_agreeing(app, delay_ms):
+    """37 quick arrow keys on the sliders of a fresh session (the issue's try): as soon as they appear, during the
+    page's first reruns; and on a link where the server's messages arrive 1.5 s late, a first key once the page has
+    run, then the rest while its echo is still on the way (it comes back after 36 later releases)."""
+    url, first, _ = app
+    with browser.slow_page(first, delay_ms) as page:
+        page.goto(f"{url}/Latent_sliders")  # a fresh session
+        slider = page.locator(".latent-sliders input[type='range']").first
+        slider.wait_for(timeout=60_000)
+        d = int(slider.get_attribute("aria-label")[1:])
+        slider.focus()
+        keys = 37
+        if delay_ms:
+            wait_idle(page)
+            page.keyboard.press("ArrowRight")
+            keys -= 1
+            page.wait_for_timeout(400)  # the server has run with it; the page hears so in 1.5 s
+        for _ in range(keys):  # as fast as Playwright types: a few ms apart
+            page.keyboard.press("ArrowRight")
+        expected = [0.0, 0.0]
+        expected[d] = 0.37
+        component(page, "sliders", 2)
+        wait_idle(page)
+        seen = {}
+        try:  # once the keys stop, everything settles on the point the keys reached
+            wait_until(lambda: seen.update(page.evaluate(STORM)) or seen == {
+                "slider": 0.37, "digit": True, "z": expected, "readout": f"z = ({expected[0]:.2f}, {expected[1]:.2f})",
+                "session": expected, "link": f"{expected[0]:g},{expected[1]:g}"}, 20, lambda: seen, interval=0.2)
+        finally:
+            page.screenshot(path=str(SCREENSHOTS / f"sliders-key-storm-{delay_ms}ms.png"), full_page=True)
+
+
+def test_forged_releases_are_refused_with_a_short_notice_and_the_sliders_go_on(app):
+    page = open_page(app, "Latent_sliders")
+    component(page, "sliders", 2)
+    wait_idle(page)
+    link = page.evaluate("() => new URLSearchParams(location.search).get('z')")
+    browser.forge_values(page, "sliders", "release", "sliders")
+    assert page.evaluate("() => new URLSearchParams(location.search).get('z')") == link  # the point stayed
+    slider = page.locator(".latent-sliders input[type='range']").first
+    slider.focus()
+    page.keyboard.press("Shift+ArrowRight")  # and a real release still reaches the session
+    page.wait_for_function("v => window.vaeLab.components.sliders.dataZ.includes(v)",
+                           arg=float(slider.input_value()), timeout=15_000)
+    page.screenshot(path=str(SCREENSHOTS / "sliders-forged-values.png"), full_page=True)

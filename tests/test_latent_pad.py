@@ -170,3 +170,14 @@ def test_the_weights_never_travel_in_the_component_arguments(app):
     browser_decodes(page, checkpoint, latents(1, 16))
     weights = 4 * sum(p.numel() for p in checkpoint.model.decoder.parameters())
     assert max(traffic["frames"]) < weights / 4, (max(traffic["frames"]), weights)  # about 18 kB against 1.3 MB
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_forged_releases_are_refused_with_a_short_notice(app):
+    page = open_pad(app)
+    browser_decodes(page, load_checkpoint(ROOT / "models" / "digits-2d"), latents(1, 2))
+    wait_idle(page)
+    before = saved_point(page)
+    browser.forge_values(page, "pad", "release", "latent pad")
+    assert saved_point(page) == before

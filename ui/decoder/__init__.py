@@ -11,6 +11,7 @@ window.vaeLab.components[key], for the tests and benchmarks.
 """
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from vae_core.export import pack_decoder
 from .. import served
 from ..charts import PALETTE
 from ..jslink import link
+from ..links import excerpt
 from ..state import RANGE
 
 HERE = Path(__file__).resolve().parent
@@ -78,8 +80,10 @@ def latent_pad(model, z: Sequence[float], *, key: str, dims: tuple[int, int] = (
         # float32 (x, y) pairs, then one uint8 label per point
         blob = points.tobytes() + np.asarray(labels, np.uint8).tobytes()
         data["background"] = {"url": served.url(blob), "count": len(points)}
-    result = _pad(key=key, data=data, height="content", on_release_change=lambda: _released(key, on_release))
-    return result.release and result.release["z"]
+    data["seen"], point = _applied(key, latent_dim)
+    _pad(key=key, data=data, height="content",
+         on_release_change=lambda: _released(key, latent_dim, "latent pad", on_release))
+    return point
 
 
 def latent_sliders(model, z: Sequence[float], *, key: str, order: Sequence[int], traversal_dims: Sequence[int],
@@ -99,8 +103,10 @@ def latent_sliders(model, z: Sequence[float], *, key: str, order: Sequence[int],
             "order": order, "shown": SHOWN_SLIDERS, "folded": len(z) - len(order),
             "traversal": {"dims": [int(d) for d in traversal_dims], "values": [float(v) for v in traversal_values]},
             "imageWidth": 336, "stripWidth": 720}
-    result = _sliders(key=key, data=data, height="content", on_release_change=lambda: _released(key, on_release))
-    return result.release and result.release["z"]
+    data["seen"], point = _applied(key, len(z))
+    _sliders(key=key, data=data, height="content",
+             on_release_change=lambda: _released(key, len(z), "sliders", on_release))
+    return point
 
 
 def decoded_grid(model, latents, *, key: str, nrow: int, width: int = 520, caption: str = "",
@@ -114,10 +120,54 @@ def decoded_grid(model, latents, *, key: str, nrow: int, width: int = 520, capti
     _grid(key=key, data=data, height="content")
 
 
-def _released(key: str, on_release: Callable[[list[float]], None] | None) -> None:
-    released = st.session_state[key].get("release")  # {"z": point, "n": how many releases so far}
-    if released is not None and on_release is not None:
-        on_release([float(v) for v in released["z"]])
+def parse_release(value, latent_dim: int) -> tuple[list[float], int]:
+    """A release as the pad and the sliders send it (base.js's sendRelease): {"z": latent_dim finite numbers within
+    +-RANGE, "n": its number, a whole number from 1}; returns (z, n). ValueError for anything else a browser could
+    send (our components send nothing else, but a page's console can)."""
+    if not isinstance(value, dict) or set(value) != {"z", "n"}:
+        raise ValueError("not a released point")
+    z, n = value["z"], value["n"]
+    if not (isinstance(n, int) and not isinstance(n, bool) and 1 <= n < 2 ** 53):
+        raise ValueError("its number is not a whole number from 1")
+    if not (isinstance(z, list) and len(z) == latent_dim and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= RANGE
+            for v in z)):
+        raise ValueError(f"not {latent_dim} numbers from {-RANGE:g} to {RANGE:g}")
+    return [float(v) for v in z], n
+
+
+def refuse(what: str, value, why: str) -> None:
+    """Tell the user that a value their browser sent from a component was ignored, and why, in a few words."""
+    st.toast(f"Ignored what the {what} sent, {excerpt(value)}: {why}.", icon=":material/block:")
+
+
+def _sent(key: str):
+    """What the component last sent as its release (None before the first): anything at all."""
+    component_state = st.session_state.get(key)
+    return component_state.get("release") if hasattr(component_state, "get") else None
+
+
+def _applied(key: str, latent_dim: int) -> tuple[int | None, list[float] | None]:
+    """The number of the release the session has applied and its point, (None, None) before the first. The component
+    shows Python's point only once its own last release is among those applied (view.js's takes)."""
+    try:
+        z, n = parse_release(_sent(key), latent_dim)
+    except ValueError:
+        return None, None
+    return n, z
+
+
+def _released(key: str, latent_dim: int, what: str, on_release: Callable[[list[float]], None] | None) -> None:
+    value = _sent(key)
+    if value is None:
+        return
+    try:
+        z, _ = parse_release(value, latent_dim)
+    except ValueError as e:
+        refuse(what, value, str(e))
+        return
+    if on_release is not None:
+        on_release(z)
 
 
 def decoder_url(model) -> str:

@@ -95,8 +95,7 @@ class Pad extends DecodingView {
       || String(data.order) !== String(this.order);
     this.dims = data.dims;
     this.order = data.order;
-    // Python moves the point only on purpose (a reset, a test image); a drag in progress wins.
-    if (dimsChanged || (!this.dragging && String(data.z) !== String(this.dataZ))) this.z = data.z.slice();
+    if (dimsChanged || this.takes(data)) this.z = data.z.slice();  // see DecodingView.takes
     this.dataZ = data.z.slice();
     if (dimsChanged) this.buildSliders();
     const background = data.background ? data.background.url : null;

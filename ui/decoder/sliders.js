@@ -3,7 +3,7 @@
 // strip (each listed row sweeps one dimension over the given values) redrawn as often as it can keep up.
 // Nothing reaches Python until a slider is let go. view.js loads the decoder and runs the frames.
 
-import { downloadPng, element, mountOnce, push } from "./base.js";
+import { downloadPng, element, mountOnce } from "./base.js";
 import { DecodingView, TileCanvas } from "./view.js";
 
 const instances = new WeakMap();  // parentElement -> Sliders
@@ -19,7 +19,6 @@ class Sliders extends DecodingView {
     const root = element("div", "latent-sliders", parent);
     super(root);
     this.stripStarted = 0;
-    this.released = [];  // the points sent to Python lately, as strings
     const top = element("div", "top", root);
     this.controls = element("div", "controls", top);
     const figure = element("figure", "digit", top);
@@ -39,19 +38,17 @@ class Sliders extends DecodingView {
     super.update(data, component);
     Object.assign(this, { imageWidth: data.imageWidth, stripWidth: data.stripWidth });
     const layout = JSON.stringify([data.order, data.shown, data.traversal, data.z.length]);
-    // Python moved the point on purpose (a reset, a test image, the prior), not an echo of one we sent
-    const fromPython = String(data.z) !== String(this.dataZ) && !this.released.includes(String(data.z));
+    // Python's point: a reset, a test image, the prior, or the echo of our own releases once all have arrived
+    const moved = this.z.length !== data.z.length || (this.takes(data) && String(data.z) !== String(this.z));
+    if (moved) this.z = data.z.slice();
     if (layout !== this.layout) {
-      const kept = this.z.length === data.z.length && !fromPython;  // the same latent: the user's point stays
       this.layout = layout;
       Object.assign(this, { order: data.order, shown: data.shown, traversal: data.traversal, extent: data.extent });
-      if (!kept) this.z = data.z.slice();
       this.stripDrawnAt = this.stripTile = undefined;  // a new strip, drawn whole
       this.build(data.folded);
       if (this.decoder) this.layoutCanvases();
       this.changed(null, true);
-    } else if (!this.dragging && fromPython) {
-      this.z = data.z.slice();
+    } else if (moved) {
       this.changed(null, true);
     }  // a rerun that only echoes the released point redraws nothing
     this.dataZ = data.z.slice();
@@ -92,8 +89,6 @@ class Sliders extends DecodingView {
   release() {
     this.stripStarted = -Infinity;
     this.changed(null);
-    if (!this.component) return;
-    push(this.released, String(this.z), 32);  // its echo in a later rerun is no move (keys may have gone on)
     super.release();
   }
 

@@ -19,6 +19,7 @@ export class DecodingView {
     this.rows = [];            // the slider rows: {d, input, shown, label}
     this.dirty = false;        // the picture is behind this.z
     this.dragging = false;
+    this.sent = null;          // the number of the last point this view released (base.js's sendRelease)
     this.frameRequested = false;
     this.since = null;         // timeStamp of the oldest input not yet drawn
     this.shown = null;         // that input's timestamp once drawn, until the next frame begins
@@ -170,7 +171,15 @@ export class DecodingView {
 
   // Only the point where the user lets go goes to Python: one rerun per gesture, none while dragging.
   release() {
-    if (this.component) sendRelease(this.component, this.z);
+    if (this.component) this.sent = sendRelease(this.component, this.z);
+  }
+
+  // Whether to show Python's point (data.z, the session's): not during a drag, nor while a point this view released
+  // has yet to reach Python (data.seen is the last release it applied). Until then a rerun carries an older point:
+  // taking it pulled the slider back under the keys (an echo told by its value was missed once older than the last
+  // 32 releases, and the slider stayed behind the session's point).
+  takes(data) {
+    return !this.dragging && (this.sent === null || data.seen === this.sent);
   }
 }
 
