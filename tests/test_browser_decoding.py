@@ -1,6 +1,8 @@
 """Every latent decode in the browser (Debian's chromium): the sliders page follows a drag with nothing sent
-to the server until the slider is let go, and the decoded grids (interpolation, prior samples, manifold) equal
-torch's decodes of the latents the server sent. Screenshots land in test-artifacts/screenshots/."""
+to the server until the slider is let go, a storm of arrow keys ends with the sliders, digit, session and link
+agreeing, forged releases are refused, and the decoded grids (interpolation, prior samples, manifold) equal
+torch's decodes of the latents the server sent; their PNGs are saved large with hard pixel edges, the traversals
+labelled. Screenshots land in test-artifacts/screenshots/."""
 
 import numpy as np
 import pytest
@@ -179,3 +181,78 @@ def test_forged_releases_are_refused_with_a_short_notice_and_the_sliders_go_on(a
     page.wait_for_function("v => window.vaeLab.components.sliders.dataZ.includes(v)",
                            arg=float(slider.input_value()), timeout=15_000)
     page.screenshot(path=str(SCREENSHOTS / "sliders-forged-values.png"), full_page=True)
+
+
+def saved_png(page, key: str, tmp_path):
+    """Click the PNG button of the component `key` and read the file chromium saves: (picture as an array, the
+    canvas it was made from as an array, its suggested name)."""
+    from PIL import Image
+
+    canvas = "tiles" if key != "sliders" else "strip"
+    with page.expect_download(timeout=30_000) as download:
+        page.evaluate_handle("k => window.vaeLab.components[k].save", key).as_element().click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    width, height, pixels = page.evaluate(f"""k => {{ const c = window.vaeLab.components[k].{canvas};
+        return [c.canvas.width, c.canvas.height, Array.from(c.image.data)]; }}""", key)
+    shown = np.array(pixels, np.uint8).reshape(height, width, 4)[..., :3]
+    return np.asarray(Image.open(path).convert("RGB")), shown, path.name
+
+
+@pytest.mark.parametrize("path, key, model", [("", "home_prior", None), ("Interpolation", "interp_linear", None),
+                                              ("Interpolation", "interp_linear", "mnist-2d"),
+                                              ("Latent_map", "map_manifold", None), ("Latent_sliders", "sliders", None),
+                                              ("Latent_sliders", "sliders", "mnist-2d")])
+def test_a_saved_png_is_at_least_512_pixels_wide_with_hard_pixel_edges(app, tmp_path, path, key, model):
+    """Every picture's PNG button saves the picture a slide can take: each canvas pixel a square of whole pixels,
+    at least 512 wide (they were saved at the canvas's own 73x37, 262x59, 291x30 pixels). The traversals come with
+    their rows' dimensions on the left and their columns' values above, written into the margins."""
+    page = open_page(app, path, model)
+    d = load_checkpoint(ROOT / "models" / (model or "digits-2d")).config.latent_dim
+    component(page, key, d)
+    wait_idle(page)
+    saved, shown, name = saved_png(page, key, tmp_path)
+    height, width = shown.shape[:2]
+    scale = -(-512 // width)  # the smallest whole factor that reaches 512
+    assert saved.shape[1] >= 512 and name.endswith(".png")
+    picture = saved[-height * scale:, -width * scale:]  # margins for labels, if any, are left and above
+    assert np.array_equal(picture, np.kron(shown, np.ones((scale, scale, 1), np.uint8)))
+    margin_left, margin_top = saved.shape[1] - width * scale, saved.shape[0] - height * scale
+    if key == "sliders":  # text in both margins: a label per row, the values above
+        rows = page.evaluate("() => window.vaeLab.components.sliders.traversal.dims.length")
+        band = height * scale // rows
+        for r in range(rows):
+            assert (saved[margin_top + r * band:margin_top + (r + 1) * band, :margin_left] < 128).any(), r
+        assert margin_left >= 20 and margin_top >= 20 and (saved[:margin_top, margin_left:] < 128).any()
+        page.screenshot(path=str(SCREENSHOTS / f"saved-traversals-{model or 'digits-2d'}.png"), full_page=True)
+    else:
+        assert margin_left == margin_top == 0
+
+
+def centre(box, vertical=False):
+    return box["y"] + box["height"] / 2 if vertical else box["x"] + box["width"] / 2
+
+
+@pytest.mark.parametrize("model", ["digits-2d", "mnist-16d"])
+def test_traversal_rows_name_their_dimension_and_columns_show_their_values(app, model):
+    page = open_page(app, "Latent_sliders", None if model == "digits-2d" else model)
+    checkpoint = load_checkpoint(ROOT / "models" / model)
+    component(page, "sliders", checkpoint.config.latent_dim)
+    wait_idle(page)
+    dims = dimensions_by_kl(checkpoint.metrics, checkpoint.config.latent_dim)[:16]
+    rows = page.locator(".latent-sliders .row-labels .axis-label")
+    columns = page.locator(".latent-sliders .column-labels .axis-label")
+    assert rows.all_inner_texts() == [f"z{d}" for d in dims]
+    assert columns.all_inner_texts() == ["-3", "-2.25", "-1.5", "-0.75", "0", "0.75", "1.5", "2.25", "3"]
+    strip = page.locator(".latent-sliders canvas.tiles").bounding_box()
+    _, h, w = checkpoint.config.image_shape
+    scale = strip["width"] / (9 * (w + 1) + 1)
+    for i, label in enumerate(rows.all()):  # each name beside its row of tiles, each value above its column
+        assert strip["y"] + (1 + i * (h + 1)) * scale <= centre(label.bounding_box(), True) \
+            <= strip["y"] + (1 + i * (h + 1) + h) * scale
+        assert label.bounding_box()["x"] + label.bounding_box()["width"] <= strip["x"]
+    for i, label in enumerate(columns.all()):
+        assert abs(centre(label.bounding_box()) - (strip["x"] + (1 + i * (w + 1) + w / 2) * scale)) < 1.5
+        assert label.bounding_box()["y"] + label.bounding_box()["height"] <= strip["y"]
+    page.mouse.move(700, 5)  # no tooltip over the strip
+    page.screenshot(path=str(SCREENSHOTS / f"traversal-labels-{model}.png"), full_page=True)

@@ -49,7 +49,7 @@ export function sendRelease(component, z) {
   return releases;
 }
 
-// Save a canvas as a PNG file: the picture at its own resolution.
+// Save a canvas as a PNG file, pixel for pixel (TileCanvas.save enlarges a decoded picture first).
 export function downloadPng(canvas, name) {
   canvas.toBlob(blob => {
     const link = document.createElement("a");

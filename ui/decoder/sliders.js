@@ -3,7 +3,7 @@
 // strip (each listed row sweeps one dimension over the given values) redrawn as often as it can keep up.
 // Nothing reaches Python until a slider is let go. view.js loads the decoder and runs the frames.
 
-import { downloadPng, element, mountOnce } from "./base.js";
+import { element, mountOnce } from "./base.js";
 import { DecodingView, TileCanvas } from "./view.js";
 
 const instances = new WeakMap();  // parentElement -> Sliders
@@ -26,11 +26,14 @@ class Sliders extends DecodingView {
     this.readout = element("figcaption", "", figure);
     this.stripBox = element("figure", "strip", root);
     this.stripCaption = element("figcaption", "", this.stripBox);
-    this.strip = new TileCanvas(this.stripBox, "tiles", root);
-    const save = element("button", "save", this.stripBox);
-    save.textContent = "PNG";
-    save.title = "Save the traversals as a PNG file";
-    save.addEventListener("click", () => downloadPng(this.strip.canvas, "traversals.png"));
+    const labelled = element("div", "labelled", this.stripBox);  // each row's dimension, each column's value
+    this.rowLabels = element("div", "row-labels", labelled);
+    this.columnLabels = element("div", "column-labels", labelled);
+    this.strip = new TileCanvas(labelled, "tiles", root);
+    this.save = element("button", "save", this.stripBox);
+    this.save.textContent = "PNG";
+    this.save.title = "Save the traversals as a PNG file, labelled";
+    this.save.addEventListener("click", () => this.strip.save("traversals.png", this.stripLabels()));
     this.status = element("div", "status", root);
   }
 
@@ -64,6 +67,12 @@ class Sliders extends DecodingView {
     const { dims, values } = this.traversal;
     this.image.layout(this.decoder, 1, 1, 0, this.imageWidth);
     this.strip.layout(this.decoder, dims.length * values.length, values.length, 1, this.stripWidth);
+    this.strip.placeLabels(this.rowLabels, this.columnLabels, this.stripLabels());
+  }
+
+  stripLabels() {
+    const { dims, values } = this.traversal;
+    return { rows: dims.map(d => `z${d}`), columns: values.map(v => String(Number(v.toFixed(2)))) };
   }
 
   build(folded) {
@@ -79,10 +88,8 @@ class Sliders extends DecodingView {
       element("div", "folded", this.controls).textContent =
         `${folded} further dimensions, the least informative, have no slider: they keep their values.`;
     }
-    const { dims, values } = this.traversal;
-    this.stripCaption.textContent = `Traversals: each row sweeps one dimension from ${values[0]} to ` +
-      `${values[values.length - 1]} with the others held at the sliders' values: ` +
-      dims.map((d, r) => `row ${r + 1} z${d}`).join(", ") + ".";
+    this.stripCaption.textContent = "Traversals: each row sweeps the dimension named on its left over the values " +
+      "above the columns, the others held at the sliders' values.";
   }
 
   // Let go (or a key): the strip catches up now, a few tiles a frame, and the point goes to Python.
