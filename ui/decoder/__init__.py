@@ -59,7 +59,9 @@ def latent_pad(model, z: Sequence[float], *, key: str, dims: tuple[int, int] = (
     by default). background is (points
     [N, 2] in the pad's coordinates, labels [N] or None) drawn behind the handle, coloured by label and
     named by classes in the legend. on_release(point) runs before the script when the user lets go of the
-    handle or a slider, so the whole rerun already sees the new point.
+    handle or a slider, so the whole rerun already sees the new point; a release that does not parse
+    (parse_release) gets a notice instead. z is the session's point: the pad shows it unless one of its own
+    releases has yet to reach Python.
     """
     latent_dim = model.config.latent_dim
     if len(z) != latent_dim:
@@ -94,7 +96,9 @@ def latent_sliders(model, z: Sequence[float], *, key: str, order: Sequence[int],
     row per dimension in traversal_dims sweeping traversal_values, all decoded in the browser as a slider moves.
 
     on_release(point) runs before the script when the user lets go of a slider (nothing is sent while
-    dragging); returns the last point released (None before the first).
+    dragging; a release that does not parse gets a notice instead); returns the last point released (None before
+    the first). z is the session's point, shown unless one of the sliders' own releases has yet to reach Python.
+    The traversal's PNG button saves it labelled, enlarged as decoded_grid's.
     """
     if len(z) != model.config.latent_dim:
         raise ValueError(f"z has {len(z)} coordinates, the model's latent space {model.config.latent_dim}")
@@ -112,7 +116,8 @@ def latent_sliders(model, z: Sequence[float], *, key: str, order: Sequence[int],
 def decoded_grid(model, latents, *, key: str, nrow: int, width: int = 520, caption: str = "",
                  download: str = "decoded.png") -> None:
     """Decode latents [N, D] in the browser and tile them nrow to a row, with 1-pixel white gaps as
-    vae_core.evaluation.image_grid lays them out, about width CSS pixels wide; a button saves it as download."""
+    vae_core.evaluation.image_grid lays them out, about width CSS pixels wide; a button saves it as download, each
+    pixel a square of whole pixels and the picture at least 512 wide (for a slide)."""
     z = np.ascontiguousarray(np.asarray(latents, dtype="<f4").reshape(-1, model.config.latent_dim))
     data = {"key": key, "decoder": decoder_url(model), "latents": served.url(z.tobytes()), "count": len(z),
             "dim": z.shape[1], "nrow": int(nrow), "padding": 1, "width": int(width), "caption": caption,
