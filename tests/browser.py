@@ -85,6 +85,33 @@ def running_app(runs_dir: Path, ray: str | None = None):
         yield url, page
 
 
+# Every message from the server reaches the page's scripts `delay` ms late, in order, as on a slow link (DevTools'
+# network throttling leaves WebSockets alone): the app's own WebSocket, wrapped before the page's scripts run.
+SLOW_DOWNLINK = """delay => {
+  const Native = window.WebSocket;
+  const late = (socket, handler) => event => setTimeout(() => typeof handler === "function"
+    ? handler.call(socket, event) : handler.handleEvent(event), delay);
+  window.WebSocket = class extends Native {
+    addEventListener(type, handler, options) {
+      super.addEventListener(type, type === "message" && handler ? late(this, handler) : handler, options);
+    }
+    set onmessage(handler) { super.onmessage = handler && late(this, handler); }
+    get onmessage() { return super.onmessage; }
+  };
+}"""
+
+
+@contextlib.contextmanager
+def slow_page(browser_page, delay_ms: int, width=1400, height=1000):
+    """A new page in browser_page's browser whose server messages arrive delay_ms late (SLOW_DOWNLINK)."""
+    page = browser_page.context.browser.new_page(viewport={"width": width, "height": height})
+    try:
+        page.add_init_script(f"({SLOW_DOWNLINK})({int(delay_ms)})")
+        yield page
+    finally:
+        page.context.close()
+
+
 def open_page(page, url: str, path: str, model: str | None = None):
     """Go to the app's page at path (its URL path, "" for home), wait for its script to finish; with model, pick
     that shipped model in the sidebar first. Returns the page."""
@@ -107,3 +134,32 @@ def wait_idle(page, timeout=60_000) -> None:
         "() => !document.querySelector(\"[data-testid='stStatusWidget']\")"
         " && document.querySelectorAll(\"[data-testid='stMain'] [data-testid='stElementContainer']\").length > 0",
         timeout=timeout)
+
+
+# Values a page's console can send as a component's state (JavaScript expressions), none of which our components send
+FORGED = ["null", "'abc'", "7", "true", "[0.5, 0.5]", "{z: null, n: 1}", "{z: ['a', 'b'], n: 2}", "{z: [[0.5], 0.5], n: 3}",
+          "{z: [9, 0], n: 4}", "{z: [0.5, 0.5], n: '5'}", "{z: [0.5, 0.5], n: -6}", "{z: [0.5, 0.5, 0.5], n: 7}",
+          "{z: 'x'.repeat(100000), n: 8}", "(() => { let v = 0.5; for (let i = 0; i < 500; i++) v = [v]; return v; })()",
+          "'data:image/png;base64,' + 'A'.repeat(2000000)", "'data:image/png;base64,not*base64'",
+          "{png: 'data:image/png;base64,QQ=='}"]
+
+
+def forge_values(page, key: str, name: str, who: str) -> None:
+    """Send every FORGED value as the state `name` of the component `key` (through its setStateValue, as a console
+    could) and check that each is refused without a traceback: one short notice naming `who`, no server path in it."""
+    page.evaluate("""() => { window.toastsSeen = [];  // every notice shown from now on, kept after it fades
+        new MutationObserver(records => records.forEach(r => r.addedNodes.forEach(node => {
+            if (node.querySelectorAll) window.toastsSeen.push(...node.querySelectorAll("[data-testid='stToast']"));
+        }))).observe(document.body, {childList: true, subtree: true}); }""")
+    for n, value in enumerate(FORGED):
+        page.evaluate(f"() => window.vaeLab.components[{key!r}].component.setStateValue({name!r}, {value})")
+        if value == "null":  # nothing released, nothing drawn: no notice, nothing happens
+            page.wait_for_timeout(500)
+        else:
+            page.wait_for_function("n => window.toastsSeen.length > n", arg=n - 1, timeout=15_000)
+        wait_idle(page)
+        assert page.locator("[data-testid='stException']").count() == 0, value
+    texts = page.evaluate("() => window.toastsSeen.map(t => t.textContent)")
+    assert len(texts) == len(FORGED) - 1, texts
+    for text in texts:
+        assert f"Ignored what the {who} sent" in text and len(text) < 200 and str(ROOT) not in text, text

@@ -1,6 +1,8 @@
 """What a lecturer shares and a learner draws, in Debian's chromium: a digit drawn with the mouse gets its
 posterior, decoded pictures download as GIF, a model downloads as a zip the uploader takes back, and the
 address bar reopens the same view after a reload and in another browser. Screenshots in test-artifacts."""
+import base64
+import io
 import re
 
 import pytest
@@ -9,6 +11,7 @@ from playwright.sync_api import expect
 
 import browser
 from browser import SCREENSHOTS, running_app, wait_idle
+from ui.drawing import PREFIX
 
 pytestmark = browser.MARKS
 
@@ -40,6 +43,19 @@ def test_a_digit_drawn_with_the_mouse_gets_its_posterior(app):
     assert "your digit" in names and "1 σ" in names
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(SCREENSHOTS / "your-digit.png"), full_page=True)
+
+
+def test_forged_drawings_are_refused_with_a_short_notice_and_a_huge_one_before_it_is_decoded(app):
+    page = open_page(app, "Your_digit")
+    page.wait_for_function("() => window.vaeLab && window.vaeLab.components.digit_pad", timeout=30_000)
+    browser.forge_values(page, "digit_pad", "png", "drawing pad")
+    buffer = io.BytesIO()
+    Image.new("L", (8000, 8000)).save(buffer, format="PNG")  # a valid PNG, 64 M pixels
+    page.evaluate("url => window.vaeLab.components.digit_pad.component.setStateValue('png', url)",
+                  PREFIX + base64.b64encode(buffer.getvalue()).decode())
+    expect(page.locator("[data-testid='stAlert']")).to_contain_text("8000x8000 pixels", timeout=15_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "your-digit-forged.png"), full_page=True)
 
 
 def test_an_interpolation_downloads_as_a_looping_gif(app, tmp_path):

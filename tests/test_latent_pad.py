@@ -170,3 +170,40 @@ def test_the_weights_never_travel_in_the_component_arguments(app):
     browser_decodes(page, checkpoint, latents(1, 16))
     weights = 4 * sum(p.numel() for p in checkpoint.model.decoder.parameters())
     assert max(traffic["frames"]) < weights / 4, (max(traffic["frames"]), weights)  # about 18 kB against 1.3 MB
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_forged_releases_are_refused_with_a_short_notice(app):
+    page = open_pad(app)
+    browser_decodes(page, load_checkpoint(ROOT / "models" / "digits-2d"), latents(1, 2))
+    wait_idle(page)
+    before = saved_point(page)
+    browser.forge_values(page, "pad", "release", "latent pad")
+    assert saved_point(page) == before
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_the_pad_has_ticks_with_their_values_and_names_its_axes(app):
+    page = open_pad(app, model="mnist-16d")
+    checkpoint = load_checkpoint(ROOT / "models" / "mnist-16d")
+    browser_decodes(page, checkpoint, latents(1, 16))
+    wait_idle(page)
+    order = dimensions_by_kl(checkpoint.metrics, 16)
+    pad = page.locator("canvas.pad").bounding_box()
+    inner = pad["width"] - 2  # inside its 1-pixel border
+    values = [str(v) for v in range(-4, 5)]
+    x_ticks, y_ticks = page.locator(".pad-frame .x-ticks .axis-label"), page.locator(".pad-frame .y-ticks .axis-label")
+    assert x_ticks.all_inner_texts() == values and y_ticks.all_inner_texts() == values
+    for v, label in zip(range(-4, 5), x_ticks.all()):  # under the pad, where its value lies on the horizontal axis
+        box = label.bounding_box()
+        assert abs(box["x"] + box["width"] / 2 - (pad["x"] + 1 + (v + 4) / 8 * inner)) < 1.5
+        assert box["y"] >= pad["y"] + pad["height"] - 1
+    for v, label in zip(range(-4, 5), y_ticks.all()):  # left of it, upwards
+        box = label.bounding_box()
+        assert abs(box["y"] + box["height"] / 2 - (pad["y"] + 1 + (4 - v) / 8 * inner)) < 1.5
+        assert box["x"] + box["width"] <= pad["x"]
+    names = page.locator(".pad-frame .x-name"), page.locator(".pad-frame .y-name")
+    assert [n.inner_text() for n in names] == [f"z{order[0]} →", f"z{order[1]} →"]
+    page.screenshot(path=str(SCREENSHOTS / "latent_pad-ticks.png"), full_page=True)

@@ -9,6 +9,7 @@ the others handed to the pages through take()). Values are written back as they 
 from __future__ import annotations
 
 import re
+import reprlib
 from pathlib import Path
 
 import streamlit as st
@@ -144,10 +145,19 @@ def _numbers(text: str) -> list[float] | None:
     return values if all(v == v and abs(v) != float("inf") for v in values) else None
 
 
-def excerpt(raw: str) -> str:
-    """A value from outside as a notice repeats it: quoted, at most EXCERPT characters, control characters escaped."""
+def excerpt(raw) -> str:
+    """A value from outside as a notice repeats it: at most EXCERPT characters, control characters escaped; a string
+    quoted, any other value (a component's JSON) written to a few levels and items, however deep or long it is."""
+    if not isinstance(raw, str):
+        text = _SHALLOW.repr(raw)
+        return text if len(text) <= EXCERPT else text[:EXCERPT] + "…"
     text = repr(raw[:EXCERPT])
     return text[:-1] + "…" + text[-1] if len(raw) > EXCERPT else text
+
+
+_SHALLOW = reprlib.Repr()
+_SHALLOW.maxlevel, _SHALLOW.maxlist, _SHALLOW.maxdict = 3, 4, 4
+_SHALLOW.maxstring = _SHALLOW.maxlong = _SHALLOW.maxother = EXCERPT
 
 
 def notice(message: str) -> None:

@@ -11,6 +11,7 @@ window.vaeLab.components[key], for the tests and benchmarks.
 """
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from vae_core.export import pack_decoder
 from .. import served
 from ..charts import PALETTE
 from ..jslink import link
+from ..links import excerpt
 from ..state import RANGE
 
 HERE = Path(__file__).resolve().parent
@@ -57,7 +59,9 @@ def latent_pad(model, z: Sequence[float], *, key: str, dims: tuple[int, int] = (
     by default). background is (points
     [N, 2] in the pad's coordinates, labels [N] or None) drawn behind the handle, coloured by label and
     named by classes in the legend. on_release(point) runs before the script when the user lets go of the
-    handle or a slider, so the whole rerun already sees the new point.
+    handle or a slider, so the whole rerun already sees the new point; a release that does not parse
+    (parse_release) gets a notice instead. z is the session's point: the pad shows it unless one of its own
+    releases has yet to reach Python.
     """
     latent_dim = model.config.latent_dim
     if len(z) != latent_dim:
@@ -78,8 +82,10 @@ def latent_pad(model, z: Sequence[float], *, key: str, dims: tuple[int, int] = (
         # float32 (x, y) pairs, then one uint8 label per point
         blob = points.tobytes() + np.asarray(labels, np.uint8).tobytes()
         data["background"] = {"url": served.url(blob), "count": len(points)}
-    result = _pad(key=key, data=data, height="content", on_release_change=lambda: _released(key, on_release))
-    return result.release and result.release["z"]
+    data["seen"], point = _applied(key, latent_dim)
+    _pad(key=key, data=data, height="content",
+         on_release_change=lambda: _released(key, latent_dim, "latent pad", on_release))
+    return point
 
 
 def latent_sliders(model, z: Sequence[float], *, key: str, order: Sequence[int], traversal_dims: Sequence[int],
@@ -90,7 +96,9 @@ def latent_sliders(model, z: Sequence[float], *, key: str, order: Sequence[int],
     row per dimension in traversal_dims sweeping traversal_values, all decoded in the browser as a slider moves.
 
     on_release(point) runs before the script when the user lets go of a slider (nothing is sent while
-    dragging); returns the last point released (None before the first).
+    dragging; a release that does not parse gets a notice instead); returns the last point released (None before
+    the first). z is the session's point, shown unless one of the sliders' own releases has yet to reach Python.
+    The traversal's PNG button saves it labelled, enlarged as decoded_grid's.
     """
     if len(z) != model.config.latent_dim:
         raise ValueError(f"z has {len(z)} coordinates, the model's latent space {model.config.latent_dim}")
@@ -99,14 +107,17 @@ def latent_sliders(model, z: Sequence[float], *, key: str, order: Sequence[int],
             "order": order, "shown": SHOWN_SLIDERS, "folded": len(z) - len(order),
             "traversal": {"dims": [int(d) for d in traversal_dims], "values": [float(v) for v in traversal_values]},
             "imageWidth": 336, "stripWidth": 720}
-    result = _sliders(key=key, data=data, height="content", on_release_change=lambda: _released(key, on_release))
-    return result.release and result.release["z"]
+    data["seen"], point = _applied(key, len(z))
+    _sliders(key=key, data=data, height="content",
+             on_release_change=lambda: _released(key, len(z), "sliders", on_release))
+    return point
 
 
 def decoded_grid(model, latents, *, key: str, nrow: int, width: int = 520, caption: str = "",
                  download: str = "decoded.png") -> None:
     """Decode latents [N, D] in the browser and tile them nrow to a row, with 1-pixel white gaps as
-    vae_core.evaluation.image_grid lays them out, about width CSS pixels wide; a button saves it as download."""
+    vae_core.evaluation.image_grid lays them out, about width CSS pixels wide; a button saves it as download, each
+    pixel a square of whole pixels and the picture at least 512 wide (for a slide)."""
     z = np.ascontiguousarray(np.asarray(latents, dtype="<f4").reshape(-1, model.config.latent_dim))
     data = {"key": key, "decoder": decoder_url(model), "latents": served.url(z.tobytes()), "count": len(z),
             "dim": z.shape[1], "nrow": int(nrow), "padding": 1, "width": int(width), "caption": caption,
@@ -120,10 +131,54 @@ def grid_scale(image_width: int, width: int, nrow: int = 1, padding: int = 1) ->
     return max(1, width // (nrow * (image_width + padding) + padding))
 
 
-def _released(key: str, on_release: Callable[[list[float]], None] | None) -> None:
-    released = st.session_state[key].get("release")  # {"z": point, "n": how many releases so far}
-    if released is not None and on_release is not None:
-        on_release([float(v) for v in released["z"]])
+def parse_release(value, latent_dim: int) -> tuple[list[float], int]:
+    """A release as the pad and the sliders send it (base.js's sendRelease): {"z": latent_dim finite numbers within
+    +-RANGE, "n": its number, a whole number from 1}; returns (z, n). ValueError for anything else a browser could
+    send (our components send nothing else, but a page's console can)."""
+    if not isinstance(value, dict) or set(value) != {"z", "n"}:
+        raise ValueError("not a released point")
+    z, n = value["z"], value["n"]
+    if not (isinstance(n, int) and not isinstance(n, bool) and 1 <= n < 2 ** 53):
+        raise ValueError("its number is not a whole number from 1")
+    if not (isinstance(z, list) and len(z) == latent_dim and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= RANGE
+            for v in z)):
+        raise ValueError(f"not {latent_dim} numbers from {-RANGE:g} to {RANGE:g}")
+    return [float(v) for v in z], n
+
+
+def refuse(what: str, value, why: str) -> None:
+    """Tell the user that a value their browser sent from a component was ignored, and why, in a few words."""
+    st.toast(f"Ignored what the {what} sent, {excerpt(value)}: {why}.", icon=":material/block:")
+
+
+def _sent(key: str):
+    """What the component last sent as its release (None before the first): anything at all."""
+    component_state = st.session_state.get(key)
+    return component_state.get("release") if hasattr(component_state, "get") else None
+
+
+def _applied(key: str, latent_dim: int) -> tuple[int | None, list[float] | None]:
+    """The number of the release the session has applied and its point, (None, None) before the first. The component
+    shows Python's point only once its own last release is among those applied (view.js's takes)."""
+    try:
+        z, n = parse_release(_sent(key), latent_dim)
+    except ValueError:
+        return None, None
+    return n, z
+
+
+def _released(key: str, latent_dim: int, what: str, on_release: Callable[[list[float]], None] | None) -> None:
+    value = _sent(key)
+    if value is None:
+        return
+    try:
+        z, _ = parse_release(value, latent_dim)
+    except ValueError as e:
+        refuse(what, value, str(e))
+        return
+    if on_release is not None:
+        on_release(z)
 
 
 def decoder_url(model) -> str:

@@ -5,22 +5,22 @@ export const vaeLab = window.vaeLab = window.vaeLab || {};  // shared by the mod
 vaeLab.components = vaeLab.components || {};  // component key -> its live instance, for the tests and benchmarks
 
 // Streamlit calls a component's default export again with each rerun's data: one instance per parentElement,
-// created by make(parentElement, data) and given update(data, component); it may run a superseded cleanup at
-// once, so only the latest one removes the instance (destroy()). The instance is the hook's entry under data.key.
+// created by make(parentElement, data) and given update(data, component). The instance is the hook's entry under
+// data.key. Streamlit runs a call's cleanup at once when newer data came while the module loaded, and the newer
+// call may come later still: only a cleanup once the element has left the page removes the instance (removing it
+// on a superseded cleanup made a new one mid key storm, and the keys after it went nowhere: the focus was gone).
 export function mountOnce(component, instances, make) {
   const { data, parentElement } = component;
   let instance = instances.get(parentElement);
   if (!instance) {
     instance = make(parentElement, data);
-    instance.generation = 0;
     instances.set(parentElement, instance);
   }
-  const generation = ++instance.generation;
   instance.key = data.key;
   vaeLab.components[data.key] = instance;
   instance.update(data, component);
   return () => {
-    if (instance.generation !== generation) return;
+    if (parentElement.isConnected || instances.get(parentElement) !== instance) return;
     instance.destroy();
     instances.delete(parentElement);
     if (vaeLab.components[instance.key] === instance) delete vaeLab.components[instance.key];
@@ -42,12 +42,14 @@ export function push(list, value, keep = 5000) {
 
 // Send a released point to Python as the component's "release" state: a state (not a one-shot trigger, which a
 // rerun interrupted by the next key press could drop) that changes with every release, even to the same point.
+// Returns the release's number n; Python hands back the n it has applied (data.seen), see DecodingView.takes.
 let releases = 0;
 export function sendRelease(component, z) {
   component.setStateValue("release", { z: z.slice(), n: ++releases });
+  return releases;
 }
 
-// Save a canvas as a PNG file: the picture at its own resolution.
+// Save a canvas as a PNG file, pixel for pixel (TileCanvas.save enlarges a decoded picture first).
 export function downloadPng(canvas, name) {
   canvas.toBlob(blob => {
     const link = document.createElement("a");

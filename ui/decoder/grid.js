@@ -1,7 +1,7 @@
 // A decoded grid: latents the server sent once (float32, by URL), decoded in the browser and tiled like
 // torchvision's make_grid, with a button that saves the picture as a PNG. view.js loads the decoder.
 
-import { downloadPng, element, mountOnce } from "./base.js";
+import { element, mountOnce } from "./base.js";
 import { loadFloats } from "./decoder.js";
 import { DecodingView, TileCanvas } from "./view.js";
 
@@ -21,7 +21,7 @@ class Grid extends DecodingView {
     this.save = element("button", "save", below);
     this.save.textContent = "PNG";
     this.save.title = "Save this picture as a PNG file";
-    this.save.addEventListener("click", () => downloadPng(this.tiles.canvas, this.name));
+    this.save.addEventListener("click", () => this.tiles.save(this.name));
   }
 
   update(data, component) {

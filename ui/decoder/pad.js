@@ -9,6 +9,8 @@ const backgrounds = new Map();  // background URL -> Promise<{points, labels}>
 const pads = new WeakMap();     // parentElement -> Pad: Streamlit calls the default export again on new data
 const PAD_SIZE = 360;           // CSS pixels of the square pad
 const IMAGE_SIZE = 280;         // CSS pixels of the decoded image
+const BORDER = 1;               // CSS pixels of the pad's border (decoder.css)
+const TICK_EVERY = 1;           // a tick and its value at every whole latent value
 
 export default function (component) {
   return mountOnce(component, pads, parent => new Pad(parent));
@@ -26,7 +28,12 @@ class Pad extends DecodingView {
     super(root);
     this.dims = [0, 1];
     this.extent = 4;
-    this.padCanvas = element("canvas", "pad", root);
+    const frame = element("div", "pad-frame", root);  // the pad, its ticks' values and its axes' names
+    this.yName = element("div", "y-name", frame);
+    this.yTicks = element("div", "y-ticks", frame);
+    this.padCanvas = element("canvas", "pad", frame);
+    this.xTicks = element("div", "x-ticks", frame);
+    this.xName = element("div", "x-name", frame);
     const figure = element("div", "figure", root);
     this.image = new TileCanvas(figure, "image", root);
     this.readout = element("div", "readout", figure);
@@ -95,10 +102,10 @@ class Pad extends DecodingView {
       || String(data.order) !== String(this.order);
     this.dims = data.dims;
     this.order = data.order;
-    // Python moves the point only on purpose (a reset, a test image); a drag in progress wins.
-    if (dimsChanged || (!this.dragging && String(data.z) !== String(this.dataZ))) this.z = data.z.slice();
+    if (dimsChanged || this.takes(data)) this.z = data.z.slice();  // see DecodingView.takes
     this.dataZ = data.z.slice();
     if (dimsChanged) this.buildSliders();
+    this.placeTicks();
     const background = data.background ? data.background.url : null;
     if (background !== this.backgroundUrl || dimsChanged) {
       this.backgroundUrl = background;
@@ -123,6 +130,22 @@ class Pad extends DecodingView {
     }
   }
 
+  // The values of the ticks drawLayer draws, beside the pad's left and bottom edges, and the axes' names.
+  placeTicks() {
+    const values = [];
+    for (let v = -Math.floor(this.extent / TICK_EVERY) * TICK_EVERY; v <= this.extent; v += TICK_EVERY) values.push(v);
+    const place = (box, vertical) => box.replaceChildren(...values.map(v => {
+      const label = element("span", "axis-label");
+      label.textContent = String(v);
+      label.style[vertical ? "top" : "left"] = `${BORDER + this.toPixel(v, vertical) / this.padCanvas.width * PAD_SIZE}px`;
+      return label;
+    }));
+    place(this.xTicks, false);
+    place(this.yTicks, true);
+    this.xName.textContent = `z${this.dims[0]} →`;
+    this.yName.textContent = `z${this.dims[1]} →`;
+  }
+
   summary() {
     const [x, y] = this.dims;
     return `z${x} = ${this.z[x].toFixed(2)}, z${y} = ${this.z[y].toFixed(2)} (of ${this.z.length} dimensions)`;
@@ -143,6 +166,11 @@ class Pad extends DecodingView {
     ctx.beginPath();  // the axes through z = 0
     ctx.moveTo(this.toPixel(0, false), 0); ctx.lineTo(this.toPixel(0, false), size);
     ctx.moveTo(0, this.toPixel(0, true)); ctx.lineTo(size, this.toPixel(0, true));
+    const tick = size / 60;  // ticks on the left and bottom edges, whose values placeTicks writes beside them
+    for (let v = -Math.floor(this.extent / TICK_EVERY) * TICK_EVERY; v <= this.extent; v += TICK_EVERY) {
+      ctx.moveTo(this.toPixel(v, false), size); ctx.lineTo(this.toPixel(v, false), size - tick);
+      ctx.moveTo(0, this.toPixel(v, true)); ctx.lineTo(tick, this.toPixel(v, true));
+    }
     ctx.stroke();
     this.legend.replaceChildren();
     if (!scatter) return;

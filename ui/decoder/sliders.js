@@ -3,7 +3,7 @@
 // strip (each listed row sweeps one dimension over the given values) redrawn as often as it can keep up.
 // Nothing reaches Python until a slider is let go. view.js loads the decoder and runs the frames.
 
-import { downloadPng, element, mountOnce, push } from "./base.js";
+import { element, mountOnce } from "./base.js";
 import { DecodingView, TileCanvas } from "./view.js";
 
 const instances = new WeakMap();  // parentElement -> Sliders
@@ -19,7 +19,6 @@ class Sliders extends DecodingView {
     const root = element("div", "latent-sliders", parent);
     super(root);
     this.stripStarted = 0;
-    this.released = [];  // the points sent to Python lately, as strings
     const top = element("div", "top", root);
     this.controls = element("div", "controls", top);
     const figure = element("figure", "digit", top);
@@ -27,11 +26,14 @@ class Sliders extends DecodingView {
     this.readout = element("figcaption", "", figure);
     this.stripBox = element("figure", "strip", root);
     this.stripCaption = element("figcaption", "", this.stripBox);
-    this.strip = new TileCanvas(this.stripBox, "tiles", root);
-    const save = element("button", "save", this.stripBox);
-    save.textContent = "PNG";
-    save.title = "Save the traversals as a PNG file";
-    save.addEventListener("click", () => downloadPng(this.strip.canvas, "traversals.png"));
+    const labelled = element("div", "labelled", this.stripBox);  // each row's dimension, each column's value
+    this.rowLabels = element("div", "row-labels", labelled);
+    this.columnLabels = element("div", "column-labels", labelled);
+    this.strip = new TileCanvas(labelled, "tiles", root);
+    this.save = element("button", "save", this.stripBox);
+    this.save.textContent = "PNG";
+    this.save.title = "Save the traversals as a PNG file, labelled";
+    this.save.addEventListener("click", () => this.strip.save("traversals.png", this.stripLabels()));
     this.status = element("div", "status", root);
   }
 
@@ -39,19 +41,17 @@ class Sliders extends DecodingView {
     super.update(data, component);
     Object.assign(this, { imageWidth: data.imageWidth, stripWidth: data.stripWidth });
     const layout = JSON.stringify([data.order, data.shown, data.traversal, data.z.length]);
-    // Python moved the point on purpose (a reset, a test image, the prior), not an echo of one we sent
-    const fromPython = String(data.z) !== String(this.dataZ) && !this.released.includes(String(data.z));
+    // Python's point: a reset, a test image, the prior, or the echo of our own releases once all have arrived
+    const moved = this.z.length !== data.z.length || (this.takes(data) && String(data.z) !== String(this.z));
+    if (moved) this.z = data.z.slice();
     if (layout !== this.layout) {
-      const kept = this.z.length === data.z.length && !fromPython;  // the same latent: the user's point stays
       this.layout = layout;
       Object.assign(this, { order: data.order, shown: data.shown, traversal: data.traversal, extent: data.extent });
-      if (!kept) this.z = data.z.slice();
       this.stripDrawnAt = this.stripTile = undefined;  // a new strip, drawn whole
       this.build(data.folded);
       if (this.decoder) this.layoutCanvases();
       this.changed(null, true);
-    } else if (!this.dragging && fromPython) {
-      this.z = data.z.slice();
+    } else if (moved) {
       this.changed(null, true);
     }  // a rerun that only echoes the released point redraws nothing
     this.dataZ = data.z.slice();
@@ -67,6 +67,12 @@ class Sliders extends DecodingView {
     const { dims, values } = this.traversal;
     this.image.layout(this.decoder, 1, 1, 0, this.imageWidth);
     this.strip.layout(this.decoder, dims.length * values.length, values.length, 1, this.stripWidth);
+    this.strip.placeLabels(this.rowLabels, this.columnLabels, this.stripLabels());
+  }
+
+  stripLabels() {
+    const { dims, values } = this.traversal;
+    return { rows: dims.map(d => `z${d}`), columns: values.map(v => String(Number(v.toFixed(2)))) };
   }
 
   build(folded) {
@@ -82,18 +88,14 @@ class Sliders extends DecodingView {
       element("div", "folded", this.controls).textContent =
         `${folded} further dimensions, the least informative, have no slider: they keep their values.`;
     }
-    const { dims, values } = this.traversal;
-    this.stripCaption.textContent = `Traversals: each row sweeps one dimension from ${values[0]} to ` +
-      `${values[values.length - 1]} with the others held at the sliders' values: ` +
-      dims.map((d, r) => `row ${r + 1} z${d}`).join(", ") + ".";
+    this.stripCaption.textContent = "Traversals: each row sweeps the dimension named on its left over the values " +
+      "above the columns, the others held at the sliders' values.";
   }
 
   // Let go (or a key): the strip catches up now, a few tiles a frame, and the point goes to Python.
   release() {
     this.stripStarted = -Infinity;
     this.changed(null);
-    if (!this.component) return;
-    push(this.released, String(this.z), 32);  // its echo in a later rerun is no move (keys may have gone on)
     super.release();
   }
 

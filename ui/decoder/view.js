@@ -3,11 +3,12 @@
 // and the z readout, counts frames for the benchmarks, and decodes for the tests. A subclass draws in frame().
 // Also the tiled canvas the views draw decoded pictures on.
 
-import { element, push, sendRelease } from "./base.js";
+import { downloadPng, element, push, sendRelease } from "./base.js";
 import { loadDecoder } from "./decoder.js";
 
 const SHIFT_STEP = 0.25;  // Shift + an arrow key moves a slider this far (plain arrows step 0.01)
 const READOUT_MOST = 8;   // the readout spells z out up to this many dimensions
+const SAVED_WIDTH = 512;  // a saved picture is at least this many pixels wide: a slide shows it large and sharp
 
 export class DecodingView {
   // root: the view's element, already placed. A view with a status line sets this.status: the decoder's loading is
@@ -19,6 +20,7 @@ export class DecodingView {
     this.rows = [];            // the slider rows: {d, input, shown, label}
     this.dirty = false;        // the picture is behind this.z
     this.dragging = false;
+    this.sent = null;          // the number of the last point this view released (base.js's sendRelease)
     this.frameRequested = false;
     this.since = null;         // timeStamp of the oldest input not yet drawn
     this.shown = null;         // that input's timestamp once drawn, until the next frame begins
@@ -170,7 +172,15 @@ export class DecodingView {
 
   // Only the point where the user lets go goes to Python: one rerun per gesture, none while dragging.
   release() {
-    if (this.component) sendRelease(this.component, this.z);
+    if (this.component) this.sent = sendRelease(this.component, this.z);
+  }
+
+  // Whether to show Python's point (data.z, the session's): not during a drag, nor while a point this view released
+  // has yet to reach Python (data.seen is the last release it applied). Until then a rerun carries an older point:
+  // taking it pulled the slider back under the keys (an echo told by its value was missed once older than the last
+  // 32 releases, and the slider stayed behind the session's point).
+  takes(data) {
+    return !this.dragging && (this.sent === null || data.seen === this.sent);
   }
 }
 
@@ -197,7 +207,59 @@ export class TileCanvas {
     const scale = room >= width ? Math.floor(room / width) : Math.max(0.25, room / width);
     this.canvas.style.width = `${width * scale}px`;
     this.canvas.style.height = `${height * scale}px`;
-    Object.assign(this, { decoder, nrow, padding });
+    Object.assign(this, { decoder, nrow, padding, scale });
+  }
+
+  // Where the centre of tile column (or row, if vertical) i lies, in the canvas's own pixels.
+  centre(i, vertical = false) {
+    const size = vertical ? this.decoder.height : this.decoder.width;
+    return this.padding + i * (size + this.padding) + size / 2;
+  }
+
+  // Name the tile rows in rowBox and the columns in columnBox (labels: {rows, columns}, texts), each label centred
+  // on its row or column as the canvas is shown; the boxes lie left of and above the canvas (decoder.css).
+  placeLabels(rowBox, columnBox, labels) {
+    const place = (box, texts, vertical) => box.replaceChildren(...texts.map((text, i) => {
+      const label = element("span", "axis-label");
+      label.textContent = text;
+      label.style[vertical ? "top" : "left"] = `${this.centre(i, vertical) * this.scale}px`;
+      return label;
+    }));
+    place(rowBox, labels.rows, true);
+    place(columnBox, labels.columns, false);
+  }
+
+  // Save the picture as a PNG a slide can take: each pixel a square of whole pixels (hard edges), at least
+  // SAVED_WIDTH wide (the canvas's own 73 or 262 pixels looked blurred or tiny there); labels ({rows, columns},
+  // texts) are written left of the rows and above the columns.
+  save(name, labels = null) {
+    const { canvas, image } = this, scale = Math.ceil(SAVED_WIDTH / canvas.width);
+    const out = document.createElement("canvas"), ctx = out.getContext("2d");
+    const font = Math.max(12, Math.min(28, Math.round(0.3 * this.decoder.height * scale)));
+    ctx.font = `${font}px sans-serif`;
+    const left = labels ? Math.ceil(Math.max(...labels.rows.map(t => ctx.measureText(t).width))) + font : 0;
+    const top = labels ? 2 * font : 0;
+    out.width = left + canvas.width * scale;
+    out.height = top + canvas.height * scale;
+    const big = ctx.createImageData(canvas.width * scale, canvas.height * scale);
+    for (let y = 0; y < big.height; y++) {
+      const from = 4 * Math.floor(y / scale) * canvas.width;
+      for (let x = 0; x < big.width; x++) {
+        const i = from + 4 * Math.floor(x / scale), o = 4 * (y * big.width + x);
+        for (let j = 0; j < 4; j++) big.data[o + j] = image.data[i + j];
+      }
+    }
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, out.width, out.height);
+    ctx.putImageData(big, left, top);
+    if (labels) {
+      Object.assign(ctx, { font: `${font}px sans-serif`, fillStyle: "#31333f", textBaseline: "middle" });
+      ctx.textAlign = "right";
+      labels.rows.forEach((text, i) => ctx.fillText(text, left - font / 2, top + this.centre(i, true) * scale));
+      ctx.textAlign = "center";
+      labels.columns.forEach((text, i) => ctx.fillText(text, left + this.centre(i) * scale, top / 2));
+    }
+    downloadPng(out, name);
   }
 
   // Paint one decoded image (C, H, W) as tile `index`; show() puts the tiles on the canvas.

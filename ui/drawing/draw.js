@@ -29,6 +29,7 @@ class DrawingPad {
   }
 
   update(data, component) {
+    this.component = component;  // the tests' way in, as on the decoders' views
     this.send = component.setStateValue;
     if (data.clear !== this.clearToken) {  // Python asked for an empty pad (after keeping a drawing, say)
       if (this.clearToken !== undefined) { this.clear(); this.send("png", null); }
