@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import mnist_folder
 from ray_cluster import ray_processes, stop_session
 from waiting import holds_within
 
@@ -38,7 +39,8 @@ def streamlit_server(script: Path, env: dict | None = None, timeout: float = 90,
                "--server.address", "127.0.0.1", "--server.headless", "true",
                "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
     log = open(ROOT / "test-artifacts" / f"server-{port}.log", "w") if (ROOT / "test-artifacts").is_dir() else None
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, start_new_session=True,
+    data = {"VAE_DATA_DIR": str(mnist_folder())}  # where the tests look for MNIST, also when pytest runs without ./run
+    process = subprocess.Popen(command, cwd=ROOT, env={**data, **os.environ, **(env or {})}, start_new_session=True,
                                stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 

@@ -124,7 +124,7 @@ def test_a_lesson_link_opens_its_step_in_this_tab_and_in_a_new_one(app):
 
     url, _ = app
     home, pad = STEPS[0], next(s for s in STEPS if s.page.url == "Latent_pad")
-    model = re.compile(f"^{re.escape(home.link['model'])} ")
+    model = re.compile(f"^{re.escape(home.link['model'])}$")  # the picker shows the model's name
     page = open_page(app, "Lesson")
     page.screenshot(path=str(SCREENSHOTS / "lesson.png"), full_page=True)
     hrefs = page.evaluate(LESSON_LINKS)
@@ -150,4 +150,4 @@ def test_a_lesson_link_opens_its_step_in_this_tab_and_in_a_new_one(app):
     page.wait_for_function("() => location.pathname === '/Latent_pad'", timeout=30_000)
     page.wait_for_function(f"() => new URLSearchParams(location.search).get('z') === '{pad.link['z']}'",
                            timeout=30_000)
-    expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile(f"^{re.escape(pad.link['model'])} "))
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile(f"^{re.escape(pad.link['model'])}$"))
