@@ -47,8 +47,10 @@ def test_a_sweep_runs_on_a_two_node_cluster_and_its_checkpoints_come_back(tmp_pa
 
 
 def test_without_a_cluster_the_sweep_starts_a_local_ray_and_stops_it(tmp_path):
+    """Conv models (MLPs train as one program in the process itself: tests/test_batched.py)."""
     env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
-    result, left = sweep(*FLAGS, "--betas", "0.5,2", "--out", tmp_path / "local", env=env)
+    result, left = sweep(*FLAGS, "--arch", "conv", "--channels", "4,8", "--betas", "0.5,2", "--out",
+                         tmp_path / "local", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert re.search(r"running on a local Ray instance on 127\.0\.0\.1 \(\d+ CPUs\)", result.stderr)
     summary = [json.loads((tmp_path / "local" / f"beta-{b}" / "config.json").read_text())["beta"] for b in ("0.5", "2")]

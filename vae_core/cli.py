@@ -72,14 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--ray", metavar="ADDRESS", help="train as a job on this Ray cluster (default: VAE_RAY_ADDRESS "
                                                     "if set, else here, in this process)")
 
-    w = sub.add_parser("sweep", help="train one model per beta as parallel Ray jobs, a checkpoint folder each")
+    w = sub.add_parser("sweep", help="train one model per beta, a checkpoint folder each: MLPs as one program here, "
+                                     "or as parallel Ray jobs (--ray, or conv models)")
     add_config_flags(w)
     w.add_argument("--betas", type=_betas, required=True, help="comma-separated, e.g. 0.1,0.3,1,3,10")
     w.add_argument("--data-dir", help="folder with the IDX files (default: VAE_DATA_DIR, then download)")
     w.add_argument("--out", required=True, help="folder to hold one checkpoint folder per beta (beta-0.1, ...)")
     w.add_argument("--force", action="store_true", help="overwrite existing checkpoints in --out")
-    w.add_argument("--ray", metavar="ADDRESS", help="Ray cluster to run on (default: VAE_RAY_ADDRESS if set, "
-                                                    "else a local instance started for the sweep)")
+    w.add_argument("--ray", metavar="ADDRESS", help="Ray cluster to run on (default: VAE_RAY_ADDRESS if set; else "
+                                                    "MLPs train here as one program, conv models on a local Ray "
+                                                    "instance started for the sweep)")
 
     e = sub.add_parser("eval", help="print a checkpoint's test metrics")
     e.add_argument("checkpoint")
@@ -199,6 +201,7 @@ def _out_folder(out: Path, force: bool):
 
 
 def _sweep(args) -> int:
+    from .batched import batchable
     from .data import load_dataset
     from .tradeoff import sweep_configs
 
@@ -206,11 +209,44 @@ def _sweep(args) -> int:
     out = Path(args.out)
     configs = sweep_configs(base, args.betas)
     data = load_dataset(base.dataset, args.data_dir)
+    address = args.ray or os.environ.get("VAE_RAY_ADDRESS")
     with contextlib.ExitStack() as folders:
         for name in configs:
             folders.enter_context(_out_folder(out / name, args.force))
-        _connect(args.ray or os.environ.get("VAE_RAY_ADDRESS"))  # else a local instance, stopped at the end
+        if not address and batchable(list(configs.values())):
+            return _sweep_here(configs, data, out)
+        _connect(address)  # else a local instance, stopped at the end
         return _run_on_ray(configs, data, out)
+
+
+def _sweep_here(configs: dict, data, out: Path) -> int:
+    """Train the sweep's members as one program in this process (batched.py): no Ray to start, one step for all."""
+    from tqdm import tqdm
+
+    from .batched import train_batched
+    from .checkpoint import save_checkpoint
+    from .events import EpochEvent
+
+    print(f"training the {len(configs)} runs as one program here", file=sys.stderr)
+    names = list(configs)
+    bars = [tqdm(total=c.epochs, unit="epoch", position=i, desc=name, dynamic_ncols=True)
+            for i, (name, c) in enumerate(configs.items())]
+
+    def report(member):
+        if isinstance(member.event, EpochEvent):
+            bars[member.index].update(1)
+            bars[member.index].set_postfix_str(f"test −ELBO {member.event.record['test_nelbo']:.2f}")
+
+    try:
+        results = train_batched(list(configs.values()), data, callback=report)
+    finally:
+        for bar in bars:
+            bar.close()
+    for name, (model, history) in zip(names, results):
+        save_checkpoint(model, out / name, history.epochs, history.test)
+        print(f"{name}: finished {len(history.epochs)} epochs; saved {out / name} (test negative ELBO "
+              f"{history.test['nelbo']:.2f} nats)")
+    return 0
 
 
 def _run_on_ray(configs, data, out: Path, record: int = 0) -> int:

@@ -1,0 +1,87 @@
+"""Runs trained as one program (vae_core/batched.py): each member ends as the model and history its own run gives,
+within float rounding, whether the members differ in beta, warm-up, free bits, learning rate or seed; runs that
+cannot be batched are refused."""
+import pytest
+import torch
+
+from vae_core import Config, ConfigError, train_new
+from vae_core.batched import Member, batchable, train_batched
+from vae_core.events import EpochEvent, StepEvent
+
+BASE = Config(dataset="digits", hidden=(32,), latent_dim=3, epochs=3, batch_size=100, precision="fp32", seed=4)
+
+
+@pytest.mark.parametrize("members", [
+    [{"beta": 0.3}, {"beta": 1.0}, {"beta": 3.0}],                        # a sweep: one gather serves all
+    [{}, {"warmup_epochs": 2.0}, {"free_bits": 0.4}],                      # the warm-up page's three runs
+    [{"seed": 1, "lr": 2e-3}, {"seed": 2, "lr_decay": 0.5}],               # seeds apart: a batch each
+    [{"beta": 0.5, "binarize": True, "ema": 0.99}, {"beta": 2.0, "binarize": True, "ema": 0.99}],
+])
+def test_each_member_is_the_run_it_would_have_been(digits, members):
+    configs = [BASE.replace(**changes) for changes in members]
+    events = []
+    results = train_batched(configs, digits, callback=events.append)
+    for k, (config, (model, history)) in enumerate(zip(configs, results)):
+        alone, alone_history = train_new(config, digits)
+        for a, b in zip(alone_history.epochs, history.epochs):
+            for key in ("train_loss", "test_nelbo", "test_kl"):
+                assert b[key] == pytest.approx(a[key], rel=2e-3, abs=2e-3), (k, key)
+            assert b["active_units"] == a["active_units"] and b["beta"] == a["beta"]
+        for (name, a), b in zip(alone.state_dict().items(), model.state_dict().values()):
+            torch.testing.assert_close(b, a, rtol=2e-3, atol=2e-3, msg=f"member {k}: {name}")
+    steps = [e for e in events if isinstance(e.event, StepEvent)]
+    assert {e.index for e in steps} == set(range(len(configs))) and len(steps) == len(configs) * 3 * 15
+    assert sum(isinstance(e.event, EpochEvent) for e in events) == len(configs) * 3
+    assert all(isinstance(e, Member) for e in events)
+
+
+def test_runs_that_differ_in_what_they_share_are_refused(digits):
+    assert not batchable([BASE, BASE.replace(hidden=(64,))]) and not batchable([BASE])
+    assert not batchable([BASE.replace(arch="conv", dataset="mnist"), BASE.replace(arch="conv", dataset="mnist")])
+    with pytest.raises(ConfigError, match="cannot train as one program"):
+        train_batched([BASE, BASE.replace(epochs=4)], digits)
+
+
+def test_a_stop_ends_every_member_with_its_finished_epochs(digits):
+    class AfterEpoch:
+        def __init__(self):
+            self.epochs = 0
+
+        def is_set(self):
+            return self.epochs >= 2
+
+    stop = AfterEpoch()
+    results = train_batched([BASE.replace(epochs=20, beta=b) for b in (0.5, 2.0)], digits, stop=stop,
+                            callback=lambda e: setattr(stop, "epochs", stop.epochs + isinstance(e.event, EpochEvent) / 2))
+    for model, history in results:
+        assert history.stopped and len(history.epochs) == 2
+
+
+def test_the_cli_s_sweep_of_mlps_trains_them_as_one_program_here_without_ray(tmp_path):
+    """Each beta's checkpoint is the model its own train would give, and no Ray was started or imported."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from vae_core import load_checkpoint
+
+    flags = ["--dataset", "digits", "--hidden", "32", "--latent-dim", "3", "--epochs", "2", "--batch-size", "100",
+             "--precision", "fp32", "--seed", "4"]
+    probe = ("import sys; from vae_core.cli import main; code = main(sys.argv[1:]); "
+             "print('ray imported' if 'ray' in sys.modules else 'no ray'); sys.exit(code)")
+    env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
+    result = subprocess.run([sys.executable, "-c", probe, "sweep", *flags, "--betas", "0.5,2", "--out",
+                             str(tmp_path / "sweep")], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "as one program here" in result.stderr and "no ray" in result.stdout
+    for beta in ("0.5", "2"):
+        saved = load_checkpoint(tmp_path / "sweep" / f"beta-{beta}")
+        train = subprocess.run([sys.executable, "-m", "vae_core", "train", *flags, "--beta", beta, "--out",
+                                str(tmp_path / f"alone-{beta}")], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                               env=env)
+        assert train.returncode == 0, train.stderr[-2000:]
+        alone = json.loads((tmp_path / f"alone-{beta}" / "metrics.json").read_text())["metrics"]
+        assert saved.config.beta == float(beta)
+        assert saved.metrics["nelbo"] == pytest.approx(alone["nelbo"], rel=2e-3)

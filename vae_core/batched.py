@@ -1,0 +1,246 @@
+"""K runs trained as one program: MLP models that share their architecture, data, batch size, epochs, precision and
+weight average, and differ in beta, KL warm-up, free bits, learning rate (and its landing) or seed. Their weights
+are stacked, each step gathers the batch once for all members whose seeds agree (their shuffling orders are the
+same), the layers are batched matrix products, and each member keeps its own objective, schedule, random draws
+and Adam moments: a member ends as the model, history and test metrics its own run would give, within float
+rounding (tests/test_batched.py).
+
+Why: the members of a sweep on tiny models cost each step little more than one of them, where separate runs pay
+the per-step overhead (Python, small kernels, a batch gather) K times.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .config import Config
+from .data import Dataset, binarize
+from .errors import ConfigError, TrainingDiverged
+from .evaluation import evaluate
+from .events import EpochEvent, StepEvent
+from .model import VAE
+from .objective import combine, kl_per_dim, recon_nll
+from .training import Adam, History, epoch_record, kl_weight, learning_rate, resolve_precision
+
+SHARED = ("dataset", "arch", "hidden", "channels", "latent_dim", "likelihood", "obs_sigma", "recon_reduction",
+          "binarize", "epochs", "batch_size", "ema", "precision")
+
+
+def batchable(configs: list[Config]) -> bool:
+    """Whether configs can train as one program: two or more MLPs agreeing in every field of SHARED."""
+    first = configs[0]
+    return (len(configs) > 1 and first.arch == "mlp"
+            and all(getattr(c, name) == getattr(first, name) for c in configs for name in SHARED))
+
+
+@dataclass(frozen=True)
+class Member:
+    """An event of member index of a batched run (StepEvent, EpochEvent)."""
+    index: int
+    event: object
+
+
+class Stacked(nn.Module):
+    """K MLP VAEs of one architecture with their weights stacked on a first axis: [K, out, in], [K, 1, out]."""
+
+    def __init__(self, models: list[VAE]):
+        super().__init__()
+        self.count, self.config = len(models), models[0].config
+        layers = lambda m: [*_linears(m.encoder), m.mu_head, m.logvar_head, *_linears(m.decoder)]  # noqa: E731
+        per_model = [layers(m) for m in models]
+        self.weights = nn.ParameterList([nn.Parameter(torch.stack([ls[i].weight.detach() for ls in per_model]))
+                                         for i in range(len(per_model[0]))])
+        self.biases = nn.ParameterList([nn.Parameter(torch.stack([ls[i].bias.detach() for ls in per_model])[:, None])
+                                        for i in range(len(per_model[0]))])
+        self.encoder_layers = len(_linears(models[0].encoder))
+
+    def _linear(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.biases[i], h, self.weights[i].transpose(1, 2))
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [K, B, P] -> mu, logvar [K, B, D]."""
+        h = x
+        for i in range(self.encoder_layers):
+            h = self._linear(i, h).relu()
+        n = self.encoder_layers
+        return self._linear(n, h), self._linear(n + 1, h)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z [K, B, D] -> logits [K, B, P]."""
+        h, first, last = z, self.encoder_layers + 2, len(self.weights) - 1
+        for i in range(first, last + 1):
+            h = self._linear(i, h)
+            if i < last:
+                h = h.relu()
+        return h
+
+    @torch.no_grad()
+    def unstack(self, k: int, model: VAE) -> None:
+        """Copy member k's weights into model (a VAE of the same config)."""
+        layers = [*_linears(model.encoder), model.mu_head, model.logvar_head, *_linears(model.decoder)]
+        for layer, weight, bias in zip(layers, self.weights, self.biases):
+            layer.weight.copy_(weight[k])
+            layer.bias.copy_(bias[k, 0])
+
+
+def _linears(module: nn.Module) -> list[nn.Linear]:
+    return [m for m in module if isinstance(m, nn.Linear)]
+
+
+@dataclass
+class _MemberState:
+    config: Config
+    generator: torch.Generator        # eps draws and binarisation, as the member's own run
+    order_generator: torch.Generator  # its batch order
+    model: VAE                        # its weights between epochs: evaluated, kept, saved
+    history: History = field(default_factory=History)
+
+
+def train_batched(configs: list[Config], data: Dataset, *, callback: Callable | None = None, stop=None,
+                  device: str | torch.device = "cpu") -> list[tuple[VAE, History]]:
+    """Train one model per config as one program (see batchable()); returns each member's (model, history), as
+    train_new would have. callback(Member(k, event)) hears each member's StepEvents and EpochEvents; stop (anything
+    with is_set()) stops every member before the next step, each keeping its finished epochs. A non-finite loss in
+    any member restores every member's last finished epoch and raises TrainingDiverged naming it."""
+    if not batchable(configs):
+        raise ConfigError("these runs cannot train as one program: they must be MLPs that agree in "
+                          + ", ".join(SHARED))
+    device = torch.device(device)
+    configs = [resolve_precision(c, device) for c in configs]
+    members = [_MemberState(c, torch.Generator(device=device).manual_seed(c.seed),
+                            torch.Generator().manual_seed(c.seed + 1), VAE(c).to(device)) for c in configs]
+    for m in members:
+        m.model.config = m.config
+    stacked = Stacked([m.model for m in members]).to(device)
+    optimizer = Adam(stacked.parameters(), lr=0.0)  # each step sets every member's rate
+    loop = _BatchedLoop(stacked, members, optimizer, device, callback)
+    train_x, test_x = data.train_x.to(device), data.test_x.to(device)
+    first = configs[0]
+    for epoch in range(1, first.epochs + 1):
+        start = time.perf_counter()
+        sums = loop.run_epoch(train_x, epoch, stop)
+        if sums is None:
+            loop.restore()
+            for m in members:
+                m.history.stopped = True
+            break
+        train_seconds = time.perf_counter() - start
+        for k, m in enumerate(members):
+            loop.publish(k)
+            m.history.test = evaluate(m.model, test_x, m.config, seed=m.config.seed)
+            record = epoch_record(epoch, m.config, sums[k], m.history.test, time.perf_counter() - start,
+                                  train_seconds)
+            m.history.epochs.append(record)
+            if callback is not None:
+                callback(Member(k, EpochEvent(epoch, first.epochs, record)))
+        loop.keep()
+    return [(m.model, m.history) for m in members]
+
+
+class _BatchedLoop:
+    def __init__(self, stacked: Stacked, members: list[_MemberState], optimizer: Adam, device, callback):
+        self.stacked, self.members, self.optimizer, self.device, self.callback = \
+            stacked, members, optimizer, device, callback
+        config = members[0].config
+        self.autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16"
+                         else contextlib.nullcontext())
+        self.average = [p.detach().clone() for p in stacked.parameters()] if config.ema > 0 else None
+        self.steps_taken = 0
+        self.keep()
+
+    def keep(self) -> None:
+        self.good = copy.deepcopy(self.stacked.state_dict())
+        self.good_average = copy.deepcopy(self.average)
+
+    def restore(self) -> None:
+        self.stacked.load_state_dict(self.good)
+        self.average = copy.deepcopy(self.good_average)
+        for k in range(len(self.members)):
+            self.stacked.unstack(k, self.members[k].model)
+
+    def publish(self, k: int) -> None:
+        """Member k's weights (its average, with ema) into its own VAE, to evaluate and save."""
+        if self.average is None:
+            return self.stacked.unstack(k, self.members[k].model)
+        params = list(self.stacked.parameters())
+        with torch.no_grad():
+            raw = [p.detach().clone() for p in params]
+            torch._foreach_copy_(params, self.average)
+            self.stacked.unstack(k, self.members[k].model)
+            torch._foreach_copy_(params, raw)
+
+    def run_epoch(self, train_x: torch.Tensor, epoch: int, stop) -> list[list[float]] | None:
+        members, config = self.members, self.members[0].config
+        n, batch, count = len(train_x), config.batch_size, len(self.members)
+        steps = math.ceil(n / batch)
+        orders = [torch.randperm(n, generator=m.order_generator).to(self.device) for m in members]
+        shared = all(m.config.seed == members[0].config.seed for m in members)  # one gather serves every member
+        sums = [[0.0, 0.0, 0.0] for _ in members]
+        for step in range(1, steps + 1):
+            if stop is not None and stop.is_set():
+                return None
+            progress = epoch - 1 + (step - 1) / steps
+            betas = [kl_weight(m.config, progress) for m in members]
+            rates = [learning_rate(m.config, progress) for m in members]
+            self.optimizer.lr = torch.tensor(rates, device=self.device).view(-1, 1, 1)  # every stacked tensor is 3-D
+            x = self._batch(train_x, orders, (step - 1) * batch, step * batch, shared)
+            losses = self._step(x, betas)
+            for k, (loss, recon, kl) in enumerate(losses):
+                if not math.isfinite(loss):
+                    self.restore()
+                    raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step} in run {k + 1} of "
+                                           f"{count}: the loss became {loss}; kept the weights of the last epoch")
+                sums[k] = [total + value * x.shape[1] for total, value in zip(sums[k], (loss, recon, kl))]
+                if self.callback is not None:
+                    self.callback(Member(k, StepEvent(epoch, step, steps, loss, recon, kl, betas[k])))
+        return [[total / n for total in s] for s in sums]
+
+    def _batch(self, train_x, orders, start: int, end: int, shared: bool) -> torch.Tensor:
+        """[K, B, P]: each member's rows as its own run gathers them (once, where the orders agree), binarised from
+        the member's own generator."""
+        if shared:
+            x = train_x.index_select(0, orders[0][start:end]).expand(len(self.members), -1, -1)
+        else:
+            x = torch.stack([train_x.index_select(0, order[start:end]) for order in orders])
+        if self.members[0].config.binarize:
+            x = torch.stack([binarize(x[k], m.generator) for k, m in enumerate(self.members)])
+        return x
+
+    def _step(self, x: torch.Tensor, betas: list[float]) -> list[tuple[float, float, float]]:
+        members = self.members
+        with self.autocast:
+            mu, logvar = self.stacked.encode(x)
+        mu, logvar = mu.float(), logvar.float()
+        eps = torch.stack([torch.randn(mu.shape[1:], generator=m.generator, device=mu.device) for m in members])
+        z = mu + eps * torch.exp(0.5 * logvar)
+        with self.autocast:
+            logits = self.stacked.decode(z)
+        logits = logits.float()
+        total, logged = 0.0, []
+        for k, m in enumerate(members):
+            c = m.config
+            terms = combine(recon_nll(logits[k], x[k], c.likelihood, c.obs_sigma), kl_per_dim(mu[k], logvar[k]),
+                            betas[k], c.free_bits, c.recon_reduction, x.shape[-1])
+            total = total + terms.loss
+            logged.append(torch.stack([terms.loss, terms.recon.mean(), terms.kl.mean()]).detach())
+        self.stacked.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step_in_ops()
+        self._update_average()
+        return [tuple(v) for v in torch.stack(logged).tolist()]
+
+    def _update_average(self) -> None:
+        if self.average is None:
+            return
+        self.steps_taken += 1
+        ema = self.members[0].config.ema
+        decay = min(ema, (1 + self.steps_taken) / (10 + self.steps_taken))
+        with torch.no_grad():
+            torch._foreach_lerp_(self.average, list(self.stacked.parameters()), 1 - decay)
