@@ -1,0 +1,69 @@
+"""A five-beta sweep against one of its runs, whole processes from the shell, in one run of this script: `train` for
+beta = 1, `sweep` of the five betas as one program (the default for MLPs: vae_core/batched.py), and the same sweep
+as five parallel Ray jobs on a local Ray instance the sweep starts (the path of conv models, forced here), in the
+order one, batched, Ray, Ray, batched, one.
+
+    python benchmarks/sweep.py [--epochs 60]
+
+The issue's sweep: digits, 8 latent dimensions, 256 hidden units, batch 64, betas 0.1,0.3,1,3,10. Check that the
+machine is idle first (uptime).
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FLAGS = ["--dataset", "digits", "--latent-dim", "8", "--hidden", "256", "--batch-size", "64"]
+BETAS = "0.1,0.3,1,3,10"
+
+
+def wall(command: list[str], env: dict) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, env=env)
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=60)
+    args = parser.parse_args()
+    print(f"load average at the start: {os.getloadavg()}", flush=True)
+    env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
+    cli = [sys.executable, "-m", "vae_core"]
+    flags = [*FLAGS, "--epochs", str(args.epochs)]
+    times = {"one run (train, beta 1)": [], "sweep of five, one program": [], "sweep of five, parallel Ray jobs": []}
+    with tempfile.TemporaryDirectory() as root:
+        commands = {
+            "one run (train, beta 1)": lambda i: [*cli, "train", *flags, "--out", f"{root}/one-{i}"],
+            "sweep of five, one program": lambda i: [*cli, "sweep", *flags, "--betas", BETAS, "--out", f"{root}/b-{i}"],
+            # the Ray path as conv models take it: a local instance for the sweep, five jobs in parallel
+            "sweep of five, parallel Ray jobs": lambda i: [sys.executable, "-c", RAY_SWEEP, *flags, "--betas", BETAS,
+                                                           "--out", f"{root}/r-{i}"],
+        }
+        order = list(commands) + list(commands)[::-1]
+        for i, name in enumerate(order):
+            times[name].append(wall(commands[name](i), env))
+            print(f"{name}: {times[name][-1]:.1f} s", flush=True)
+    one = statistics.mean(times["one run (train, beta 1)"])
+    print(f"\n| whole process, digits 8-d, 256 hidden, {args.epochs} epochs, batch 64 | wall s (mean of 2) | "
+          "against one run |\n| --- | --- | --- |")
+    for name, values in times.items():
+        print(f"| {name} | {statistics.mean(values):.1f} | {statistics.mean(values) / one:.2f}x |")
+    print(f"\nload average at the end: {os.getloadavg()}")
+
+
+# The CLI's sweep with its trainings on Ray regardless of the architecture (what it does for conv models or --ray).
+RAY_SWEEP = """
+import sys
+from vae_core import batched, cli
+batched.batchable = lambda configs: False
+sys.exit(cli.main(["sweep", *sys.argv[1:]]))
+"""
+
+if __name__ == "__main__":
+    main()
