@@ -1,6 +1,8 @@
 """Snapshots and recordings of a model while it trains (vae_core/recording.py): a snapshot's means are the model's
 encoding at that step, a recording takes log-spaced steps from the initial weights to the last, round-trips
 through a checkpoint folder, and a live watch keeps within its byte budget."""
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -82,3 +84,21 @@ def test_a_live_watch_sends_the_decoder_within_its_byte_budget(digits):
     weights = sum(len(s.decoder) for s in with_weights[1:])
     assert 2 <= len(with_weights) < len(sent)  # some, not all: the budget holds the rest back
     assert weights <= 30_000 * (watch.last - watch.started + 1.0)
+
+
+def test_the_shipped_recording_replays_as_a_gif_a_frame_per_snapshot_with_each_class_in_its_colour():
+    """digits-2d's recording: a frame per snapshot, wide enough for a slide, the plane always (z0, z1); a class's
+    colour is the same exact colour in the first frame and the last (a palette per frame had turned 0s grey)."""
+    from PIL import Image, ImageColor
+
+    from ui.charts import PALETTE
+    from vae_core.recording import recording_gif
+
+    recording = load_recording("models/digits-2d", 2, (1, 8, 8))
+    assert all(s.dims == (0, 1) for s in recording.snapshots)
+    gif = Image.open(io.BytesIO(recording_gif(recording, [str(i) for i in range(10)], PALETTE)))
+    assert gif.n_frames == len(recording.snapshots) and gif.width >= 512 and gif.info.get("loop") == 0
+    for frame in (0, gif.n_frames - 1):
+        gif.seek(frame)
+        colours = {c for _, c in gif.convert("RGB").getcolors(1 << 16)}
+        assert {ImageColor.getrgb(c) for c in PALETTE} <= colours, frame

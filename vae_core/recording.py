@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +54,8 @@ def recording_steps(total_steps: int, count: int) -> list[int]:
 class Snapshot:
     step: int                        # optimiser steps taken (0: the initial weights)
     epoch: float                     # epochs done, fractional
-    dims: tuple[int, int]            # the two dimensions with the most KL now (a 1-D model: (0, 0))
+    dims: tuple[int, int]            # the two dimensions with the most KL now (a 2-D model: (0, 1), the plane
+                                     # itself; a 1-D model: (0, 0))
     mu: np.ndarray                   # [M, 2] posterior means of the subset on dims, float32
     logvar: np.ndarray               # [M, 2] their log-variances
     kl_per_dim: np.ndarray           # [D] each dimension's KL, averaged over the subset
@@ -70,7 +71,7 @@ def take_snapshot(model, x_subset: torch.Tensor, step: int, epoch: float, *, dec
     mu, logvar = mu.float(), logvar.float()
     kl = kl_per_dim(mu, logvar).mean(0).cpu().numpy()
     order = np.argsort(-kl, kind="stable")
-    dims = (int(order[0]), int(order[1] if len(order) > 1 else order[0]))
+    dims = (0, 1) if len(kl) == 2 else (int(order[0]), int(order[1] if len(order) > 1 else order[0]))
     return Snapshot(step=step, epoch=epoch, dims=dims, mu=mu[:, list(dims)].cpu().numpy(),
                     logvar=logvar[:, list(dims)].cpu().numpy(), kl_per_dim=kl,
                     decoder=pack_decoder(model) if decoder else None,
@@ -203,10 +204,19 @@ def load_recording(folder: str | Path, latent_dim: int, image_shape) -> Recordin
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path}: not a readable recording ({e})") from None
     _check_shapes(path, t, latent_dim, image_shape)
-    snapshots = [Snapshot(step=int(t["steps"][i]), epoch=float(t["epochs"][i]), dims=tuple(int(d) for d in t["dims"][i]),
-                          mu=t["mu"][i], logvar=t["logvar"][i], kl_per_dim=t["kl_per_dim"][i],
-                          pictures=t["pictures"][i]) for i in range(len(t["steps"]))]
+    snapshots = [_as_plane(Snapshot(step=int(t["steps"][i]), epoch=float(t["epochs"][i]),
+                                    dims=tuple(int(d) for d in t["dims"][i]), mu=t["mu"][i], logvar=t["logvar"][i],
+                                    kl_per_dim=t["kl_per_dim"][i], pictures=t["pictures"][i]))
+                 for i in range(len(t["steps"]))]
     return Recording(rows=t["rows"], labels=t["labels"], snapshots=snapshots)
+
+
+def _as_plane(s: Snapshot) -> Snapshot:
+    """A 2-D model's snapshot on (z0, z1) in that order (recordings made before take_snapshot held to it ordered the
+    two by KL, so the plane turned between snapshots)."""
+    if len(s.kl_per_dim) != 2 or s.dims != (1, 0):
+        return s
+    return replace(s, dims=(0, 1), mu=s.mu[:, ::-1].copy(), logvar=s.logvar[:, ::-1].copy())
 
 
 def _check_shapes(path: Path, t: dict, latent_dim: int, image_shape) -> None:
@@ -227,3 +237,82 @@ def _check_shapes(path: Path, t: dict, latent_dim: int, image_shape) -> None:
                                                                           for k in ("mu", "logvar", "kl_per_dim")):
         raise CheckpointError(f"{path}: dimensions out of range or values not finite")
 
+
+
+# ---- a recording as an animated GIF (for a slide) ----
+
+GIF_PANEL = 480      # px: the map, and the pictures beside it, each about this wide
+GIF_FRAME_MS = 300   # each snapshot's time on screen (the last one stays GIF_HOLD_MS)
+GIF_HOLD_MS = 2500
+
+
+def plane_extent(recording: Recording) -> float:
+    """The half-width of a map that holds nearly every mean of every snapshot (99.5% of them), the same for all
+    frames so that spreading and shrinking show: at least 2, in halves."""
+    spread = max(float(np.quantile(np.abs(s.mu), 0.995)) for s in recording.snapshots)
+    return min(8.0, max(2.0, math.ceil(spread * 2) / 2))
+
+
+def recording_gif(recording: Recording, classes, palette) -> bytes:
+    """The recording as an animated GIF, a frame per snapshot: the subset's posterior means on the snapshot's two
+    dimensions (coloured by label with palette, a "#rrggbb" per class) beside its recorded pictures, each pixel a
+    square of whole pixels, titled with the step and epoch. About 1,000 x 560 px, hard edges, looped."""
+    from io import BytesIO
+
+    extent, colours = plane_extent(recording), _gif_palette(palette)
+    frames = [_gif_frame(recording, s, classes, palette, extent).quantize(palette=colours, dither=0)
+              for s in recording.snapshots]
+    out = BytesIO()
+    durations = [GIF_FRAME_MS] * (len(frames) - 1) + [GIF_HOLD_MS]
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0, disposal=1)
+    return out.getvalue()
+
+
+def _gif_frame(recording: Recording, s: Snapshot, classes, palette, extent: float):
+    from PIL import Image, ImageDraw, ImageFont
+
+    font, margin, top = ImageFont.load_default(size=18), 40, 50
+    frame = Image.new("RGB", (2 * GIF_PANEL + 3 * margin, GIF_PANEL + top + 60), "white")
+    draw = ImageDraw.Draw(frame)
+    draw.text((margin, 12), f"step {s.step:,} · epoch {s.epoch:.2f}", fill="#31333f", font=font)
+    # the map: a square of GIF_PANEL px over [-extent, extent]^2, up is positive
+    x0, y0, scale = margin, top, GIF_PANEL / (2 * extent)
+    draw.rectangle((x0, y0, x0 + GIF_PANEL, y0 + GIF_PANEL), outline="#bbbbbb")
+    centre = (x0 + GIF_PANEL / 2, y0 + GIF_PANEL / 2)
+    draw.line((centre[0], y0, centre[0], y0 + GIF_PANEL), fill="#eeeeee")
+    draw.line((x0, centre[1], x0 + GIF_PANEL, centre[1]), fill="#eeeeee")
+    xy = np.clip(s.mu, -extent, extent)
+    for (u, v), label in zip(xy, recording.labels):
+        px, py = centre[0] + u * scale, centre[1] - v * scale
+        draw.ellipse((px - 2, py - 2, px + 2, py + 2), fill=palette[int(label) % len(palette)])
+    a, b = s.dims
+    draw.text((x0, y0 + GIF_PANEL + 6), f"z{a} across, z{b} up · ±{extent:g}", fill="#31333f", font=font)
+    for i, name in enumerate(classes):
+        colour, left = palette[i % len(palette)], x0 + i * 46
+        draw.ellipse((left, y0 + GIF_PANEL + 37, left + 10, y0 + GIF_PANEL + 47), fill=colour)
+        draw.text((left + 14, y0 + GIF_PANEL + 30), str(name)[:3], fill="#31333f", font=font)
+    # the pictures: a square grid of whole-pixel squares
+    pictures = s.pictures
+    n, h, w = pictures.shape
+    per_row = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / per_row)
+    tiles = np.full((rows * (h + 1) + 1, per_row * (w + 1) + 1), 255, np.uint8)
+    for i in range(n):
+        r, c = divmod(i, per_row)
+        tiles[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + c * (w + 1):1 + c * (w + 1) + w] = pictures[i]
+    factor = max(1, GIF_PANEL // max(tiles.shape))
+    grid = Image.fromarray(tiles).resize((tiles.shape[1] * factor, tiles.shape[0] * factor), Image.NEAREST)
+    frame.paste(grid.convert("RGB"), (2 * margin + GIF_PANEL, top))
+    return frame
+
+
+def _gif_palette(palette):
+    """One palette for every frame, so a class keeps its colour: the class colours exactly, the frame's own greys,
+    and evenly spaced greys for the pictures and the text's edges."""
+    from PIL import Image, ImageColor
+
+    exact = [ImageColor.getrgb(c) for c in ("#ffffff", "#31333f", "#bbbbbb", "#eeeeee", *palette)]
+    greys = [(v, v, v) for v in np.linspace(0, 255, 256 - len(exact)).round().astype(int).tolist()]
+    image = Image.new("P", (1, 1))
+    image.putpalette([channel for colour in exact + greys for channel in colour])
+    return image
