@@ -1,9 +1,11 @@
-"""Train: fit a new model in the background, watch its curves and reconstructions, keep the checkpoint."""
+"""Train: fit a new model in the background and watch it learn (its latent space forming, its curves), steer it
+(pause, one step, speed, β and the learning rate), keep the checkpoint, and replay a recorded training."""
 import streamlit as st
 
-from ui import charts, images, my_runs, progress, resources, state
+from ui import charts, images, live, my_runs, progress, resources, sidebar, state
 from vae_core import DATASETS, Config, VAEError
 from vae_core.config import ARCHS, LIKELIHOODS, PRECISIONS, parse_sizes
+from vae_core.recording import MOST_SNAPSHOTS
 from vae_core.runs import Run
 
 d = Config()  # every default below is Config's
@@ -42,6 +44,13 @@ with st.form("train_form"):
         ema = f.number_input("Weight average (EMA decay per step)", 0.0, 0.9999, d.ema, step=0.0005, format="%.4f",
                              key="train_ema", help="the average of the weights over about 1/(1-decay) steps is "
                                                    "evaluated and saved; 0 saves the last weights")
+    i, j = st.columns(2)
+    speed = i.select_slider("Speed to begin with", list(live.SPEEDS), key="train_speed",
+                            help="the most steps a second; slow enough, even a digits run can be watched for a "
+                                 "minute (it can be changed while the run trains)")
+    record = j.number_input("Snapshots kept for a replay", 0, MOST_SNAPSHOTS, 40, key="train_record",
+                            help="at log-spaced steps (the first steps change most), kept with the checkpoint; "
+                                 "0 keeps none")
     start = st.form_submit_button("Start training", type="primary", disabled=bool(run and run.active))
 
 if start:
@@ -54,7 +63,9 @@ if start:
     except VAEError as e:
         st.error(str(e))
     else:
-        [run] = my_runs.start(config, data, config)
+        [run] = my_runs.start(config, data, config, live=True, record=int(record))
+        st.session_state[f"speed_{run.id}"] = speed  # the live controls' speed picker starts there
+        run.speed(live.SPEEDS[speed])
         st.session_state[state.JOB] = run
 
 
@@ -67,12 +78,26 @@ def show_run():
         state.add_model(str(run.checkpoint))  # the new checkpoint becomes this session's choice, once
         st.rerun()  # the whole page: the sidebar lists it
     progress.run_progress(run)
-    curves, preview = st.columns([3, 2])
-    curves.plotly_chart(charts.training_curves(run.steps, run.history), width="stretch", key="train_curves")
+    if run.active:
+        live.controls(run)
+        live.live_view(run)
+    else:
+        st.plotly_chart(charts.training_curves(run.steps, run.history), width="stretch", key="train_curves")
     if run.preview is not None:
-        with preview:
-            images.show_image(run.preview, size=480,
-                               caption=f"after epoch {run.epoch}: test originals (top), reconstructions (bottom)")
+        images.show_image(run.preview, size=480,
+                          caption=f"after epoch {run.epoch}: test originals (top), reconstructions (bottom)")
 
 
-progress.follow(run, show_run)
+progress.follow(run, show_run, every=0.5)
+
+path = st.session_state[state.MODEL]
+st.subheader(f"How {sidebar.short_label(path)} learned")
+if live.has_recording(path):
+    st.caption("Its training, recorded: drag the scrubber from the initial weights to the end, or play it.")
+    try:
+        live.replay(path, sidebar.current(), DATASETS[sidebar.current().config.dataset].classes)
+    except VAEError as e:
+        st.warning(f"Its recording cannot be replayed: {e}")
+else:
+    st.caption("This model carries no recording of its training (the sidebar's digits-2d does; runs trained here "
+               "keep one unless asked not to, and so does `train --record N`).")

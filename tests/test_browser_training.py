@@ -71,3 +71,83 @@ def test_a_worker_that_dies_fails_its_run_and_the_app_serves_everyone_else(app):
         assert other.locator("[data-testid='stException']").count() == 0
     finally:
         other.context.close()
+
+
+LIVE = "window.vaeLab?.components?.live_view"
+
+
+def live(page, expression):
+    return page.evaluate(f"() => {{ const v = {LIVE}; return v ? ({expression}) : null; }}")
+
+
+def test_the_live_view_draws_the_map_forming_and_obeys_pause_one_step_and_a_beta_change(app):
+    """A digits run at 30 steps a second: the map's canvas changes between snapshots and the pictures are decoded
+    from streamed weights; paused, the step stands still; one step is one batch; β changed while paused lands at
+    the next step and is marked on the curves."""
+    page = open_page(app, "Train")
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("300")
+    epochs.press("Tab")
+    speed = page.get_by_role("slider", name="Speed to begin with")
+    speed.focus()
+    speed.press("ArrowRight")
+    speed.press("ArrowRight")  # 30 steps/s
+    expect(page.locator("[data-testid='stMain']")).to_contain_text("30 steps/s")
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_function(f"() => {LIVE} && {LIVE}.snapshots >= 2 && {LIVE}.pictures >= 1", timeout=60_000)
+    before = live(page, "v.mapCanvas.toDataURL()")
+    page.wait_for_function(f"() => {LIVE}.snapshots >= 5", timeout=30_000)
+    assert live(page, "v.mapCanvas.toDataURL()") != before  # the map moved between snapshots
+    page.get_by_role("button", name="Pause").click()
+    expect(page.locator("[data-testid='stMain']")).to_contain_text("paused · ", timeout=10_000)
+    page.wait_for_timeout(1500)  # the last steps before the pause have come in
+    held = live(page, "v.data.current")
+    page.wait_for_timeout(2000)
+    assert live(page, "v.data.current") == held  # paused: no step taken
+    page.get_by_label("β from the next step").fill("4")
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("button", name="One step").click()
+    page.wait_for_function(f"() => {LIVE}.data.current === {held + 1} && {LIVE}.step === {held + 1}", timeout=15_000)
+    page.wait_for_function(f"() => {LIVE}.data.curves.changes.length === 1", timeout=10_000)
+    assert live(page, "v.data.curves.changes[0]") == [held + 1, "β = 4"]
+    page.wait_for_timeout(1500)
+    assert live(page, "v.data.current") == held + 1  # one step, then waiting again
+    wait_idle(page)
+    page.locator(".live-view").first.screenshot(path=str(SCREENSHOTS / "train-live-paused.png"))
+    page.get_by_role("button", name="Resume").click()
+    page.wait_for_function(f"() => {LIVE}.data.current > {held + 3}", timeout=15_000)
+    page.get_by_role("button", name="Stop").click()
+    page.locator("text=/stopped after \\d+ epochs; saved/").wait_for(timeout=30_000)
+
+
+REPLAY = "window.vaeLab?.components?.replay"
+
+
+def test_the_replay_of_digits_2d_scrubs_plays_and_exports_a_gif_of_every_snapshot(app):
+    """The shipped digits-2d's recording on the Train page: it opens at the last snapshot; the scrubber's start
+    shows another map (the initial weights' codes, bunched at the origin); play runs to the end; the GIF button
+    gives a GIF with a frame per snapshot."""
+    import io
+
+    from PIL import Image
+
+    from vae_core.recording import load_recording
+
+    snapshots = len(load_recording(browser.ROOT / "models" / "digits-2d", 2, (1, 8, 8)).snapshots)
+    page = open_page(app, "Train")
+    page.wait_for_function(f"() => {REPLAY} && {REPLAY}.index === {snapshots - 1}", timeout=30_000)
+    last = page.evaluate(f"() => {REPLAY}.mapCanvas.toDataURL()")
+    scrubber = page.get_by_role("slider", name="snapshot")
+    scrubber.focus()
+    scrubber.press("Home")
+    page.wait_for_function(f"() => {REPLAY}.index === 0", timeout=10_000)
+    assert page.evaluate(f"() => {REPLAY}.mapCanvas.toDataURL()") != last
+    expect(page.locator(".replay")).to_contain_text(f"snapshot 1 of {snapshots} · step 0")
+    page.locator(".replay").first.screenshot(path=str(SCREENSHOTS / "train-replay-start.png"))
+    page.get_by_role("button", name="▶ Play").click()
+    page.wait_for_function(f"() => {REPLAY}.index === {snapshots - 1} && !{REPLAY}.timer", timeout=60_000)
+    page.locator(".replay").first.screenshot(path=str(SCREENSHOTS / "train-replay-end.png"))
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Animated GIF for a slide").click()
+    gif = Image.open(io.BytesIO(open(download.value.path(), "rb").read()))
+    assert gif.format == "GIF" and gif.n_frames == snapshots and gif.width >= 512

@@ -174,6 +174,25 @@ def test_a_run_on_a_worker_pauses_without_cpu_steps_once_changes_beta_and_stream
         run.change(beta=-1)
 
 
+def test_commands_given_as_a_run_starts_are_carried_out_in_their_order(digits, tmp_path):
+    """A page sets a run's speed the moment it starts it, before the run's thread has given Ray the task (or, in a
+    fresh server, connected to Ray): those commands wait for the submission, then go in order."""
+    run = start_runs(SMALL.replace(epochs=50), digits, tmp_path / "early", live=True).runs[0]
+    run.speed(5)
+    run.pause()
+    try:
+        wait_until(lambda: run.snapshot is not None, 120, "the initial weights' snapshot")
+        time.sleep(1.5)
+        assert run.steps_done == 0 and run.paused  # paused before its first step
+        run.resume()
+        wait_until(lambda: run.steps_done >= 3, 30, "steps at the set speed")
+        time.sleep(1.0)
+        assert run.steps_done <= 3 + 5 * 2.5  # no faster than 5 a second (with a flush's delay)
+    finally:
+        run.stop()
+        run.join(60)
+
+
 def _steady(run) -> bool:
     before = run.steps_done
     time.sleep(0.6)  # longer than a flush of step losses

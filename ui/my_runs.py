@@ -54,10 +54,10 @@ def keep_cookie() -> None:
     _cookie(key="owner_cookie", data={"name": COOKIE, "value": token()})
 
 
-def start(configs, data: Dataset, what) -> RunGroup:
-    """Start runs.start_runs(configs, data, ...) in a new folder of the runs folder named after what (a Config, or
-    a word such as "sweep-digits"), remembered as this browser's."""
-    group = start_runs(configs, data, new_run_dir(resources.runs_dir(), what))
+def start(configs, data: Dataset, what, **options) -> RunGroup:
+    """Start runs.start_runs(configs, data, ..., **options) in a new folder of the runs folder named after what (a
+    Config, or a word such as "sweep-digits"), remembered as this browser's."""
+    group = start_runs(configs, data, new_run_dir(resources.runs_dir(), what), **options)
     for run in group:
         remember(run.folder)
     return group

@@ -9,15 +9,15 @@ import streamlit as st
 from vae_core.runs import RunState
 
 
-def follow(job, render: Callable[[], None]) -> None:
-    """Draw render() now, and again every second while job runs (only this block reruns); when the job ends,
-    rerun the whole page once, so what it made shows everywhere (the sidebar, a chart) and the polling stops.
+def follow(job, render: Callable[[], None], every: float = 1.0) -> None:
+    """Draw render() now, and again every `every` seconds while job runs (only this block reruns); when the job
+    ends, rerun the whole page once, so what it made shows everywhere (the sidebar, a chart) and the polling stops.
 
-    The job runs elsewhere and never touches Streamlit; render only reads it.
+    The job runs elsewhere and never touches Streamlit; render only reads it (and may send it commands).
     """
     polling = job is not None and job.active
 
-    @st.fragment(run_every=1.0 if polling else None)
+    @st.fragment(run_every=every if polling else None)
     def poll():
         if polling and not job.active:
             st.rerun()
@@ -28,6 +28,8 @@ def follow(job, render: Callable[[], None]) -> None:
 
 def status(run) -> str:
     """A run's state in a few words: waiting, its epoch, or how it ended."""
+    if run.state == RunState.RUNNING and run.paused:
+        return f"paused in epoch {min(run.epoch + 1, run.config.epochs)} of {run.config.epochs}"
     if run.state == RunState.RUNNING:
         return f"epoch {min(run.epoch + 1, run.config.epochs)} of {run.config.epochs}"
     return waiting(run) or f"{run.state} after {run.epoch} epochs"
@@ -60,8 +62,8 @@ def run_progress(run) -> None:
     config = run.config
     if run.state == RunState.RUNNING:
         eta, worker = run.eta_seconds, run.worker
-        st.progress(run.fraction, text=running(run)
-                                       + (f" · about {eta:.0f} s left" if eta is not None else "")
+        st.progress(run.fraction, text=("paused · " if run.paused else "") + running(run)
+                                       + (f" · about {eta:.0f} s left" if eta is not None and not run.paused else "")
                                        + f" · Ray worker {worker.pid} on node {worker.node[:8]}, "
                                          f"{worker.threads} thread{'s' if worker.threads > 1 else ''}"
                                          + (" and a share of a GPU" if worker.device == "cuda" else ""))

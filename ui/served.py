@@ -37,6 +37,14 @@ def url(data: bytes, known_digest: str | None = None) -> str:
     return f"{'/' + base if base else ''}/app/static/served/{name}"
 
 
+def forget(served_url: str) -> None:
+    """Delete the file behind a URL of url() now (bytes nobody will ask for again, such as a live run's older
+    decoders); a URL that names no file here is ignored."""
+    name = served_url.rsplit("/", 1)[-1]
+    if name.endswith(".bin") and name == Path(name).name:
+        (FOLDER / name).unlink(missing_ok=True)
+
+
 def _write(path: Path, data: bytes) -> None:
     FOLDER.mkdir(parents=True, exist_ok=True)
     for old in FOLDER.iterdir():  # a cheap sweep whenever something new is written

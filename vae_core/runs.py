@@ -66,6 +66,8 @@ class Job:
     _stop_requested: bool = field(default=False, repr=False)
     _generator: object = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
+    _unsent: list | None = field(default_factory=list, repr=False)  # commands given before it was submitted
+    _unsent_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     doing: ClassVar[str] = "running this job"  # what its worker does, for the message if the worker dies
     trains: ClassVar[bool] = False              # a training asks for a share of a GPU where the cluster has them
 
@@ -156,6 +158,10 @@ class Job:
             self._generator = task.remote(*args, _data_ref(data), cpus, self.id, _control())
             _submitted.append(self)
             self.state, self.message = RunState.QUEUED, ""
+        with self._unsent_lock:  # commands given while Ray was still connecting go now, in their order
+            for command in self._unsent:
+                _control().send.remote(self.id, command)
+            self._unsent = None
         try:
             for ref in self._generator:
                 event = ray.get(ref)
@@ -252,9 +258,15 @@ class Run(Job):
         self._command(Change(beta=beta, lr=lr))
 
     def _command(self, command) -> None:
-        """Send a command to the task (received when it starts, if it is still queued); nothing once it ended."""
-        if self.active and not self._stop_requested:
-            _control().send.remote(self.id, command)
+        """Send a command to the task (received when it starts, if it is still queued, and sent once it is
+        submitted, if Ray is still connecting); nothing once it ended."""
+        if not self.active or self._stop_requested:
+            return
+        with self._unsent_lock:
+            if self._unsent is not None:
+                self._unsent.append(command)
+                return
+        _control().send.remote(self.id, command)
 
     def _apply(self, event) -> None:
         if isinstance(event, Steps):

@@ -50,6 +50,13 @@ class RunControl:
         """The task of run_id is over: its open next() returns None."""
         self._inbox(run_id).put_nowait(None)
 
+    def waiting(self, run_id: str) -> list:
+        """The commands sent to run_id that wait now (those sent before its task began), taken from its inbox."""
+        inbox, commands = self._inbox(run_id), []
+        while not inbox.empty() and inbox._queue[0] is not None:  # an end stays for next() to see
+            commands.append(inbox.get_nowait())
+        return commands
+
     async def next(self, run_id: str):
         """The next command for run_id, once there is one; None once its task is over."""
         command = await self._inbox(run_id).get()
@@ -107,6 +114,10 @@ def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: s
         finally:
             events.put(_END)
 
+    import ray
+
+    for command in ray.get(control.waiting.remote(run_id)):  # a speed or pause set as the run was started: before
+        carry_out(command, controls)                          # the first step, which may be over in milliseconds
     threading.Thread(target=_obey, args=(control, run_id, controls), daemon=True).start()
     threading.Thread(target=work, name="train", daemon=True).start()
     try:
@@ -202,19 +213,24 @@ def _obey(control, run_id: str, controls) -> None:
     import ray
 
     while (command := ray.get(control.next.remote(run_id))) is not None:
-        match command:
-            case Stop():
-                controls.stop() if hasattr(controls, "stop") else controls.set()
-            case Pause():
-                controls.pause()
-            case Resume():
-                controls.resume()
-            case StepOnce(to_epoch_end=True):
-                controls.finish_epoch()
-            case StepOnce(steps=steps):
-                controls.step(steps)
-            case Speed(steps_per_second=rate):
-                controls.speed(rate)
-            case Change(beta=beta, lr=lr):
-                with contextlib.suppress(ConfigError):  # checked where it was sent: a forged one changes nothing
-                    controls.change(beta=beta, lr=lr)
+        carry_out(command, controls)
+
+
+def carry_out(command, controls) -> None:
+    """One command on a task's controls (a controls.Controls, or an Event that can only stop)."""
+    match command:
+        case Stop():
+            controls.stop() if hasattr(controls, "stop") else controls.set()
+        case Pause():
+            controls.pause()
+        case Resume():
+            controls.resume()
+        case StepOnce(to_epoch_end=True):
+            controls.finish_epoch()
+        case StepOnce(steps=steps):
+            controls.step(steps)
+        case Speed(steps_per_second=rate):
+            controls.speed(rate)
+        case Change(beta=beta, lr=lr):
+            with contextlib.suppress(ConfigError):  # checked where it was sent: a forged one changes nothing
+                controls.change(beta=beta, lr=lr)

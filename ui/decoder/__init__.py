@@ -34,13 +34,14 @@ MOST_SLIDERS = 64  # sliders at most, on the pad and the sliders page: the first
 SHOWN_SLIDERS = 8  # the sliders component shows this many; the rest fold away
 
 
-def _component(name: str, script: str):
+def component(name: str, script: str):
+    """The component whose module is script (a file here, linked with what it imports), styled by decoder.css."""
     return st.components.v2.component(name, css=(HERE / "decoder.css").read_text(), js=link(HERE / script))
 
 
-_pad = _component("latent_pad", "pad.js")
-_sliders = _component("latent_sliders", "sliders.js")
-_grid = _component("decoded_grid", "grid.js")
+_pad = component("latent_pad", "pad.js")
+_sliders = component("latent_sliders", "sliders.js")
+_grid = component("decoded_grid", "grid.js")
 _packed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (blob, digest); never edited
 _lock = threading.Lock()
 

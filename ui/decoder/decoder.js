@@ -6,6 +6,7 @@ import { vaeLab } from "./base.js";
 
 vaeLab.decoders = vaeLab.decoders || new Map();   // decoder URL -> Promise<decoder>
 vaeLab.floats = vaeLab.floats || new Map();       // URL of float32 data -> Promise<Float32Array>
+vaeLab.bytes = vaeLab.bytes || new Map();         // URL of uint8 data -> Promise<Uint8Array>
 const MAGIC = "VAEDEC1\0";
 
 export function fetchOnce(cache, url, parse, what) {
@@ -25,6 +26,10 @@ export function loadDecoder(url) {
 
 export function loadFloats(url) {
   return fetchOnce(vaeLab.floats, url, buffer => new Float32Array(buffer), "latents");
+}
+
+export function loadBytes(url) {
+  return fetchOnce(vaeLab.bytes, url, buffer => new Uint8Array(buffer), "data");
 }
 
 function parseDecoder(buffer) {

@@ -1,0 +1,142 @@
+// The live view of a run while it trains: the latest snapshot's posterior means of a fixed subset of the test set
+// (moving smoothly from the last snapshot's), the decoded manifold or prior samples decoded here from that
+// snapshot's decoder weights, each dimension's KL on one scale, the aggregate posterior against N(0, 1), and the
+// training curves with the current step marked. The server sends a snapshot's numbers with each rerun (base64
+// float32) and a decoder's weights by URL when a new one came; it draws nothing.
+
+import { element, mountOnce } from "./base.js";
+import { loadBytes, loadDecoder, loadFloats } from "./decoder.js";
+import { density, drawBars, drawCurves, drawDensities, drawMap, fromBase64, panel } from "./plots.js";
+import { DecodingView, TileCanvas } from "./view.js";
+
+const views = new WeakMap();  // parentElement -> LiveView
+const TWEEN_MS = 400;         // a snapshot's points move from the last one's over this long
+const MAP_SIZE = 300;
+const PICTURES_WIDTH = 250;
+
+export default function (component) {
+  return mountOnce(component, views, parent => new LiveView(parent));
+}
+
+class LiveView extends DecodingView {
+  constructor(parent) {
+    const root = element("div", "live-view", parent);
+    super(root);
+    this.head = element("div", "live-head", root);
+    const map = panel(root, "map", "");
+    this.mapCanvas = map.canvas;
+    this.mapCaption = map.caption;
+    const toggle = element("label", "toggle", map.caption.parentElement);
+    this.ellipses = element("input", "", toggle);
+    this.ellipses.type = "checkbox";
+    element("span", "", toggle).textContent = " 1σ ellipses";
+    this.ellipses.addEventListener("change", () => this.changed(null));
+    const pictures = element("figure", "panel pictures", root);
+    this.tiles = new TileCanvas(pictures, "tiles", this.root);
+    this.picturesCaption = element("figcaption", "", pictures);
+    const side = element("div", "panel-stack", root);
+    this.bars = panel(side, "bars", "KL per dimension (nats), one scale for the whole run");
+    this.densities = panel(side, "densities", "aggregate posterior of the map's two dimensions");
+    this.curves = panel(root, "curves", "");
+    this.status = element("div", "status", root);
+    this.snapshots = 0;        // snapshots drawn (for the tests)
+    this.klTop = 0;            // the largest KL bar seen in this run
+    this.from = this.to = null;
+    this.tweenStart = 0;
+  }
+
+  update(data, component) {
+    this.component = component;
+    const runChanged = this.data && data.run !== this.data.run;
+    this.data = data;
+    if (runChanged) Object.assign(this, { klTop: 0, from: null, to: null, step: undefined, snapshots: 0 });
+    if (data.decoder && data.decoder !== this.decoderUrl) this.nextDecoder(data.decoder);
+    if (data.latents !== this.latentsUrl) {
+      this.latentsUrl = data.latents;
+      loadFloats(data.latents).then(latents => { this.latents = latents; this.picturesDirty = true; this.request(); },
+                                    error => this.say(`Could not load the pictures' latents: ${error.message}`));
+    }
+    if (data.labels !== this.labelsUrl) {
+      this.labelsUrl = data.labels;
+      loadBytes(data.labels).then(labels => { this.labels = labels; this.changed(null); },
+                                  error => this.say(`Could not load the labels: ${error.message}`));
+    }
+    const snapshot = data.snapshot;
+    if (snapshot && snapshot.step !== this.step) this.take(snapshot);
+    this.plotsDirty = true;
+    this.changed(null);
+  }
+
+  // A newer decoder: the pictures keep the one in use until it is here (no blank between two snapshots).
+  nextDecoder(url) {
+    this.decoderUrl = url;
+    loadDecoder(url).then(decoder => {
+      if (this.decoderUrl !== url) return;
+      this.decoder = decoder;
+      this.decoderStepShown = this.data.decoderStep;
+      this.picturesDirty = true;
+      this.request();
+    }, error => {
+      if (this.decoderUrl === url) this.decoderUrl = null;  // the next rerun brings a newer one
+      this.say(`Could not load a decoder: ${error.message}`);
+    });
+  }
+
+  take(snapshot) {
+    const mu = fromBase64(snapshot.mu, Float32Array), logvar = fromBase64(snapshot.logvar, Float32Array);
+    const sigma = logvar.map(v => Math.exp(0.5 * v));
+    const sameAxes = this.to && this.to.dims.join() === snapshot.dims.join() && this.to.xy.length === mu.length;
+    this.from = sameAxes ? this.current() : null;
+    this.to = { xy: mu, sigma, dims: snapshot.dims, step: snapshot.step, epoch: snapshot.epoch, kl: snapshot.kl };
+    this.densityLines = [0, 1].map(c => density(mu, sigma, c, this.data.extent));
+    this.klTop = Math.max(this.klTop, ...snapshot.kl);
+    this.tweenStart = performance.now();
+    this.step = snapshot.step;
+    this.snapshots += 1;
+  }
+
+  // The points as drawn now: on their way from the last snapshot's to this one's.
+  current() {
+    const { from, to } = this;
+    const t = from ? Math.min(1, (performance.now() - this.tweenStart) / TWEEN_MS) : 1;
+    if (t >= 1) return to.xy;
+    const eased = t * (2 - t);
+    return to.xy.map((v, i) => from[i] + (v - from[i]) * eased);
+  }
+
+  frame(start) {
+    if (!this.dirty) return;
+    this.dirty = false;
+    const data = this.data, to = this.to;
+    this.head.textContent = to
+      ? `step ${to.step.toLocaleString()} · epoch ${to.epoch.toFixed(2)} · ${data.state}`
+      : "waiting for the first snapshot…";
+    if (to && this.labels) {
+      const names = to.dims.map(d => `z${d}`);
+      drawMap(this.mapCanvas, MAP_SIZE, { xy: this.current(), sigma: this.ellipses.checked ? to.sigma : null,
+                                          labels: this.labels, palette: data.palette, extent: data.extent, names });
+      this.mapCaption.textContent = data.latentDim === 2
+        ? `posterior means of ${this.labels.length.toLocaleString()} test images, coloured by label`
+        : `the two dimensions with the most KL now: ${names.join(", ")}, of ${data.latentDim}`;
+      if (this.from && performance.now() - this.tweenStart < TWEEN_MS) this.changed(null);  // still moving
+    }
+    if (to && this.plotsDirty) {
+      this.plotsDirty = false;
+      drawBars(this.bars.canvas, 280, 120, to.kl, this.klTop, to.dims);
+      drawDensities(this.densities.canvas, 280, 120, this.densityLines, to.dims.map(d => `z${d}`), data.extent);
+      drawCurves(this.curves.canvas, Math.max(400, Math.min(960, this.root.clientWidth || 900)), 220, data.curves,
+                 data.current);
+    }
+    if (this.decoder && this.latents && this.picturesDirty) {
+      this.picturesDirty = false;
+      const { count, nrow } = data, dim = data.latentDim;
+      this.tiles.layout(this.decoder, count, nrow, 1, PICTURES_WIDTH);
+      for (let i = 0; i < count; i++) this.tiles.tile(i, this.decoder.decode(this.latents.subarray(i * dim, (i + 1) * dim)));
+      this.tiles.show();
+      this.picturesCaption.textContent = `${dim === 2 ? "the decoded manifold" : `${count} samples from the prior`}, ` +
+        `decoded in your browser from the weights at step ${(this.decoderStepShown ?? 0).toLocaleString()}`;
+      this.pictures = (this.pictures || 0) + 1;  // decodes drawn (for the tests)
+    }
+    this.drawn(start);
+  }
+}

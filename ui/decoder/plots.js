@@ -1,0 +1,216 @@
+// The plots of a model while it learns, drawn on 2-D canvases for the live view (live.js) and the replay
+// (replay.js): the latent map, each dimension's KL as a bar, the aggregate posterior against N(0, 1) and the
+// training curves. Each function draws its whole canvas from the numbers it is given.
+
+import { element } from "./base.js";
+
+const INK = "#31333f", GRID = "#e6e6e6", MUTED = "#808495", MARK = "#ff4b4b";
+const FONT = "11px sans-serif";
+const DENSITY_POINTS = 81;
+
+// A canvas with its caption below, in parent: {canvas, caption}.
+export function panel(parent, className, caption) {
+  const figure = element("figure", `panel ${className}`, parent);
+  const canvas = element("canvas", "", figure);
+  const text = element("figcaption", "", figure);
+  text.textContent = caption;
+  return { canvas, caption: text };
+}
+
+// Size canvas to width x height CSS pixels, sharp on a high-density screen; its context, cleared, in CSS pixels.
+function context(canvas, width, height) {
+  const ratio = window.devicePixelRatio || 1;
+  if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    canvas.style.width = `${width}px`;
+    canvas.style.height = `${height}px`;
+  }
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, width, height);
+  ctx.font = FONT;
+  return ctx;
+}
+
+// Bytes of base64 as a typed array (Float32Array or Uint8Array).
+export function fromBase64(text, Type) {
+  const bytes = Uint8Array.from(atob(text), c => c.charCodeAt(0));
+  return new Type(bytes.buffer);
+}
+
+// The points xy ([x0, y0, x1, y1, ...]) on a size x size square over [-extent, extent]^2, up positive, coloured by
+// label; with sigma (standard deviations, laid out as xy) a 1σ ellipse around each. Points beyond the square are
+// drawn on its edge. names: the two axes' names.
+export function drawMap(canvas, size, { xy, sigma, labels, palette, extent, names }) {
+  const ctx = context(canvas, size, size), half = size / 2, scale = half / extent;
+  ctx.strokeStyle = GRID;
+  for (let v = -Math.floor(extent); v <= extent; v++) {  // a line at every whole value
+    ctx.beginPath();
+    ctx.moveTo(half + v * scale, 0); ctx.lineTo(half + v * scale, size);
+    ctx.moveTo(0, half - v * scale); ctx.lineTo(size, half - v * scale);
+    ctx.stroke();
+  }
+  const count = labels.length, clip = v => Math.max(1, Math.min(size - 1, v));
+  if (sigma) {
+    ctx.globalAlpha = 0.18;
+    for (let i = 0; i < count; i++) {
+      ctx.strokeStyle = palette[labels[i] % palette.length];
+      ctx.beginPath();
+      ctx.ellipse(half + xy[2 * i] * scale, half - xy[2 * i + 1] * scale,
+                  Math.max(0.5, sigma[2 * i] * scale), Math.max(0.5, sigma[2 * i + 1] * scale), 0, 0, 2 * Math.PI);
+      ctx.stroke();
+    }
+    ctx.globalAlpha = 1;
+  }
+  for (let i = 0; i < count; i++) {
+    ctx.fillStyle = palette[labels[i] % palette.length];
+    ctx.fillRect(clip(half + xy[2 * i] * scale) - 1.5, clip(half - xy[2 * i + 1] * scale) - 1.5, 3, 3);
+  }
+  ctx.fillStyle = MUTED;
+  ctx.textAlign = "right";
+  ctx.fillText(`${names[0]} → ${extent}`, size - 4, half - 4);
+  ctx.textAlign = "left";
+  ctx.fillText(`↑ ${names[1]}`, half + 4, 12);
+}
+
+// Each dimension's KL (nats) as a bar, all on one scale whose top is `top` (the largest value seen so far: a unit
+// that collapses is seen shrinking); the dimensions in `marked` in the map's colour.
+export function drawBars(canvas, width, height, kl, top, marked) {
+  const ctx = context(canvas, width, height), left = 34, bottom = height - 16, room = bottom - 8;
+  const step = (width - left) / kl.length, label = kl.length <= 16 ? 1 : Math.ceil(kl.length / 16);
+  ctx.fillStyle = MUTED;
+  ctx.textAlign = "right";
+  ctx.fillText(top.toPrecision(2), left - 4, 12);
+  ctx.fillText("0", left - 4, bottom);
+  ctx.textAlign = "center";
+  kl.forEach((value, d) => {
+    const h = top > 0 ? Math.max(0, Math.min(1, value / top)) * room : 0;
+    ctx.fillStyle = marked.includes(d) ? MARK : "#4c78a8";
+    ctx.fillRect(left + d * step + step * 0.15, bottom - h, step * 0.7, h);
+    if (d % label === 0) {
+      ctx.fillStyle = MUTED;
+      ctx.fillText(`${d}`, left + d * step + step / 2, height - 3);
+    }
+  });
+  ctx.strokeStyle = GRID;
+  ctx.beginPath(); ctx.moveTo(left, bottom + 0.5); ctx.lineTo(width, bottom + 0.5); ctx.stroke();
+}
+
+// The aggregate posterior's density along one column of xy, mean over i of N(z; xy_i, sigma_i^2), on
+// DENSITY_POINTS values over [-extent, extent].
+export function density(xy, sigma, column, extent) {
+  const out = new Float32Array(DENSITY_POINTS), count = xy.length / 2;
+  for (let i = 0; i < count; i++) {
+    const m = xy[2 * i + column], s = Math.max(sigma[2 * i + column], 1e-3), norm = 1 / (s * Math.sqrt(2 * Math.PI));
+    for (let k = 0; k < DENSITY_POINTS; k++) {
+      const z = -extent + (2 * extent * k) / (DENSITY_POINTS - 1), u = (z - m) / s;
+      if (u > -8 && u < 8) out[k] += norm * Math.exp(-0.5 * u * u);
+    }
+  }
+  for (let k = 0; k < DENSITY_POINTS; k++) out[k] /= count;
+  return out;
+}
+
+// The two shown dimensions' aggregate posteriors (densities from density()) against the prior N(0, 1), dashed.
+export function drawDensities(canvas, width, height, densities, names, extent) {
+  const ctx = context(canvas, width, height), bottom = height - 14;
+  const prior = z => Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI);
+  const top = Math.max(0.45, ...densities.map(d => Math.max(...d))) * 1.05;
+  const x = k => (k / (DENSITY_POINTS - 1)) * width, y = v => bottom - (v / top) * (bottom - 4);
+  const line = (values, colour, dash) => {
+    ctx.strokeStyle = colour;
+    ctx.setLineDash(dash);
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    values.forEach((v, k) => (k ? ctx.lineTo(x(k), y(v)) : ctx.moveTo(x(k), y(v))));
+    ctx.stroke();
+    ctx.setLineDash([]);
+  };
+  line(Array.from({ length: DENSITY_POINTS }, (_, k) => prior(-extent + (2 * extent * k) / (DENSITY_POINTS - 1))),
+       MUTED, [4, 3]);
+  densities.forEach((d, i) => line(d, ["#4c78a8", "#f58518"][i], []));
+  ctx.fillStyle = MUTED;
+  ctx.fillText(`−${extent}`, 2, height - 2);
+  ctx.textAlign = "right";
+  ctx.fillText(`${extent}`, width - 2, height - 2);
+  ctx.textAlign = "left";
+  names.forEach((name, i) => {
+    ctx.fillStyle = ["#4c78a8", "#f58518"][i];
+    ctx.fillText(`q(${name})`, 4, 12 + 13 * i);
+  });
+  ctx.fillStyle = MUTED;
+  ctx.fillText("N(0, 1) dashed", 4, 12 + 13 * names.length);
+}
+
+// Training curves by step: train loss, reconstruction and KL (thin), the test values after each epoch (dots),
+// a dashed line where β or the learning rate was changed (named), and the current step (a red line).
+// curves: {train: [[step, loss, recon, kl]], test: [[step, nelbo, recon, kl]], changes: [[step, text]], total}.
+export function drawCurves(canvas, width, height, curves, current) {
+  const ctx = context(canvas, width, height), left = 42, bottom = height - 18;
+  const { train, test, changes, total } = curves;
+  const values = train.flatMap(p => p.slice(1)).concat(test.flatMap(p => p.slice(1)));
+  const top = values.length ? quantile(values, 0.98) * 1.1 : 1;
+  const bottomValue = values.length ? Math.min(0, ...values) : 0;
+  // the steps taken so far, and some room ahead: the run's first steps are not squeezed against the axis
+  const last = Math.max(current ?? 0, ...train.map(p => p[0]), ...test.map(p => p[0]), 10);
+  const span = Math.min(total || last * 1.2, last * 1.2);
+  const x = s => left + (Math.min(s, span) / span) * (width - left - 4);
+  const y = v => bottom - ((Math.min(v, top) - bottomValue) / (top - bottomValue || 1)) * (bottom - 6);
+  const colours = ["#444", "#1f77b4", "#ff7f0e"], names = ["loss", "recon", "KL"];
+  ctx.fillStyle = MUTED;
+  ctx.textAlign = "right";
+  ctx.fillText(top.toPrecision(3), left - 4, 12);
+  ctx.fillText(bottomValue.toPrecision(2), left - 4, bottom);
+  ctx.textAlign = "center";
+  ctx.fillText(`step (of ${total.toLocaleString()})`, (left + width) / 2, height - 3);
+  for (let c = 1; c <= 3; c++) {
+    ctx.strokeStyle = colours[c - 1];
+    ctx.globalAlpha = 0.55;
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    train.forEach((p, i) => (i ? ctx.lineTo(x(p[0]), y(p[c])) : ctx.moveTo(x(p[0]), y(p[c]))));
+    ctx.stroke();
+    ctx.globalAlpha = 1;
+    ctx.fillStyle = colours[c - 1];
+    for (const p of test) {
+      ctx.beginPath();
+      ctx.arc(x(p[0]), y(p[c]), 3, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+  }
+  ctx.textAlign = "left";
+  names.forEach((name, i) => {
+    ctx.fillStyle = colours[i];
+    ctx.fillText(`${name}${i ? "" : " (train: lines, test: dots)"}`, left + 6 + i * 70 + (i ? 130 : 0), 12);
+  });
+  ctx.setLineDash([4, 3]);
+  for (const [step, text] of changes) {
+    ctx.strokeStyle = MUTED;
+    ctx.beginPath(); ctx.moveTo(x(step), 16); ctx.lineTo(x(step), bottom); ctx.stroke();
+    ctx.fillStyle = INK;
+    ctx.fillText(text, x(step) + 3, 28);
+  }
+  ctx.setLineDash([]);
+  if (current !== null) {
+    ctx.strokeStyle = MARK;
+    ctx.beginPath(); ctx.moveTo(x(current) + 0.5, 16); ctx.lineTo(x(current) + 0.5, bottom); ctx.stroke();
+    const last = train[train.length - 1];
+    if (last) {
+      ctx.fillStyle = MARK;
+      ctx.beginPath(); ctx.arc(x(last[0]), y(last[1]), 4, 0, 2 * Math.PI); ctx.fill();
+    }
+  }
+}
+
+function quantile(values, q) {
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+// Pictures (uint8, count x height x width, from a recording) as float pixels for TileCanvas.tile.
+export function pictureAt(bytes, index, size) {
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = bytes[index * size + i] / 255;
+  return out;
+}

@@ -1,0 +1,120 @@
+// The replay of a recorded training: a scrubber over its snapshots (from the initial weights to the end) and a
+// play button; each snapshot's map of posterior means (moving smoothly to the next while playing), its recorded
+// pictures, its KL bars on the recording's one scale and its aggregate posterior. The recording comes once, by
+// URL (float32 means and standard deviations, uint8 labels and pictures); nothing is sent back.
+
+import { element, mountOnce } from "./base.js";
+import { loadBytes, loadFloats } from "./decoder.js";
+import { density, drawBars, drawDensities, drawMap, panel, pictureAt } from "./plots.js";
+import { TileCanvas } from "./view.js";
+
+const replays = new WeakMap();  // parentElement -> Replay
+const PLAY_MS = 450;            // each snapshot's time while playing, most of it spent moving to the next
+const MAP_SIZE = 300;
+const PICTURES_WIDTH = 250;
+
+export default function (component) {
+  return mountOnce(component, replays, parent => new Replay(parent));
+}
+
+class Replay {
+  constructor(parent) {
+    this.root = element("div", "live-view replay", parent);
+    const bar = element("div", "replay-bar", this.root);
+    this.play = element("button", "", bar);
+    this.play.textContent = "▶ Play";
+    this.play.addEventListener("click", () => (this.timer ? this.stop() : this.start()));
+    this.scrubber = element("input", "", bar);
+    Object.assign(this.scrubber, { type: "range", min: 0, step: 1 });
+    this.scrubber.setAttribute("aria-label", "snapshot");
+    this.scrubber.addEventListener("input", () => { this.stop(); this.show(Number(this.scrubber.value)); });
+    this.head = element("span", "live-head", bar);
+    const map = panel(this.root, "map", "");
+    this.mapCanvas = map.canvas;
+    this.mapCaption = map.caption;
+    const pictures = element("figure", "panel pictures", this.root);
+    this.tiles = new TileCanvas(pictures, "tiles", this.root);
+    this.picturesCaption = element("figcaption", "", pictures);
+    const side = element("div", "panel-stack", this.root);
+    this.bars = panel(side, "bars", "KL per dimension (nats), one scale for the whole recording");
+    this.densities = panel(side, "densities", "aggregate posterior of the map's two dimensions");
+    this.status = element("div", "status", this.root);
+    this.index = null;   // the snapshot shown (for the tests)
+    this.drawnCount = 0;
+  }
+
+  update(data) {
+    if (this.data && this.data.mu === data.mu) return;  // the same recording: keep the scrubber where it is
+    this.stop();
+    this.data = data;
+    this.loaded = null;
+    this.status.textContent = "Loading the recording…";
+    Promise.all([loadFloats(data.mu), loadFloats(data.sigma), loadBytes(data.labels), loadBytes(data.pictures)])
+      .then(([mu, sigma, labels, pictures]) => {
+        if (this.data !== data) return;
+        this.loaded = { mu, sigma, labels, pictures };
+        this.scrubber.max = data.steps.length - 1;
+        this.status.textContent = `${data.steps.length} snapshots at log-spaced steps: the first steps change most.`;
+        this.show(data.steps.length - 1);
+      }, error => { this.status.textContent = `Could not load the recording: ${error.message}`; });
+  }
+
+  destroy() {
+    this.stop();
+    this.root.remove();
+  }
+
+  start() {
+    if (!this.loaded) return;
+    if (this.index >= this.data.steps.length - 1) this.show(0);
+    this.play.textContent = "⏸ Pause";
+    const began = performance.now(), from = this.index;
+    const tick = () => {
+      const position = from + (performance.now() - began) / PLAY_MS, last = this.data.steps.length - 1;
+      if (position >= last) { this.show(last); this.stop(); return; }
+      this.show(Math.floor(position), position % 1);
+      this.timer = requestAnimationFrame(tick);
+    };
+    this.timer = requestAnimationFrame(tick);
+  }
+
+  stop() {
+    if (this.timer) cancelAnimationFrame(this.timer);
+    this.timer = null;
+    this.play.textContent = "▶ Play";
+  }
+
+  // Snapshot i, its points a fraction `toward` of the way to snapshot i + 1's (when both share their axes).
+  show(i, toward = 0) {
+    const { data, loaded } = this, size = loaded.labels.length * 2, dims = data.dims[i];
+    let xy = loaded.mu.subarray(i * size, (i + 1) * size);
+    const next = data.dims[i + 1];
+    if (toward > 0 && next && next.join() === dims.join()) {
+      const after = loaded.mu.subarray((i + 1) * size, (i + 2) * size), eased = toward * toward * (3 - 2 * toward);
+      xy = xy.map((v, k) => v + (after[k] - v) * eased);
+    }
+    const names = dims.map(d => `z${d}`);
+    drawMap(this.mapCanvas, MAP_SIZE, { xy, sigma: null, labels: loaded.labels, palette: data.palette,
+                                        extent: data.extent, names });
+    this.mapCaption.textContent = data.latentDim === 2
+      ? `posterior means of ${loaded.labels.length.toLocaleString()} test images, coloured by label`
+      : `the two dimensions with the most KL then: ${names.join(", ")}, of ${data.latentDim}`;
+    if (i === this.index) return;  // the rest changes only between snapshots
+    this.index = i;
+    this.scrubber.value = i;
+    this.head.textContent = `snapshot ${i + 1} of ${data.steps.length} · step ${data.steps[i].toLocaleString()} · ` +
+                            `epoch ${data.epochs[i].toFixed(2)}`;
+    const sigma = loaded.sigma.subarray(i * size, (i + 1) * size);
+    drawBars(this.bars.canvas, 280, 120, data.kl[i], data.klTop, dims);
+    drawDensities(this.densities.canvas, 280, 120, [0, 1].map(c => density(xy, sigma, c, data.extent)), names,
+                  data.extent);
+    const { count, nrow, height, width } = data, pixels = height * width;
+    const shape = { channels: 1, height, width };
+    this.tiles.layout(shape, count, nrow, 1, PICTURES_WIDTH);
+    for (let k = 0; k < count; k++) this.tiles.tile(k, pictureAt(loaded.pictures, i * count + k, pixels));
+    this.tiles.show();
+    this.picturesCaption.textContent = data.latentDim === 2 ? "the decoded manifold, as recorded"
+                                                            : `${count} samples from the prior, as recorded`;
+    this.drawnCount += 1;
+  }
+}

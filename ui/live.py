@@ -1,0 +1,195 @@
+"""Watching a model learn: the live view of a run while it trains (the snapshots its worker streams, Run.snapshot
+and Run.decoder), its controls (pause, one step, speed, beta and the learning rate), and the replay of a
+checkpoint's recording with its GIF. The browser draws everything (ui/decoder's live.js and replay.js); the server
+sends a snapshot's numbers, and a decoder's weights or a recording by URL, never a frame.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import threading
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from vae_core import ConfigError
+from vae_core.evaluation import manifold_latents, prior_latents
+from vae_core.recording import (MANIFOLD, PRIOR_SAMPLES, RECORDING, Recording, load_recording, plane_extent,
+                                recording_gif, subset_rows)
+from vae_core.runs import Run, RunState
+
+from . import served
+from .charts import PALETTE
+from .decoder import component
+from .state import RANGE
+
+_live = component("live_view", "live.js")
+_replay = component("training_replay", "replay.js")
+
+SPEEDS = {"as fast as possible": None, "100 steps/s": 100.0, "30 steps/s": 30.0, "10 steps/s": 10.0,
+          "3 steps/s": 3.0, "1 step/s": 1.0}
+CURVE_POINTS = 400      # train points sent to the live view at most (a long run's are thinned)
+KEEP_DECODERS = 3       # a live run's latest decoders kept served; older ones are deleted (one every 0.4 s)
+_served_decoders: dict[str, list[str]] = {}  # run id -> URLs of its decoders, oldest first
+_lock = threading.Lock()
+
+
+def pictures_latents(latent_dim: int) -> tuple[np.ndarray, int]:
+    """The latents a live view decodes and a recording's pictures were decoded from: a 2-D model's manifold
+    (MANIFOLD x MANIFOLD), a wider model's PRIOR_SAMPLES draws from the prior; and how many to a row."""
+    if latent_dim == 2:
+        return manifold_latents(2, MANIFOLD).numpy(), MANIFOLD
+    return prior_latents(latent_dim, PRIOR_SAMPLES).numpy(), 4
+
+
+# ---- a run while it trains ----
+
+def controls(run: Run) -> None:
+    """Pause or resume, one step or the rest of the epoch while paused, the speed, and beta / the learning rate
+    changed while it trains (applied at the next step, marked on the curves, kept in the checkpoint's history)."""
+    if not (run.live and run.active):
+        return
+    a, b, c, d = st.columns([1, 1, 1, 2])
+    if run.paused:
+        a.button("Resume", key=f"resume_{run.id}", on_click=run.resume, icon=":material/play_arrow:")
+    else:
+        a.button("Pause", key=f"pause_{run.id}", on_click=run.pause, icon=":material/pause:")
+    b.button("One step", key=f"step_{run.id}", on_click=run.step_once, disabled=not run.paused,
+             help="one batch, then wait (pause first)")
+    c.button("Rest of the epoch", key=f"epoch_{run.id}", on_click=run.finish_epoch, disabled=not run.paused,
+             help="train to the end of this epoch, then wait (pause first)")
+    d.select_slider("Speed", list(SPEEDS), key=f"speed_{run.id}", on_change=_speed, args=(run,),
+                    help="the most steps a second: slow enough, even a digits run can be watched for a minute")
+    with st.form(f"change_{run.id}", border=False):
+        e, f, g = st.columns([2, 2, 1], vertical_alignment="bottom")
+        beta = e.number_input("β from the next step", 0.0, 100.0, in_force(run, "beta"), step=0.1)
+        lr = f.number_input("Learning rate from the next step", 1e-5, 1.0, in_force(run, "lr"), format="%.5f")
+        if g.form_submit_button("Apply"):
+            _change(run, beta, lr)
+
+
+def in_force(run: Run, name: str) -> float:
+    """The run's beta or learning rate now: the last change its worker applied, else its config's."""
+    changed = [c[name] for c in run.changes if name in c]
+    return float(changed[-1] if changed else getattr(run.config, name))
+
+
+def _speed(run: Run) -> None:
+    run.speed(SPEEDS.get(st.session_state.get(f"speed_{run.id}")))
+
+
+def _change(run: Run, beta: float, lr: float) -> None:
+    new = {k: v for k, v in (("beta", beta), ("lr", lr)) if v != in_force(run, k)}
+    if not new:
+        return
+    try:
+        run.change(**new)
+    except ConfigError as e:
+        st.error(str(e))
+    else:
+        st.toast("From the next step: " + ", ".join(f"{'β' if k == 'beta' else 'learning rate'} = {v:g}"
+                                                    for k, v in new.items()), icon=":material/tune:")
+
+
+def live_view(run: Run, *, key: str = "live_view") -> None:
+    """The run's latest snapshot drawn in the browser (call it from progress.follow's render)."""
+    latent_dim = run.config.latent_dim
+    rows = subset_rows(len(run.data.test_x))
+    latents, nrow = pictures_latents(latent_dim)
+    snapshot = run.snapshot
+    data = {
+        "key": key, "run": run.id, "latentDim": latent_dim, "extent": RANGE, "palette": PALETTE,
+        "labels": served.url(run.data.test_y[rows].numpy().astype(np.uint8).tobytes()),
+        "latents": served.url(np.ascontiguousarray(latents, "<f4").tobytes()), "count": len(latents), "nrow": nrow,
+        "decoder": _decoder_url(run), "decoderStep": run.decoder[0] if run.decoder else None,
+        "snapshot": None if snapshot is None else {
+            "step": snapshot.step, "epoch": round(snapshot.epoch, 3), "dims": list(snapshot.dims),
+            "mu": _base64(snapshot.mu), "logvar": _base64(snapshot.logvar),
+            "kl": [round(float(v), 5) for v in snapshot.kl_per_dim]},
+        "curves": curves(run), "current": run.steps_done,
+        "state": "paused" if run.paused and run.active else str(run.state),
+    }
+    _live(key=key, data=data, height="content")
+    _legend(run.data.classes)
+
+
+def curves(run: Run) -> dict:
+    """The live view's curves: train points (thinned to CURVE_POINTS), the test values after each epoch, the
+    changes made while it trains, and the run's steps in all."""
+    every = max(1, -(-len(run.steps) // CURVE_POINTS))
+    train = [[int(s), round(loss, 3), round(recon, 3), round(kl, 3)] for s, loss, recon, kl in run.steps[::every]]
+    if run.steps and run.steps[-1][0] != train[-1][0]:
+        s, loss, recon, kl = run.steps[-1]
+        train.append([int(s), round(loss, 3), round(recon, 3), round(kl, 3)])
+    per_epoch = run.steps_per_epoch
+    test = [[r["epoch"] * per_epoch, round(r["test_nelbo"], 3), round(r["test_recon"], 3), round(r["test_kl"], 3)]
+            for r in run.history]
+    changes = [[c["step"], ", ".join(f"{'β' if k == 'beta' else 'lr'} = {c[k]:g}" for k in ("beta", "lr") if k in c)]
+               for c in run.changes]
+    return {"train": train, "test": test, "changes": changes, "total": run.config.epochs * per_epoch}
+
+
+def _legend(classes) -> None:
+    st.markdown(" ".join(f'<span style="color:{PALETTE[i % len(PALETTE)]}">●</span>&nbsp;{name}'
+                         for i, name in enumerate(classes)), unsafe_allow_html=True)
+
+
+def _base64(array: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(array, "<f4").tobytes()).decode()
+
+
+def _decoder_url(run: Run) -> str | None:
+    """The URL of the run's latest streamed decoder; a run's older decoders are deleted as newer ones come."""
+    if run.decoder is None:
+        return None
+    url = served.url(run.decoder[1])
+    with _lock:
+        urls = _served_decoders.setdefault(run.id, [])
+        if url not in urls:
+            urls.append(url)
+        while len(urls) > KEEP_DECODERS:
+            served.forget(urls.pop(0))
+    return url
+
+
+# ---- a recording ----
+
+def has_recording(folder: str) -> bool:
+    return (Path(folder) / RECORDING).is_file()
+
+
+def replay(folder: str, checkpoint, classes, *, key: str = "replay") -> None:
+    """The recording of the checkpoint in folder (has_recording), scrubbed and played in the browser, and its GIF."""
+    path = Path(folder) / RECORDING
+    stat = path.stat()
+    config = checkpoint.config
+    recording, blobs = _recording(str(path.parent), config.latent_dim, tuple(config.image_shape), stat.st_mtime,
+                                  stat.st_size)
+    s = recording.snapshots
+    _, nrow = pictures_latents(config.latent_dim)
+    data = {"key": key, **{name: served.url(blob, digest) for name, (blob, digest) in blobs.items()},
+            "count": int(s[0].pictures.shape[0]), "nrow": nrow, "height": int(config.image_shape[1]),
+            "width": int(config.image_shape[2]), "latentDim": config.latent_dim,
+            "steps": [x.step for x in s], "epochs": [round(x.epoch, 3) for x in s], "dims": [list(x.dims) for x in s],
+            "kl": [[round(float(v), 5) for v in x.kl_per_dim] for x in s],
+            "klTop": float(max(x.kl_per_dim.max() for x in s)), "extent": plane_extent(recording),
+            "palette": PALETTE}
+    _replay(key=key, data=data, height="content")
+    _legend(classes)
+    st.download_button("Animated GIF for a slide", data=lambda: recording_gif(recording, classes, PALETTE),
+                       file_name=f"{Path(folder).name}-training.gif", mime="image/gif", icon=":material/download:",
+                       key=f"{key}_gif", help="a frame per snapshot: the map beside its pictures, about 1,000 px wide")
+
+
+@functools.lru_cache(maxsize=8)
+def _recording(folder: str, latent_dim: int, image_shape: tuple, _mtime: float, _size: int
+               ) -> tuple[Recording, dict[str, tuple[bytes, str]]]:
+    """A recording (raises CheckpointError if it does not parse) and the bytes the replay fetches, with digests;
+    read again when the file changes."""
+    recording = load_recording(folder, latent_dim, image_shape)
+    s = recording.snapshots
+    blobs = {"mu": np.stack([x.mu for x in s]), "sigma": np.exp(0.5 * np.stack([x.logvar for x in s])),
+             "labels": recording.labels.astype(np.uint8), "pictures": np.stack([x.pictures for x in s])}
+    blobs = {k: np.ascontiguousarray(v, "<f4" if v.dtype.kind == "f" else np.uint8).tobytes() for k, v in blobs.items()}
+    return recording, {k: (v, served.digest(v)) for k, v in blobs.items()}
