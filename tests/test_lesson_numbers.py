@@ -148,8 +148,32 @@ def test_step_2_each_slider_passes_through_several_digits(digits_judge):
     assert set(passed[0]) != set(passed[1])
 
 
+def test_step_3_the_codes_start_at_the_origin_one_dimension_opens_first_and_sigma_shrinks():
+    """The Train page replays digits-2d's recording (the steps, epochs and KL it sends the browser are the
+    recording's); its snapshots hold what the question asks about."""
+    from vae_core.recording import load_recording
+
+    step = lesson_step("How the map formed")
+    at, _ = linked_page(step.page.script, step.link)
+    replay = browser_pictures(at)["replay"]
+    recording = load_recording(ROOT / "models" / step.link["model"], 2, (1, 8, 8))
+    s = recording.snapshots
+    assert replay["steps"] == [x.step for x in s] and replay["steps"][0] == 0 and replay["latentDim"] == 2
+    sigma = [np.exp(0.5 * x.logvar).mean() for x in s]
+    # The initial weights: every code within about 0.1 of the origin (spread 0.06), σ about 1 (1.03)
+    assert np.abs(s[0].mu).max() < 0.3 and s[0].mu.std(0).max() < 0.1 and 0.9 < sigma[0] < 1.15
+    # One dimension first: z1 carries most of the KL in every snapshot until about epoch 5 (measured 0.58 nats
+    # against 0.06 at epoch 4.8), and the map stretches along it (spread 0.91 against 0.34)
+    early = [x for x in s if 0.3 < x.epoch < 5]
+    assert len(early) >= 5 and all(x.kl_per_dim[1] > 3 * x.kl_per_dim[0] for x in early)
+    assert early[-1].mu.std(0)[1] > 2 * early[-1].mu.std(0)[0]
+    # At the end both are in use (1.41 and 1.29 nats), the codes spread to about N(0, 1) and σ shrank to 0.27
+    assert (s[-1].kl_per_dim > 1).all() and (s[-1].mu.std(0) > 0.8).all() and sigma[-1] < 0.35
+    assert all(a >= b - 0.15 for a, b in zip(sigma[5:], sigma[6:]))  # shrinking, give or take the noise
+
+
 @pytest.mark.slow
-def test_step_3_fours_and_nines_share_a_region_and_one_posterior_is_tiny(mnist, mnist_judge):
+def test_step_4_fours_and_nines_share_a_region_and_one_posterior_is_tiny(mnist, mnist_judge):
     step = lesson_step("Where the encoder puts the data")
     checkpoint, chosen = model_of(step), int(step.link["image"])
     mu, std = encode_dataset(checkpoint.model, mnist.test_x)
@@ -171,7 +195,7 @@ def test_step_3_fours_and_nines_share_a_region_and_one_posterior_is_tiny(mnist, 
 
 
 @pytest.mark.slow
-def test_step_4_the_decoder_draws_plausible_digits_where_nothing_was_encoded(mnist, mnist_judge, mnist_page):
+def test_step_5_the_decoder_draws_plausible_digits_where_nothing_was_encoded(mnist, mnist_judge, mnist_page):
     step = lesson_step("Where no image was encoded")
     at, _ = linked_page(step.page.script, step.link)
     checkpoint = model_of(step)
@@ -198,7 +222,7 @@ def test_step_4_the_decoder_draws_plausible_digits_where_nothing_was_encoded(mni
 
 
 @pytest.mark.slow
-def test_step_5_the_straight_path_washes_out_where_the_spherical_one_does_not(mnist, mnist_page):
+def test_step_6_the_straight_path_washes_out_where_the_spherical_one_does_not(mnist, mnist_page):
     step = lesson_step("Straight or round")
     at, _ = linked_page(step.page.script, step.link)
     assert at.number_input(key="interp_from_image").value == int(step.link["image"])
@@ -219,7 +243,7 @@ def test_step_5_the_straight_path_washes_out_where_the_spherical_one_does_not(mn
     assert (spherical[middle].norm(dim=1) <= ends.max() + 1e-4).all()
 
 
-def test_step_6_at_beta_10_the_kl_outweighs_the_reconstruction(digits):
+def test_step_7_at_beta_10_the_kl_outweighs_the_reconstruction(digits):
     step = lesson_step("The objective, term by term")
     parts = objective_parts(model_of(step).model, digits.test_x[int(step.link["image"])])
     # Measured 16.5 nats of reconstruction against 3.3 of KL: 33 at beta = 10
@@ -231,7 +255,7 @@ def test_step_6_at_beta_10_the_kl_outweighs_the_reconstruction(digits):
     assert spread["10"] < 0.1 * spread["1"], spread
 
 
-def test_step_7_units_switch_off_as_beta_grows_and_the_middle_beta_samples_best(digits, digits_judge):
+def test_step_8_units_switch_off_as_beta_grows_and_the_middle_beta_samples_best(digits, digits_judge):
     step = lesson_step("Rate against distortion")
     at, _ = linked_page(step.page.script, step.link)
     sweep = {b: shipped(f"sweeps/digits/beta-{b}") for b in ("0.1", "0.3", "1", "3", "10")}
@@ -254,7 +278,7 @@ def test_step_7_units_switch_off_as_beta_grows_and_the_middle_beta_samples_best(
     assert gap["0.1"] > 2 * gap["1"], gap
 
 
-def test_step_8_averaging_is_a_beta_of_the_pixel_count_and_collapses_every_unit():
+def test_step_9_averaging_is_a_beta_of_the_pixel_count_and_collapses_every_unit():
     step = lesson_step("The bug in half the code on GitHub")
     at, _ = linked_page(step.page.script, step.link)
     summed = model_of(step)
@@ -270,7 +294,7 @@ def test_step_8_averaging_is_a_beta_of_the_pixel_count_and_collapses_every_unit(
     assert spread["digits-8d-mean-recon"] < 0.1 * spread["beta-1"], spread  # all its samples alike: 0.011, 0.15
 
 
-def test_step_9_free_bits_keep_every_unit_and_get_the_best_elbo(digits, one_thread):
+def test_step_10_free_bits_keep_every_unit_and_get_the_best_elbo(digits, one_thread):
     step = lesson_step("Fighting collapse")
     at, _ = linked_page(step.page.script, step.link)
     value = lambda key: at.number_input(key=key).value  # noqa: E731 (the page's defaults)
@@ -303,7 +327,7 @@ NINE = drawing([[(140 + 50 * math.cos(a), 95 + 50 * math.sin(a)) for a in np.lin
 
 
 @pytest.mark.slow
-def test_step_10_drawn_4s_and_9s_land_in_their_shared_region_and_the_path_stays_there(mnist, mnist_judge):
+def test_step_11_drawn_4s_and_9s_land_in_their_shared_region_and_the_path_stays_there(mnist, mnist_judge):
     step = lesson_step("Your own digit")
     model = model_of(step).model
     mu, _ = encode_dataset(model, mnist.test_x)

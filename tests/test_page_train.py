@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from headless import app_test as page
+from headless import ROOT, browser_pictures
 from ui import state
 from waiting import wait_until
 
@@ -24,6 +25,22 @@ def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path, ray_address
     assert str(job.checkpoint) in at.session_state[state.MY_MODELS]
     assert at.session_state[state.MODEL] == str(job.checkpoint)
     assert Path(job.checkpoint, "model.safetensors").exists() and str(tmp_path / "runs") in str(job.checkpoint)
+    # the page's defaults keep a recording, and the new model (now the chosen one) is replayed below
+    replay = browser_pictures(at)["replay"]
+    assert replay["steps"][0] == 0 and replay["steps"][-1] == 2 * job.steps_per_epoch and len(replay["steps"]) >= 10
+
+
+def test_a_model_without_a_recording_says_so_and_a_broken_recording_is_told_not_raised(tmp_path):
+    import shutil
+
+    at = page("app_pages/train.py", **{state.MODEL: str(ROOT / "models" / "mnist-2d")}).run()
+    assert not at.exception and "replay" not in browser_pictures(at)
+    assert any("carries no recording" in c.value for c in at.caption)
+    broken = tmp_path / "runs" / "broken"
+    shutil.copytree(ROOT / "models" / "digits-2d", broken)
+    (broken / "recording.safetensors").write_bytes(b"not a recording")
+    at = page("app_pages/train.py", **{state.MODEL: str(broken)}).run()
+    assert not at.exception and "cannot be replayed" in at.warning[0].value
 
 
 def test_bad_hidden_sizes_are_refused_with_a_message():

@@ -34,13 +34,20 @@ STEPS = (
          "Which digits does each slider pass through from −3 to 3, and why can two numbers not keep a digit's "
          "identity on one slider and its style on the other?",
          navigation.SLIDERS, {"model": "digits-2d", "z": "0,0"}),
+    Step("How the map formed", 5,
+         "The 2-D digits model's training, replayed on the Train page: drag the scrubber to the first snapshot (the "
+         "initial weights), then play it, watching the map, the KL bars and the decoded manifold.",
+         "At the initial weights every code sits within 0.1 of the origin with σ near 1: what can the decoder learn "
+         "from such codes? Which dimension opens first, what do the pictures vary along while it is the only one, "
+         "and why does σ shrink as the codes spread?",
+         navigation.TRAIN, {"model": "digits-2d"}),
     Step("Where the encoder puts the data", 10,
          "On the MNIST 2-D map, find each class (click a label in the legend to hide it: the 9s lie over the 4s). "
          "Test image 2307, a 4, is chosen: compare it with its reconstruction, turn on its ellipses and zoom in.",
          "Why do 4s and 9s share a region, and why does this 4 come back as a 9? How wide is one image's posterior "
          "compared with the clusters?",
          navigation.MAP, {"model": "mnist-2d", "image": "2307"}),
-    Step("Where no image was encoded", 10,
+    Step("Where no image was encoded", 5,
          "The pad's handle starts in an empty corner, far from every test image's code. Drag it into the cloud and "
          "along its edge from one cluster to the next: inside the cloud the clusters touch; outside it there is "
          "nothing.",
@@ -53,7 +60,7 @@ STEPS = (
          "and what does each path do to the norm of z?",
          navigation.INTERPOLATION, {"model": "mnist-16d", "image": "5371"}),
     Step("The objective, term by term", 10,
-         "Read one image's reconstruction and KL in nats; move β from 1 to 10 and back. (Step 7 shows a model "
+         "Read one image's reconstruction and KL in nats; move β from 1 to 10 and back. (Step 8 shows a model "
          "trained at β = 10.)",
          "At β = 10 the KL part outweighs the reconstruction: which term would training shrink, and what would the "
          "digits look like?",
@@ -77,7 +84,7 @@ STEPS = (
          navigation.WARMUP, {}),
     Step("Your own digit", 5,
          "Draw a 4, keep it, draw a 9, then interpolate between your two drawings.",
-         "Did your 4 land among the 4s, or among the 9s as on step 3's map, and does it come back as a 4? What does "
+         "Did your 4 land among the 4s, or among the 9s as on step 4's map, and does it come back as a 4? What does "
          "the path between your two drawings pass through?",
          navigation.YOUR_DIGIT, {"model": "mnist-2d"}),
 )
