@@ -79,16 +79,18 @@ def show_run():
         st.rerun()  # the whole page: the sidebar lists it
     progress.run_progress(run)
     if run.active:
-        live.controls(run)
-        live.live_view(run)
-    else:
-        st.plotly_chart(charts.training_curves(run.steps, run.history), width="stretch", key="train_curves")
+        return
+    st.plotly_chart(charts.training_curves(run.steps, run.history), width="stretch", key="train_curves")
     if run.preview is not None:
         images.show_image(run.preview, size=480,
                           caption=f"after epoch {run.epoch}: test originals (top), reconstructions (bottom)")
 
 
-progress.follow(run, show_run, every=0.5)
+if run is not None and run.active:
+    live.controls(run)  # outside the redrawn part: a click reruns the page, a redraw does not redraw these
+progress.follow(run, show_run)
+if run is not None and run.active:
+    live.live_view(run)  # it fetches the run's feed itself, twice a second
 
 path = st.session_state[state.MODEL]
 st.subheader(f"How {sidebar.short_label(path)} learned")

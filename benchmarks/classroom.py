@@ -6,6 +6,13 @@ run's page open in a browser on the same machine, and closed as when each studen
 computer; in rounds, interleaved), all in one run.
 
     python benchmarks/classroom.py [--sessions 20] [--trainers 4] [--seconds 8] [--model mnist-2d]
+    python benchmarks/classroom.py --live [--sessions 20] [--seconds 20]
+
+With --live it measures the live view instead: that many sessions each watch their own digits run train (300
+epochs at 10 steps a second, on a Ray node declaring a CPU per run so that all of them train at once), and it
+reports the web server's CPU with every live view open against the same runs with every page closed (the runs'
+own cost to the server: following their events), and the bytes each page received (websocket frames and the
+decoders it fetched) per second.
 
 The app runs as `./run app` does (nothing configured: the first training starts a local Ray instance on
 127.0.0.1), sessions are contexts of one headless Debian chromium. A session drags its first slider back and
@@ -178,6 +185,81 @@ def cli_train(args: list[str], out: Path) -> tuple[float, dict]:
     return time.perf_counter() - start, json.loads((out / "metrics.json").read_text())
 
 
+def watch_live(browser, url, speed_presses: int = 3):
+    """A session on the Train page that starts a 300-epoch digits run at 10 steps a second and counts the bytes it
+    receives (websocket frames as sent, before compression; HTTP responses as they came); returns (page, counter)."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page, received = context.new_page(), {"bytes": 0}
+
+    def on_socket(socket):
+        socket.on("framereceived", lambda payload: received.__setitem__("bytes", received["bytes"] + len(payload)))
+
+    def on_finished(request):  # what came over the wire: the feed, decoders, anything else fetched
+        try:
+            received["bytes"] += max(0, request.sizes()["responseBodySize"])
+        except Exception:  # noqa: BLE001 (the page closed meanwhile)
+            pass
+
+    page.on("websocket", on_socket)
+    page.on("requestfinished", on_finished)
+    page.goto(f"{url}/Train")
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=300_000)
+    wait_idle(page, timeout=300_000)
+    epochs = page.get_by_role("spinbutton", name="Epochs", exact=True)
+    epochs.fill("300")
+    epochs.press("Tab")
+    speed = page.get_by_role("slider", name="Speed to begin with")
+    speed.focus()
+    for _ in range(speed_presses):  # as fast as possible -> 100 -> 30 -> 10 steps/s
+        speed.press("ArrowRight")
+    click_start(page)
+    return page, received
+
+
+def live_main(args) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from ray_cluster import ray_head
+
+    live = "window.vaeLab?.components?.live_view"
+    work = Path(tempfile.mkdtemp(prefix="classroom-live-"))
+    with ray_head(work, cpus=args.sessions + 1) as address:
+        env = {"VAE_DATA_DIR": args.data_dir, "VAE_RUNS_DIR": str(work / "runs"), "VAE_RAY_ADDRESS": address,
+               "VAE_JOB_CPUS": "1"}
+        with streamlit_server(ROOT / "app.py", env=env, timeout=180) as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS + MANY_CONTEXTS)
+            pid = server_pid(int(url.rsplit(":", 1)[1]))
+            watchers = [watch_live(browser, url) for _ in range(args.sessions)]
+            for page, _ in watchers:  # every run trains and its view has drawn snapshots
+                page.wait_for_function(f"() => {live} && {live}.snapshots >= 3", timeout=600_000)
+            print(f"{args.sessions} live views drawing", flush=True)
+            time.sleep(3)
+            cpu, wall, received = cpu_seconds(pid), time.perf_counter(), [r["bytes"] for _, r in watchers]
+            snapshots = [page.evaluate(f"() => {live}.snapshots") for page, _ in watchers]
+            time.sleep(args.seconds)
+            seconds = time.perf_counter() - wall
+            viewed = (cpu_seconds(pid) - cpu) / seconds
+            rates = [(r["bytes"] - before) / seconds for (_, r), before in zip(watchers, received)]
+            drawn = [page.evaluate(f"() => {live}.snapshots") - n for (page, _), n in zip(watchers, snapshots)]
+            for page, _ in watchers:
+                page.context.close()  # the sessions end; their runs train on
+            time.sleep(5)
+            cpu, wall = cpu_seconds(pid), time.perf_counter()
+            time.sleep(args.seconds)
+            unviewed = (cpu_seconds(pid) - cpu) / (time.perf_counter() - wall)
+            browser.close()
+    print(json.dumps({
+        "machine": f"{platform.node()} ({os.cpu_count()} cores)", "sessions": args.sessions,
+        "seconds": round(seconds, 1),
+        "server_cores_with_live_views": round(viewed, 3), "server_cores_runs_alone": round(unviewed, 3),
+        "server_cores_for_the_views": round(viewed - unviewed, 3),
+        "kb_per_second_per_session": {"median": round(statistics.median(rates) / 1e3, 1),
+                                      "max": round(max(rates) / 1e3, 1)},
+        "snapshots_drawn_per_second_per_session": round(statistics.median(drawn) / seconds, 2),
+        "load_average_after": os.getloadavg(),
+    }, indent=1))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=20)
@@ -185,9 +267,13 @@ def main():
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each drag measurement")
     parser.add_argument("--model", default="mnist-2d", help="the shipped model the slider sessions use")
     parser.add_argument("--data-dir", default=os.environ.get("VAE_DATA_DIR", str(ROOT.parent / "shared/data/mnist")))
+    parser.add_argument("--live", action="store_true", help="measure live views of training instead")
     args = parser.parse_args()
     if not os.path.exists(CHROMIUM):
         sys.exit(f"skipped: {CHROMIUM} missing (apt-get install -y chromium)")
+    if args.live:
+        print(f"load average before: {os.getloadavg()}", flush=True)
+        return live_main(args)
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     print(f"load average before: {os.getloadavg()}", flush=True)
     from playwright.sync_api import sync_playwright

@@ -101,21 +101,21 @@ def test_the_live_view_draws_the_map_forming_and_obeys_pause_one_step_and_a_beta
     page.get_by_role("button", name="Pause").click()
     expect(page.locator("[data-testid='stMain']")).to_contain_text("paused · ", timeout=10_000)
     page.wait_for_timeout(1500)  # the last steps before the pause have come in
-    held = live(page, "v.data.current")
+    held = live(page, "v.feed.current")
     page.wait_for_timeout(2000)
-    assert live(page, "v.data.current") == held  # paused: no step taken
+    assert live(page, "v.feed.current") == held  # paused: no step taken
     page.get_by_label("β from the next step").fill("4")
     page.get_by_role("button", name="Apply").click()
     page.get_by_role("button", name="One step").click()
-    page.wait_for_function(f"() => {LIVE}.data.current === {held + 1} && {LIVE}.step === {held + 1}", timeout=15_000)
-    page.wait_for_function(f"() => {LIVE}.data.curves.changes.length === 1", timeout=10_000)
-    assert live(page, "v.data.curves.changes[0]") == [held + 1, "β = 4"]
+    page.wait_for_function(f"() => {LIVE}.feed.current === {held + 1} && {LIVE}.step === {held + 1}", timeout=15_000)
+    page.wait_for_function(f"() => {LIVE}.feed.curves.changes.length === 1", timeout=10_000)
+    assert live(page, "v.feed.curves.changes[0]") == [held + 1, "β = 4"]
     page.wait_for_timeout(1500)
-    assert live(page, "v.data.current") == held + 1  # one step, then waiting again
+    assert live(page, "v.feed.current") == held + 1  # one step, then waiting again
     wait_idle(page)
     page.locator(".live-view").first.screenshot(path=str(SCREENSHOTS / "train-live-paused.png"))
     page.get_by_role("button", name="Resume").click()
-    page.wait_for_function(f"() => {LIVE}.data.current > {held + 3}", timeout=15_000)
+    page.wait_for_function(f"() => {LIVE}.feed.current > {held + 3}", timeout=15_000)
     page.get_by_role("button", name="Stop").click()
     page.locator("text=/stopped after \\d+ epochs; saved/").wait_for(timeout=30_000)
 

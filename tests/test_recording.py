@@ -76,7 +76,7 @@ def test_a_live_watch_sends_the_decoder_within_its_byte_budget(digits):
 
     sent, controls = [], Controls()
     controls.speed(60)
-    watch = LiveWatch(digits.test_x, sent.append, every=0.0, bytes_per_second=30_000)
+    watch = LiveWatch(digits.test_x, sent.append, every=0.0, bytes_per_second=30_000, decoder_every=0.0)
     train(VAE(SMALL), digits, SMALL, watch=watch, stop=controls)
     assert len(sent) == 61 and sent[0].decoder is not None  # every step, and the initial weights' decoder
     with_weights = [s for s in sent if s.decoder]

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
+import secrets
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +32,9 @@ _replay = component("training_replay", "replay.js")
 
 SPEEDS = {"as fast as possible": None, "100 steps/s": 100.0, "30 steps/s": 30.0, "10 steps/s": 10.0,
           "3 steps/s": 3.0, "1 step/s": 1.0}
-CURVE_POINTS = 400      # train points sent to the live view at most (a long run's are thinned)
-KEEP_DECODERS = 3       # a live run's latest decoders kept served; older ones are deleted (one every 0.4 s)
-_served_decoders: dict[str, list[str]] = {}  # run id -> URLs of its decoders, oldest first
+CURVE_POINTS = 150      # train points sent to the live view at most (a long run's are thinned)
+KEEP_DECODERS = 3       # a live run's latest decoders kept served; older ones are deleted
+_served_decoders: dict[str, list] = {}  # run id -> [(URL of a decoder it streamed, its step)], oldest first
 _lock = threading.Lock()
 
 
@@ -52,9 +55,9 @@ def controls(run: Run) -> None:
         return
     a, b, c, d = st.columns([1, 1, 1, 2])
     if run.paused:
-        a.button("Resume", key=f"resume_{run.id}", on_click=run.resume, icon=":material/play_arrow:")
+        a.button("Resume", key=f"resume_{run.id}", on_click=_then_feed(run, run.resume), icon=":material/play_arrow:")
     else:
-        a.button("Pause", key=f"pause_{run.id}", on_click=run.pause, icon=":material/pause:")
+        a.button("Pause", key=f"pause_{run.id}", on_click=_then_feed(run, run.pause), icon=":material/pause:")
     b.button("One step", key=f"step_{run.id}", on_click=run.step_once, disabled=not run.paused,
              help="one batch, then wait (pause first)")
     c.button("Rest of the epoch", key=f"epoch_{run.id}", on_click=run.finish_epoch, disabled=not run.paused,
@@ -67,6 +70,14 @@ def controls(run: Run) -> None:
         lr = f.number_input("Learning rate from the next step", 1e-5, 1.0, in_force(run, "lr"), format="%.5f")
         if g.form_submit_button("Apply"):
             _change(run, beta, lr)
+
+
+def _then_feed(run: Run, action):
+    """action, then the run's feed written again (a pause or a resume brings no event of the run's own)."""
+    def act():
+        action()
+        feed(run)
+    return act
 
 
 def in_force(run: Run, name: str) -> float:
@@ -93,35 +104,94 @@ def _change(run: Run, beta: float, lr: float) -> None:
 
 
 def live_view(run: Run, *, key: str = "live_view") -> None:
-    """The run's latest snapshot drawn in the browser (call it from progress.follow's render)."""
+    """The run's live view, drawn in the browser from its feed (feed()): call it once per page run, not from a
+    redrawn block; the browser fetches the feed twice a second, so nothing here reruns to move it."""
     latent_dim = run.config.latent_dim
     rows = subset_rows(len(run.data.test_x))
     latents, nrow = pictures_latents(latent_dim)
-    snapshot = run.snapshot
     data = {
-        "key": key, "run": run.id, "latentDim": latent_dim, "extent": RANGE, "palette": PALETTE,
+        "key": key, "run": run.id, "feed": feed(run), "every": FEED_EVERY, "latentDim": latent_dim,
+        "extent": RANGE, "palette": PALETTE,
         "labels": served.url(run.data.test_y[rows].numpy().astype(np.uint8).tobytes()),
         "latents": served.url(np.ascontiguousarray(latents, "<f4").tobytes()), "count": len(latents), "nrow": nrow,
-        "decoder": _decoder_url(run), "decoderStep": run.decoder[0] if run.decoder else None,
+    }
+    _live(key=key, data=data, height="content")
+    _legend(run.data.classes)
+
+
+FEED_EVERY = 0.5        # seconds between two fetches of a live run's feed by its view, and two writes at most
+_feeds: dict[str, tuple] = {}  # run id -> (the URL of its feed, its _FeedWriter)
+
+
+def feed(run: Run) -> str:
+    """The URL of the run's feed: a small JSON file (its latest snapshot, curves, step and state, and its latest
+    decoder's URL) written from the run's own thread as its events come, at most every FEED_EVERY, under a name
+    nobody can guess; deleted when the run ends."""
+    with _lock:
+        if run.id not in _feeds:
+            name = f"live-{secrets.token_hex(16)}.json"
+            _feeds[run.id] = served.path_url(name), _FeedWriter(served.FOLDER / name)
+            run.listeners.append(_feeds[run.id][1])
+    url, writer = _feeds[run.id]
+    writer(run)
+    return url
+
+
+class _FeedWriter:
+    """Writes a run's feed (feed()) when something new came, at most every FEED_EVERY (what comes sooner is
+    written then: a paused run's last step is not left out); removes it at the end. Called from the run's thread,
+    a timer's and the page's (a pause changes no event)."""
+
+    def __init__(self, path: Path):
+        self.path, self.written, self.last, self.timer = path, 0.0, None, None
+        self.lock = threading.Lock()
+
+    def __call__(self, run: Run) -> None:
+        with self.lock:
+            if not run.active:
+                self.path.unlink(missing_ok=True)
+                with _lock:
+                    for url, *_ in _served_decoders.pop(run.id, []):
+                        served.forget(url)
+                    _feeds.pop(run.id, None)
+                return
+            wait = self.written + FEED_EVERY - time.monotonic()
+            if wait > 0:
+                if self.timer is None:
+                    self.timer = threading.Timer(wait, self._later, args=(run,))
+                    self.timer.daemon = True
+                    self.timer.start()
+                return
+            content = _feed_content(run)
+            if content != self.last:
+                served.write_file(self.path, json.dumps(content, separators=(",", ":")).encode(), sweep=False)
+                self.written, self.last = time.monotonic(), content
+
+    def _later(self, run: Run) -> None:
+        self.timer = None
+        self(run)
+
+
+def _feed_content(run: Run) -> dict:
+    snapshot, (decoder, decoder_step) = run.snapshot, _decoder(run)
+    return {
         "snapshot": None if snapshot is None else {
             "step": snapshot.step, "epoch": round(snapshot.epoch, 3), "dims": list(snapshot.dims),
             "mu": _base64(snapshot.mu), "logvar": _base64(snapshot.logvar),
             "kl": [round(float(v), 5) for v in snapshot.kl_per_dim]},
-        "curves": curves(run), "current": run.steps_done,
-        "state": "paused" if run.paused and run.active else str(run.state),
+        "decoder": decoder, "decoderStep": decoder_step, "curves": curves(run), "current": run.steps_done,
+        "state": "paused" if run.paused else "waiting" if run.state != RunState.RUNNING else "training",
     }
-    _live(key=key, data=data, height="content")
-    _legend(run.data.classes)
 
 
 def curves(run: Run) -> dict:
     """The live view's curves: train points (thinned to CURVE_POINTS), the test values after each epoch, the
     changes made while it trains, and the run's steps in all."""
     every = max(1, -(-len(run.steps) // CURVE_POINTS))
-    train = [[int(s), round(loss, 3), round(recon, 3), round(kl, 3)] for s, loss, recon, kl in run.steps[::every]]
+    train = [[int(s), round(loss, 2), round(recon, 2), round(kl, 2)] for s, loss, recon, kl in run.steps[::every]]
     if run.steps and run.steps[-1][0] != train[-1][0]:
         s, loss, recon, kl = run.steps[-1]
-        train.append([int(s), round(loss, 3), round(recon, 3), round(kl, 3)])
+        train.append([int(s), round(loss, 2), round(recon, 2), round(kl, 2)])
     per_epoch = run.steps_per_epoch
     test = [[r["epoch"] * per_epoch, round(r["test_nelbo"], 3), round(r["test_recon"], 3), round(r["test_kl"], 3)]
             for r in run.history]
@@ -136,21 +206,25 @@ def _legend(classes) -> None:
 
 
 def _base64(array: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(array, "<f4").tobytes()).decode()
+    """Half-precision numbers (the map draws them, a pixel is 0.03 of a unit): half the bytes of float32."""
+    return base64.b64encode(np.ascontiguousarray(np.clip(array, -6e4, 6e4), "<f2").tobytes()).decode()
 
 
-def _decoder_url(run: Run) -> str | None:
-    """The URL of the run's latest streamed decoder; a run's older decoders are deleted as newer ones come."""
+def _decoder(run: Run) -> tuple[str | None, int | None]:
+    """The URL of the run's latest streamed decoder (its worker sends one a second at most) and its step; a run's
+    older decoders are deleted as newer ones come."""
     if run.decoder is None:
-        return None
-    url = served.url(run.decoder[1])
+        return None, None
+    step, blob = run.decoder
     with _lock:
-        urls = _served_decoders.setdefault(run.id, [])
-        if url not in urls:
-            urls.append(url)
-        while len(urls) > KEEP_DECODERS:
-            served.forget(urls.pop(0))
-    return url
+        sent = _served_decoders.setdefault(run.id, [])
+        if sent and sent[-1][1] == step:
+            return sent[-1]
+        url = served.url(blob)  # hashed once per decoder (MNIST's 2 MB take milliseconds)
+        sent.append((url, step))
+        while len(sent) > KEEP_DECODERS:
+            served.forget(sent.pop(0)[0])
+        return url, step
 
 
 # ---- a recording ----

@@ -32,9 +32,44 @@ def url(data: bytes, known_digest: str | None = None) -> str:
         if time.time() - path.stat().st_mtime > 3600:
             os.utime(path)  # in use: not idle
     except FileNotFoundError:
-        _write(path, data)
+        write_file(path, data)
+    return path_url(name)
+
+
+def path_url(name: str) -> str:
+    """The URL the browser fetches the file FOLDER/name at."""
     base = st.get_option("server.baseUrlPath").strip("/")
     return f"{'/' + base if base else ''}/app/static/served/{name}"
+
+
+MODULE = ".module.bin"  # a component's JavaScript: kept however long it goes unfetched (it changes with the code)
+
+# A component's module as Streamlit is given it: it imports the real module (the served file at URL) once per page.
+# Streamlit sends a component's JavaScript inside the element with every rerun (36 KB for the live view, twice a
+# second); this stands in its place at 0.6 KB.
+_LOADER = """const url = %s;
+const modules = window.__vaeLabModules = window.__vaeLabModules || {};
+modules[url] = modules[url] || fetch(url)
+  .then(r => { if (!r.ok) throw new Error(`HTTP ${r.status}`); return r.text(); })
+  .then(code => import(URL.createObjectURL(new Blob([code], { type: "text/javascript" }))));
+export default function (component) {
+  let cleanup = null, gone = false;
+  modules[url].then(module => { if (!gone) cleanup = module.default(component); },
+                    error => { component.parentElement.textContent = `Could not load this view: ${error.message}`; });
+  return () => { gone = true; if (typeof cleanup === "function") cleanup(); };
+}"""
+
+
+def module(code: str) -> str:
+    """A components-v2 module that loads the module `code` from a served file (written now): pass it as a
+    component's js, so that the code travels once per page instead of with every rerun."""
+    import json
+
+    data = code.encode()
+    name = digest(data) + MODULE
+    if not (FOLDER / name).is_file():
+        write_file(FOLDER / name, data)
+    return _LOADER % json.dumps(path_url(name))
 
 
 def forget(served_url: str) -> None:
@@ -45,11 +80,13 @@ def forget(served_url: str) -> None:
         (FOLDER / name).unlink(missing_ok=True)
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_file(path: Path, data: bytes, sweep: bool = True) -> None:
+    """Write data to path under FOLDER, whole or not at all (a browser may be fetching it); with sweep, delete the
+    files idle for a day first (a file rewritten twice a second, a live run's feed, skips that)."""
     FOLDER.mkdir(parents=True, exist_ok=True)
-    for old in FOLDER.iterdir():  # a cheap sweep whenever something new is written
+    for old in FOLDER.iterdir() if sweep else ():  # a cheap sweep whenever something new is written
         try:
-            if time.time() - old.stat().st_mtime > MAX_IDLE_S:
+            if time.time() - old.stat().st_mtime > MAX_IDLE_S and not old.name.endswith(MODULE):
                 old.unlink()
         except OSError:
             pass

@@ -144,14 +144,16 @@ class Recorder(Watch):
 
 class LiveWatch(Watch):
     """A snapshot every `every` seconds for a live view, handed to send(). The means (at most SUBSET rows, two
-    dimensions) go with every one; the decoder's weights go with one only while the weights sent so far stay within
-    bytes_per_second, so a large decoder (MNIST's 1.6 MB) is sent less often than the means."""
+    dimensions) go with every one; the decoder's weights go with one at most every decoder_every seconds, and only
+    while the weights sent so far stay within bytes_per_second, so a large decoder (MNIST's 1.6 MB) is sent less
+    often than the means."""
 
-    def __init__(self, x_subset: torch.Tensor, send: Callable[[Snapshot], None], every: float = 0.4,
-                 bytes_per_second: float = 40_000):
+    def __init__(self, x_subset: torch.Tensor, send: Callable[[Snapshot], None], every: float = 0.5,
+                 bytes_per_second: float = 40_000, decoder_every: float = 1.0):
         super().__init__(x_subset)
-        self.send, self.every, self.rate = send, every, bytes_per_second
+        self.send, self.every, self.rate, self.decoder_every = send, every, bytes_per_second, decoder_every
         self.last, self.started, self.weights_sent = -float("inf"), time.monotonic(), 0
+        self.last_decoder = -float("inf")
 
     def wants(self, step: int) -> bool:
         return step == 0 or time.monotonic() - self.last >= self.every
@@ -160,8 +162,11 @@ class LiveWatch(Watch):
         self.last = time.monotonic()
         allowed = self.rate * (self.last - self.started + 1.0) - self.weights_sent  # a second's worth to begin with
         weights = 4 * sum(p.numel() for p in model.decoder.parameters()) + 4096
-        snapshot = take_snapshot(model, self.x_subset, step, epoch, decoder=step == 0 or weights <= allowed)
-        self.weights_sent += len(snapshot.decoder or b"") if step else 0  # the initial weights are not counted
+        due = self.last - self.last_decoder >= self.decoder_every
+        snapshot = take_snapshot(model, self.x_subset, step, epoch, decoder=step == 0 or (due and weights <= allowed))
+        if snapshot.decoder is not None:
+            self.last_decoder = self.last
+            self.weights_sent += len(snapshot.decoder) if step else 0  # the initial weights are not counted
         self.send(snapshot)
 
 

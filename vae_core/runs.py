@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import logging
 import threading
 import time
 import uuid
@@ -68,6 +69,7 @@ class Job:
     _thread: threading.Thread | None = field(default=None, repr=False)
     _unsent: list | None = field(default_factory=list, repr=False)  # commands given before it was submitted
     _unsent_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    listeners: list = field(default_factory=list, repr=False)  # called with the job after each event it takes
     doing: ClassVar[str] = "running this job"  # what its worker does, for the message if the worker dies
     trains: ClassVar[bool] = False              # a training asks for a share of a GPU where the cluster has them
 
@@ -118,6 +120,16 @@ class Job:
 
     def _end(self, state: RunState, message: str) -> None:
         self.message, self.state = message, state
+        self._tell()
+
+    def _tell(self) -> None:
+        """Call the listeners (in this job's thread): one that fails is dropped, never the job."""
+        for listener in list(self.listeners):
+            try:
+                listener(self)
+            except Exception as e:  # a listener's own failure: not the job's
+                self.listeners.remove(listener)
+                logging.getLogger(__name__).warning("a listener of job %s failed and was dropped: %s", self.id, e)
 
     def _unfinished(self) -> tuple[RunState, str]:
         """How a job whose task ended without its result ended: stopped, if it was told to (a cancelled task's
@@ -173,6 +185,7 @@ class Job:
                     return self._end(RunState.FAILED, event.message)
                 else:
                     self._apply(event)
+                self._tell()
             self._over()
         except TaskCancelledError:
             self._end(RunState.STOPPED, "stopped before it started: nothing saved")

@@ -24,7 +24,8 @@ from .events import (Change, EpochEvent, Estimated, Failed, Pause, Resume, Start
 
 PREVIEW_IMAGES = 8
 STEP_POINTS = 20      # step losses kept per epoch, for the curves
-FLUSH_SECONDS = 0.25  # step losses reach the submitter at least this often
+FLUSH_SECONDS = 0.5   # step losses reach the submitter at least this often (each batch of them costs the
+                      # submitter a Ray object to fetch: twenty live runs' events are most of a class's server load)
 DATA_FIELDS = ("train_x", "train_y", "test_x", "test_y")
 
 

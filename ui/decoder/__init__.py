@@ -36,7 +36,8 @@ SHOWN_SLIDERS = 8  # the sliders component shows this many; the rest fold away
 
 def component(name: str, script: str):
     """The component whose module is script (a file here, linked with what it imports), styled by decoder.css."""
-    return st.components.v2.component(name, css=(HERE / "decoder.css").read_text(), js=link(HERE / script))
+    return st.components.v2.component(name, css=(HERE / "decoder.css").read_text(),
+                                      js=served.module(link(HERE / script)))
 
 
 _pad = component("latent_pad", "pad.js")

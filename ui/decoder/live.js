@@ -1,12 +1,13 @@
 // The live view of a run while it trains: the latest snapshot's posterior means of a fixed subset of the test set
 // (moving smoothly from the last snapshot's), the decoded manifold or prior samples decoded here from that
 // snapshot's decoder weights, each dimension's KL on one scale, the aggregate posterior against N(0, 1), and the
-// training curves with the current step marked. The server sends a snapshot's numbers with each rerun (base64
-// float32) and a decoder's weights by URL when a new one came; it draws nothing.
+// training curves with the current step marked. It fetches the run's feed (ui/live.py: a small JSON file the
+// server rewrites as the run's events come: the snapshot's numbers in base64 float16, the curves, the URL of the
+// latest decoder) every data.every seconds; the server reruns nothing for it and draws nothing.
 
 import { element, mountOnce } from "./base.js";
 import { loadBytes, loadDecoder, loadFloats } from "./decoder.js";
-import { density, drawBars, drawCurves, drawDensities, drawMap, fromBase64, panel } from "./plots.js";
+import { density, drawBars, drawCurves, drawDensities, drawMap, halvesFromBase64, panel } from "./plots.js";
 import { DecodingView, TileCanvas } from "./view.js";
 
 const views = new WeakMap();  // parentElement -> LiveView
@@ -49,8 +50,11 @@ class LiveView extends DecodingView {
     this.component = component;
     const runChanged = this.data && data.run !== this.data.run;
     this.data = data;
-    if (runChanged) Object.assign(this, { klTop: 0, from: null, to: null, step: undefined, snapshots: 0 });
-    if (data.decoder && data.decoder !== this.decoderUrl) this.nextDecoder(data.decoder);
+    if (runChanged) Object.assign(this, { klTop: 0, from: null, to: null, step: undefined, snapshots: 0, feed: null });
+    if (!this.polling) {
+      this.polling = setInterval(() => this.poll(), 1000 * data.every);
+      this.poll();
+    }
     if (data.latents !== this.latentsUrl) {
       this.latentsUrl = data.latents;
       loadFloats(data.latents).then(latents => { this.latents = latents; this.picturesDirty = true; this.request(); },
@@ -61,19 +65,43 @@ class LiveView extends DecodingView {
       loadBytes(data.labels).then(labels => { this.labels = labels; this.changed(null); },
                                   error => this.say(`Could not load the labels: ${error.message}`));
     }
-    const snapshot = data.snapshot;
-    if (snapshot && snapshot.step !== this.step) this.take(snapshot);
+    this.changed(null);
+  }
+
+  // Fetch the feed (one request at a time); a failed fetch is told and tried again at the next tick.
+  poll() {
+    if (this.fetching || this.destroyed) return;
+    this.fetching = true;
+    const url = this.data.feed;
+    fetch(url, { cache: "no-store" })
+      .then(r => { if (!r.ok) throw new Error(`HTTP ${r.status}`); return r.json(); })
+      .then(feed => { if (url === this.data.feed) this.show(feed); },
+            error => this.say(`Waiting for the run's feed (${error.message})…`))
+      .finally(() => { this.fetching = false; });
+  }
+
+  show(feed) {
+    if (!this.feed) this.say("");
+    this.feed = feed;
+    this.fetches = (this.fetches || 0) + 1;
+    if (feed.decoder && feed.decoder !== this.decoderUrl) this.nextDecoder(feed.decoder, feed.decoderStep);
+    if (feed.snapshot && feed.snapshot.step !== this.step) this.take(feed.snapshot);
     this.plotsDirty = true;
     this.changed(null);
   }
 
+  destroy() {
+    clearInterval(this.polling);
+    super.destroy();
+  }
+
   // A newer decoder: the pictures keep the one in use until it is here (no blank between two snapshots).
-  nextDecoder(url) {
+  nextDecoder(url, step) {
     this.decoderUrl = url;
     loadDecoder(url).then(decoder => {
       if (this.decoderUrl !== url) return;
       this.decoder = decoder;
-      this.decoderStepShown = this.data.decoderStep;
+      this.decoderStepShown = step;
       this.picturesDirty = true;
       this.request();
     }, error => {
@@ -83,7 +111,7 @@ class LiveView extends DecodingView {
   }
 
   take(snapshot) {
-    const mu = fromBase64(snapshot.mu, Float32Array), logvar = fromBase64(snapshot.logvar, Float32Array);
+    const mu = halvesFromBase64(snapshot.mu), logvar = halvesFromBase64(snapshot.logvar);
     const sigma = logvar.map(v => Math.exp(0.5 * v));
     const sameAxes = this.to && this.to.dims.join() === snapshot.dims.join() && this.to.xy.length === mu.length;
     this.from = sameAxes ? this.current() : null;
@@ -107,9 +135,9 @@ class LiveView extends DecodingView {
   frame(start) {
     if (!this.dirty) return;
     this.dirty = false;
-    const data = this.data, to = this.to;
+    const data = this.data, to = this.to, feed = this.feed;
     this.head.textContent = to
-      ? `step ${to.step.toLocaleString()} · epoch ${to.epoch.toFixed(2)} · ${data.state}`
+      ? `step ${to.step.toLocaleString()} · epoch ${to.epoch.toFixed(2)} · ${feed.state}`
       : "waiting for the first snapshot…";
     if (to && this.labels) {
       const names = to.dims.map(d => `z${d}`);
@@ -124,8 +152,8 @@ class LiveView extends DecodingView {
       this.plotsDirty = false;
       drawBars(this.bars.canvas, 280, 120, to.kl, this.klTop, to.dims);
       drawDensities(this.densities.canvas, 280, 120, this.densityLines, to.dims.map(d => `z${d}`), data.extent);
-      drawCurves(this.curves.canvas, Math.max(400, Math.min(960, this.root.clientWidth || 900)), 220, data.curves,
-                 data.current);
+      drawCurves(this.curves.canvas, Math.max(400, Math.min(960, this.root.clientWidth || 900)), 220, feed.curves,
+                 feed.current);
     }
     if (this.decoder && this.latents && this.picturesDirty) {
       this.picturesDirty = false;

@@ -33,10 +33,17 @@ function context(canvas, width, height) {
   return ctx;
 }
 
-// Bytes of base64 as a typed array (Float32Array or Uint8Array).
-export function fromBase64(text, Type) {
-  const bytes = Uint8Array.from(atob(text), c => c.charCodeAt(0));
-  return new Type(bytes.buffer);
+// Little-endian IEEE half-precision numbers in base64, as a Float32Array.
+export function halvesFromBase64(text) {
+  const bytes = Uint8Array.from(atob(text), c => c.charCodeAt(0)), halves = new Uint16Array(bytes.buffer);
+  const out = new Float32Array(halves.length);
+  for (let i = 0; i < halves.length; i++) {
+    const h = halves[i], sign = h & 0x8000 ? -1 : 1, exponent = (h >> 10) & 0x1f, fraction = h & 0x3ff;
+    out[i] = exponent === 0 ? sign * fraction * 2 ** -24
+           : exponent === 31 ? (fraction ? NaN : sign * Infinity)
+           : sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+  }
+  return out;
 }
 
 // The points xy ([x0, y0, x1, y1, ...]) on a size x size square over [-extent, extent]^2, up positive, coloured by

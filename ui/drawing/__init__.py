@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from .. import served
 from ..decoder import refuse
 from ..jslink import link
 
@@ -18,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 PREFIX = "data:image/png;base64,"  # what the pad sends: canvas.toDataURL("image/png")
 MOST_URL = 1_000_000  # characters of that URL at most, read before decoding (a 280-pixel pad's: tens of kB)
 _component = st.components.v2.component("drawing_pad", css=(HERE / "draw.css").read_text(),
-                                        js=link(HERE / "draw.js"))
+                                        js=served.module(link(HERE / "draw.js")))
 
 
 def drawing_pad(*, key: str, size: int = 280, clear: int = 0) -> bytes | None:
