@@ -64,6 +64,13 @@ class Steps:
 
 
 @dataclass(frozen=True)
+class Gathered:
+    """A task's events of the last half second or so, in their order, sent as one (each item a task yields costs
+    its submitter a Ray object to fetch: twenty live runs' events were most of a class server's load)."""
+    events: tuple
+
+
+@dataclass(frozen=True)
 class Trained:
     """A training task's end: the weights and records of its finished epochs (none if stopped before the first)."""
     config: Config                    # as trained: precision "auto" resolved

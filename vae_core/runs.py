@@ -30,8 +30,8 @@ from .checkpoint import Checkpoint, record_iwae, write_checkpoint
 from .config import Config
 from .data import Dataset
 from .errors import VAEError
-from .events import (Change, Changed, EpochEvent, Estimated, Failed, Pause, Resume, Started, StepOnce, Steps, Speed,
-                     Stop, Trained)
+from .events import (Change, Changed, EpochEvent, Estimated, Failed, Gathered, Pause, Resume, Started, StepOnce,
+                     Steps, Speed, Stop, Trained)
 from .recording import Snapshot, save_recording
 from . import workers
 
@@ -183,6 +183,9 @@ class Job:
                         _control().send.remote(self.id, Stop())
                 elif isinstance(event, Failed):
                     return self._end(RunState.FAILED, event.message)
+                elif isinstance(event, Gathered):
+                    for each in event.events:
+                        self._apply(each)
                 else:
                     self._apply(event)
                 self._tell()

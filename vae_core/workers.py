@@ -19,7 +19,7 @@ from .config import Config
 from .data import Dataset
 from .errors import ConfigError, VAEError
 from .controls import Controls
-from .events import (Change, EpochEvent, Estimated, Failed, Pause, Resume, Started, StepEvent, StepOnce,
+from .events import (Change, EpochEvent, Estimated, Failed, Gathered, Pause, Resume, Started, StepEvent, StepOnce,
                      Steps, Speed, Stop, Trained)
 
 PREVIEW_IMAGES = 8
@@ -83,9 +83,10 @@ def unpack_dataset(packed: dict) -> Dataset:
 
 
 def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: str, control):
-    """Train config's model with `cpus` threads (on the share of a GPU Ray gave it, if any), yielding Started, Steps,
-    Changed and EpochEvents (with a preview), recording.Snapshots with options["live"], then Trained (with a
-    recording of options["record"] snapshots, if asked) or Failed. Obeys the commands sent through control."""
+    """Train config's model with `cpus` threads (on the share of a GPU Ray gave it, if any), yielding Started, then
+    Gathered events (Steps, Changed, EpochEvents with a preview, recording.Snapshots with options["live"]), then
+    Trained (with a recording of options["record"] snapshots, if asked) or Failed. Obeys the commands sent through
+    control."""
     from .evaluation import reconstruction_rows
     from .model import VAE
     from .recording import LiveWatch, Recorder, Watches, subset_rows
@@ -186,26 +187,37 @@ _END = object()  # the training thread is over
 
 
 def _stream(events: queue.Queue):
-    """Yield the training thread's events: epochs at once, step losses gathered into Steps every FLUSH_SECONDS."""
-    points, last, flushed = [], None, time.monotonic()
+    """Yield the training thread's events gathered every FLUSH_SECONDS into one Gathered (each item a task yields
+    costs the submitter a Ray object to fetch), step losses among them gathered into Steps, all in their order."""
+    gathered, points, last, flushed = [], [], None, time.monotonic()
+
+    def steps_so_far():
+        nonlocal points, last
+        if last is not None:
+            gathered.append(Steps(tuple(points), last.step, last.steps_per_epoch, last.epoch))
+            points, last = [], None
+
     while True:
         try:
-            event = events.get(timeout=FLUSH_SECONDS)
+            event = events.get(timeout=max(0.0, flushed + FLUSH_SECONDS - time.monotonic()))
         except queue.Empty:
-            event = None  # nothing new for a while: time to send what was gathered
+            event = None  # time to send what was gathered
         if isinstance(event, StepEvent):
             last = event
             if event.step % max(1, event.steps_per_epoch // STEP_POINTS) == 0:
                 points.append(((event.epoch - 1) * event.steps_per_epoch + event.step, event.loss, event.recon,
                                event.kl))
-            event = None
-        if last is not None and (event is not None or time.monotonic() - flushed >= FLUSH_SECONDS):
-            yield Steps(tuple(points), last.step, last.steps_per_epoch, last.epoch)
-            points, last, flushed = [], None, time.monotonic()
+        elif event is not None:
+            steps_so_far()
+            if event is not _END:
+                gathered.append(event)
+        if event is _END or time.monotonic() - flushed >= FLUSH_SECONDS:
+            steps_so_far()
+            if gathered:
+                yield Gathered(tuple(gathered))
+            gathered, flushed = [], time.monotonic()
         if event is _END:
             return
-        if event is not None:
-            yield event
 
 
 def _obey(control, run_id: str, controls) -> None:
