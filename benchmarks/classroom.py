@@ -187,21 +187,17 @@ def cli_train(args: list[str], out: Path) -> tuple[float, dict]:
 
 def watch_live(browser, url, speed_presses: int = 3):
     """A session on the Train page that starts a 300-epoch digits run at 10 steps a second and counts the bytes it
-    receives (websocket frames as sent, before compression; HTTP responses as they came); returns (page, counter)."""
+    receives (HTTP responses as they came over the wire, websocket frames' payloads); returns (page, counter)."""
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page, received = context.new_page(), {"bytes": 0}
+    cdp = context.new_cdp_session(page)  # chromium's own count of what came over the wire
+    cdp.send("Network.enable")
 
-    def on_socket(socket):
-        socket.on("framereceived", lambda payload: received.__setitem__("bytes", received["bytes"] + len(payload)))
+    def add(n):
+        received["bytes"] += n
 
-    def on_finished(request):  # what came over the wire: the feed, decoders, anything else fetched
-        try:
-            received["bytes"] += max(0, request.sizes()["responseBodySize"])
-        except Exception:  # noqa: BLE001 (the page closed meanwhile)
-            pass
-
-    page.on("websocket", on_socket)
-    page.on("requestfinished", on_finished)
+    cdp.on("Network.dataReceived", lambda e: add(e.get("encodedDataLength", 0)))
+    cdp.on("Network.webSocketFrameReceived", lambda e: add(len(e["response"].get("payloadData", ""))))
     page.goto(f"{url}/Train")
     page.wait_for_selector("[data-testid='stMain'] h1", timeout=300_000)
     wait_idle(page, timeout=300_000)
@@ -240,6 +236,7 @@ def live_main(args) -> None:
             seconds = time.perf_counter() - wall
             viewed = (cpu_seconds(pid) - cpu) / seconds
             rates = [(r["bytes"] - before) / seconds for (_, r), before in zip(watchers, received)]
+            feeds = [f.stat().st_size for f in (ROOT / "static" / "served").glob("live-*.json")]
             drawn = [page.evaluate(f"() => {live}.snapshots") - n for (page, _), n in zip(watchers, snapshots)]
             for page, _ in watchers:
                 page.context.close()  # the sessions end; their runs train on
@@ -256,6 +253,7 @@ def live_main(args) -> None:
         "kb_per_second_per_session": {"median": round(statistics.median(rates) / 1e3, 1),
                                       "max": round(max(rates) / 1e3, 1)},
         "snapshots_drawn_per_second_per_session": round(statistics.median(drawn) / seconds, 2),
+        "feed_kb": round(statistics.median(feeds) / 1e3, 1) if feeds else None,
         "load_average_after": os.getloadavg(),
     }, indent=1))
 
