@@ -36,7 +36,8 @@ STEPS = (
          navigation.SLIDERS, {"model": "digits-2d", "z": "0,0"}),
     Step("How the map formed", 5,
          "The 2-D digits model's training, replayed on the Train page: drag the scrubber to the first snapshot (the "
-         "initial weights), then play it, watching the map, the KL bars and the decoded manifold.",
+         "initial weights), then play it, watching the map, the KL bars and the decoded manifold. Then start a run "
+         "of your own there at 10 steps a second and watch it happen live (pause it, step it).",
          "At the initial weights every code sits within 0.1 of the origin with σ near 1: what can the decoder learn "
          "from such codes? Which dimension opens first, what do the pictures vary along while it is the only one, "
          "and why does σ shrink as the codes spread?",
