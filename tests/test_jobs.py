@@ -208,3 +208,36 @@ def test_a_run_asked_to_record_keeps_its_recording_in_its_checkpoint(digits, tmp
     recording = load_recording(run.checkpoint, 2, digits.image_shape)
     steps = [s.step for s in recording.snapshots]
     assert steps[0] == 0 and steps[-1] == 60 and len(steps) >= 8
+
+
+def test_runs_that_differ_only_in_beta_train_as_one_task_and_each_saves_what_it_would_alone(digits, tmp_path):
+    """Three betas: one worker trains all three (batched.train_batched in one task); each run gets its own progress,
+    history and checkpoint, and ends as the same program run here would."""
+    from vae_core.batched import train_batched
+
+    configs = {f"beta-{b:g}": SMALL.replace(epochs=3, beta=b, latent_dim=4) for b in (0.5, 1.0, 4.0)}
+    group = start_runs(configs, digits, tmp_path / "sweep")
+    assert all(run.batch is group.runs[0].batch is not None for run in group)
+    group.join(180)
+    assert [run.state for run in group] == ["done"] * 3, [run.message for run in group]
+    assert len({run.worker.pid for run in group}) == 1 and all(len(run.history) == 3 for run in group)
+    assert all(run.steps_done == 3 * run.steps_per_epoch and run.steps for run in group)
+    here = train_batched(list(configs.values()), digits)
+    for run, (_, history) in zip(group, here):
+        saved = load_checkpoint(run.checkpoint)
+        assert saved.config.beta == run.config.beta
+        assert abs(saved.metrics["nelbo"] - history.test["nelbo"]) < 2e-3 * history.test["nelbo"]
+
+
+def test_stopping_one_run_of_a_batch_stops_them_all_each_keeping_its_finished_epochs(digits, tmp_path):
+    configs = {f"beta-{b:g}": SMALL.replace(epochs=2000, beta=b) for b in (0.5, 2.0)}
+    group = start_runs(configs, digits, tmp_path / "stopped")
+    try:
+        wait_until(lambda: all(run.epoch >= 2 for run in group), 120, "two epochs each")
+        group.runs[1].stop()
+        group.join(60)
+    finally:
+        group.stop()
+        group.join(60)
+    assert [run.state for run in group] == ["stopped"] * 2
+    assert all(load_checkpoint(run.checkpoint).history and "stopped after" in run.message for run in group)

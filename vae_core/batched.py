@@ -24,7 +24,7 @@ from .config import Config
 from .data import Dataset, binarize
 from .errors import ConfigError, TrainingDiverged
 from .evaluation import evaluate
-from .events import EpochEvent, StepEvent
+from .events import EpochEvent, Member, StepEvent
 from .model import VAE
 from .objective import combine, kl_per_dim, recon_nll
 from .training import Adam, History, epoch_record, kl_weight, learning_rate, resolve_precision
@@ -38,13 +38,6 @@ def batchable(configs: list[Config]) -> bool:
     first = configs[0]
     return (len(configs) > 1 and first.arch == "mlp"
             and all(getattr(c, name) == getattr(first, name) for c in configs for name in SHARED))
-
-
-@dataclass(frozen=True)
-class Member:
-    """An event of member index of a batched run (StepEvent, EpochEvent)."""
-    index: int
-    event: object
 
 
 class Stacked(nn.Module):

@@ -64,6 +64,14 @@ class Steps:
 
 
 @dataclass(frozen=True)
+class Member:
+    """An event of one of the runs trained as one program (batched.train_batched): its index among them, and the
+    event (StepEvent, EpochEvent, Steps, Trained)."""
+    index: int
+    event: object
+
+
+@dataclass(frozen=True)
 class Gathered:
     """A task's events of the last half second or so, in their order, sent as one (each item a task yields costs
     its submitter a Ray object to fetch: twenty live runs' events were most of a class server's load)."""

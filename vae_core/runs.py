@@ -26,12 +26,13 @@ from typing import ClassVar
 import numpy as np
 
 from . import cluster
+from .batched import batchable
 from .checkpoint import Checkpoint, record_iwae, write_checkpoint
 from .config import Config
 from .data import Dataset
-from .errors import VAEError
-from .events import (Change, Changed, EpochEvent, Estimated, Failed, Gathered, Pause, Resume, Started, StepOnce,
-                     Steps, Speed, Stop, Trained)
+from .errors import ConfigError, VAEError
+from .events import (Change, Changed, EpochEvent, Estimated, Failed, Gathered, Member, Pause, Resume, Started,
+                     StepOnce, Steps, Speed, Stop, Trained)
 from .recording import Snapshot, save_recording
 from . import workers
 
@@ -110,6 +111,10 @@ class Job:
         """(the task function of vae_core.workers, its arguments before the common ones, the dataset it needs)."""
         raise NotImplementedError
 
+    def _cpus(self, data: Dataset) -> int:
+        """Its CPU budget, unless given one (asked once connected to Ray)."""
+        return cluster.job_cpus(data.name)
+
     def _apply(self, event) -> None:
         """Take one of the task's own events (not Started or Failed)."""
         raise NotImplementedError
@@ -164,12 +169,13 @@ class Job:
         if self._stop_requested:
             return self._end(RunState.STOPPED, "stopped before it started: nothing saved")
         function, args, data = self._task()
-        cpus = self.cpus = self.cpus or cluster.job_cpus(data.name)
+        cpus = self.cpus = self.cpus or self._cpus(data)
         task = _remote(function).options(num_cpus=cpus, num_gpus=cluster.job_gpus() if self.trains else 0)
         with _submit_lock:  # the order of _submitted is the order Ray was given the tasks in
             self._generator = task.remote(*args, _data_ref(data), cpus, self.id, _control())
             _submitted.append(self)
             self.state, self.message = RunState.QUEUED, ""
+        self._tell()
         with self._unsent_lock:  # commands given while Ray was still connecting go now, in their order
             for command in self._unsent:
                 _control().send.remote(self.id, command)
@@ -219,6 +225,7 @@ class Run(Job):
     decoder: tuple[int, bytes] | None = None     # the latest decoder streamed: (its step, its packed weights)
     changes: list = field(default_factory=list)  # beta / lr changed while it trained: {"step", "epoch", ...}
     paused: bool = False              # told to pause (and not to resume since)
+    batch: Batch | None = field(default=None, repr=False)  # the one program it trains in with others, if any
     doing: ClassVar[str] = "training this run"
     trains: ClassVar[bool] = True
 
@@ -245,6 +252,21 @@ class Run(Job):
 
     def _task(self) -> tuple:
         return workers.train_task, (self.config, {"record": self.record, "live": self.live}), self.data
+
+    @property
+    def ahead(self) -> int:
+        return self.batch.ahead if self.batch is not None else super().ahead
+
+    def stop(self) -> None:
+        """Stop it (a run trained with others as one program stops them all: they share each step)."""
+        if self.batch is not None:
+            return self.batch.stop()
+        super().stop()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.batch is not None:
+            return self.batch.join(timeout)
+        super().join(timeout)
 
     # ---- what a person does to it while it trains (carried out by the task's controls.Controls) ----
 
@@ -275,8 +297,8 @@ class Run(Job):
 
     def _command(self, command) -> None:
         """Send a command to the task (received when it starts, if it is still queued, and sent once it is
-        submitted, if Ray is still connecting); nothing once it ended."""
-        if not self.active or self._stop_requested:
+        submitted, if Ray is still connecting); nothing once it ended, nor to a run trained with others."""
+        if not self.active or self._stop_requested or self.batch is not None:
             return
         with self._unsent_lock:
             if self._unsent is not None:
@@ -330,6 +352,54 @@ class Run(Job):
 
 
 @dataclass
+class Batch(Job):
+    """Runs that differ only in beta, warm-up, free bits, learning rate or seed (batched.batchable), trained as one
+    program in one task (batched.train_batched): its events fill in each member Run, which saves its own
+    checkpoint; the members share the task's state and worker, and stop together."""
+    runs: list = field(default_factory=list)
+    doing: ClassVar[str] = "training these runs as one program"
+    trains: ClassVar[bool] = True
+
+    def _task(self) -> tuple:
+        return workers.batched_task, ([run.config for run in self.runs],), self.runs[0].data
+
+    def _cpus(self, data: Dataset) -> int:
+        """The budget of as many runs as the largest node can give at once: they share every step."""
+        return max(1, min(len(self.runs) * cluster.job_cpus(data.name), cluster.node_cpus()))
+
+    def stop(self) -> None:
+        for run in self.runs:
+            run._stop_requested = True
+        super().stop()
+
+    def _apply(self, event) -> None:
+        if isinstance(event, Member):
+            self.runs[event.index]._apply(event.event)
+
+    def _over(self) -> None:
+        for run in self.runs:
+            if run.active:  # no Trained came for it
+                run._end(*run._unfinished())
+        if self.active:
+            super()._end(RunState.DONE if all(r.state == RunState.DONE for r in self.runs) else RunState.STOPPED, "")
+
+    def _end(self, state: RunState, message: str) -> None:
+        for run in self.runs:
+            if run.active:
+                run._end(state, message)
+        super()._end(state, message)
+
+    def _tell(self) -> None:
+        """The members share the task's state and worker until each ends; then their listeners hear."""
+        for run in self.runs:
+            if run.active:
+                run.state, run.worker, run.cpus = self.state, self.worker, self.cpus
+                run.submitted, run.started, run.message = self.submitted, self.started, self.message
+            run._tell()
+        super()._tell()
+
+
+@dataclass
 class RunGroup:
     """Runs started together (one run, a beta sweep, the warm-up comparison): Ray runs as many at once as the
     cluster's CPUs allow and queues the rest."""
@@ -364,12 +434,15 @@ class RunGroup:
 
 
 def start_runs(configs: Config | Mapping[str, Config], data: Dataset, folder: str | Path, *,
-               cpus: int | None = None, record: int = 0, live: bool = False) -> RunGroup:
+               cpus: int | None = None, record: int = 0, live: bool = False,
+               batched: bool | None = None) -> RunGroup:
     """Train each config on Ray and return the group at once (connecting to Ray happens in the runs' threads).
 
     One Config is saved into folder itself; a mapping of names to configs (sweep_configs, remedy_configs) into
     folder/name each. cpus overrides the CPU budget of every run (else cluster.job_cpus of the dataset); record keeps
     that many snapshots in each checkpoint; live streams snapshots while they train (Run.snapshot, Run.decoder).
+    batched trains them as one program in one task (batched.train_batched; by default where they can, neither live
+    nor recorded), with the CPUs of as many runs as the largest node has.
     """
     folder = Path(folder)
     if isinstance(configs, Config):
@@ -378,9 +451,21 @@ def start_runs(configs: Config | Mapping[str, Config], data: Dataset, folder: st
         named = {name: (config, folder / name) for name, config in configs.items()}
     group = RunGroup([Run(config=config, data=data, folder=where, name=name, cpus=cpus, record=record, live=live)
                       for name, (config, where) in named.items()])
+    if batched is None:
+        batched = batchable([run.config for run in group]) and not live and not record
+    elif batched and not batchable([run.config for run in group]):
+        raise ConfigError("these runs cannot train as one program: they must be two or more MLPs that agree in "
+                          "all but beta, warm-up, free bits, learning rate and seed")
+    if batched:
+        batch = Batch(cpus=cpus, runs=group.runs)
+        for run in group.runs:
+            run.batch = batch
+        batch.start()
+        return group
     for run in group.runs:
         run.start()
     return group
+
 
 
 @dataclass

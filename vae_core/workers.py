@@ -19,8 +19,8 @@ from .config import Config
 from .data import Dataset
 from .errors import ConfigError, VAEError
 from .controls import Controls
-from .events import (Change, EpochEvent, Estimated, Failed, Gathered, Pause, Resume, Started, StepEvent, StepOnce,
-                     Steps, Speed, Stop, Trained)
+from .events import (Change, EpochEvent, Estimated, Failed, Gathered, Member, Pause, Resume, Started, StepEvent,
+                     StepOnce, Steps, Speed, Stop, Trained)
 
 PREVIEW_IMAGES = 8
 STEP_POINTS = 20      # step losses kept per epoch, for the curves
@@ -136,6 +136,40 @@ def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: s
                   recording=recorder.recording() if recorder is not None and not history.stopped else None)
 
 
+def batched_task(configs: list, packed: dict, cpus: int, run_id: str, control):
+    """Train configs as one program (batched.train_batched) with `cpus` threads, yielding Started, then Gathered
+    events of its members (Member: Steps, EpochEvents), then a Member(k, Trained) for each, or Failed. A Stop stops
+    every member before the next step, each keeping its finished epochs."""
+    from .batched import train_batched
+
+    data = unpack_dataset(packed)
+    started = _started(cpus)
+    yield started
+    stop, events, outcome = threading.Event(), queue.Queue(), {}
+
+    def work():
+        try:
+            outcome["results"] = train_batched(configs, data, callback=events.put, stop=stop, device=started.device)
+        except VAEError as e:
+            outcome["error"] = str(e)
+        finally:
+            events.put(_END)
+
+    threading.Thread(target=_obey, args=(control, run_id, stop), daemon=True).start()
+    threading.Thread(target=work, name="train", daemon=True).start()
+    try:
+        yield from _stream(events)
+    finally:
+        stop.set()
+        control.release.remote(run_id)
+    if "error" in outcome:
+        yield Failed(outcome["error"] + "; nothing saved")
+        return
+    for k, (model, history) in enumerate(outcome["results"]):
+        yield Member(k, Trained(config=model.config, tensors={n: v.cpu().numpy() for n, v in model.state_dict().items()},
+                                history=history.epochs, metrics=history.test, stopped=history.stopped))
+
+
 def curve_task(config: Config, tensors: dict, ks: list[int], packed: dict, cpus: int, run_id: str, control):
     """One IWAE estimate of the test set's -log p(x) per k, yielded (Estimated) as each is done; a Stop ends it
     between two batches of images."""
@@ -188,27 +222,30 @@ _END = object()  # the training thread is over
 
 def _stream(events: queue.Queue):
     """Yield the training thread's events gathered every FLUSH_SECONDS into one Gathered (each item a task yields
-    costs the submitter a Ray object to fetch), step losses among them gathered into Steps, all in their order."""
-    gathered, points, last, flushed = [], [], None, time.monotonic()
+    costs the submitter a Ray object to fetch), step losses among them gathered into Steps (one per member of a
+    batched run), all in their order."""
+    gathered, points, last, flushed = [], {}, {}, time.monotonic()
 
-    def steps_so_far():
-        nonlocal points, last
-        if last is not None:
-            gathered.append(Steps(tuple(points), last.step, last.steps_per_epoch, last.epoch))
-            points, last = [], None
+    def steps_so_far(member=...):
+        for k in ([member] if member is not ... else list(last)):
+            if k in last:
+                event = last.pop(k)
+                steps = Steps(tuple(points.pop(k, ())), event.step, event.steps_per_epoch, event.epoch)
+                gathered.append(steps if k is None else Member(k, steps))
 
     while True:
         try:
             event = events.get(timeout=max(0.0, flushed + FLUSH_SECONDS - time.monotonic()))
         except queue.Empty:
             event = None  # time to send what was gathered
-        if isinstance(event, StepEvent):
-            last = event
-            if event.step % max(1, event.steps_per_epoch // STEP_POINTS) == 0:
-                points.append(((event.epoch - 1) * event.steps_per_epoch + event.step, event.loss, event.recon,
-                               event.kl))
+        member, inner = (event.index, event.event) if isinstance(event, Member) else (None, event)
+        if isinstance(inner, StepEvent):
+            last[member] = inner
+            if inner.step % max(1, inner.steps_per_epoch // STEP_POINTS) == 0:
+                points.setdefault(member, []).append(((inner.epoch - 1) * inner.steps_per_epoch + inner.step,
+                                                      inner.loss, inner.recon, inner.kl))
         elif event is not None:
-            steps_so_far()
+            steps_so_far(member if event is not _END else ...)
             if event is not _END:
                 gathered.append(event)
         if event is _END or time.monotonic() - flushed >= FLUSH_SECONDS:
