@@ -44,7 +44,8 @@ def label(run) -> str:
 
 def comparison():
     if group is None:
-        st.info("Press the button: three digits models train as Ray jobs, side by side as far as the CPUs allow.")
+        st.info("Press the button: three digits models train on a Ray worker as one program (each step taken by all "
+                "three at once), each keeping its own objective, schedule and checkpoint.")
         return
     progress.group_progress(group, "comparison", label)
     st.plotly_chart(charts.kl_curves({label(r): r.history for r in group if r.history}), key="warmup_curves")

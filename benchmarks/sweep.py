@@ -1,7 +1,7 @@
 """A five-beta sweep against one of its runs, whole processes from the shell, in one run of this script: `train` for
-beta = 1, `sweep` of the five betas as one program (the default for MLPs: vae_core/batched.py), and the same sweep
-as five parallel Ray jobs on a local Ray instance the sweep starts (the path of conv models, forced here), in the
-order one, batched, Ray, Ray, batched, one.
+beta = 1, `sweep` of the five betas as one program (the default for MLPs: vae_core/batched.py), the same program
+as one task on a local Ray instance the sweep starts (the pages' path and sweep --ray's), and the five as parallel
+Ray jobs (the path of conv models, forced here), in the order one, batched, Ray task, Ray jobs and back.
 
     python benchmarks/sweep.py [--epochs 60]
 
@@ -36,14 +36,18 @@ def main():
     env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
     cli = [sys.executable, "-m", "vae_core"]
     flags = [*FLAGS, "--epochs", str(args.epochs)]
-    times = {"one run (train, beta 1)": [], "sweep of five, one program": [], "sweep of five, parallel Ray jobs": []}
+    times = {"one run (train, beta 1)": [], "sweep of five, one program": [],
+             "sweep of five, one program as one Ray task": [], "sweep of five, parallel Ray jobs": []}
     with tempfile.TemporaryDirectory() as root:
         commands = {
             "one run (train, beta 1)": lambda i: [*cli, "train", *flags, "--out", f"{root}/one-{i}"],
             "sweep of five, one program": lambda i: [*cli, "sweep", *flags, "--betas", BETAS, "--out", f"{root}/b-{i}"],
+            # the pages' path (and sweep --ray's): a local Ray instance, the five as one program in one task
+            "sweep of five, one program as one Ray task": lambda i: [sys.executable, "-c", RAY_SWEEP, "batched", *flags,
+                                                                     "--betas", BETAS, "--out", f"{root}/t-{i}"],
             # the Ray path as conv models take it: a local instance for the sweep, five jobs in parallel
-            "sweep of five, parallel Ray jobs": lambda i: [sys.executable, "-c", RAY_SWEEP, *flags, "--betas", BETAS,
-                                                           "--out", f"{root}/r-{i}"],
+            "sweep of five, parallel Ray jobs": lambda i: [sys.executable, "-c", RAY_SWEEP, "parallel", *flags,
+                                                           "--betas", BETAS, "--out", f"{root}/r-{i}"],
         }
         order = list(commands) + list(commands)[::-1]
         for i, name in enumerate(order):
@@ -57,12 +61,15 @@ def main():
     print(f"\nload average at the end: {os.getloadavg()}")
 
 
-# The CLI's sweep with its trainings on Ray regardless of the architecture (what it does for conv models or --ray).
+# The CLI's sweep with its trainings on Ray regardless of the architecture (what it does for --ray): "batched" as
+# runs.start_runs decides (one task), "parallel" as conv models take it (a task per run).
 RAY_SWEEP = """
 import sys
-from vae_core import batched, cli
-batched.batchable = lambda configs: False
-sys.exit(cli.main(["sweep", *sys.argv[1:]]))
+from vae_core import batched, cli, runs  # runs keeps its own reference to batchable
+batched.batchable = lambda configs: False  # what the CLI asks
+if sys.argv[1] == "parallel":
+    runs.batchable = lambda configs: False
+sys.exit(cli.main(["sweep", *sys.argv[2:]]))
 """
 
 if __name__ == "__main__":
