@@ -31,12 +31,14 @@ def sweep(*args, env: dict) -> tuple[subprocess.CompletedProcess, list[int]]:
 
 
 def test_a_sweep_runs_on_a_two_node_cluster_and_its_checkpoints_come_back(tmp_path):
+    """Conv models: a job each, spread over the nodes (MLPs would train as one program in one task)."""
     logs = tmp_path / "logs"
     logs.mkdir()
     with two_node_cluster(logs) as (address, auth):
         env = {**os.environ, **auth}
         env.pop("VAE_RAY_ADDRESS", None)
-        result, _ = sweep(*FLAGS, "--betas", "0.3,1,3,10", "--out", tmp_path / "sweep", "--ray", address, env=env)
+        result, _ = sweep(*FLAGS, "--arch", "conv", "--channels", "4,8", "--betas", "0.3,1,3,10", "--out",
+                          tmp_path / "sweep", "--ray", address, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"running on Ray cluster at {address}" in result.stderr
     nodes = set(re.findall(r"on node ([0-9a-f]{8})", result.stdout))

@@ -367,6 +367,11 @@ class Batch(Job):
         """The budget of as many runs as the largest node can give at once: they share every step."""
         return max(1, min(len(self.runs) * cluster.job_cpus(data.name), cluster.node_cpus()))
 
+    def start(self) -> Batch:
+        for run in self.runs:
+            run.state, run.submitted = RunState.STARTING, time.time()
+        return super().start()
+
     def stop(self) -> None:
         for run in self.runs:
             run._stop_requested = True
