@@ -364,8 +364,9 @@ class Batch(Job):
         return workers.batched_task, ([run.config for run in self.runs],), self.runs[0].data
 
     def _cpus(self, data: Dataset) -> int:
-        """The budget of as many runs as the largest node can give at once: they share every step."""
-        return max(1, min(len(self.runs) * cluster.job_cpus(data.name), cluster.node_cpus()))
+        """The budget of its runs together (they share every step), but never more than half the largest node: a
+        batch that wanted a whole node waited until nothing else ran there (a likelihood curve, another run)."""
+        return max(1, min(len(self.runs) * cluster.job_cpus(data.name), cluster.node_cpus() // 2))
 
     def start(self) -> Batch:
         for run in self.runs:
@@ -447,7 +448,7 @@ def start_runs(configs: Config | Mapping[str, Config], data: Dataset, folder: st
     folder/name each. cpus overrides the CPU budget of every run (else cluster.job_cpus of the dataset); record keeps
     that many snapshots in each checkpoint; live streams snapshots while they train (Run.snapshot, Run.decoder).
     batched trains them as one program in one task (batched.train_batched; by default where they can, neither live
-    nor recorded), with the CPUs of as many runs as the largest node has.
+    nor recorded), with the CPUs of its runs together, at most half the largest node's.
     """
     folder = Path(folder)
     if isinstance(configs, Config):
