@@ -1,12 +1,14 @@
 """Training runs on Ray, from the side that starts them: start_runs(configs, data, folder) submits each run as a
-Ray task and returns a RunGroup at once; each Run fills in its progress from the task's typed events
-(vae_core.events) for a page, the CLI or a notebook to poll, and writes its checkpoint here, into its folder, so
-a cluster needs no shared file system. What runs on the workers is in vae_core.workers.
+Ray task (or runs that can train as one program as one task, a Batch) and returns a RunGroup at once; each Run
+fills in its progress from the task's typed events (vae_core.events) for a page, the CLI or a notebook to poll,
+and writes its checkpoint here, into its folder, so a cluster needs no shared file system. What runs on the
+workers is in vae_core.workers.
 
 How a run goes: start_runs -> Job.start (a thread of this process) -> cluster.connect -> the task is given to Ray
-(state QUEUED) -> the task's events arrive in that thread, one by one, in Job._apply: Started (RUNNING), Steps,
-EpochEvent, then Trained (the checkpoint is written: DONE or STOPPED) or Failed (FAILED). Stop() cancels a queued
-task or sends Stop to a running one through the RunControl actor. Ray queues what the cluster cannot run yet:
+(state QUEUED) -> the task's events arrive in that thread, gathered each half second, in Job._apply: Started
+(RUNNING), Steps, EpochEvent, Snapshot and Changed for a live run, then Trained (the checkpoint is written: DONE or
+STOPPED) or Failed (FAILED); listeners (a live view's feed) hear after each. Stop() cancels a queued task or sends
+Stop to a running one through the RunControl actor, as pause, one step, speed and changes go. Ray queues what the cluster cannot run yet:
 this module keeps no queue of its own, only the order of this process's submissions, to say how many are ahead.
 A job's fields are replaced, never mutated in place, so a reader in another thread always sees a consistent value.
 """
@@ -407,8 +409,8 @@ class Batch(Job):
 
 @dataclass
 class RunGroup:
-    """Runs started together (one run, a beta sweep, the warm-up comparison): Ray runs as many at once as the
-    cluster's CPUs allow and queues the rest."""
+    """Runs started together (one run, a beta sweep, the warm-up comparison): as one program in one task where they
+    can (a Batch), else a task each, which Ray runs as many at once as the cluster's CPUs allow, queueing the rest."""
     runs: list[Run]
 
     def __iter__(self):
@@ -471,7 +473,6 @@ def start_runs(configs: Config | Mapping[str, Config], data: Dataset, folder: st
     for run in group.runs:
         run.start()
     return group
-
 
 
 @dataclass
