@@ -54,8 +54,12 @@ class RunControl:
     def waiting(self, run_id: str) -> list:
         """The commands sent to run_id that wait now (those sent before its task began), taken from its inbox."""
         inbox, commands = self._inbox(run_id), []
-        while not inbox.empty() and inbox._queue[0] is not None:  # an end stays for next() to see
-            commands.append(inbox.get_nowait())
+        while not inbox.empty():
+            command = inbox.get_nowait()
+            if command is None:  # its end: left for next() to see (nothing after it matters)
+                inbox.put_nowait(None)
+                break
+            commands.append(command)
         return commands
 
     async def next(self, run_id: str):
@@ -87,6 +91,8 @@ def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: s
     Gathered events (Steps, Changed, EpochEvents with a preview, recording.Snapshots with options["live"]), then
     Trained (with a recording of options["record"] snapshots, if asked) or Failed. Obeys the commands sent through
     control."""
+    import ray
+
     from .evaluation import reconstruction_rows
     from .model import VAE
     from .recording import LiveWatch, Recorder, Watches, subset_rows
@@ -115,8 +121,6 @@ def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: s
             outcome["error"] = str(e)
         finally:
             events.put(_END)
-
-    import ray
 
     for command in ray.get(control.waiting.remote(run_id)):  # a speed or pause set as the run was started: before
         carry_out(command, controls)                          # the first step, which may be over in milliseconds
