@@ -45,7 +45,7 @@ with st.form("train_form"):
                              key="train_ema", help="the average of the weights over about 1/(1-decay) steps is "
                                                    "evaluated and saved; 0 saves the last weights")
     i, j = st.columns(2)
-    speed = i.select_slider("Speed to begin with", list(live.SPEEDS), key="train_speed",
+    speed = i.select_slider("Speed to begin with", list(live.SPEEDS), live.FASTEST, key="train_speed",
                             help="the most steps a second; slow enough, even a digits run can be watched for a "
                                  "minute (it can be changed while the run trains)")
     record = j.number_input("Snapshots kept for a replay", 0, MOST_SNAPSHOTS, 40, key="train_record",

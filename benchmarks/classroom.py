@@ -207,7 +207,7 @@ def watch_live(browser, url, speed_presses: int = 3):
     speed = page.get_by_role("slider", name="Speed to begin with")
     speed.focus()
     for _ in range(speed_presses):  # as fast as possible -> 100 -> 30 -> 10 steps/s
-        speed.press("ArrowRight")
+        speed.press("ArrowLeft")
     click_start(page)
     return page, received
 

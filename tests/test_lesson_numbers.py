@@ -148,9 +148,9 @@ def test_step_2_each_slider_passes_through_several_digits(digits_judge):
     assert set(passed[0]) != set(passed[1])
 
 
-def test_step_3_the_codes_start_at_the_origin_one_dimension_opens_first_and_sigma_shrinks():
-    """The Train page replays digits-2d's recording (the steps, epochs and KL it sends the browser are the
-    recording's); its snapshots hold what the question asks about."""
+def test_step_3_the_codes_start_mixed_at_the_origin_one_dimension_opens_first_and_end_near_the_prior():
+    """The Train page replays digits-2d's recording (the steps it sends the browser are the recording's); its
+    snapshots hold what the question asks about, as the map, the KL bars and the aggregate posterior draw them."""
     from vae_core.recording import load_recording
 
     step = lesson_step("How the map formed")
@@ -159,17 +159,22 @@ def test_step_3_the_codes_start_at_the_origin_one_dimension_opens_first_and_sigm
     recording = load_recording(ROOT / "models" / step.link["model"], 2, (1, 8, 8))
     s = recording.snapshots
     assert replay["steps"] == [x.step for x in s] and replay["steps"][0] == 0 and replay["latentDim"] == 2
-    sigma = [np.exp(0.5 * x.logvar).mean() for x in s]
-    # The initial weights: every code within about 0.1 of the origin (spread 0.06), σ about 1 (1.03)
-    assert np.abs(s[0].mu).max() < 0.3 and s[0].mu.std(0).max() < 0.1 and 0.9 < sigma[0] < 1.15
+    # The initial weights: every code within 0.3 of the origin (measured 0.29 at most, spread 0.06), the digits
+    # mixed: each class's mean code within the cloud's own spread of the overall mean
+    first, labels = s[0].mu, recording.labels
+    assert np.linalg.norm(first, axis=1).max() < 0.3 and first.std(0).max() < 0.1
+    centres = np.array([first[labels == c].mean(0) for c in np.unique(labels)])
+    assert np.abs(centres - first.mean(0)).max() < 2 * first.std(0).max()
     # One dimension first: z1 carries most of the KL in every snapshot until about epoch 5 (measured 0.58 nats
     # against 0.06 at epoch 4.8), and the map stretches along it (spread 0.91 against 0.34)
     early = [x for x in s if 0.3 < x.epoch < 5]
     assert len(early) >= 5 and all(x.kl_per_dim[1] > 3 * x.kl_per_dim[0] for x in early)
     assert early[-1].mu.std(0)[1] > 2 * early[-1].mu.std(0)[0]
-    # At the end both are in use (1.41 and 1.29 nats), the codes spread to about N(0, 1) and σ shrank to 0.27
-    assert (s[-1].kl_per_dim > 1).all() and (s[-1].mu.std(0) > 0.8).all() and sigma[-1] < 0.35
-    assert all(a >= b - 0.15 for a, b in zip(sigma[5:], sigma[6:]))  # shrinking, give or take the noise
+    # At the end both are in use (1.41 and 1.29 nats) and the aggregate posterior's variance per dimension, the
+    # means' plus the mean posterior variance, is about the prior's 1 (measured 1.08 and 0.95)
+    last = s[-1]
+    aggregate = (last.mu ** 2).mean(0) + np.exp(last.logvar).mean(0)
+    assert (last.kl_per_dim > 1).all() and (np.abs(aggregate - 1) < 0.25).all(), aggregate
 
 
 @pytest.mark.slow

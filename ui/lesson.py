@@ -36,11 +36,12 @@ STEPS = (
          navigation.SLIDERS, {"model": "digits-2d", "z": "0,0"}),
     Step("How the map formed", 5,
          "The 2-D digits model's training, replayed on the Train page: drag the scrubber to the first snapshot (the "
-         "initial weights), then play it, watching the map, the KL bars and the decoded manifold. Then start a run "
-         "of your own there at 10 steps a second and watch it happen live (pause it, step it).",
-         "At the initial weights every code sits within 0.1 of the origin with σ near 1: what can the decoder learn "
-         "from such codes? Which dimension opens first, what do the pictures vary along while it is the only one, "
-         "and why does σ shrink as the codes spread?",
+         "initial weights), then play it, watching the map, the KL bars, the aggregate posterior and the decoded "
+         "manifold. Then start a run of your own there at 10 steps a second and watch it happen live (pause it, "
+         "step it, raise β to 5 and watch the map).",
+         "At the initial weights every code lies within 0.3 of the origin, every digit mixed with every other: what "
+         "can the decoder draw from such codes? Which dimension does the model use first (the KL bars and the map, "
+         "up to about epoch 5), and how close does the aggregate posterior come to N(0, 1) by the end?",
          navigation.TRAIN, {"model": "digits-2d"}),
     Step("Where the encoder puts the data", 10,
          "On the MNIST 2-D map, find each class (click a label in the legend to hide it: the 9s lie over the 4s). "

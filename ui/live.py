@@ -30,8 +30,9 @@ from .state import RANGE
 _live = component("live_view", "live.js")
 _replay = component("training_replay", "replay.js")
 
-SPEEDS = {"as fast as possible": None, "100 steps/s": 100.0, "30 steps/s": 30.0, "10 steps/s": 10.0,
-          "3 steps/s": 3.0, "1 step/s": 1.0}
+SPEEDS = {"1 step/s": 1.0, "3 steps/s": 3.0, "10 steps/s": 10.0, "30 steps/s": 30.0, "100 steps/s": 100.0,
+          "as fast as possible": None}  # slow to fast, left to right
+FASTEST = "as fast as possible"
 CURVE_POINTS = 150      # train points sent to the live view at most (a long run's are thinned)
 KEEP_DECODERS = 3       # a live run's latest decoders kept served; older ones are deleted
 _served_decoders: dict[str, list] = {}  # run id -> [(URL of a decoder it streamed, its step)], oldest first
@@ -62,6 +63,7 @@ def controls(run: Run) -> None:
              help="one batch, then wait (pause first)")
     c.button("Rest of the epoch", key=f"epoch_{run.id}", on_click=run.finish_epoch, disabled=not run.paused,
              help="train to the end of this epoch, then wait (pause first)")
+    st.session_state.setdefault(f"speed_{run.id}", FASTEST)
     d.select_slider("Speed", list(SPEEDS), key=f"speed_{run.id}", on_change=_speed, args=(run,),
                     help="the most steps a second: slow enough, even a digits run can be watched for a minute")
     with st.form(f"change_{run.id}", border=False):
@@ -185,13 +187,12 @@ def _feed_content(run: Run) -> dict:
 
 
 def curves(run: Run) -> dict:
-    """The live view's curves: train points (thinned to CURVE_POINTS), the test values after each epoch, the
-    changes made while it trains, and the run's steps in all."""
+    """The live view's curves: train points (thinned to CURVE_POINTS) of -ELBO (recon + KL, not the optimised
+    recon + beta KL: a beta change would move it without the model changing), reconstruction and KL, the test
+    values after each epoch, the changes made while it trains, and the run's steps in all."""
     every = max(1, -(-len(run.steps) // CURVE_POINTS))
-    train = [[int(s), round(loss, 2), round(recon, 2), round(kl, 2)] for s, loss, recon, kl in run.steps[::every]]
-    if run.steps and run.steps[-1][0] != train[-1][0]:
-        s, loss, recon, kl = run.steps[-1]
-        train.append([int(s), round(loss, 2), round(recon, 2), round(kl, 2)])
+    points = run.steps[::every] + (run.steps[-1:] if run.steps and (len(run.steps) - 1) % every else [])
+    train = [[int(s), round(recon + kl, 2), round(recon, 2), round(kl, 2)] for s, _, recon, kl in points]
     per_epoch = run.steps_per_epoch
     test = [[r["epoch"] * per_epoch, round(r["test_nelbo"], 3), round(r["test_recon"], 3), round(r["test_kl"], 3)]
             for r in run.history]

@@ -97,6 +97,11 @@ class Controls:
                 self._last_step = time.monotonic()
                 return True
 
+    def holds(self) -> bool:
+        """Whether the next wait_turn will wait: paused, with no step allowed."""
+        with self._condition:
+            return self._paused and self._allowance == 0 and not self._to_epoch_end and not self._stopped
+
     def take_changes(self) -> dict:
         """The changes asked for since the last call ({"beta": ..., "lr": ...}, either or none)."""
         with self._condition:

@@ -101,6 +101,9 @@ class Watch:
     def take(self, model, step: int, epoch: float) -> None:
         raise NotImplementedError
 
+    def hold(self, model, step: int, epoch: float) -> None:
+        """The run is about to wait (paused) after step, which took no snapshot: a live view takes one."""
+
 
 class Watches(Watch, list):
     """Several watches as one (a recording and a live view of one run): each takes the snapshots it wants."""
@@ -119,6 +122,10 @@ class Watches(Watch, list):
         for watch in self:
             if watch.wants(step):
                 watch.take(model, step, epoch)
+
+    def hold(self, model, step: int, epoch: float) -> None:
+        for watch in self:
+            watch.hold(model, step, epoch)
 
 
 class Recorder(Watch):
@@ -158,11 +165,14 @@ class LiveWatch(Watch):
     def wants(self, step: int) -> bool:
         return step == 0 or time.monotonic() - self.last >= self.every
 
-    def take(self, model, step: int, epoch: float) -> None:
+    def hold(self, model, step: int, epoch: float) -> None:
+        self.take(model, step, epoch, due=True)
+
+    def take(self, model, step: int, epoch: float, due: bool = False) -> None:
         self.last = time.monotonic()
         allowed = self.rate * (self.last - self.started + 1.0) - self.weights_sent  # a second's worth to begin with
         weights = 4 * sum(p.numel() for p in model.decoder.parameters()) + 4096
-        due = self.last - self.last_decoder >= self.decoder_every
+        due = due or self.last - self.last_decoder >= self.decoder_every
         snapshot = take_snapshot(model, self.x_subset, step, epoch, decoder=step == 0 or (due and weights <= allowed))
         if snapshot.decoder is not None:
             self.last_decoder = self.last

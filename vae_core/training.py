@@ -121,6 +121,7 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
         if sums is None:  # stopped: back to the last finished epoch, so weights, history and metrics agree
             history.stopped = True
             loop.restore_weights()
+            model.config = as_changed(config, history)
             return history
         train_seconds = time.perf_counter() - start
         loop.publish_average()  # with ema, the averaged weights are evaluated, kept and saved
@@ -132,7 +133,16 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
         history.epochs.append(record)
         if callback is not None:
             callback(EpochEvent(epoch, config.epochs, record))
+    model.config = as_changed(config, history)
     return history
+
+
+def as_changed(config: Config, history: History) -> Config:
+    """config with the last beta and learning rate the kept epochs were changed to while they trained (what the
+    model ends as; the history says when each changed)."""
+    last = {k: v for record in history.epochs for change in record.get("changes", ()) for k, v in change.items()
+            if k in ("beta", "lr")}
+    return config.replace(**last) if last else config
 
 
 def epoch_record(epoch: int, config: Config, train_means: list[float], test: dict, seconds: float,
@@ -256,6 +266,9 @@ class _Loop:
             if self.watch is not None and self.watch.wants(done):
                 flush()  # the snapshot's step is reported first
                 self.watch.take(self.model, done, epoch - 1 + step / steps)
+            elif self.watch is not None and getattr(stop, "holds", lambda: False)():
+                flush()  # about to wait, paused: the view shows this step, not one from up to a second before
+                self.watch.hold(self.model, done, epoch - 1 + step / steps)
         flush()
         return [total / n for total in sums]
 

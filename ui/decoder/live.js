@@ -7,13 +7,13 @@
 
 import { element, mountOnce } from "./base.js";
 import { loadBytes, loadDecoder, loadFloats } from "./decoder.js";
-import { density, drawBars, drawCurves, drawDensities, drawMap, halvesFromBase64, panel } from "./plots.js";
+import { density, drawBars, drawCurves, drawDensities, drawMap, halvesFromBase64, mapCaption, panel } from "./plots.js";
 import { DecodingView, TileCanvas } from "./view.js";
 
 const views = new WeakMap();  // parentElement -> LiveView
 const TWEEN_MS = 400;         // a snapshot's points move from the last one's over this long
 const MAP_SIZE = 300;
-const PICTURES_WIDTH = 250;
+const PICTURES_WIDTH = 300;
 
 export default function (component) {
   return mountOnce(component, views, parent => new LiveView(parent));
@@ -36,7 +36,8 @@ class LiveView extends DecodingView {
     this.tiles = new TileCanvas(pictures, "tiles", this.root);
     this.picturesCaption = element("figcaption", "", pictures);
     const side = element("div", "panel-stack", root);
-    this.bars = panel(side, "bars", "KL per dimension (nats), one scale for the whole run");
+    this.bars = panel(side, "bars", "KL per dimension (nats; red: the map's two), on the largest value this run " +
+                                    "has reached: a unit collapsing is seen shrinking");
     this.densities = panel(side, "densities", "aggregate posterior of the map's two dimensions");
     this.curves = panel(root, "curves", "");
     this.status = element("div", "status", root);
@@ -137,15 +138,13 @@ class LiveView extends DecodingView {
     this.dirty = false;
     const data = this.data, to = this.to, feed = this.feed;
     this.head.textContent = to
-      ? `step ${to.step.toLocaleString()} · epoch ${to.epoch.toFixed(2)} · ${feed.state}`
+      ? `step ${to.step.toLocaleString()} · ${to.epoch.toFixed(2)} epochs done · ${feed.state}`
       : "waiting for the first snapshot…";
     if (to && this.labels) {
       const names = to.dims.map(d => `z${d}`);
       drawMap(this.mapCanvas, MAP_SIZE, { xy: this.current(), sigma: this.ellipses.checked ? to.sigma : null,
                                           labels: this.labels, palette: data.palette, extent: data.extent, names });
-      this.mapCaption.textContent = data.latentDim === 2
-        ? `posterior means of ${this.labels.length.toLocaleString()} test images, coloured by label`
-        : `the two dimensions with the most KL now: ${names.join(", ")}, of ${data.latentDim}`;
+      this.mapCaption.textContent = mapCaption(this.labels.length, names, data.extent, data.latentDim);
       if (this.from && performance.now() - this.tweenStart < TWEEN_MS) this.changed(null);  // still moving
     }
     if (to && this.plotsDirty) {
@@ -161,8 +160,9 @@ class LiveView extends DecodingView {
       this.tiles.layout(this.decoder, count, nrow, 1, PICTURES_WIDTH);
       for (let i = 0; i < count; i++) this.tiles.tile(i, this.decoder.decode(this.latents.subarray(i * dim, (i + 1) * dim)));
       this.tiles.show();
-      this.picturesCaption.textContent = `${dim === 2 ? "the decoded manifold" : `${count} samples from the prior`}, ` +
-        `decoded in your browser from the weights at step ${(this.decoderStepShown ?? 0).toLocaleString()}`;
+      this.picturesCaption.textContent = `${dim === 2 ? "the decoded manifold over the central 90% of N(0, 1) on " +
+        "each axis" : `${count} samples from the prior`}, decoded in your browser from the weights at step ` +
+        `${(this.decoderStepShown ?? 0).toLocaleString()}`;
       this.pictures = (this.pictures || 0) + 1;  // decodes drawn (for the tests)
     }
     this.drawn(start);

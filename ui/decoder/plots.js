@@ -74,11 +74,19 @@ export function drawMap(canvas, size, { xy, sigma, labels, palette, extent, name
     ctx.fillStyle = palette[labels[i] % palette.length];
     ctx.fillRect(clip(half + xy[2 * i] * scale) - 1.5, clip(half - xy[2 * i + 1] * scale) - 1.5, 3, 3);
   }
-  ctx.fillStyle = MUTED;
+  ctx.fillStyle = MUTED;  // in the corners, clear of the cloud; the caption gives the extent
   ctx.textAlign = "right";
-  ctx.fillText(`${names[0]} → ${extent}`, size - 4, half - 4);
+  ctx.fillText(`${names[0]} →`, size - 4, size - 5);
   ctx.textAlign = "left";
-  ctx.fillText(`↑ ${names[1]}`, half + 4, 12);
+  ctx.fillText(`↑ ${names[1]}`, 4, 12);
+}
+
+// The map's caption: what its points are and its axes' span.
+export function mapCaption(count, names, extent, latentDim) {
+  const axes = `${names[0]} across, ${names[1]} up, each from −${extent} to ${extent}`;
+  return latentDim === 2 ? `posterior means of ${count.toLocaleString()} test images, coloured by label: ${axes}`
+    : `posterior means of ${count.toLocaleString()} test images on the two dimensions with the most KL now, of ` +
+      `${latentDim}: ${axes}`;
 }
 
 // Each dimension's KL (nats) as a bar, all on one scale whose top is `top` (the largest value seen so far: a unit
@@ -150,9 +158,9 @@ export function drawDensities(canvas, width, height, densities, names, extent) {
   ctx.fillText("N(0, 1) dashed", 4, 12 + 13 * names.length);
 }
 
-// Training curves by step: train loss, reconstruction and KL (thin), the test values after each epoch (dots),
+// Training curves by step: train −ELBO, reconstruction and KL (thin), the test values after each epoch (dots),
 // a dashed line where β or the learning rate was changed (named), and the current step (a red line).
-// curves: {train: [[step, loss, recon, kl]], test: [[step, nelbo, recon, kl]], changes: [[step, text]], total}.
+// curves: {train: [[step, −ELBO, recon, kl]], test: [[step, nelbo, recon, kl]], changes: [[step, text]], total}.
 export function drawCurves(canvas, width, height, curves, current) {
   const ctx = context(canvas, width, height), left = 42, bottom = height - 18;
   const { train, test, changes, total } = curves;
@@ -164,13 +172,17 @@ export function drawCurves(canvas, width, height, curves, current) {
   const span = Math.min(total || last * 1.2, last * 1.2);
   const x = s => left + (Math.min(s, span) / span) * (width - left - 4);
   const y = v => bottom - ((Math.min(v, top) - bottomValue) / (top - bottomValue || 1)) * (bottom - 6);
-  const colours = ["#444", "#1f77b4", "#ff7f0e"], names = ["loss", "recon", "KL"];
+  const colours = ["#444", "#1f77b4", "#ff7f0e"], names = ["−ELBO", "recon", "KL"];
   ctx.fillStyle = MUTED;
   ctx.textAlign = "right";
   ctx.fillText(top.toPrecision(3), left - 4, 12);
   ctx.fillText(bottomValue.toPrecision(2), left - 4, bottom);
   ctx.textAlign = "center";
-  ctx.fillText(`step (of ${total.toLocaleString()})`, (left + width) / 2, height - 3);
+  ctx.fillText(`step (the run has ${total.toLocaleString()})`, (left + width) / 2, height - 3);
+  ctx.textAlign = "left";
+  ctx.fillText("0", left, height - 3);
+  ctx.textAlign = "right";
+  ctx.fillText(Math.round(span).toLocaleString(), width - 4, height - 3);
   for (let c = 1; c <= 3; c++) {
     ctx.strokeStyle = colours[c - 1];
     ctx.globalAlpha = 0.55;

@@ -5,13 +5,13 @@
 
 import { element, mountOnce } from "./base.js";
 import { loadBytes, loadFloats } from "./decoder.js";
-import { density, drawBars, drawDensities, drawMap, panel, pictureAt } from "./plots.js";
+import { density, drawBars, drawDensities, drawMap, mapCaption, panel, pictureAt } from "./plots.js";
 import { TileCanvas } from "./view.js";
 
 const replays = new WeakMap();  // parentElement -> Replay
 const PLAY_MS = 450;            // each snapshot's time while playing, most of it spent moving to the next
 const MAP_SIZE = 300;
-const PICTURES_WIDTH = 250;
+const PICTURES_WIDTH = 300;
 
 export default function (component) {
   return mountOnce(component, replays, parent => new Replay(parent));
@@ -36,7 +36,8 @@ class Replay {
     this.tiles = new TileCanvas(pictures, "tiles", this.root);
     this.picturesCaption = element("figcaption", "", pictures);
     const side = element("div", "panel-stack", this.root);
-    this.bars = panel(side, "bars", "KL per dimension (nats), one scale for the whole recording");
+    this.bars = panel(side, "bars", "KL per dimension (nats; red: the map's two), one scale for the whole " +
+                                    "recording");
     this.densities = panel(side, "densities", "aggregate posterior of the map's two dimensions");
     this.status = element("div", "status", this.root);
     this.index = null;   // the snapshot shown (for the tests)
@@ -96,14 +97,12 @@ class Replay {
     const names = dims.map(d => `z${d}`);
     drawMap(this.mapCanvas, MAP_SIZE, { xy, sigma: null, labels: loaded.labels, palette: data.palette,
                                         extent: data.extent, names });
-    this.mapCaption.textContent = data.latentDim === 2
-      ? `posterior means of ${loaded.labels.length.toLocaleString()} test images, coloured by label`
-      : `the two dimensions with the most KL then: ${names.join(", ")}, of ${data.latentDim}`;
+    this.mapCaption.textContent = mapCaption(loaded.labels.length, names, data.extent, data.latentDim);
     if (i === this.index) return;  // the rest changes only between snapshots
     this.index = i;
     this.scrubber.value = i;
     this.head.textContent = `snapshot ${i + 1} of ${data.steps.length} · step ${data.steps[i].toLocaleString()} · ` +
-                            `epoch ${data.epochs[i].toFixed(2)}`;
+                            `${data.epochs[i].toFixed(2)} epochs done`;
     const sigma = loaded.sigma.subarray(i * size, (i + 1) * size);
     drawBars(this.bars.canvas, 280, 120, data.kl[i], data.klTop, dims);
     drawDensities(this.densities.canvas, 280, 120, [0, 1].map(c => density(xy, sigma, c, data.extent)), names,
@@ -113,7 +112,8 @@ class Replay {
     this.tiles.layout(shape, count, nrow, 1, PICTURES_WIDTH);
     for (let k = 0; k < count; k++) this.tiles.tile(k, pictureAt(loaded.pictures, i * count + k, pixels));
     this.tiles.show();
-    this.picturesCaption.textContent = data.latentDim === 2 ? "the decoded manifold, as recorded"
+    this.picturesCaption.textContent = data.latentDim === 2 ? "the decoded manifold over the central 90% of N(0, 1) " +
+                                                              "on each axis, as recorded"
                                                             : `${count} samples from the prior, as recorded`;
     this.drawnCount += 1;
   }
