@@ -75,7 +75,11 @@ class LiveView extends DecodingView {
     this.fetching = true;
     const url = this.data.feed;
     fetch(url, { cache: "no-store" })
-      .then(r => { if (!r.ok) throw new Error(`HTTP ${r.status}`); return r.json(); })
+      .then(r => {
+        if (r.status === 404 && this.feed) clearInterval(this.polling);  // the run ended: its feed is gone
+        if (!r.ok) throw new Error(`HTTP ${r.status}`);
+        return r.json();
+      })
       .then(feed => { if (url === this.data.feed) this.show(feed); },
             error => this.say(`Waiting for the run's feed (${error.message})…`))
       .finally(() => { this.fetching = false; });
