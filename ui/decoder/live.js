@@ -76,7 +76,10 @@ class LiveView extends DecodingView {
     const url = this.data.feed;
     fetch(url, { cache: "no-store" })
       .then(r => {
-        if (r.status === 404 && this.feed) clearInterval(this.polling);  // the run ended: its feed is gone
+        if (r.status === 404 && this.feed && url === this.data.feed) {  // the run ended: its feed is gone
+          clearInterval(this.polling);
+          this.polling = null;  // a newer run's data starts it again
+        }
         if (!r.ok) throw new Error(`HTTP ${r.status}`);
         return r.json();
       })
