@@ -16,7 +16,17 @@ def test_training_curves_mark_each_epoch_until_the_marks_would_merge_then_draw_a
     for name in ("test −ELBO", "test recon", "test KL"):
         assert few[name].mode == "markers" and len(few[name].x) == MARKED_EPOCHS
         assert many[name].mode == "lines" and len(many[name].x) == MARKED_EPOCHS + 1
-    assert few["train loss"].mode == many["train loss"].mode == "lines"
+    assert few["train −ELBO"].mode == many["train −ELBO"].mode == "lines"
+
+
+def test_the_train_curve_is_minus_elbo_and_a_change_made_while_training_is_marked():
+    """A β change moves the optimised loss, not the model: the train line is recon + KL, as the test values are."""
+    steps = [(s, 100.0 + 4 * 10.0, 100.0, 10.0) for s in range(0, 100, 10)]  # loss = recon + 5 KL after a change
+    fig = training_curves(steps, [], [{"step": 40, "beta": 5.0}])
+    line = next(t for t in fig.data if t.name == "train −ELBO")
+    assert list(line.y) == [110.0] * 10
+    [mark] = fig.layout.shapes
+    assert mark.x0 == 40 and fig.layout.annotations[0].text == "β = 5"
 
 
 def test_a_test_curve_is_drawn_over_a_dense_train_curve_outlined_and_bolder():

@@ -58,16 +58,24 @@ def clicked_index(event) -> int | None:
     return None
 
 
-def training_curves(steps: list, history: list) -> go.Figure:
-    """Train loss, reconstruction and KL by step (thin, faded lines: a batch's loss is noisy), and the test values
+def training_curves(steps: list, history: list, changes: list = ()) -> go.Figure:
+    """Train −ELBO, reconstruction and KL by step (thin, faded lines: a batch's loss is noisy; −ELBO, not the
+    optimised recon + β KL, so that it meets the test values and a β change does not move it), and the test values
     after each epoch on top (markers, or a bold line once there are too many epochs for markers to stay apart),
-    each outlined in white so that it stays visible over a dense train curve of its colour."""
+    each outlined in white so that it stays visible over a dense train curve of its colour; a dashed line where β
+    or the learning rate was changed while it trained (changes: {"step", "beta" and / or "lr"})."""
     fig = go.Figure()
     if steps:
         s = np.array(steps)
-        for col, name, color in ((1, "train loss", "#444"), (2, "train recon", PALETTE[0]), (3, "train KL", PALETTE[1])):
+        s[:, 1] = s[:, 2] + s[:, 3]
+        for col, name, color in ((1, "train −ELBO", "#444"), (2, "train recon", PALETTE[0]),
+                                 (3, "train KL", PALETTE[1])):
             fig.add_trace(go.Scatter(x=s[:, 0], y=s[:, col], mode="lines", name=name, opacity=0.45,
                                      line=dict(color=color, width=1)))
+    for change in changes:
+        text = ", ".join(f"{'β' if k == 'beta' else 'lr'} = {change[k]:g}" for k in ("beta", "lr") if k in change)
+        fig.add_vline(x=change["step"], line=dict(color="#808495", dash="dash", width=1), annotation_text=text,
+                      annotation_position="top right")
     if history:
         per_epoch = steps[-1][0] / len(history) if steps else 1
         x = [r["epoch"] * per_epoch for r in history]
