@@ -97,7 +97,7 @@ st.subheader(f"How {sidebar.short_label(path)} learned")
 if live.has_recording(path):
     st.caption("Its training, recorded: drag the scrubber from the initial weights to the end, or play it.")
     try:
-        live.replay(path, sidebar.current(), DATASETS[sidebar.current().config.dataset].classes)
+        live.replay(path, sidebar.current())
     except VAEError as e:
         st.warning(f"Its recording cannot be replayed: {e}")
 else:

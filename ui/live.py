@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from vae_core import ConfigError
-from vae_core.evaluation import manifold_latents, prior_latents
-from vae_core.recording import (MANIFOLD, PRIOR_SAMPLES, RECORDING, Recording, load_recording, plane_extent,
-                                recording_gif, subset_rows)
+from vae_core import DATASETS, ConfigError
+from vae_core.recording import (RECORDING, Recording, load_recording, picture_latents, pictures_per_row,
+                                plane_extent, recording_gif, subset_rows)
 from vae_core.runs import Run, RunState
 
 from . import served
@@ -37,14 +36,6 @@ CURVE_POINTS = 150      # train points sent to the live view at most (a long run
 KEEP_DECODERS = 3       # a live run's latest decoders kept served; older ones are deleted
 _served_decoders: dict[str, list] = {}  # run id -> [(URL of a decoder it streamed, its step)], oldest first
 _lock = threading.Lock()
-
-
-def pictures_latents(latent_dim: int) -> tuple[np.ndarray, int]:
-    """The latents a live view decodes and a recording's pictures were decoded from: a 2-D model's manifold
-    (MANIFOLD x MANIFOLD), a wider model's PRIOR_SAMPLES draws from the prior; and how many to a row."""
-    if latent_dim == 2:
-        return manifold_latents(2, MANIFOLD).numpy(), MANIFOLD
-    return prior_latents(latent_dim, PRIOR_SAMPLES).numpy(), 4
 
 
 # ---- a run while it trains ----
@@ -110,7 +101,7 @@ def live_view(run: Run, *, key: str = "live_view") -> None:
     redrawn block; the browser fetches the feed twice a second, so nothing here reruns to move it."""
     latent_dim = run.config.latent_dim
     rows = subset_rows(len(run.data.test_x))
-    latents, nrow = pictures_latents(latent_dim)
+    latents, nrow = picture_latents(latent_dim).numpy(), pictures_per_row(latent_dim)
     data = {
         "key": key, "run": run.id, "feed": feed(run), "every": FEED_EVERY, "latentDim": latent_dim,
         "extent": RANGE, "palette": PALETTE,
@@ -234,17 +225,18 @@ def has_recording(folder: str) -> bool:
     return (Path(folder) / RECORDING).is_file()
 
 
-def replay(folder: str, checkpoint, classes, *, key: str = "replay") -> None:
-    """The recording of the checkpoint in folder (has_recording), scrubbed and played in the browser, and its GIF."""
+def replay(folder: str, checkpoint, *, key: str = "replay") -> None:
+    """The recording of the checkpoint in folder (has_recording), scrubbed and played in the browser, and its GIF;
+    a CheckpointError if the recording does not parse."""
     path = Path(folder) / RECORDING
+    classes = DATASETS[checkpoint.config.dataset].classes
     stat = path.stat()
     config = checkpoint.config
     recording, blobs = _recording(str(path.parent), config.latent_dim, tuple(config.image_shape), stat.st_mtime,
                                   stat.st_size)
     s = recording.snapshots
-    _, nrow = pictures_latents(config.latent_dim)
     data = {"key": key, **{name: served.url(blob, digest) for name, (blob, digest) in blobs.items()},
-            "count": int(s[0].pictures.shape[0]), "nrow": nrow, "height": int(config.image_shape[1]),
+            "count": int(s[0].pictures.shape[0]), "nrow": pictures_per_row(config.latent_dim), "height": int(config.image_shape[1]),
             "width": int(config.image_shape[2]), "latentDim": config.latent_dim,
             "steps": [x.step for x in s], "epochs": [round(x.epoch, 3) for x in s], "dims": [list(x.dims) for x in s],
             "kl": [[round(float(v), 5) for v in x.kl_per_dim] for x in s],

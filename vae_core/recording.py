@@ -78,9 +78,21 @@ def take_snapshot(model, x_subset: torch.Tensor, step: int, epoch: float, *, dec
                     pictures=_pictures(model) if pictures else None)
 
 
+def picture_latents(latent_dim: int) -> torch.Tensor:
+    """The latents a snapshot's pictures are decoded from (here, and by a live view in the browser): a 2-D model's
+    manifold (MANIFOLD x MANIFOLD), a wider model's PRIOR_SAMPLES draws from the prior, the same every time."""
+    if latent_dim == 2:
+        return manifold_latents(2, MANIFOLD)
+    return prior_latents(latent_dim, PRIOR_SAMPLES)
+
+
+def pictures_per_row(latent_dim: int) -> int:
+    """How picture_latents' pictures are tiled: the manifold's rows, or four samples to a row."""
+    return MANIFOLD if latent_dim == 2 else 4
+
+
 def _pictures(model) -> np.ndarray:
-    d = model.config.latent_dim
-    z = manifold_latents(d, MANIFOLD) if d == 2 else prior_latents(d, PRIOR_SAMPLES)
+    z = picture_latents(model.config.latent_dim)
     return (decode_images(model, z).numpy() * 255).round().astype(np.uint8)
 
 

@@ -7,8 +7,8 @@
 
 import { element, mountOnce } from "./base.js";
 import { loadBytes, loadDecoder, loadFloats } from "./decoder.js";
-import { density, drawBars, drawCurves, drawDensities, drawMap, halvesFromBase64, mapCaption, panel } from "./plots.js";
-import { DecodingView, TileCanvas } from "./view.js";
+import { density, drawCurves, halvesFromBase64, learningPanels, panel, showMap, showStats } from "./plots.js";
+import { DecodingView } from "./view.js";
 
 const views = new WeakMap();  // parentElement -> LiveView
 const TWEEN_MS = 400;         // a snapshot's points move from the last one's over this long
@@ -24,21 +24,14 @@ class LiveView extends DecodingView {
     const root = element("div", "live-view", parent);
     super(root);
     this.head = element("div", "live-head", root);
-    const map = panel(root, "map", "");
-    this.mapCanvas = map.canvas;
-    this.mapCaption = map.caption;
-    const toggle = element("label", "toggle", map.caption.parentElement);
+    this.panels = learningPanels(root, "KL per dimension (nats; red: the map's two), on the largest value this " +
+                                       "run has reached: a unit collapsing is seen shrinking");
+    this.mapCanvas = this.panels.map.canvas;  // for the tests
+    const toggle = element("label", "toggle", this.panels.map.canvas.parentElement);
     this.ellipses = element("input", "", toggle);
     this.ellipses.type = "checkbox";
     element("span", "", toggle).textContent = " 1σ ellipses";
     this.ellipses.addEventListener("change", () => this.changed(null));
-    const pictures = element("figure", "panel pictures", root);
-    this.tiles = new TileCanvas(pictures, "tiles", this.root);
-    this.picturesCaption = element("figcaption", "", pictures);
-    const side = element("div", "panel-stack", root);
-    this.bars = panel(side, "bars", "KL per dimension (nats; red: the map's two), on the largest value this run " +
-                                    "has reached: a unit collapsing is seen shrinking");
-    this.densities = panel(side, "densities", "aggregate posterior of the map's two dimensions");
     this.curves = panel(root, "curves", "");
     this.status = element("div", "status", root);
     this.snapshots = 0;        // snapshots drawn (for the tests)
@@ -148,26 +141,23 @@ class LiveView extends DecodingView {
       ? `step ${to.step.toLocaleString()} · ${to.epoch.toFixed(2)} epochs done · ${feed.state}`
       : "waiting for the first snapshot…";
     if (to && this.labels) {
-      const names = to.dims.map(d => `z${d}`);
-      drawMap(this.mapCanvas, MAP_SIZE, { xy: this.current(), sigma: this.ellipses.checked ? to.sigma : null,
-                                          labels: this.labels, palette: data.palette, extent: data.extent, names });
-      this.mapCaption.textContent = mapCaption(this.labels.length, names, data.extent, data.latentDim);
+      showMap(this.panels, this.current(), this.ellipses.checked ? to.sigma : null, this.labels, to.dims, data, MAP_SIZE);
       if (this.from && performance.now() - this.tweenStart < TWEEN_MS) this.changed(null);  // still moving
     }
     if (to && this.plotsDirty) {
       this.plotsDirty = false;
-      drawBars(this.bars.canvas, 280, 120, to.kl, this.klTop, to.dims);
-      drawDensities(this.densities.canvas, 280, 120, this.densityLines, to.dims.map(d => `z${d}`), data.extent);
+      showStats(this.panels, to.kl, this.klTop, to.dims, this.densityLines, data.extent);
       drawCurves(this.curves.canvas, Math.max(400, Math.min(960, this.root.clientWidth || 900)), 220, feed.curves,
                  feed.current);
     }
     if (this.decoder && this.latents && this.picturesDirty) {
       this.picturesDirty = false;
       const { count, nrow } = data, dim = data.latentDim;
-      this.tiles.layout(this.decoder, count, nrow, 1, PICTURES_WIDTH);
-      for (let i = 0; i < count; i++) this.tiles.tile(i, this.decoder.decode(this.latents.subarray(i * dim, (i + 1) * dim)));
-      this.tiles.show();
-      this.picturesCaption.textContent = `${dim === 2 ? "the decoded manifold over the central 90% of N(0, 1) on " +
+      const tiles = this.panels.tiles;
+      tiles.layout(this.decoder, count, nrow, 1, PICTURES_WIDTH);
+      for (let i = 0; i < count; i++) tiles.tile(i, this.decoder.decode(this.latents.subarray(i * dim, (i + 1) * dim)));
+      tiles.show();
+      this.panels.picturesCaption.textContent = `${dim === 2 ? "the decoded manifold over the central 90% of N(0, 1) on " +
         "each axis" : `${count} samples from the prior`}, decoded in your browser from the weights at step ` +
         `${(this.decoderStepShown ?? 0).toLocaleString()}`;
       this.pictures = (this.pictures || 0) + 1;  // decodes drawn (for the tests)

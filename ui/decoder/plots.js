@@ -3,6 +3,7 @@
 // training curves. Each function draws its whole canvas from the numbers it is given.
 
 import { element } from "./base.js";
+import { TileCanvas } from "./view.js";
 
 const INK = "#31333f", GRID = "#e6e6e6", MUTED = "#808495", MARK = "#ff4b4b";
 const FONT = "11px sans-serif";
@@ -15,6 +16,32 @@ export function panel(parent, className, caption) {
   const text = element("figcaption", "", figure);
   text.textContent = caption;
   return { canvas, caption: text };
+}
+
+// The panels of a model learning, in root (the live view's and the replay's): the map and its caption, the
+// decoded pictures and theirs, and beside them the KL bars (barsCaption says what their scale is) and the aggregate
+// posterior. Returns {map, tiles, picturesCaption, bars, densities}.
+export function learningPanels(root, barsCaption) {
+  const map = panel(root, "map", "");
+  const pictures = element("figure", "panel pictures", root);
+  const tiles = new TileCanvas(pictures, "tiles", root);
+  const picturesCaption = element("figcaption", "", pictures);
+  const side = element("div", "panel-stack", root);
+  return { map, tiles, picturesCaption, bars: panel(side, "bars", barsCaption),
+           densities: panel(side, "densities", "aggregate posterior of the map's two dimensions") };
+}
+
+// The map of a snapshot's points xy (sigma: their 1σ ellipses, or null) on panels, with its caption.
+export function showMap(panels, xy, sigma, labels, dims, data, size) {
+  const names = dims.map(d => `z${d}`);
+  drawMap(panels.map.canvas, size, { xy, sigma, labels, palette: data.palette, extent: data.extent, names });
+  panels.map.caption.textContent = mapCaption(labels.length, names, data.extent, data.latentDim);
+}
+
+// A snapshot's KL bars (on the scale klTop) and its two dimensions' aggregate posteriors (densities: density()'s).
+export function showStats(panels, kl, klTop, dims, densities, extent) {
+  drawBars(panels.bars.canvas, 280, 120, kl, klTop, dims);
+  drawDensities(panels.densities.canvas, 280, 120, densities, dims.map(d => `z${d}`), extent);
 }
 
 // Size canvas to width x height CSS pixels, sharp on a high-density screen; its context, cleared, in CSS pixels.
@@ -49,7 +76,7 @@ export function halvesFromBase64(text) {
 // The points xy ([x0, y0, x1, y1, ...]) on a size x size square over [-extent, extent]^2, up positive, coloured by
 // label; with sigma (standard deviations, laid out as xy) a 1σ ellipse around each. Points beyond the square are
 // drawn on its edge. names: the two axes' names.
-export function drawMap(canvas, size, { xy, sigma, labels, palette, extent, names }) {
+function drawMap(canvas, size, { xy, sigma, labels, palette, extent, names }) {
   const ctx = context(canvas, size, size), half = size / 2, scale = half / extent;
   ctx.strokeStyle = GRID;
   for (let v = -Math.floor(extent); v <= extent; v++) {  // a line at every whole value
@@ -82,7 +109,7 @@ export function drawMap(canvas, size, { xy, sigma, labels, palette, extent, name
 }
 
 // The map's caption: what its points are and its axes' span.
-export function mapCaption(count, names, extent, latentDim) {
+function mapCaption(count, names, extent, latentDim) {
   const axes = `${names[0]} across, ${names[1]} up, each from −${extent} to ${extent}`;
   return latentDim === 2 ? `posterior means of ${count.toLocaleString()} test images, coloured by label: ${axes}`
     : `posterior means of ${count.toLocaleString()} test images on the two dimensions with the most KL now, of ` +
@@ -91,7 +118,7 @@ export function mapCaption(count, names, extent, latentDim) {
 
 // Each dimension's KL (nats) as a bar, all on one scale whose top is `top` (the largest value seen so far: a unit
 // that collapses is seen shrinking); the dimensions in `marked` in the map's colour.
-export function drawBars(canvas, width, height, kl, top, marked) {
+function drawBars(canvas, width, height, kl, top, marked) {
   const ctx = context(canvas, width, height), left = 34, bottom = height - 16, room = bottom - 8;
   const step = (width - left) / kl.length, label = kl.length <= 16 ? 1 : Math.ceil(kl.length / 16);
   ctx.fillStyle = MUTED;
@@ -128,7 +155,7 @@ export function density(xy, sigma, column, extent) {
 }
 
 // The two shown dimensions' aggregate posteriors (densities from density()) against the prior N(0, 1), dashed.
-export function drawDensities(canvas, width, height, densities, names, extent) {
+function drawDensities(canvas, width, height, densities, names, extent) {
   const ctx = context(canvas, width, height), bottom = height - 14;
   const prior = z => Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI);
   const top = Math.max(0.45, ...densities.map(d => Math.max(...d))) * 1.05;

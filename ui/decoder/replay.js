@@ -5,8 +5,7 @@
 
 import { element, mountOnce } from "./base.js";
 import { loadBytes, loadFloats } from "./decoder.js";
-import { density, drawBars, drawDensities, drawMap, mapCaption, panel, pictureAt } from "./plots.js";
-import { TileCanvas } from "./view.js";
+import { density, learningPanels, pictureAt, showMap, showStats } from "./plots.js";
 
 const replays = new WeakMap();  // parentElement -> Replay
 const PLAY_MS = 450;            // each snapshot's time while playing, most of it spent moving to the next
@@ -29,16 +28,9 @@ class Replay {
     this.scrubber.setAttribute("aria-label", "snapshot");
     this.scrubber.addEventListener("input", () => { this.stop(); this.show(Number(this.scrubber.value)); });
     this.head = element("span", "live-head", bar);
-    const map = panel(this.root, "map", "");
-    this.mapCanvas = map.canvas;
-    this.mapCaption = map.caption;
-    const pictures = element("figure", "panel pictures", this.root);
-    this.tiles = new TileCanvas(pictures, "tiles", this.root);
-    this.picturesCaption = element("figcaption", "", pictures);
-    const side = element("div", "panel-stack", this.root);
-    this.bars = panel(side, "bars", "KL per dimension (nats; red: the map's two), one scale for the whole " +
-                                    "recording");
-    this.densities = panel(side, "densities", "aggregate posterior of the map's two dimensions");
+    this.panels = learningPanels(this.root, "KL per dimension (nats; red: the map's two), one scale for the " +
+                                            "whole recording");
+    this.mapCanvas = this.panels.map.canvas;  // for the tests
     this.status = element("div", "status", this.root);
     this.index = null;   // the snapshot shown (for the tests)
     this.drawnCount = 0;
@@ -94,25 +86,22 @@ class Replay {
       const after = loaded.mu.subarray((i + 1) * size, (i + 2) * size), eased = toward * toward * (3 - 2 * toward);
       xy = xy.map((v, k) => v + (after[k] - v) * eased);
     }
-    const names = dims.map(d => `z${d}`);
-    drawMap(this.mapCanvas, MAP_SIZE, { xy, sigma: null, labels: loaded.labels, palette: data.palette,
-                                        extent: data.extent, names });
-    this.mapCaption.textContent = mapCaption(loaded.labels.length, names, data.extent, data.latentDim);
+    showMap(this.panels, xy, null, loaded.labels, dims, data, MAP_SIZE);
     if (i === this.index) return;  // the rest changes only between snapshots
     this.index = i;
     this.scrubber.value = i;
     this.head.textContent = `snapshot ${i + 1} of ${data.steps.length} · step ${data.steps[i].toLocaleString()} · ` +
                             `${data.epochs[i].toFixed(2)} epochs done`;
     const sigma = loaded.sigma.subarray(i * size, (i + 1) * size);
-    drawBars(this.bars.canvas, 280, 120, data.kl[i], data.klTop, dims);
-    drawDensities(this.densities.canvas, 280, 120, [0, 1].map(c => density(xy, sigma, c, data.extent)), names,
-                  data.extent);
+    showStats(this.panels, data.kl[i], data.klTop, dims, [0, 1].map(c => density(xy, sigma, c, data.extent)),
+              data.extent);
     const { count, nrow, height, width } = data, pixels = height * width;
     const shape = { channels: 1, height, width };
-    this.tiles.layout(shape, count, nrow, 1, PICTURES_WIDTH);
-    for (let k = 0; k < count; k++) this.tiles.tile(k, pictureAt(loaded.pictures, i * count + k, pixels));
-    this.tiles.show();
-    this.picturesCaption.textContent = data.latentDim === 2 ? "the decoded manifold over the central 90% of N(0, 1) " +
+    const tiles = this.panels.tiles;
+    tiles.layout(shape, count, nrow, 1, PICTURES_WIDTH);
+    for (let k = 0; k < count; k++) tiles.tile(k, pictureAt(loaded.pictures, i * count + k, pixels));
+    tiles.show();
+    this.panels.picturesCaption.textContent = data.latentDim === 2 ? "the decoded manifold over the central 90% of N(0, 1) " +
                                                               "on each axis, as recorded"
                                                             : `${count} samples from the prior, as recorded`;
     this.drawnCount += 1;
