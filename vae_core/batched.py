@@ -25,6 +25,7 @@ from .data import Dataset, binarize
 from .errors import ConfigError, TrainingDiverged
 from .evaluation import evaluate
 from .events import EpochEvent, Member, StepEvent
+from .mlp_step import MLPStep
 from .model import VAE
 from .objective import combine, kl_per_dim, recon_nll
 from .training import Adam, History, epoch_record, kl_weight, learning_rate, resolve_precision
@@ -53,6 +54,12 @@ class Stacked(nn.Module):
         self.biases = nn.ParameterList([nn.Parameter(torch.stack([ls[i].bias.detach() for ls in per_model])[:, None])
                                         for i in range(len(per_model[0]))])
         self.encoder_layers = len(_linears(models[0].encoder))
+
+    def layer_params(self) -> tuple[list, list, list]:
+        """The (weight, bias) pairs of the encoder layers, the two heads and the decoder layers (mlp_step.MLPStep)."""
+        pairs = list(zip(self.weights, self.biases))
+        n = self.encoder_layers
+        return pairs[:n], pairs[n:n + 2], pairs[n + 2:]
 
     def _linear(self, i: int, h: torch.Tensor) -> torch.Tensor:
         return torch.baddbmm(self.biases[i], h, self.weights[i].transpose(1, 2))
@@ -146,6 +153,11 @@ class _BatchedLoop:
                          else contextlib.nullcontext())
         self.average = [p.detach().clone() for p in stacked.parameters()] if config.ema > 0 else None
         self.steps_taken = 0
+        # on the CPU the step with its gradient written out, batched (as one run's: mlp_step.py); else autograd
+        self.written_out = MLPStep(stacked, config) if device.type == "cpu" else None
+        free_bits = [m.config.free_bits for m in members]
+        self.free_bits = torch.tensor(free_bits) if len(set(free_bits)) > 1 else None  # else the config's
+        self.batch_buffers: dict[int, torch.Tensor] = {}
         self.keep()
 
     def keep(self) -> None:
@@ -182,9 +194,8 @@ class _BatchedLoop:
             progress = epoch - 1 + (step - 1) / steps
             betas = [kl_weight(m.config, progress) for m in members]
             rates = [learning_rate(m.config, progress) for m in members]
-            self.optimizer.lr = torch.tensor(rates, device=self.device).view(-1, 1, 1)  # every stacked tensor is 3-D
             x = self._batch(train_x, orders, (step - 1) * batch, step * batch, shared)
-            losses = self._step(x, betas)
+            losses = self._step(x, betas, rates)
             for k, (loss, recon, kl) in enumerate(losses):
                 if not math.isfinite(loss):
                     self.restore()
@@ -198,16 +209,37 @@ class _BatchedLoop:
     def _batch(self, train_x, orders, start: int, end: int, shared: bool) -> torch.Tensor:
         """[K, B, P]: each member's rows as its own run gathers them (once, where the orders agree), binarised from
         the member's own generator."""
+        size, count = min(end, len(train_x)) - start, len(self.members)
+        if size not in self.batch_buffers:  # kept from step to step: a fresh block is cold in the cache
+            self.batch_buffers[size] = train_x.new_empty((2, count, size, *train_x.shape[1:]))
+        gathered, drawn = self.batch_buffers[size]
         if shared:
-            x = train_x.index_select(0, orders[0][start:end]).expand(len(self.members), -1, -1)
+            x = torch.index_select(train_x, 0, orders[0][start:end], out=gathered[0]).expand(count, -1, -1)
         else:
-            x = torch.stack([train_x.index_select(0, order[start:end]) for order in orders])
+            x = gathered
+            for k, order in enumerate(orders):
+                torch.index_select(train_x, 0, order[start:end], out=gathered[k])
         if self.members[0].config.binarize:
-            x = torch.stack([binarize(x[k], m.generator) for k, m in enumerate(self.members)])
+            for k, m in enumerate(self.members):
+                binarize(x[k], m.generator, out=drawn[k])
+            x = drawn
         return x
 
-    def _step(self, x: torch.Tensor, betas: list[float]) -> list[tuple[float, float, float]]:
+    def _step(self, x: torch.Tensor, betas: list[float], rates: list[float]) -> list[tuple[float, float, float]]:
+        if self.written_out is not None:
+            members = self.members
+            terms = self.written_out.forward(x, torch.tensor(betas), [m.generator for m in members], self.free_bits)
+            logged = torch.stack([terms.loss, terms.recon.mean(-1), terms.kl.mean(-1)], 1).tolist()
+            if all(math.isfinite(loss) for loss, _, _ in logged):  # else run_epoch restores and raises
+                self.written_out.backward()
+                self.optimizer.step_members(rates)
+                self._update_average()
+            return [tuple(v) for v in logged]
+        return self._autograd_step(x, betas, rates)
+
+    def _autograd_step(self, x: torch.Tensor, betas: list[float], rates: list[float]) -> list[tuple[float, ...]]:
         members = self.members
+        self.optimizer.lr = torch.tensor(rates, device=self.device).view(-1, 1, 1)  # every stacked tensor is 3-D
         with self.autocast:
             mu, logvar = self.stacked.encode(x)
         mu, logvar = mu.float(), logvar.float()

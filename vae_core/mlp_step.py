@@ -23,39 +23,45 @@ def supported(model: VAE, device: torch.device) -> bool:
 
 
 class MLPStep:
-    """forward(x, beta, generator) -> Terms, then backward() writes every parameter's .grad (float32)."""
+    """forward(x, beta, generator) -> Terms, then backward() writes every parameter's .grad (float32).
 
-    def __init__(self, model: VAE, config: Config):
+    The same step trains K runs as one program (vae_core/batched.py) when given their weights stacked on a first
+    axis (a batched.Stacked): x is then [K, B, P], beta a [K] tensor, generator one per run, the products batched
+    and every run's gradient its own.
+    """
+
+    def __init__(self, model, config: Config):
         self.config = config
-        self.encoder = [m for m in model.encoder if isinstance(m, torch.nn.Linear)]
-        self.heads = (model.mu_head, model.logvar_head)
-        self.decoder = [m for m in model.decoder if isinstance(m, torch.nn.Linear)]  # the last gives the logits
+        encoder, heads, decoder = layer_params(model)
+        self.encoder, self.heads, self.decoder = encoder, heads, decoder  # (weight, bias) pairs
+        self.members = encoder[0][0].shape[:-2]  # () for one model, (K,) for K stacked
         self.dtype = torch.bfloat16 if config.precision == "bf16" else torch.float32  # of the matrix products
-        d, width = config.latent_dim, self.heads[0].in_features
-        params = [*self.encoder, *self.decoder]
+        d, width = config.latent_dim, heads[0][0].shape[-1]
+        params = [*encoder, *decoder]
         for p in model.parameters():
             p.grad = torch.zeros_like(p)
         # The weights as the products read them: bf16 copies (refreshed each step), or the float32 weights
         # themselves; the two heads always side by side in one [2d, width] matrix, one product instead of two.
         low = self.dtype != torch.float32
-        self.weights = [torch.empty_like(m.weight, dtype=self.dtype) if low else m.weight for m in params]
-        self.biases = [torch.empty_like(m.bias, dtype=self.dtype) if low else m.bias for m in params]
-        self.head_weight = torch.empty(2 * d, width, dtype=self.dtype)
-        self.head_bias = torch.empty(2 * d, dtype=self.dtype)
-        mu_head, logvar_head = self.heads
-        sources = [mu_head.weight, logvar_head.weight, mu_head.bias, logvar_head.bias]
-        targets = [self.head_weight[:d], self.head_weight[d:], self.head_bias[:d], self.head_bias[d:]]
+        self.weights = [torch.empty_like(w, dtype=self.dtype) if low else w for w, _ in params]
+        self.biases = [torch.empty_like(b, dtype=self.dtype) if low else b for _, b in params]
+        (mu_weight, mu_bias), (logvar_weight, logvar_bias) = heads
+        self.head_weight = torch.empty(*self.members, 2 * d, width, dtype=self.dtype)
+        self.head_bias = torch.empty(*mu_bias.shape[:-1], 2 * d, dtype=self.dtype)
+        sources = [mu_weight, logvar_weight, mu_bias, logvar_bias]
+        targets = [self.head_weight[..., :d, :], self.head_weight[..., d:, :], self.head_bias[..., :d],
+                   self.head_bias[..., d:]]
         if low:
-            sources += [m.weight for m in params] + [m.bias for m in params]
+            sources += [w for w, _ in params] + [b for _, b in params]
             targets += self.weights + self.biases
         self.refresh = (targets, sources)
         # Weight gradients as the products write them; copied into the float32 .grad where they differ.
-        self.weight_grads = [torch.empty_like(w) for w in self.weights] if low else [m.weight.grad for m in params]
+        self.weight_grads = [torch.empty_like(w) for w in self.weights] if low else [w.grad for w, _ in params]
         self.head_grad = torch.empty_like(self.head_weight)
-        grads_out = [mu_head.weight.grad, logvar_head.weight.grad]
-        grads_in = [self.head_grad[:d], self.head_grad[d:]]
+        grads_out = [mu_weight.grad, logvar_weight.grad]
+        grads_in = [self.head_grad[..., :d, :], self.head_grad[..., d:, :]]
         if low:
-            grads_out += [m.weight.grad for m in params]
+            grads_out += [w.grad for w, _ in params]
             grads_in += self.weight_grads
         self.publish = (grads_out, grads_in)
         self.buffers: dict[int, dict] = {}
@@ -64,49 +70,54 @@ class MLPStep:
     def _buffers(self, batch: int) -> dict:
         """The activations and their gradients for a batch of this many images, allocated once."""
         if batch not in self.buffers:
-            low, pixels = self.dtype, self.config.input_dim
+            low, pixels, rows = self.dtype, self.config.input_dim, (*self.members, batch)
             cast = low != torch.float32  # float32 products read x and write the gradient where they already are
             self.buffers[batch] = {
-                "x": torch.empty(batch, pixels, dtype=low) if cast else None,
-                "enc": [torch.empty(batch, m.out_features, dtype=low) for m in self.encoder],
-                "heads": torch.empty(batch, self.head_weight.shape[0], dtype=low),
-                "dec": [torch.empty(batch, m.out_features, dtype=low) for m in self.decoder],
-                "logits": torch.empty(batch, pixels),    # float32: the loss and its gradient
-                "mean": torch.empty(batch, pixels),      # sigmoid(logits), then the gradient
-                "scratch": torch.empty(batch, pixels),
-                "relu": torch.empty(batch, pixels),
-                "grad": torch.empty(batch, pixels, dtype=low) if cast else None,
+                "x": torch.empty(*rows, pixels, dtype=low) if cast else None,
+                "enc": [torch.empty(*rows, w.shape[-2], dtype=low) for w, _ in self.encoder],
+                "heads": torch.empty(*rows, self.head_weight.shape[-2], dtype=low),
+                "dec": [torch.empty(*rows, w.shape[-2], dtype=low) for w, _ in self.decoder],
+                "logits": torch.empty(*rows, pixels),    # float32: the loss and its gradient
+                "mean": torch.empty(*rows, pixels),      # sigmoid(logits), then the gradient
+                "scratch": torch.empty(*rows, pixels),
+                "relu": torch.empty(*rows, pixels),
+                "grad": torch.empty(*rows, pixels, dtype=low) if cast else None,
             }
         return self.buffers[batch]
 
     @torch.no_grad()
-    def forward(self, x: torch.Tensor, beta: float, generator: torch.Generator) -> Terms:
+    def forward(self, x: torch.Tensor, beta, generator, free_bits=None) -> Terms:
         """The terms of negative_elbo for batch x (float32 pixels), with eps drawn from generator as VAE.forward
-        draws it; remembers what backward needs."""
-        config, buf = self.config, self._buffers(len(x))
+        draws it (K runs: from each run's own; their free bits a [K] tensor where they differ, else the config's);
+        remembers what backward needs."""
+        config, buf = self.config, self._buffers(x.shape[-2])
         torch._foreach_copy_(*self.refresh)
         h = buf["x"].copy_(x) if self.dtype != torch.float32 else x
         inputs = [h]
         for w, b, out in zip(self.weights, self.biases, buf["enc"]):
-            h = torch.addmm(b, h, w.t(), out=out).relu_()
+            h = _affine(b, h, w, out).relu_()
             inputs.append(h)
-        heads = torch.addmm(self.head_bias, h, self.head_weight.t(), out=buf["heads"]).float()
+        heads = _affine(self.head_bias, h, self.head_weight, buf["heads"]).float()
         d = config.latent_dim
-        mu, logvar = heads[:, :d], heads[:, d:]
+        mu, logvar = heads[..., :d], heads[..., d:]
         sigma = torch.exp(0.5 * logvar)
-        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+        if self.members:
+            eps = torch.stack([torch.randn(mu.shape[1:], generator=g, dtype=mu.dtype) for g in generator])
+        else:
+            eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
         z = torch.addcmul(mu, eps, sigma)
         h = z.to(self.dtype)
         n_enc = len(self.encoder)
         for i, (w, b, out) in enumerate(zip(self.weights[n_enc:], self.biases[n_enc:], buf["dec"])):
             inputs.append(h)
-            h = torch.addmm(b, h, w.t(), out=out)
+            h = _affine(b, h, w, out)
             if i < len(self.decoder) - 1:
                 h.relu_()
         logits = buf["logits"].copy_(h)
         mean = torch.sigmoid(logits, out=buf["mean"])
         recon = recon_nll(logits, x, config.likelihood, config.obs_sigma, mean, (buf["scratch"], buf["relu"]))
-        terms = combine(recon, kl_per_dim(mu, logvar), beta, config.free_bits, config.recon_reduction, x.shape[1])
+        terms = combine(recon, kl_per_dim(mu, logvar), beta, config.free_bits if free_bits is None else free_bits,
+                        config.recon_reduction, x.shape[-1])
         self.saved = dict(x=x, inputs=inputs, mu=mu, logvar=logvar, sigma=sigma, eps=eps, mean=mean, terms=terms,
                           buf=buf)
         return terms
@@ -116,7 +127,7 @@ class MLPStep:
         """The gradient of the last forward's loss, written into every parameter's .grad."""
         config, s = self.config, self.saved
         x, buf, inputs, mean = s["x"], s["buf"], s["inputs"], s["mean"]
-        batch, d = len(x), config.latent_dim
+        d = config.latent_dim
         # d loss / d logits, without the recon's weight in the loss (1 / batch, and 1 / pixels with "mean"
         # reduction): that scale goes on narrower tensors.
         scale = s["terms"].recon_weight
@@ -128,14 +139,14 @@ class MLPStep:
         params = [*self.encoder, *self.decoder]
         n_enc = len(self.encoder)
         for i in reversed(range(len(self.decoder))):
-            layer, k = self.decoder[i], n_enc + i
+            (_, bias), k = self.decoder[i], n_enc + i
             a = inputs[k + 1]                                     # the layer's input (the decoder's come after z)
             if i == len(self.decoder) - 1:
                 a = a * scale                                     # [batch, width]: the cheap place for the scale
-                torch.sum(grad, 0, out=layer.bias.grad).mul_(scale)  # from float32: no cast of a [batch, pixels]
+                _sum_rows(grad, bias.grad).mul_(scale)            # from float32: no cast of a [batch, pixels]
             else:
-                torch.sum(g, 0, dtype=torch.float32, out=layer.bias.grad)
-            torch.mm(g.t(), a, out=self.weight_grads[k])
+                _sum_rows(g, bias.grad)
+            _grad_weight(g, a, self.weight_grads[k])
             g = g @ self.weights[k]
             if i == len(self.decoder) - 1:
                 g.mul_(scale)
@@ -144,25 +155,55 @@ class MLPStep:
         grad_z = g.float()
         mu, logvar, sigma, eps = s["mu"], s["logvar"], s["sigma"], s["eps"]
         kl_scale = s["terms"].kl_weight  # beta / batch, 0 where free bits hold a dimension at the floor
-        grad_heads = torch.empty(batch, 2 * d)
-        torch.addcmul(grad_z, mu, torch.as_tensor(kl_scale), out=grad_heads[:, :d])           # dz/dmu = 1
-        torch.mul(grad_z * eps, 0.5 * sigma, out=grad_heads[:, d:]).addcmul_(               # dz/dlogvar
-            sigma * sigma - 1, torch.as_tensor(0.5 * kl_scale))
+        kl_scale = kl_scale.unsqueeze(-2) if self.members else torch.as_tensor(kl_scale)  # [K, 1, D or 1]
+        grad_heads = torch.empty(*mu.shape[:-1], 2 * d)
+        torch.addcmul(grad_z, mu, kl_scale, out=grad_heads[..., :d])                         # dz/dmu = 1
+        torch.mul(grad_z * eps, 0.5 * sigma, out=grad_heads[..., d:]).addcmul_(             # dz/dlogvar
+            sigma * sigma - 1, 0.5 * kl_scale)
         grad_heads_low = grad_heads.to(self.dtype)
-        mu_head, logvar_head = self.heads
-        bias_grad = grad_heads.sum(0)
-        mu_head.bias.grad.copy_(bias_grad[:d])
-        logvar_head.bias.grad.copy_(bias_grad[d:])
-        torch.mm(grad_heads_low.t(), inputs[n_enc], out=self.head_grad)
+        (_, mu_bias), (_, logvar_bias) = self.heads
+        bias_grad = grad_heads.sum(-2, keepdim=bool(self.members))
+        mu_bias.grad.copy_(bias_grad[..., :d])
+        logvar_bias.grad.copy_(bias_grad[..., d:])
+        _grad_weight(grad_heads_low, inputs[n_enc], self.head_grad)
         g = grad_heads_low @ self.head_weight
         for k in reversed(range(n_enc)):
             _relu_backward(g, inputs[k + 1])
-            torch.sum(g, 0, dtype=torch.float32, out=params[k].bias.grad)
-            torch.mm(g.t(), inputs[k], out=self.weight_grads[k])
+            _sum_rows(g, params[k][1].grad)
+            _grad_weight(g, inputs[k], self.weight_grads[k])
             if k > 0:
                 g = g @ self.weights[k]
         torch._foreach_copy_(*self.publish)
         self.saved = {}
+
+
+def layer_params(model) -> tuple[list, list, list]:
+    """The (weight, bias) pairs of model's encoder layers, its two heads (mu, logvar) and its decoder layers: a VAE's
+    [out, in] and [out], or K stacked models' [K, out, in] and [K, 1, out] (batched.Stacked.layer_params)."""
+    if hasattr(model, "layer_params"):
+        return model.layer_params()
+    pairs = lambda layers: [(m.weight, m.bias) for m in layers if isinstance(m, torch.nn.Linear)]  # noqa: E731
+    return pairs(model.encoder), pairs([model.mu_head, model.logvar_head]), pairs(model.decoder)
+
+
+def _affine(bias: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """h @ weight^T + bias, written into out: [B, in] by [out, in], or K stacked runs' [K, B, in] by [K, out, in]."""
+    if h.dim() == 2:
+        return torch.addmm(bias, h, weight.t(), out=out)
+    return torch.baddbmm(bias, h, weight.transpose(1, 2), out=out)
+
+
+def _grad_weight(grad: torch.Tensor, inputs: torch.Tensor, out: torch.Tensor) -> None:
+    """A layer's weight gradient grad^T @ inputs, written into out (batched over K stacked runs)."""
+    if grad.dim() == 2:
+        torch.mm(grad.t(), inputs, out=out)
+    else:
+        torch.bmm(grad.transpose(1, 2), inputs, out=out)
+
+
+def _sum_rows(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """A layer's bias gradient, the sum over the batch, in float32 into out ([out], or [K, 1, out])."""
+    return torch.sum(grad, -2, keepdim=grad.dim() == 3, dtype=torch.float32, out=out)
 
 
 def _relu_backward(grad: torch.Tensor, output: torch.Tensor) -> None:

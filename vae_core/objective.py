@@ -53,7 +53,8 @@ def bernoulli_nll(x_logits: torch.Tensor, x: torch.Tensor, mean: torch.Tensor | 
 def _pixel_dot(x_logits, x) -> torch.Tensor:
     """sum over pixels of x l, per image (and sample), as one batched product: x is never copied per sample."""
     if x_logits.dim() == x.dim():  # what einsum does, without its parsing: a tenth of the product's time here
-        return torch.bmm(x.unsqueeze(1), x_logits.unsqueeze(2)).view(-1)
+        pixels = x.shape[-1]
+        return torch.bmm(x.reshape(-1, 1, pixels), x_logits.reshape(-1, pixels, 1)).view(x.shape[:-1])
     return torch.einsum("...bp,bp->...b", x_logits, x)
 
 
@@ -106,8 +107,9 @@ class Terms:
     recon: torch.Tensor       # [B] reconstruction NLL per image
     kl: torch.Tensor          # [B] KL per image, summed over dimensions
     kl_per_dim: torch.Tensor  # [B, D]
-    beta: float               # the KL's weight
-    free_bits: float          # nats: a dimension's batch-mean KL below this is held at it, and costs a constant
+    beta: float | torch.Tensor       # the KL's weight (runs trained as one program: one per run, [K])
+    free_bits: float | torch.Tensor  # nats: a dimension's batch-mean KL below this is held at it, and costs a
+                                     # constant (one per run, [K], where they differ)
     recon_divisor: int        # the pixels the reconstruction is averaged over with recon_reduction "mean", else 1
 
     @property
@@ -122,9 +124,15 @@ class Terms:
 
     @property
     def kl_weight(self) -> torch.Tensor | float:
-        """d loss / d kl_per_dim[b, i]: beta / B, and 0 for each dimension free bits hold at the floor."""
+        """d loss / d kl_per_dim[b, i]: beta / B, and 0 for each dimension free bits hold at the floor ([D]; [K, 1]
+        or [K, D] for K runs as one program)."""
         weight = self.beta / self.recon.shape[-1]
-        if self.free_bits > 0:  # clamp_min passes the gradient where its input is at or above the floor
+        if torch.is_tensor(weight):
+            weight = weight.unsqueeze(-1)  # each run's weight over its dimensions
+        if torch.is_tensor(self.free_bits):  # clamp_min passes the gradient where its input is at or above the floor
+            floor = self.free_bits.unsqueeze(-1)
+            weight = weight * ((self.kl_per_dim.mean(-2) >= floor) | (floor <= 0)).float()
+        elif self.free_bits > 0:
             weight = weight * (self.kl_per_dim.mean(-2) >= self.free_bits).float()
         return weight
 
@@ -139,9 +147,13 @@ def combine(recon: torch.Tensor, kld: torch.Tensor, beta: float = 1.0, free_bits
     recon_reduction "mean" averages the reconstruction over the images' pixels instead of summing it, as much VAE
     code does by mistake (pixels: of one image): the same as weighting the KL by beta times the number of pixels.
     Terms stay in nats per image.
+    K runs trained as one program pass recon [K, B] and kld [K, B, D], beta (and free_bits where they differ) as
+    [K] tensors: the loss is then [K], each run's own.
     """
     kl = kld.sum(-1)
-    if free_bits > 0:
+    if torch.is_tensor(free_bits):
+        kl_term = kld.mean(-2).clamp_min(free_bits.unsqueeze(-1)).sum(-1)
+    elif free_bits > 0:
         kl_term = kld.mean(-2).clamp_min(free_bits).sum(-1)
     else:
         kl_term = kl.mean(-1)

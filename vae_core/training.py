@@ -339,9 +339,25 @@ class Adam:
     def step(self) -> None:
         """One update of every parameter from its .grad."""
         torch._foreach_add_(self.steps, 1)
-        torch._fused_adam_(self.params, [p.grad for p in self.params], self.exp_avgs, self.exp_avg_sqs, [],
-                           self.steps, amsgrad=False, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1],
-                           weight_decay=0.0, eps=self.eps, maximize=False, grad_scale=None, found_inf=None)
+        self._fused(self.params, [p.grad for p in self.params], self.exp_avgs, self.exp_avg_sqs, self.lr)
+
+    @torch.no_grad()
+    def step_members(self, rates: list[float]) -> None:
+        """One update of K runs' parameters stacked on a first axis (vae_core/batched.py), run k at the rate
+        rates[k]: the fused kernel once where the rates agree, else once per run on its slices, which it updates as
+        the run's own Adam would."""
+        if len(set(rates)) == 1:
+            self.lr = rates[0]
+            return self.step()
+        torch._foreach_add_(self.steps, 1)
+        for k, lr in enumerate(rates):
+            self._fused([p[k] for p in self.params], [p.grad[k] for p in self.params],
+                        [m[k] for m in self.exp_avgs], [v[k] for v in self.exp_avg_sqs], lr)
+
+    def _fused(self, params, grads, exp_avgs, exp_avg_sqs, lr: float) -> None:
+        torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], self.steps, amsgrad=False, lr=lr,
+                           beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0, eps=self.eps,
+                           maximize=False, grad_scale=None, found_inf=None)
 
     @torch.no_grad()
     def step_in_ops(self) -> None:
