@@ -101,5 +101,5 @@ if live.has_recording(path):
     except VAEError as e:
         st.warning(f"Its recording cannot be replayed: {e}")
 else:
-    st.caption("This model carries no recording of its training (the sidebar's digits-2d does; runs trained here "
-               "keep one unless asked not to, and so does `train --record N`).")
+    st.caption("This model carries no recording of its training (the sidebar's digits-2d and mnist-2d do; runs "
+               "trained here keep one unless asked not to, and so does `train --record N`).")

@@ -4,11 +4,14 @@ as one task on a local Ray instance the sweep starts (the pages' path and sweep 
 Ray jobs (the path of conv models, forced here), in the order one, batched, Ray task, Ray jobs and back.
 
     python benchmarks/sweep.py [--epochs 60]
+    python benchmarks/sweep.py --recipe mnist [--data-dir ../shared/data/mnist]
 
-The issue's sweep: digits, 8 latent dimensions, 256 hidden units, batch 64, betas 0.1,0.3,1,3,10. Check that the
-machine is idle first (uptime).
+The issue's sweep: digits, 8 latent dimensions, 256 hidden units, batch 64, betas 0.1,0.3,1,3,10; with --recipe
+mnist the shipped MNIST sweep's flags (models/recipes.json: 16 latent dimensions, 256 hidden units, 10 epochs, bf16,
+the same betas). Check that the machine is idle first (uptime).
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -30,12 +33,21 @@ def wall(command: list[str], env: dict) -> float:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=60, help="digits only (the mnist recipe gives its own)")
+    parser.add_argument("--recipe", choices=["digits", "mnist"], default="digits")
+    parser.add_argument("--data-dir", default=os.environ.get("VAE_DATA_DIR", str(ROOT.parent / "shared" / "data" /
+                                                                                  "mnist")))
     args = parser.parse_args()
     print(f"load average at the start: {os.getloadavg()}", flush=True)
     env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
     cli = [sys.executable, "-m", "vae_core"]
-    flags = [*FLAGS, "--epochs", str(args.epochs)]
+    if args.recipe == "mnist":
+        sweep = json.loads((ROOT / "models" / "recipes.json").read_text())["sweeps"]["mnist"]
+        flags = [*sweep["base"], "--data-dir", args.data_dir]
+        args.epochs = int(flags[flags.index("--epochs") + 1])
+        assert ",".join(f"{b:g}" for b in sweep["betas"]) == BETAS
+    else:
+        flags = [*FLAGS, "--epochs", str(args.epochs)]
     times = {"one run (train, beta 1)": [], "sweep of five, one program": [],
              "sweep of five, one program as one Ray task": [], "sweep of five, parallel Ray jobs": []}
     with tempfile.TemporaryDirectory() as root:
@@ -54,8 +66,8 @@ def main():
             times[name].append(wall(commands[name](i), env))
             print(f"{name}: {times[name][-1]:.1f} s", flush=True)
     one = statistics.mean(times["one run (train, beta 1)"])
-    print(f"\n| whole process, digits 8-d, 256 hidden, {args.epochs} epochs, batch 64 | wall s (mean of 2) | "
-          "against one run |\n| --- | --- | --- |")
+    print(f"\n| whole process, {args.recipe} sweep, {args.epochs} epochs | wall s (mean of 2) | against one run |\n"
+          "| --- | --- | --- |")
     for name, values in times.items():
         print(f"| {name} | {statistics.mean(values):.1f} | {statistics.mean(values) / one:.2f}x |")
     print(f"\nload average at the end: {os.getloadavg()}")

@@ -188,42 +188,59 @@ def test_step_4_fours_and_nines_share_a_region_and_one_posterior_is_tiny(mnist, 
     mixing = {(a, b): ((neighbours[labels == a] == b).mean() + (neighbours[labels == b] == a).mean()) / 2
               for a in range(10) for b in range(a + 1, 10)}
     ranked = sorted(mixing, key=mixing.get, reverse=True)
-    # Measured: 25% of a 4's or 9's neighbours are of the other class; the next pair, 3 and 5, 10%
+    # Measured: 26% of a 4's or 9's neighbours are of the other class; the next pair, 3 and 5, 10%
     assert ranked[0] == (4, 9) and mixing[(4, 9)] > 2 * mixing[ranked[1]], {p: mixing[p] for p in ranked[:3]}
-    # The chosen image: a 4 among 9s (all 20 of its nearest codes are 9s), that comes back as a 9
+    # The chosen image: a 4 among 9s (15 of its 20 nearest codes are 9s), that comes back as a 9
     assert labels[chosen] == 4
     assert (labels[nearest(mu.numpy(), mu[chosen], 21)[1:]] == 9).mean() >= 0.7
     assert mnist_judge(reconstruct(checkpoint.model, mnist.test_x[chosen:chosen + 1])).argmax().item() == 9
-    # Its posterior against the clusters: the map's caption says the means spread 24 times its widest sigma
+    # Its posterior against the clusters: the map's caption says the means spread 48 times its widest sigma
     spread, widest = mu.std(0).mean().item(), std[chosen].max().item()
     assert spread > 10 * widest and mu[labels == 4].std(0).min().item() > 10 * widest
 
 
 @pytest.mark.slow
-def test_step_5_the_decoder_draws_plausible_digits_where_nothing_was_encoded(mnist, mnist_judge, mnist_page):
+def test_step_5_where_nothing_was_encoded_the_decoder_draws_clear_digits_smudges_and_fading_ones(mnist, mnist_judge,
+                                                                                                 mnist_page):
     step = lesson_step("Where no image was encoded")
     at, _ = linked_page(step.page.script, step.link)
-    checkpoint = model_of(step)
-    mu, _ = encode_dataset(checkpoint.model, mnist.test_x)
+    model = model_of(step).model
+    mu, _ = encode_dataset(model, mnist.test_x)
     low, high = ink_range(mnist)
 
     def empty(points):  # distance to the nearest test image's code
         return torch.cdist(torch.as_tensor(points, dtype=torch.float32), mu).min(1).values
 
+    def ink(images):
+        return images.reshape(len(images), -1).mean(1)
+
     start = torch.tensor([browser_pictures(at)["pad"]["z"]])
-    assert start.tolist() == [[-3.0, -3.0]]
-    drawn = decode_images(checkpoint.model, start)
-    assert empty(start).item() > 0.5  # measured 0.82: far from every code
-    assert mnist_judge(drawn).max().item() > 0.9 and low < drawn.mean().item() < high  # a clear 6
-    # The whole pad: inside the cloud the codes leave no gaps; outside, the decodes still look like digits
+    assert start.tolist() == [[-3.0, 3.0]]
+    # Every one of them far from the codes: the handle's start a smudge like no training image (farther from the
+    # nearest one than 99% of the test codes' decodes are), the two other corners digits as near to one as most
+    typical = torch.quantile(torch.cdist(decode_images(model, mu[:300]).reshape(300, -1), mnist.train_x).min(1).values,
+                             torch.tensor([0.9, 0.99]))  # measured 4.45 and 5.11
+    corners = torch.tensor([[-3.5, -3.5], [3.5, 3.5]])
+    assert empty(start).item() > 0.5 and (empty(corners) > 0.5).all()  # measured 1.02 for the start
+    assert distance_to_training(decode_images(model, start), mnist.train_x) > typical[1]  # measured 6.17
+    assert all(distance_to_training(decode_images(model, c[None]), mnist.train_x) < typical[0] for c in corners)
+    # The whole pad: inside the cloud the codes leave no gaps; outside, the farther from every code, the more of
+    # the decodes fade (ink below the test images' 5th percentile) and the less surely they read as any digit
     axis = torch.arange(-RANGE, RANGE + 1e-6, 0.2)
     grid = torch.cartesian_prod(axis, axis)
-    gaps = empty(grid) > 0.3
-    assert not gaps[grid.norm(dim=1) < 2.5].any() and gaps.float().mean() > 0.2
-    decoded = decode_images(checkpoint.model, grid[gaps])
-    ink = decoded.reshape(len(decoded), -1).mean(1)
-    assert ((ink > low) & (ink < high)).float().mean() > 0.85  # measured 0.90
-    assert mnist_judge(decoded).max(1).values.mean() > 0.85  # measured 0.93; 0.95 on the test set's codes
+    distance = empty(grid)
+    assert not (distance[grid.norm(dim=1) < 2] > 0.3).any() and (distance > 0.3).float().mean() > 0.2
+    near, far = (decode_images(model, grid[band]) for band in ((distance > 0.3) & (distance <= 0.6), distance > 1))
+    faint = [(ink(images) <= low).float().mean().item() for images in (near, far)]
+    sure = [mnist_judge(images).max(1).values.mean().item() for images in (near, far)]
+    assert faint[1] > 1.5 * faint[0] and sure[0] - sure[1] > 0.05  # measured 17% and 42% faint, 0.84 and 0.73
+    assert ((ink(near) > low) & (ink(near) < high)).float().mean() > 0.75 and sure[0] > 0.8  # digits still
+    # From the 1s at (3, 0) down to (3, -3): still a 1, with half its ink, read far less surely
+    ends = torch.tensor([[3.0, 0.0], [3.0, -3.0]])
+    assert empty(ends)[0] < 0.1 and empty(ends)[1] > 1  # measured 0.06 and 1.32
+    read = mnist_judge(decode_images(model, ends))
+    assert read.argmax(1).tolist() == [1, 1] and read[0].max() - read[1].max() > 0.3  # measured 0.99 and 0.59
+    assert ink(decode_images(model, ends[1:])) < 0.6 * ink(decode_images(model, ends[:1]))  # 0.027 against 0.051
 
 
 @pytest.mark.slow
@@ -338,13 +355,15 @@ def test_step_11_drawn_4s_and_9s_land_in_their_shared_region_and_the_path_stays_
     mu, _ = encode_dataset(model, mnist.test_x)
     labels = mnist.test_y.numpy()
     ends = [torch.tensor(objective_parts(model, preprocess(read_drawing(png), "mnist")).mu) for png in (*FOURS, NINE)]
-    for z in ends:  # measured: the open 4's 50 nearest codes are 19 4s, 29 9s and 2 7s; the 9's 12 4s and 38 9s
-        assert np.isin(labels[nearest(mu.numpy(), z, 50)], (4, 9)).mean() >= 0.9
+    for z in ends:  # measured: the open 4's 50 nearest codes are 22 4s, 26 9s; the closed 4's 40 4s and 8 2s;
+        near = labels[nearest(mu.numpy(), z, 50)]  # the 9's 16 4s and 32 9s
+        assert np.isin(near, (4, 9)).mean() >= 0.75 and np.bincount(near).argmax() in (4, 9)
     # Does a 4 come back as a 4? A third of the test set's 4s come back as 9s (the judge reads 5% of them as 9s)
     fours = mnist.test_x[labels == 4]
     assert (mnist_judge(reconstruct(model, fours)).argmax(1) == 9).float().mean() > 0.2
     assert (mnist_judge(fours).argmax(1) == 9).float().mean() < 0.1
     for start in ends[:2]:  # from each 4 to the 9, in the Interpolation page's default 10 steps
         path = lerp(start, ends[2], 10)
-        assert all(np.isin(labels[nearest(mu.numpy(), z, 20)], (4, 9)).mean() >= 0.9 for z in path)
+        share = [np.isin(labels[nearest(mu.numpy(), z, 20)], (4, 9)).mean() for z in path]
+        assert min(share) >= 0.8 and np.mean(share) >= 0.9  # measured 0.85 at the least
         assert set(mnist_judge(decode_images(model, path)).argmax(1).tolist()) <= {4, 9}

@@ -33,7 +33,7 @@ def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path, ray_address
 def test_a_model_without_a_recording_says_so_and_a_broken_recording_is_told_not_raised(tmp_path):
     import shutil
 
-    at = page("app_pages/train.py", **{state.MODEL: str(ROOT / "models" / "mnist-2d")}).run()
+    at = page("app_pages/train.py", **{state.MODEL: str(ROOT / "models" / "mnist-16d")}).run()
     assert not at.exception and "replay" not in browser_pictures(at)
     assert any("carries no recording" in c.value for c in at.caption)
     broken = tmp_path / "runs" / "broken"

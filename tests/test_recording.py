@@ -50,6 +50,20 @@ def test_a_snapshot_s_means_are_the_model_s_encoding_at_its_step(digits):
     assert recorder.snapshots[0].pictures.shape == (16, 8, 8) and recorder.snapshots[0].pictures.dtype == np.uint8
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_recording_a_run_does_not_change_what_it_learns(digits, precision):
+    """The snapshots draw no random numbers and leave the weights as they were: a recorded run ends bit for bit
+    where the same run unrecorded does (what let the shipped models be recorded by training them again)."""
+    config = SMALL.replace(precision=precision, binarize=True, ema=0.99, lr_decay=0.5)
+    plain, recorded = VAE(config), VAE(config)
+    train(plain, digits, config)
+    recorder = Recorder(digits, config, count=20)
+    train(recorded, digits, config, watch=recorder)
+    assert len(recorder.snapshots) >= 15
+    for (name, a), b in zip(plain.state_dict().items(), recorded.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
 def test_a_recording_round_trips_through_a_checkpoint_folder_and_refuses_a_forged_one(digits, tmp_path):
     recorder = Recorder(digits, SMALL, count=12)
     train(VAE(SMALL), digits, SMALL, watch=recorder)
@@ -102,3 +116,22 @@ def test_the_shipped_recording_replays_as_a_gif_a_frame_per_snapshot_with_each_c
         gif.seek(frame)
         colours = {c for _, c in gif.convert("RGB").getcolors(1 << 16)}
         assert {ImageColor.getrgb(c) for c in PALETTE} <= colours, frame
+
+
+@pytest.mark.parametrize("name, shape", [("digits-2d", (1, 8, 8)), ("mnist-2d", (1, 28, 28))])
+def test_each_shipped_2d_model_carries_its_whole_training_s_recording_in_a_few_mb(name, shape):
+    """From the initial weights to the model's last epoch, log-spaced (the first steps closest together), with the
+    decoded manifold in every snapshot."""
+    from vae_core import load_checkpoint
+    from vae_core.recording import MANIFOLD
+
+    from conftest import ROOT
+
+    config = load_checkpoint(ROOT / "models" / name).config
+    recording = load_recording(ROOT / "models" / name, 2, shape)
+    s = recording.snapshots
+    assert (ROOT / "models" / name / RECORDING).stat().st_size < 8 * 2**20 and len(s) >= 30
+    assert s[0].step == 0 and s[0].epoch == 0 and s[-1].epoch == pytest.approx(config.epochs)
+    gaps = np.diff([x.step for x in s])
+    assert (gaps > 0).all() and gaps[-1] > 20 * gaps[1]
+    assert all(x.pictures.shape == (MANIFOLD * MANIFOLD, *shape[1:]) for x in s)
