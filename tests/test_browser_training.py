@@ -139,11 +139,13 @@ def test_the_replay_of_digits_2d_scrubs_plays_and_exports_a_gif_of_every_snapsho
     page = open_page(app, "Train")
     page.wait_for_function(f"() => {REPLAY} && {REPLAY}.index === {snapshots - 1}", timeout=30_000)
     last = page.evaluate(f"() => {REPLAY}.mapCanvas.toDataURL()")
+    curves = page.evaluate(f"() => {REPLAY}.curves.canvas.toDataURL()")  # the history's curves, the step marked
     scrubber = page.get_by_role("slider", name="snapshot")
     scrubber.focus()
     scrubber.press("Home")
     page.wait_for_function(f"() => {REPLAY}.index === 0", timeout=10_000)
     assert page.evaluate(f"() => {REPLAY}.mapCanvas.toDataURL()") != last
+    assert page.evaluate(f"() => {REPLAY}.curves.canvas.toDataURL()") != curves  # the mark moved to step 0
     expect(page.locator(".replay")).to_contain_text(f"snapshot 1 of {snapshots} · step 0")
     page.locator(".replay").first.screenshot(path=str(SCREENSHOTS / "train-replay-start.png"))
     page.get_by_role("button", name="▶ Play").click()

@@ -28,6 +28,13 @@ def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path, ray_address
     # the page's defaults keep a recording, and the new model (now the chosen one) is replayed below
     replay = browser_pictures(at)["replay"]
     assert replay["steps"][0] == 0 and replay["steps"][-1] == 2 * job.steps_per_epoch and len(replay["steps"]) >= 10
+    # its curves: each epoch's train means of -ELBO (recon + KL) and test values, at the step the epoch ended
+    history = job.history
+    assert [p[0] for p in replay["curves"]["train"]] == [job.steps_per_epoch, 2 * job.steps_per_epoch]
+    assert replay["curves"]["train"][1][1] == pytest.approx(history[1]["train_recon"] + history[1]["train_kl"],
+                                                            abs=0.01)
+    assert replay["curves"]["test"][0][1] == pytest.approx(history[0]["test_nelbo"], abs=0.001)
+    assert replay["curves"]["total"] == replay["steps"][-1]
 
 
 def test_a_model_without_a_recording_says_so_and_a_broken_recording_is_told_not_raised(tmp_path):

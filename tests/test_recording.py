@@ -54,7 +54,7 @@ def test_a_snapshot_s_means_are_the_model_s_encoding_at_its_step(digits):
 def test_recording_a_run_does_not_change_what_it_learns(digits, precision):
     """The snapshots draw no random numbers and leave the weights as they were: a recorded run ends bit for bit
     where the same run unrecorded does (what let the shipped models be recorded by training them again)."""
-    config = SMALL.replace(precision=precision, binarize=True, ema=0.99, lr_decay=0.5)
+    config = SMALL.replace(precision=precision, binarize=True, ema=0.99, lr_decay=0.5, epochs=2)
     plain, recorded = VAE(config), VAE(config)
     train(plain, digits, config)
     recorder = Recorder(digits, config, count=20)

@@ -185,11 +185,30 @@ def curves(run: Run) -> dict:
     points = run.steps[::every] + (run.steps[-1:] if run.steps and (len(run.steps) - 1) % every else [])
     train = [[int(s), round(recon + kl, 2), round(recon, 2), round(kl, 2)] for s, _, recon, kl in points]
     per_epoch = run.steps_per_epoch
-    test = [[r["epoch"] * per_epoch, round(r["test_nelbo"], 3), round(r["test_recon"], 3), round(r["test_kl"], 3)]
-            for r in run.history]
-    changes = [[c["step"], ", ".join(f"{'β' if k == 'beta' else 'lr'} = {c[k]:g}" for k in ("beta", "lr") if k in c)]
-               for c in run.changes]
-    return {"train": train, "test": test, "changes": changes, "total": run.config.epochs * per_epoch}
+    return {"train": train, "test": _test_points(run.history, per_epoch), "changes": _change_marks(run.changes),
+            "total": run.config.epochs * per_epoch}
+
+
+def recorded_curves(history: list[dict], steps_per_epoch: float, total: int) -> dict:
+    """A finished run's curves from its checkpoint's history, as curves() draws a live run's: each epoch's train
+    means of -ELBO, reconstruction and KL at the step it ended, its test values, the changes made while it
+    trained; for the replay, which marks its snapshot's step on them."""
+    train = [[round(r["epoch"] * steps_per_epoch), round(r["train_recon"] + r["train_kl"], 2),
+              round(r["train_recon"], 2), round(r["train_kl"], 2)] for r in history]
+    changes = [c for r in history for c in r.get("changes", ())]
+    return {"train": train, "test": _test_points(history, steps_per_epoch), "changes": _change_marks(changes),
+            "total": total}
+
+
+def _test_points(history: list[dict], steps_per_epoch: float) -> list[list]:
+    return [[round(r["epoch"] * steps_per_epoch), round(r["test_nelbo"], 3), round(r["test_recon"], 3),
+             round(r["test_kl"], 3)] for r in history]
+
+
+def _change_marks(changes: list[dict]) -> list[list]:
+    """[step, "β = 5, lr = 0.002"] for each change made while a run trained."""
+    return [[c["step"], ", ".join(f"{'β' if k == 'beta' else 'lr'} = {c[k]:g}" for k in ("beta", "lr") if k in c)]
+            for c in changes]
 
 
 def _legend(classes) -> None:
@@ -241,7 +260,9 @@ def replay(folder: str, checkpoint, *, key: str = "replay") -> None:
             "steps": [x.step for x in s], "epochs": [round(x.epoch, 3) for x in s], "dims": [list(x.dims) for x in s],
             "kl": [[round(float(v), 5) for v in x.kl_per_dim] for x in s],
             "klTop": float(max(x.kl_per_dim.max() for x in s)), "extent": plane_extent(recording),
-            "palette": PALETTE}
+            "palette": PALETTE, "curves": None}
+    if checkpoint.history and s[-1].epoch > 0:  # the epochs the recording covers, with its steps per epoch
+        data["curves"] = recorded_curves(checkpoint.history, s[-1].step / s[-1].epoch, s[-1].step)
     _replay(key=key, data=data, height="content")
     _legend(classes)
     st.download_button("Animated GIF for a slide", data=lambda: recording_gif(recording, classes, PALETTE),

@@ -241,7 +241,7 @@ export function drawCurves(canvas, width, height, curves, current) {
   if (current !== null) {
     ctx.strokeStyle = MARK;
     ctx.beginPath(); ctx.moveTo(x(current) + 0.5, 16); ctx.lineTo(x(current) + 0.5, bottom); ctx.stroke();
-    const last = train[train.length - 1];
+    const last = train.filter(p => p[0] <= current).pop();  // the latest point at or before the marked step
     if (last) {
       ctx.fillStyle = MARK;
       ctx.beginPath(); ctx.arc(x(last[0]), y(last[1]), 4, 0, 2 * Math.PI); ctx.fill();

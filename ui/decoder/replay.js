@@ -5,7 +5,7 @@
 
 import { element, mountOnce } from "./base.js";
 import { loadBytes, loadFloats } from "./decoder.js";
-import { density, learningPanels, pictureAt, showMap, showStats } from "./plots.js";
+import { density, drawCurves, learningPanels, panel, pictureAt, showMap, showStats } from "./plots.js";
 
 const replays = new WeakMap();  // parentElement -> Replay
 const PLAY_MS = 450;            // each snapshot's time while playing, most of it spent moving to the next
@@ -31,6 +31,8 @@ class Replay {
     this.panels = learningPanels(this.root, "KL per dimension (nats; red: the map's two), one scale for the " +
                                             "whole recording");
     this.mapCanvas = this.panels.map.canvas;  // for the tests
+    this.curves = panel(this.root, "curves", "each epoch's train means (lines) and test values (dots); the red " +
+                                             "line is the snapshot's step");
     this.status = element("div", "status", this.root);
     this.index = null;   // the snapshot shown (for the tests)
     this.drawnCount = 0;
@@ -104,6 +106,11 @@ class Replay {
     this.panels.picturesCaption.textContent = data.latentDim === 2 ? "the decoded manifold over the central 90% of N(0, 1) " +
                                                               "on each axis, as recorded"
                                                             : `${count} samples from the prior, as recorded`;
+    this.curves.canvas.parentElement.style.display = data.curves ? "" : "none";
+    if (data.curves) {
+      drawCurves(this.curves.canvas, Math.max(400, Math.min(960, this.root.clientWidth || 900)), 220, data.curves,
+                 data.steps[i]);
+    }
     this.drawnCount += 1;
   }
 }
