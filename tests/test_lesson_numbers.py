@@ -200,8 +200,8 @@ def test_step_4_fours_and_nines_share_a_region_and_one_posterior_is_tiny(mnist, 
 
 
 @pytest.mark.slow
-def test_step_5_where_nothing_was_encoded_the_decoder_draws_clear_digits_smudges_and_fading_ones(mnist, mnist_judge,
-                                                                                                 mnist_page):
+def test_step_5_where_nothing_was_encoded_the_decoder_draws_clear_digits_a_broken_ring_and_a_fading_1(
+        mnist, mnist_judge, mnist_page):
     step = lesson_step("Where no image was encoded")
     at, _ = linked_page(step.page.script, step.link)
     model = model_of(step).model
@@ -216,8 +216,9 @@ def test_step_5_where_nothing_was_encoded_the_decoder_draws_clear_digits_smudges
 
     start = torch.tensor([browser_pictures(at)["pad"]["z"]])
     assert start.tolist() == [[-3.0, 3.0]]
-    # Every one of them far from the codes: the handle's start a smudge like no training image (farther from the
-    # nearest one than 99% of the test codes' decodes are), the two other corners digits as near to one as most
+    # Every one of them far from the codes: the handle's start a ragged, broken ring unlike any training image
+    # (farther from the nearest one than 99% of the test codes' decodes are), the other corners digits as near to
+    # one as most
     typical = torch.quantile(torch.cdist(decode_images(model, mu[:300]).reshape(300, -1), mnist.train_x).min(1).values,
                              torch.tensor([0.9, 0.99]))  # measured 4.45 and 5.11
     corners = torch.tensor([[-3.5, -3.5], [3.5, 3.5]])

@@ -55,7 +55,8 @@ STEPS = (
          "nothing. Then visit the corners (−3.5, −3.5) and (3.5, 3.5), and drag from the 1s at (3, 0) straight "
          "down to (3, −3).",
          "What does the decoder draw where no test image was encoded? Why do some empty corners show a clear digit "
-         "and the handle's start a smudge like no digit, and why does the 1 thin and fade as it leaves the cloud?",
+         "and the handle's start a ragged, broken ring, and why does the 1 tilt, then thin and fade as it leaves the "
+         "cloud?",
          navigation.PAD, {"model": "mnist-2d", "z": "-3,3"}),
     Step("Straight or round", 10,
          "Interpolate with the 16-D MNIST model from test image 5371 (a 7) to test image 1 (a 2), two codes that "

@@ -192,12 +192,12 @@ def curves(run: Run) -> dict:
 def recorded_curves(history: list[dict], steps_per_epoch: float, total: int) -> dict:
     """A finished run's curves from its checkpoint's history, as curves() draws a live run's: each epoch's train
     means of -ELBO, reconstruction and KL at the step it ended, its test values, the changes made while it
-    trained; for the replay, which marks its snapshot's step on them."""
+    trained; for the replay, which marks its snapshot's step on them, on a log axis as its snapshots are spaced."""
     train = [[round(r["epoch"] * steps_per_epoch), round(r["train_recon"] + r["train_kl"], 2),
               round(r["train_recon"], 2), round(r["train_kl"], 2)] for r in history]
     changes = [c for r in history for c in r.get("changes", ())]
     return {"train": train, "test": _test_points(history, steps_per_epoch), "changes": _change_marks(changes),
-            "total": total}
+            "total": total, "log": True}
 
 
 def _test_points(history: list[dict], steps_per_epoch: float) -> list[list]:

@@ -187,25 +187,39 @@ function drawDensities(canvas, width, height, densities, names, extent) {
 
 // Training curves by step: train −ELBO, reconstruction and KL (thin), the test values after each epoch (dots),
 // a dashed line where β or the learning rate was changed (named), and the current step (a red line).
-// curves: {train: [[step, −ELBO, recon, kl]], test: [[step, nelbo, recon, kl]], changes: [[step, text]], total}.
+// curves: {train: [[step, −ELBO, recon, kl]], test: [[step, nelbo, recon, kl]], changes: [[step, text]], total,
+// log}: with log the step axis is logarithmic (a recording's snapshots are log-spaced: its first steps matter most).
 export function drawCurves(canvas, width, height, curves, current) {
-  const ctx = context(canvas, width, height), left = 42, bottom = height - 18;
-  const { train, test, changes, total } = curves;
+  const ctx = context(canvas, width, height), left = 42, bottom = height - 18, plotTop = 20;  // legend above
+  const { train, test, changes, total, log } = curves;
   const values = train.flatMap(p => p.slice(1)).concat(test.flatMap(p => p.slice(1)));
-  const top = values.length ? quantile(values, 0.98) * 1.1 : 1;
+  // a linear axis leaves the first steps' spike out; a log axis shows those steps, so all of it
+  const top = !values.length ? 1 : log ? Math.max(...values) * 1.05 : quantile(values, 0.98) * 1.1;
   const bottomValue = values.length ? Math.min(0, ...values) : 0;
   // the steps taken so far, and some room ahead: the run's first steps are not squeezed against the axis
   const last = Math.max(current ?? 0, ...train.map(p => p[0]), ...test.map(p => p[0]), 10);
-  const span = Math.min(total || last * 1.2, last * 1.2);
-  const x = s => left + (Math.min(s, span) / span) * (width - left - 4);
-  const y = v => bottom - ((Math.min(v, top) - bottomValue) / (top - bottomValue || 1)) * (bottom - 6);
+  const span = log ? total : Math.min(total || last * 1.2, last * 1.2);
+  const along = log ? s => Math.log1p(Math.min(s, span)) / Math.log1p(span) : s => Math.min(s, span) / span;
+  const x = s => left + along(s) * (width - left - 4);
+  const y = v => bottom - ((Math.min(v, top) - bottomValue) / (top - bottomValue || 1)) * (bottom - plotTop);
   const colours = ["#444", "#1f77b4", "#ff7f0e"], names = ["−ELBO", "recon", "KL"];
   ctx.fillStyle = MUTED;
   ctx.textAlign = "right";
-  ctx.fillText(top.toPrecision(3), left - 4, 12);
+  ctx.fillText(top.toPrecision(3), left - 4, plotTop + 4);
   ctx.fillText(bottomValue.toPrecision(2), left - 4, bottom);
   ctx.textAlign = "center";
-  ctx.fillText(`step (the run has ${total.toLocaleString()})`, (left + width) / 2, height - 3);
+  const axisName = `step${log ? ", log scale" : ""} (the run has ${total.toLocaleString()})`;
+  if (log) ctx.textAlign = "right";  // the bottom row has the ticks
+  ctx.fillText(axisName, log ? width - 4 : (left + width) / 2, log ? 12 : height - 3);
+  ctx.textAlign = "center";
+  if (log) {  // a tick at each power of ten
+    for (let p = 10; p < span; p *= 10) {
+      ctx.fillText(p.toLocaleString(), x(p), height - 3);
+      ctx.fillStyle = GRID;
+      ctx.fillRect(x(p), plotTop, 1, bottom - plotTop);
+      ctx.fillStyle = MUTED;
+    }
+  }
   ctx.textAlign = "left";
   ctx.fillText("0", left, height - 3);
   ctx.textAlign = "right";
@@ -219,11 +233,13 @@ export function drawCurves(canvas, width, height, curves, current) {
     ctx.stroke();
     ctx.globalAlpha = 1;
     ctx.fillStyle = colours[c - 1];
-    for (const p of test) {
+    const every = Math.ceil(test.length / 60);  // dots far enough apart to tell from the lines
+    test.forEach((p, i) => {
+      if (i % every && i !== test.length - 1) return;
       ctx.beginPath();
       ctx.arc(x(p[0]), y(p[c]), 3, 0, 2 * Math.PI);
       ctx.fill();
-    }
+    });
   }
   ctx.textAlign = "left";
   names.forEach((name, i) => {

@@ -31,8 +31,9 @@ class Replay {
     this.panels = learningPanels(this.root, "KL per dimension (nats; red: the map's two), one scale for the " +
                                             "whole recording");
     this.mapCanvas = this.panels.map.canvas;  // for the tests
-    this.curves = panel(this.root, "curves", "each epoch's train means (lines) and test values (dots); the red " +
-                                             "line is the snapshot's step");
+    this.curves = panel(this.root, "curves", "each epoch's train means (lines) and test values (dots), from the " +
+                                             "end of the first epoch on; the red line is the snapshot's step, on " +
+                                             "a log scale as the snapshots are spaced");
     this.status = element("div", "status", this.root);
     this.index = null;   // the snapshot shown (for the tests)
     this.drawnCount = 0;
@@ -62,7 +63,7 @@ class Replay {
   start() {
     if (!this.loaded) return;
     if (this.index >= this.data.steps.length - 1) this.show(0);
-    this.play.textContent = "⏸ Pause";
+    this.play.textContent = "❚❚ Pause";
     const began = performance.now(), from = this.index;
     const tick = () => {
       const position = from + (performance.now() - began) / PLAY_MS, last = this.data.steps.length - 1;
