@@ -58,6 +58,11 @@ def clicked_index(event) -> int | None:
     return None
 
 
+def change_label(change: dict) -> str:
+    """What a change made while a run trained says on its curves: "β = 5, lr = 0.002" (either or both)."""
+    return ", ".join(f"{'β' if k == 'beta' else 'lr'} = {change[k]:g}" for k in ("beta", "lr") if k in change)
+
+
 def training_curves(steps: list, history: list, changes: list = ()) -> go.Figure:
     """Train −ELBO, reconstruction and KL by step (thin, faded lines: a batch's loss is noisy; −ELBO, not the
     optimised recon + β KL, so that it meets the test values and a β change does not move it), and the test values
@@ -73,9 +78,8 @@ def training_curves(steps: list, history: list, changes: list = ()) -> go.Figure
             fig.add_trace(go.Scatter(x=s[:, 0], y=s[:, col], mode="lines", name=name, opacity=0.45,
                                      line=dict(color=color, width=1)))
     for change in changes:
-        text = ", ".join(f"{'β' if k == 'beta' else 'lr'} = {change[k]:g}" for k in ("beta", "lr") if k in change)
-        fig.add_vline(x=change["step"], line=dict(color="#808495", dash="dash", width=1), annotation_text=text,
-                      annotation_position="top right")
+        fig.add_vline(x=change["step"], line=dict(color="#808495", dash="dash", width=1),
+                      annotation_text=change_label(change), annotation_position="top right")
     if history:
         per_epoch = steps[-1][0] / len(history) if steps else 1
         x = [r["epoch"] * per_epoch for r in history]

@@ -22,7 +22,7 @@ from vae_core.recording import (RECORDING, Recording, load_recording, picture_la
 from vae_core.runs import Run, RunState
 
 from . import served
-from .charts import PALETTE
+from .charts import PALETTE, change_label
 from .decoder import component
 from .state import RANGE
 
@@ -207,8 +207,7 @@ def _test_points(history: list[dict], steps_per_epoch: float) -> list[list]:
 
 def _change_marks(changes: list[dict]) -> list[list]:
     """[step, "β = 5, lr = 0.002"] for each change made while a run trained."""
-    return [[c["step"], ", ".join(f"{'β' if k == 'beta' else 'lr'} = {c[k]:g}" for k in ("beta", "lr") if k in c)]
-            for c in changes]
+    return [[c["step"], change_label(c)] for c in changes]
 
 
 def _legend(classes) -> None:
@@ -255,8 +254,8 @@ def replay(folder: str, checkpoint, *, key: str = "replay") -> None:
                                   stat.st_size)
     s = recording.snapshots
     data = {"key": key, **{name: served.url(blob, digest) for name, (blob, digest) in blobs.items()},
-            "count": int(s[0].pictures.shape[0]), "nrow": pictures_per_row(config.latent_dim), "height": int(config.image_shape[1]),
-            "width": int(config.image_shape[2]), "latentDim": config.latent_dim,
+            "count": int(s[0].pictures.shape[0]), "nrow": pictures_per_row(config.latent_dim),
+            "height": int(config.image_shape[1]), "width": int(config.image_shape[2]), "latentDim": config.latent_dim,
             "steps": [x.step for x in s], "epochs": [round(x.epoch, 3) for x in s], "dims": [list(x.dims) for x in s],
             "kl": [[round(float(v), 5) for v in x.kl_per_dim] for x in s],
             "klTop": float(max(x.kl_per_dim.max() for x in s)), "extent": plane_extent(recording),

@@ -27,7 +27,7 @@ from .evaluation import evaluate
 from .events import EpochEvent, Member, StepEvent
 from .mlp_step import MLPStep
 from .model import VAE
-from .objective import combine, kl_per_dim, recon_nll
+from .objective import Terms, combine, kl_per_dim, recon_nll
 from .training import Adam, History, epoch_record, kl_weight, learning_rate, resolve_precision
 
 SHARED = ("dataset", "arch", "hidden", "channels", "latent_dim", "likelihood", "obs_sigma", "recon_reduction",
@@ -156,7 +156,7 @@ class _BatchedLoop:
         # on the CPU the step with its gradient written out, batched (as one run's: mlp_step.py); else autograd
         self.written_out = MLPStep(stacked, config) if device.type == "cpu" else None
         free_bits = [m.config.free_bits for m in members]
-        self.free_bits = torch.tensor(free_bits) if len(set(free_bits)) > 1 else None  # else the config's
+        self.free_bits = torch.tensor(free_bits, device=device) if len(set(free_bits)) > 1 else free_bits[0]
         self.batch_buffers: dict[int, torch.Tensor] = {}
         self.keep()
 
@@ -226,40 +226,38 @@ class _BatchedLoop:
         return x
 
     def _step(self, x: torch.Tensor, betas: list[float], rates: list[float]) -> list[tuple[float, float, float]]:
+        """One step of every member on its batch in x [K, B, P]: their (loss, recon, KL); the weights are left as
+        they were where a loss is not finite (run_epoch then restores the last epoch's and raises)."""
+        beta, generators = torch.tensor(betas, device=self.device), [m.generator for m in self.members]
         if self.written_out is not None:
-            members = self.members
-            terms = self.written_out.forward(x, torch.tensor(betas), [m.generator for m in members], self.free_bits)
-            logged = torch.stack([terms.loss, terms.recon.mean(-1), terms.kl.mean(-1)], 1).tolist()
-            if all(math.isfinite(loss) for loss, _, _ in logged):  # else run_epoch restores and raises
+            terms = self.written_out.forward(x, beta, generators, self.free_bits)
+        else:
+            terms = self._autograd_terms(x, beta, generators)
+        logged = torch.stack([terms.loss, terms.recon.mean(-1), terms.kl.mean(-1)], 1).detach().tolist()
+        if all(math.isfinite(loss) for loss, _, _ in logged):
+            if self.written_out is not None:
                 self.written_out.backward()
                 self.optimizer.step_members(rates)
-                self._update_average()
-            return [tuple(v) for v in logged]
-        return self._autograd_step(x, betas, rates)
+            else:
+                self.stacked.zero_grad(set_to_none=True)
+                terms.loss.sum().backward()  # each member's loss depends on its own weights only
+                self.optimizer.lr = torch.tensor(rates, device=self.device).view(-1, 1, 1)  # every stacked tensor: 3-D
+                self.optimizer.step_in_ops()
+            self._update_average()
+        return [tuple(v) for v in logged]
 
-    def _autograd_step(self, x: torch.Tensor, betas: list[float], rates: list[float]) -> list[tuple[float, ...]]:
-        members = self.members
-        self.optimizer.lr = torch.tensor(rates, device=self.device).view(-1, 1, 1)  # every stacked tensor is 3-D
+    def _autograd_terms(self, x: torch.Tensor, beta: torch.Tensor, generators: list) -> Terms:
+        """The members' objective through autograd on the stacked layers (the path on a GPU)."""
+        config = self.members[0].config
         with self.autocast:
             mu, logvar = self.stacked.encode(x)
         mu, logvar = mu.float(), logvar.float()
-        eps = torch.stack([torch.randn(mu.shape[1:], generator=m.generator, device=mu.device) for m in members])
+        eps = torch.stack([torch.randn(mu.shape[1:], generator=g, device=mu.device) for g in generators])
         z = mu + eps * torch.exp(0.5 * logvar)
         with self.autocast:
             logits = self.stacked.decode(z)
-        logits = logits.float()
-        total, logged = 0.0, []
-        for k, m in enumerate(members):
-            c = m.config
-            terms = combine(recon_nll(logits[k], x[k], c.likelihood, c.obs_sigma), kl_per_dim(mu[k], logvar[k]),
-                            betas[k], c.free_bits, c.recon_reduction, x.shape[-1])
-            total = total + terms.loss
-            logged.append(torch.stack([terms.loss, terms.recon.mean(), terms.kl.mean()]).detach())
-        self.stacked.zero_grad(set_to_none=True)
-        total.backward()
-        self.optimizer.step_in_ops()
-        self._update_average()
-        return [tuple(v) for v in torch.stack(logged).tolist()]
+        return combine(recon_nll(logits.float(), x, config.likelihood, config.obs_sigma), kl_per_dim(mu, logvar), beta,
+                       self.free_bits, config.recon_reduction, x.shape[-1])
 
     def _update_average(self) -> None:
         if self.average is None:

@@ -88,8 +88,8 @@ class MLPStep:
     @torch.no_grad()
     def forward(self, x: torch.Tensor, beta, generator, free_bits=None) -> Terms:
         """The terms of negative_elbo for batch x (float32 pixels), with eps drawn from generator as VAE.forward
-        draws it (K runs: from each run's own; their free bits a [K] tensor where they differ, else the config's);
-        remembers what backward needs."""
+        draws it (K runs: from each run's own, their free bits a [K] tensor where they differ); free_bits None: the
+        config's. Remembers what backward needs."""
         config, buf = self.config, self._buffers(x.shape[-2])
         torch._foreach_copy_(*self.refresh)
         h = buf["x"].copy_(x) if self.dtype != torch.float32 else x

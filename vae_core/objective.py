@@ -25,12 +25,12 @@ class _BernoulliNLL(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x_logits, x):
         ctx.save_for_backward(x_logits, x)
-        return (x_logits.clamp_min(0) - x * x_logits + torch.log(1 + torch.exp(-x_logits.abs()))).sum(1)
+        return (x_logits.clamp_min(0) - x * x_logits + torch.log(1 + torch.exp(-x_logits.abs()))).sum(-1)
 
     @staticmethod
     def backward(ctx, grad):
         x_logits, x = ctx.saved_tensors
-        grad_logits = (torch.sigmoid(x_logits) - x) * grad.unsqueeze(1)
+        grad_logits = (torch.sigmoid(x_logits) - x) * grad.unsqueeze(-1)
         return grad_logits, None
 
 

@@ -147,8 +147,7 @@ class LiveView extends DecodingView {
     if (to && this.plotsDirty) {
       this.plotsDirty = false;
       showStats(this.panels, to.kl, this.klTop, to.dims, this.densityLines, data.extent);
-      drawCurves(this.curves.canvas, Math.max(400, Math.min(960, this.root.clientWidth || 900)), 220, feed.curves,
-                 feed.current);
+      drawCurves(this.curves.canvas, feed.curves, feed.current);
     }
     if (this.decoder && this.latents && this.picturesDirty) {
       this.picturesDirty = false;

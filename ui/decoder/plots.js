@@ -186,10 +186,12 @@ function drawDensities(canvas, width, height, densities, names, extent) {
 }
 
 // Training curves by step: train −ELBO, reconstruction and KL (thin), the test values after each epoch (dots),
-// a dashed line where β or the learning rate was changed (named), and the current step (a red line).
+// a dashed line where β or the learning rate was changed (named), and the current step (a red line); as wide
+// as the view the canvas's panel is in allows.
 // curves: {train: [[step, −ELBO, recon, kl]], test: [[step, nelbo, recon, kl]], changes: [[step, text]], total,
 // log}: with log the step axis is logarithmic (a recording's snapshots are log-spaced: its first steps matter most).
-export function drawCurves(canvas, width, height, curves, current) {
+export function drawCurves(canvas, curves, current) {
+  const width = Math.max(400, Math.min(960, canvas.parentElement.parentElement.clientWidth || 900)), height = 220;
   const ctx = context(canvas, width, height), left = 42, bottom = height - 18, plotTop = 20;  // legend above
   const { train, test, changes, total, log } = curves;
   const values = train.flatMap(p => p.slice(1)).concat(test.flatMap(p => p.slice(1)));

@@ -109,8 +109,7 @@ class Replay {
                                                             : `${count} samples from the prior, as recorded`;
     this.curves.canvas.parentElement.style.display = data.curves ? "" : "none";
     if (data.curves) {
-      drawCurves(this.curves.canvas, Math.max(400, Math.min(960, this.root.clientWidth || 900)), 220, data.curves,
-                 data.steps[i]);
+      drawCurves(this.curves.canvas, data.curves, data.steps[i]);
     }
     this.drawnCount += 1;
   }
