@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -80,18 +80,31 @@ def forget(served_url: str) -> None:
         (FOLDER / name).unlink(missing_ok=True)
 
 
+SWEEP_EVERY_S = 60.0
+_swept = 0.0  # time.monotonic() of this process's last sweep
+
+
 def write_file(path: Path, data: bytes, sweep: bool = True) -> None:
     """Write data to path under FOLDER, whole or not at all (a browser may be fetching it); with sweep, delete the
-    files idle for a day first (a file rewritten twice a second, a live run's feed, skips that)."""
+    files idle for a day first, at most once a minute (a sweep stats every file here: with a few hundred, 1.7 ms,
+    and live runs write a new decoder each a second or so)."""
+    global _swept
     FOLDER.mkdir(parents=True, exist_ok=True)
-    for old in FOLDER.iterdir() if sweep else ():  # a cheap sweep whenever something new is written
-        try:
-            if time.time() - old.stat().st_mtime > MAX_IDLE_S and not old.name.endswith(MODULE):
-                old.unlink()
-        except OSError:
-            pass
-    fd, tmp = tempfile.mkstemp(dir=FOLDER, prefix=".", suffix=".partial")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)  # whole or not at all: another session may be fetching it
+    if sweep and time.monotonic() - _swept > SWEEP_EVERY_S:
+        _swept = time.monotonic()
+        for old in FOLDER.iterdir():
+            try:
+                if time.time() - old.stat().st_mtime > MAX_IDLE_S and not old.name.endswith(MODULE):
+                    old.unlink()
+            except OSError:
+                pass
+    # a partial file of this path, process and thread: no other writer shares it (mkstemp's random name cost more)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)  # whole or not at all: another session may be fetching it
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,90 @@
+"""A live run's feed as the server writes it (ui/live.py): the curves it keeps and extends, when it is written, and
+the served folder's writes under it (ui/served.py). The browser's side is in test_browser_training."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+
+import numpy as np
+import pytest
+
+from ui import live, served
+from vae_core import Config, load_dataset
+from vae_core.recording import Snapshot
+from vae_core.runs import Run, RunState
+from waiting import wait_until
+
+
+@pytest.fixture
+def run(tmp_path):
+    """A run as its thread fills it in while it trains (its task is not started: the feed reads the fields only)."""
+    r = Run(config=Config(dataset="digits", epochs=300), data=load_dataset("digits"), folder=tmp_path / "run", live=True)
+    r.state, r.steps_per_epoch = RunState.RUNNING, 12
+    return r
+
+
+def from_scratch(run: Run) -> list[list]:
+    """The train points the view draws: every 2**n-th step (at most CURVE_POINTS of them) and the last."""
+    every = 1
+    while -(-len(run.steps) // every) > live.CURVE_POINTS:
+        every *= 2
+    points = run.steps[::every] + (run.steps[-1:] if (len(run.steps) - 1) % every else [])
+    return [[s, round(recon + kl, 2), round(recon, 2), round(kl, 2)] for s, _, recon, kl in points]
+
+
+def test_the_curves_extended_as_a_run_s_events_come_equal_the_curves_made_from_scratch(run):
+    random.seed(1)
+    curves = live._Curves()
+    run.changes = [{"step": 3, "epoch": 1, "beta": 2.0}]
+    for event in range(500):  # past CURVE_POINTS several times: the thinning doubles as the steps grow
+        run.steps = run.steps + [(len(run.steps) + j, 0.0, random.uniform(50, 150), random.uniform(0, 20))
+                                 for j in range(random.randint(0, 7))]
+        if event % 5 == 4:
+            run.history = run.history + [{"epoch": len(run.history) + 1, "test_nelbo": 101.23456,
+                                          "test_recon": 90.5, "test_kl": 10.73456}]
+        drawn = json.loads(curves.json(run))
+        assert drawn["train"] == from_scratch(run), f"after {len(run.steps)} steps"
+        assert drawn["test"] == [[12 * r["epoch"], 101.235, 90.5, 10.735] for r in run.history]
+        assert drawn["changes"] == [[3, "β = 2"]] and drawn["total"] == 300 * 12
+    assert live.CURVE_POINTS // 2 < len(drawn["train"]) <= live.CURVE_POINTS + 1
+
+
+def test_a_feed_is_written_as_events_come_what_comes_sooner_later_and_removed_with_its_run(run, tmp_path):
+    path = tmp_path / "live-feed.json"
+    writer = live._FeedWriter(path)
+
+    def snapshot(step):
+        run.snapshot = Snapshot(step=step, epoch=step / 12, dims=(0, 1), mu=np.zeros((5, 2), np.float32),
+                                logvar=np.zeros((5, 2), np.float32), kl_per_dim=np.ones(2, np.float32))
+        run.steps = run.steps + [(step, 0.0, 100.0, 5.0)]
+        writer(run)
+
+    snapshot(1)
+    assert json.loads(path.read_text())["snapshot"]["step"] == 1  # the first event is written at once
+    snapshot(2)  # within the gap: left for a timer, which writes it
+    snapshot(3)
+    wait_until(lambda: json.loads(path.read_text())["snapshot"]["step"] == 3, 5, "the last step written")
+    feed = json.loads(path.read_text())
+    assert feed["current"] == 0 and feed["state"] == "training" and [p[0] for p in feed["curves"]["train"]] == [1, 2, 3]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    run.state = RunState.DONE
+    writer(run)
+    assert not path.exists()
+
+
+def test_the_served_folder_deletes_files_idle_for_a_day_at_most_once_a_minute(tmp_path, monkeypatch):
+    monkeypatch.setattr(served, "FOLDER", tmp_path)
+    monkeypatch.setattr(served, "_swept", 0.0)
+    idle, module = tmp_path / "idle.bin", tmp_path / f"code{served.MODULE}"
+    for old in (idle, module):
+        old.write_bytes(b"x")
+        os.utime(old, (time.time() - served.MAX_IDLE_S - 60,) * 2)
+    served.write_file(tmp_path / "new.bin", b"new")
+    assert not idle.exists() and module.exists() and (tmp_path / "new.bin").read_bytes() == b"new"
+    idle.write_bytes(b"x")
+    os.utime(idle, (time.time() - served.MAX_IDLE_S - 60,) * 2)
+    served.write_file(tmp_path / "other.bin", b"other")  # within the minute: no sweep
+    assert idle.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["idle.bin", module.name, "new.bin", "other.bin"])
