@@ -6,7 +6,7 @@ from ui import charts, images, live, my_runs, progress, resources, sidebar, stat
 from vae_core import DATASETS, Config, VAEError
 from vae_core.config import ARCHS, LIKELIHOODS, PRECISIONS, parse_sizes
 from vae_core.recording import MOST_SNAPSHOTS
-from vae_core.runs import Run
+from vae_core.runs import Run, RunState
 
 d = Config()  # every default below is Config's
 st.title("Train a model")
@@ -77,7 +77,7 @@ def show_run():
     if not run.active and run.checkpoint is not None and str(run.checkpoint) not in st.session_state[state.MY_MODELS]:
         state.add_model(str(run.checkpoint))  # the new checkpoint becomes this session's choice, once
         st.rerun()  # the whole page: the sidebar lists it
-    progress.run_progress(run)
+    progress.run_progress(run, show_line=not run.live)  # a live run's view draws its line
     if run.active:
         return
     st.plotly_chart(charts.training_curves(run.steps, run.history, run.changes), width="stretch", key="train_curves")
@@ -88,7 +88,8 @@ def show_run():
 
 if run is not None and run.active:
     live.controls(run)  # outside the redrawn part: a click reruns the page, a redraw does not redraw these
-progress.follow(run, show_run)
+running = run is not None and run.state == RunState.RUNNING  # its live view draws its progress, and says it ended
+progress.follow(run, show_run, every=live.FOLLOW_EVERY if running else 1.0, rerun_on=lambda run: run.state)
 if run is not None and run.active:
     live.live_view(run)  # it fetches the run's feed itself, twice a second
 

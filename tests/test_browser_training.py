@@ -116,10 +116,12 @@ def test_the_live_view_draws_the_map_forming_and_obeys_pause_one_step_and_a_beta
     page.locator(".live-view").first.screenshot(path=str(SCREENSHOTS / "train-live-paused.png"))
     page.get_by_role("button", name="Resume").click()
     page.wait_for_function(f"() => {LIVE}.feed.current > {held + 3}", timeout=15_000)
-    feed = live(page, "v.data.feed")
+    feed, view = live(page, "v.data.feed"), page.evaluate_handle(LIVE)
+    expect(page.locator(".live-progress-text")).to_contain_text(re.compile(r"^epoch \d+ of 300 · step [\d,]+ of"))
     page.get_by_role("button", name="Stop").click()
     page.locator("text=/stopped after \\d+ epochs; saved/").wait_for(timeout=30_000)
     assert page.evaluate("url => fetch(url, {cache: 'no-store'}).then(r => r.status)", feed) == 404  # gone with the run
+    assert view.evaluate("v => v.ended") == feed  # the view saw its feed go and reran the page
 
 
 REPLAY = "window.vaeLab?.components?.replay"

@@ -105,8 +105,12 @@ def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(dig
 def test_a_run_with_short_epochs_shows_its_real_step(ray_address):
     """Digits at a batch of 500 take 3 steps an epoch, far shorter than a flush of step losses (0.25 s), and its
     evaluation takes longer than its training: the line read "step 0/3" throughout. It now counts the steps
-    from the start of the run, so what it shows grows past one epoch's worth and never falls back."""
+    from the start of the run, so what it shows grows past one epoch's worth and never falls back. The line of a
+    running run is its live view's, read from the feed the browser fetches; the page draws none of its own."""
+    import json
     import re
+
+    from ui import live, served
 
     at = page("app_pages/train.py").run()
     at.number_input(key="train_epochs").set_value(400)
@@ -117,17 +121,21 @@ def test_a_run_with_short_epochs_shows_its_real_step(ray_address):
     seen = []
     try:
         wait_until(lambda: job.state == "running", 120, lambda: (job.state, job.message))
+        at.run()
+        assert not at.get("progress") and at.button(key=f"stop_{job.id}")  # the view's line, the page's Stop
+        feed = served.FOLDER / live.feed(job).rsplit("/", 1)[-1]
 
         def shown() -> bool:
-            at.run()
-            line = str(at.get("progress")[0].proto.text)
+            line = json.loads(feed.read_text())["progress"]["text"]
             step = re.search(r"step ([\d,]+) of ([\d,]+)", line)
             if step:
-                seen.append(int(step.group(1).replace(",", "")))
+                if not seen or int(step.group(1).replace(",", "")) != seen[-1]:
+                    seen.append(int(step.group(1).replace(",", "")))
                 assert step.group(2) == "1,200", line  # 400 epochs of 3 steps
+                assert f"Ray worker {job.worker.pid} on node" in line, line
             return len(seen) >= 3 and seen[-1] > max(seen[0], 3 * job.steps_per_epoch)
 
-        wait_until(shown, 120, lambda: seen)
+        wait_until(shown, 120, lambda: seen, interval=0.2)
     finally:
         job.stop()
         job.join(timeout=60)

@@ -21,7 +21,7 @@ from vae_core.recording import (RECORDING, Recording, load_recording, picture_la
                                 plane_extent, recording_gif, subset_rows)
 from vae_core.runs import Run, RunState
 
-from . import served
+from . import progress, served
 from .charts import PALETTE, change_label
 from .decoder import component
 from .state import RANGE
@@ -108,12 +108,15 @@ def live_view(run: Run, *, key: str = "live_view") -> None:
         "labels": served.url(run.data.test_y[rows].numpy().astype(np.uint8).tobytes()),
         "latents": served.url(np.ascontiguousarray(latents, "<f4").tobytes()), "count": len(latents), "nrow": nrow,
     }
-    _live(key=key, data=data, height="content")
+    _live(key=key, data=data, height="content", on_ended_change=lambda: None)  # its feed is gone: the page reruns
     _legend(run.data.classes)
 
 
 FEED_EVERY = 0.5        # seconds between two fetches of a live run's feed by its view
 FEED_GAP = 0.4          # seconds between two writes of it at least (its run's events come every 0.5 s)
+FOLLOW_EVERY = 5.0      # seconds between a page's own checks of a run whose live view draws its progress: the view
+                        # reruns the page when the run ends (its feed is gone); this is in case it cannot. Twenty
+                        # sessions' progress lines redrawn each second were 40% of what they received
 _feeds: dict[str, tuple] = {}  # run id -> (the URL of its feed, its _FeedWriter)
 
 
@@ -181,6 +184,8 @@ def _feed_content(run: Run) -> dict:
             "kl": [round(float(v), 5) for v in snapshot.kl_per_dim]},
         "decoder": decoder, "decoderStep": decoder_step, "current": run.steps_done,
         "state": "paused" if run.paused else "waiting" if run.state != RunState.RUNNING else "training",
+        "progress": {"fraction": round(run.fraction, 4),
+                     "text": progress.line(run) if run.state == RunState.RUNNING else progress.waiting(run) or ""},
     }
 
 

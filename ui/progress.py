@@ -9,17 +9,21 @@ import streamlit as st
 from vae_core.runs import RunState
 
 
-def follow(job, render: Callable[[], None], every: float = 1.0) -> None:
-    """Draw render() now, and again every `every` seconds while job runs (only this block reruns); when the job
-    ends, rerun the whole page once, so what it made shows everywhere (the sidebar, a chart) and the polling stops.
+def follow(job, render: Callable[[], None], every: float = 1.0,
+           rerun_on: Callable[[object], object] = lambda job: job.active) -> None:
+    """Draw render() now, and again every `every` seconds while job runs (only this block reruns); when
+    rerun_on(job) changes (by default: when the job ends), rerun the whole page once, so what changed shows
+    everywhere (the sidebar, a chart, a slower polling once a live view draws the progress) and the polling stops
+    with the job.
 
     The job runs elsewhere and never touches Streamlit; render only reads it (and may send it commands).
     """
     polling = job is not None and job.active
+    seen = rerun_on(job) if polling else None
 
     @st.fragment(run_every=every if polling else None)
     def poll():
-        if polling and not job.active:
+        if polling and rerun_on(job) != seen:
             st.rerun()
         render()
 
@@ -57,16 +61,23 @@ def running(run) -> str:
     return f"{where} · step {run.steps_done:,} of {config.epochs * run.steps_per_epoch:,}"
 
 
-def run_progress(run) -> None:
-    """One training run's progress line (waiting, epoch, step and ETA, or how it ended) and its stop button."""
+def line(run) -> str:
+    """A running run's progress line: paused or not, its epoch and step, the time left, where it runs."""
+    eta, worker = run.eta_seconds, run.worker
+    return (("paused · " if run.paused else "") + running(run)
+            + (f" · about {eta:.0f} s left" if eta is not None and not run.paused else "")
+            + (f" · Ray worker {worker.pid} on node {worker.node[:8]}, "
+               f"{worker.threads} thread{'s' if worker.threads > 1 else ''}"
+               + (" and a share of a GPU" if worker.device == "cuda" else "") if worker is not None else ""))
+
+
+def run_progress(run, show_line: bool = True) -> None:
+    """One training run's progress line (waiting, epoch, step and ETA, or how it ended; a running one's only with
+    show_line: its live view draws it) and its stop button."""
     config = run.config
     if run.state == RunState.RUNNING:
-        eta, worker = run.eta_seconds, run.worker
-        st.progress(run.fraction, text=("paused · " if run.paused else "") + running(run)
-                                       + (f" · about {eta:.0f} s left" if eta is not None and not run.paused else "")
-                                       + f" · Ray worker {worker.pid} on node {worker.node[:8]}, "
-                                         f"{worker.threads} thread{'s' if worker.threads > 1 else ''}"
-                                         + (" and a share of a GPU" if worker.device == "cuda" else ""))
+        if show_line:
+            st.progress(run.fraction, text=line(run))
     elif run.active:
         st.progress(0.0, text=waiting(run))
     else:

@@ -23,6 +23,10 @@ class LiveView extends DecodingView {
   constructor(parent) {
     const root = element("div", "live-view", parent);
     super(root);
+    const bar = element("div", "live-progress", root);  // the run's progress line (the page draws none of its own)
+    this.progressText = element("div", "live-progress-text", bar);
+    this.progressBar = element("progress", "", bar);
+    this.progressBar.max = 1;
     this.head = element("div", "live-head", root);
     this.panels = learningPanels(root, "KL per dimension (nats; red: the map's two), on the largest value this " +
                                        "run has reached: a unit collapsing is seen shrinking");
@@ -69,9 +73,13 @@ class LiveView extends DecodingView {
     const url = this.data.feed;
     fetch(url, { cache: "no-store" })
       .then(r => {
-        if (r.status === 404 && this.feed && url === this.data.feed) {  // the run ended: its feed is gone
-          clearInterval(this.polling);
+        if (r.status === 404 && url === this.data.feed) {  // the run ended: its feed is gone (it is written
+          clearInterval(this.polling);                      // before the view is sent)
           this.polling = null;  // a newer run's data starts it again
+          if (this.ended !== url) {  // the page reruns, once, to show how it ended
+            this.ended = url;
+            this.component.setTriggerValue("ended", true);
+          }
         }
         if (!r.ok) throw new Error(`HTTP ${r.status}`);
         return r.json();
@@ -85,6 +93,10 @@ class LiveView extends DecodingView {
     if (!this.feed) this.say("");
     this.feed = feed;
     this.fetches = (this.fetches || 0) + 1;
+    if (feed.progress) {
+      this.progressBar.value = feed.progress.fraction;
+      this.progressText.textContent = feed.progress.text;
+    }
     if (feed.decoder && feed.decoder !== this.decoderUrl) this.nextDecoder(feed.decoder, feed.decoderStep);
     if (feed.snapshot && feed.snapshot.step !== this.step) this.take(feed.snapshot);
     this.plotsDirty = true;
@@ -138,7 +150,7 @@ class LiveView extends DecodingView {
     this.dirty = false;
     const data = this.data, to = this.to, feed = this.feed;
     this.head.textContent = to
-      ? `step ${to.step.toLocaleString()} · ${to.epoch.toFixed(2)} epochs done · ${feed.state}`
+      ? `the snapshot below: step ${to.step.toLocaleString()}, ${to.epoch.toFixed(2)} epochs done`
       : "waiting for the first snapshot…";
     if (to && this.labels) {
       showMap(this.panels, this.current(), this.ellipses.checked ? to.sigma : null, this.labels, to.dims, data, MAP_SIZE);
