@@ -67,7 +67,8 @@ def test_a_feed_is_written_as_events_come_what_comes_sooner_later_and_removed_wi
     snapshot(3)
     wait_until(lambda: json.loads(path.read_text())["snapshot"]["step"] == 3, 5, "the last step written")
     feed = json.loads(path.read_text())
-    assert feed["current"] == 0 and feed["state"] == "training" and [p[0] for p in feed["curves"]["train"]] == [1, 2, 3]
+    assert feed["current"] == 0 and feed["progress"]["text"].startswith("epoch 1 of 300")  # training, not waiting
+    assert [p[0] for p in feed["curves"]["train"]] == [1, 2, 3]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
     run.state = RunState.DONE
     writer(run)

@@ -138,9 +138,8 @@ class _FeedWriter:
     """Writes a run's feed (feed()) when something new came, at most every FEED_GAP (what comes sooner is written
     then, from a timer: a paused run's last step is not left out); removes it at the end. Called from the run's
     thread (after each of its events, about every half second), a timer's and the page's (a pause changes no
-    event). Twenty live runs' feeds were most of a class server's own CPU: the gap is a little shorter than the
-    runs' events' so that they are written as they come, not from a timer started for each, and the curves are
-    extended, not made again (_Curves)."""
+    event). The gap is a little shorter than the runs' events' so that they are written as they come, not from a
+    timer started for each (twenty live runs' feeds were most of a class server's own CPU)."""
 
     def __init__(self, path: Path):
         self.path, self.written, self.last, self.timer = path, -float("inf"), None, None
@@ -183,7 +182,6 @@ def _feed_content(run: Run) -> dict:
             "mu": _base64(snapshot.mu), "logvar": _base64(snapshot.logvar),
             "kl": [round(float(v), 5) for v in snapshot.kl_per_dim]},
         "decoder": decoder, "decoderStep": decoder_step, "current": run.steps_done,
-        "state": "paused" if run.paused else "waiting" if run.state != RunState.RUNNING else "training",
         "progress": {"fraction": round(run.fraction, 4),
                      "text": progress.line(run) if run.state == RunState.RUNNING else progress.waiting(run) or ""},
     }
@@ -224,7 +222,7 @@ def _json(value) -> str:
 
 
 def recorded_curves(history: list[dict], steps_per_epoch: float, total: int) -> dict:
-    """A finished run's curves from its checkpoint's history, as curves() draws a live run's: each epoch's train
+    """A finished run's curves from its checkpoint's history, as _Curves makes a live run's: each epoch's train
     means of -ELBO, reconstruction and KL at the step it ended, its test values, the changes made while it
     trained; for the replay, which marks its snapshot's step on them, on a log axis as its snapshots are spaced."""
     train = [_train_point(round(r["epoch"] * steps_per_epoch), r["train_recon"], r["train_kl"]) for r in history]
