@@ -164,7 +164,7 @@ class _FeedWriter:
                 return
             content = _feed_content(run), self.curves.json(run)
             if content != self.last:
-                text = _json(content[0])[:-1] + ',"curves":' + content[1] + "}"
+                text = _json(content[0])[:-1] + ',"curves":' + content[1] + "}"  # the curves' kept text, not re-encoded
                 served.write_file(self.path, text.encode(), sweep=False)
                 self.written, self.last = time.monotonic(), content
 
