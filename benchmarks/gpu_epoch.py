@@ -1,13 +1,16 @@
 """Training on a CUDA GPU, in one run: seconds per MNIST epoch of the classic configuration (784-400-20, batch 128,
 default flags) through the captured step (vae_core/cuda_step.py: CUDA graph + torch.compile, losses read every
 FLUSH_STEPS steps), the same without torch.compile, and the eager step as before it (autograd, a read of the loss
-per step); the whole 10-epoch process from the shell; and the 500-epoch paper recipe (mnist-50d-binarized's flags,
-models/recipes.json) with its wall time and test -ELBO.
+per step); the whole 10-epoch process from the shell; the 500-epoch paper recipe (mnist-50d-binarized's flags,
+models/recipes.json) with its wall time and test -ELBO; and five-beta sweeps trained as one program on the card
+(vae_core/batched.py, the captured step over the stacked members) against one of their runs: the shipped MNIST sweep
+(models/recipes.json) and the classic configuration, per epoch in this process.
 
-    VAE_DATA_DIR=/path/to/mnist python benchmarks/gpu_epoch.py [--recipe-seconds 240]
+    VAE_DATA_DIR=/path/to/mnist python benchmarks/gpu_epoch.py [--recipe-seconds 240] [--parts classic,sweep]
 
-The baseline for the ratios is the eager step, measured in the same run on the same card. Prints Markdown tables for
-BENCHMARKS.md. Needs a CUDA GPU.
+The baseline for the ratios is the eager step (the sweep's: one run), measured in the same run on the same card.
+Prints Markdown tables for BENCHMARKS.md. Needs a CUDA GPU. The sweeps as whole processes from the shell:
+benchmarks/sweep.py --device cuda --local-only [--recipe mnist].
 """
 import argparse
 import json
@@ -27,7 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from vae_core import Config, VAE, load_dataset, train  # noqa: E402
 from vae_core import cuda_step, training  # noqa: E402
+from vae_core.batched import train_batched  # noqa: E402
 from vae_core.flags import config_from_flags  # noqa: E402
+from vae_core.tradeoff import sweep_configs  # noqa: E402
 
 CLASSIC = Config(dataset="mnist", hidden=(400,), latent_dim=20, epochs=10, batch_size=128, lr=1e-3, seed=1)
 
@@ -56,16 +61,53 @@ def epochs(data, config, path: str, stop_after: float | None = None) -> tuple[li
         stop.set()
 
 
+def sweep(data, base: Config, betas, label: str) -> None:
+    """Five betas as one program on the card against the run of beta 1 alone, both through the captured step (not
+    compiled: a 10-epoch run does not pay for it), median training seconds an epoch after the first."""
+    configs = list(sweep_configs(base, betas).values())
+    one = base.replace(beta=1.0)
+    alone = train(VAE(one), data, one, device="cuda")
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    members = train_batched(configs, data, device="cuda")
+    torch.cuda.synchronize()
+    wall = time.perf_counter() - start
+    median = lambda history: statistics.median(r["train_seconds"] for r in history.epochs[1:])  # noqa: E731
+    one_s, five_s = median(alone), median(members[0][1])
+    tests = ", ".join(f"{c.beta:g}: {h.test['nelbo']:.2f}" for c, (_, h) in zip(configs, members))
+    print(f"| {label}, {torch.cuda.get_device_name()} | {one_s:.4f} | {five_s:.4f} | **{five_s / one_s:.2f}x** | "
+          f"{wall:.1f} | {alone.test['nelbo']:.2f} | {tests} |", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("VAE_DATA_DIR"))
     parser.add_argument("--recipe-seconds", type=float, default=240, help="stop the 500-epoch recipe after this long")
+    parser.add_argument("--parts", default="classic,process,recipe,sweep",
+                        help="which to measure, comma-separated: classic, process, recipe, sweep")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     if not torch.cuda.is_available():
         sys.exit("skipped: no CUDA GPU here")
     print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, CUDA {torch.version.cuda}", flush=True)
     data = load_dataset("mnist", args.data_dir, download=False)
 
+    if "classic" in parts:
+        classic(data)
+    if "process" in parts:
+        process(args)
+    if "recipe" in parts:
+        recipe(data, args)
+    if "sweep" in parts:
+        print("\n| five betas (0.1, 0.3, 1, 3, 10) | one run s/epoch | five as one program s/epoch | against one run "
+              "| five's wall s | one run's test -ELBO | the members' test -ELBO |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        mnist = json.loads((ROOT / "models" / "recipes.json").read_text())["sweeps"]["mnist"]
+        sweep(data, config_from_flags(mnist["base"]), mnist["betas"], "shipped MNIST sweep (784-256-16, 10 epochs)")
+        sweep(data, CLASSIC, mnist["betas"], "classic configuration (784-400-20, 10 epochs)")
+
+
+def classic(data):
     rows = {}
     for path in ("eager", "graphed", "graphed + compile"):
         try:
@@ -85,6 +127,8 @@ def main():
         print(f"| {path} | {median:.4f} | {first:.2f} | {with_test:.4f} | {wall:.1f} | {loss:.2f} | "
               f"{base / median:.1f}x |")
 
+
+def process(args):
     command = [sys.executable, "-m", "vae_core", "train", "--dataset", "mnist", "--hidden", "400", "--latent-dim",
                "20", "--epochs", "10", "--batch-size", "128", "--seed", "1", "--device", "cuda", "--out",
                "/tmp/gpu-classic", "--force"]
@@ -95,6 +139,8 @@ def main():
     print(f"\nwhole process, `train` with default flags and --device cuda, 10 epochs: "
           f"{time.perf_counter() - start:.1f} s", flush=True)
 
+
+def recipe(data, args):
     recipe = json.loads((ROOT / "models" / "recipes.json").read_text())["models"]["mnist-50d-binarized"]
     config = config_from_flags(recipe)
     history, wall, stopped = epochs(data, config, "graphed + compile", stop_after=args.recipe_seconds)  # as chosen

@@ -5,6 +5,7 @@ Ray jobs (the path of conv models, forced here), in the order one, batched, Ray 
 
     python benchmarks/sweep.py [--epochs 60]
     python benchmarks/sweep.py --recipe mnist [--data-dir ../shared/data/mnist]
+    python benchmarks/sweep.py --device cuda --local-only [--recipe mnist]    (on a GPU: one run, one program)
 
 The issue's sweep: digits, 8 latent dimensions, 256 hidden units, batch 64, betas 0.1,0.3,1,3,10; with --recipe
 mnist the shipped MNIST sweep's flags (models/recipes.json: 16 latent dimensions, 256 hidden units, 10 epochs, bf16,
@@ -37,6 +38,8 @@ def main():
     parser.add_argument("--recipe", choices=["digits", "mnist"], default="digits")
     parser.add_argument("--data-dir", default=os.environ.get("VAE_DATA_DIR", str(ROOT.parent / "shared" / "data" /
                                                                                   "mnist")))
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="passed to train and sweep (default: theirs)")
+    parser.add_argument("--local-only", action="store_true", help="only one run and the one program, no Ray rows")
     args = parser.parse_args()
     print(f"load average at the start: {os.getloadavg()}", flush=True)
     env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
@@ -48,6 +51,8 @@ def main():
         assert ",".join(f"{b:g}" for b in sweep["betas"]) == BETAS
     else:
         flags = [*FLAGS, "--epochs", str(args.epochs)]
+    if args.device:
+        flags += ["--device", args.device]
     times = {"one run (train, beta 1)": [], "sweep of five, one program": [],
              "sweep of five, one program as one Ray task": [], "sweep of five, parallel Ray jobs": []}
     with tempfile.TemporaryDirectory() as root:
@@ -61,6 +66,9 @@ def main():
             "sweep of five, parallel Ray jobs": lambda i: [sys.executable, "-c", RAY_SWEEP, "parallel", *flags,
                                                            "--betas", BETAS, "--out", f"{root}/r-{i}"],
         }
+        if args.local_only:
+            commands = dict(list(commands.items())[:2])
+            times = {name: times[name] for name in commands}
         order = list(commands) + list(commands)[::-1]
         for i, name in enumerate(order):
             times[name].append(wall(commands[name](i), env))

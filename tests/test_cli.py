@@ -82,10 +82,12 @@ def test_bad_input_gives_one_line_and_a_nonzero_exit(args, code, message):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
-def test_asking_for_a_missing_gpu_is_one_line():
-    result = cli("train", "--device", "cuda", "--out", "x")
+@pytest.mark.parametrize("command", [["train"], ["sweep", "--betas", "1,2"]])
+def test_asking_for_a_missing_gpu_is_one_line(command, tmp_path):
+    result = cli(*command, "--device", "cuda", "--out", str(tmp_path / "out"))
     assert result.returncode == 1 and "finds no CUDA GPU" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "out").exists()  # refused before any folder was made
 
 
 IDX_NAMES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",

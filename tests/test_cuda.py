@@ -59,3 +59,21 @@ def test_a_graphed_run_stops_when_told(digits, monkeypatch):
     history = train(VAE(config), digits, config, device="cuda", callback=callback, stop=stop)
     assert history.stopped and len(history.epochs) == 2
     assert cuda_step.supported(VAE(config), torch.device("cuda"))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_members_on_the_card_are_the_runs_they_would_have_been(digits, monkeypatch, compiled):
+    """K runs as one program take the captured step too (their stacked weights, a [K] beta and rate): each member
+    ends as its own captured run on the card, within bf16's rounding."""
+    from vae_core import batched
+    from vae_core.batched import train_batched
+    if compiled:
+        monkeypatch.setattr(training, "COMPILE_FROM_STEPS", 0)
+        monkeypatch.setattr(batched, "COMPILE_FROM_STEPS", 0)
+    configs = [SMALL.replace(beta=0.3), SMALL.replace(beta=1.0, free_bits=0.2), SMALL.replace(beta=3.0, lr=3e-3)]
+    members = train_batched(configs, digits, device="cuda")
+    for config, (model, history) in zip(configs, members):
+        alone = train(VAE(config), digits, config, device="cuda")
+        for a, b in zip(alone.epochs, history.epochs, strict=True):
+            assert b["test_nelbo"] == pytest.approx(a["test_nelbo"], rel=0.03)
+            assert b["train_loss"] == pytest.approx(a["train_loss"], rel=0.03)

@@ -10,7 +10,6 @@ the per-step overhead (Python, small kernels, a batch gather) K times.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import time
@@ -25,10 +24,13 @@ from .data import Dataset, binarize
 from .errors import ConfigError, TrainingDiverged
 from .evaluation import evaluate
 from .events import EpochEvent, Member, StepEvent
+from .cuda_step import GraphedStep, autograd_terms
+from .cuda_step import supported as graphed_supported
 from .mlp_step import MLPStep
 from .model import VAE
-from .objective import Terms, combine, kl_per_dim, recon_nll
-from .training import Adam, History, epoch_record, kl_weight, learning_rate, resolve_precision
+from .objective import Terms
+from .training import (COMPILE_FROM_STEPS, FLUSH_STEPS, Adam, History, epoch_record, kl_weight, learning_rate,
+                       resolve_precision)
 
 SHARED = ("dataset", "arch", "hidden", "channels", "latent_dim", "likelihood", "obs_sigma", "recon_reduction",
           "binarize", "epochs", "batch_size", "ema", "precision")
@@ -114,13 +116,16 @@ def train_batched(configs: list[Config], data: Dataset, *, callback: Callable | 
                           + ", ".join(SHARED))
     device = torch.device(device)
     configs = [resolve_precision(c, device) for c in configs]
+    # batch orders drawn where the data is on a GPU, on the CPU elsewhere: as each member's own run draws them
+    order_device = device if device.type == "cuda" else torch.device("cpu")
     members = [_MemberState(c, torch.Generator(device=device).manual_seed(c.seed),
-                            torch.Generator().manual_seed(c.seed + 1), VAE(c).to(device)) for c in configs]
+                            torch.Generator(device=order_device).manual_seed(c.seed + 1), VAE(c).to(device))
+               for c in configs]
     for m in members:
         m.model.config = m.config
     stacked = Stacked([m.model for m in members]).to(device)
     optimizer = Adam(stacked.parameters(), lr=0.0)  # each step sets every member's rate
-    loop = _BatchedLoop(stacked, members, optimizer, device, callback)
+    loop = _BatchedLoop(stacked, members, optimizer, device, callback, train_size=len(data.train_x))
     train_x, test_x = data.train_x.to(device), data.test_x.to(device)
     first = configs[0]
     for epoch in range(1, first.epochs + 1):
@@ -145,18 +150,24 @@ def train_batched(configs: list[Config], data: Dataset, *, callback: Callable | 
 
 
 class _BatchedLoop:
-    def __init__(self, stacked: Stacked, members: list[_MemberState], optimizer: Adam, device, callback):
+    def __init__(self, stacked: Stacked, members: list[_MemberState], optimizer: Adam, device, callback,
+                 train_size: int = 0):
         self.stacked, self.members, self.optimizer, self.device, self.callback = \
             stacked, members, optimizer, device, callback
         config = members[0].config
-        self.autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16"
-                         else contextlib.nullcontext())
         self.average = [p.detach().clone() for p in stacked.parameters()] if config.ema > 0 else None
         self.steps_taken = 0
         # on the CPU the step with its gradient written out, batched (as one run's: mlp_step.py); else autograd
         self.written_out = MLPStep(stacked, config) if device.type == "cpu" else None
         free_bits = [m.config.free_bits for m in members]
         self.free_bits = torch.tensor(free_bits, device=device) if len(set(free_bits)) > 1 else free_bits[0]
+        self.shared = all(m.config.seed == config.seed for m in members)  # one gather serves every member
+        # on a GPU, full batches take the captured step, as one run's do (training.py)
+        steps = config.epochs * math.ceil(train_size / config.batch_size)
+        self.graphed = (GraphedStep(stacked, config, optimizer, config.batch_size, FLUSH_STEPS,
+                                    compile=steps >= COMPILE_FROM_STEPS, members=len(members),
+                                    free_bits=self.free_bits, shared=self.shared)
+                        if graphed_supported(stacked, device) else None)
         self.batch_buffers: dict[int, torch.Tensor] = {}
         self.keep()
 
@@ -185,35 +196,56 @@ class _BatchedLoop:
         members, config = self.members, self.members[0].config
         n, batch, count = len(train_x), config.batch_size, len(self.members)
         steps = math.ceil(n / batch)
-        orders = [torch.randperm(n, generator=m.order_generator).to(self.device) for m in members]
-        shared = all(m.config.seed == members[0].config.seed for m in members)  # one gather serves every member
+        orders = [torch.randperm(n, generator=m.order_generator, device=m.order_generator.device).to(self.device)
+                  for m in members]
         sums = [[0.0, 0.0, 0.0] for _ in members]
-        for step in range(1, steps + 1):
-            if stop is not None and stop.is_set():
-                return None
-            progress = epoch - 1 + (step - 1) / steps
-            betas = [kl_weight(m.config, progress) for m in members]
-            rates = [learning_rate(m.config, progress) for m in members]
-            x = self._batch(train_x, orders, (step - 1) * batch, step * batch, shared)
-            losses = self._step(x, betas, rates)
+        pending: list[tuple[int, list[float]]] = []  # graphed steps whose losses are not read yet: (step, betas)
+
+        def account(step: int, betas: list[float], images: int, losses) -> None:
             for k, (loss, recon, kl) in enumerate(losses):
                 if not math.isfinite(loss):
                     self.restore()
                     raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step} in run {k + 1} of "
                                            f"{count}: the loss became {loss}; kept the weights of the last epoch")
-                sums[k] = [total + value * x.shape[1] for total, value in zip(sums[k], (loss, recon, kl))]
+                sums[k] = [total + value * images for total, value in zip(sums[k], (loss, recon, kl))]
                 if self.callback is not None:
                     self.callback(Member(k, StepEvent(epoch, step, steps, loss, recon, kl, betas[k])))
+
+        def flush() -> None:  # the one wait for the GPU, every FLUSH_STEPS steps: losses, their NaN guard, progress
+            for (step, betas), losses in zip(pending, self.graphed.read() if pending else ()):
+                account(step, betas, batch, losses)
+            pending.clear()
+
+        for step in range(1, steps + 1):
+            if stop is not None and stop.is_set():
+                flush()  # the steps taken are reported before the run ends
+                return None
+            progress = epoch - 1 + (step - 1) / steps
+            betas = [kl_weight(m.config, progress) for m in members]
+            rates = [learning_rate(m.config, progress) for m in members]
+            start, end = (step - 1) * batch, step * batch
+            if self.graphed is not None and end <= n:
+                self.graphed.step(train_x, [order[start:end] for order in orders], betas, rates,
+                                  [m.generator for m in members])
+                self._update_average()
+                pending.append((step, betas))
+                if len(pending) == FLUSH_STEPS:
+                    flush()
+            else:
+                flush()
+                x = self._batch(train_x, orders, start, end)
+                account(step, betas, x.shape[1], self._step(x, betas, rates))
+        flush()
         return [[total / n for total in s] for s in sums]
 
-    def _batch(self, train_x, orders, start: int, end: int, shared: bool) -> torch.Tensor:
+    def _batch(self, train_x, orders, start: int, end: int) -> torch.Tensor:
         """[K, B, P]: each member's rows as its own run gathers them (once, where the orders agree), binarised from
         the member's own generator."""
         size, count = min(end, len(train_x)) - start, len(self.members)
         if size not in self.batch_buffers:  # kept from step to step: a fresh block is cold in the cache
             self.batch_buffers[size] = train_x.new_empty((2, count, size, *train_x.shape[1:]))
         gathered, drawn = self.batch_buffers[size]
-        if shared:
+        if self.shared:
             x = torch.index_select(train_x, 0, orders[0][start:end], out=gathered[0]).expand(count, -1, -1)
         else:
             x = gathered
@@ -247,17 +279,10 @@ class _BatchedLoop:
         return [tuple(v) for v in logged]
 
     def _autograd_terms(self, x: torch.Tensor, beta: torch.Tensor, generators: list) -> Terms:
-        """The members' objective through autograd on the stacked layers (the path on a GPU)."""
-        config = self.members[0].config
-        with self.autocast:
-            mu, logvar = self.stacked.encode(x)
-        mu, logvar = mu.float(), logvar.float()
-        eps = torch.stack([torch.randn(mu.shape[1:], generator=g, device=mu.device) for g in generators])
-        z = mu + eps * torch.exp(0.5 * logvar)
-        with self.autocast:
-            logits = self.stacked.decode(z)
-        return combine(recon_nll(logits.float(), x, config.likelihood, config.obs_sigma), kl_per_dim(mu, logvar), beta,
-                       self.free_bits, config.recon_reduction, x.shape[-1])
+        """The members' objective through autograd on the stacked layers (the path of a GPU's last, short batch)."""
+        eps = torch.stack([torch.randn((x.shape[1], self.stacked.config.latent_dim), generator=g, device=x.device)
+                           for g in generators])
+        return autograd_terms(self.stacked, self.members[0].config, x, eps, beta, self.free_bits)
 
     def _update_average(self) -> None:
         if self.average is None:

@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(w)
     w.add_argument("--betas", type=_betas, required=True, help="comma-separated, e.g. 0.1,0.3,1,3,10")
     w.add_argument("--data-dir", help="folder with the IDX files (default: VAE_DATA_DIR, then download)")
+    w.add_argument("--device", default="auto", help="where MLPs trained here train: cpu, cuda or auto (cuda where a "
+                                                     "GPU is present)")
     w.add_argument("--out", required=True, help="folder to hold one checkpoint folder per beta (beta-0.1, ...)")
     w.add_argument("--force", action="store_true", help="overwrite existing checkpoints in --out")
     w.add_argument("--ray", metavar="ADDRESS", help="Ray cluster to run on (default: VAE_RAY_ADDRESS if set; else "
@@ -204,8 +206,10 @@ def _sweep(args) -> int:
     from .batched import batchable
     from .data import load_dataset
     from .tradeoff import sweep_configs
+    from .training import pick_device
 
     base = config_from_args(args)
+    device = pick_device(args.device)
     out = Path(args.out)
     configs = sweep_configs(base, args.betas)
     data = load_dataset(base.dataset, args.data_dir)
@@ -214,20 +218,21 @@ def _sweep(args) -> int:
         for name in configs:
             folders.enter_context(_out_folder(out / name, args.force))
         if not address and batchable(list(configs.values())):
-            return _sweep_here(configs, data, out)
+            return _sweep_here(configs, data, out, device)
         _connect(address)  # else a local instance, stopped at the end
         return _run_on_ray(configs, data, out)
 
 
-def _sweep_here(configs: dict, data, out: Path) -> int:
-    """Train the sweep's members as one program in this process (batched.py): no Ray to start, one step for all."""
+def _sweep_here(configs: dict, data, out: Path, device) -> int:
+    """Train the sweep's members as one program in this process on device (batched.py): no Ray to start, one step
+    for all."""
     from tqdm import tqdm
 
     from .batched import train_batched
     from .checkpoint import save_checkpoint
     from .events import EpochEvent
 
-    print(f"training the {len(configs)} runs as one program here", file=sys.stderr)
+    print(f"training the {len(configs)} runs as one program here ({device})", file=sys.stderr)
     names = list(configs)
     bars = [tqdm(total=c.epochs, unit="epoch", position=i, desc=name, dynamic_ncols=True)
             for i, (name, c) in enumerate(configs.items())]
@@ -238,7 +243,7 @@ def _sweep_here(configs: dict, data, out: Path) -> int:
             bars[member.index].set_postfix_str(f"test −ELBO {member.event.record['test_nelbo']:.2f}")
 
     try:
-        results = train_batched(list(configs.values()), data, callback=report)
+        results = train_batched(list(configs.values()), data, callback=report, device=device)
     finally:
         for bar in bars:
             bar.close()

@@ -158,9 +158,10 @@ def combine(recon: torch.Tensor, kld: torch.Tensor, beta: float = 1.0, free_bits
 
 def negative_elbo(x, x_logits, mu, logvar, beta: float = 1.0, free_bits: float = 0.0,
                   likelihood: str = "bernoulli", obs_sigma: float = 0.1, recon_reduction: str = "sum") -> Terms:
-    """The objective of a batch of images x from the decoder's logits and the posteriors' mu and logvar (combine)."""
+    """The objective of a batch of images x [B, P] from the decoder's logits and the posteriors' mu and logvar
+    (combine); or of K runs' batches x [K, B, P], with beta a [K] tensor."""
     return combine(recon_nll(x_logits, x, likelihood, obs_sigma), kl_per_dim(mu, logvar), beta, free_bits,
-                   recon_reduction, x.shape[1])
+                   recon_reduction, x.shape[-1])
 
 
 @torch.no_grad()

@@ -250,7 +250,7 @@ class _Loop:
             progress = epoch - 1 + (step - 1) / steps
             beta, lr = kl_weight(config, progress), learning_rate(config, progress)
             if self.graphed is not None and len(rows) == batch:
-                self.graphed.step(train_x, rows, beta, lr, self.generator)
+                self.graphed.step(train_x, [rows], [beta], [lr], [self.generator])
                 self.update_average()
                 pending.append((step, beta))
                 if len(pending) == FLUSH_STEPS:
