@@ -55,6 +55,14 @@ def end_left_jobs() -> None:
 
 
 @pytest.fixture
+def jobs_ended():
+    """Stops, at the test's end, the jobs it left on the cluster (a likelihood curve a page started on the way):
+    left running, one took a core from the tests after it for 100 s."""
+    yield
+    end_left_jobs()
+
+
+@pytest.fixture
 def ray_address(ray_node, monkeypatch):
     """The session's Ray node, named by VAE_RAY_ADDRESS while the test runs, so that every job it starts (in this
     process, in an app server it starts, in a CLI subprocess) runs there. Every test that runs a job asks for it:

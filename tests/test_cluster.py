@@ -61,11 +61,21 @@ def test_without_a_cluster_the_sweep_starts_a_local_ray_and_stops_it(tmp_path):
 
 
 GPU_PROBE = """
-import sys
+import os, sys
 from vae_core import Config, cluster, load_dataset
 from vae_core.runs import start_runs
 cluster.connect(sys.argv[1])
-print("share", cluster.job_gpus())
+given = dict(os.environ)
+for share in sys.argv[3:]:  # what a job asks for under each VAE_JOB_GPUS ("-": unset)
+    os.environ.pop("VAE_JOB_GPUS", None)
+    if share != "-":
+        os.environ["VAE_JOB_GPUS"] = share
+    try:
+        print(share, "asks", cluster.job_gpus())
+    except cluster.ClusterError as e:
+        print(share, "refused:", e)
+os.environ.clear()
+os.environ.update(given)  # the run asks what the environment given to this process says
 [run] = start_runs(Config(dataset="digits", hidden=(16,), epochs=1), load_dataset("digits"), sys.argv[2])
 run.join(120)
 print("run", run.state, run.worker.device if run.worker else None)
@@ -74,16 +84,19 @@ print("run", run.state, run.worker.device if run.worker else None)
 
 def test_on_a_cluster_with_gpus_a_run_asks_for_a_share_of_one_and_without_nothing_changes(tmp_path):
     """Ray takes a node's GPUs on trust: a head that declares one (this machine has none that torch sees) is given
-    jobs that ask for VAE_JOB_GPUS of it, or a quarter; they train where torch finds a device, here the CPU."""
+    jobs that ask for VAE_JOB_GPUS of it, or a quarter; they train where torch finds a device, here the CPU. One
+    job trains on each head: one asking a quarter of the declared GPU, and on a head without GPUs one asking none
+    though VAE_JOB_GPUS is set."""
     from ray_cluster import ray_head
 
     env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
-    for gpus, share_env, expected in ((1, None, "share 0.25"), (1, "0.5", "share 0.5"), (0, "0.5", "share 0.0"),
-                                      (1, "2", "VAE_JOB_GPUS is the share of a GPU")):
+    for gpus, given, shares, expected in (
+            (1, None, ["-", "0.5", "2"], ["- asks 0.25", "0.5 asks 0.5", "2 refused: VAE_JOB_GPUS is the share"]),
+            (0, "0.5", ["0.5"], ["0.5 asks 0.0"])):
         with ray_head(tmp_path, cpus=1, gpus=gpus) as address:
-            result = subprocess.run([sys.executable, "-c", GPU_PROBE, address, str(tmp_path / f"run-{gpus}")],
+            result = subprocess.run([sys.executable, "-c", GPU_PROBE, address, str(tmp_path / f"run-{gpus}"), *shares],
                                     cwd=ROOT, capture_output=True, text=True, timeout=300,
-                                    env={**env, **({"VAE_JOB_GPUS": share_env} if share_env else {})})
-        assert expected in result.stdout + result.stderr, result.stderr[-2000:]
-        if not expected.startswith("VAE"):
-            assert "run done cpu" in result.stdout, result.stdout + result.stderr[-2000:]
+                                    env={**env, **({"VAE_JOB_GPUS": given} if given else {})})
+        for line in expected:
+            assert line in result.stdout, result.stdout + result.stderr[-2000:]
+        assert "run done cpu" in result.stdout, result.stdout + result.stderr[-2000:]

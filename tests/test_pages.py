@@ -62,9 +62,9 @@ def wide_model(tmp_path_factory):
                                tmp_path_factory.mktemp("wide") / "z10000"))
 
 
-# Ray: the KL page starts the likelihood-curve job for a model without stored estimates.
+# Ray: the KL page starts the likelihood-curve job for a model without stored estimates (stopped at the end).
 @pytest.mark.parametrize("path", [p.script for p in navigation.PAGES])
-def test_a_very_wide_latent_is_shown_in_bounded_pieces(wide_model, path, ray_address):
+def test_a_very_wide_latent_is_shown_in_bounded_pieces(wide_model, path, ray_address, jobs_ended):
     import time
 
     start = time.perf_counter()

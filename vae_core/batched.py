@@ -20,12 +20,12 @@ import torch
 from torch import nn
 
 from .config import Config
+from .cuda_step import GraphedStep, autograd_terms
+from .cuda_step import supported as graphed_supported
 from .data import Dataset, binarize
 from .errors import ConfigError, TrainingDiverged
 from .evaluation import evaluate
 from .events import EpochEvent, Member, StepEvent
-from .cuda_step import GraphedStep, autograd_terms
-from .cuda_step import supported as graphed_supported
 from .mlp_step import MLPStep
 from .model import VAE
 from .objective import Terms
