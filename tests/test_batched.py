@@ -58,15 +58,16 @@ def test_a_stop_ends_every_member_with_its_finished_epochs(digits):
         assert history.stopped and len(history.epochs) == 2
 
 
-def test_the_cli_s_sweep_of_mlps_trains_them_as_one_program_here_without_ray(tmp_path):
-    """Each beta's checkpoint is the model its own train would give, and no Ray was started or imported."""
-    import json
+def test_the_cli_s_sweep_of_mlps_trains_them_as_one_program_here_without_ray(tmp_path, digits):
+    """Each beta's checkpoint is the model its own train would give (the same flags' config, trained here), and no
+    Ray was started or imported."""
     import os
     import subprocess
     import sys
 
     from conftest import ROOT
     from vae_core import load_checkpoint
+    from vae_core.flags import config_from_flags
 
     flags = ["--dataset", "digits", "--hidden", "32", "--latent-dim", "3", "--epochs", "2", "--batch-size", "100",
              "--precision", "fp32", "--seed", "4"]
@@ -79,13 +80,9 @@ def test_the_cli_s_sweep_of_mlps_trains_them_as_one_program_here_without_ray(tmp
     assert "as one program here" in result.stderr and "no ray" in result.stdout
     for beta in ("0.5", "2"):
         saved = load_checkpoint(tmp_path / "sweep" / f"beta-{beta}")
-        train = subprocess.run([sys.executable, "-m", "vae_core", "train", *flags, "--beta", beta, "--out",
-                                str(tmp_path / f"alone-{beta}")], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                               env=env)
-        assert train.returncode == 0, train.stderr[-2000:]
-        alone = json.loads((tmp_path / f"alone-{beta}" / "metrics.json").read_text())["metrics"]
+        _, alone = train_new(config_from_flags([*flags, "--beta", beta]), digits)
         assert saved.config.beta == float(beta)
-        assert saved.metrics["nelbo"] == pytest.approx(alone["nelbo"], rel=2e-3)
+        assert saved.metrics["nelbo"] == pytest.approx(alone.test["nelbo"], rel=2e-3)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
