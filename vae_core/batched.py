@@ -199,7 +199,6 @@ class _BatchedLoop:
         orders = [torch.randperm(n, generator=m.order_generator, device=m.order_generator.device).to(self.device)
                   for m in members]
         sums = [[0.0, 0.0, 0.0] for _ in members]
-        pending: list[tuple[int, list[float]]] = []  # graphed steps whose losses are not read yet: (step, betas)
 
         def account(step: int, betas: list[float], images: int, losses) -> None:
             for k, (loss, recon, kl) in enumerate(losses):
@@ -212,9 +211,8 @@ class _BatchedLoop:
                     self.callback(Member(k, StepEvent(epoch, step, steps, loss, recon, kl, betas[k])))
 
         def flush() -> None:  # the one wait for the GPU, every FLUSH_STEPS steps: losses, their NaN guard, progress
-            for (step, betas), losses in zip(pending, self.graphed.read() if pending else ()):
+            for (step, betas), losses in self.graphed.read() if self.graphed is not None else ():
                 account(step, betas, batch, losses)
-            pending.clear()
 
         for step in range(1, steps + 1):
             if stop is not None and stop.is_set():
@@ -226,10 +224,9 @@ class _BatchedLoop:
             start, end = (step - 1) * batch, step * batch
             if self.graphed is not None and end <= n:
                 self.graphed.step(train_x, [order[start:end] for order in orders], betas, rates,
-                                  [m.generator for m in members])
+                                  [m.generator for m in members], tag=(step, betas))
                 self._update_average()
-                pending.append((step, betas))
-                if len(pending) == FLUSH_STEPS:
+                if self.graphed.due:
                     flush()
             else:
                 flush()

@@ -45,8 +45,9 @@ def autograd_terms(model, config: Config, x: torch.Tensor, eps: torch.Tensor, be
 
 class GraphedStep:
     """Full batches of batch_size images: step() makes the batch and the eps draws, then runs the captured step
-    (after a few eager ones); read() returns the (loss, recon, KL) of every step since the last read, and waits for
-    them: one triple a step, or with members=K a list of K triples (each member's) a step.
+    (after a few eager ones); read() returns the (loss, recon, KL) of every step since the last read, with the tag
+    each step was given, and waits for them: one triple a step, or with members=K a list of K triples (each
+    member's) a step. due says that the log is full: read it before the next step.
 
     model has encode() and decode() (a VAE, or batched.Stacked for K members); optimizer is training.Adam over its
     parameters. With members, free_bits may be a [K] tensor, and shared says that every member trains on the same
@@ -72,7 +73,7 @@ class GraphedStep:
         self.lr = torch.full((*lead, 1, 1) if members else (), config.lr, device=device)  # [K, 1, 1]: any parameter
         self.log = torch.zeros(capacity, *lead, 3, device=device)  # (loss, recon, KL) of each step since the read
         self.filled = torch.zeros(1, dtype=torch.long, device=device)
-        self.count = 0
+        self.tags: list = []  # of the steps whose losses are logged but not read yet
         self.values = None  # the (betas, rates) the device tensors hold
         self.compiled = torch.compile(self._loss, dynamic=False) if compile else self._loss
         # Adam's fused kernel takes one rate, not one a member
@@ -95,9 +96,9 @@ class GraphedStep:
         self.filled.add_(1)
 
     def step(self, train_x: torch.Tensor, rows: list[torch.Tensor], betas: list[float], rates: list[float],
-             generators: list[torch.Generator]) -> None:
+             generators: list[torch.Generator], tag=None) -> None:
         """One step on the rows of train_x: rows, betas, rates and generators hold one entry a member (one for a
-        single run; with shared, the first member's rows serve all)."""
+        single run; with shared, the first member's rows serve all). read() gives its losses back with tag."""
         for k, ((gathered, x, eps), generator) in enumerate(zip(self.slots, generators)):
             if k == 0 or not self.shared:
                 torch.index_select(train_x, 0, rows[k], out=gathered)
@@ -118,7 +119,7 @@ class GraphedStep:
         else:
             self._capture()
             self.graph.replay()
-        self.count += 1
+        self.tags.append(tag)
 
     def _eager(self) -> None:
         # On CUDA on a side stream, as the capture will be: the first calls compile, and allocate what the graph owns
@@ -141,15 +142,21 @@ class GraphedStep:
             self._body()
         self.grads = [p.grad for p in self.model.parameters()]  # kept alive for the replays
 
-    def read(self) -> list:
-        """The (loss, recon, KL) of each step since the last read, in order (with members, a list of the members'
-        triples a step): the one wait for the device."""
-        values = self.log[:self.count].tolist()
+    @property
+    def due(self) -> bool:
+        return len(self.tags) == len(self.log)
+
+    def read(self) -> list[tuple]:
+        """(tag, (loss, recon, KL)) of each step since the last read, in order (with members, a list of the members'
+        triples a step): the one wait for the device, none when no step is waiting."""
+        if not self.tags:
+            return []
+        values = self.log[:len(self.tags)].tolist()
         self.filled.zero_()
-        self.count = 0
+        tags, self.tags = self.tags, []
         if self.members:
-            return [[tuple(v) for v in step] for step in values]
-        return [tuple(v) for v in values]
+            return [(tag, [tuple(v) for v in step]) for tag, step in zip(tags, values)]
+        return [(tag, tuple(v)) for tag, v in zip(tags, values)]
 
     def release(self) -> None:
         """Give the graph's memory back; the gradients become ordinary tensors again."""

@@ -225,7 +225,6 @@ class _Loop:
         order = torch.randperm(n, generator=self.order_generator, device=self.order_generator.device)
         order = order.to(self.device)
         sums = [0.0, 0.0, 0.0]
-        pending: list[tuple[int, float]] = []  # graphed steps whose losses are not read yet: (step, beta)
 
         def account(step, beta, images, loss, recon, kl):
             sums[:] = [total + value * images for total, value in zip(sums, (loss, recon, kl))]
@@ -233,10 +232,9 @@ class _Loop:
                 self.callback(StepEvent(epoch, step, steps, loss, recon, kl, beta))
 
         def flush():  # the one wait for the GPU, every FLUSH_STEPS steps: losses, their NaN guard, progress
-            for (step, beta), (loss, recon, kl) in zip(pending, self.graphed.read() if pending else ()):
+            for (step, beta), (loss, recon, kl) in self.graphed.read() if self.graphed is not None else ():
                 self.check(loss, epoch, step)
                 account(step, beta, batch, loss, recon, kl)
-            pending.clear()
 
         turn = getattr(stop, "wait_turn", None)  # a Controls: it may also pause, pace and change the run
         for step in range(1, steps + 1):
@@ -250,10 +248,9 @@ class _Loop:
             progress = epoch - 1 + (step - 1) / steps
             beta, lr = kl_weight(config, progress), learning_rate(config, progress)
             if self.graphed is not None and len(rows) == batch:
-                self.graphed.step(train_x, [rows], [beta], [lr], [self.generator])
+                self.graphed.step(train_x, [rows], [beta], [lr], [self.generator], tag=(step, beta))
                 self.update_average()
-                pending.append((step, beta))
-                if len(pending) == FLUSH_STEPS:
+                if self.graphed.due:
                     flush()
             else:
                 flush()
