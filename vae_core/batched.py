@@ -30,7 +30,7 @@ from .mlp_step import MLPStep
 from .model import VAE
 from .objective import Terms
 from .training import (COMPILE_FROM_STEPS, FLUSH_STEPS, Adam, History, epoch_record, kl_weight, learning_rate,
-                       resolve_precision)
+                       order_generator, resolve_precision)
 
 SHARED = ("dataset", "arch", "hidden", "channels", "latent_dim", "likelihood", "obs_sigma", "recon_reduction",
           "binarize", "epochs", "batch_size", "ema", "precision")
@@ -116,11 +116,8 @@ def train_batched(configs: list[Config], data: Dataset, *, callback: Callable | 
                           + ", ".join(SHARED))
     device = torch.device(device)
     configs = [resolve_precision(c, device) for c in configs]
-    # batch orders drawn where the data is on a GPU, on the CPU elsewhere: as each member's own run draws them
-    order_device = device if device.type == "cuda" else torch.device("cpu")
-    members = [_MemberState(c, torch.Generator(device=device).manual_seed(c.seed),
-                            torch.Generator(device=order_device).manual_seed(c.seed + 1), VAE(c).to(device))
-               for c in configs]
+    members = [_MemberState(c, torch.Generator(device=device).manual_seed(c.seed), order_generator(c, device),
+                            VAE(c).to(device)) for c in configs]
     for m in members:
         m.model.config = m.config
     stacked = Stacked([m.model for m in members]).to(device)

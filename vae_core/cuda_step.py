@@ -157,9 +157,3 @@ class GraphedStep:
         if self.members:
             return [(tag, [tuple(v) for v in step]) for tag, step in zip(tags, values)]
         return [(tag, tuple(v)) for tag, v in zip(tags, values)]
-
-    def release(self) -> None:
-        """Give the graph's memory back; the gradients become ordinary tensors again."""
-        self.graph = None
-        with contextlib.suppress(AttributeError):
-            del self.grads

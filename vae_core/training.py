@@ -155,6 +155,12 @@ def epoch_record(epoch: int, config: Config, train_means: list[float], test: dic
             "seconds": seconds, "train_seconds": train_seconds}
 
 
+def order_generator(config: Config, device: torch.device) -> torch.Generator:
+    """The generator of a run's batch order, seeded from config.seed: on the GPU where the data is there (no copy of
+    the order to it each epoch), on the CPU elsewhere."""
+    return torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(config.seed + 1)
+
+
 class _Loop:
     """The optimiser, the random streams and the last good weights of one training run; runs its epochs."""
 
@@ -163,9 +169,7 @@ class _Loop:
         self.model, self.config, self.device, self.callback = model.to(device), config, device, callback
         self.watch = watch
         self.generator = torch.Generator(device=device).manual_seed(config.seed)  # eps draws, binarisation
-        # batch order: drawn where the data is on a GPU (no copy to it per epoch), on the CPU elsewhere
-        self.order_generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(
-            config.seed + 1)
+        self.order_generator = order_generator(config, device)
         self.optimizer = Adam(model.parameters(), lr=config.lr)
         self.autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16"
                          else contextlib.nullcontext())
