@@ -66,15 +66,16 @@ if data is not None:
 st.header("Run your own sweep on digits")
 base = resources.sweep_base("digits")  # the shipped digits sweep's settings
 with st.form("sweep_form"):
-    a, b, c = st.columns(3)
+    a, b, c = st.columns([2, 1, 1])  # (five β chips fit on one line)
     betas = a.multiselect("β values", [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], [0.1, 0.3, 1.0, 3.0, 10.0], key="sweep_betas")
     latent = b.number_input("Latent dimensions", 1, 32, base.latent_dim, key="sweep_latent")
     epochs = c.number_input("Epochs per β", 1, 200, 40, key="sweep_epochs")
     go = st.form_submit_button("Run the sweep", disabled=bool(mine and mine.active))
+if go and not betas:
+    st.warning("Choose at least one β for the sweep.")
 if go and betas:
     base = base.replace(latent_dim=int(latent), epochs=int(epochs))
-    st.session_state[state.SWEEP] = my_runs.start(sweep_configs(base, betas), resources.dataset("digits"),
-                                                  "sweep-digits")
+    my_runs.keep(state.SWEEP, my_runs.start(sweep_configs(base, betas), resources.dataset("digits"), "sweep-digits"))
     st.rerun()
 
 if mine is not None:

@@ -6,6 +6,7 @@ from ui import charts, links, panels, pickers, progress, resources, sidebar, sta
 from ui.decoder import decoded_grid
 from vae_core.evaluation import ACTIVE_THRESHOLD, dimensions_by_kl
 from vae_core.runs import RunState
+from vae_core.training import beta_text
 from vae_core.tradeoff import normal_density, objective_parts, reparameterization_draws
 
 BETAS = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0]
@@ -25,7 +26,7 @@ if linked_beta is not None:
 beta = st.select_slider("β", BETAS, value=config.beta if config.beta in BETAS else 1.0, key=state.TRADEOFF_BETA)
 links.write("beta", beta)
 parts = objective_parts(model, data.test_x[index])
-st.caption(f"The model was trained with β = {config.beta:g}; the slider reweights this image's terms to show "
+st.caption(f"The model was trained with {beta_text(config, checkpoint.history)}; the slider reweights this image's terms to show "
            "what a β-VAE would pay for it. The reconstruction term is averaged over 64 draws of z.")
 panels.objective_breakdown(parts, beta, config.latent_dim)
 

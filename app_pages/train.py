@@ -8,47 +8,62 @@ from vae_core.config import ARCHS, LIKELIHOODS, PRECISIONS, parse_sizes
 from vae_core.recording import MOST_SNAPSHOTS
 from vae_core.runs import Run, RunState
 
-d = Config()  # every default below is Config's
+
+
+def form_values(run: Run | None) -> dict:
+    """The form's values by widget key: the run's settings (the config it trains or ended with, its speed and
+    snapshots), or Config's defaults without one."""
+    c = run.config if run is not None else Config()
+    return {"train_dataset": c.dataset, "train_arch": c.arch, "train_hidden": ",".join(map(str, c.hidden)),
+            "train_latent": c.latent_dim, "train_beta": float(c.beta), "train_warmup": float(c.warmup_epochs),
+            "train_free_bits": float(c.free_bits), "train_epochs": c.epochs, "train_batch": c.batch_size,
+            "train_lr": float(c.lr), "train_seed": c.seed, "train_likelihood": c.likelihood,
+            "train_binarize": c.binarize, "train_precision": c.precision, "train_channels": ",".join(map(str, c.channels)),
+            "train_lr_decay": float(c.lr_decay), "train_ema": float(c.ema),
+            "train_speed": live.speed_label(run.speed_limit) if run is not None else live.FASTEST,
+            "train_record": run.record if run is not None else 40}
+
+
 st.title("Train a model")
 run: Run | None = st.session_state.get(state.JOB)
+for key, value in form_values(run).items():  # what the run was started with: after a page switch (which
+    st.session_state.setdefault(key, value)      # drops a form's values) or a reload, not the defaults
 
-with st.form("train_form"):
+with st.form("train_form"):  # (every widget takes its value from the session state set just above)
     a, b, c = st.columns(3)
-    dataset = a.selectbox("Dataset", list(DATASETS), list(DATASETS).index(d.dataset), key="train_dataset",
+    dataset = a.selectbox("Dataset", list(DATASETS), key="train_dataset",
                           help="  \n".join(f"**{name}**: {spec.about}" for name, spec in DATASETS.items()))
-    arch = a.selectbox("Architecture", ARCHS, ARCHS.index(d.arch), key="train_arch")
-    hidden = a.text_input("Hidden layer sizes", ",".join(map(str, d.hidden)), key="train_hidden",
-                          help="comma-separated, input side first, e.g. 512,256")
-    latent_dim = b.number_input("Latent dimensions", 1, 64, d.latent_dim, key="train_latent")
-    beta = b.number_input("β (KL weight)", 0.0, 100.0, d.beta, step=0.1, key="train_beta")
-    warmup = b.number_input("KL warm-up epochs", 0.0, 100.0, d.warmup_epochs, key="train_warmup")
-    free_bits = b.number_input("Free bits (nats per dimension)", 0.0, 10.0, d.free_bits, key="train_free_bits")
-    epochs = c.number_input("Epochs", 1, 500, d.epochs, key="train_epochs")
-    batch_size = c.number_input("Batch size", 1, 4096, d.batch_size, key="train_batch")
-    lr = c.number_input("Learning rate", 1e-5, 1.0, d.lr, format="%.5f", key="train_lr")
-    seed = c.number_input("Seed", 0, 2**31 - 1, d.seed, key="train_seed")
+    arch = a.selectbox("Architecture", ARCHS, key="train_arch")
+    hidden = a.text_input("Hidden layer sizes", key="train_hidden", help="comma-separated, input side first, e.g. 512,256")
+    latent_dim = b.number_input("Latent dimensions", 1, 64, key="train_latent")
+    beta = b.number_input("β (KL weight)", 0.0, 100.0, step=0.1, key="train_beta")
+    warmup = b.number_input("KL warm-up epochs", 0.0, 100.0, key="train_warmup")
+    free_bits = b.number_input("Free bits (nats per dimension)", 0.0, 10.0, key="train_free_bits")
+    epochs = c.number_input("Epochs", 1, 500, key="train_epochs")
+    batch_size = c.number_input("Batch size", 1, 4096, key="train_batch")
+    lr = c.number_input("Learning rate", 1e-5, 1.0, format="%.5f", key="train_lr")
+    seed = c.number_input("Seed", 0, 2**31 - 1, key="train_seed")
     with st.expander("Likelihood, binarisation, precision, conv channels, schedule"):
         e, f, g, h = st.columns(4)
-        likelihood = e.selectbox("Likelihood p(x|z)", LIKELIHOODS, LIKELIHOODS.index(d.likelihood),
-                                 key="train_likelihood", help="bernoulli: summed BCE, as in the notes; "
-                                                              f"gaussian: fixed σ = {d.obs_sigma}")
-        binarize = f.toggle("Dynamic binarisation", d.binarize, key="train_binarize")
-        precision = g.selectbox("Matrix precision", PRECISIONS, PRECISIONS.index(d.precision), key="train_precision",
+        likelihood = e.selectbox("Likelihood p(x|z)", LIKELIHOODS, key="train_likelihood",
+                                 help=f"bernoulli: summed BCE, as in the notes; gaussian: fixed σ = {Config().obs_sigma}")
+        binarize = f.toggle("Dynamic binarisation", key="train_binarize")
+        precision = g.selectbox("Matrix precision", PRECISIONS, key="train_precision",
                                 help="auto: bfloat16 matrix products where the processor runs them natively (about twice as fast), "
                                      "else fp32; weights, optimiser and all evaluation stay fp32")
-        channels = h.text_input("Conv channels", ",".join(map(str, d.channels)), key="train_channels",
+        channels = h.text_input("Conv channels", key="train_channels",
                                 help="conv architecture: widths of its stride-2 convolutions")
-        lr_decay = e.number_input("Learning-rate landing (fraction of epochs)", 0.0, 1.0, d.lr_decay, step=0.1,
+        lr_decay = e.number_input("Learning-rate landing (fraction of epochs)", 0.0, 1.0, step=0.1,
                                   key="train_lr_decay", help="over this last fraction of the epochs the rate falls "
                                                              "along a cosine to a hundredth; 0 keeps it constant")
-        ema = f.number_input("Weight average (EMA decay per step)", 0.0, 0.9999, d.ema, step=0.0005, format="%.4f",
+        ema = f.number_input("Weight average (EMA decay per step)", 0.0, 0.9999, step=0.0005, format="%.4f",
                              key="train_ema", help="the average of the weights over about 1/(1-decay) steps is "
                                                    "evaluated and saved; 0 saves the last weights")
     i, j = st.columns(2)
-    speed = i.select_slider("Speed to begin with", list(live.SPEEDS), live.FASTEST, key="train_speed",
+    speed = i.select_slider("Speed to begin with", list(live.SPEEDS), key="train_speed",
                             help="the most steps a second; slow enough, even a digits run can be watched for a "
                                  "minute (it can be changed while the run trains)")
-    record = j.number_input("Snapshots kept for a replay", 0, MOST_SNAPSHOTS, 40, key="train_record",
+    record = j.number_input("Snapshots kept for a replay", 0, MOST_SNAPSHOTS, key="train_record",
                             help="at log-spaced steps (the first steps change most), kept with the checkpoint; "
                                  "0 keeps none")
     start = st.form_submit_button("Start training", type="primary", disabled=bool(run and run.active))
@@ -64,9 +79,8 @@ if start:
         st.error(str(e))
     else:
         [run] = my_runs.start(config, data, config, live=True, record=int(record))
-        st.session_state[f"speed_{run.id}"] = speed  # the live controls' speed picker starts there
         run.speed(live.SPEEDS[speed])
-        st.session_state[state.JOB] = run
+        my_runs.keep(state.JOB, run)
 
 
 def show_run():
@@ -74,7 +88,7 @@ def show_run():
         st.info("Set the hyperparameters and start: training runs on Ray workers (on this machine unless the app "
                 "was given a Ray cluster), not in this page, one run per session.")
         return
-    if not run.active and run.checkpoint is not None and str(run.checkpoint) not in st.session_state[state.MY_MODELS]:
+    if not run.active and run.checkpoint is not None and not state.listed(run.checkpoint):
         state.add_model(str(run.checkpoint))  # the new checkpoint becomes this session's choice, once
         st.rerun()  # the whole page: the sidebar lists it
     progress.run_progress(run, show_line=not run.live)  # a live run's view draws its line

@@ -32,7 +32,7 @@ if st.button("Train the three runs (side by side on Ray, about half a minute)", 
              disabled=bool(group and group.active)):
     base = resources.sweep_base("digits").replace(epochs=int(epochs), beta=beta)  # the digits sweep's model
     configs = remedy_configs(base, warmup_epochs=warmup, free_bits=free_bits)
-    st.session_state[state.COMPARE] = my_runs.start(configs, resources.dataset("digits"), "warmup-vs-free-bits")
+    my_runs.keep(state.COMPARE, my_runs.start(configs, resources.dataset("digits"), "warmup-vs-free-bits"))
     st.rerun()  # from the top, so the results below poll the new runs
 
 

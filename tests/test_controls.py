@@ -102,7 +102,8 @@ def test_beta_and_the_learning_rate_changed_mid_run_are_used_from_the_next_step_
         if isinstance(e, StepEvent):
             assert e.loss == pytest.approx(e.recon + e.beta * e.kl, rel=1e-4)
     records = run.history.epochs
-    assert records[1]["changes"] == [{"step": 20, "beta": 3.0, "lr": 2e-3}] and "changes" not in records[0]
+    assert records[1]["changes"] == [{"step": 20, "beta": 3.0, "lr": 2e-3, "beta_before": 1.0, "lr_before": 1e-3}]
+    assert "changes" not in records[0]
     assert records[2]["beta"] == 3.0 and records[2]["lr"] == 2e-3 and records[0]["lr"] == SMALL.lr
 
 

@@ -6,11 +6,14 @@ import signal
 import time
 
 import pytest
+import torch
 
 from vae_core import Config, load_checkpoint
 from vae_core.checkpoint import new_run_dir
 from vae_core.data import Dataset
+from vae_core.evaluation import shown_total
 from vae_core.runs import start_runs
+from vae_core.training import beta_text
 from waiting import wait_until
 
 SMALL = Config(dataset="digits", hidden=(32,), latent_dim=2, batch_size=100)
@@ -61,13 +64,12 @@ def test_stopping_a_running_job_keeps_its_finished_epochs(digits, tmp_path):
 def test_the_run_control_answers_a_running_task_when_told_and_lets_it_go_when_over():
     """A running task holds a next() open on the control actor instead of asking it over and over: the answer comes
     the moment a command is sent, and the end of the task releases it, in either order."""
-    import ray
-
     from vae_core import cluster
     from vae_core.events import Stop
     from vae_core.workers import RunControl
 
-    cluster.connect()
+    cluster.connect()  # before Ray is imported: it reads the environment that keeps it on loopback then (run alone,
+    import ray         # with ray imported first, this test waited for ever for the node's GCS)
     control = ray.remote(num_cpus=0)(RunControl).remote()
     try:
         told, over = control.next.remote("told"), control.next.remote("over")
@@ -81,6 +83,21 @@ def test_the_run_control_answers_a_running_task_when_told_and_lets_it_go_when_ov
         assert ray.get([control.next.remote("quick"), control.next.remote("early")], timeout=60) == [None, Stop()]
     finally:
         ray.kill(control)
+
+
+def test_the_run_control_hands_numbered_commands_on_in_their_order_and_a_stop_at_once():
+    """Ray keeps no order between an async actor's calls: a pause and the "rest of the epoch" sent after it came the
+    other way round, and the run waited for ever (test_a_job_that_diverges_... sends them so, through Ray)."""
+    from vae_core.events import Pause, Resume, StepOnce, Stop
+    from vae_core.workers import RunControl
+
+    control = RunControl()  # its methods, called as the actor calls them
+    control.send("run", StepOnce(to_epoch_end=True), 1)
+    control.send("run", Resume(), 2)
+    assert control.waiting("run") == []  # held until the first arrives
+    control.send("run", Stop())
+    control.send("run", Pause(), 0)
+    assert control.waiting("run") == [Stop(), Pause(), StepOnce(to_epoch_end=True), Resume()]
 
 
 def test_a_queued_job_waits_says_how_many_are_ahead_and_can_be_stopped(digits, tmp_path, quiet_cluster):
@@ -129,6 +146,25 @@ def test_a_diverging_job_fails_with_a_message_and_saves_nothing(digits, tmp_path
     assert job.checkpoint is None and not (tmp_path / "run").exists()
 
 
+def test_a_job_that_diverges_after_an_epoch_keeps_that_epoch_and_says_so(digits, tmp_path):
+    """The epochs before a divergence are saved, as a stopped run's are (the message said "kept the weights of epoch
+    1 ...; nothing saved", and nothing was): here the learning rate is raised to 1e12 after epoch 1."""
+    config = SMALL.replace(epochs=3, likelihood="gaussian", obs_sigma=1e-3)
+    job = start_runs(config, digits, tmp_path / "run").runs[0]
+    job.pause()
+    job.finish_epoch()  # epoch 1, then it waits
+    wait_until(lambda: job.epoch >= 1, what="the first epoch")
+    job.change(lr=1e12)
+    job.resume()
+    job.join(timeout=180)
+    assert job.state == "failed" and "diverged at epoch 2" in job.message, job.message
+    assert "The 1 epoch before it is saved in" in job.message and "nothing saved" not in job.message
+    saved = load_checkpoint(job.checkpoint)
+    assert len(saved.history) == 1 and saved.config.lr == config.lr  # the change came in the epoch not kept
+    assert all(torch.isfinite(p).all() for p in saved.model.parameters())
+    assert f"{shown_total(saved.metrics['recon'], saved.metrics['kl']):.2f} nats" in job.message  # as the sidebar says
+
+
 def _cpu_seconds(pid: int) -> float:
     """User and system CPU time of a process, from /proc."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
@@ -168,7 +204,8 @@ def test_a_run_on_a_worker_pauses_without_cpu_steps_once_changes_beta_and_stream
     assert run.state == "stopped" and run.checkpoint is not None
     saved = load_checkpoint(run.checkpoint)
     changes = [c for r in saved.history for c in r.get("changes", [])]
-    assert changes == [{"step": held + 2, "beta": 2.5}] and saved.config.beta == 2.5  # what it ends as
+    assert changes == [{"step": held + 2, "beta": 2.5, "beta_before": 1.0}] and saved.config.beta == 2.5  # it ends so
+    assert beta_text(saved.config, saved.history) == f"β=1→2.5 (changed at step {held + 2:,})"  # and the sidebar says
     recording = load_recording(run.checkpoint, 2, digits.image_shape)  # stopped early: kept up to the stop
     assert 2 <= len(recording.snapshots) <= 8 and recording.snapshots[-1].step <= run.steps_done
     with pytest.raises(Exception, match="beta must be a number >= 0"):

@@ -128,7 +128,9 @@ def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=[max(p["rate"], RATE_FLOOR) for p in ps], y=[p["distortion"] for p in ps], mode="markers+lines+text",
             name=name, text=[f"β={p['beta']:g}" for p in ps], customdata=[p["path"] for p in ps],
-            textposition=["top right" if i % 2 == 0 else "bottom left" for i in range(len(ps))],  # neighbours apart
+            # neighbours' labels apart, and a second series' on the other side (a sweep of your own at the shipped
+            # settings lands on the shipped points)
+            textposition=["top right" if (i + k) % 2 == 0 else "bottom left" for i in range(len(ps))],
             marker=dict(size=PLANE_MARKER, color=PALETTE[k % len(PALETTE)]), line=dict(color=PALETTE[k % len(PALETTE)]),
             hovertext=[f"rate {p['rate']:.3g} nats" for p in ps],
             hovertemplate="%{text}<br>%{hovertext}<br>distortion %{y:.2f} nats<extra></extra>"))

@@ -32,6 +32,12 @@ _replay = component("training_replay", "replay.js")
 SPEEDS = {"1 step/s": 1.0, "3 steps/s": 3.0, "10 steps/s": 10.0, "30 steps/s": 30.0, "100 steps/s": 100.0,
           "as fast as possible": None}  # slow to fast, left to right
 FASTEST = "as fast as possible"
+
+
+def speed_label(steps_per_second: float | None) -> str:
+    """The speed picker's label for a run's speed limit (Run.speed_limit)."""
+    return next((label for label, value in SPEEDS.items() if value == steps_per_second), FASTEST)
+
 CURVE_POINTS = 150      # train points sent to the live view at most (a long run's are thinned)
 KEEP_DECODERS = 3       # a live run's latest decoders kept served; older ones are deleted
 _served_decoders: dict[str, list] = {}  # run id -> [(URL of a decoder it streamed, its step)], oldest first
@@ -54,7 +60,7 @@ def controls(run: Run) -> None:
              help="one batch, then wait (pause first)")
     c.button("Rest of the epoch", key=f"epoch_{run.id}", on_click=run.finish_epoch, disabled=not run.paused,
              help="train to the end of this epoch, then wait (pause first)")
-    st.session_state.setdefault(f"speed_{run.id}", FASTEST)
+    st.session_state.setdefault(f"speed_{run.id}", speed_label(run.speed_limit))
     d.select_slider("Speed", list(SPEEDS), key=f"speed_{run.id}", on_change=_speed, args=(run,),
                     help="the most steps a second: slow enough, even a digits run can be watched for a minute")
     with st.form(f"change_{run.id}", border=False):

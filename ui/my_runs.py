@@ -1,5 +1,7 @@
 """The runs and uploads that are this browser's: started here under a fresh folder of the runs folder, and
 remembered, so that a reload (a new session) lists them again, in class mode too, where nobody sees anyone else's.
+A reload also finds the training run, sweep and comparison the browser last started (still training or not): its
+page shows it again, with its live view and its Stop button, rather than a form that would start a second one.
 
 The browser keeps a random token in a cookie (set by a tiny component, read back by the next session's first
 request); runs/.owners/<a digest of the token> lists the checkpoint folders made with it, one per line. The digest,
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -24,6 +27,9 @@ COOKIE = "vae_lab_owner"
 TOKEN = re.compile(r"[0-9a-f]{32}")
 OWNERS = ".owners"  # under the runs folder; hidden, so never taken for a run
 MOST_REMEMBERED = 1000  # lines read back from one browser's list
+MOST_ENDED = 50  # browsers whose last jobs have all ended, kept for a reload (any with a job still active are kept)
+_jobs: dict[str, dict[str, object]] = {}  # a browser's digest -> {state key: the job it last started under it}
+_jobs_lock = threading.Lock()
 _cookie = st.components.v2.component(
     "owner_cookie",
     js="""export default function ({ data }) {
@@ -47,6 +53,9 @@ def welcome() -> None:
     """On a session's first run, list this browser's runs and uploads from before (app.py calls it first)."""
     if state.MY_MODELS not in st.session_state:
         st.session_state[state.MY_MODELS] = remembered()
+        with _jobs_lock:
+            for key, job in _jobs.get(_digest(), {}).items():
+                st.session_state.setdefault(key, job)
 
 
 def keep_cookie() -> None:
@@ -61,6 +70,19 @@ def start(configs, data: Dataset, what, **options) -> RunGroup:
     for run in group:
         remember(run.folder)
     return group
+
+
+def keep(key: str, job) -> None:
+    """Make job (a Run or a RunGroup) this session's under key (state.JOB, SWEEP or COMPARE), and this browser's: a
+    reload, a new session, gets it back (welcome())."""
+    st.session_state[key] = job
+    with _jobs_lock:
+        mine = _jobs.pop(_digest(), {})
+        mine[key] = job
+        _jobs[_digest()] = mine  # the most recent last
+        ended = [d for d, jobs in _jobs.items() if not any(j.active for j in jobs.values())]
+        for digest in ended[:max(0, len(ended) - MOST_ENDED)]:  # the oldest first; an active job's stay
+            del _jobs[digest]
 
 
 def remember(folder: str | Path) -> None:
@@ -82,5 +104,11 @@ def remembered() -> list[str]:
     return [f for f in folders if Path(f).is_relative_to(root) and resources.is_checkpoint(f)]
 
 
+def _digest() -> str:
+    """This browser's token as it is kept anywhere: a digest, so that neither the runs folder nor this process's
+    memory hands anybody's token out."""
+    return hashlib.sha256(token().encode()).hexdigest()[:32]
+
+
 def _index() -> Path:
-    return resources.runs_dir() / OWNERS / hashlib.sha256(token().encode()).hexdigest()[:32]
+    return resources.runs_dir() / OWNERS / _digest()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from vae_core.evaluation import prior_latents
+from vae_core.evaluation import prior_latents, shown_total
 from vae_core.tradeoff import effective_beta
 
 from . import charts, resources
@@ -16,13 +16,6 @@ from .source import show_loss_lines
 
 SUMMED = resources.SHIPPED_DIR / "sweeps" / "digits" / "beta-1"   # the notes' objective
 AVERAGED = resources.SHIPPED_DIR / "digits-8d-mean-recon"          # the same model, trained with the mistake
-
-
-def shown_total(recon: float, kl: float, beta: float = 1.0) -> float:
-    """recon + beta * KL as a reader adds up the terms shown to two decimals: each term is rounded before it is
-    summed, so that a total never differs from the sum of the numbers beside it (273.33 shown against terms
-    that add up to 273.32)."""
-    return round(recon, 2) + beta * round(kl, 2)
 
 
 def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = False) -> None:

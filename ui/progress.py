@@ -98,3 +98,12 @@ def group_progress(group, what: str, label: Callable = lambda run: run.name) -> 
     for r in group:
         if r.state == RunState.FAILED:
             st.error(f"{label(r)}: {r.message}")
+    if not group.active:  # how it ended, in a line: a sweep that finished while nobody looked says so
+        saved = sum(r.checkpoint is not None for r in group)
+        ended = f"{what}: {saved} of {len(group)} runs saved"
+        if all(r.state == RunState.DONE for r in group):
+            st.success(f"{what}: all {len(group)} runs finished and saved")
+        elif any(r.state == RunState.STOPPED for r in group):
+            st.warning(f"{ended} (stopped: a run keeps the epochs it finished)")
+        else:
+            st.warning(ended)

@@ -8,9 +8,10 @@ import streamlit as st
 
 from vae_core import Checkpoint, VAEError
 from vae_core.checkpoint import import_checkpoint, shown_name, zip_checkpoint
+from vae_core.evaluation import shown_total
+from vae_core.training import beta_text
 
 from . import my_runs, resources, state
-from .panels import shown_total
 
 NAME_CHARACTERS = 34  # what the picker shows whole in the sidebar's 340 px (app.py); a longer name loses its middle
 
@@ -63,7 +64,7 @@ def model_picker() -> Checkpoint:
                  f"{m['kl']:.2f} nats."
                  if {"nelbo", "recon", "kl"} <= set(m) else "")
         trained = f"{len(checkpoint.history)} epochs on" if checkpoint.history else "trained on"
-        st.caption(f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, latent {c.latent_dim}, β={c.beta:g}, "
+        st.caption(f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, latent {c.latent_dim}, {beta_text(c, checkpoint.history)}, "
                    f"{trained} {c.dataset}.{score}")
         folder = Path(st.session_state[state.MODEL])
         if folder.is_dir():  # (the zip is made when clicked, on another thread: it gets the path, not the session)

@@ -5,6 +5,7 @@ Each browser session has its own values; nothing here is shared between sessions
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import streamlit as st
 
@@ -47,6 +48,13 @@ def add_model(path: str) -> None:
     if path not in mine:
         mine.append(path)
     st.session_state[MODEL] = path
+
+
+def listed(path) -> bool:
+    """Whether the checkpoint at path is in this session's picker already (under this path or another for the same
+    folder: a reload lists this browser's runs by their resolved paths)."""
+    target = Path(path).resolve()
+    return any(Path(p).resolve() == target for p in st.session_state.get(MY_MODELS, []))
 
 
 def latent_point(latent_dim: int) -> list[float]:

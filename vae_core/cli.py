@@ -118,6 +118,7 @@ def _train(args) -> int:
     from .checkpoint import save_checkpoint
     from .data import load_dataset
     from .errors import TrainingDiverged
+    from .evaluation import shown_total
     from .model import VAE
     from .events import EpochEvent
     from .recording import Recorder, save_recording
@@ -159,8 +160,9 @@ def _train(args) -> int:
         save_checkpoint(model, out, history.epochs, metrics)
         if recorder is not None:
             save_recording(out, recorder.recording())
-    print(f"saved {out}: test negative ELBO {metrics['nelbo']:.2f} nats (recon {metrics['recon']:.2f}, "
-          f"KL {metrics['kl']:.2f}), {metrics['active_units']}/{config.latent_dim} active units")
+    print(f"saved {out}: test negative ELBO {shown_total(metrics['recon'], metrics['kl']):.2f} nats "
+          f"(recon {metrics['recon']:.2f}, KL {metrics['kl']:.2f}), {metrics['active_units']}/{config.latent_dim} "
+          "active units")
     return 0
 
 
@@ -230,6 +232,7 @@ def _sweep_here(configs: dict, data, out: Path, device) -> int:
 
     from .batched import train_batched
     from .checkpoint import save_checkpoint
+    from .evaluation import shown_total
     from .events import EpochEvent
 
     print(f"training the {len(configs)} runs as one program here ({device})", file=sys.stderr)
@@ -250,7 +253,7 @@ def _sweep_here(configs: dict, data, out: Path, device) -> int:
     for name, (model, history) in zip(names, results):
         save_checkpoint(model, out / name, history.epochs, history.test)
         print(f"{name}: finished {len(history.epochs)} epochs; saved {out / name} (test negative ELBO "
-              f"{history.test['nelbo']:.2f} nats)")
+              f"{shown_total(history.test['recon'], history.test['kl']):.2f} nats)")
     return 0
 
 

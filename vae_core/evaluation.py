@@ -77,6 +77,14 @@ def _elbo_batches(model, pixels: torch.Tensor, config: Config, seed: int):
         model.train(was_training)
 
 
+def shown_total(recon: float, kl: float, beta: float = 1.0) -> float:
+    """recon + beta * KL as a reader adds up the terms shown to two decimals: each term is rounded before it is
+    summed, so that a total never differs from the sum of the numbers beside it (273.33 shown against terms
+    that add up to 273.32). Everything that shows a model's negative ELBO shows this one (the sidebar, a run's
+    message, the CLI), so that one model never shows two."""
+    return round(recon, 2) + beta * round(kl, 2)
+
+
 def unit_activity(mu: torch.Tensor) -> torch.Tensor:
     """Variance over the data of each dimension's posterior mean; near zero means a collapsed unit."""
     return mu.var(0, unbiased=False) if len(mu) > 1 else torch.zeros(mu.shape[1], device=mu.device)

@@ -87,6 +87,7 @@ class Trained:
     metrics: dict                     # the test metrics of the weights returned
     stopped: bool
     recording: object = None          # a recording.Recording, when the run was asked to record
+    diverged: str = ""                # why it ended early, where the loss became non-finite (its good epochs kept)
 
 
 @dataclass(frozen=True)

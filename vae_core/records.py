@@ -73,7 +73,7 @@ def _record(record, index: int, latent_dim: int) -> dict:
         if not isinstance(change, dict) or not {"beta", "lr"} & set(change):
             raise _Bad(f"{at} must be an object with beta or lr, got {_kind(change)}")
         _int(change, "step", at, low=1)
-        for key in ("beta", "lr"):
+        for key in ("beta", "lr", "beta_before", "lr_before"):
             if key in change:
                 _number(change, key, at, low=0)
     return record

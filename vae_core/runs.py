@@ -33,6 +33,7 @@ from .checkpoint import Checkpoint, record_iwae, write_checkpoint
 from .config import Config
 from .data import Dataset
 from .errors import ConfigError, VAEError
+from .evaluation import shown_total
 from .events import (Change, Changed, EpochEvent, Estimated, Failed, Gathered, Member, Pause, Resume, Started,
                      StepOnce, Steps, Speed, Stop, Trained)
 from .recording import Snapshot, save_recording
@@ -72,6 +73,7 @@ class Job:
     _thread: threading.Thread | None = field(default=None, repr=False)
     _unsent: list | None = field(default_factory=list, repr=False)  # commands given before it was submitted
     _unsent_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _numbered: int = field(default=0, repr=False)  # commands sent to the task so far (workers.RunControl)
     listeners: list = field(default_factory=list, repr=False)  # called with the job after each event it takes
     doing: ClassVar[str] = "running this job"  # what its worker does, for the message if the worker dies
     trains: ClassVar[bool] = False              # a training asks for a share of a GPU where the cluster has them
@@ -108,6 +110,11 @@ class Job:
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def _send(self, command) -> None:
+        """(With _unsent_lock held.) Send command to the task, numbered: its actor hands commands on in this order."""
+        _control().send.remote(self.id, command, self._numbered)
+        self._numbered += 1
 
     def _task(self) -> tuple:
         """(the task function of vae_core.workers, its arguments before the common ones, the dataset it needs)."""
@@ -180,7 +187,7 @@ class Job:
         self._tell()
         with self._unsent_lock:  # commands given while Ray was still connecting go now, in their order
             for command in self._unsent:
-                _control().send.remote(self.id, command)
+                self._send(command)
             self._unsent = None
         try:
             for ref in self._generator:
@@ -227,6 +234,7 @@ class Run(Job):
     decoder: tuple[int, bytes] | None = None     # the latest decoder streamed: (its step, its packed weights)
     changes: list = field(default_factory=list)  # beta / lr changed while it trained: {"step", "epoch", ...}
     paused: bool = False              # told to pause (and not to resume since)
+    speed_limit: float | None = None  # the most steps a second it was last told to take (None: as fast as possible)
     batch: Batch | None = field(default=None, repr=False)  # the one program it trains in with others, if any
     doing: ClassVar[str] = "training this run"
     trains: ClassVar[bool] = True
@@ -290,7 +298,8 @@ class Run(Job):
 
     def speed(self, steps_per_second: float | None) -> None:
         """At most this many steps a second; None: as fast as possible."""
-        self._command(Speed(None if not steps_per_second else float(steps_per_second)))
+        self.speed_limit = None if not steps_per_second else float(steps_per_second)
+        self._command(Speed(self.speed_limit))
 
     def change(self, *, beta: float | None = None, lr: float | None = None) -> None:
         """Train with this beta / learning rate from the next step on; a value Config refuses is a ConfigError here."""
@@ -305,8 +314,8 @@ class Run(Job):
         with self._unsent_lock:
             if self._unsent is not None:
                 self._unsent.append(command)
-                return
-        _control().send.remote(self.id, command)
+            else:
+                self._send(command)
 
     def _apply(self, event) -> None:
         if isinstance(event, Steps):
@@ -339,10 +348,14 @@ class Run(Job):
         if result.recording is not None:
             save_recording(self.folder, result.recording)
         self.checkpoint = self.folder
+        score = f"test negative ELBO {shown_total(result.metrics['recon'], result.metrics['kl']):.2f} nats"
+        if result.diverged:
+            n = len(result.history)
+            return self._end(RunState.FAILED, f"{result.diverged} The {n} epoch{'s' if n > 1 else ''} before it "
+                                              f"{'are' if n > 1 else 'is'} saved in {self.folder} ({score}).")
         done = "stopped after" if result.stopped else "finished"
         self._end(RunState.STOPPED if result.stopped else RunState.DONE,
-                  f"{done} {len(result.history)} epochs; saved {self.folder} "
-                  f"(test negative ELBO {result.metrics['nelbo']:.2f} nats)")
+                  f"{done} {len(result.history)} epochs; saved {self.folder} ({score})")
 
     def _end(self, state: RunState, message: str) -> None:
         if self.checkpoint is None:

@@ -117,6 +117,7 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
             sums = loop.run_epoch(train_x, epoch, stop)
         except TrainingDiverged as e:
             e.history = history
+            model.config = as_changed(config, history)  # the weights it is back at, as they were trained
             raise
         if sums is None:  # stopped: back to the last finished epoch, so weights, history and metrics agree
             history.stopped = True
@@ -143,6 +144,20 @@ def as_changed(config: Config, history: History) -> Config:
     last = {k: v for record in history.epochs for change in record.get("changes", ()) for k, v in change.items()
             if k in ("beta", "lr")}
     return config.replace(**last) if last else config
+
+
+def beta_text(config: Config, epochs: list[dict]) -> str:
+    """β as a model was trained, in a few words: "β=1", or where it was changed while it trained (epoch records'
+    "changes"), every value it took, "β=1→5 (changed at step 1,234)": the config alone ends with the last."""
+    changes = [c for record in epochs for c in record.get("changes", ()) if "beta" in c]
+    if not changes:
+        return f"β={config.beta:g}"
+    first = changes[0].get("beta_before")  # (older records do not have it)
+    values = [f"{v:g}" for v in ([first] if first is not None else []) + [c["beta"] for c in changes]]
+    if len(values) > 4:
+        values = [values[0], "…", values[-1]]
+    steps = ", ".join(f"{c['step']:,}" for c in changes[:3]) + (", …" if len(changes) > 3 else "")
+    return f"β={'→'.join(values)} (changed at step{'s' if len(changes) > 1 else ''} {steps})"
 
 
 def epoch_record(epoch: int, config: Config, train_means: list[float], test: dict, seconds: float,
@@ -277,9 +292,10 @@ class _Loop:
         """Train with the changed beta / learning rate from this step on, and say so (the epoch's record, Changed)."""
         if not changes:
             return
+        before = {f"{k}_before": getattr(self.config, k) for k in changes}  # kept in the record: a story (beta_text)
         self.config = self.config.replace(**changes)
         change = {"step": (epoch - 1) * steps + step, **changes}
-        self.changes.append(change)
+        self.changes.append({**change, **before})
         if self.callback is not None:
             self.callback(Changed(epoch=epoch, **change))
 
@@ -287,9 +303,9 @@ class _Loop:
         """A non-finite loss restores the good weights and raises TrainingDiverged."""
         if not math.isfinite(loss):
             self.restore_weights()
-            kept = f"the weights of epoch {epoch - 1}" if epoch > 1 else "the initial weights"
+            kept = f"the weights of epoch {epoch - 1}" if epoch > 1 else "its initial weights"
             raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step}: the loss became {loss}; "
-                                   f"kept {kept}. Try a lower learning rate (now {self.config.lr}).")
+                                   f"the model is back at {kept}. Try a lower learning rate (now {self.config.lr:g}).")
 
     def batch(self, train_x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """The rows of train_x as trained on: with dynamic binarisation a fresh Bernoulli draw of every pixel, each

@@ -17,7 +17,7 @@ import warnings
 
 from .config import Config
 from .data import Dataset
-from .errors import ConfigError, VAEError
+from .errors import ConfigError, TrainingDiverged, VAEError
 from .controls import Controls
 from .events import (Change, EpochEvent, Estimated, Failed, Gathered, Member, Pause, Resume, Started, StepEvent,
                      StepOnce, Steps, Speed, Stop, Trained)
@@ -34,18 +34,31 @@ class RunControl:
     open, answered the moment a command is sent to it (so a stop reaches the training loop within one step) and
     with None once the task releases it at its end; a task nobody commands costs the actor nothing.
 
-    A command sent after its task ended leaves an inbox of a few bytes behind, for the actor's life."""
+    Ray keeps no order between the calls of an async actor, even from one caller (a pause and the "rest of the
+    epoch" sent after it came in the other order, and the run waited for ever): commands come numbered and are
+    handed on in their numbers' order. A command sent after its task ended leaves a few bytes behind, for the
+    actor's life."""
 
     def __init__(self):
         self._inboxes: dict = {}  # run id -> asyncio.Queue of commands; None ends it
+        self._early: dict = {}    # run id -> {number: command} that came before an earlier-numbered one
+        self._next: dict = {}     # run id -> the number of the command to hand on next
 
     def _inbox(self, run_id: str):
         import asyncio
 
         return self._inboxes.setdefault(run_id, asyncio.Queue())
 
-    def send(self, run_id: str, command) -> None:
-        self._inbox(run_id).put_nowait(command)
+    def send(self, run_id: str, command, number: int | None = None) -> None:
+        """Hand command on to run_id's task once those numbered before it are (one without a number, a stop, at
+        once)."""
+        if number is None:
+            return self._inbox(run_id).put_nowait(command)
+        early = self._early.setdefault(run_id, {})
+        early[number] = command
+        while (n := self._next.get(run_id, 0)) in early:
+            self._inbox(run_id).put_nowait(early.pop(n))
+            self._next[run_id] = n + 1
 
     def release(self, run_id: str) -> None:
         """The task of run_id is over: its open next() returns None."""
@@ -66,7 +79,8 @@ class RunControl:
         """The next command for run_id, once there is one; None once its task is over."""
         command = await self._inbox(run_id).get()
         if command is None:
-            self._inboxes.pop(run_id, None)
+            for kept in (self._inboxes, self._early, self._next):
+                kept.pop(run_id, None)
         return command
 
 
@@ -117,6 +131,11 @@ def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: s
         try:
             outcome["history"] = train(model, data, config, callback=on_event, stop=controls, device=started.device,
                                        watch=watch or None)
+        except TrainingDiverged as e:  # the epochs before it are kept, as a stopped run's are
+            if e.history is not None and e.history.epochs:
+                outcome["history"], outcome["diverged"] = e.history, str(e)
+            else:
+                outcome["error"] = str(e)
         except VAEError as e:
             outcome["error"] = str(e)
         finally:
@@ -137,7 +156,8 @@ def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: s
     history = outcome["history"]
     yield Trained(config=model.config, tensors={k: v.cpu().numpy() for k, v in model.state_dict().items()},
                   history=history.epochs, metrics=history.test, stopped=history.stopped,
-                  recording=recorder.recording() if recorder is not None else None)  # a stopped run's: up to the stop
+                  recording=recorder.recording() if recorder is not None else None,  # a stopped run's: up to the stop
+                  diverged=outcome.get("diverged", ""))
 
 
 def batched_task(configs: list, packed: dict, cpus: int, run_id: str, control):
