@@ -35,6 +35,16 @@ def test_start_and_stop_a_training_run_on_digits(app):
     page.get_by_role("button", name="Start training").click()
     page.get_by_role("button", name="Stop").wait_for(timeout=30_000)
     page.wait_for_selector("text=/epoch [2-9]\\d* of 400/", timeout=60_000)  # at least one epoch finished
+    # A reload (a new session) and a page switch find the run: its Stop, its settings in the form, no second start
+    # (both lost it: the run trained on unseen and unstoppable, and the form offered a second one with 10 epochs).
+    page.reload()
+    page.get_by_role("button", name="Stop").wait_for(timeout=30_000)
+    page.get_by_role("link", name="Latent sliders").click()
+    page.wait_for_selector(".latent-sliders", timeout=30_000)
+    page.get_by_role("link", name="Train").click()
+    page.get_by_role("button", name="Stop").wait_for(timeout=30_000)
+    expect(page.get_by_label("Epochs", exact=True)).to_have_value("400")
+    expect(page.get_by_role("button", name="Start training")).to_be_disabled()
     page.get_by_role("button", name="Stop").click()
     message = page.locator("text=/stopped after \\d+ epochs; saved/")
     message.wait_for(timeout=30_000)
