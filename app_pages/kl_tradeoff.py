@@ -23,7 +23,8 @@ index = pickers.test_image_picker(data, "tradeoff_image")
 linked_beta = links.take_number("beta", allowed=BETAS)
 if linked_beta is not None:
     st.session_state[state.TRADEOFF_BETA] = linked_beta
-beta = st.select_slider("β", BETAS, value=config.beta if config.beta in BETAS else 1.0, key=state.TRADEOFF_BETA)
+st.session_state.setdefault(state.TRADEOFF_BETA, config.beta if config.beta in BETAS else 1.0)
+beta = st.select_slider("β", BETAS, key=state.TRADEOFF_BETA)  # (its value from the state: a link's sets it there)
 links.write("beta", beta)
 parts = objective_parts(model, data.test_x[index])
 st.caption(f"The model was trained with {beta_text(config, checkpoint.history)}; the slider reweights this image's terms to show "

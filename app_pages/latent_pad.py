@@ -25,8 +25,11 @@ if config.latent_dim > 2:
     linked = links.take_axes(axes)
     if linked:
         st.session_state.update(zip(state.PAD_AXES, linked))
+    for key, default in zip(state.PAD_AXES, axes):  # the first two by default, set in the state (a widget given a
+        if st.session_state.get(key) not in axes:     # default as well as a link's value warns); another model's
+            st.session_state[key] = default           # axis is not this one's
     dims = (x_col.selectbox("Horizontal axis", axes, format_func="z{}".format, key=state.PAD_AXES[0]),
-            y_col.selectbox("Vertical axis", axes, index=1, format_func="z{}".format, key=state.PAD_AXES[1]))
+            y_col.selectbox("Vertical axis", axes, format_func="z{}".format, key=state.PAD_AXES[1]))
     if dims[0] == dims[1]:
         st.info("Choose two different dimensions for the pad's axes.")
         st.stop()
