@@ -214,9 +214,12 @@ export function drawCurves(canvas, curves, current) {
   if (log) ctx.textAlign = "right";  // the bottom row has the ticks
   ctx.fillText(axisName, log ? width - 4 : (left + width) / 2, log ? 12 : height - 3);
   ctx.textAlign = "center";
-  if (log) {  // a tick at each power of ten
+  if (log) {  // a tick at each power of ten, labelled where the label clears the ends' ("100" beside "120" read 100120)
+    const spanEdge = width - 4 - ctx.measureText(Math.round(span).toLocaleString()).width - 6;
+    const zeroEdge = left + ctx.measureText("0").width + 6;
     for (let p = 10; p < span; p *= 10) {
-      ctx.fillText(p.toLocaleString(), x(p), height - 3);
+      const half = ctx.measureText(p.toLocaleString()).width / 2;
+      if (x(p) - half > zeroEdge && x(p) + half < spanEdge) ctx.fillText(p.toLocaleString(), x(p), height - 3);
       ctx.fillStyle = GRID;
       ctx.fillRect(x(p), plotTop, 1, bottom - plotTop);
       ctx.fillStyle = MUTED;
