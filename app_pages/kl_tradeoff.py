@@ -27,8 +27,8 @@ st.session_state.setdefault(state.TRADEOFF_BETA, config.beta if config.beta in B
 beta = st.select_slider("β", BETAS, key=state.TRADEOFF_BETA)  # (its value from the state: a link's sets it there)
 links.write("beta", beta)
 parts = objective_parts(model, data.test_x[index])
-st.caption(f"The model was trained with {beta_text(config, checkpoint.history)}; the slider reweights this image's terms to show "
-           "what a β-VAE would pay for it. The reconstruction term is averaged over 64 draws of z.")
+st.caption(f"The model was trained with {beta_text(config, checkpoint.history)}; the slider reweights this image's "
+           "terms to show what a β-VAE would pay for it. The reconstruction term is averaged over 64 draws of z.")
 panels.objective_breakdown(parts, beta, config.latent_dim)
 
 st.header("KL per dimension, over the test set")

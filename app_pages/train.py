@@ -9,7 +9,6 @@ from vae_core.recording import MOST_SNAPSHOTS
 from vae_core.runs import Run, RunState
 
 
-
 def form_values(run: Run | None) -> dict:
     """The form's values by widget key: the run's settings (the config it trains or ended with, its speed and
     snapshots), or Config's defaults without one."""
@@ -18,8 +17,9 @@ def form_values(run: Run | None) -> dict:
             "train_latent": c.latent_dim, "train_beta": float(c.beta), "train_warmup": float(c.warmup_epochs),
             "train_free_bits": float(c.free_bits), "train_epochs": c.epochs, "train_batch": c.batch_size,
             "train_lr": float(c.lr), "train_seed": c.seed, "train_likelihood": c.likelihood,
-            "train_binarize": c.binarize, "train_precision": c.precision, "train_channels": ",".join(map(str, c.channels)),
-            "train_lr_decay": float(c.lr_decay), "train_ema": float(c.ema),
+            "train_binarize": c.binarize, "train_precision": c.precision,
+            "train_channels": ",".join(map(str, c.channels)), "train_lr_decay": float(c.lr_decay),
+            "train_ema": float(c.ema),
             "train_speed": live.speed_label(run.speed_limit) if run is not None else live.FASTEST,
             "train_record": run.record if run is not None else 40}
 
@@ -34,7 +34,8 @@ with st.form("train_form"):  # (every widget takes its value from the session st
     dataset = a.selectbox("Dataset", list(DATASETS), key="train_dataset",
                           help="  \n".join(f"**{name}**: {spec.about}" for name, spec in DATASETS.items()))
     arch = a.selectbox("Architecture", ARCHS, key="train_arch")
-    hidden = a.text_input("Hidden layer sizes", key="train_hidden", help="comma-separated, input side first, e.g. 512,256")
+    hidden = a.text_input("Hidden layer sizes", key="train_hidden",
+                          help="comma-separated, input side first, e.g. 512,256")
     latent_dim = b.number_input("Latent dimensions", 1, 64, key="train_latent")
     beta = b.number_input("β (KL weight)", 0.0, 100.0, step=0.1, key="train_beta")
     warmup = b.number_input("KL warm-up epochs", 0.0, 100.0, key="train_warmup")
@@ -46,7 +47,8 @@ with st.form("train_form"):  # (every widget takes its value from the session st
     with st.expander("Likelihood, binarisation, precision, conv channels, schedule"):
         e, f, g, h = st.columns(4)
         likelihood = e.selectbox("Likelihood p(x|z)", LIKELIHOODS, key="train_likelihood",
-                                 help=f"bernoulli: summed BCE, as in the notes; gaussian: fixed σ = {Config().obs_sigma}")
+                                 help="bernoulli: summed BCE, as in the notes; "
+                                      f"gaussian: fixed σ = {Config().obs_sigma}")
         binarize = f.toggle("Dynamic binarisation", key="train_binarize")
         precision = g.selectbox("Matrix precision", PRECISIONS, key="train_precision",
                                 help="auto: bfloat16 matrix products where the processor runs them natively (about twice as fast), "

@@ -32,16 +32,15 @@ _replay = component("training_replay", "replay.js")
 SPEEDS = {"1 step/s": 1.0, "3 steps/s": 3.0, "10 steps/s": 10.0, "30 steps/s": 30.0, "100 steps/s": 100.0,
           "as fast as possible": None}  # slow to fast, left to right
 FASTEST = "as fast as possible"
+CURVE_POINTS = 150      # train points sent to the live view at most (a long run's are thinned)
+KEEP_DECODERS = 3       # a live run's latest decoders kept served; older ones are deleted
+_served_decoders: dict[str, list] = {}  # run id -> [(URL of a decoder it streamed, its step)], oldest first
+_lock = threading.Lock()
 
 
 def speed_label(steps_per_second: float | None) -> str:
     """The speed picker's label for a run's speed limit (Run.speed_limit)."""
     return next((label for label, value in SPEEDS.items() if value == steps_per_second), FASTEST)
-
-CURVE_POINTS = 150      # train points sent to the live view at most (a long run's are thinned)
-KEEP_DECODERS = 3       # a live run's latest decoders kept served; older ones are deleted
-_served_decoders: dict[str, list] = {}  # run id -> [(URL of a decoder it streamed, its step)], oldest first
-_lock = threading.Lock()
 
 
 # ---- a run while it trains ----

@@ -64,8 +64,8 @@ def model_picker() -> Checkpoint:
                  f"{m['kl']:.2f} nats."
                  if {"nelbo", "recon", "kl"} <= set(m) else "")
         trained = f"{len(checkpoint.history)} epochs on" if checkpoint.history else "trained on"
-        st.caption(f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, latent {c.latent_dim}, {beta_text(c, checkpoint.history)}, "
-                   f"{trained} {c.dataset}.{score}")
+        st.caption(f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, latent {c.latent_dim}, "
+                   f"{beta_text(c, checkpoint.history)}, {trained} {c.dataset}.{score}")
         folder = Path(st.session_state[state.MODEL])
         if folder.is_dir():  # (the zip is made when clicked, on another thread: it gets the path, not the session)
             st.download_button("Download this model (.zip)", lambda: zip_checkpoint(folder), f"{folder.name}.zip",

@@ -202,8 +202,8 @@ class _BatchedLoop:
                 if not math.isfinite(loss):
                     self.restore()
                     raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step} in run {k + 1} of "
-                                           f"{count}: the loss became {loss}; every run is back at the weights of its last "
-                                           "finished epoch")
+                                           f"{count}: the loss became {loss}; every run is back at the weights "
+                                           "of its last finished epoch")
                 sums[k] = [total + value * images for total, value in zip(sums[k], (loss, recon, kl))]
                 if self.callback is not None:
                     self.callback(Member(k, StepEvent(epoch, step, steps, loss, recon, kl, betas[k])))

@@ -151,7 +151,7 @@ def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: s
         controls.stop()
         control.release.remote(run_id)
     if "error" in outcome:
-        yield Failed(outcome["error"] + "; nothing saved")
+        yield Failed(outcome["error"].rstrip(".") + "; nothing saved")
         return
     history = outcome["history"]
     yield Trained(config=model.config, tensors={k: v.cpu().numpy() for k, v in model.state_dict().items()},
