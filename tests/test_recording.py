@@ -17,9 +17,12 @@ SMALL = Config(dataset="digits", hidden=(32,), latent_dim=3, batch_size=100, epo
 
 def test_recording_steps_are_log_spaced_from_the_initial_weights_to_the_last():
     steps = recording_steps(6000, 30)
-    assert steps[0] == 0 and steps[-1] == 6000 and steps == sorted(set(steps)) and 20 <= len(steps) <= 30
+    assert steps[0] == 0 and steps[-1] == 6000 and steps == sorted(set(steps)) and len(steps) == 30
     ratios = np.array(steps[10:]) / np.array(steps[9:-1])  # past the first few, each a constant factor on the last
     assert ratios.max() / ratios.min() < 1.1 and steps[len(steps) // 2] < 6000 / 20
+    for total, count in ((120, 40), (41, 40), (40, 40), (10, 40), (100, 2)):  # as many as asked, or every step
+        few = recording_steps(total, count)  # (the digits default, 120 steps, kept 31 of 40)
+        assert few[0] == 0 and few[-1] == total and few == sorted(set(few)) and len(few) == min(count, total + 1)
     assert subset_rows(300).tolist() == list(range(300)) and len(subset_rows(10_000)) == 1000
     assert subset_rows(10_000).tolist() == subset_rows(10_000).tolist()  # the same images every time
 
@@ -37,7 +40,7 @@ def test_a_snapshot_s_means_are_the_model_s_encoding_at_its_step(digits):
     recorder = Keeping(digits, SMALL, count=10)
     recorder.steps = {0, 7, 33}
     train(VAE(SMALL), digits, SMALL, watch=recorder)
-    assert [s.step for s in recorder.snapshots] == [0, 7, 33]
+    assert [s.step for s in recorder.snapshots] == [0, 7, 33, 60]  # and the weights it ended with
     assert recorder.snapshots[1].epoch == pytest.approx(7 / 15)
     for snapshot, weights in zip(recorder.snapshots, recorder.weights):
         model = VAE(SMALL)
@@ -48,6 +51,28 @@ def test_a_snapshot_s_means_are_the_model_s_encoding_at_its_step(digits):
         np.testing.assert_allclose(snapshot.logvar, logvar[:, list(snapshot.dims)].numpy(), rtol=1e-5, atol=1e-6)
     assert not np.allclose(recorder.snapshots[0].mu, recorder.snapshots[2].mu)  # it learned in between
     assert recorder.snapshots[0].pictures.shape == (16, 8, 8) and recorder.snapshots[0].pictures.dtype == np.uint8
+
+
+def test_a_stopped_run_s_recording_ends_with_the_weights_it_keeps(digits):
+    """Stopped at step 40 (ten steps into epoch 3), the run goes back to epoch 2's weights: its recording drops
+    the snapshots after step 30 and ends with a snapshot of the weights kept, at step 30."""
+    class StopAt:
+        def __init__(self, checks):
+            self.checks = checks
+
+        def is_set(self):
+            self.checks -= 1
+            return self.checks < 0
+
+    model, recorder = VAE(SMALL), Recorder(digits, SMALL, count=60)
+    history = train(model, digits, SMALL, watch=recorder, stop=StopAt(40))
+    assert history.stopped and len(history.epochs) == 2
+    steps = [s.step for s in recorder.snapshots]
+    assert steps == list(range(31)) and recorder.snapshots[-1].epoch == 2.0
+    with torch.no_grad():
+        mu, _ = model.encode(digits.test_x)
+    last = recorder.snapshots[-1]
+    np.testing.assert_allclose(last.mu, mu[:, list(last.dims)].numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])

@@ -43,11 +43,20 @@ def subset_rows(n_test: int, most: int = SUBSET) -> np.ndarray:
 
 
 def recording_steps(total_steps: int, count: int) -> list[int]:
-    """About count steps from 0 (the initial weights) to total_steps, spaced logarithmically."""
+    """count steps from 0 (the initial weights) to total_steps (all of them if there are fewer), spaced
+    logarithmically: the first ones one apart until a constant factor between two steps moves them by one at least
+    (rounded log-spaced steps repeat at the start: 40 asked over 120 steps gave 31)."""
     if count < 2 or total_steps < 1:
         return [0]
-    spaced = np.geomspace(1, total_steps, count - 1).round().astype(int)
-    return sorted({0, *spaced.tolist(), total_steps})
+    m = count - 1  # the steps after the initial weights
+    if m >= total_steps:
+        return list(range(total_steps + 1))
+    k = next((k for k in range(1, m) if k * ((total_steps / k) ** (1 / (m - k)) - 1) >= 1), m)  # m: count is 2
+    ratio = (total_steps / k) ** (1 / (m - k)) if m > k else 1.0
+    steps = [0, *range(1, k), *(math.floor(k * ratio ** i + 0.5) for i in range(m - k)), total_steps]
+    for i in range(1, len(steps)):  # whole steps one apart at least (rounding cannot do less, but it is cheap)
+        steps[i] = max(steps[i], steps[i - 1] + 1)
+    return steps
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,9 @@ class Watch:
     def hold(self, model, step: int, epoch: float) -> None:
         """The run is about to wait (paused) after step, which took no snapshot: a live view takes one."""
 
+    def end(self, model, step: int, epoch: float) -> None:
+        """The run ended with model's weights as they were after step (a stopped run's last finished epoch)."""
+
 
 class Watches(Watch, list):
     """Several watches as one (a recording and a live view of one run): each takes the snapshots it wants."""
@@ -139,6 +151,10 @@ class Watches(Watch, list):
         for watch in self:
             watch.hold(model, step, epoch)
 
+    def end(self, model, step: int, epoch: float) -> None:
+        for watch in self:
+            watch.end(model, step, epoch)
+
 
 class Recorder(Watch):
     """Snapshots with pictures at count log-spaced steps of a run of config on data (recording_steps), kept: the
@@ -159,6 +175,13 @@ class Recorder(Watch):
 
     def take(self, model, step: int, epoch: float) -> None:
         self.snapshots.append(take_snapshot(model, self.x_subset, step, epoch, pictures=True))
+
+    def end(self, model, step: int, epoch: float) -> None:
+        """The recording ends with the weights the checkpoint keeps: a stopped run's snapshots after its last
+        finished epoch are dropped (its replay had ended on weights it no longer had, or an epoch before them), and
+        the last is taken again (EMA's average is published after the last step)."""
+        self.snapshots = [s for s in self.snapshots if s.step < step]
+        self.take(model, step, epoch)
 
 
 class LiveWatch(Watch):

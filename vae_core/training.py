@@ -97,7 +97,8 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
     can also pause the run, take single steps, limit its speed and change beta and the learning rate mid-run
     (applied from the next step, and recorded in that epoch's record under "changes").
     watch (a recording.Recorder or LiveWatch) takes snapshots of the model before the first step and after the
-    steps it wants.
+    steps it wants, and is told the weights the run ends with (Watch.end: a stop goes back to the last finished
+    epoch, and EMA publishes its average).
     A stop mid-epoch restores the weights of the last finished epoch (the initial ones before the first), so
     the model, History.epochs and History.test always describe the same finished epochs. A non-finite loss
     restores them too and raises TrainingDiverged. Precision "auto" is resolved for device, in model.config too.
@@ -111,18 +112,26 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
         if watch.wants(0):
             watch.take(model, 0, 0.0)
     history = History()
+    steps_per_epoch = math.ceil(len(data.train_x) / config.batch_size)
+
+    def ended():  # the weights it ends with, as trained; a watch's last snapshot shows them
+        model.config = as_changed(config, history)
+        if watch is not None:
+            done = len(history.epochs)
+            watch.end(model, done * steps_per_epoch, float(done))
+
     for epoch in range(1, config.epochs + 1):
         start = time.perf_counter()
         try:
             sums = loop.run_epoch(train_x, epoch, stop)
         except TrainingDiverged as e:
             e.history = history
-            model.config = as_changed(config, history)  # the weights it is back at, as they were trained
+            ended()  # back at the last finished epoch's weights
             raise
         if sums is None:  # stopped: back to the last finished epoch, so weights, history and metrics agree
             history.stopped = True
             loop.restore_weights()
-            model.config = as_changed(config, history)
+            ended()
             return history
         train_seconds = time.perf_counter() - start
         loop.publish_average()  # with ema, the averaged weights are evaluated, kept and saved
@@ -134,7 +143,7 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
         history.epochs.append(record)
         if callback is not None:
             callback(EpochEvent(epoch, config.epochs, record))
-    model.config = as_changed(config, history)
+    ended()
     return history
 
 
