@@ -20,7 +20,7 @@ def form_values(run: Run | None) -> dict:
             "train_binarize": c.binarize, "train_precision": c.precision,
             "train_channels": ",".join(map(str, c.channels)), "train_lr_decay": float(c.lr_decay),
             "train_ema": float(c.ema),
-            "train_speed": live.speed_label(run.speed_limit) if run is not None else live.FASTEST,
+            "train_speed": live.speed_label(run.speed_limit) if run is not None else live.WATCHABLE,
             "train_record": run.record if run is not None else 40}
 
 
@@ -62,9 +62,10 @@ with st.form("train_form"):  # (every widget takes its value from the session st
                              key="train_ema", help="the average of the weights over about 1/(1-decay) steps is "
                                                    "evaluated and saved; 0 saves the last weights")
     i, j = st.columns(2)
-    speed = i.select_slider("Speed to begin with", list(live.SPEEDS), key="train_speed",
-                            help="the most steps a second; slow enough, even a digits run can be watched for a "
-                                 "minute (it can be changed while the run trains)")
+    speed = i.selectbox("Speed to begin with", [live.WATCHABLE, *live.SPEEDS], key="train_speed",
+                        help="the most steps a second (it can be changed while the run trains); watchable: the "
+                             f"slowest of these speeds that ends the run within {live.WATCHABLE_SECONDS} s, so "
+                             "that a digits run can be watched (an MNIST run goes as fast as it can)")
     record = j.number_input("Snapshots kept for a replay", 0, MOST_SNAPSHOTS, key="train_record",
                             help="at log-spaced steps (the first steps change most), kept with the checkpoint; "
                                  "0 keeps none")
@@ -81,7 +82,7 @@ if start:
         st.error(str(e))
     else:
         [run] = my_runs.start(config, data, config, live=True, record=int(record))
-        run.speed(live.SPEEDS[speed])
+        run.speed(live.start_speed(speed, config.epochs * config.steps_per_epoch(len(data.train_x))))
         my_runs.keep(state.JOB, run)
 
 

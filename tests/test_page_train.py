@@ -6,7 +6,7 @@ import pytest
 
 from headless import app_test as page
 from headless import ROOT, browser_pictures
-from ui import state
+from ui import live, state
 from waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("private_runs")
@@ -16,6 +16,7 @@ def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path, ray_address
     at = page("app_pages/train.py").run()
     at.number_input(key="train_epochs").set_value(2)
     at.text_input(key="train_hidden").set_value("32")
+    at.selectbox(key="train_speed").set_value(live.FASTEST)  # watchable, the default, would take 24 s
     at.button(key="FormSubmitter:train_form-Start training").click().run()
     job = at.session_state[state.JOB]
     job.join(timeout=60)
@@ -48,6 +49,26 @@ def test_a_model_without_a_recording_says_so_and_a_broken_recording_is_told_not_
     (broken / "recording.safetensors").write_bytes(b"not a recording")
     at = page("app_pages/train.py", **{state.MODEL: str(broken)}).run()
     assert not at.exception and "cannot be replayed" in at.warning[0].value
+
+
+def test_a_run_starts_watchable_by_default_the_slowest_speed_that_ends_it_within_30_seconds(ray_address):
+    """The digits default (10 epochs of 12 steps) at 10 steps a second: as fast as possible, the default before,
+    ended it before its live view had shown anything. A run too long to end within 30 s at 100 steps a second
+    goes as fast as it can."""
+    assert [live.start_speed(live.WATCHABLE, n) for n in (24, 120, 720, 3000, 3001)] == [1, 10, 30, 100, None]
+    assert live.start_speed("3 steps/s", 4690) == 3 and live.start_speed(live.FASTEST, 24) is None
+    at = page("app_pages/train.py").run()
+    assert at.selectbox(key="train_speed").value == live.WATCHABLE
+    at.text_input(key="train_hidden").set_value("32")
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    job = at.session_state[state.JOB]
+    try:
+        assert job.speed_limit == 10
+        at.run()
+        assert at.select_slider(key=f"speed_{job.id}").value == "10 steps/s"  # the live control starts there
+    finally:
+        job.stop()
+        job.join(timeout=60)
 
 
 def test_bad_hidden_sizes_are_refused_with_a_message():
@@ -83,6 +104,7 @@ def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(dig
         waiting = next(j for j in others if j.state == "queued")
         at = page("app_pages/train.py").run()
         at.number_input(key="train_epochs").set_value(3)
+        at.selectbox(key="train_speed").set_value(live.FASTEST)
         at.button(key="FormSubmitter:train_form-Start training").click().run()
         job = at.session_state[state.JOB]
         wait_until(lambda: job.state == "queued", 120, lambda: job.state)
@@ -110,12 +132,13 @@ def test_a_run_with_short_epochs_shows_its_real_step(ray_address):
     import json
     import re
 
-    from ui import live, served
+    from ui import served
 
     at = page("app_pages/train.py").run()
     at.number_input(key="train_epochs").set_value(400)
     at.number_input(key="train_batch").set_value(500)
     at.text_input(key="train_hidden").set_value("32")
+    at.selectbox(key="train_speed").set_value(live.FASTEST)
     at.button(key="FormSubmitter:train_form-Start training").click().run()
     job = at.session_state[state.JOB]
     seen = []

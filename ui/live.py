@@ -32,6 +32,8 @@ _replay = component("training_replay", "replay.js")
 SPEEDS = {"1 step/s": 1.0, "3 steps/s": 3.0, "10 steps/s": 10.0, "30 steps/s": 30.0, "100 steps/s": 100.0,
           "as fast as possible": None}  # slow to fast, left to right
 FASTEST = "as fast as possible"
+WATCHABLE = "watchable: over in 30 s at most"  # a run's speed to begin with (start_speed)
+WATCHABLE_SECONDS = 30
 CURVE_POINTS = 150      # train points sent to the live view at most (a long run's are thinned)
 KEEP_DECODERS = 3       # a live run's latest decoders kept served; older ones are deleted
 _served_decoders: dict[str, list] = {}  # run id -> [(URL of a decoder it streamed, its step)], oldest first
@@ -41,6 +43,16 @@ _lock = threading.Lock()
 def speed_label(steps_per_second: float | None) -> str:
     """The speed picker's label for a run's speed limit (Run.speed_limit)."""
     return next((label for label, value in SPEEDS.items() if value == steps_per_second), FASTEST)
+
+
+def start_speed(choice: str, total_steps: int) -> float | None:
+    """A run's speed to begin with: a SPEEDS label's, or for WATCHABLE the slowest of them that ends total_steps
+    within WATCHABLE_SECONDS (the digits default's 120 steps at 10 a second; an MNIST run as fast as it goes, which
+    takes longer than that anyway); as fast as possible, the default before, ended a digits run before its live
+    view had shown anything."""
+    if choice != WATCHABLE:
+        return SPEEDS[choice]
+    return next((v for v in SPEEDS.values() if v is not None and total_steps / v <= WATCHABLE_SECONDS), None)
 
 
 # ---- a run while it trains ----

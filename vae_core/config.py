@@ -116,6 +116,10 @@ class Config:
             body = convs + _dense_weights([grid, *hidden]) + _dense_weights([z, *hidden[::-1], grid])
         return body + 2 * (hidden[-1] * z + z)  # the mu and logvar heads
 
+    def steps_per_epoch(self, train_size: int) -> int:
+        """Optimiser steps an epoch over train_size images (the last batch may be short)."""
+        return math.ceil(train_size / self.batch_size)
+
     def replace(self, **changes) -> Config:
         return dataclasses.replace(self, **changes)
 

@@ -164,7 +164,7 @@ class Recorder(Watch):
         self.rows = subset_rows(len(data.test_x))
         super().__init__(data.test_x[torch.from_numpy(self.rows)])
         self.labels = data.test_y[torch.from_numpy(self.rows)].numpy()
-        total = config.epochs * math.ceil(len(data.train_x) / config.batch_size)
+        total = config.epochs * config.steps_per_epoch(len(data.train_x))
         self.steps, self.snapshots = set(recording_steps(total, count)), []
 
     def recording(self) -> Recording:

@@ -112,7 +112,7 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
         if watch.wants(0):
             watch.take(model, 0, 0.0)
     history = History()
-    steps_per_epoch = math.ceil(len(data.train_x) / config.batch_size)
+    steps_per_epoch = config.steps_per_epoch(len(data.train_x))
 
     def ended():  # the weights it ends with, as trained; a watch's last snapshot shows them
         model.config = as_changed(config, history)
