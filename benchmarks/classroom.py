@@ -12,7 +12,7 @@ With --live it measures the live view instead: that many sessions each watch the
 epochs at 10 steps a second, on a Ray node declaring a CPU per run so that all of them train at once), and it
 reports the web server's CPU with every live view open against the same runs with every page closed (the runs'
 own cost to the server: following their events), and the bytes each page received (websocket frames and the
-decoders it fetched) per second.
+pictures it fetched) per second.
 
 The app runs as `./run app` does (nothing configured: the first training starts a local Ray instance on
 127.0.0.1), sessions are contexts of one headless Debian chromium. A session drags its first slider back and
@@ -185,7 +185,7 @@ def cli_train(args: list[str], out: Path) -> tuple[float, dict]:
     return time.perf_counter() - start, json.loads((out / "metrics.json").read_text())
 
 
-def watch_live(browser, url, speed_presses: int = 3):
+def watch_live(browser, url, speed: str = "10 steps/s"):
     """A session on the Train page that starts a 300-epoch digits run at 10 steps a second and counts the bytes it
     receives (HTTP responses as they came over the wire, websocket frames' payloads); returns (page, counter)."""
     context = browser.new_context(viewport={"width": 1200, "height": 900})
@@ -204,10 +204,8 @@ def watch_live(browser, url, speed_presses: int = 3):
     epochs = page.get_by_role("spinbutton", name="Epochs", exact=True)
     epochs.fill("300")
     epochs.press("Tab")
-    speed = page.get_by_role("slider", name="Speed to begin with")
-    speed.focus()
-    for _ in range(speed_presses):  # as fast as possible -> 100 -> 30 -> 10 steps/s
-        speed.press("ArrowLeft")
+    page.get_by_role("combobox", name="Speed to begin with").click()
+    page.get_by_role("option", name=speed).click()
     click_start(page)
     return page, received
 

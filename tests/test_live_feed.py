@@ -51,28 +51,44 @@ def test_the_curves_extended_as_a_run_s_events_come_equal_the_curves_made_from_s
     assert live.CURVE_POINTS // 2 < len(drawn["train"]) <= live.CURVE_POINTS + 1
 
 
-def test_a_feed_is_written_as_events_come_what_comes_sooner_later_and_removed_with_its_run(run, tmp_path):
+def test_a_feed_is_written_as_events_come_what_comes_sooner_later_and_removed_with_its_run(run, tmp_path,
+                                                                                          monkeypatch):
+    """Each snapshot's pictures are served beside the feed under a name of the run's (the view shows a snapshot
+    once its pictures are here); the run's last KEEP_PICTURES are kept, and none once it ended."""
+    monkeypatch.setattr(served, "FOLDER", tmp_path)
     path = tmp_path / "live-feed.json"
     writer = live._FeedWriter(path)
 
     def snapshot(step):
         run.snapshot = Snapshot(step=step, epoch=step / 12, dims=(0, 1), mu=np.zeros((5, 2), np.float32),
-                                logvar=np.zeros((5, 2), np.float32), kl_per_dim=np.ones(2, np.float32))
+                                logvar=np.zeros((5, 2), np.float32), kl_per_dim=np.ones(2, np.float32),
+                                pictures=np.full((16, 8, 8), step, np.uint8))
         run.steps = run.steps + [(step, 0.0, 100.0, 5.0)]
         writer(run)
 
+    def served_pictures(feed) -> bytes:
+        return (tmp_path / feed["snapshot"]["pictures"].rsplit("/", 1)[-1]).read_bytes()
+
     snapshot(1)
-    assert json.loads(path.read_text())["snapshot"]["step"] == 1  # the first event is written at once
+    feed = json.loads(path.read_text())
+    assert feed["snapshot"]["step"] == 1  # the first event is written at once
+    assert served_pictures(feed) == bytes([1]) * 16 * 64
     snapshot(2)  # within the gap: left for a timer, which writes it
     snapshot(3)
     wait_until(lambda: json.loads(path.read_text())["snapshot"]["step"] == 3, 5, "the last step written")
     feed = json.loads(path.read_text())
     assert feed["current"] == 0 and feed["progress"]["text"].startswith("epoch 1 of 300")  # training, not waiting
     assert [p[0] for p in feed["curves"]["train"]] == [1, 2, 3]
+    assert served_pictures(feed) == bytes([3]) * 16 * 64
+    for step in range(4, 8):
+        time.sleep(live.FEED_GAP)
+        snapshot(step)
+    pictures = sorted(p.name for p in tmp_path.glob("live-*.bin"))
+    assert len(pictures) == live.KEEP_PICTURES and pictures[-1].endswith("-7.bin")  # older ones deleted
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
     run.state = RunState.DONE
     writer(run)
-    assert not path.exists()
+    assert not path.exists() and not list(tmp_path.glob("live-*"))
 
 
 def test_the_served_folder_deletes_files_idle_for_a_day_at_most_once_a_minute(tmp_path, monkeypatch):

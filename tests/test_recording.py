@@ -9,8 +9,8 @@ import torch
 
 from vae_core import VAE, CheckpointError, Config, train
 from vae_core.events import StepEvent
-from vae_core.recording import (RECORDING, LiveWatch, Recorder, load_recording, recording_steps, save_recording,
-                                subset_rows)
+from vae_core.recording import (RECORDING, LiveWatch, Recorder, load_recording, picture_latents, recording_steps,
+                                save_recording, subset_rows)
 
 SMALL = Config(dataset="digits", hidden=(32,), latent_dim=3, batch_size=100, epochs=4, seed=1)  # 15 steps an epoch
 
@@ -108,21 +108,31 @@ def test_a_recording_round_trips_through_a_checkpoint_folder_and_refuses_a_forge
         load_recording(tmp_path, 3, SMALL.image_shape)
 
 
-def test_a_live_watch_sends_the_decoder_within_its_byte_budget(digits):
-    """A run paced at 60 steps a second (a second of training): means with every snapshot, the decoder's 9 KB only
-    as often as 30 KB/s of weights allow."""
+def test_a_live_watch_sends_each_snapshot_with_its_pictures_within_its_byte_budget(digits):
+    """A run paced at 60 steps a second (a second of training): with no interval of its own, every step's snapshot
+    with the pictures decoded from that step's weights (a wider model's 16 samples from the prior, 1 KB); with a
+    budget of 10 KB/s, one every 0.1 s at most."""
     from vae_core.controls import Controls
+    from vae_core.evaluation import decode_images
+
+    class Keeping(LiveWatch):
+        def take(self, model, step, epoch):
+            super().take(model, step, epoch)
+            self.expected = getattr(self, "expected", []) + [decode_images(model, picture_latents(3))]
 
     sent, controls = [], Controls()
     controls.speed(60)
-    watch = LiveWatch(digits.test_x, sent.append, every=0.0, bytes_per_second=30_000, decoder_every=0.0)
+    watch = Keeping(digits.test_x, sent.append, every=0.0, bytes_per_second=1e9)
     train(VAE(SMALL), digits, SMALL, watch=watch, stop=controls)
-    assert len(sent) == 61 and sent[0].decoder is not None  # every step, and the initial weights' decoder
-    with_weights = [s for s in sent if s.decoder]
-    assert all(s.mu.shape == (len(digits.test_x), 2) for s in sent)
-    weights = sum(len(s.decoder) for s in with_weights[1:])
-    assert 2 <= len(with_weights) < len(sent)  # some, not all: the budget holds the rest back
-    assert weights <= 30_000 * (watch.last - watch.started + 1.0)
+    assert [s.step for s in sent] == list(range(61))  # every step
+    assert all(s.mu.shape == (len(digits.test_x), 2) and s.pictures.shape == (16, 8, 8) for s in sent)
+    for snapshot, expected in zip(sent, watch.expected):  # the pictures are of the snapshot's own step
+        np.testing.assert_array_equal(snapshot.pictures, (expected.numpy() * 255).round().astype(np.uint8))
+    assert not np.array_equal(sent[0].pictures, sent[-1].pictures)
+    sent.clear()
+    watch = LiveWatch(digits.test_x, sent.append, every=0.0, bytes_per_second=10_000)
+    train(VAE(SMALL), digits, SMALL, watch=watch, stop=controls)
+    assert watch.every == pytest.approx(16 * 64 / 10_000) and 5 <= len(sent) <= 13
 
 
 def test_the_shipped_recording_replays_as_a_gif_a_frame_per_snapshot_with_each_class_in_its_colour():

@@ -1,7 +1,7 @@
-"""Watching a model learn: the live view of a run while it trains (the snapshots its worker streams, Run.snapshot
-and Run.decoder), its controls (pause, one step, speed, beta and the learning rate), and the replay of a
+"""Watching a model learn: the live view of a run while it trains (the snapshots its worker streams, Run.snapshot,
+each with its pictures), its controls (pause, one step, speed, beta and the learning rate), and the replay of a
 checkpoint's recording with its GIF. The browser draws everything (ui/decoder's live.js and replay.js); the server
-sends a snapshot's numbers, and a decoder's weights or a recording by URL, never a frame.
+sends a snapshot's numbers and its pictures' bytes, or a recording by URL, never a frame.
 """
 from __future__ import annotations
 
@@ -35,8 +35,9 @@ FASTEST = "as fast as possible"
 WATCHABLE = "watchable: over in 30 s at most"  # a run's speed to begin with (start_speed)
 WATCHABLE_SECONDS = 30
 CURVE_POINTS = 150      # train points sent to the live view at most (a long run's are thinned)
-KEEP_DECODERS = 3       # a live run's latest decoders kept served; older ones are deleted
-_served_decoders: dict[str, list] = {}  # run id -> [(URL of a decoder it streamed, its step)], oldest first
+KEEP_PICTURES = 3       # a live run's latest snapshots' pictures kept served; older ones are deleted
+_served_pictures: dict[str, tuple] = {}  # run id -> (its names' token, [(URL of a snapshot's pictures, its step)],
+                                         # oldest first)
 _lock = threading.Lock()
 
 
@@ -116,14 +117,14 @@ def _change(run: Run, beta: float, lr: float) -> None:
 def live_view(run: Run, *, key: str = "live_view") -> None:
     """The run's live view, drawn in the browser from its feed (feed()): call it once per page run, not from a
     redrawn block; the browser fetches the feed twice a second, so nothing here reruns to move it."""
-    latent_dim = run.config.latent_dim
+    config = run.config
     rows = subset_rows(len(run.data.test_x))
-    latents, nrow = picture_latents(latent_dim).numpy(), pictures_per_row(latent_dim)
     data = {
-        "key": key, "run": run.id, "feed": feed(run), "every": FEED_EVERY, "latentDim": latent_dim,
+        "key": key, "run": run.id, "feed": feed(run), "every": FEED_EVERY, "latentDim": config.latent_dim,
         "extent": RANGE, "palette": PALETTE,
         "labels": served.url(run.data.test_y[rows].numpy().astype(np.uint8).tobytes()),
-        "latents": served.url(np.ascontiguousarray(latents, "<f4").tobytes()), "count": len(latents), "nrow": nrow,
+        "count": len(picture_latents(config.latent_dim)), "nrow": pictures_per_row(config.latent_dim),
+        "height": int(config.image_shape[1]), "width": int(config.image_shape[2]),
     }
     _live(key=key, data=data, height="content", on_ended_change=lambda: None)  # its feed is gone: the page reruns
     _legend(run.data.classes)
@@ -138,8 +139,8 @@ _feeds: dict[str, tuple] = {}  # run id -> (the URL of its feed, its _FeedWriter
 
 
 def feed(run: Run) -> str:
-    """The URL of the run's feed: a small JSON file (its latest snapshot, curves, step and state, and its latest
-    decoder's URL) written from the run's own thread as its events come, at most every FEED_GAP, under a name
+    """The URL of the run's feed: a small JSON file (its latest snapshot with its pictures' URL, curves, step and
+    state) written from the run's own thread as its events come, at most every FEED_GAP, under a name
     nobody can guess; deleted when the run ends."""
     with _lock:
         if run.id not in _feeds:
@@ -168,7 +169,7 @@ class _FeedWriter:
             if not run.active:
                 self.path.unlink(missing_ok=True)
                 with _lock:
-                    for url, *_ in _served_decoders.pop(run.id, []):
+                    for url, _ in _served_pictures.pop(run.id, (None, []))[1]:
                         served.forget(url)
                     _feeds.pop(run.id, None)
                 return
@@ -192,13 +193,13 @@ class _FeedWriter:
 
 def _feed_content(run: Run) -> dict:
     """The feed but its curves (_Curves)."""
-    snapshot, (decoder, decoder_step) = run.snapshot, _decoder(run)
+    snapshot = run.snapshot
     return {
         "snapshot": None if snapshot is None else {
             "step": snapshot.step, "epoch": round(snapshot.epoch, 3), "dims": list(snapshot.dims),
             "mu": _base64(snapshot.mu), "logvar": _base64(snapshot.logvar),
-            "kl": [round(float(v), 5) for v in snapshot.kl_per_dim]},
-        "decoder": decoder, "decoderStep": decoder_step, "current": run.steps_done,
+            "kl": [round(float(v), 5) for v in snapshot.kl_per_dim], "pictures": _pictures(run.id, snapshot)},
+        "current": run.steps_done,
         "progress": {"fraction": round(run.fraction, 4),
                      "text": progress.line(run) if run.state == RunState.RUNNING else progress.waiting(run) or ""},
     }
@@ -268,21 +269,21 @@ def _base64(array: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(np.clip(array, -6e4, 6e4), "<f2").tobytes()).decode()
 
 
-def _decoder(run: Run) -> tuple[str | None, int | None]:
-    """The URL of the run's latest streamed decoder (its worker sends one a second at most) and its step; a run's
-    older decoders are deleted as newer ones come."""
-    if run.decoder is None:
-        return None, None
-    step, blob = run.decoder
+def _pictures(run_id: str, snapshot) -> str:
+    """The URL of the snapshot's pictures (uint8, [P, H, W]), under a name of its run's and step's that nobody can
+    guess (not by content: two students' runs of one config draw the same pictures, and one run deleting its old
+    ones took them from the other); a run's older ones are deleted as newer ones come."""
     with _lock:
-        sent = _served_decoders.setdefault(run.id, [])
-        if sent and sent[-1][1] == step:
-            return sent[-1]
-        url = served.url(blob)  # hashed once per decoder (MNIST's 2 MB take milliseconds)
-        sent.append((url, step))
-        while len(sent) > KEEP_DECODERS:
+        token, sent = _served_pictures.setdefault(run_id, (secrets.token_hex(16), []))
+        if sent and sent[-1][1] == snapshot.step:
+            return sent[-1][0]
+        name = f"live-{token}-{snapshot.step}.bin"
+        served.write_file(served.FOLDER / name, np.ascontiguousarray(snapshot.pictures, np.uint8).tobytes(),
+                          sweep=False)
+        sent.append((served.path_url(name), snapshot.step))
+        while len(sent) > KEEP_PICTURES:
             served.forget(sent.pop(0)[0])
-        return url, step
+        return sent[-1][0]
 
 
 # ---- a recording ----

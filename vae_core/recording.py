@@ -1,9 +1,9 @@
 """Watching a latent space form: snapshots of a model while it trains, and recordings of them kept with a checkpoint.
 
 A snapshot holds, for a fixed subset of the test set (the same images in every snapshot), the posterior means and
-log-variances on the two dimensions with the most KL at that moment, every dimension's KL, and either the decoder's
-packed weights (a live view: the browser decodes from them) or a few decoded pictures (a recording: the decoded
-manifold of a 2-D model, samples from the prior of a wider one), which keep a recording of a large decoder small.
+log-variances on the two dimensions with the most KL at that moment, every dimension's KL, and a few decoded
+pictures (the decoded manifold of a 2-D model, samples from the prior of a wider one), which keep a recording of a
+large decoder small and a live view's pictures of the same step as its map.
 A recording is snapshots at log-spaced steps (the first steps change most), saved as recording.safetensors beside
 the weights; train() takes a Recorder or a LiveWatch as its watch.
 """
@@ -23,7 +23,6 @@ from safetensors.numpy import save_file
 from .checkpoint import atomic_write
 from .errors import CheckpointError
 from .evaluation import decode_images, manifold_latents, prior_latents
-from .export import pack_decoder
 from .objective import kl_per_dim
 
 RECORDING = "recording.safetensors"
@@ -68,13 +67,11 @@ class Snapshot:
     mu: np.ndarray                   # [M, 2] posterior means of the subset on dims, float32
     logvar: np.ndarray               # [M, 2] their log-variances
     kl_per_dim: np.ndarray           # [D] each dimension's KL, averaged over the subset
-    decoder: bytes | None = None     # export.pack_decoder's blob (live)
-    pictures: np.ndarray | None = None  # [P, H, W] uint8 decoded pictures (recorded)
+    pictures: np.ndarray | None = None  # [P, H, W] uint8 pictures decoded from picture_latents
 
 
 @torch.no_grad()
-def take_snapshot(model, x_subset: torch.Tensor, step: int, epoch: float, *, decoder: bool = False,
-                  pictures: bool = False) -> Snapshot:
+def take_snapshot(model, x_subset: torch.Tensor, step: int, epoch: float, *, pictures: bool = False) -> Snapshot:
     """The snapshot of model now, over the flattened images x_subset (on the model's device)."""
     mu, logvar = model.encode(x_subset)
     mu, logvar = mu.float(), logvar.float()
@@ -83,7 +80,6 @@ def take_snapshot(model, x_subset: torch.Tensor, step: int, epoch: float, *, dec
     dims = (0, 1) if len(kl) == 2 else (int(order[0]), int(order[1] if len(order) > 1 else order[0]))
     return Snapshot(step=step, epoch=epoch, dims=dims, mu=mu[:, list(dims)].cpu().numpy(),
                     logvar=logvar[:, list(dims)].cpu().numpy(), kl_per_dim=kl,
-                    decoder=pack_decoder(model) if decoder else None,
                     pictures=_pictures(model) if pictures else None)
 
 
@@ -185,33 +181,26 @@ class Recorder(Watch):
 
 
 class LiveWatch(Watch):
-    """A snapshot every `every` seconds for a live view, handed to send(). The means (at most SUBSET rows, two
-    dimensions) go with every one; the decoder's weights go with one at most every decoder_every seconds, and only
-    while the weights sent so far stay within bytes_per_second, so a large decoder (MNIST's 1.6 MB) is sent less
-    often than the means."""
+    """A snapshot with its pictures (picture_latents decoded) for a live view, handed to send(): every `every`
+    seconds, or less often where the pictures alone would pass bytes_per_second (MNIST's manifold, 78 KB, once a
+    second). The map, the KL bars and the pictures the view shows are of one step: decoder weights streamed on
+    their own (MNIST's 1.6 MB within a byte budget) had left the pictures 40 s behind the map."""
 
     def __init__(self, x_subset: torch.Tensor, send: Callable[[Snapshot], None], every: float = 0.5,
-                 bytes_per_second: float = 40_000, decoder_every: float = 1.0):
+                 bytes_per_second: float = 80_000):
         super().__init__(x_subset)
-        self.send, self.every, self.rate, self.decoder_every = send, every, bytes_per_second, decoder_every
-        self.last, self.started, self.weights_sent = -float("inf"), time.monotonic(), 0
-        self.last_decoder = -float("inf")
+        self.send, self.every, self.rate, self.last = send, every, bytes_per_second, -float("inf")
 
     def wants(self, step: int) -> bool:
         return step == 0 or time.monotonic() - self.last >= self.every
 
     def hold(self, model, step: int, epoch: float) -> None:
-        self.take(model, step, epoch, due=True)
+        self.take(model, step, epoch)
 
-    def take(self, model, step: int, epoch: float, due: bool = False) -> None:
+    def take(self, model, step: int, epoch: float) -> None:
         self.last = time.monotonic()
-        allowed = self.rate * (self.last - self.started + 1.0) - self.weights_sent  # a second's worth to begin with
-        weights = 4 * sum(p.numel() for p in model.decoder.parameters()) + 4096
-        due = due or self.last - self.last_decoder >= self.decoder_every
-        snapshot = take_snapshot(model, self.x_subset, step, epoch, decoder=step == 0 or (due and weights <= allowed))
-        if snapshot.decoder is not None:
-            self.last_decoder = self.last
-            self.weights_sent += len(snapshot.decoder) if step else 0  # the initial weights are not counted
+        snapshot = take_snapshot(model, self.x_subset, step, epoch, pictures=True)
+        self.every = max(self.every, snapshot.pictures.nbytes / self.rate)
         self.send(snapshot)
 
 

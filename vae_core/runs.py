@@ -14,7 +14,6 @@ A job's fields are replaced, never mutated in place, so a reader in another thre
 """
 from __future__ import annotations
 
-import dataclasses
 import enum
 import logging
 import threading
@@ -230,8 +229,7 @@ class Run(Job):
     checkpoint: Path | None = None
     record: int = 0                   # snapshots its checkpoint keeps (recording.safetensors); 0: none
     live: bool = False                # stream snapshots while it trains (a live view)
-    snapshot: Snapshot | None = None  # the latest one streamed
-    decoder: tuple[int, bytes] | None = None     # the latest decoder streamed: (its step, its packed weights)
+    snapshot: Snapshot | None = None  # the latest one streamed, with its pictures
     changes: list = field(default_factory=list)  # beta / lr changed while it trained: {"step", "epoch", ...}
     paused: bool = False              # told to pause (and not to resume since)
     speed_limit: float | None = None  # the most steps a second it was last told to take (None: as fast as possible)
@@ -325,9 +323,7 @@ class Run(Job):
             self.preview, self.history = event.preview, self.history + [event.record]
             self.epoch, self.step = event.record["epoch"], 0
         elif isinstance(event, Snapshot):
-            self.snapshot = dataclasses.replace(event, decoder=None)
-            if event.decoder is not None:
-                self.decoder = (event.step, event.decoder)
+            self.snapshot = event
         elif isinstance(event, Changed):
             self.changes = self.changes + [{"step": event.step, "epoch": event.epoch,
                                             **{k: v for k, v in (("beta", event.beta), ("lr", event.lr)) if v is not None}}]
@@ -461,7 +457,7 @@ def start_runs(configs: Config | Mapping[str, Config], data: Dataset, folder: st
 
     One Config is saved into folder itself; a mapping of names to configs (sweep_configs, remedy_configs) into
     folder/name each. cpus overrides the CPU budget of every run (else cluster.job_cpus of the dataset); record keeps
-    that many snapshots in each checkpoint; live streams snapshots while they train (Run.snapshot, Run.decoder).
+    that many snapshots in each checkpoint; live streams snapshots while they train (Run.snapshot).
     batched trains them as one program in one task (batched.train_batched; by default where they can, neither live
     nor recorded), with the CPUs of its runs together, at most half the largest node's.
     """

@@ -1,13 +1,14 @@
-// The live view of a run while it trains: the latest snapshot's posterior means of a fixed subset of the test set
-// (moving smoothly from the last snapshot's), the decoded manifold or prior samples decoded here from that
-// snapshot's decoder weights, each dimension's KL on one scale, the aggregate posterior against N(0, 1), and the
-// training curves with the current step marked. It fetches the run's feed (ui/live.py: a small JSON file the
-// server rewrites as the run's events come: the snapshot's numbers in base64 float16, the curves, the URL of the
-// latest decoder) every data.every seconds; the server reruns nothing for it and draws nothing.
+// The live view of a run while it trains, all of one step (the latest snapshot's): the posterior means of a fixed
+// subset of the test set (moving smoothly from the last snapshot's), the decoded manifold or prior samples the
+// worker decoded from the weights of that step, each dimension's KL on one scale, the aggregate posterior against
+// N(0, 1), and the training curves with that step marked. It fetches the run's feed (ui/live.py: a small JSON file
+// the server rewrites as the run's events come: the snapshot's numbers in base64 float16 and its pictures' URL,
+// the curves) every data.every seconds, then the snapshot's pictures, and shows the snapshot once they are here;
+// the server reruns nothing for it and draws nothing.
 
 import { element, mountOnce } from "./base.js";
-import { loadBytes, loadDecoder, loadFloats } from "./decoder.js";
-import { density, drawCurves, halvesFromBase64, learningPanels, panel, showMap, showStats } from "./plots.js";
+import { loadBytes } from "./decoder.js";
+import { density, drawCurves, halvesFromBase64, learningPanels, panel, pictureAt, showMap, showStats } from "./plots.js";
 import { DecodingView } from "./view.js";
 
 const views = new WeakMap();  // parentElement -> LiveView
@@ -48,15 +49,13 @@ class LiveView extends DecodingView {
     this.component = component;
     const runChanged = this.data && data.run !== this.data.run;
     this.data = data;
-    if (runChanged) Object.assign(this, { klTop: 0, from: null, to: null, step: undefined, snapshots: 0, feed: null });
+    if (runChanged) {
+      Object.assign(this, { klTop: 0, from: null, to: null, step: undefined, pending: undefined, snapshots: 0,
+                            feed: null });
+    }
     if (!this.polling) {
       this.polling = setInterval(() => this.poll(), 1000 * data.every);
       this.poll();
-    }
-    if (data.latents !== this.latentsUrl) {
-      this.latentsUrl = data.latents;
-      loadFloats(data.latents).then(latents => { this.latents = latents; this.picturesDirty = true; this.request(); },
-                                    error => this.say(`Could not load the pictures' latents: ${error.message}`));
     }
     if (data.labels !== this.labelsUrl) {
       this.labelsUrl = data.labels;
@@ -97,10 +96,30 @@ class LiveView extends DecodingView {
       this.progressBar.value = feed.progress.fraction;
       this.progressText.textContent = feed.progress.text;
     }
-    if (feed.decoder && feed.decoder !== this.decoderUrl) this.nextDecoder(feed.decoder, feed.decoderStep);
-    if (feed.snapshot && feed.snapshot.step !== this.step) this.take(feed.snapshot);
+    const snapshot = feed.snapshot;
+    if (snapshot && snapshot.step !== this.step && snapshot.step !== this.pending) this.fetchPictures(snapshot);
     this.plotsDirty = true;
     this.changed(null);
+  }
+
+  // The snapshot's pictures, then the snapshot itself: map, bars and pictures change together. One that is
+  // overtaken by a newer snapshot, or whose pictures are already gone (three newer ones came), is skipped.
+  fetchPictures(snapshot) {
+    this.pending = snapshot.step;
+    const run = this.data.run;
+    fetch(snapshot.pictures, { cache: "no-store" })
+      .then(r => { if (!r.ok) throw new Error(`HTTP ${r.status}`); return r.arrayBuffer(); })
+      .then(buffer => {
+        if (this.pending !== snapshot.step || this.data.run !== run) return;
+        this.pending = undefined;
+        this.take(snapshot, new Uint8Array(buffer));
+        this.plotsDirty = true;
+        this.changed(null);
+      }, error => {
+        if (this.pending !== snapshot.step) return;
+        this.pending = undefined;  // the next feed brings a newer one
+        if (!/HTTP 404/.test(error.message)) this.say(`Could not load a snapshot's pictures: ${error.message}`);
+      });
   }
 
   destroy() {
@@ -108,22 +127,7 @@ class LiveView extends DecodingView {
     super.destroy();
   }
 
-  // A newer decoder: the pictures keep the one in use until it is here (no blank between two snapshots).
-  nextDecoder(url, step) {
-    this.decoderUrl = url;
-    loadDecoder(url).then(decoder => {
-      if (this.decoderUrl !== url) return;
-      this.decoder = decoder;
-      this.decoderStepShown = step;
-      this.picturesDirty = true;
-      this.request();
-    }, error => {
-      if (this.decoderUrl === url) this.decoderUrl = null;  // the next rerun brings a newer one
-      this.say(`Could not load a decoder: ${error.message}`);
-    });
-  }
-
-  take(snapshot) {
+  take(snapshot, pictures) {
     const mu = halvesFromBase64(snapshot.mu), logvar = halvesFromBase64(snapshot.logvar);
     const sigma = logvar.map(v => Math.exp(0.5 * v));
     const sameAxes = this.to && this.to.dims.join() === snapshot.dims.join() && this.to.xy.length === mu.length;
@@ -133,6 +137,8 @@ class LiveView extends DecodingView {
     this.klTop = Math.max(this.klTop, ...snapshot.kl);
     this.tweenStart = performance.now();
     this.step = snapshot.step;
+    this.shownPictures = pictures;
+    this.picturesDirty = true;
     this.snapshots += 1;
   }
 
@@ -150,7 +156,8 @@ class LiveView extends DecodingView {
     this.dirty = false;
     const data = this.data, to = this.to, feed = this.feed;
     this.head.textContent = to
-      ? `the snapshot below: step ${to.step.toLocaleString()}, ${to.epoch.toFixed(2)} epochs done`
+      ? `step ${to.step.toLocaleString()} · ${to.epoch.toFixed(2)} epochs done: the map, bars, pictures and the ` +
+        "curves' red line below all show this step"
       : "waiting for the first snapshot…";
     if (to && this.labels) {
       showMap(this.panels, this.current(), this.ellipses.checked ? to.sigma : null, this.labels, to.dims, data, MAP_SIZE);
@@ -159,19 +166,18 @@ class LiveView extends DecodingView {
     if (to && this.plotsDirty) {
       this.plotsDirty = false;
       showStats(this.panels, to.kl, this.klTop, to.dims, this.densityLines, data.extent);
-      drawCurves(this.curves.canvas, feed.curves, feed.current);
+      drawCurves(this.curves.canvas, feed.curves, to.step);
     }
-    if (this.decoder && this.latents && this.picturesDirty) {
+    if (to && this.picturesDirty) {
       this.picturesDirty = false;
-      const { count, nrow } = data, dim = data.latentDim;
+      const { count, nrow, height, width } = data, pixels = height * width;
       const tiles = this.panels.tiles;
-      tiles.layout(this.decoder, count, nrow, 1, PICTURES_WIDTH);
-      for (let i = 0; i < count; i++) tiles.tile(i, this.decoder.decode(this.latents.subarray(i * dim, (i + 1) * dim)));
+      tiles.layout({ channels: 1, height, width }, count, nrow, 1, PICTURES_WIDTH);
+      for (let i = 0; i < count; i++) tiles.tile(i, pictureAt(this.shownPictures, i, pixels));
       tiles.show();
-      this.panels.picturesCaption.textContent = `${dim === 2 ? "the decoded manifold over the central 90% of N(0, 1) on " +
-        "each axis" : `${count} samples from the prior`}, decoded in your browser from the weights at step ` +
-        `${(this.decoderStepShown ?? 0).toLocaleString()}`;
-      this.pictures = (this.pictures || 0) + 1;  // decodes drawn (for the tests)
+      this.panels.picturesCaption.textContent = `${data.latentDim === 2 ? "the decoded manifold over the central " +
+        "90% of N(0, 1) on each axis" : `${count} samples from the prior`}, decoded from the weights at this step`;
+      this.pictures = (this.pictures || 0) + 1;  // pictures drawn (for the tests)
     }
     this.drawn(start);
   }
