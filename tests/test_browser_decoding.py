@@ -100,7 +100,7 @@ def test_the_sliders_page_decodes_as_torch_does(app, name):
     assert np.abs(browser - decode_images(checkpoint.model, z).numpy()).max() < 1e-3
     names = page.locator(".latent-sliders label.slider .name").all_text_contents()  # folded ones too
     assert names == [f"z{i}" for i in dimensions_by_kl(checkpoint.metrics, d)]
-    strip_tiles = page.evaluate("() => window.vaeLab.components.sliders.strip.canvas.width")
+    strip_tiles = page.evaluate("() => window.vaeLab.components.sliders.strip.image.width")  # a pixel a pixel
     _, h, w = checkpoint.config.image_shape
     assert strip_tiles == 9 * (w + 1) + 1  # nine values a row, the traversal drawn in the browser too
     shown = page.evaluate("() => window.vaeLab.components.sliders.image.canvas.getBoundingClientRect().width")
@@ -193,9 +193,33 @@ def saved_png(page, key: str, tmp_path):
     path = tmp_path / download.value.suggested_filename
     download.value.save_as(path)
     width, height, pixels = page.evaluate(f"""k => {{ const c = window.vaeLab.components[k].{canvas};
-        return [c.canvas.width, c.canvas.height, Array.from(c.image.data)]; }}""", key)
+        return [c.image.width, c.image.height, Array.from(c.image.data)]; }}""", key)
     shown = np.array(pixels, np.uint8).reshape(height, width, 4)[..., :3]
     return np.asarray(Image.open(path).convert("RGB")), shown, path.name
+
+
+def test_an_mnist_grid_fills_its_column_with_even_pixels(app):
+    """Home's 32 MNIST samples from the prior, 8 to a row (233 pixels), in a column about 410 px wide: at a whole
+    multiple they were shown 1x, half the reconstructions beside them. They now fill the column, drawn at a whole
+    multiple in the canvas (each pixel factor x factor) and scaled down, so every tile is as large as the next."""
+    page = open_page(app, "", "mnist-16d")
+    component(page, "home_prior", 16)
+    page.wait_for_function("() => window.vaeLab.components.home_prior.tiles.decoder.height === 28", timeout=30_000)
+    wait_idle(page)
+    grid = page.evaluate("""() => { const t = window.vaeLab.components.home_prior.tiles;
+        return {shown: t.canvas.getBoundingClientRect().width, room: t.box.clientWidth, factor: t.factor,
+                canvas: t.canvas.width, width: t.image.width, scale: t.scale,
+                pixels: Array.from(t.canvas.getContext("2d").getImageData(0, 0, t.canvas.width,
+                                                                            t.canvas.height).data),
+                image: Array.from(t.image.data)}; }""")
+    assert grid["width"] == 8 * 29 + 1 and 2 * grid["width"] > grid["room"]  # 1x would be the largest whole one
+    assert grid["shown"] >= 0.75 * min(480, grid["room"]) and grid["shown"] <= grid["room"] + 1
+    factor = grid["factor"]
+    assert factor >= 2 and grid["canvas"] == factor * grid["width"]
+    image = np.array(grid["image"], np.uint8).reshape(-1, grid["width"], 4)
+    drawn = np.array(grid["pixels"], np.uint8).reshape(-1, grid["canvas"], 4)
+    assert np.array_equal(drawn, np.kron(image, np.ones((factor, factor, 1), np.uint8)))  # even, whole squares
+    page.screenshot(path=str(SCREENSHOTS / "home-mnist.png"), full_page=True)
 
 
 @pytest.mark.parametrize("path, key, model", [("", "home_prior", None), ("Interpolation", "interp_linear", None),

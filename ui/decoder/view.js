@@ -9,6 +9,7 @@ import { loadDecoder } from "./decoder.js";
 const SHIFT_STEP = 0.25;  // Shift + an arrow key moves a slider this far (plain arrows step 0.01)
 const READOUT_MOST = 8;   // the readout spells z out up to this many dimensions
 const SAVED_WIDTH = 512;  // a saved picture is at least this many pixels wide: a slide shows it large and sharp
+const FILL = 0.75;        // a tile canvas at a whole multiple fills at least this share of its room (TileCanvas)
 
 export class DecodingView {
   // root: the view's element, already placed. A view with a status line sets this.status: the decoder's loading is
@@ -196,18 +197,25 @@ export class TileCanvas {
   layout(decoder, count, nrow, padding, displayWidth) {
     const rows = Math.ceil(count / nrow);
     const width = nrow * (decoder.width + padding) + padding, height = rows * (decoder.height + padding) + padding;
-    if (this.canvas.width !== width || this.canvas.height !== height) {
-      this.canvas.width = width;
-      this.canvas.height = height;
-      this.image = new ImageData(width, height);
+    if (!this.image || this.image.width !== width || this.image.height !== height) {
+      this.image = new ImageData(width, height);  // the tiles at one pixel each (tile(), save())
       this.image.data.fill(255);  // the gaps are white
     }
-    const room = Math.min(displayWidth, this.box.clientWidth || displayWidth);
-    // whole multiples keep the pixel edges sharp; a picture wider than its box shrinks to fit it
-    const scale = room >= width ? Math.floor(room / width) : Math.max(0.25, room / width);
+    const room = Math.min(displayWidth, this.box.clientWidth || displayWidth), whole = Math.floor(room / width);
+    // Whole multiples keep the pixel edges sharp. Where the largest one would fill less than FILL of the room
+    // (MNIST's 8 to a row, 233 px, in a 410 px column: 1x, half the reconstructions beside it), the picture fills
+    // the room: drawn at a whole multiple in the canvas and scaled down smoothly, its pixels stay even, their edges
+    // soft by a device pixel. A picture wider than its box shrinks to fit it.
+    const scale = room < width ? Math.max(0.25, room / width) : whole * width >= FILL * room ? whole : room / width;
+    const factor = scale > 1 && !Number.isInteger(scale) ? Math.ceil(scale * (window.devicePixelRatio || 1)) : 1;
+    if (this.canvas.width !== width * factor || this.canvas.height !== height * factor) {
+      this.canvas.width = width * factor;
+      this.canvas.height = height * factor;
+    }
+    this.canvas.style.imageRendering = factor > 1 ? "auto" : "";  // else the stylesheet's hard edges
     this.canvas.style.width = `${width * scale}px`;
     this.canvas.style.height = `${height * scale}px`;
-    Object.assign(this, { decoder, nrow, padding, scale });
+    Object.assign(this, { decoder, nrow, padding, scale, factor });
   }
 
   // Where the centre of tile column (or row, if vertical) i lies, in the canvas's own pixels.
@@ -233,17 +241,17 @@ export class TileCanvas {
   // SAVED_WIDTH wide (the canvas's own 73 or 262 pixels looked blurred or tiny there); labels ({rows, columns},
   // texts) are written left of the rows and above the columns.
   save(name, labels = null) {
-    const { canvas, image } = this, scale = Math.ceil(SAVED_WIDTH / canvas.width);
+    const { image } = this, scale = Math.ceil(SAVED_WIDTH / image.width);  // the tiles at one pixel each
     const out = document.createElement("canvas"), ctx = out.getContext("2d");
     const font = Math.max(12, Math.min(28, Math.round(0.3 * this.decoder.height * scale)));
     ctx.font = `${font}px sans-serif`;
     const left = labels ? Math.ceil(Math.max(...labels.rows.map(t => ctx.measureText(t).width))) + font : 0;
     const top = labels ? 2 * font : 0;
-    out.width = left + canvas.width * scale;
-    out.height = top + canvas.height * scale;
-    const big = ctx.createImageData(canvas.width * scale, canvas.height * scale);
+    out.width = left + image.width * scale;
+    out.height = top + image.height * scale;
+    const big = ctx.createImageData(image.width * scale, image.height * scale);
     for (let y = 0; y < big.height; y++) {
-      const from = 4 * Math.floor(y / scale) * canvas.width;
+      const from = 4 * Math.floor(y / scale) * image.width;
       for (let x = 0; x < big.width; x++) {
         const i = from + 4 * Math.floor(x / scale), o = 4 * (y * big.width + x);
         for (let j = 0; j < 4; j++) big.data[o + j] = image.data[i + j];
@@ -266,7 +274,7 @@ export class TileCanvas {
   tile(index, pixels) {
     const { decoder, nrow, padding } = this, { channels: c, height: h, width: w } = decoder, n = h * w;
     const left = padding + (index % nrow) * (w + padding), top = padding + Math.floor(index / nrow) * (h + padding);
-    const rgba = this.image.data, stride = this.canvas.width;
+    const rgba = this.image.data, stride = this.image.width;
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         const i = y * w + x, o = 4 * ((top + y) * stride + left + x);
@@ -277,6 +285,15 @@ export class TileCanvas {
   }
 
   show() {
-    this.canvas.getContext("2d").putImageData(this.image, 0, 0);  // CSS scales it up with hard pixel edges
+    const context = this.canvas.getContext("2d");
+    if (this.factor === 1) {
+      context.putImageData(this.image, 0, 0);  // CSS scales it up with hard pixel edges
+      return;
+    }
+    this.small = this.small || document.createElement("canvas");
+    Object.assign(this.small, { width: this.image.width, height: this.image.height });
+    this.small.getContext("2d").putImageData(this.image, 0, 0);
+    context.imageSmoothingEnabled = false;  // each pixel a square of factor x factor, then CSS scales it down
+    context.drawImage(this.small, 0, 0, this.canvas.width, this.canvas.height);
   }
 }
