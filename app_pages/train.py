@@ -97,7 +97,7 @@ def show_run():
     progress.run_progress(run, show_line=not run.live)  # a live run's view draws its line
     if run.active:
         return
-    st.plotly_chart(charts.training_curves(run.steps, run.history, run.changes), width="stretch", key="train_curves")
+    st.plotly_chart(charts.training_curves(run.steps, run.history, run.steps_per_epoch, run.changes), width="stretch", key="train_curves")
     if run.preview is not None:
         images.show_image(run.preview, size=480,
                           caption=f"after epoch {run.epoch}: test originals (top), reconstructions (bottom)")

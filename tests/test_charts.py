@@ -8,7 +8,7 @@ def curves(epochs: int):
     steps = [(s, 200 - s / 10, 180 - s / 10, 20.0) for s in range(0, epochs * 10, 5)]
     history = [{"epoch": e, "test_nelbo": 150 - e / 10, "test_recon": 130 - e / 10, "test_kl": 20.0}
                for e in range(1, epochs + 1)]
-    return {trace.name: trace for trace in training_curves(steps, history).data}
+    return {trace.name: trace for trace in training_curves(steps, history, 10).data}
 
 
 def test_training_curves_mark_each_epoch_until_the_marks_would_merge_then_draw_a_line():
@@ -22,7 +22,7 @@ def test_training_curves_mark_each_epoch_until_the_marks_would_merge_then_draw_a
 def test_the_train_curve_is_minus_elbo_and_a_change_made_while_training_is_marked():
     """A β change moves the optimised loss, not the model: the train line is recon + KL, as the test values are."""
     steps = [(s, 100.0 + 4 * 10.0, 100.0, 10.0) for s in range(0, 100, 10)]  # loss = recon + 5 KL after a change
-    fig = training_curves(steps, [], [{"step": 40, "beta": 5.0}])
+    fig = training_curves(steps, [], 10, [{"step": 40, "beta": 5.0}])
     line = next(t for t in fig.data if t.name == "train −ELBO")
     assert list(line.y) == [110.0] * 10
     [mark] = fig.layout.shapes
@@ -117,3 +117,16 @@ def test_every_line_of_constant_elbo_is_labelled_with_its_value_as_drawn(dataset
         levels.append(level)
     assert min(levels) <= min(elbos) and max(levels) >= max(elbos)  # the lines span the models
     assert not fig.layout.annotations  # no label of another kind, unbound from its line
+
+
+def test_a_stopped_run_s_curves_end_at_its_last_finished_epoch_with_each_test_value_at_its_epoch_s_end():
+    """Stopped ten steps into epoch 10 of 12-step epochs: 9 epochs kept, the test values at steps 12 to 108 (they
+    were spread over the steps taken, at 13, 26, ... 118), and the steps and changes after 108, gone back from,
+    left out."""
+    steps = [(s, 130.0, 100.0, 30.0) for s in range(1, 119)]
+    history = [{"epoch": e, "test_nelbo": 150.0, "test_recon": 130.0, "test_kl": 20.0} for e in range(1, 10)]
+    fig = training_curves(steps, history, 12, [{"step": 65, "beta": 5.0}, {"step": 112, "beta": 1.0}])
+    traces = {t.name: t for t in fig.data}
+    assert list(traces["test −ELBO"].x) == [12 * e for e in range(1, 10)]
+    assert max(traces["train −ELBO"].x) == 108
+    assert [shape.x0 for shape in fig.layout.shapes] == [65]

@@ -105,3 +105,29 @@ def test_the_served_folder_deletes_files_idle_for_a_day_at_most_once_a_minute(tm
     served.write_file(tmp_path / "other.bin", b"other")  # within the minute: no sweep
     assert idle.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["idle.bin", module.name, "new.bin", "other.bin"])
+
+
+def test_a_run_s_time_left_is_read_from_its_pace_since_its_last_pause_or_resume(run):
+    """10 steps a second for a second: 120 steps left of 3,600 take about 348 s. A pause of any length is not
+    counted (from the start, a paused minute made a resumed run say 18 s where 5 were left): after a resume, no
+    estimate until two reports, then the new pace's."""
+    from vae_core.events import Steps
+
+    def report(steps_done):
+        epoch, step = divmod(steps_done, 12)
+        run.epoch = epoch  # (its EpochEvents would have set it)
+        run._apply(Steps(points=((steps_done, 0.0, 100.0, 5.0),), step=step, steps_per_epoch=12, epoch=epoch + 1))
+
+    for steps_done in range(0, 11, 5):
+        report(steps_done)
+        time.sleep(0.5)
+    assert run.eta_seconds == pytest.approx((3600 - 10) / 10 - 0.5, rel=0.15)
+    run.pause()
+    assert run.eta_seconds is None
+    time.sleep(1.0)
+    run.resume()
+    report(10)
+    assert run.eta_seconds is None  # one report since the resume
+    time.sleep(0.5)
+    report(30)  # 40 steps a second now
+    assert run.eta_seconds == pytest.approx((3600 - 30) / 40, rel=0.15)

@@ -2,6 +2,7 @@
 encoding at that step, a recording takes log-spaced steps from the initial weights to the last, round-trips
 through a checkpoint folder, and a live watch keeps within its byte budget."""
 import io
+import time
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from vae_core import VAE, CheckpointError, Config, train
 from vae_core.events import StepEvent
 from vae_core.recording import (RECORDING, LiveWatch, Recorder, load_recording, picture_latents, recording_steps,
                                 save_recording, subset_rows)
+from waiting import wait_until
 
 SMALL = Config(dataset="digits", hidden=(32,), latent_dim=3, batch_size=100, epochs=4, seed=1)  # 15 steps an epoch
 
@@ -170,3 +172,31 @@ def test_each_shipped_2d_model_carries_its_whole_training_s_recording_in_a_few_m
     gaps = np.diff([x.step for x in s])
     assert (gaps > 0).all() and gaps[-1] > 20 * gaps[1]
     assert all(x.pictures.shape == (MANIFOLD * MANIFOLD, *shape[1:]) for x in s)
+
+
+def test_a_paused_run_s_live_view_gets_the_step_it_waits_at_even_where_its_recording_took_that_step(digits):
+    """Paused, a run's live watch takes the step it waits at, also where the recording took that step (the first
+    steps are all recorded) and where the pause came during the speed limit's wait: the view stayed two to four
+    steps behind the run's progress line."""
+    import threading
+
+    from vae_core.controls import Controls
+    from vae_core.recording import Watches
+
+    controls, sent = Controls(), []
+    controls.speed(40)
+    recorder = Recorder(digits, SMALL, count=61)  # every one of its 60 steps
+    live = LiveWatch(digits.test_x, sent.append, every=1000.0)  # by time, only step 0's
+    training = threading.Thread(target=train, args=(VAE(SMALL), digits, SMALL),
+                                kwargs={"watch": Watches([recorder, live]), "stop": controls}, daemon=True)
+    training.start()
+    try:
+        time.sleep(0.4)
+        controls.pause()
+        wait_until(lambda: len(sent) >= 2, 10, "the paused step's snapshot")
+        time.sleep(0.3)  # waiting: nothing more comes
+        assert sent[-1].step == recorder.snapshots[-1].step >= 2 and len(sent) == 2
+        assert sent[-1].pictures is not None
+    finally:
+        controls.stop()
+        training.join(30)

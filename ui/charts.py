@@ -63,13 +63,19 @@ def change_label(change: dict) -> str:
     return ", ".join(f"{'β' if k == 'beta' else 'lr'} = {change[k]:g}" for k in ("beta", "lr") if k in change)
 
 
-def training_curves(steps: list, history: list, changes: list = ()) -> go.Figure:
+def training_curves(steps: list, history: list, steps_per_epoch: int, changes: list = ()) -> go.Figure:
     """Train −ELBO, reconstruction and KL by step (thin, faded lines: a batch's loss is noisy; −ELBO, not the
     optimised recon + β KL, so that it meets the test values and a β change does not move it), and the test values
-    after each epoch on top (markers, or a bold line once there are too many epochs for markers to stay apart),
-    each outlined in white so that it stays visible over a dense train curve of its colour; a dashed line where β
-    or the learning rate was changed while it trained (changes: {"step", "beta" and / or "lr"})."""
+    at the end of each epoch on top (markers, or a bold line once there are too many epochs for markers to stay
+    apart), each outlined in white so that it stays visible over a dense train curve of its colour; a dashed line
+    where β or the learning rate was changed while it trained (changes: {"step", "beta" and / or "lr"}). A stopped
+    run's steps after its last finished epoch, whose weights it went back from, are left out with their changes
+    (its test values had been spread over them, each a step further than its epoch's end)."""
     fig = go.Figure()
+    if history:
+        kept = len(history) * steps_per_epoch
+        steps = [p for p in steps if p[0] <= kept]
+        changes = [c for c in changes if c["step"] <= kept]
     if steps:
         s = np.array(steps)
         s[:, 1] = s[:, 2] + s[:, 3]
@@ -81,8 +87,7 @@ def training_curves(steps: list, history: list, changes: list = ()) -> go.Figure
         fig.add_vline(x=change["step"], line=dict(color="#808495", dash="dash", width=1),
                       annotation_text=change_label(change), annotation_position="top right")
     if history:
-        per_epoch = steps[-1][0] / len(history) if steps else 1
-        x = [r["epoch"] * per_epoch for r in history]
+        x = [r["epoch"] * steps_per_epoch for r in history]
         # a marker per epoch while they stay apart; beyond that they merge into bands over the train lines
         mode = "markers" if len(history) <= MARKED_EPOCHS else "lines"
         for key, name, color in (("test_nelbo", "test −ELBO", "#000"), ("test_recon", "test recon", PALETTE[0]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 
 from .config import Config
 
@@ -76,9 +77,12 @@ class Controls:
 
     # ---- from the training loop ----
 
-    def wait_turn(self, step: int, steps: int) -> bool:
+    def wait_turn(self, step: int, steps: int, on_hold: Callable[[], None] | None = None) -> bool:
         """Before step (1-based) of an epoch of steps: wait while paused (or for the speed limit), then True; False
-        once stopped."""
+        once stopped. on_hold() is called, without the lock, as it is about to wait paused (once per call): a live
+        view's snapshot of the step it waits after (a check after each step missed a pause that came during the
+        speed limit's wait, and the view stayed steps behind the run)."""
+        held = False
         with self._condition:
             while True:
                 if self._stopped:
@@ -86,6 +90,14 @@ class Controls:
                 if self._paused and self._to_epoch_end:
                     self._allowance, self._to_epoch_end = steps - step + 1, False
                 if self._paused and self._allowance == 0:
+                    if on_hold is not None and not held:
+                        held = True
+                        self._condition.release()
+                        try:
+                            on_hold()
+                        finally:
+                            self._condition.acquire()
+                        continue  # look again: a resume may have come meanwhile
                     self._condition.wait()
                     continue
                 wait = self._last_step + self._interval - time.monotonic()
@@ -96,11 +108,6 @@ class Controls:
                     self._allowance -= 1
                 self._last_step = time.monotonic()
                 return True
-
-    def holds(self) -> bool:
-        """Whether the next wait_turn will wait: paused, with no step allowed."""
-        with self._condition:
-            return self._paused and self._allowance == 0 and not self._to_epoch_end and not self._stopped
 
     def take_changes(self) -> dict:
         """The changes asked for since the last call ({"beta": ..., "lr": ...}, either or none)."""

@@ -119,7 +119,7 @@ class Watch:
         raise NotImplementedError
 
     def hold(self, model, step: int, epoch: float) -> None:
-        """The run is about to wait (paused) after step, which took no snapshot: a live view takes one."""
+        """The run is about to wait (paused) after step: a live view takes a snapshot of it, unless it has."""
 
     def end(self, model, step: int, epoch: float) -> None:
         """The run ended with model's weights as they were after step (a stopped run's last finished epoch)."""
@@ -190,15 +190,17 @@ class LiveWatch(Watch):
                  bytes_per_second: float = 80_000):
         super().__init__(x_subset)
         self.send, self.every, self.rate, self.last = send, every, bytes_per_second, -float("inf")
+        self.step = None  # the step of the last snapshot sent
 
     def wants(self, step: int) -> bool:
         return step == 0 or time.monotonic() - self.last >= self.every
 
     def hold(self, model, step: int, epoch: float) -> None:
-        self.take(model, step, epoch)
+        if step != self.step:  # (not taken already: the live view shows this step)
+            self.take(model, step, epoch)
 
     def take(self, model, step: int, epoch: float) -> None:
-        self.last = time.monotonic()
+        self.last, self.step = time.monotonic(), step
         snapshot = take_snapshot(model, self.x_subset, step, epoch, pictures=True)
         self.every = max(self.every, snapshot.pictures.nbytes / self.rate)
         self.send(snapshot)

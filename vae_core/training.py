@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -264,9 +265,14 @@ class _Loop:
                 self.check(loss, epoch, step)
                 account(step, beta, batch, loss, recon, kl)
 
+        def hold(step):  # about to wait, paused, before step: the view shows the step before it, not an older one
+            flush()
+            self.watch.hold(self.model, (epoch - 1) * steps + step - 1, epoch - 1 + (step - 1) / steps)
+
         turn = getattr(stop, "wait_turn", None)  # a Controls: it may also pause, pace and change the run
         for step in range(1, steps + 1):
-            if stop is not None and not (turn(step, steps) if turn else not stop.is_set()):
+            on_hold = None if self.watch is None else functools.partial(hold, step)
+            if stop is not None and not (turn(step, steps, on_hold) if turn else not stop.is_set()):
                 flush()  # the steps taken are reported before the run ends
                 return None
             if turn is not None:
@@ -291,9 +297,6 @@ class _Loop:
             if self.watch is not None and self.watch.wants(done):
                 flush()  # the snapshot's step is reported first
                 self.watch.take(self.model, done, epoch - 1 + step / steps)
-            elif self.watch is not None and getattr(stop, "holds", lambda: False)():
-                flush()  # about to wait, paused: the view shows this step, not one from up to a second before
-                self.watch.hold(self.model, done, epoch - 1 + step / steps)
         flush()
         return [total / n for total in sums]
 
