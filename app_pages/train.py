@@ -28,6 +28,7 @@ st.title("Train a model")
 run: Run | None = st.session_state.get(state.JOB)
 for key, value in form_values(run).items():  # what the run was started with: after a page switch (which
     st.session_state.setdefault(key, value)      # drops a form's values) or a reload, not the defaults
+above_form = st.container()  # the run, its live view and its results: below the form they were out of sight
 
 with st.form("train_form"):  # (every widget takes its value from the session state set just above)
     a, b, c = st.columns(3)
@@ -97,27 +98,31 @@ def show_run():
     progress.run_progress(run, show_line=not run.live)  # a live run's view draws its line
     if run.active:
         return
-    st.plotly_chart(charts.training_curves(run.steps, run.history, run.steps_per_epoch, run.changes), width="stretch", key="train_curves")
+    st.plotly_chart(charts.training_curves(run.steps, run.history, run.steps_per_epoch, run.changes), width="stretch",
+                    key="train_curves")
     if run.preview is not None:
         images.show_image(run.preview, size=480,
                           caption=f"after epoch {run.epoch}: test originals (top), reconstructions (bottom)")
 
 
-if run is not None and run.active:
-    live.controls(run)  # outside the redrawn part: a click reruns the page, a redraw does not redraw these
-running = run is not None and run.state == RunState.RUNNING  # its live view draws its progress, and says it ended
-progress.follow(run, show_run, every=live.FOLLOW_EVERY if running else 1.0, rerun_on=lambda run: run.state)
-if run is not None and run.active:
-    live.live_view(run)  # it fetches the run's feed itself, twice a second
+training = run is not None and run.active
+with above_form:
+    if training:
+        live.controls(run)  # outside the redrawn part: a click reruns the page, a redraw does not redraw these
+    running = run is not None and run.state == RunState.RUNNING  # its live view draws its progress, says it ended
+    progress.follow(run, show_run, every=live.FOLLOW_EVERY if running else 1.0, rerun_on=lambda run: run.state)
+    if training:
+        live.live_view(run)  # it fetches the run's feed itself, twice a second
 
 path = st.session_state[state.MODEL]
-st.subheader(f"How {sidebar.short_label(path)} learned")
-if live.has_recording(path):
-    st.caption("Its training, recorded: drag the scrubber from the initial weights to the end, or play it.")
-    try:
-        live.replay(path, sidebar.current())
-    except VAEError as e:
-        st.warning(f"Its recording cannot be replayed: {e}")
-else:
-    st.caption("This model carries no recording of its training (the sidebar's digits-2d and mnist-2d do; runs "
-               "trained here keep one unless asked not to, and so does `train --record N`).")
+if not training:  # (while one trains, another model's replay below its live view was taken for it)
+    st.subheader(f"How {sidebar.short_label(path)} learned")
+    if live.has_recording(path):
+        st.caption("Its training, recorded: drag the scrubber from the initial weights to the end, or play it.")
+        try:
+            live.replay(path, sidebar.current())
+        except VAEError as e:
+            st.warning(f"Its recording cannot be replayed: {e}")
+    else:
+        st.caption("This model carries no recording of its training (the sidebar's digits-2d and mnist-2d do; runs "
+                   "trained here keep one unless asked not to, and so does `train --record N`).")

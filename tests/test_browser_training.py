@@ -54,6 +54,7 @@ def test_start_and_stop_a_training_run_on_digits(app):
     expect(page.locator("[data-testid='stMain']")).to_contain_text(f"stopped: {epochs_done} of 400 epochs")
     expect(page.locator("[data-testid='stSidebar']")).to_contain_text(f"{epochs_done} epochs on", timeout=20_000)
     wait_idle(page)
+    page.wait_for_selector(".js-plotly-plot .scatterlayer", timeout=30_000)  # its curves, drawn
     page.screenshot(path=str(SCREENSHOTS / "train-stopped.png"), full_page=True)
 
 

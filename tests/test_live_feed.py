@@ -59,8 +59,8 @@ def test_a_feed_is_written_as_events_come_what_comes_sooner_later_and_removed_wi
     path = tmp_path / "live-feed.json"
     writer = live._FeedWriter(path)
 
-    def snapshot(step):
-        run.snapshot = Snapshot(step=step, epoch=step / 12, dims=(0, 1), mu=np.zeros((5, 2), np.float32),
+    def snapshot(step, spread=0.0):
+        run.snapshot = Snapshot(step=step, epoch=step / 12, dims=(0, 1), mu=np.full((5, 2), spread, np.float32),
                                 logvar=np.zeros((5, 2), np.float32), kl_per_dim=np.ones(2, np.float32),
                                 pictures=np.full((16, 8, 8), step, np.uint8))
         run.steps = run.steps + [(step, 0.0, 100.0, 5.0)]
@@ -80,9 +80,12 @@ def test_a_feed_is_written_as_events_come_what_comes_sooner_later_and_removed_wi
     assert feed["current"] == 0 and feed["progress"]["text"].startswith("epoch 1 of 300")  # training, not waiting
     assert [p[0] for p in feed["curves"]["train"]] == [1, 2, 3]
     assert served_pictures(feed) == bytes([3]) * 16 * 64
-    for step in range(4, 8):
+    assert feed["snapshot"]["extent"] == 2.0  # the map's half-width: 2 at least
+    for step, spread in zip(range(4, 8), (5.2, 1.0, 3.0, 0.0)):
         time.sleep(live.FEED_GAP)
-        snapshot(step)
+        snapshot(step, spread)
+        extent = json.loads(path.read_text())["snapshot"]["extent"]
+        assert extent == 5.5  # the largest its snapshots needed so far, in halves: it grows, never shrinks
     pictures = sorted(p.name for p in tmp_path.glob("live-*.bin"))
     assert len(pictures) == live.KEEP_PICTURES and pictures[-1].endswith("-7.bin")  # older ones deleted
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]

@@ -18,13 +18,12 @@ import streamlit as st
 
 from vae_core import DATASETS, ConfigError
 from vae_core.recording import (RECORDING, Recording, load_recording, picture_latents, pictures_per_row,
-                                plane_extent, recording_gif, subset_rows)
+                                plane_extent, recording_gif, snapshot_extent, subset_rows)
 from vae_core.runs import Run, RunState
 
 from . import progress, served
 from .charts import PALETTE, change_label
 from .decoder import component
-from .state import RANGE
 
 _live = component("live_view", "live.js")
 _replay = component("training_replay", "replay.js")
@@ -121,7 +120,7 @@ def live_view(run: Run, *, key: str = "live_view") -> None:
     rows = subset_rows(len(run.data.test_x))
     data = {
         "key": key, "run": run.id, "feed": feed(run), "every": FEED_EVERY, "latentDim": config.latent_dim,
-        "extent": RANGE, "palette": PALETTE,
+        "palette": PALETTE,
         "labels": served.url(run.data.test_y[rows].numpy().astype(np.uint8).tobytes()),
         "count": len(picture_latents(config.latent_dim)), "nrow": pictures_per_row(config.latent_dim),
         "height": int(config.image_shape[1]), "width": int(config.image_shape[2]),
@@ -162,6 +161,7 @@ class _FeedWriter:
     def __init__(self, path: Path):
         self.path, self.written, self.last, self.timer = path, -float("inf"), None, None
         self.curves = _Curves()
+        self.extent, self.extent_step = 0.0, None  # its map's half-width: the largest of its snapshots' so far
         self.lock = threading.Lock()
 
     def __call__(self, run: Run) -> None:
@@ -180,7 +180,10 @@ class _FeedWriter:
                     self.timer.daemon = True
                     self.timer.start()
                 return
-            content = _feed_content(run), self.curves.json(run)
+            snapshot = run.snapshot
+            if snapshot is not None and snapshot.step != self.extent_step:
+                self.extent, self.extent_step = max(self.extent, snapshot_extent(snapshot.mu)), snapshot.step
+            content = _feed_content(run, self.extent), self.curves.json(run)
             if content != self.last:
                 text = _json(content[0])[:-1] + ',"curves":' + content[1] + "}"  # the curves' kept text, not re-encoded
                 served.write_file(self.path, text.encode(), sweep=False)
@@ -191,14 +194,15 @@ class _FeedWriter:
         self(run)
 
 
-def _feed_content(run: Run) -> dict:
-    """The feed but its curves (_Curves)."""
+def _feed_content(run: Run, extent: float) -> dict:
+    """The feed but its curves (_Curves); extent: its map's half-width."""
     snapshot = run.snapshot
     return {
         "snapshot": None if snapshot is None else {
             "step": snapshot.step, "epoch": round(snapshot.epoch, 3), "dims": list(snapshot.dims),
             "mu": _base64(snapshot.mu), "logvar": _base64(snapshot.logvar),
-            "kl": [round(float(v), 5) for v in snapshot.kl_per_dim], "pictures": _pictures(run.id, snapshot)},
+            "kl": [round(float(v), 5) for v in snapshot.kl_per_dim], "pictures": _pictures(run.id, snapshot),
+            "extent": extent},
         "current": run.steps_done,
         "progress": {"fraction": round(run.fraction, 4),
                      "text": progress.line(run) if run.state == RunState.RUNNING else progress.waiting(run) or ""},

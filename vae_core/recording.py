@@ -289,8 +289,15 @@ GIF_HOLD_MS = 2500
 
 def plane_extent(recording: Recording) -> float:
     """The half-width of a map that holds nearly every mean of every snapshot (99.5% of them), the same for all
-    frames so that spreading and shrinking show: at least 2, in halves."""
-    spread = max(float(np.quantile(np.abs(s.mu), 0.995)) for s in recording.snapshots)
+    frames so that spreading and shrinking show: at least 2, in halves (snapshot_extent)."""
+    return max(snapshot_extent(s.mu) for s in recording.snapshots)
+
+
+def snapshot_extent(mu: np.ndarray) -> float:
+    """The half-width of a map that holds 99.5% of one snapshot's means: from 2 to 8, in halves. A live view's map
+    takes the largest so far, as a replay's takes its recording's (a live view fixed at 4 had cut MNIST's codes off
+    at its edges and shown a digits run's at half the size of its replay)."""
+    spread = float(np.quantile(np.abs(mu), 0.995))
     return min(8.0, max(2.0, math.ceil(spread * 2) / 2))
 
 

@@ -137,7 +137,8 @@ class LiveView extends DecodingView {
     const sameAxes = this.to && this.to.dims.join() === snapshot.dims.join() && this.to.xy.length === mu.length;
     this.from = sameAxes ? this.current() : null;
     this.to = { xy: mu, sigma, dims: snapshot.dims, step: snapshot.step, epoch: snapshot.epoch, kl: snapshot.kl };
-    this.densityLines = [0, 1].map(c => density(mu, sigma, c, this.data.extent));
+    this.extent = snapshot.extent;  // the largest half-width its snapshots have needed so far (grows, as klTop)
+    this.densityLines = [0, 1].map(c => density(mu, sigma, c, this.extent));
     this.klTop = Math.max(this.klTop, ...snapshot.kl);
     this.tweenStart = performance.now();
     this.step = snapshot.step;
@@ -164,12 +165,13 @@ class LiveView extends DecodingView {
         "curves' red line below all show this step"
       : "waiting for the first snapshot…";
     if (to && this.labels) {
-      showMap(this.panels, this.current(), this.ellipses.checked ? to.sigma : null, this.labels, to.dims, data, MAP_SIZE);
+      showMap(this.panels, this.current(), this.ellipses.checked ? to.sigma : null, this.labels, to.dims,
+              { ...data, extent: this.extent }, MAP_SIZE);
       if (this.from && performance.now() - this.tweenStart < TWEEN_MS) this.changed(null);  // still moving
     }
     if (to && this.plotsDirty) {
       this.plotsDirty = false;
-      showStats(this.panels, to.kl, this.klTop, to.dims, this.densityLines, data.extent);
+      showStats(this.panels, to.kl, this.klTop, to.dims, this.densityLines, this.extent);
       drawCurves(this.curves.canvas, feed.curves, to.step);
     }
     if (to && this.picturesDirty) {
