@@ -23,10 +23,10 @@ if dataset == "digits" and mine is not None:
     series["your sweep"] = [str(path) for path in mine.checkpoints]
 
 
-def show_model(checkpoint, x, size, key):
-    """Test images over their reconstructions, then samples from the prior."""
+def show_model(checkpoint, x, size, key, nrow=8):
+    """Test images over their reconstructions, then samples from the prior, nrow to a row."""
     images.show_reconstructions(checkpoint.model, x, size)
-    decoded_grid(checkpoint.model, prior_latents(checkpoint.config.latent_dim, 16), key=key, nrow=8, width=size,
+    decoded_grid(checkpoint.model, prior_latents(checkpoint.config.latent_dim, 16), key=key, nrow=nrow, width=size,
                  caption="samples from the prior", download=f"prior-beta-{checkpoint.config.beta:g}.png")
 
 
@@ -61,7 +61,8 @@ if data is not None:
         m = resources.model(path)
         with column:
             st.markdown(f"**β = {m.config.beta:g}** · {m.metrics['active_units']} active units")
-            show_model(m, data.test_x[:8], 400, f"sweep_prior_{m.config.beta:g}")
+            # four to a row: eight in a third of the page drew digits' 8x8 samples at 24 px, too small to judge
+            show_model(m, data.test_x[:8], 400, f"sweep_prior_{m.config.beta:g}", nrow=4)
 
 st.header("Run your own sweep on digits")
 base = resources.sweep_base("digits")  # the shipped digits sweep's settings
