@@ -154,3 +154,10 @@ def test_check_writable_names_the_path_and_why(tmp_path):
     with pytest.raises(CheckpointError, match=f"{tmp_path / 'file'} is a file, not a folder"):
         check_writable(tmp_path / "file" / "below" / "run")
     assert check_writable(tmp_path / "new" / "run").is_dir() and not any((tmp_path / "new" / "run").iterdir())
+
+
+def test_a_refused_weights_file_is_named_as_uploaded_not_as_a_folder_of_ours(tmp_path):
+    with pytest.raises(CheckpointError) as err:
+        import_checkpoint(b"this is not a checkpoint", "garbage.safetensors", tmp_path / "runs")
+    assert str(err.value).startswith("garbage.safetensors refused: garbage.safetensors: not a readable safetensors")
+    assert WEIGHTS not in str(err.value)  # it read "garbage.safetensors/model.safetensors"

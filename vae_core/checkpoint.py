@@ -278,7 +278,8 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
     if len(data) > MAX_UPLOAD_BYTES:
         raise CheckpointError(f"{filename} refused: {len(data):,} bytes, more than the {MAX_UPLOAD_BYTES:,} "
                               "accepted")
-    files = _zip_members(data, filename) if data[:4] == b"PK\x03\x04" else {WEIGHTS: data}
+    zipped = data[:4] == b"PK\x03\x04"
+    files = _zip_members(data, filename) if zipped else {WEIGHTS: data}
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".checking-", dir=final.parent))
     try:
@@ -286,8 +287,10 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
             (staging / name).write_bytes(content)
         try:
             load_checkpoint(staging)
-        except CheckpointError as e:
-            raise CheckpointError(f"{filename} refused: {str(e).replace(str(staging), filename)}") from None
+        except CheckpointError as e:  # named as the user knows it: the file, or the zip's member (not a folder
+            text = str(e) if zipped else str(e).replace(str(staging / WEIGHTS), filename)  # of ours)
+            raise CheckpointError(f"{filename} refused: {text.replace(str(staging) + os.sep, filename + ': ')}"
+                                  ) from None
         try:
             os.replace(staging, final)
         except OSError:
