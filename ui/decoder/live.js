@@ -8,7 +8,9 @@
 
 import { element, mountOnce } from "./base.js";
 import { loadBytes } from "./decoder.js";
-import { density, drawCurves, halvesFromBase64, learningPanels, panel, pictureAt, showMap, showStats } from "./plots.js";
+import {
+  density, drawCurves, halvesFromBase64, learningPanels, panel, pictureAt, showMap, showStats,
+} from "./plots.js";
 import { DecodingView } from "./view.js";
 
 const views = new WeakMap();  // parentElement -> LiveView
