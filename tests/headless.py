@@ -37,7 +37,8 @@ def browser_pictures(at) -> dict[str, dict]:
 def served_latents(data: dict) -> np.ndarray:
     """The latents a decoded grid was sent, read back from the file ui.served wrote: [count, dim]."""
     name = data["latents"].rsplit("/", 1)[1]
-    return np.frombuffer((ROOT / "static" / "served" / name).read_bytes(), "<f4").reshape(data["count"], data["dim"])
+    data_bytes = (ROOT / "static" / "served" / name).read_bytes()
+    return np.frombuffer(data_bytes, "<f4").reshape(data["count"], data["dim"]).copy()  # writable, as torch wants
 
 
 def images(at):

@@ -250,7 +250,7 @@ def test_step_6_the_straight_path_washes_out_where_the_spherical_one_does_not(mn
     at, _ = linked_page(step.page.script, step.link)
     assert at.number_input(key="interp_from_image").value == int(step.link["image"])
     paths = browser_pictures(at)
-    linear, spherical = (torch.from_numpy(served_latents(paths[f"interp_{name}"]).copy())
+    linear, spherical = (torch.from_numpy(served_latents(paths[f"interp_{name}"]))
                          for name in ("linear", "spherical"))
     middle = [len(linear) // 2 - 1, len(linear) // 2]
     model = model_of(step).model
