@@ -19,7 +19,6 @@ import logging
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,7 +235,7 @@ class Run(Job):
     paused: bool = False              # told to pause (and not to resume since)
     speed_limit: float | None = None  # the most steps a second it was last told to take (None: as fast as possible)
     batch: Batch | None = field(default=None, repr=False)  # the one program it trains in with others, if any
-    _pace: deque = field(default_factory=lambda: deque(maxlen=PACE_EVENTS), repr=False)  # (time, steps done)
+    _pace: tuple = field(default=(), repr=False)  # ((time, steps done), ...) of its last step reports
     doing: ClassVar[str] = "training this run"
     trains: ClassVar[bool] = True
 
@@ -261,7 +260,7 @@ class Run(Job):
         """Seconds left at the pace of its last step reports (PACE_EVENTS of them, since its last pause, resume or
         speed change: from its start, a pause's minutes counted as training and a resumed run told 18 s for 5);
         None until two have come."""
-        pace = list(self._pace)
+        pace = self._pace  # (replaced, never mutated: read in the page's thread)
         if len(pace) < 2 or pace[-1][1] <= pace[0][1] or not self.steps_per_epoch:
             return None
         (t0, s0), (t1, s1) = pace[0], pace[-1]
@@ -290,12 +289,12 @@ class Run(Job):
 
     def pause(self) -> None:
         self.paused = True
-        self._pace.clear()
+        self._pace = ()
         self._command(Pause())
 
     def resume(self) -> None:
         self.paused = False
-        self._pace.clear()
+        self._pace = ()
         self._command(Resume())
 
     def step_once(self, steps: int = 1) -> None:
@@ -309,7 +308,7 @@ class Run(Job):
     def speed(self, steps_per_second: float | None) -> None:
         """At most this many steps a second; None: as fast as possible."""
         self.speed_limit = None if not steps_per_second else float(steps_per_second)
-        self._pace.clear()
+        self._pace = ()
         self._command(Speed(self.speed_limit))
 
     def change(self, *, beta: float | None = None, lr: float | None = None) -> None:
@@ -332,7 +331,7 @@ class Run(Job):
         if isinstance(event, Steps):
             self.steps = self.steps + list(event.points)
             self.steps_per_epoch, self.step = event.steps_per_epoch, event.step
-            self._pace.append((time.monotonic(), self.steps_done))
+            self._pace = (*self._pace[1 - PACE_EVENTS:], (time.monotonic(), self.steps_done))
         elif isinstance(event, EpochEvent):
             self.preview, self.history = event.preview, self.history + [event.record]
             self.epoch, self.step = event.record["epoch"], 0

@@ -271,7 +271,7 @@ class _Loop:
 
         turn = getattr(stop, "wait_turn", None)  # a Controls: it may also pause, pace and change the run
         for step in range(1, steps + 1):
-            on_hold = None if self.watch is None else functools.partial(hold, step)
+            on_hold = functools.partial(hold, step) if turn is not None and self.watch is not None else None
             if stop is not None and not (turn(step, steps, on_hold) if turn else not stop.is_set()):
                 flush()  # the steps taken are reported before the run ends
                 return None
