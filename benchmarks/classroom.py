@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from browser import CHROMIUM, CHROMIUM_FLAGS, streamlit_server, wait_idle  # noqa: E402
+from browser import CHROMIUM, CHROMIUM_FLAGS, choose, streamlit_server, wait_idle  # noqa: E402
 
 MNIST_EPOCHS = 4  # the in-app and CLI runs compared per epoch, the first (slower) epoch of each left out,
 MNIST_ROUNDS = 3  # in rounds of (page open, page closed, CLI), so that a drift of the host's speed falls on all
@@ -204,8 +204,7 @@ def watch_live(browser, url, speed: str = "10 steps/s"):
     epochs = page.get_by_role("spinbutton", name="Epochs", exact=True)
     epochs.fill("300")
     epochs.press("Tab")
-    page.get_by_role("combobox", name="Speed to begin with").click()
-    page.get_by_role("option", name=speed).click()
+    choose(page, "Speed to begin with", speed)
     click_start(page)
     return page, received
 

@@ -129,6 +129,24 @@ def open_page(page, url: str, path: str, model: str | None = None):
     return page
 
 
+def choose(page, label: str, option: str, tries: int = 3) -> None:
+    """Pick option in the Streamlit selectbox called label; its list is opened again where a click came while
+    the page was redrawn and left it closed (a fresh clone's run waited 30 s for the option)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # (this module imports without playwright)
+
+    box, item = page.get_by_role("combobox", name=label), page.get_by_role("option", name=option)
+    for attempt in range(tries):
+        wait_idle(page)
+        box.click()
+        try:
+            item.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+    item.click()
+
+
 def wait_idle(page, timeout=60_000) -> None:
     """Wait until the script has finished its run: the app is shown and the running indicator is gone."""
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
