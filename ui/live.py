@@ -273,13 +273,10 @@ def _base64(array: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(np.clip(array, -6e4, 6e4), "<f2").tobytes()).decode()
 
 
-def _pictures(run_id: str, snapshot) -> str | None:
+def _pictures(run_id: str, snapshot) -> str:
     """The URL of the snapshot's pictures (uint8, [P, H, W]), under a name of its run's and step's that nobody can
     guess (not by content: two students' runs of one config draw the same pictures, and one run deleting its old
-    ones took them from the other); a run's older ones are deleted as newer ones come. None for a snapshot
-    without pictures."""
-    if snapshot.pictures is None:
-        return None
+    ones took them from the other); a run's older ones are deleted as newer ones come."""
     with _lock:
         token, sent = _served_pictures.setdefault(run_id, (secrets.token_hex(16), []))
         if sent and sent[-1][1] == snapshot.step:

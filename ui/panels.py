@@ -51,7 +51,8 @@ def likelihood_gap(nelbo: float, curve: dict) -> None:
                 r"$\mathrm{KL}(q(z|x)\,\|\,p(z|x))$ averaged over the test images: how far the encoder's Gaussian is "
                 "from the decoder's true posterior. Averaging k importance-weighted draws from q tightens the bound "
                 "toward −log p(x) from above; each estimate is still an upper bound (in expectation). Here the "
-                f"−ELBO is {gap:.2f} ± {se:.2f} nats per image above the k = {k:,} estimate: the KL is at least that much"
+                f"−ELBO is {gap:.2f} ± {se:.2f} nats per image above the k = {k:,} estimate: the KL is at least "
+                "that much"
                 + (f", and more, since the curve still fell {drop:.2f} nats over the last tenfold of k."
                    if drop is not None and drop > 0.05 else "."))
     st.caption(f"Bars: ± one standard error of each estimate's gap to the −ELBO line, paired over the same "

@@ -52,10 +52,9 @@ def recording_steps(total_steps: int, count: int) -> list[int]:
         return list(range(total_steps + 1))
     k = next((k for k in range(1, m) if k * ((total_steps / k) ** (1 / (m - k)) - 1) >= 1), m)  # m: count is 2
     ratio = (total_steps / k) ** (1 / (m - k)) if m > k else 1.0
-    steps = [0, *range(1, k), *(math.floor(k * ratio ** i + 0.5) for i in range(m - k)), total_steps]
-    for i in range(1, len(steps)):  # whole steps one apart at least (rounding cannot do less, but it is cheap)
-        steps[i] = max(steps[i], steps[i - 1] + 1)
-    return steps
+    # k's choice puts the geometric steps one apart at least, so rounding them half up repeats none (checked for
+    # every total to 400 and count to 200)
+    return [0, *range(1, k), *(math.floor(k * ratio ** i + 0.5) for i in range(m - k)), total_steps]
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,7 @@ def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: s
     history = outcome["history"]
     yield Trained(config=model.config, tensors={k: v.cpu().numpy() for k, v in model.state_dict().items()},
                   history=history.epochs, metrics=history.test, stopped=history.stopped,
-                  recording=recorder.recording() if recorder is not None else None,  # a stopped run's: up to the stop
+                  recording=recorder.recording() if recorder is not None else None,  # ends with the weights kept
                   diverged=outcome.get("diverged", ""))
 
 

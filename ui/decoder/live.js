@@ -107,10 +107,6 @@ class LiveView extends DecodingView {
   // The snapshot's pictures, then the snapshot itself: map, bars and pictures change together. One that is
   // overtaken by a newer snapshot, or whose pictures are already gone (three newer ones came), is skipped.
   fetchPictures(snapshot) {
-    if (!snapshot.pictures) {  // a snapshot without pictures: the map and bars alone
-      this.take(snapshot, null);
-      return;
-    }
     this.pending = snapshot.step;
     const run = this.data.run;
     fetch(snapshot.pictures, { cache: "no-store" })
@@ -145,7 +141,7 @@ class LiveView extends DecodingView {
     this.tweenStart = performance.now();
     this.step = snapshot.step;
     this.shownPictures = pictures;
-    this.picturesDirty = pictures !== null;
+    this.picturesDirty = true;
     this.snapshots += 1;
   }
 
