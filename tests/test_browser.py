@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 import browser
-from browser import ROOT, SCREENSHOTS, running_app, wait_idle
+from browser import ROOT, SCREENSHOTS, choose, running_app, wait_idle
 from conftest import mnist_present
 from vae_core import load_checkpoint
 
@@ -183,20 +183,21 @@ def test_the_sidebar_shows_a_model_s_name_whole(app, runs):
     page.screenshot(path=str(SCREENSHOTS / "sidebar-run-name.png"))
 
 
-def test_compare_draws_each_input_as_large_as_its_reconstruction(app):
-    """Measured in the page: each model's input picture is as wide as the image inside its reconstruction's
-    canvas (which adds a gap of one image pixel on each side); the input was a 56 px preview."""
+def test_compare_draws_each_input_as_large_as_its_reconstruction_and_level_with_it(app):
+    """Measured in the page: each model's input picture is as wide as its reconstruction's canvas, which holds the
+    picture alone, and starts at the same height (the input was a 56 px preview; then a border of one image pixel
+    around the reconstruction put it 20 px below its input)."""
     page = open_page(app, "Compare")
-    page.get_by_role("combobox", name="Model B").click()
-    page.get_by_role("option", name=re.compile("^digits-8d-mean-recon ")).click()
+    choose(page, "Model B", re.compile("^digits-8d-mean-recon "))
     page.wait_for_function("() => ['A', 'B'].every(k => window.vaeLab?.components[`compare_recon_${k}`]?.loaded)",
                            timeout=30_000)
     wait_idle(page)
     inputs = page.evaluate("""() => [...document.querySelectorAll('img[alt="the input"]')]
-        .map(i => i.getBoundingClientRect().width)""")
-    reconstructions = page.evaluate("""() => ['A', 'B'].map(k => window.vaeLab.components[`compare_recon_${k}`]
-        .tiles.canvas.getBoundingClientRect().width * 8 / 10)""")
-    assert len(inputs) == 2 and inputs == reconstructions and min(inputs) >= 150, (inputs, reconstructions)
+        .map(i => { const r = i.getBoundingClientRect(); return [r.width, r.top]; })""")
+    reconstructions = page.evaluate("""() => ['A', 'B'].map(k => { const r = window.vaeLab.components[
+        `compare_recon_${k}`].tiles.canvas.getBoundingClientRect(); return [r.width, r.top]; })""")
+    assert len(inputs) == 2 and inputs == reconstructions and min(w for w, _ in inputs) >= 150, (inputs,
+                                                                                               reconstructions)
     page.screenshot(path=str(SCREENSHOTS / "compare.png"), full_page=True)
 
 

@@ -65,12 +65,14 @@ def test_binarised_and_grey_mnist_models_are_not_on_one_plane():
 
 def test_the_input_is_shown_as_large_as_the_reconstructions():
     """The input was a 56 px preview beside reconstructions 160 px wide: now each model's input is drawn at its
-    reconstruction's size (the browser draws that one 200 px wide with 1-pixel gaps at a whole scale: 8 digits
-    pixels plus 2 gaps in 200 px make 20 px a pixel, 160 px an image)."""
+    reconstruction's size. The browser draws that one 200 px wide at a whole scale, with no border around a picture
+    alone (a 1-pixel border, 20 px at that scale, put the reconstruction 20 px below the input): 8 digits pixels in
+    200 px make 25 px a pixel, 200 px an image."""
     import re
     at = page("app_pages/compare.py").run()
     at.selectbox(key="compare_other").set_value(str(ROOT / "models" / "digits-8d-mean-recon")).run()
     grids = [browser_pictures(at)[f"compare_recon_{name}"] for name in "AB"]
     inputs = [int(re.search(r'width="(\d+)"', h.proto.body).group(1)) for h in at.get("html")
               if 'alt="the input' in h.proto.body]
-    assert [g["width"] // (g["nrow"] * (8 + g["padding"]) + g["padding"]) * 8 for g in grids] == inputs == [160, 160]
+    assert [g["padding"] for g in grids] == [0, 0]
+    assert [g["width"] // (g["nrow"] * (8 + g["padding"]) + g["padding"]) * 8 for g in grids] == inputs == [200, 200]

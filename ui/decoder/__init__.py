@@ -117,19 +117,27 @@ def latent_sliders(model, z: Sequence[float], *, key: str, order: Sequence[int],
 
 def decoded_grid(model, latents, *, key: str, nrow: int, width: int = 520, caption: str = "",
                  download: str = "decoded.png") -> None:
-    """Decode latents [N, D] in the browser and tile them nrow to a row, with 1-pixel white gaps as
+    """Decode latents [N, D] in the browser and tile them nrow to a row, with grid_padding's white gaps as
     vae_core.evaluation.image_grid lays them out, about width CSS pixels wide; a button saves it as download, each
     pixel a square of whole pixels and the picture at least 512 wide (for a slide)."""
     z = np.ascontiguousarray(np.asarray(latents, dtype="<f4").reshape(-1, model.config.latent_dim))
     data = {"key": key, "decoder": decoder_url(model), "latents": served.url(z.tobytes()), "count": len(z),
-            "dim": z.shape[1], "nrow": int(nrow), "padding": 1, "width": int(width), "caption": caption,
-            "download": download}
+            "dim": z.shape[1], "nrow": int(nrow), "padding": grid_padding(len(z)), "width": int(width),
+            "caption": caption, "download": download}
     _grid(key=key, data=data, height="content")
 
 
-def grid_scale(image_width: int, width: int, nrow: int = 1, padding: int = 1) -> int:
-    """The CSS pixels one image pixel takes in a decoded_grid of nrow images to a row, about width wide (view.js's
-    TileCanvas: the largest whole multiple that fits), to draw another picture beside it at the same size."""
+def grid_padding(count: int) -> int:
+    """The white pixels around and between a decoded_grid's count pictures: 1, and none around a picture alone (a
+    border would shift it off the line of a picture beside it, by a whole scaled pixel)."""
+    return 0 if count == 1 else 1
+
+
+def grid_scale(image_width: int, width: int, nrow: int = 1, count: int = 1) -> int:
+    """The CSS pixels one image pixel takes in a decoded_grid of count images, nrow to a row, about width wide
+    (view.js's TileCanvas: the largest whole multiple that fits), to draw another picture beside it at the same
+    size."""
+    padding = grid_padding(count)
     return max(1, width // (nrow * (image_width + padding) + padding))
 
 
