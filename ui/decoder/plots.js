@@ -207,8 +207,13 @@ export function drawCurves(canvas, curves, current) {
   const colours = ["#444", "#1f77b4", "#ff7f0e"], names = ["−ELBO", "recon", "KL"];
   ctx.fillStyle = MUTED;
   ctx.textAlign = "right";
-  ctx.fillText(top.toPrecision(3), left - 4, plotTop + 4);
-  ctx.fillText(bottomValue.toPrecision(2), left - 4, bottom);
+  ctx.fillText("nats", left - 4, 12);
+  for (const v of niceTicks(bottomValue, top)) {  // a grid line and a label at each round value of nats
+    ctx.fillStyle = GRID;
+    ctx.fillRect(left, Math.round(y(v)), width - left - 4, 1);
+    ctx.fillStyle = MUTED;
+    ctx.fillText(v.toLocaleString(), left - 4, y(v) + 4);
+  }
   ctx.textAlign = "center";
   const axisName = `step${log ? ", log scale" : ""} (the run has ${total.toLocaleString()})`;
   if (log) ctx.textAlign = "right";  // the bottom row has the ticks
@@ -268,6 +273,15 @@ export function drawCurves(canvas, curves, current) {
       ctx.beginPath(); ctx.arc(x(last[0]), y(last[1]), 4, 0, 2 * Math.PI); ctx.fill();
     }
   }
+}
+
+// Round values from lo to hi, about four of them: the multiples of 1, 2 or 5 times a power of ten, 0 among them.
+function niceTicks(lo, hi) {
+  const raw = (hi - lo) / 4, power = 10 ** Math.floor(Math.log10(raw || 1));
+  const step = [1, 2, 5, 10].map(m => m * power).find(s => s >= raw);
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) ticks.push(Math.round(v / step) * step);
+  return ticks;
 }
 
 function quantile(values, q) {
