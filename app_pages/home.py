@@ -29,7 +29,9 @@ with left:
     data = resources.dataset_or_explain(config.dataset, "Reconstructing")
     if data is not None:
         images.show_reconstructions(checkpoint.model, data.test_x[:16], size=480)
-        st.caption(f"{config.dataset} test images from {data.source}")
+        # where the files are is the server's business in a class (its paths are named to nobody else either)
+        where = "" if resources.class_mode() else f", from {data.source}"
+        st.caption(f"the first 16 of the {len(data.test_x):,} {config.dataset} test images{where}")
 with right:
     st.subheader("Samples from the prior")
     seed = st.number_input("Seed", 0, 10_000, 0, key="home_seed")

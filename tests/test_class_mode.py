@@ -31,3 +31,17 @@ def test_a_run_trained_here_is_opened_by_its_link_in_class_mode(tmp_path, monkey
     other, _ = linked_page("app_pages/home.py", {"model": f"runs/{run.name}"})
     assert not other.exception and other.session_state[state.MODEL] == str(run)
     assert any(o.startswith(shown_name(run.name)) for o in other.sidebar.selectbox(key="_model_picker").options)
+
+
+@pytest.mark.parametrize("class_mode", [False, True])
+def test_in_class_mode_home_does_not_name_the_server_s_data_folder(mnist_dir, monkeypatch, class_mode):
+    """Home said where the MNIST files lie on the server ("mnist test images from /srv/..."): in a class that is the
+    server's business. On a person's own machine it still says where they were found."""
+    from headless import ROOT
+
+    monkeypatch.setenv("VAE_CLASS_MODE", "1" if class_mode else "")
+    at = page("app_pages/home.py", **{state.MODEL: str(ROOT / "models" / "mnist-2d")}).run()
+    assert not at.exception
+    caption = next(c.value for c in at.caption if "test images" in c.value)
+    assert caption.startswith("the first 16 of the 10,000 mnist test images")
+    assert (str(mnist_dir) in caption) is not class_mode
