@@ -58,6 +58,36 @@ def test_pause_holds_the_run_without_cpu_and_resume_goes_on_from_the_same_step(d
     assert len(run.history.epochs) == 3
 
 
+def test_a_run_left_paused_past_its_limit_stops_keeping_its_finished_epochs_and_a_command_starts_the_limit_again(
+        digits):
+    """A paused run keeps its task's CPUs: one left paused in a closed tab held a CPU for good while other students'
+    runs queued. Left paused for pause_limit seconds with no command, it stops as a stop would (its finished epochs
+    kept); each command (a step here) starts the limit again."""
+    controls = Controls(pause_limit=1.0)
+    run = Watched(digits, SMALL, controls, pause_at(controls, 2, 3))
+    wait_until(lambda: controls.paused and len(run.steps) >= 18, 60, "a pause in epoch 2")
+    for _ in range(3):  # a step every 0.6 s: never 1 s without a command
+        time.sleep(0.6)
+        controls.step()
+    wait_until(lambda: len(run.steps) >= 21, 10, "the three steps")
+    assert run.thread.is_alive() and not controls.left_paused
+    began = time.monotonic()
+    run.thread.join(10)
+    assert not run.thread.is_alive() and 0.9 < time.monotonic() - began < 2.5
+    assert controls.left_paused and controls.is_set() and run.history.stopped
+    assert len(run.history.epochs) == 1 and run.steps[-1] == (2, 6)
+
+
+def test_without_a_limit_a_pause_lasts_until_a_command(digits):
+    controls = Controls()
+    run = Watched(digits, SMALL, controls, pause_at(controls, 1, 2))
+    wait_until(lambda: controls.paused and len(run.steps) >= 2, 60, "a pause")
+    run.thread.join(1.5)
+    assert run.thread.is_alive() and not controls.left_paused
+    controls.stop()
+    run.thread.join(10)
+
+
 def test_one_step_is_one_batch_and_finish_epoch_runs_to_the_epoch_s_end(digits):
     controls = Controls()
     run = Watched(digits, SMALL, controls, pause_at(controls, 1, 3))

@@ -101,6 +101,97 @@ def test_the_run_control_hands_numbered_commands_on_in_their_order_and_a_stop_at
 
 
 def test_a_queued_job_waits_says_how_many_are_ahead_and_can_be_stopped(digits, tmp_path, quiet_cluster):
+    """Ray starts the tasks it was given in the order they came, whatever their CPU budgets: a 1-CPU run waits
+    behind a queued 2-CPU run while a CPU is free, so it has that run ahead (it was told "next to start", counting
+    only runs of its own budget, and waited a minute)."""
+    long = SMALL.replace(epochs=5000)
+    running = start_runs(long, digits, tmp_path / "r", cpus=1).runs[0]  # one of the two CPUs
+    waiting = []
+    try:
+        wait_until(lambda: running.state == "running", what="a running job")
+        for i, cpus in enumerate((2, 1)):  # one after the other, so that Ray gets them in this order
+            waiting.append(start_runs(long, digits, tmp_path / f"q{i}", cpus=cpus).runs[0])
+            wait_until(lambda: waiting[-1].state == "queued", what="a queued job")
+        time.sleep(2)
+        assert [j.state for j in waiting] == ["queued", "queued"]  # a CPU is free, and the 1-CPU run waits
+        assert [j.ahead for j in waiting] == [0, 1]
+        waiting[0].stop()
+        waiting[0].join(timeout=30)
+        assert waiting[0].state == "stopped" and "before it started" in waiting[0].message
+        assert not waiting[0].worker and not (tmp_path / "q0").exists()  # never ran, nothing left
+        assert waiting[1].ahead == 0
+        wait_until(lambda: waiting[1].state == "running", what="the next job to start, on the free CPU")
+        assert running.state == "running"
+    finally:
+        for job in [running] + waiting:
+            job.stop()
+        for job in [running] + waiting:
+            job.join(timeout=60)
+
+
+def test_progress_reaches_the_submitter_while_the_job_runs(digits, tmp_path):
+    job = start_runs(SMALL.replace(epochs=300), digits, tmp_path / "long").runs[0]
+    try:
+        wait_until(lambda: job.state == "running", what="the job to start")
+        wait_until(lambda: len(job.history) >= 2 and job.steps, what="epochs and step losses")
+        seen = len(job.steps)
+        wait_until(lambda: len(job.steps) > seen, what="more step losses")
+        assert job.active and job.epoch < 300 and job.preview is not None
+    finally:
+        job.stop()
+        job.join(timeout=60)
+
+
+def test_stopping_a_running_job_keeps_its_finished_epochs(digits, tmp_path):
+    job = start_runs(SMALL.replace(epochs=500), digits, tmp_path / "run").runs[0]
+    wait_until(lambda: job.epoch >= 2, what="two epochs")
+    job.stop()
+    job.join(timeout=60)
+    assert job.state == "stopped" and job.message.startswith(f"stopped after {job.epoch} epochs; saved")
+    saved = load_checkpoint(job.checkpoint)
+    assert len(saved.history) == len(job.history) == job.epoch < 500 and job.step == 0
+
+
+def test_the_run_control_answers_a_running_task_when_told_and_lets_it_go_when_over():
+    """A running task holds a next() open on the control actor instead of asking it over and over: the answer comes
+    the moment a command is sent, and the end of the task releases it, in either order."""
+    from vae_core import cluster
+    from vae_core.events import Stop
+    from vae_core.workers import RunControl
+
+    cluster.connect()  # before Ray is imported: it reads the environment that keeps it on loopback then (run alone,
+    import ray         # with ray imported first, this test waited for ever for the node's GCS)
+    control = ray.remote(num_cpus=0)(RunControl).remote()
+    try:
+        told, over = control.next.remote("told"), control.next.remote("over")
+        ready, _ = ray.wait([told, over], num_returns=2, timeout=1.0)
+        assert ready == []  # nothing said yet: both still wait
+        control.send.remote("told", Stop())
+        control.release.remote("over")
+        assert ray.get([told, over], timeout=60) == [Stop(), None]
+        control.release.remote("quick")  # a task over before its watcher's next() came
+        control.send.remote("early", Stop())  # stopped before it came
+        assert ray.get([control.next.remote("quick"), control.next.remote("early")], timeout=60) == [None, Stop()]
+    finally:
+        ray.kill(control)
+
+
+def test_the_run_control_hands_numbered_commands_on_in_their_order_and_a_stop_at_once():
+    """Ray keeps no order between an async actor's calls: a pause and the "rest of the epoch" sent after it came the
+    other way round, and the run waited for ever (test_a_job_that_diverges_... sends them so, through Ray)."""
+    from vae_core.events import Pause, Resume, StepOnce, Stop
+    from vae_core.workers import RunControl
+
+    control = RunControl()  # its methods, called as the actor calls them
+    control.send("run", StepOnce(to_epoch_end=True), 1)
+    control.send("run", Resume(), 2)
+    assert control.waiting("run") == []  # held until the first arrives
+    control.send("run", Stop())
+    control.send("run", Pause(), 0)
+    assert control.waiting("run") == [Stop(), Pause(), StepOnce(to_epoch_end=True), Resume()]
+
+
+def test_a_queued_job_waits_says_how_many_are_ahead_and_can_be_stopped(digits, tmp_path, quiet_cluster):
     long = SMALL.replace(epochs=5000)
     running = [start_runs(long, digits, tmp_path / f"r{i}", cpus=1).runs[0] for i in range(2)]  # fills 2 CPUs
     waiting = []
@@ -158,11 +249,25 @@ def test_a_job_that_diverges_after_an_epoch_keeps_that_epoch_and_says_so(digits,
     job.resume()
     job.join(timeout=180)
     assert job.state == "failed" and "diverged at epoch 2" in job.message, job.message
-    assert "The 1 epoch before it is saved in" in job.message and "nothing saved" not in job.message
+    assert "The 1 epoch before it is saved as" in job.message and "nothing saved" not in job.message
     saved = load_checkpoint(job.checkpoint)
     assert len(saved.history) == 1 and saved.config.lr == config.lr  # the change came in the epoch not kept
     assert all(torch.isfinite(p).all() for p in saved.model.parameters())
     assert f"{shown_total(saved.metrics['recon'], saved.metrics['kl']):.2f} nats" in job.message  # as the sidebar says
+
+
+def test_a_run_left_paused_on_its_worker_stops_and_frees_its_cpu(digits, tmp_path):
+    """A paused task holds its CPUs; one left paused past its limit with no command ends as a stopped run, its
+    finished epochs saved, and says why."""
+    job = start_runs(SMALL.replace(epochs=5), digits, tmp_path / "run", pause_limit=2.0).runs[0]
+    job.pause()
+    job.finish_epoch()  # epoch 1, then it waits
+    wait_until(lambda: job.epoch >= 1 and job.state == "running", what="the first epoch")
+    job.join(timeout=60)
+    assert job.state == "stopped", job.message
+    assert job.message.startswith("stopped after 1 epoch (left paused for 2 s with no command: its CPUs are free "
+                                  "for other runs); saved as run"), job.message
+    assert len(load_checkpoint(job.checkpoint).history) == 1
 
 
 def _cpu_seconds(pid: int) -> float:

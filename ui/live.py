@@ -19,6 +19,7 @@ import streamlit as st
 from vae_core import DATASETS, ConfigError
 from vae_core.recording import (RECORDING, Recording, load_recording, picture_latents, pictures_per_row,
                                 plane_extent, recording_gif, snapshot_extent, subset_rows)
+from vae_core.controls import pause_text
 from vae_core.runs import Run, RunState
 
 from . import progress, served
@@ -64,7 +65,10 @@ def controls(run: Run) -> None:
         return
     a, b, c, d = st.columns([1, 1, 1, 2])
     if run.paused:
-        a.button("Resume", key=f"resume_{run.id}", on_click=_then_feed(run, run.resume), icon=":material/play_arrow:")
+        held = (f"; a paused run keeps its CPUs, so one left {pause_text(run.pause_limit)} with no command stops, "
+                "keeping its finished epochs" if run.pause_limit else "")
+        a.button("Resume", key=f"resume_{run.id}", on_click=_then_feed(run, run.resume), icon=":material/play_arrow:",
+                 help=f"go on at the chosen speed{held}")
     else:
         a.button("Pause", key=f"pause_{run.id}", on_click=_then_feed(run, run.pause), icon=":material/pause:")
     b.button("One step", key=f"step_{run.id}", on_click=run.step_once, disabled=not run.paused,

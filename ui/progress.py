@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from vae_core.controls import pause_text
 from vae_core.runs import RunState
 
 
@@ -64,7 +65,8 @@ def running(run) -> str:
 def line(run) -> str:
     """A running run's progress line: paused or not, its epoch and step, the time left, where it runs."""
     eta, worker = run.eta_seconds, run.worker
-    return (("paused · " if run.paused else "") + running(run)
+    limit = f" (stops if left {pause_text(run.pause_limit)} with no command)" if run.paused and run.pause_limit else ""
+    return (("paused · " if run.paused else "") + running(run) + limit
             + (f" · about {eta:.0f} s left" if eta is not None and not run.paused else "")
             + (f" · Ray worker {worker.pid} on node {worker.node[:8]}, "
                f"{worker.threads} thread{'s' if worker.threads > 1 else ''}"

@@ -88,6 +88,7 @@ class Trained:
     stopped: bool
     recording: object = None          # a recording.Recording, when the run was asked to record
     diverged: str = ""                # why it ended early, where the loss became non-finite (its good epochs kept)
+    left_paused: bool = False         # stopped by its pause limit: paused that long with no command (stopped too)
 
 
 @dataclass(frozen=True)

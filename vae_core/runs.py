@@ -30,6 +30,7 @@ from . import cluster
 from .batched import batchable
 from .checkpoint import Checkpoint, record_iwae, write_checkpoint
 from .config import Config
+from .controls import PAUSE_LIMIT, pause_text
 from .data import Dataset
 from .errors import ConfigError, VAEError
 from .evaluation import shown_total
@@ -91,11 +92,12 @@ class Job:
 
     @property
     def ahead(self) -> int:
-        """Jobs this process gave Ray earlier that still wait for the cluster (Ray starts tasks of the same CPU
-        budget in the order they came)."""
+        """Jobs this process gave Ray earlier that still wait for the cluster. Ray starts tasks in the order they
+        came, whatever their CPU budgets: a 1-CPU run waits behind a queued 2-CPU run even while a CPU is free
+        (measured on ray 2.60, one node)."""
         earlier = list(_submitted)  # a snapshot: other threads add and remove jobs
         earlier = earlier[:earlier.index(self)] if self in earlier else []
-        return sum(job.state == RunState.QUEUED and job.cpus == self.cpus for job in earlier)
+        return sum(job.state == RunState.QUEUED for job in earlier)
 
     def stop(self) -> None:
         """Stop the job: a queued one never runs; a running one stops before its next step."""
@@ -230,6 +232,7 @@ class Run(Job):
     checkpoint: Path | None = None
     record: int = 0                   # snapshots its checkpoint keeps (recording.safetensors); 0: none
     live: bool = False                # stream snapshots while it trains (a live view)
+    pause_limit: float | None = PAUSE_LIMIT  # s paused with no command before it stops (None: no limit)
     snapshot: Snapshot | None = None  # the latest one streamed, with its pictures
     changes: list = field(default_factory=list)  # beta / lr changed while it trained: {"step", "epoch", ...}
     paused: bool = False              # told to pause (and not to resume since)
@@ -268,7 +271,8 @@ class Run(Job):
         return max(0.0, left * (t1 - t0) / (s1 - s0) - (time.monotonic() - t1))
 
     def _task(self) -> tuple:
-        return workers.train_task, (self.config, {"record": self.record, "live": self.live}), self.data
+        options = {"record": self.record, "live": self.live, "pause_limit": self.pause_limit}
+        return workers.train_task, (self.config, options), self.data
 
     @property
     def ahead(self) -> int:
@@ -349,8 +353,10 @@ class Run(Job):
 
     def _save(self, result: Trained) -> None:
         self.epoch, self.step = len(result.history), 0  # a stopped run keeps its finished epochs only
+        idle = (f" (left paused for {pause_text(self.pause_limit)} with no command: its CPUs are free for other "
+                "runs)" if result.left_paused else "")
         if not result.history:
-            return self._end(RunState.STOPPED, "stopped before the first epoch ended: nothing saved")
+            return self._end(RunState.STOPPED, f"stopped before the first epoch ended{idle}: nothing saved")
         self.config = result.config  # as trained: precision "auto" resolved
         tensors = {k: np.array(v) for k, v in result.tensors.items()}  # writable copies of Ray's read-only arrays
         write_checkpoint(self.folder, self.config, tensors, result.history, result.metrics)
@@ -361,10 +367,10 @@ class Run(Job):
         if result.diverged:
             n = len(result.history)
             return self._end(RunState.FAILED, f"{result.diverged} The {n} epoch{'s' if n > 1 else ''} before it "
-                                              f"{'are' if n > 1 else 'is'} saved in {self.folder} ({score}).")
+                                              f"{'are' if n > 1 else 'is'} saved as {self.folder.name} ({score}).")
         done = "stopped after" if result.stopped else "finished"
         self._end(RunState.STOPPED if result.stopped else RunState.DONE,
-                  f"{done} {len(result.history)} epochs; saved {self.folder} ({score})")
+                  f"{done} {len(result.history)} epoch{'s' if len(result.history) != 1 else ''}{idle}; saved as {self.folder.name} ({score})")
 
     def _end(self, state: RunState, message: str) -> None:
         if self.checkpoint is None:
@@ -465,12 +471,13 @@ class RunGroup:
 
 def start_runs(configs: Config | Mapping[str, Config], data: Dataset, folder: str | Path, *,
                cpus: int | None = None, record: int = 0, live: bool = False,
-               batched: bool | None = None) -> RunGroup:
+               batched: bool | None = None, pause_limit: float | None = PAUSE_LIMIT) -> RunGroup:
     """Train each config on Ray and return the group at once (connecting to Ray happens in the runs' threads).
 
     One Config is saved into folder itself; a mapping of names to configs (sweep_configs, remedy_configs) into
     folder/name each. cpus overrides the CPU budget of every run (else cluster.job_cpus of the dataset); record keeps
-    that many snapshots in each checkpoint; live streams snapshots while they train (Run.snapshot).
+    that many snapshots in each checkpoint; live streams snapshots while they train (Run.snapshot); a run left paused
+    for pause_limit seconds with no command stops, keeping its finished epochs (it holds its CPUs while paused).
     batched trains them as one program in one task (batched.train_batched; by default where they can, neither live
     nor recorded), with the CPUs of its runs together, at most half the largest node's.
     """
@@ -479,8 +486,8 @@ def start_runs(configs: Config | Mapping[str, Config], data: Dataset, folder: st
         named = {folder.name: (configs, folder)}
     else:
         named = {name: (config, folder / name) for name, config in configs.items()}
-    group = RunGroup([Run(config=config, data=data, folder=where, name=name, cpus=cpus, record=record, live=live)
-                      for name, (config, where) in named.items()])
+    group = RunGroup([Run(config=config, data=data, folder=where, name=name, cpus=cpus, record=record, live=live,
+                          pause_limit=pause_limit) for name, (config, where) in named.items()])
     if batched is None:
         batched = batchable([run.config for run in group]) and not live and not record
     elif batched and not batchable([run.config for run in group]):

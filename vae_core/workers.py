@@ -115,7 +115,7 @@ def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: s
     data = unpack_dataset(packed)
     started = _started(cpus)
     yield started
-    controls, events, outcome = Controls(), queue.Queue(), {}
+    controls, events, outcome = Controls(pause_limit=options.get("pause_limit")), queue.Queue(), {}
     model = VAE(config)
     recorder = Recorder(data, config, options["record"]) if options.get("record") else None
     live = LiveWatch(data.test_x[subset_rows(len(data.test_x))], events.put) if options.get("live") else None
@@ -157,7 +157,7 @@ def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: s
     yield Trained(config=model.config, tensors={k: v.cpu().numpy() for k, v in model.state_dict().items()},
                   history=history.epochs, metrics=history.test, stopped=history.stopped,
                   recording=recorder.recording() if recorder is not None else None,  # ends with the weights kept
-                  diverged=outcome.get("diverged", ""))
+                  diverged=outcome.get("diverged", ""), left_paused=controls.left_paused)
 
 
 def batched_task(configs: list, packed: dict, cpus: int, run_id: str, control):
