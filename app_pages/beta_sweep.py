@@ -66,7 +66,7 @@ if data is not None:
 
 st.header("Run your own sweep on digits")
 base = resources.sweep_base("digits")  # the shipped digits sweep's settings
-with st.form("sweep_form"):
+with st.form("sweep_form", enter_to_submit=False):
     a, b, c = st.columns([2, 1, 1])  # (five β chips fit on one line)
     betas = a.multiselect("β values", [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], [0.1, 0.3, 1.0, 3.0, 10.0], key="sweep_betas")
     latent = b.number_input("Latent dimensions", 1, 32, base.latent_dim, key="sweep_latent")

@@ -30,7 +30,7 @@ for key, value in form_values(run).items():  # what the run was started with: af
     st.session_state.setdefault(key, value)      # drops a form's values) or a reload, not the defaults
 above_form = st.container()  # the run, its live view and its results: below the form they were out of sight
 
-with st.form("train_form"):  # (every widget takes its value from the session state set just above)
+with st.form("train_form", enter_to_submit=False):  # (every widget takes its value from the session state set just above)
     a, b, c = st.columns(3)
     dataset = a.selectbox("Dataset", list(DATASETS), key="train_dataset",
                           help="  \n".join(f"**{name}**: {spec.about}" for name, spec in DATASETS.items()))
