@@ -48,7 +48,8 @@ if chosen and data is not None and resources.model(chosen).config.dataset == dat
     left.plotly_chart(charts.kl_bars(model.metrics["kl_per_dim"], model.metrics["activity"], ACTIVE_THRESHOLD,
                                      top=top), key="sweep_kl_bars")
     left.caption(f"One axis for every model on the plane (0 to {top:.2g} nats), so that bars compare across β: "
-                 "a collapsed unit's bar is too short to see.")
+                 "a collapsed unit's bar is too short to see. " + charts.faint_active_units(
+                     model.metrics["kl_per_dim"], model.metrics["activity"], ACTIVE_THRESHOLD, top))
     with right:
         show_model(model, data.test_x[:8], 440, "sweep_chosen_prior")
 

@@ -38,7 +38,8 @@ st.plotly_chart(charts.kl_bars(metrics["kl_per_dim"], metrics["activity"], ACTIV
                 key="tradeoff_kl_bars")
 st.caption(f"{metrics['active_units']} of {config.latent_dim} units are active: their posterior means vary across "
            f"images (variance above {ACTIVE_THRESHOLD}). A collapsed unit (grey, its bar at about zero) has q(z_i|x) = "
-           "N(0, 1) for every x: it costs no KL and carries no information. Raise β on the Beta sweep page to watch units collapse.")
+           "N(0, 1) for every x: it costs no KL and carries no information. Raise β on the Beta sweep page to watch units "
+           "collapse. " + charts.faint_active_units(metrics["kl_per_dim"], metrics["activity"], ACTIVE_THRESHOLD))
 
 st.header("The reparameterisation trick")
 draws = reparameterization_draws(model, data.test_x[index], n=48, seed=index)

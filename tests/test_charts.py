@@ -130,3 +130,23 @@ def test_a_stopped_run_s_curves_end_at_its_last_finished_epoch_with_each_test_va
     assert list(traces["test −ELBO"].x) == [12 * e for e in range(1, 10)]
     assert max(traces["train −ELBO"].x) == 108
     assert [shape.x0 for shape in fig.layout.shapes] == [65]
+
+
+def test_each_kl_bar_says_whether_its_unit_is_active_and_an_active_unit_too_small_to_see_is_named():
+    """The shipped digits sweep's β = 1 has 6 active units, but z1's bar (0.009 nats) is as flat as the collapsed
+    ones: a class counting bars for the lesson's question got 5. Each bar now says which it is under it, and the
+    caption names the active units whose bars cannot be seen."""
+    import json
+
+    from ui.charts import faint_active_units, kl_bars
+    from ui.resources import SHIPPED_DIR
+    from vae_core.evaluation import ACTIVE_THRESHOLD
+
+    metrics = json.loads((SHIPPED_DIR / "sweeps" / "digits" / "beta-1" / "metrics.json").read_text())["metrics"]
+    fig = kl_bars(metrics["kl_per_dim"], metrics["activity"], ACTIVE_THRESHOLD)
+    said = ["active" in t for t in fig.layout.xaxis.ticktext]
+    assert sum(said) == metrics["active_units"] == 6 and said[1] and not said[0]
+    sentence = faint_active_units(metrics["kl_per_dim"], metrics["activity"], ACTIVE_THRESHOLD)
+    assert "z1 (0.0092 nats)" in sentence and "z0" not in sentence
+    assert faint_active_units([1.0, 0.5], [1.0, 0.4], ACTIVE_THRESHOLD) == ""
+    assert "z1" in faint_active_units([1.0, 0.5], [1.0, 0.4], ACTIVE_THRESHOLD, top=30.0)  # on a shared axis

@@ -182,6 +182,11 @@ def kl_bars(kl_per_dim: list[float], activity: list[float], threshold: float, di
     after the other share it (each scaled to its own tallest bar, 7e-5 nats of collapse look like 2 nats of use)."""
     dims = list(range(len(kl_per_dim))) if dims is None else list(dims)
     active = [activity[i] > threshold for i in dims]
+    # each bar says under it which it is: an active unit can carry too little KL for its bar to show (a blue bar of
+    # 0.01 nats read as collapsed, and a lesson's count of active units came out one short)
+    word = len(dims) <= 16
+    ticks = [f"<span style='color:{PALETTE[0] if a else '#999'}'>z{i}{'<br>active' if a else '<br>collapsed'}</span>"
+             if word else f"<span style='color:{PALETTE[0] if a else '#999'}'>z{i}</span>" for i, a in zip(dims, active)]
     fig = go.Figure(go.Bar(
         x=[f"z{i}" for i in dims], y=[kl_per_dim[i] for i in dims],
         marker_color=[PALETTE[0] if a else "#bbb" for a in active],
@@ -189,10 +194,24 @@ def kl_bars(kl_per_dim: list[float], activity: list[float], threshold: float, di
         textposition="none",  # the words in the hover only: inside 50 bars they were specks
         hovertemplate="%{x}: %{y:.3g} nats, %{text}<br>Var(μ) = %{customdata:.3g}<extra></extra>"))
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="KL, nats per image")
+    fig.update_xaxes(tickmode="array", tickvals=[f"z{i}" for i in dims], ticktext=ticks)
     fig.update_yaxes(exponentformat="e", rangemode="tozero")  # no SI "μ" for micro-nats: μ is the posterior mean here
     if top is not None:
         fig.update_yaxes(range=[0, top])
     return fig
+
+
+def faint_active_units(kl_per_dim: list[float], activity: list[float], threshold: float,
+                       top: float | None = None) -> str:
+    """A sentence on the active units whose KL is too small for their bars to show (under 2% of the axis: top, else
+    the tallest bar), or "": they are counted as active, and a reader counting bars would miss them."""
+    top = max(kl_per_dim, default=0.0) if top is None else top
+    faint = [i for i, (kl, a) in enumerate(zip(kl_per_dim, activity)) if a > threshold and kl < 0.02 * top]
+    if not faint:
+        return ""
+    named = ", ".join(f"z{i} ({kl_per_dim[i]:.2g} nats)" for i in faint[:4]) + (", …" if len(faint) > 4 else "")
+    return (f"Active with a bar too short to see: {named}. Active means its posterior means vary across images, "
+            "however little KL that costs.")
 
 
 def marginal_vs_normal(grid: np.ndarray, density: np.ndarray, means: np.ndarray, name: str) -> go.Figure:
