@@ -14,9 +14,16 @@ page = st.navigation(navigation.streamlit_pages())
 my_runs.welcome()  # a new session: this browser's runs from before
 links.restore(page.url_path)  # a link opened: its model, point and page settings first
 sidebar.model_picker()
-try:
-    page.run()
-finally:  # after the page, so that a model or point the page itself set (a button, a finished run) is in the link
+
+
+def write_links() -> None:
     model = st.session_state[state.MODEL]
     links.write("model", links.model_ref(model))
     links.write("z", state.latent_point(resources.summary(model).config.latent_dim))
+
+
+write_links()  # before the page too: after a page's st.stop() nothing more reaches the browser (Your digit's link,
+try:           # before a drawing, had no model)
+    page.run()
+finally:  # after the page, so that a model or point the page itself set (a button, a finished run) is in the link
+    write_links()
