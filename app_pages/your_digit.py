@@ -17,12 +17,23 @@ st.caption("Draw a digit with the mouse, a pen or a finger. It is preprocessed t
            "was made, encoded into its own posterior q(z|x), and scored term by term like a test image.")
 
 pad, seen, decoded = st.columns(3)
+kept = st.session_state.get(state.KEPT_DRAWING)
+kept_x = preprocess(read_drawing(kept), config.dataset) if kept is not None else None  # (checked when it was kept)
 with pad:
     drawn = drawing_pad(key="digit_pad", clear=st.session_state.get(state.DIGIT_PAD_CLEARS, 0))
+    if kept_x is not None:
+        thumb, forget = st.columns([1, 2], vertical_alignment="center")
+        with thumb:
+            images.show_image(as_images(kept_x, config.image_shape)[0], 84)
+        forget.caption("your kept drawing, as the model sees it (the open star on the map below)")
+        if forget.button("Forget it", key="digit_forget"):
+            del st.session_state[state.KEPT_DRAWING]
+            st.rerun()
 if drawn is not None:
     st.session_state[state.DRAWING] = drawn
 if drawn is None:
-    st.info("Draw a digit in the box (white ink on black, like the data). Each stroke updates everything below.")
+    st.info("Draw a second digit in the box, then interpolate between your two drawings." if kept is not None else
+            "Draw a digit in the box (white ink on black, like the data). Each stroke updates everything below.")
     st.stop()
 try:
     x = preprocess(read_drawing(drawn), config.dataset)
@@ -49,11 +60,16 @@ if data is not None:
     index, xy = resources.projection(path, method)
     plane = () if method == "means" else resources.pca(path)
     titles = ("z0", "z1") if method == "means" else ("PCA 1", "PCA 2")
+    also = None
+    if kept_x is not None:
+        kept_parts = objective_parts(model, kept_x)
+        also = (posterior_on_plane(kept_parts.mu, kept_parts.sigma, *plane)[0], "your kept drawing")
     fig = charts.latent_map(xy, data.test_y.numpy()[index], index, data.classes, titles,
-                            posterior=posterior_on_plane(parts.mu, parts.sigma, *plane), mark="your digit")
+                            posterior=posterior_on_plane(parts.mu, parts.sigma, *plane), mark="your digit", also=also)
     st.plotly_chart(fig, key="digit_map", width="stretch")
     st.caption("The star is its posterior mean, the ellipses its 1 and 2 σ spread" +
-               (" projected onto the map's PCA plane." if plane else "."))
+               (" projected onto the map's PCA plane" if plane else "") +
+               ("; the open star your kept drawing's posterior mean." if also is not None else "."))
     close = nearest(mu, parts.mu, 8)
     st.subheader("Its nearest test images in latent space")
     images.show_image(image_grid(as_images(data.test_x[close], config.image_shape), nrow=8), 640,
@@ -70,12 +86,11 @@ if b.button("The latent pad", key="digit_to_pad", disabled=config.latent_dim < 2
 if c.button("Interpolate to a test image", key="digit_to_interp"):
     st.session_state[state.INTERP_ENDS] = ("your drawing", "a test image")
     st.switch_page(navigation.INTERPOLATION.script)
-kept = st.session_state.get(state.KEPT_DRAWING)
 if kept is None:
     if d.button("Keep it, draw a second one", key="digit_keep", help="then interpolate between your two drawings"):
         st.session_state[state.KEPT_DRAWING] = drawn
         st.session_state[state.DIGIT_PAD_CLEARS] = st.session_state.get(state.DIGIT_PAD_CLEARS, 0) + 1
         st.rerun()
-elif d.button("Interpolate from your kept drawing", key="digit_between"):
+elif d.button("Between your two drawings", key="digit_between", help="interpolate from your kept drawing to this one"):
     st.session_state[state.INTERP_ENDS] = ("your kept drawing", "your drawing")
     st.switch_page(navigation.INTERPOLATION.script)

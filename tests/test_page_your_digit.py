@@ -23,3 +23,20 @@ def test_your_digit_is_placed_scored_and_starts_the_other_pages():
     assert "your digit" in traces and "1 σ" in traces and "2 σ" in traces
     at.button(key="digit_to_sliders").click().run()
     assert not at.exception and at.session_state[state.LATENT] != [0.0, 0.0]
+
+
+def test_a_kept_drawing_is_shown_and_marked_on_the_map_until_it_is_forgotten():
+    """"Keep it, draw a second one" left no sign of the kept drawing: a blank pad and the first visit's prompt."""
+    import base64
+
+    drawn = "data:image/png;base64," + base64.b64encode(a_drawing()).decode()
+    at = page("app_pages/your_digit.py", digit_pad={"png": drawn}).run()
+    at.button(key="digit_keep").click().run()
+    assert not at.exception and at.session_state[state.KEPT_DRAWING] == a_drawing()
+    assert len(images(at)) == 3  # the kept one too, beside the pad
+    assert any("your kept drawing" in c.value for c in at.caption)
+    traces = [t.get("name") for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]]
+    assert "your kept drawing" in traces and "your digit" in traces
+    assert [b.label for b in at.button if b.key == "digit_between"] == ["Between your two drawings"]
+    at.button(key="digit_forget").click().run()
+    assert state.KEPT_DRAWING not in at.session_state and len(images(at)) == 2

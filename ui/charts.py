@@ -10,11 +10,13 @@ MARKED_EPOCHS = 40  # training curves: test values drawn as a marker per epoch u
 
 
 def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, axis_titles,
-               chosen: int | None = None, posterior: tuple | None = None, mark: str | None = None) -> go.Figure:
+               chosen: int | None = None, posterior: tuple | None = None, mark: str | None = None,
+               also: tuple | None = None) -> go.Figure:
     """Scatter of 2-D latent positions, one WebGL trace per class; each point's customdata is its test index.
 
     chosen (a test index, if among index) is ringed; posterior (centre [2], covariance [2, 2]) is drawn as its
-    1 and 2 sigma ellipses, and, if mark names it (say "your digit"), as a star at its centre."""
+    1 and 2 sigma ellipses, and, if mark names it (say "your digit"), as a star at its centre; also (a centre [2],
+    its name) as an open star."""
     fig = go.Figure()
     for k, name in enumerate(classes):
         mask = labels == k
@@ -36,6 +38,10 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, a
             fig.add_trace(go.Scattergl(x=[centre[0]], y=[centre[1]], mode="markers", name=mark, hoverinfo="name",
                                        marker=dict(size=18, symbol="star", color="black", line=dict(width=1,
                                                                                                      color="white"))))
+    if also is not None:
+        fig.add_trace(go.Scattergl(x=[float(also[0][0])], y=[float(also[0][1])], mode="markers", name=also[1],
+                                   hoverinfo="name", marker=dict(size=18, symbol="star-open", color="black",
+                                                                 line=dict(width=2))))
     rows = np.flatnonzero(index == chosen) if chosen is not None else []
     if len(rows):
         # WebGL traces are drawn above SVG ones: the marks must be WebGL too to stay visible
