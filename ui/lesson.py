@@ -37,11 +37,13 @@ STEPS = (
     Step("How the map formed", 5,
          "The 2-D digits model's training, replayed on the Train page: drag the scrubber to the first snapshot (the "
          "initial weights), then play it, watching the map, the KL bars, the aggregate posterior and the decoded "
-         "manifold. Then start a run of your own there at 10 steps a second and watch it happen live (pause it, "
-         "step it, raise β to 5 and watch the map).",
+         "manifold. Then start a run of your own there (the default settings: 120 steps at 10 a second) and watch "
+         "the map open up from about step 60; pause it near step 80, take a few single steps, then raise β to 5 and "
+         "resume.",
          "At the initial weights every code lies within 0.3 of the origin, every digit mixed with every other: what "
          "can the decoder draw from such codes? Which dimension does the model use first (the KL bars and the map, "
-         "up to about epoch 5), and how close does the aggregate posterior come to N(0, 1) by the end?",
+         "up to about epoch 5), and how close does the aggregate posterior come to N(0, 1) by the end? In your own "
+         "run, what does β = 5 do to the map that had opened, and to the KL bars?",
          navigation.TRAIN, {"model": "digits-2d"}),
     Step("Where the encoder puts the data", 10,
          "On the MNIST 2-D map, find each class (click a label in the legend to hide it: the 9s lie over the 4s). "
