@@ -9,15 +9,19 @@ from vae_core.tradeoff import sweep_configs
 checkpoint = sidebar.current()
 st.title("Beta sweeps: rate against distortion")
 st.markdown("Each point is one model, trained with the same data, architecture and seed at a different β. "
-            "Small β buys sharp reconstructions with many nats of KL (rate); large β squeezes the rate to zero "
+            "Small β buys sharp reconstructions with many nats of KL (rate); large β squeezes the rate toward zero "
             "and pays in distortion. Points on one dotted line have the same negative ELBO, the objective at β = 1 "
-            "(distortion + rate). The rate axis is logarithmic: a collapsed model's ten-thousandth of a nat "
-            "and another's 14 nats both show, and the lines of constant −ELBO bend. Click a point.")
+            "(distortion + rate). The rate axis is logarithmic: a ten-thousandth of a nat and tens of nats both "
+            "show, and the lines of constant −ELBO bend. Click a point.")
 sweeps = resources.shipped_sweeps()
 names = list(sweeps)
 dataset = st.radio("Sweep", names, horizontal=True, key="sweep_dataset",
                    index=names.index(checkpoint.config.dataset) if checkpoint.config.dataset in names else 0)
 series = {f"{dataset} (shipped)": sweeps[dataset]}
+ends = [resources.summary(p) for p in (sweeps[dataset][0], sweeps[dataset][-1])]
+st.caption("Here: " + "; ".join(f"β = {m.config.beta:g} spends {m.metrics['kl']:.3g} nats of rate for "
+                                f"{m.metrics['recon']:.3g} nats of distortion, {m.metrics['active_units']} of "
+                                f"{m.config.latent_dim} units active" for m in ends if "kl" in m.metrics) + ".")
 mine = st.session_state.get(state.SWEEP)
 if dataset == "digits" and mine is not None:
     series["your sweep"] = [str(path) for path in mine.checkpoints]
@@ -42,6 +46,10 @@ data = resources.dataset_or_explain(dataset, "Showing reconstructions")
 if chosen and data is not None and resources.model(chosen).config.dataset == dataset:
     model = resources.model(chosen)
     st.subheader(f"β = {model.config.beta:g}: rate {model.metrics['kl']:.2f}, distortion {model.metrics['recon']:.2f} nats")
+    st.button("Choose it for the other pages", key="sweep_choose", disabled=st.session_state[state.MODEL] == chosen,
+              on_click=lambda: st.session_state.update({state.MODEL: chosen}),
+              help="make it the sidebar's model: the sliders, the map and the KL page then show it, and the link "
+                   "names it")
     left, right = st.columns(2)
     members = [model.metrics] + [resources.summary(p).metrics for paths in series.values() for p in paths]
     top = 1.05 * max(max(m["kl_per_dim"]) for m in members if "kl_per_dim" in m)  # one axis for every member

@@ -48,3 +48,15 @@ def test_every_member_s_kl_bars_share_one_axis():
     assert all(r == ranges[0] for r in ranges) and ranges[0][0] == 0
     assert max(tallest) <= ranges[0][1] <= 1.1 * max(tallest)
     assert min(tallest) < ranges[0][1] / 1000  # β = 10: a bar no one would read as activity
+
+
+def test_a_member_clicked_on_the_plane_can_be_chosen_for_the_other_pages():
+    """A sweep's member could be looked at here only: the sidebar lists the shipped models, so a class could not
+    take the β = 10 model to the sliders or the map."""
+    at = page("app_pages/beta_sweep.py").run()
+    shipped = next(t for t in _figure(at, "sweep_plane")["data"] if t.get("name") == "digits (shipped)")
+    at.session_state[state.SWEEP_CHOSEN] = shipped["customdata"][-1]
+    at.run()
+    at.button(key="sweep_choose").click().run()
+    assert not at.exception and at.session_state[state.MODEL] == shipped["customdata"][-1]
+    assert at.button(key="sweep_choose").disabled  # it is the chosen one now
