@@ -134,3 +134,12 @@ def test_a_run_s_time_left_is_read_from_its_pace_since_its_last_pause_or_resume(
     time.sleep(0.5)
     report(30)  # 40 steps a second now
     assert run.eta_seconds == pytest.approx((3600 - 30) / 40, rel=0.15)
+
+
+def test_a_waiting_run_s_feed_has_no_progress_line_of_its_own(run):
+    """A queued run's line was drawn twice, by the page and by its view ("queued: 1 job ahead" above and below Stop),
+    and the view's was not rewritten as runs ahead of it started: the page alone draws a waiting run's line."""
+    run.state = RunState.QUEUED
+    assert live._feed_content(run, 2.0)["progress"]["text"] == ""
+    run.state = RunState.RUNNING
+    assert live._feed_content(run, 2.0)["progress"]["text"].startswith("epoch 1 of 300")

@@ -208,8 +208,10 @@ def _feed_content(run: Run, extent: float) -> dict:
             "kl": [round(float(v), 5) for v in snapshot.kl_per_dim], "pictures": _pictures(run.id, snapshot),
             "extent": extent},
         "current": run.steps_done,
+        # a running run's line; a waiting one's is the page's, redrawn as the runs ahead of it start ("" here: the
+        # view drew it too, and this one was not rewritten when a run ahead started)
         "progress": {"fraction": round(run.fraction, 4),
-                     "text": progress.line(run) if run.state == RunState.RUNNING else progress.waiting(run) or ""},
+                     "text": progress.line(run) if run.state == RunState.RUNNING else ""},
     }
 
 

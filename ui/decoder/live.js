@@ -24,7 +24,7 @@ export default function (component) {
 
 class LiveView extends DecodingView {
   constructor(parent) {
-    const root = element("div", "live-view", parent);
+    const root = element("div", "live-view waiting", parent);  // waiting: its panels hidden until a snapshot
     super(root);
     const bar = element("div", "live-progress", root);  // the run's progress line (the page draws none of its own)
     this.progressText = element("div", "live-progress-text", bar);
@@ -54,6 +54,7 @@ class LiveView extends DecodingView {
     if (runChanged) {
       Object.assign(this, { klTop: 0, from: null, to: null, step: undefined, pending: undefined, snapshots: 0,
                             feed: null });
+      this.root.classList.add("waiting");
     }
     if (!this.polling) {
       this.polling = setInterval(() => this.poll(), 1000 * data.every);
@@ -94,9 +95,10 @@ class LiveView extends DecodingView {
     if (!this.feed) this.say("");
     this.feed = feed;
     this.fetches = (this.fetches || 0) + 1;
-    if (feed.progress) {
+    if (feed.progress) {  // none while the run waits: the page draws that line
       this.progressBar.value = feed.progress.fraction;
       this.progressText.textContent = feed.progress.text;
+      this.progressBar.parentElement.hidden = !feed.progress.text;
     }
     const snapshot = feed.snapshot;
     if (snapshot && snapshot.step !== this.step && snapshot.step !== this.pending) this.fetchPictures(snapshot);
@@ -130,6 +132,7 @@ class LiveView extends DecodingView {
   }
 
   take(snapshot, pictures) {
+    this.root.classList.remove("waiting");
     const mu = halvesFromBase64(snapshot.mu), logvar = halvesFromBase64(snapshot.logvar);
     const sigma = logvar.map(v => Math.exp(0.5 * v));
     const sameAxes = this.to && this.to.dims.join() === snapshot.dims.join() && this.to.xy.length === mu.length;
