@@ -125,17 +125,19 @@ def test_an_upload_with_a_300_character_name_is_kept_under_a_short_one(tmp_path,
     assert folder.name == "x" * 64 and (folder / WEIGHTS).is_file()
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda run: b"this is not a checkpoint", "not a readable safetensors"),
-    (lambda run: b"PK\x03\x04 a broken zip", "not a readable zip"),
-    (lambda run: _zip({"notes.txt": b"hi"}), f"must hold one {WEIGHTS}"),
-    (lambda run: _zip({f"a/{WEIGHTS}": (run / WEIGHTS).read_bytes(), f"a/{CONFIG}": b"{bad json"}), "not valid JSON"),
+@pytest.mark.parametrize("name, make, message", [
+    ("upload.safetensors", lambda run: b"this is not a checkpoint", "not a readable safetensors"),
+    ("upload.zip", lambda run: b"random bytes named .zip", "not a readable zip"),  # (was: not a readable safetensors)
+    ("upload.zip", lambda run: b"PK\x03\x04 a broken zip", "not a readable zip"),
+    ("upload.zip", lambda run: _zip({"notes.txt": b"hi"}), f"must hold one {WEIGHTS}"),
+    ("upload.zip", lambda run: _zip({f"a/{WEIGHTS}": (run / WEIGHTS).read_bytes(), f"a/{CONFIG}": b"{bad json"}),
+     "not valid JSON"),
 ])
-def test_a_refused_upload_says_why_and_leaves_nothing(tmp_path, run, make, message):
+def test_a_refused_upload_says_why_and_leaves_nothing(tmp_path, run, name, make, message):
     root = tmp_path / "runs"
     with pytest.raises(CheckpointError, match=message) as err:
-        import_checkpoint(make(run), "upload.zip", root)
-    assert str(err.value).startswith("upload.zip refused:") and "checking" not in str(err.value)
+        import_checkpoint(make(run), name, root)
+    assert str(err.value).startswith(f"{name} refused:") and "checking" not in str(err.value)
     assert files_under(root) in ([], [UPLOADS])  # no folder, no staging files
 
 

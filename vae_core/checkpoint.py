@@ -278,7 +278,8 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
     if len(data) > MAX_UPLOAD_BYTES:
         raise CheckpointError(f"{filename} refused: {len(data):,} bytes, more than the {MAX_UPLOAD_BYTES:,} "
                               "accepted")
-    zipped = data[:4] == b"PK\x03\x04"
+    zipped = data[:4] == b"PK\x03\x04" or filename.lower().endswith(".zip")  # (random bytes named .zip were
+    # refused as "not a readable safetensors file")
     files = _zip_members(data, filename) if zipped else {WEIGHTS: data}
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".checking-", dir=final.parent))
