@@ -59,8 +59,9 @@ def likelihood_gap(nelbo: float, curve: dict) -> None:
                f"{curve[k]['iwae_n']:,} test images. The images' own spread in −log p(x) (± "
                f"{curve[k]['iwae_nll_se']:.2f} nats as a standard error at k = {k:,}) is the same on both sides of "
                f"the gap and cancels out of it. At k = {min(curve)} the estimate is itself a negative ELBO, but with "
-               "other draws of z and its KL sampled at the draw rather than in closed form as on the line, which "
-               f"lies {first:.2f} ± {first_se:.2f} nats above it: "
+               "other draws of z and its KL sampled at the draw rather than in closed form as on the line. The "
+               f"dashed −ELBO line lies {abs(first):.2f} ± {first_se:.2f} nats {'above' if first >= 0 else 'below'} "
+               f"the k = {min(curve)} point: "
                + ("within two standard errors: sampling noise." if abs(first) <= 2 * first_se
                   else "more than two standard errors, more than sampling noise explains.")
                + " Papers report k = 5,000.")
