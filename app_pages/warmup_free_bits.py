@@ -29,7 +29,8 @@ if warmup >= epochs:
     st.warning(f"With T = {warmup:g} ≥ {epochs} epochs the warm-up run never reaches β = {beta:g}: "
                "its KL is then cheaper than the others', and the comparison is not a fair one.")
 group = st.session_state.get(state.COMPARE)
-if st.button("Train the three runs (side by side on Ray, about half a minute)", type="primary", key="warmup_run",
+if st.button("Train the three runs (as one program on Ray: seconds, more while Ray first starts)", type="primary",
+             key="warmup_run",
              disabled=bool(group and group.active)):
     base = resources.sweep_base("digits").replace(epochs=int(epochs), beta=beta)  # the digits sweep's model
     configs = remedy_configs(base, warmup_epochs=warmup, free_bits=free_bits)
