@@ -17,7 +17,11 @@ st.caption("Decoded points on a path between two latent points. The straight lin
            "ends: in many dimensions almost all of N(0, I)'s mass lies near the sphere of radius √D, so that middle "
            "is an untypical z. The spherical path turns the direction along the great circle and changes the "
            "length evenly, so its norm goes straight from one end's to the other's: compare the two paths' norms "
-           "below. The pixel-space blend shows what mixing images without a latent space looks like.")
+           "below. The pixel-space blend shows what mixing images without a latent space looks like."
+           + (f" (This model has {config.latent_dim} latent dimensions: too few for a shell, |z| under N(0, I) "
+              "spreads from near 0 to beyond 2 instead of gathering near one radius, so the straight path's middle "
+              "is not untypical and the two paths differ little; pick a 16-D model in the sidebar to see it.)"
+              if config.latent_dim <= 3 else ""))
 data = resources.dataset_or_explain(config.dataset, "Interpolating between test images")
 if data is None:
     st.stop()

@@ -300,8 +300,11 @@ def path_norms(paths: dict, latent_dim: int) -> go.Figure:
     fig = go.Figure()
     for k, (name, path) in enumerate(paths.items()):
         norms = np.linalg.norm(np.asarray(path, dtype=np.float64), axis=1)
+        # the second path dashed, with open markers: where the two norms agree (two nearby ends, a 2-D model's
+        # short paths) the first hid it
         fig.add_trace(go.Scatter(x=np.linspace(0, 1, len(norms)), y=norms, mode="lines+markers", name=name.lower(),
-                                 line=dict(color=PALETTE[k % len(PALETTE)])))
+                                 line=dict(color=PALETTE[k % len(PALETTE)], dash="dash" if k else "solid"),
+                                 marker=dict(symbol="circle-open" if k else "circle", size=9 if k else 6)))
     fig.add_hline(y=np.sqrt(latent_dim), line=dict(color="#999", dash="dot"),
                   annotation_text=f"√D = {np.sqrt(latent_dim):.2f}", annotation_position="top left")
     fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="position along the path",
