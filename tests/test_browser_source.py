@@ -63,4 +63,10 @@ def test_the_reduction_lesson_shows_the_two_loss_lines_side_by_side(app):
     assert left["x"] + left["width"] <= right["x"]  # side by side: one left of the other, at the same height
     assert left["y"] < right["y"] + right["height"] and right["y"] < left["y"] + left["height"]
     assert UNLIT not in page.evaluate(LIT, ".vae-src .t-loss")
+    # every wrapped line within its box (a chain of calls with no space in it ran past the edge)
+    past = page.evaluate("""() => [...document.querySelectorAll('.vae-src.wrap .code')].flatMap(box => {
+        const edge = box.getBoundingClientRect().right;
+        return [...box.querySelectorAll('.line')].filter(l => l.scrollWidth > l.clientWidth + 1
+            || l.getBoundingClientRect().right > edge + 1).map(l => l.textContent); })""")
+    assert page.locator(".vae-src.wrap .code").count() >= 1 and past == [], past
     page.screenshot(path=str(SCREENSHOTS / "source-reduction.png"))

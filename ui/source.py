@@ -245,7 +245,8 @@ _CSS = """
 .vae-src pre { margin: 0; padding: 0; background: none; font-size: .8rem; line-height: 1.45; overflow: visible; }
 .vae-src .line { display: block; min-height: 1.45em; padding: 0 .8rem; white-space: pre; }
 .vae-src .anchor { scroll-margin-top: 9rem; }  /* below Streamlit's header and the terms, which stick there */
-.vae-src.wrap .line { white-space: pre-wrap; padding-left: 3.4rem; text-indent: -2.6rem; }  /* wrapped under the code */
+.vae-src.wrap .line { white-space: pre-wrap; overflow-wrap: anywhere; padding-left: 3.4rem; text-indent: -2.6rem; }
+/* wrapped under the code; anywhere: a run of code with no space (a chain of calls) ran past the box's edge */
 .vae-src.wrap .no { text-indent: 0; }
 .vae-src .no { display: inline-block; width: 2.6rem; color: #9ca3af; user-select: none; }
 .vae-src .t-loss { background: #ff7f0e2e; box-shadow: inset 4px 0 #ff7f0e; }
