@@ -237,8 +237,11 @@ def test_a_saved_png_is_at_least_512_pixels_wide_with_hard_pixel_edges(app, tmp_
     component(page, key, d)
     wait_idle(page)
     if key == "sliders":  # the strip is drawn a few tiles a frame after the digit: save it whole, not mid-pass
-        page.wait_for_function("() => { const c = window.vaeLab.components.sliders;"
-                               " return c.stripTile === undefined && !c.stripWanted; }", timeout=15_000)
+        idle = "() => { const c = window.vaeLab.components.sliders; return c.stripTile === undefined && !c.stripWanted; }"
+        for _ in range(2):  # and still idle half a second later (a pass that began then was saved half drawn, once)
+            page.wait_for_function(idle, timeout=15_000)
+            page.wait_for_timeout(500)
+        page.wait_for_function(idle, timeout=15_000)
     saved, shown, name = saved_png(page, key, tmp_path)
     height, width = shown.shape[:2]
     scale = -(-512 // width)  # the smallest whole factor that reaches 512
