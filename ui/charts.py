@@ -190,9 +190,8 @@ def kl_bars(kl_per_dim: list[float], activity: list[float], threshold: float, di
     active = [activity[i] > threshold for i in dims]
     # each bar says under it which it is: an active unit can carry too little KL for its bar to show (a blue bar of
     # 0.01 nats read as collapsed, and a lesson's count of active units came out one short)
-    word = len(dims) <= 16
-    ticks = [f"<span style='color:{PALETTE[0] if a else '#999'}'>z{i}{'<br>active' if a else '<br>collapsed'}</span>"
-             if word else f"<span style='color:{PALETTE[0] if a else '#999'}'>z{i}</span>" for i, a in zip(dims, active)]
+    word = {True: "<br>active", False: "<br>collapsed"} if len(dims) <= 16 else {True: "", False: ""}
+    ticks = [f"<span style='color:{PALETTE[0] if a else '#999'}'>z{i}{word[a]}</span>" for i, a in zip(dims, active)]
     fig = go.Figure(go.Bar(
         x=[f"z{i}" for i in dims], y=[kl_per_dim[i] for i in dims],
         marker_color=[PALETTE[0] if a else "#bbb" for a in active],
