@@ -26,9 +26,10 @@ class LiveView extends DecodingView {
   constructor(parent) {
     const root = element("div", "live-view waiting", parent);  // waiting: its panels hidden until a snapshot
     super(root);
-    const bar = element("div", "live-progress", root);  // the run's progress line (the page draws none of its own)
-    this.progressText = element("div", "live-progress-text", bar);
-    this.progressBar = element("progress", "", bar);
+    // the run's progress line while it runs (the page draws none of its own then; a waiting run's is the page's)
+    this.progressLine = element("div", "live-progress", root);
+    this.progressText = element("div", "live-progress-text", this.progressLine);
+    this.progressBar = element("progress", "", this.progressLine);
     this.progressBar.max = 1;
     this.head = element("div", "live-head", root);
     this.panels = learningPanels(root, "KL per dimension (nats; red: the map's two), on the largest value this " +
@@ -98,7 +99,7 @@ class LiveView extends DecodingView {
     if (feed.progress) {  // none while the run waits: the page draws that line
       this.progressBar.value = feed.progress.fraction;
       this.progressText.textContent = feed.progress.text;
-      this.progressBar.parentElement.hidden = !feed.progress.text;
+      this.progressLine.hidden = !feed.progress.text;
     }
     const snapshot = feed.snapshot;
     if (snapshot && snapshot.step !== this.step && snapshot.step !== this.pending) this.fetchPictures(snapshot);
