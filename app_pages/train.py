@@ -1,12 +1,14 @@
 """Train: fit a new model in the background and watch it learn (its latent space forming, its curves), steer it
 (pause, one step, speed, β and the learning rate), keep the checkpoint, and replay a recorded training."""
 import streamlit as st
+import torch
 
 from ui import charts, images, live, my_runs, progress, resources, sidebar, state
 from vae_core import DATASETS, Config, VAEError
 from vae_core.config import ARCHS, LIKELIHOODS, PRECISIONS, parse_sizes
 from vae_core.recording import MOST_SNAPSHOTS
 from vae_core.runs import Run, RunState
+from vae_core.training import emulated_bf16, native_bf16
 
 
 def form_values(run: Run | None) -> dict:
@@ -51,9 +53,13 @@ with st.form("train_form", enter_to_submit=False):  # (every widget takes its va
                                  help="bernoulli: summed BCE, as in the notes; "
                                       f"gaussian: fixed σ = {Config().obs_sigma}")
         binarize = f.toggle("Dynamic binarisation", key="train_binarize")
+        native = native_bf16(torch.device("cpu"))
         precision = g.selectbox("Matrix precision", PRECISIONS, key="train_precision",
-                                help="auto: bfloat16 matrix products where the processor runs them natively (about twice as fast), "
-                                     "else fp32; weights, optimiser and all evaluation stay fp32")
+                                help="auto: bfloat16 matrix products where the processor runs them natively (about "
+                                     "twice as fast), else fp32; weights, optimiser and all evaluation stay fp32. "
+                                     + ("This server's processor has native bf16." if native else
+                                        "This server's processor has none, so auto is fp32 here, and bf16 is "
+                                        "emulated: several times slower."))
         channels = h.text_input("Conv channels", key="train_channels",
                                 help="conv architecture: widths of its stride-2 convolutions")
         lr_decay = e.number_input("Learning-rate landing (fraction of epochs)", 0.0, 1.0, step=0.1,
@@ -96,6 +102,9 @@ def show_run():
         state.add_model(str(run.checkpoint))  # the new checkpoint becomes this session's choice, once
         st.rerun()  # the whole page: the sidebar lists it
     progress.run_progress(run, show_line=not run.live)  # a live run's view draws its line
+    slow = emulated_bf16(run.config, torch.device("cpu"))
+    if slow:
+        st.warning(slow[0].upper() + slow[1:] + ".")
     if run.active:
         return
     st.plotly_chart(charts.training_curves(run.steps, run.history, run.steps_per_epoch, run.changes), width="stretch",

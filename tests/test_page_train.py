@@ -3,10 +3,12 @@ the cluster."""
 from pathlib import Path
 
 import pytest
+import torch
 
 from headless import app_test as page
 from headless import ROOT, browser_pictures
 from ui import live, state
+from vae_core.training import native_bf16
 from waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("private_runs")
@@ -17,12 +19,16 @@ def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path, ray_address
     at.number_input(key="train_epochs").set_value(2)
     at.text_input(key="train_hidden").set_value("32")
     at.selectbox(key="train_speed").set_value(live.FASTEST)  # watchable, the default, would take 24 s
+    at.selectbox(key="train_precision").set_value("bf16")
     at.button(key="FormSubmitter:train_form-Start training").click().run()
     job = at.session_state[state.JOB]
     job.join(timeout=60)
     assert job.state == "done", job.message
     at.run()
     assert "saved" in at.success[0].value
+    emulated = not native_bf16(torch.device("cpu"))  # (what this reads is tested in test_training)
+    assert any("without native bfloat16" in w.value for w in at.warning) == emulated, [w.value for w in at.warning]
+    assert ("auto is fp32 here" in at.selectbox(key="train_precision").help) == emulated
     assert str(job.checkpoint) in at.session_state[state.MY_MODELS]
     assert at.session_state[state.MODEL] == str(job.checkpoint)
     assert Path(job.checkpoint, "model.safetensors").exists() and str(tmp_path / "runs") in str(job.checkpoint)

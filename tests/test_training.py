@@ -165,12 +165,14 @@ def test_a_binarised_model_is_scored_on_one_fixed_binarisation(digits):
 @pytest.mark.parametrize("flags, precision", [("fpu sse avx512f avx512_bf16 amx_tile", "bf16"),
                                               ("fpu sse avx2 avx512f", "fp32"), ("fpu amx_bf16", "bf16")])
 def test_auto_precision_follows_what_the_processor_reports(flags, precision):
-    from vae_core.training import resolve_precision
+    from vae_core.training import emulated_bf16, resolve_precision
 
     cpu = torch.device("cpu")
     assert Config().precision == "auto"
     assert resolve_precision(Config(), cpu, f"processor : 0\nflags : {flags}\n").precision == precision
     assert resolve_precision(Config(precision="fp32"), cpu, f"flags : {flags}").precision == "fp32"  # forced
+    warned = emulated_bf16(Config(precision="bf16"), cpu, f"flags : {flags}")  # forced where it is emulated
+    assert (warned is not None) == (precision == "fp32") and not emulated_bf16(Config(), cpu, f"flags : {flags}")
 
 
 def test_training_records_what_auto_chose_for_this_machine(digits):

@@ -126,9 +126,11 @@ def _train(args) -> int:
 
     config = config_from_args(args)
     device = pick_device(args.device)
+    address = args.ray or os.environ.get("VAE_RAY_ADDRESS")
+    if not address:
+        _warn_precision(config, device)
     torch.set_num_threads(_threads(args.threads))
     data = load_dataset(config.dataset, args.data_dir)
-    address = args.ray or os.environ.get("VAE_RAY_ADDRESS")
     with _out_folder(Path(args.out), args.force) as out:
         if address:
             _connect(address)  # an address with nothing behind it fails here, in seconds, and out goes again
@@ -176,6 +178,16 @@ def _threads(wanted: int) -> int:
     return min(wanted, cores)
 
 
+def _warn_precision(config, device) -> None:
+    """Warn, before any work, of bf16 asked for where this processor emulates it (for a run in this process: a Ray
+    cluster's workers may have other processors)."""
+    from .training import emulated_bf16
+
+    warning = emulated_bf16(config, device)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def _connect(address: str) -> None:
     from . import cluster
 
@@ -212,10 +224,12 @@ def _sweep(args) -> int:
 
     base = config_from_args(args)
     device = pick_device(args.device)
+    address = args.ray or os.environ.get("VAE_RAY_ADDRESS")
+    if not address:
+        _warn_precision(base, device)
     out = Path(args.out)
     configs = sweep_configs(base, args.betas)
     data = load_dataset(base.dataset, args.data_dir)
-    address = args.ray or os.environ.get("VAE_RAY_ADDRESS")
     with contextlib.ExitStack() as folders:
         for name in configs:
             folders.enter_context(_out_folder(out / name, args.force))

@@ -81,6 +81,15 @@ def native_bf16(device: torch.device, cpuinfo: str | None = None) -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def emulated_bf16(config: Config, device: torch.device, cpuinfo: str | None = None) -> str | None:
+    """A warning when config asks for bf16 on a CPU that has no native bf16, else None. There its matrix products
+    are emulated: on a Zen 3 EPYC an MNIST epoch of the classic model took 26 s in bf16 against 2.7 s in fp32."""
+    if config.precision != "bf16" or device.type != "cpu" or native_bf16(device, cpuinfo):
+        return None
+    return ("precision bf16 on a processor without native bfloat16 (no AVX512-BF16 or AMX): its matrix products are "
+            "emulated, and training runs several times slower than in fp32 (precision auto picks fp32 here)")
+
+
 def resolve_precision(config: Config, device: torch.device, cpuinfo: str | None = None) -> Config:
     """config with precision "auto" replaced by what device runs natively (bf16 or fp32)."""
     if config.precision != "auto":
