@@ -220,6 +220,15 @@ def test_an_mnist_grid_fills_its_column_with_even_pixels(app):
     drawn = np.array(grid["pixels"], np.uint8).reshape(-1, grid["canvas"], 4)
     assert np.array_equal(drawn, np.kron(image, np.ones((factor, factor, 1), np.uint8)))  # even, whole squares
     page.screenshot(path=str(SCREENSHOTS / "home-mnist.png"), full_page=True)
+    # a narrower window: the grid is laid out again within its column (it kept its width and ran past the edge)
+    size = page.viewport_size
+    try:
+        page.set_viewport_size({"width": 800, "height": size["height"]})
+        page.wait_for_function("""() => { const t = window.vaeLab.components.home_prior.tiles;
+            return t.box.clientWidth < 400 && t.canvas.getBoundingClientRect().width <= t.box.clientWidth + 1; }""",
+                               timeout=10_000)
+    finally:
+        page.set_viewport_size(size)
 
 
 @pytest.mark.parametrize("path, key, model", [("", "home_prior", None), ("Interpolation", "interp_linear", None),

@@ -111,6 +111,9 @@ def training_curves(steps: list, history: list, steps_per_epoch: int, changes: l
 
 PLANE_MARKER = 13   # px: the rate-distortion plane's points, each one clicked for its model
 RATE_FLOOR = 1e-6   # nats: a rate below it (a model with every unit collapsed) is drawn at it on the log axis
+PLANE_AREA = (400, 324)  # px: the plane's plotted area, as narrow as it is drawn with the sidebar open on an 800 px
+                         # screen (600 in a 1024 px screen's main column; its height less the margins, the x axis
+                         # and the legend): labels are kept apart there, and lie further apart on a wider one
 
 
 def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
@@ -119,11 +122,16 @@ def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
 
     The rate axis is logarithmic because a sweep's rates span decades: at β = 3 and β = 10 a digits model keeps
     0.06 and 0.0003 nats, which a linear axis scaled to β = 0.1's 14 nats draws 3 px apart, one point under the
-    other's marker. series maps a name to checkpoint summaries (vae_core.checkpoint.Summary); customdata carries
-    their paths."""
+    other's marker. Its ticks are labelled with their whole values (Plotly's own labelled 20 and 0.0002 as "2").
+    series maps a name to checkpoint summaries (vae_core.checkpoint.Summary); customdata carries their paths."""
     fig = go.Figure()
     series = {name: [{"rate": s.metrics["kl"], "distortion": s.metrics["recon"], "beta": s.config.beta,
                       "path": str(s.path)} for s in summaries] for name, summaries in series.items()}
+    # each point's label: neighbours' apart, and a second series' on the other side (a sweep of your own at the
+    # shipped settings lands on the shipped points)
+    for k, ps in enumerate(series.values()):
+        for i, p in enumerate(ps):
+            p["label"], p["side"] = f"β={p['beta']:g}", "top right" if (i + k) % 2 == 0 else "bottom left"
     points = [p for ps in series.values() for p in ps]
     if points:
         rates = [max(p["rate"], RATE_FLOOR) for p in points]
@@ -131,17 +139,20 @@ def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
         x_range = (np.log10(min(rates)) - 0.3, np.log10(max(rates)) + 0.3)  # log10 units: half an octave spare
         pad = max(0.08 * (max(distortions) - min(distortions)), 0.02 * max(distortions), 0.5)
         y_range = (min(distortions) - pad, max(distortions) + pad)
+        taken = [_label_box(*_plane_px(max(p["rate"], RATE_FLOOR), p["distortion"], x_range, y_range), p["label"],
+                            p["side"], POINT_FONT) for p in points]
+        taken += [_marker_box(*_plane_px(max(p["rate"], RATE_FLOOR), p["distortion"], x_range, y_range))
+                  for p in points]
         for level, label in _elbo_levels([p["rate"] + p["distortion"] for p in points]):
-            _elbo_line(fig, level, label, x_range, y_range)
-        fig.update_xaxes(type="log", range=list(x_range))
+            _elbo_line(fig, level, label, x_range, y_range, taken)
+        tickvals, ticktext = _log_ticks(*x_range)
+        fig.update_xaxes(type="log", range=list(x_range), tickvals=tickvals, ticktext=ticktext)
         fig.update_yaxes(range=list(y_range))
     for k, (name, ps) in enumerate(series.items()):
         fig.add_trace(go.Scatter(
             x=[max(p["rate"], RATE_FLOOR) for p in ps], y=[p["distortion"] for p in ps], mode="markers+lines+text",
-            name=name, text=[f"β={p['beta']:g}" for p in ps], customdata=[p["path"] for p in ps],
-            # neighbours' labels apart, and a second series' on the other side (a sweep of your own at the shipped
-            # settings lands on the shipped points)
-            textposition=["top right" if (i + k) % 2 == 0 else "bottom left" for i in range(len(ps))],
+            name=name, text=[p["label"] for p in ps], customdata=[p["path"] for p in ps],
+            textposition=[p["side"] for p in ps], textfont=dict(size=POINT_FONT),
             marker=dict(size=PLANE_MARKER, color=PALETTE[k % len(PALETTE)]), line=dict(color=PALETTE[k % len(PALETTE)]),
             hovertext=[f"rate {p['rate']:.3g} nats" for p in ps],
             hovertemplate="%{text}<br>%{hovertext}<br>distortion %{y:.2f} nats<extra></extra>"))
@@ -150,6 +161,41 @@ def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
                       xaxis_title="rate: KL(q(z|x) ‖ p(z)), nats (log scale)",
                       yaxis_title="distortion: −log p(x|z), nats", legend=dict(orientation="h", yanchor="top", y=-0.15))
     return fig
+
+
+POINT_FONT, LINE_FONT = 12, 10  # px: the points' β labels, the -ELBO lines' labels
+
+
+def _plane_px(rate: float, distortion: float, x_range, y_range) -> tuple[float, float]:
+    """Where a point of the plane lies in PLANE_AREA, in px from its top left corner."""
+    (x0, x1), (y0, y1), (width, height) = x_range, y_range, PLANE_AREA
+    return (np.log10(rate) - x0) / (x1 - x0) * width, (y1 - distortion) / (y1 - y0) * height
+
+
+def _label_box(x: float, y: float, text: str, side: str, font: int) -> tuple[float, float, float, float]:
+    """The box (left, top, right, bottom; px) that Plotly draws text in at textposition side of the point (x, y)
+    (a character about 0.6 of the font size wide; a marker's text starts past its edge)."""
+    width, height, gap = 0.6 * font * len(text), 1.2 * font, PLANE_MARKER / 2 if font == POINT_FONT else 0
+    left = x + gap if side.endswith("right") else x - gap - width
+    top = y - gap - height if side.startswith("top") else y + gap
+    return left, top, left + width, top + height
+
+
+def _marker_box(x: float, y: float) -> tuple[float, float, float, float]:
+    return x - PLANE_MARKER / 2, y - PLANE_MARKER / 2, x + PLANE_MARKER / 2, y + PLANE_MARKER / 2
+
+
+def _overlap(a, b, gap: float = 2) -> bool:
+    return a[0] < b[2] + gap and b[0] < a[2] + gap and a[1] < b[3] + gap and b[1] < a[3] + gap
+
+
+def _log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+    """Ticks across the log10 range (low, high), each labelled with its whole value: 1, 2 and 5 times each power
+    of ten over at most three decades, the powers alone over more."""
+    steps = (1, 2, 5) if high - low <= 3 else (1,)
+    values = [m * 10.0 ** e for e in range(int(np.floor(low)), int(np.ceil(high)) + 1) for m in steps]
+    values = [v for v in values if low <= np.log10(v) <= high]
+    return values, [f"{v:.0e}".replace("e-0", "e-") if v < 1e-4 else f"{v:g}" for v in values]
 
 
 def _elbo_levels(elbos: list[float]) -> list[tuple[float, str]]:
@@ -164,20 +210,27 @@ def _elbo_levels(elbos: list[float]) -> list[tuple[float, str]]:
     return [(round(i * step, decimals), f"−ELBO {i * step:.{decimals}f}") for i in range(first, last + 1)]
 
 
-def _elbo_line(fig: go.Figure, level: float, label: str, x_range, y_range) -> None:
+def _elbo_line(fig: go.Figure, level: float, label: str, x_range, y_range, taken: list) -> None:
     """distortion + rate = level across the plane's log rate axis, labelled where it enters the plotted area (its
-    left edge, or its top edge for a line that starts above it); a line that never enters is left out."""
+    left edge, or its top edge for a line that starts above it), or further along it where that label would lie on
+    a box in taken (the points and their labels: "−ELBO 160" lay on "β=10"); a line that never enters is left out."""
     rate = np.geomspace(10 ** x_range[0], 10 ** x_range[1], 200)
     distortion = level - rate
     inside = np.flatnonzero((distortion >= y_range[0]) & (distortion <= y_range[1]))
     if not len(inside):
         return
-    first = inside[0]
+    side = "bottom right" if inside[0] else "top right"
+
+    def clear(i: int) -> bool:
+        box = _label_box(*_plane_px(rate[i], distortion[i], x_range, y_range), label, side, LINE_FONT)
+        return box[2] <= PLANE_AREA[0] and not any(_overlap(box, other) for other in taken)
+
+    at = next((i for i in inside if clear(i)), inside[0])
     text = [""] * len(rate)
-    text[first] = label
+    text[at] = label
     fig.add_trace(go.Scatter(x=rate, y=distortion, mode="lines+text", text=text, hoverinfo="skip", showlegend=False,
-                             textposition="bottom right" if first else "top right",
-                             textfont=dict(size=10, color="#888"), line=dict(color="#bbb", width=1, dash="dot"),
+                             textposition=side, textfont=dict(size=LINE_FONT, color="#888"),
+                             line=dict(color="#bbb", width=1, dash="dot"),
                              unselected=dict(textfont=dict(color="#888"))))  # a clicked point leaves it readable
 
 

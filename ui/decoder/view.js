@@ -26,6 +26,13 @@ export class DecodingView {
     this.since = null;         // timeStamp of the oldest input not yet drawn
     this.shown = null;         // that input's timestamp once drawn, until the next frame begins
     this.resetStats();
+    // A narrower window redraws the view to its new width (laid out once, a grid ran past its column's edge)
+    let width = null;
+    new ResizeObserver(([entry]) => {
+      const now = Math.round(entry.contentRect.width);
+      if (width !== null && now !== width) this.changed(null);
+      width = now;
+    }).observe(root);
   }
 
   update(data, component) {
