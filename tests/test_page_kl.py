@@ -112,6 +112,8 @@ def test_the_likelihood_curve_s_bars_are_the_paired_standard_errors_of_the_gap()
     [trace] = [t for t in json.loads(chart.proto.spec)["data"] if t.get("error_y")]
     stored = load_checkpoint(ROOT / "models" / "digits-2d").metrics["iwae"]
     assert trace["x"] == [1, 10, 100, 1000]
+    axis = json.loads(chart.proto.spec)["layout"]["xaxis"]  # labelled at each k, with its whole value
+    assert axis["tickvals"] == trace["x"] and axis["ticktext"] == ["1", "10", "100", "1,000"]
     assert trace["error_y"]["array"] == [stored[str(k)]["elbo_gap_se"] for k in trace["x"]]
     assert all(stored[str(k)]["elbo_gap_se"] < stored[str(k)]["iwae_nll_se"] for k in trace["x"])
     text = " ".join(m.value for m in [*at.markdown, *at.caption])
