@@ -77,6 +77,21 @@ def test_a_run_s_folder_is_readable_and_cannot_be_guessed(tmp_path):
     assert "-digits-z3-beta0.5-" in a.name and "-digits-z3-beta0.5-" in b.name and a.name[-12:] != b.name[-12:]
 
 
+def test_a_run_whose_beta_was_changed_while_it_trained_is_listed_with_both_values(tmp_path):
+    """Its folder is named as the run started; its config ends with the last β (a list showed "...-beta1" for a
+    model whose caption said β=5). Other names, and a β that did not change, are shown as they are."""
+    from vae_core.checkpoint import shown_name
+
+    folder = new_run_dir(tmp_path, SMALL.replace(beta=1.0))
+    assert shown_name(folder.name, 5.0) == folder.name[:-13] + "→5"
+    assert shown_name(folder.name, 1.0) == shown_name(folder.name) == folder.name[:-13]
+    tiny = new_run_dir(tmp_path, SMALL.replace(beta=1e-5)).name
+    assert shown_name(tiny, 1e-5).endswith("-beta1e-05") and shown_name(tiny, 0.3).endswith("-beta1e-05→0.3")
+    assert shown_name("beta-0.1", 3.0) == "beta-0.1" and shown_name("digits-2d", 3.0) == "digits-2d"
+    save_checkpoint(VAE(SMALL.replace(beta=5.0)), folder, [], {})
+    assert summarize(folder).label.startswith(folder.name[:-13] + "→5 · digits")  # Compare's picker
+
+
 def test_an_empty_run_folder_left_by_a_killed_server_goes_at_the_next_run(tmp_path):
     stale, fresh = new_run_dir(tmp_path, SMALL), new_run_dir(tmp_path, SMALL)
     old = os.path.getmtime(stale) - 2 * 3600

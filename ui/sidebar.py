@@ -33,7 +33,7 @@ def short_label(path: str) -> str:
         return f"{Path(path).name} (unreadable)"
     if summary.path.parent.parent == resources.SWEEPS_DIR:  # models/sweeps/<dataset>/beta-<beta>
         return f"{summary.path.parent.name} sweep, β={summary.config.beta:g}"
-    name = shown_name(summary.name)  # an upload's is as long as its file's name
+    name = shown_name(summary.name, summary.config.beta)  # an upload's is as long as its file's name
     return name if len(name) <= NAME_CHARACTERS else f"{name[:NAME_CHARACTERS - 16]}…{name[-15:]}"
 
 

@@ -166,10 +166,17 @@ def run_name(what: Config | str) -> str:
 RUN_TOKEN = 6  # random bytes at the end of a run folder's name (new_run_dir)
 
 
-def shown_name(name: str) -> str:
+def shown_name(name: str, beta: float | None = None) -> str:
     """A folder's name as a list of models shows it: a run's without its random part, which keeps the run from
-    being guessed but tells no one which run it is (its time and settings do)."""
-    return re.sub(rf"^(\d{{8}}-\d{{6}}-.+)-[0-9a-f]{{{2 * RUN_TOKEN}}}$", r"\1", name)
+    being guessed but tells no one which run it is (its time and settings do). With beta (its config's, the last
+    value a run took), a run named for another β when it started says both: ...-beta1→5."""
+    shown = re.sub(rf"^(\d{{8}}-\d{{6}}-.+)-[0-9a-f]{{{2 * RUN_TOKEN}}}$", r"\1", name)
+    started = re.fullmatch(r"\d{8}-\d{6}-.+-beta(\d[0-9.e+-]*)", shown)
+    if beta is not None and started and shown != name:
+        with contextlib.suppress(ValueError):
+            if float(started.group(1)) != beta:
+                return f"{shown}→{beta:g}"
+    return shown
 
 
 def new_run_dir(root: str | Path, what: Config | str) -> Path:
@@ -236,7 +243,7 @@ class Summary:
         c, nelbo = self.config, self.metrics.get("nelbo")
         score = f" · {nelbo:.1f} nats" if nelbo is not None else ""
         mean = f" (reconstruction averaged over {c.input_dim} pixels)" if c.recon_reduction == "mean" else ""
-        return f"{self.name} · {c.dataset} · {c.latent_dim}-D · β={c.beta:g}{mean}{score}"
+        return f"{shown_name(self.name, c.beta)} · {c.dataset} · {c.latent_dim}-D · β={c.beta:g}{mean}{score}"
 
 
 def summarize(path: str | Path) -> Summary:
