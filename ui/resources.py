@@ -116,7 +116,8 @@ def _encodings(path: str, stamp: float):
     return mu.numpy(), std.numpy()
 
 
-@st.cache_data(max_entries=16, show_spinner="Projecting the latent means to 2-D...")
+@st.cache_data(max_entries=16, show_spinner="Projecting the latent means to 2-D (t-SNE takes about 10 s here, once "
+                                            "per model)...")
 def projection(path: str, method: str) -> tuple[np.ndarray, np.ndarray]:
     """(indices of the test images shown, their 2-D coordinates) for the latent map."""
     mu, _ = encodings(path)
