@@ -70,5 +70,7 @@ def test_a_garbage_link_gives_notices_and_the_defaults(params):
         assert at.session_state[state.MODEL] == str(ROOT / "models" / "digits-2d")
         assert at.session_state[state.LATENT] == [0.0, 0.0]
         assert notices, "a notice says what in the link was not used"
+        options = at.sidebar.selectbox(key="_model_picker").options
+        assert len(options) == len(set(options)), options  # the default it fell back to, listed once
         if path.endswith("kl_tradeoff.py"):
             assert at.select_slider(key="tradeoff_beta").value == 1.0 and at.number_input(key="tradeoff_image").value == 0

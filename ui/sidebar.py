@@ -44,9 +44,10 @@ def model_picker() -> Checkpoint:
     """
     st.session_state.setdefault(state.MY_MODELS, [])
     st.session_state.setdefault(state.MODEL, str(resources.DEFAULT_MODEL))
-    options = resources.shipped_models() + st.session_state[state.MY_MODELS]
-    if st.session_state[state.MODEL] not in options:
-        options.append(st.session_state[state.MODEL])
+    # each once: a link to a shipped model makes it this session's choice, and so one of its models too (a lesson's
+    # steps listed each model they opened a second time)
+    options = list(dict.fromkeys(resources.shipped_models() + st.session_state[state.MY_MODELS]
+                                 + [st.session_state[state.MODEL]]))
     with st.sidebar:
         st.header("Model")
         # The widget's own key is dropped on page switches; our key keeps the choice.
