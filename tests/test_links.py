@@ -15,6 +15,9 @@ def test_the_map_s_chosen_image_is_in_the_link_and_a_link_chooses_it():
     assert at.query_params["image"] in ("17", ["17"]) and shown(at)[0].startswith("Test image 17 ")
     linked, notices = linked_page("app_pages/latent_map.py", {"image": "42"})
     assert not linked.exception and not notices and shown(linked)[0].startswith("Test image 42 ")
+    for bad in ("-1", "2.5", "99999999999999999999"):  # refused, and gone from the address (it stayed: a reload
+        refused, notices = linked_page("app_pages/latent_map.py", {"image": bad})  # told it again)
+        assert notices and not shown(refused) and "image" not in refused.query_params, (bad, notices)
     linked.toggle(key="map_ellipse").set_value(True).run()  # the ellipses, with their scale said in words
     sigma = resources_encodings(ROOT / "models" / "digits-2d", std=True)[42]
     assert any(f"σ = ({sigma[0]:.3f}, {sigma[1]:.3f})" in c.value for c in linked.caption)

@@ -120,8 +120,16 @@ def take_number(name: str, allowed=None, low: float | None = None, high: float |
                   f"a {'whole ' if whole else ''}number" + (f" from {low:g} to {high:g}" if None not in (low, high)
                                                             else ""))
         notice(f"this link's {name}={excerpt(raw)} is not {wanted}: using the default")
-        return None
+        return _drop(name)
     return int(value) if whole else value
+
+
+def _drop(name: str) -> None:
+    """Take a refused parameter out of the address bar (a page that writes no default for it, the map with no image
+    chosen, kept image=-1 there: a reload told the same refusal again, and a copied link passed it on)."""
+    if name in st.query_params:
+        del st.query_params[name]
+    st.session_state.get(state.LINK_WRITTEN, {}).pop(name, None)
 
 
 def take_axes(allowed) -> tuple[int, int] | None:
@@ -134,7 +142,7 @@ def take_axes(allowed) -> tuple[int, int] | None:
         return int(pair[0]), int(pair[1])
     notice(f"this link's axes={excerpt(raw)} are not two different dimensions among the {len(allowed)} most "
            "informative: using the default")
-    return None
+    return _drop("axes")
 
 
 def _numbers(text: str) -> list[float] | None:
