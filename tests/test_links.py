@@ -53,6 +53,14 @@ def test_starting_from_a_test_image_puts_the_new_point_in_the_link():
         assert z != [2.0, 2.0] and [float(v) for v in (link[0] if isinstance(link, list) else link).split(",")] == z
 
 
+def test_a_point_past_the_sliders_ends_is_moved_to_them_with_a_notice():
+    at, notices = linked_page("app_pages/latent_pad.py", {"z": "1e6,-2"})
+    assert not at.exception and at.session_state[state.LATENT] == [state.RANGE, -2.0]
+    assert any("goes past the sliders' ±4: moved to their ends" in n for n in notices), notices
+    _, notices = linked_page("app_pages/latent_pad.py", {"z": "4,-4"})
+    assert not notices
+
+
 def test_a_coordinate_of_minus_zero_is_written_z_0():
     """A point can hold -0.0 (a posterior mean of -0.001 rounded to the sliders' step): the link says 0, as a
     person writes it, never -0."""

@@ -95,6 +95,9 @@ def apply(params: dict) -> None:
             notice(f"this link's latent point z={excerpt(params['z'])} is not {dim} numbers for this model: "
                    "starting from the origin")
         else:
+            if any(abs(v) > state.RANGE for v in point):  # (it was moved there without a word)
+                notice(f"this link's latent point z={excerpt(params['z'])} goes past the sliders' ±{state.RANGE:g}: "
+                       "moved to their ends")
             state.set_latent_point(point)
     st.session_state[state.LINK_PENDING] = {k: v for k, v in params.items() if k not in ("model", "z")}
 
