@@ -185,3 +185,18 @@ def test_each_kl_bar_says_whether_its_unit_is_active_and_an_active_unit_too_smal
     assert "z1 (0.0092 nats)" in sentence and "z0" not in sentence
     assert faint_active_units([1.0, 0.5], [1.0, 0.4], ACTIVE_THRESHOLD) == ""
     assert "z1" in faint_active_units([1.0, 0.5], [1.0, 0.4], ACTIVE_THRESHOLD, top=30.0)  # on a shared axis
+
+
+def test_the_prior_s_three_circles_are_one_legend_entry_that_names_all_three():
+    """The legend said "N(0, I), 1 σ" beside three dashed circles (1, 2 and 3 σ)."""
+    import numpy as np
+
+    from ui.charts import aggregate_vs_prior
+
+    grid = np.linspace(-4, 4, 41)
+    prior = np.exp(-0.5 * (grid[None] ** 2 + grid[:, None] ** 2)) / (2 * np.pi)
+    fig = aggregate_vs_prior(grid, prior, prior, (0, 1))
+    circles = [t for t in fig.data if t.name.startswith("N(0, I)")]
+    assert sorted(t.contours.start for t in circles) == pytest.approx(
+        sorted(np.exp(-0.5 * np.array([1.0, 2.0, 3.0]) ** 2) / (2 * np.pi)))
+    assert [t.name for t in circles if t.showlegend] == ["N(0, I) at 1, 2 and 3 σ"]

@@ -300,7 +300,9 @@ def aggregate_vs_prior(grid: np.ndarray, density: np.ndarray, prior: np.ndarray,
                                hovertemplate="z%{x:.2f}, %{y:.2f}: %{z:.3f}<extra>aggregate posterior</extra>"))
     levels = np.exp(-0.5 * np.array([3.0, 2.0, 1.0]) ** 2) / (2 * np.pi)  # N(0, I)'s density on circles of radius k
     for k, level in zip((3, 2, 1), levels):
-        fig.add_trace(go.Contour(x=grid, y=grid, z=prior, showscale=False, hoverinfo="skip", name=f"N(0, I), {k} σ",
+        # one legend entry for the three circles (it named the 1 σ one alone)
+        name = "N(0, I) at 1, 2 and 3 σ" if k == 1 else f"N(0, I), {k} σ"
+        fig.add_trace(go.Contour(x=grid, y=grid, z=prior, showscale=False, hoverinfo="skip", name=name,
                                  contours=dict(coloring="none", start=level, end=level, size=1, showlabels=False),
                                  line=dict(color="black", dash="dash", width=1.2), showlegend=k == 1))
     fig.update_layout(height=420, margin=dict(l=10, r=10, t=10, b=10),
