@@ -106,6 +106,26 @@ def test_a_zip_member_that_inflates_past_its_claim_is_refused_unread(tmp_path, r
     assert not find_checkpoints(tmp_path / "runs")
 
 
+def test_a_zip_whose_weights_lie_outside_its_top_folder_is_refused_naming_what_it_holds(tmp_path, run):
+    """Entries named ../../model.safetensors or /tmp/x: "found 0" alone did not say why a zip that holds the
+    weights was refused. Nothing is written outside the runs folder; a huge member is refused in MB, the unit the
+    uploader states its limit in."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.write(run / WEIGHTS, f"../../{WEIGHTS}")
+        archive.write(run / CONFIG, f"/tmp/{CONFIG}")
+    with pytest.raises(CheckpointError) as err:
+        import_checkpoint(buffer.getvalue(), "escape.zip", tmp_path / "runs")
+    assert str(err.value) == (f"escape.zip refused: a zip upload must hold one {WEIGHTS}, at its top or in one folder "
+                              f"(found 0; it holds '../../{WEIGHTS}', 'tmp/{CONFIG}')")  # (zipfile drops a leading /)
+    assert not find_checkpoints(tmp_path / "runs") and not (tmp_path.parent / WEIGHTS).exists()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"run/{WEIGHTS}", b" " * (257 * 2**20))
+    with pytest.raises(CheckpointError, match=r"^big.zip refused: it unpacks to more than 256 MB$"):
+        import_checkpoint(buffer.getvalue(), "big.zip", tmp_path / "runs")
+
+
 def test_the_same_upload_imported_from_eight_threads_at_once_lands_once(tmp_path, run):
     import threading
 

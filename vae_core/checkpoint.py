@@ -39,7 +39,8 @@ FORMAT = "vae-lab/1"  # marks our files among other safetensors
 EMPTY_RUN_S = 3600  # an empty run folder this old was left by a server killed mid-run
 PARTIAL = ".partial"  # the suffix of a file being written; one left behind by a killed process is stale
 MAX_CONFIG_BYTES = 64 * 2**10  # a config is about 1 KB
-MAX_UPLOAD_BYTES = 256 * 2**20  # an upload (or what its zip unpacks to) larger than this is refused unread
+MAX_UPLOAD_MB = 256
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 2**20  # an upload (or what its zip unpacks to) larger than this is refused unread
 UPLOADS = "uploads"
 
 
@@ -283,7 +284,7 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
     if (final / WEIGHTS).is_file():
         return final
     if len(data) > MAX_UPLOAD_BYTES:
-        raise CheckpointError(f"{filename} refused: {len(data):,} bytes, more than the {MAX_UPLOAD_BYTES:,} "
+        raise CheckpointError(f"{filename} refused: {len(data) / 2**20:,.0f} MB, more than the {MAX_UPLOAD_MB} MB "
                               "accepted")
     zipped = data[:4] == b"PK\x03\x04" or filename.lower().endswith(".zip")  # (random bytes named .zip were
     # refused as "not a readable safetensors file")
@@ -297,8 +298,8 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
             load_checkpoint(staging)
         except CheckpointError as e:  # named as the user knows it: the file, or the zip's member (not a folder
             text = str(e) if zipped else str(e).replace(str(staging / WEIGHTS), filename)  # of ours)
-            raise CheckpointError(f"{filename} refused: {text.replace(str(staging) + os.sep, filename + ': ')}"
-                                  ) from None
+            text = text.replace(str(staging) + os.sep, filename + ": ").removeprefix(filename + ": ")  # named once
+            raise CheckpointError(f"{filename} refused: {text}") from None
         try:
             os.replace(staging, final)
         except OSError:
@@ -330,15 +331,18 @@ def _zip_members(data: bytes, filename: str) -> dict[str, bytes]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         weights = [i for i in archive.infolist() if Path(i.filename).name == WEIGHTS and i.filename.count("/") <= 1]
-        if len(weights) != 1:
-            raise CheckpointError(f"{filename} refused: a zip upload must hold one {WEIGHTS} (found {len(weights)})")
+        if len(weights) != 1:  # (its entries named, so that one placed deeper, or named ../x, is seen to be there)
+            names = [i.filename for i in archive.infolist()]
+            held = ", ".join(repr(n if len(n) <= 40 else n[:40] + "…") for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            raise CheckpointError(f"{filename} refused: a zip upload must hold one {WEIGHTS}, at its top or in one "
+                                  f"folder (found {len(weights)}; it holds {held or 'nothing'})")
         folder = weights[0].filename.removesuffix(WEIGHTS)
         members = {name: archive.getinfo(folder + name) for name in (WEIGHTS, CONFIG, METRICS)
                    if folder + name in archive.namelist()}
         budget, files = MAX_UPLOAD_BYTES, {}
         for name, info in members.items():
             if info.file_size > budget:
-                raise CheckpointError(f"{filename} refused: it unpacks to more than {MAX_UPLOAD_BYTES:,} bytes")
+                raise CheckpointError(f"{filename} refused: it unpacks to more than {MAX_UPLOAD_MB} MB")
             with archive.open(info) as member:  # read no further than the budget, whatever the zip claims
                 files[name] = member.read(min(budget, info.file_size) + 1)
             if len(files[name]) > info.file_size:
