@@ -44,7 +44,7 @@ def test_the_shipped_models_are_found_and_summarised_from_their_json():
     found = [p.name for p in find_checkpoints(ROOT / "models", depth=1)]
     assert {"digits-2d", "mnist-2d", "mnist-16d"} <= set(found)
     summary = summarize(ROOT / "models" / "digits-2d")
-    assert summary.label.startswith("digits-2d · digits · 2-D · β=1 · 24.") and summary.label.endswith(" nats")
+    assert summary.label.startswith("digits-2d · digits · 2-D · β=1 · test −ELBO 24.") and summary.label.endswith(" nats")
     assert summary.epochs == 150 and summary.config.hidden == (256,)
     mean = summarize(ROOT / "models" / "digits-8d-mean-recon").label  # not to be taken for a plain β=1 model
     assert mean.startswith("digits-8d-mean-recon · digits · 8-D · β=1 (reconstruction averaged over 64 pixels) · ")
@@ -52,7 +52,7 @@ def test_the_shipped_models_are_found_and_summarised_from_their_json():
 
 def test_a_summary_never_reads_the_weights(run):
     (run / WEIGHTS).write_bytes(b"not read")  # a label needs the JSON only
-    assert summarize(run).label == "a-run · digits · 3-D · β=1 · 31.2 nats"
+    assert summarize(run).label == "a-run · digits · 3-D · β=1 · test −ELBO 31.2 nats"
     (run / CONFIG).unlink()
     with pytest.raises(CheckpointError, match="not a readable safetensors"):
         summarize(run)  # without config.json it is the weights' metadata that must be read
