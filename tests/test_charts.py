@@ -200,3 +200,16 @@ def test_the_prior_s_three_circles_are_one_legend_entry_that_names_all_three():
     assert sorted(t.contours.start for t in circles) == pytest.approx(
         sorted(np.exp(-0.5 * np.array([1.0, 2.0, 3.0]) ** 2) / (2 * np.pi)))
     assert [t.name for t in circles if t.showlegend] == ["N(0, I) at 1, 2 and 3 σ"]
+
+
+def test_a_map_keeps_equal_scales_by_narrowing_its_plotted_area_not_by_widening_a_range():
+    """In an 800 px window's narrow column the map widened z1 to ±25 around a cloud of ±3 (Plotly widens the range
+    of an axis free to move): a strip no point could be clicked in."""
+    import numpy as np
+
+    from ui.charts import latent_map
+
+    xy = np.random.default_rng(0).normal(size=(50, 2))
+    fig = latent_map(xy, np.arange(50) % 10, np.arange(50), [str(k) for k in range(10)], ("z0", "z1"))
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
+    assert fig.layout.xaxis.constrain == "domain" and fig.layout.yaxis.constrain == "domain"

@@ -52,8 +52,15 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, a
     # (the top margin leaves room for Plotly's toolbar, which otherwise covers the legend's first entries)
     fig.update_layout(height=560, margin=dict(l=10, r=10, t=36, b=10), legend=dict(itemsizing="constant"),
                       xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], dragmode="pan", clickmode="event+select")
-    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    equal_scales(fig)
     return fig
+
+
+def equal_scales(fig: go.Figure) -> None:
+    """One unit as long on both axes, kept by narrowing the plotted area, not by widening an axis's range: in a
+    narrow column a map 560 px tall widened z1 to ±25 around a cloud of ±3, a strip no point could be clicked in."""
+    fig.update_xaxes(constrain="domain")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1, constrain="domain")
 
 
 def clicked_index(event) -> int | None:
@@ -324,7 +331,7 @@ def reparameterization_cloud(mu: np.ndarray, sigma: np.ndarray, z: np.ndarray, d
     fig.add_trace(go.Scatter(x=[mu[i]], y=[mu[j]], mode="markers", name="μ",
                              marker=dict(size=14, symbol="x", color="black")))
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=f"z{i}", yaxis_title=f"z{j}")
-    fig.update_yaxes(scaleanchor="x")
+    equal_scales(fig)
     return fig
 
 
