@@ -30,6 +30,9 @@ def open_page(app, path):
 def test_a_digit_drawn_with_the_mouse_gets_its_posterior(app):
     page = open_page(app, "Your_digit")
     box = page.locator(".drawing-pad canvas").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15)  # a tap leaves a dot
+    assert page.locator(".drawing-pad canvas").evaluate(
+        "c => c.getContext('2d').getImageData(c.width / 2, c.height * 0.15, 1, 1).data[0]") == 255
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15)
     page.mouse.down()
     for i in range(1, 21):  # a vertical stroke: a 1

@@ -57,7 +57,7 @@ class DrawingPad {
       e.preventDefault();
       c.setPointerCapture(e.pointerId);
       this.last = this.point(e);
-      this.line(this.last, this.last);  // a tap leaves a dot
+      this.dot(this.last);  // a tap leaves a dot (a line of no length draws nothing in Chromium)
     });
     c.addEventListener("pointermove", e => {
       if (!this.last) return;
@@ -72,6 +72,13 @@ class DrawingPad {
     };
     c.addEventListener("pointerup", end);
     c.addEventListener("pointercancel", end);
+  }
+
+  dot([x, y]) {
+    this.ctx.beginPath();
+    this.ctx.arc(x, y, this.ctx.lineWidth / 2, 0, 2 * Math.PI);
+    this.ctx.fillStyle = this.ctx.strokeStyle;
+    this.ctx.fill();
   }
 
   line(from, to) {
