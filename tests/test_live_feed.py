@@ -143,3 +143,16 @@ def test_a_waiting_run_s_feed_has_no_progress_line_of_its_own(run):
     assert live._feed_content(run, 2.0)["progress"]["text"] == ""
     run.state = RunState.RUNNING
     assert live._feed_content(run, 2.0)["progress"]["text"].startswith("epoch 1 of 300")
+
+
+def test_a_map_s_frame_holds_every_mean_of_its_snapshot():
+    """Held to 99.5% of them, the frame stayed at ±2 for a paused run whose few means at 2.3 were drawn on its edge,
+    read as lying there."""
+    from vae_core.recording import snapshot_extent
+
+    mu = np.random.default_rng(0).uniform(-1.9, 1.9, (300, 2)).astype(np.float32)
+    assert snapshot_extent(mu) == 2.0
+    mu[7, 1] = -2.3
+    assert snapshot_extent(mu) == 2.5
+    mu[8, 0] = 40.0
+    assert snapshot_extent(mu) == 8.0  # at most 8
