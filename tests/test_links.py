@@ -53,6 +53,13 @@ def test_starting_from_a_test_image_puts_the_new_point_in_the_link():
         assert z != [2.0, 2.0] and [float(v) for v in (link[0] if isinstance(link, list) else link).split(",")] == z
 
 
+def test_a_parameter_given_twice_is_used_and_written_once():
+    """?model=a&model=b: the last is used, and the address bar kept both, a link that read either way."""
+    at, _ = linked_page("app_pages/latent_pad.py", {"model": ["digits-2d", "mnist-2d"]})
+    assert not at.exception and at.session_state[state.MODEL] == str(ROOT / "models" / "mnist-2d")
+    assert at.query_params["model"] in ("mnist-2d", ["mnist-2d"]), at.query_params["model"]
+
+
 def test_a_point_past_the_sliders_ends_is_moved_to_them_with_a_notice():
     at, notices = linked_page("app_pages/latent_pad.py", {"z": "1e6,-2"})
     assert not at.exception and at.session_state[state.LATENT] == [state.RANGE, -2.0]

@@ -56,7 +56,7 @@ def write(name: str, value) -> None:
     number = lambda v: f"{v + 0:g}" if isinstance(v, (int, float)) else str(v)  # noqa: E731  (+ 0: -0.0 is 0)
     text = ",".join(map(number, value)) if isinstance(value, (list, tuple)) else number(value)
     written = st.session_state.setdefault(state.LINK_WRITTEN, {})
-    if st.query_params.get(name) != text:
+    if st.query_params.get_all(name) != [text]:  # (a link that gave it twice, ?model=a&model=b, keeps it once)
         st.query_params[name] = text
     written[name] = text
 
