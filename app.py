@@ -7,6 +7,7 @@ opens with a "page not found" dialog on a fresh session.)
 import streamlit as st
 
 from ui import links, my_runs, navigation, resources, sidebar, state
+from ui.formulas import fit_formulas
 
 # (a sidebar of 340 px shows a model's name whole in the picker: a run's is 31 characters, ui.sidebar.short_label)
 st.set_page_config(page_title="VAE lab", page_icon="🧪", layout="wide", initial_sidebar_state=340)
@@ -14,6 +15,7 @@ page = st.navigation(navigation.streamlit_pages())
 my_runs.welcome()  # a new session: this browser's runs from before
 links.restore(page.url_path)  # a link opened: its model, point and page settings first
 sidebar.model_picker()
+fit_formulas()
 
 
 def write_links() -> None:

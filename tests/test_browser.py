@@ -234,3 +234,26 @@ def test_in_class_mode_a_reload_brings_back_this_browser_s_uploads_and_nobody_el
         finally:
             other.context.close()
             page.context.close()
+
+
+def test_in_a_narrow_window_a_formula_shrinks_to_fit_its_column_and_not_in_a_wide_one(app):
+    """At 800 px, with the sidebar open, the KL page hid the image's total and Home the KL term past the column's
+    edge (lesson steps 1 and 7 ask about them): a formula now shrinks until it fits, and one that fits keeps its
+    size."""
+    _, page = app
+    size = page.viewport_size
+    measure = """() => Array.from(document.querySelectorAll('.katex-display > .katex')).map(
+        k => [k.scrollWidth, k.clientWidth, k.style.fontSize])"""
+    try:
+        for width in (800, 1400):
+            page.set_viewport_size({"width": width, "height": size["height"]})
+            for path in ("", "KL_trade-off"):
+                open_page(app, path)
+                page.wait_for_timeout(500)  # the component fits them as they come
+                formulas = page.evaluate(measure)
+                assert len(formulas) >= 2, (path, formulas)
+                for wide, room, font in formulas:  # (KaTeX's underbraces run 2 px past any formula)
+                    assert wide <= room + 4, (width, path, formulas)
+                    assert (font != "") == (width == 800), (width, path, formulas)  # shrunk only where needed
+    finally:
+        page.set_viewport_size(size)

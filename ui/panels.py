@@ -28,10 +28,10 @@ def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = Fals
                  r"\underbrace{\mathrm{KL}(q(z|x)\,\|\,p(z))}_{%.2f} \\ &= %.2f + %g \times %.2f = \mathbf{%.2f}\ "
                  r"\text{nats}\end{aligned}" % (parts.recon, parts.kl, parts.recon, beta, parts.kl, total))
     else:
-        st.latex(r"\mathcal L(x) = \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,\underbrace{"
-                 r"\tfrac12\textstyle\sum_{i=1}^{%d}(\mu_i^2+\sigma_i^2-\log\sigma_i^2-1)}_{%.2f}"
-                 r" = %.2f + %g \times %.2f = \mathbf{%.2f}\ \text{nats}"
-                 % (parts.recon, latent_dim, parts.kl, parts.recon, beta, parts.kl, total))
+        st.latex(r"\begin{aligned}\mathcal L(x) &= \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,"
+                 r"\underbrace{\tfrac12\textstyle\sum_{i=1}^{%d}(\mu_i^2+\sigma_i^2-\log\sigma_i^2-1)}_{%.2f} \\ "
+                 r"&= %.2f + %g \times %.2f = \mathbf{%.2f}\ \text{nats}\end{aligned}"  # (the sum below: one line
+                 % (parts.recon, latent_dim, parts.kl, parts.recon, beta, parts.kl, total))  # was 40 em wide)
     order = np.argsort(-np.asarray(parts.kl_per_dim), kind="stable")  # what carries this image's information first
     st.dataframe({"dimension": [f"z{i}" for i in order], "μ": np.asarray(parts.mu)[order],
                   "σ": np.asarray(parts.sigma)[order], "KL, nats": np.asarray(parts.kl_per_dim)[order]}, hide_index=True)
