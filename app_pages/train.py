@@ -1,7 +1,6 @@
 """Train: fit a new model in the background and watch it learn (its latent space forming, its curves), steer it
 (pause, one step, speed, β and the learning rate), keep the checkpoint, and replay a recorded training."""
 import streamlit as st
-import torch
 
 from ui import charts, images, live, my_runs, progress, resources, sidebar, state
 from vae_core import DATASETS, Config, VAEError
@@ -53,7 +52,7 @@ with st.form("train_form", enter_to_submit=False):  # (every widget takes its va
                                  help="bernoulli: summed BCE, as in the notes; "
                                       f"gaussian: fixed σ = {Config().obs_sigma}")
         binarize = f.toggle("Dynamic binarisation", key="train_binarize")
-        native = native_bf16(torch.device("cpu"))
+        native = native_bf16()
         precision = g.selectbox("Matrix precision", PRECISIONS, key="train_precision",
                                 help="auto: bfloat16 matrix products where the processor runs them natively (about "
                                      "twice as fast), else fp32; weights, optimiser and all evaluation stay fp32. "
@@ -102,7 +101,7 @@ def show_run():
         state.add_model(str(run.checkpoint))  # the new checkpoint becomes this session's choice, once
         st.rerun()  # the whole page: the sidebar lists it
     progress.run_progress(run, show_line=not run.live)  # a live run's view draws its line
-    slow = emulated_bf16(run.config, torch.device("cpu"))
+    slow = emulated_bf16(run.config)
     if slow:
         st.warning(slow[0].upper() + slow[1:] + ".")
     if run.active:

@@ -54,8 +54,8 @@ def test_clicking_a_point_on_the_map_shows_its_image(app):
         const plot = document.querySelector('.js-plotly-plot');
         const trace = plot._fullData[0], layout = plot._fullLayout;
         const box = plot.getBoundingClientRect();
-        return [box.left + layout._size.l + layout.xaxis.l2p(trace.x[0]),
-                box.top + layout._size.t + layout.yaxis.l2p(trace.y[0])];
+        return [box.left + layout.xaxis._offset + layout.xaxis.l2p(trace.x[0]),
+                box.top + layout.yaxis._offset + layout.yaxis.l2p(trace.y[0])];
     }""")
     page.mouse.click(x, y)
     page.wait_for_selector("text=/Test image \\d+ · label/", timeout=20_000)
@@ -147,8 +147,8 @@ def test_each_member_of_the_sweep_opens_when_its_point_is_clicked(app):
                 const plot = document.querySelector('.js-plotly-plot');
                 const trace = plot._fullData.filter(t => t.name === 'digits (shipped)')[0], layout = plot._fullLayout;
                 const box = plot.getBoundingClientRect();
-                return [box.left + layout._size.l + layout.xaxis.c2p(trace.x[i]),
-                        box.top + layout._size.t + layout.yaxis.c2p(trace.y[i])];
+                return [box.left + layout.xaxis._offset + layout.xaxis.c2p(trace.x[i]),
+                        box.top + layout.yaxis._offset + layout.yaxis.c2p(trace.y[i])];
             }""", i)
             page.mouse.click(x, y)
             try:

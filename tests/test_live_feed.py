@@ -156,3 +156,5 @@ def test_a_map_s_frame_holds_every_mean_of_its_snapshot():
     assert snapshot_extent(mu) == 2.5
     mu[8, 0] = 40.0
     assert snapshot_extent(mu) == 8.0  # at most 8
+    mu[9, 0] = np.nan
+    assert snapshot_extent(mu) == 8.0 and snapshot_extent(np.full((3, 2), np.nan, np.float32)) == 2.0

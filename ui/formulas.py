@@ -22,14 +22,21 @@ _fit = st.components.v2.component(
     }
   };
   const sizes = new ResizeObserver(entries => entries.forEach(entry => fit(entry.target)));
-  const watch = () => document.querySelectorAll(".katex-display").forEach(display => {
-    if (seen.has(display)) return;
-    seen.add(display);
-    sizes.observe(display);
-  });
+  const displays = node => node.nodeType !== 1 ? []
+    : [...(node.matches(".katex-display") ? [node] : []), ...node.querySelectorAll(".katex-display")];
+  const watch = mutations => {
+    for (const mutation of mutations) {  // a formula redrawn by a rerun replaces its element: the old one let go
+      for (const node of mutation.removedNodes) displays(node).forEach(display => sizes.unobserve(display));
+    }
+    document.querySelectorAll(".katex-display").forEach(display => {
+      if (seen.has(display)) return;
+      seen.add(display);
+      sizes.observe(display);
+    });
+  };
   window.vaeLabFormulas = new MutationObserver(watch);
   window.vaeLabFormulas.observe(document.body, { childList: true, subtree: true });
-  watch();
+  watch([]);
 }""")
 
 

@@ -333,7 +333,8 @@ def _zip_members(data: bytes, filename: str) -> dict[str, bytes]:
         weights = [i for i in archive.infolist() if Path(i.filename).name == WEIGHTS and i.filename.count("/") <= 1]
         if len(weights) != 1:  # (its entries named, so that one placed deeper, or named ../x, is seen to be there)
             names = [i.filename for i in archive.infolist()]
-            held = ", ".join(repr(n if len(n) <= 40 else n[:40] + "…") for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            held = (", ".join(repr(n if len(n) <= 40 else n[:40] + "…") for n in names[:3])
+                    + (f" and {len(names) - 3} more" if len(names) > 3 else ""))
             raise CheckpointError(f"{filename} refused: a zip upload must hold one {WEIGHTS}, at its top or in one "
                                   f"folder (found {len(weights)}; it holds {held or 'nothing'})")
         folder = weights[0].filename.removesuffix(WEIGHTS)

@@ -297,7 +297,8 @@ def snapshot_extent(mu: np.ndarray) -> float:
     takes the largest so far, as a replay's takes its recording's (a live view fixed at 4 had cut MNIST's codes off
     at its edges and shown a digits run's at half the size of its replay). Every one: a map holding 99.5% of them
     drew the rest on its edge, read as lying there (a paused digits run's map at ±2 had points at 2.3 on its edge)."""
-    spread = float(np.abs(mu).max()) if mu.size else 0.0
+    finite = np.abs(mu[np.isfinite(mu)])  # (a diverging run's last snapshot may hold NaN)
+    spread = float(finite.max()) if finite.size else 0.0
     return min(8.0, max(2.0, math.ceil(spread * 2) / 2))
 
 

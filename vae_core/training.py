@@ -67,10 +67,10 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def native_bf16(device: torch.device, cpuinfo: str | None = None) -> bool:
-    """Whether device multiplies bfloat16 matrices in hardware: AVX512-BF16 or AMX on a CPU (its flags in
-    /proc/cpuinfo, or the cpuinfo text given), bf16 support on a GPU."""
-    if device.type == "cuda":
+def native_bf16(device: torch.device | None = None, cpuinfo: str | None = None) -> bool:
+    """Whether device (the CPU by default) multiplies bfloat16 matrices in hardware: AVX512-BF16 or AMX on a CPU
+    (its flags in /proc/cpuinfo, or the cpuinfo text given), bf16 support on a GPU."""
+    if device is not None and device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if cpuinfo is None:
         try:
@@ -81,10 +81,11 @@ def native_bf16(device: torch.device, cpuinfo: str | None = None) -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def emulated_bf16(config: Config, device: torch.device, cpuinfo: str | None = None) -> str | None:
-    """A warning when config asks for bf16 on a CPU that has no native bf16, else None. There its matrix products
-    are emulated: on a Zen 3 EPYC an MNIST epoch of the classic model took 26 s in bf16 against 2.7 s in fp32."""
-    if config.precision != "bf16" or device.type != "cpu" or native_bf16(device, cpuinfo):
+def emulated_bf16(config: Config, device: torch.device | None = None, cpuinfo: str | None = None) -> str | None:
+    """A warning when config asks for bf16 on a CPU (device, the CPU by default) that has no native bf16, else None.
+    There its matrix products are emulated: on a Zen 3 EPYC an MNIST epoch of the classic model took 26 s in bf16
+    against 2.7 s in fp32."""
+    if config.precision != "bf16" or (device is not None and device.type != "cpu") or native_bf16(None, cpuinfo):
         return None
     return ("precision bf16 on a processor without native bfloat16 (no AVX512-BF16 or AMX): its matrix products are "
             "emulated, and training runs several times slower than in fp32 (precision auto picks fp32 here)")

@@ -28,11 +28,12 @@ export class DecodingView {
     this.resetStats();
     // A narrower window redraws the view to its new width (laid out once, a grid ran past its column's edge)
     let width = null;
-    new ResizeObserver(([entry]) => {
+    this.resized = new ResizeObserver(([entry]) => {
       const now = Math.round(entry.contentRect.width);
       if (width !== null && now !== width) this.changed(null);
       width = now;
-    }).observe(root);
+    });
+    this.resized.observe(root);
   }
 
   update(data, component) {
@@ -42,6 +43,7 @@ export class DecodingView {
 
   destroy() {
     this.destroyed = true;
+    this.resized.disconnect();
     this.root.remove();
   }
 
