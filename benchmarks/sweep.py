@@ -6,6 +6,7 @@ Ray jobs (the path of conv models, forced here), in the order one, batched, Ray 
     python benchmarks/sweep.py [--epochs 60]
     python benchmarks/sweep.py --recipe mnist [--data-dir ../shared/data/mnist]
     python benchmarks/sweep.py --device cuda --local-only [--recipe mnist]    (on a GPU: one run, one program)
+    python benchmarks/sweep.py --recipe mnist --precision auto    (a processor without native bf16)
 
 The issue's sweep: digits, 8 latent dimensions, 256 hidden units, batch 64, betas 0.1,0.3,1,3,10; with --recipe
 mnist the shipped MNIST sweep's flags (models/recipes.json: 16 latent dimensions, 256 hidden units, 10 epochs, bf16,
@@ -40,6 +41,9 @@ def main():
                                                                                   "mnist")))
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="passed to train and sweep (default: theirs)")
     parser.add_argument("--local-only", action="store_true", help="only one run and the one program, no Ray rows")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                        help="in place of the recipe's (the mnist recipe's bf16 is emulated, 10x slower, on a "
+                             "processor without it)")
     args = parser.parse_args()
     print(f"load average at the start: {os.getloadavg()}", flush=True)
     env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
@@ -53,6 +57,8 @@ def main():
         flags = [*FLAGS, "--epochs", str(args.epochs)]
     if args.device:
         flags += ["--device", args.device]
+    if args.precision:
+        flags += ["--precision", args.precision]  # (the last of a repeated flag counts)
     times = {"one run (train, beta 1)": [], "sweep of five, one program": [],
              "sweep of five, one program as one Ray task": [], "sweep of five, parallel Ray jobs": []}
     with tempfile.TemporaryDirectory() as root:

@@ -209,7 +209,7 @@ def test_more_threads_than_cores_and_emulated_bf16_are_warned_of(tmp_path):
     assert f"--threads 999 is more than this machine's {os.cpu_count()} cores; using {os.cpu_count()}" in result.stderr
     from vae_core.training import native_bf16  # (what it reads is tested in test_training)
 
-    emulated = not native_bf16(torch.device("cpu"))  # where an MNIST epoch took 26 s, not 2.7
+    emulated = not native_bf16(torch.device("cpu"))  # where an MNIST epoch took 26 s, not 2.0
     assert ("warning: precision bf16 on a processor without native bfloat16" in result.stderr) == emulated
 
 
