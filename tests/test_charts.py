@@ -121,34 +121,38 @@ def test_every_line_of_constant_elbo_is_labelled_with_its_value_as_drawn(dataset
 
 @pytest.mark.parametrize("dataset", ["digits", "mnist"])
 def test_no_line_s_label_lies_on_a_point_or_its_label_and_the_rate_ticks_read_as_their_values(dataset):
-    """On the 600 px plane: "−ELBO 160" lay on the MNIST sweep's "β=10", and Plotly's log axis labelled 20, 30 and
-    0.0002 as "2", "3" and "2" (β = 0.1 read as 4.7 nats of rate against the caption's 47.4)."""
+    """On the 340 px plane of an 800 px window (and on the 600 px one of a 1024 px window): "−ELBO 160" lay on the
+    MNIST sweep's "β=10", "−ELBO 30" on "−ELBO 32", "β=0.1" ran past the plane's edge, and Plotly's log axis
+    labelled 20, 30 and 0.0002 as "2", "3" and "2" (β = 0.1 read as 4.7 nats of rate against the caption's 47.4)."""
     import numpy as np
 
     fig, _ = _shipped_plane(dataset)
     (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
     height = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b - 110  # as _pixels has it
 
-    def px(x, y):
-        return (np.log10(x) - x0) / (x1 - x0) * 600, (y1 - y) / (y1 - y0) * height
-
-    def box(x, y, text, side, font, gap):  # text drawn at side of (x, y), a character 0.6 of the font wide
+    def box(x, y, text, side, font, gap, width):  # text drawn at side of (x, y), a character 0.6 of the font wide
+        x, y = (np.log10(x) - x0) / (x1 - x0) * width, (y1 - y) / (y1 - y0) * height
         w, h = 0.6 * font * len(text), 1.2 * font
         left = x + gap if "right" in side else x - gap - w
         top = y - gap - h if "top" in side else y + gap
         return left, top, left + w, top + h
 
-    points = [t for t in fig.data if t.showlegend is not False]
-    taken = []
-    for trace in points:
-        for x, y, text, side in zip(trace.x, trace.y, trace.text, trace.textposition):
-            cx, cy = px(x, y)
-            taken += [box(cx, cy, text, side, trace.textfont.size or 12, 6.5), (cx - 6.5, cy - 6.5, cx + 6.5, cy + 6.5)]
-    for line in (t for t in fig.data if t.showlegend is False):
-        [(x, y, text)] = [(x, y, t) for x, y, t in zip(line.x, line.y, line.text) if t]
-        a = box(*px(x, y), text, line.textposition, line.textfont.size, 0)
-        for b in taken:
-            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (text, a, b)
+    def apart(a, b):
+        return not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+
+    for width in (340, 600):
+        points, labels = [], []
+        for trace in (t for t in fig.data if t.showlegend is not False):
+            for x, y, text, side in zip(trace.x, trace.y, trace.text, trace.textposition):
+                label = box(x, y, text, side, trace.textfont.size or 12, 6.5, width)
+                marker = box(x, y, "", "top right", 0, 0, width)
+                points += [label, (marker[0] - 6.5, marker[1] - 6.5, marker[0] + 6.5, marker[1] + 6.5)]
+                assert 0 <= label[0] and label[2] <= width, (width, text, label)
+        for line in (t for t in fig.data if t.showlegend is False):
+            [(x, y, text)] = [(x, y, t) for x, y, t in zip(line.x, line.y, line.text) if t]
+            label = box(x, y, text, line.textposition, line.textfont.size, 0, width)
+            assert all(apart(label, other) for other in points + labels), (width, text, label)
+            labels.append(label)
     ticks = list(zip(fig.layout.xaxis.tickvals, fig.layout.xaxis.ticktext))
     assert len(ticks) >= 3 and all(float(text) == pytest.approx(value) for value, text in ticks), ticks
     assert all(x0 <= np.log10(value) <= x1 for value, _ in ticks)

@@ -118,7 +118,7 @@ def training_curves(steps: list, history: list, steps_per_epoch: int, changes: l
 
 PLANE_MARKER = 13   # px: the rate-distortion plane's points, each one clicked for its model
 RATE_FLOOR = 1e-6   # nats: a rate below it (a model with every unit collapsed) is drawn at it on the log axis
-PLANE_AREA = (400, 324)  # px: the plane's plotted area, as narrow as it is drawn with the sidebar open on an 800 px
+PLANE_AREA = (340, 324)  # px: the plane's plotted area, as narrow as it is drawn with the sidebar open on an 800 px
                          # screen (600 in a 1024 px screen's main column; its height less the margins, the x axis
                          # and the legend): labels are kept apart there, and lie further apart on a wider one
 
@@ -146,10 +146,15 @@ def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
         x_range = (np.log10(min(rates)) - 0.3, np.log10(max(rates)) + 0.3)  # log10 units: half an octave spare
         pad = max(0.08 * (max(distortions) - min(distortions)), 0.02 * max(distortions), 0.5)
         y_range = (min(distortions) - pad, max(distortions) + pad)
-        taken = [_label_box(*_plane_px(max(p["rate"], RATE_FLOOR), p["distortion"], x_range, y_range), p["label"],
-                            p["side"], POINT_FONT) for p in points]
-        taken += [_marker_box(*_plane_px(max(p["rate"], RATE_FLOOR), p["distortion"], x_range, y_range))
-                  for p in points]
+        # boxes (px) that a label must keep off: the points, the labels placed before it
+        places = [_plane_px(max(p["rate"], RATE_FLOOR), p["distortion"], x_range, y_range) for p in points]
+        taken = [_marker_box(*at) for at in places]
+        for p, at in zip(points, places):  # its side, else the first other one inside the plane and clear of the
+            sides = [p["side"], *(side for side in LABEL_SIDES if side != p["side"])]  # rest ("β=0.1" ran past
+            boxes = [(side, _label_box(*at, p["label"], side, POINT_FONT)) for side in sides]  # the edge, or lay
+            p["side"], box = next(((side, b) for side, b in boxes if _clear(b, taken)),  # on "β=0.3"), else one
+                                  next(((side, b) for side, b in boxes if _clear(b, [])), boxes[0]))  # inside it
+            taken.append(box)
         for level, label in _elbo_levels([p["rate"] + p["distortion"] for p in points]):
             _elbo_line(fig, level, label, x_range, y_range, taken)
         tickvals, ticktext = _log_ticks(*x_range)
@@ -171,6 +176,7 @@ def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
 
 
 POINT_FONT, LINE_FONT = 12, 10  # px: the points' β labels, the -ELBO lines' labels
+LABEL_SIDES = ("top right", "bottom left", "bottom right", "top left")  # where a point's label may go
 
 
 def _plane_px(rate: float, distortion: float, x_range, y_range) -> tuple[float, float]:
@@ -194,6 +200,11 @@ def _marker_box(x: float, y: float) -> tuple[float, float, float, float]:
 
 def _overlap(a, b, gap: float = 2) -> bool:
     return a[0] < b[2] + gap and b[0] < a[2] + gap and a[1] < b[3] + gap and b[1] < a[3] + gap
+
+
+def _clear(box, taken: list) -> bool:
+    """Whether a label's box lies across the plane's width and on none of the boxes taken."""
+    return box[0] >= 0 and box[2] <= PLANE_AREA[0] and not any(_overlap(box, other) for other in taken)
 
 
 def _log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
@@ -228,11 +239,11 @@ def _elbo_line(fig: go.Figure, level: float, label: str, x_range, y_range, taken
         return
     side = "bottom right" if inside[0] else "top right"
 
-    def clear(i: int) -> bool:
-        box = _label_box(*_plane_px(rate[i], distortion[i], x_range, y_range), label, side, LINE_FONT)
-        return box[2] <= PLANE_AREA[0] and not any(_overlap(box, other) for other in taken)
+    def box(i: int):
+        return _label_box(*_plane_px(rate[i], distortion[i], x_range, y_range), label, side, LINE_FONT)
 
-    at = next((i for i in inside if clear(i)), inside[0])
+    at = next((i for i in inside if _clear(box(i), taken)), inside[0])
+    taken.append(box(at))  # the next line's label keeps off this one ("−ELBO 30" lay on "−ELBO 32")
     text = [""] * len(rate)
     text[at] = label
     fig.add_trace(go.Scatter(x=rate, y=distortion, mode="lines+text", text=text, hoverinfo="skip", showlegend=False,
