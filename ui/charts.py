@@ -50,7 +50,9 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, a
                                  marker=dict(size=16, symbol="circle-open", color="black", line=dict(width=3)),
                                  hoverinfo="skip"))
     # (the top margin leaves room for Plotly's toolbar, which otherwise covers the legend's first entries)
-    fig.update_layout(height=560, margin=dict(l=10, r=10, t=36, b=10), legend=dict(itemsizing="constant"),
+    # the legend below the map, in rows: at its right it took half of a narrow column's width from a map kept square
+    fig.update_layout(height=560, margin=dict(l=10, r=10, t=36, b=10),
+                      legend=dict(itemsizing="constant", orientation="h", yanchor="top", y=-0.12),
                       xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], dragmode="pan", clickmode="event+select")
     equal_scales(fig)
     return fig
