@@ -249,7 +249,8 @@ def test_in_a_narrow_window_a_formula_shrinks_to_fit_its_column_and_not_in_a_wid
             page.set_viewport_size({"width": width, "height": size["height"]})
             for path in ("", "KL_trade-off"):
                 open_page(app, path)
-                page.wait_for_timeout(500)  # the component fits them as they come
+                page.wait_for_function("() => window.vaeLabFormulas", timeout=15_000)  # the component is here,
+                page.wait_for_timeout(1200)  # and has checked the formulas twice a second since
                 formulas = page.evaluate(measure)
                 assert len(formulas) >= 2, (path, formulas)
                 for wide, room, font in formulas:  # (KaTeX's underbraces run 2 px past any formula)
