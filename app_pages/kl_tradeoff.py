@@ -68,6 +68,9 @@ if pair:
                "and 3 σ. Where q(z) leaves a hole inside the circles, prior samples decode to something unlike the "
                "data; where it spills out, the KL term pays.")
 means, _ = resources.encodings(path)
+st.caption("Each dimension of the most informative ones alone: bars, a histogram of the test images' posterior means "
+           "μ (which leave out each posterior's own spread); solid line, the aggregate posterior's exact marginal; "
+           "dashed, N(0, 1).")
 columns = st.columns(4)
 for k, i in enumerate(top[:8]):
     columns[k % 4].plotly_chart(charts.marginal_vs_normal(resources.AGGREGATE_GRID, resources.aggregate(path, (i,)),

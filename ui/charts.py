@@ -302,8 +302,10 @@ def marginal_vs_normal(grid: np.ndarray, density: np.ndarray, means: np.ndarray,
         go.Scatter(x=grid, y=np.exp(-grid ** 2 / 2) / np.sqrt(2 * np.pi), name="N(0, 1)",
                    line=dict(color="black", dash="dash")),
     ])
-    fig.update_layout(barmode="overlay", height=300, margin=dict(l=10, r=10, t=30, b=10), title=name,
-                      legend=dict(orientation="h", yanchor="top", y=-0.15, font=dict(size=10)))
+    # no legend (the page says what the three are once, above the eight): in a quarter of a narrow column each
+    # plot's own legend squeezed it to half its width and cut its entries to "posteric"; the axis spans the grid
+    fig.update_layout(barmode="overlay", height=260, margin=dict(l=10, r=10, t=30, b=10), title=name,
+                      showlegend=False, xaxis=dict(range=[float(grid[0]), float(grid[-1])]))
     return fig
 
 
@@ -343,7 +345,8 @@ def reparameterization_cloud(mu: np.ndarray, sigma: np.ndarray, z: np.ndarray, d
                                  name=f"{k} σ", line=dict(color="black", width=1, dash="solid" if k == 1 else "dot")))
     fig.add_trace(go.Scatter(x=[mu[i]], y=[mu[j]], mode="markers", name="μ",
                              marker=dict(size=14, symbol="x", color="black")))
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=f"z{i}", yaxis_title=f"z{j}")
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=f"z{i}", yaxis_title=f"z{j}",
+                      legend=dict(orientation="h", yanchor="top", y=-0.2))  # (at the right it halved a narrow plot)
     equal_scales(fig)
     return fig
 
