@@ -148,15 +148,7 @@ def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
         x_range = (np.log10(min(rates)) - 0.3, np.log10(max(rates)) + 0.3)  # log10 units: half an octave spare
         pad = max(0.08 * (max(distortions) - min(distortions)), 0.02 * max(distortions), 0.5)
         y_range = (min(distortions) - pad, max(distortions) + pad)
-        # boxes (px) that a label must keep off: the points, the labels placed before it
-        places = [_plane_px(max(p["rate"], RATE_FLOOR), p["distortion"], x_range, y_range) for p in points]
-        taken = [_marker_box(*at) for at in places]
-        for p, at in zip(points, places):  # its side, else the first other one inside the plane and clear of the
-            sides = [p["side"], *(side for side in LABEL_SIDES if side != p["side"])]  # rest ("β=0.1" ran past
-            boxes = [(side, _label_box(*at, p["label"], side, POINT_FONT)) for side in sides]  # the edge, or lay
-            p["side"], box = next(((side, b) for side, b in boxes if _clear(b, taken)),  # on "β=0.3"), else one
-                                  next(((side, b) for side, b in boxes if _clear(b, [])), boxes[0]))  # inside it
-            taken.append(box)
+        taken = _place_point_labels(points, x_range, y_range)
         for level, label in _elbo_levels([p["rate"] + p["distortion"] for p in points]):
             _elbo_line(fig, level, label, x_range, y_range, taken)
         tickvals, ticktext = _log_ticks(*x_range)
@@ -179,6 +171,21 @@ def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
 
 POINT_FONT, LINE_FONT = 12, 10  # px: the points' β labels, the -ELBO lines' labels
 LABEL_SIDES = ("top right", "bottom left", "bottom right", "top left")  # where a point's label may go
+
+
+def _place_point_labels(points: list[dict], x_range, y_range) -> list:
+    """Give each point's label (p["label"]) a side (p["side"]): its own, else the first of LABEL_SIDES that lies
+    inside the plane and off every marker and label placed before it ("β=0.1" ran past the plane's edge at 800 px,
+    then lay on "β=0.3"), else the first inside the plane. Returns the boxes taken (px): markers and labels."""
+    places = [_plane_px(max(p["rate"], RATE_FLOOR), p["distortion"], x_range, y_range) for p in points]
+    taken = [_marker_box(*at) for at in places]
+    for p, at in zip(points, places):
+        sides = [p["side"], *(side for side in LABEL_SIDES if side != p["side"])]
+        boxes = [(side, _label_box(*at, p["label"], side, POINT_FONT)) for side in sides]
+        p["side"], box = next(((side, b) for side, b in boxes if _clear(b, taken)),
+                              next(((side, b) for side, b in boxes if _clear(b, [])), boxes[0]))
+        taken.append(box)
+    return taken
 
 
 def _plane_px(rate: float, distortion: float, x_range, y_range) -> tuple[float, float]:
