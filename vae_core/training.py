@@ -72,13 +72,18 @@ def native_bf16(device: torch.device | None = None, cpuinfo: str | None = None) 
     (its flags in /proc/cpuinfo, or the cpuinfo text given), bf16 support on a GPU."""
     if device is not None and device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:  # not Linux: no cheap way to tell, so the safe choice
-            return False
-    flags = cpuinfo.split()
+    flags = cpuinfo.split() if cpuinfo is not None else _cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    """The words of /proc/cpuinfo, read once (the Train page asks on every rerun); none where it cannot be read (not
+    Linux: no cheap way to tell, so the safe choice)."""
+    try:
+        return frozenset(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return frozenset()
 
 
 def emulated_bf16(config: Config, device: torch.device | None = None, cpuinfo: str | None = None) -> str | None:
