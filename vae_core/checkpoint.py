@@ -289,6 +289,8 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
     zipped = data[:4] == b"PK\x03\x04" or filename.lower().endswith(".zip")  # (random bytes named .zip were
     # refused as "not a readable safetensors file")
     files = _zip_members(data, filename) if zipped else {WEIGHTS: data}
+    uploads = final.parent.parent
+    first = not uploads.exists()  # this is the first upload: a refused one leaves no empty uploads/ folder either
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".checking-", dir=final.parent))
     try:
@@ -310,6 +312,8 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
         shutil.rmtree(staging, ignore_errors=True)
         with contextlib.suppress(OSError):  # not empty: another import of the same file is under way, or done
             final.parent.rmdir()
+            if first:
+                uploads.rmdir()
     if test_images is not None:
         _score_if_unscored(final, test_images)
     return final
