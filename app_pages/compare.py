@@ -33,7 +33,8 @@ columns = st.columns(2)
 for (name, checkpoint), column in zip(models.items(), columns):
     config = checkpoint.config
     with column:
-        st.subheader(f"{name}: {sidebar.label(str(checkpoint.path))}")
+        st.subheader(f"{name}: {sidebar.short_label(str(checkpoint.path))}")  # (the whole label filled eight lines
+        st.caption(resources.summary(str(checkpoint.path)).details)                 # of a heading at 800 px)
         if source == "your drawing":
             x = preprocess(read_drawing(drawing), config.dataset)
         elif source == "a test image" and index is not None:

@@ -239,15 +239,18 @@ def test_in_class_mode_a_reload_brings_back_this_browser_s_uploads_and_nobody_el
 def test_in_a_narrow_window_a_formula_shrinks_to_fit_its_column_and_not_in_a_wide_one(app):
     """At 800 px, with the sidebar open, the KL page hid the image's total and Home the KL term past the column's
     edge (lesson steps 1 and 7 ask about them): a formula now shrinks until it fits, and one that fits keeps its
-    size."""
+    size. Compare's two columns write theirs on four lines, which fit half of an 800 px page unshrunk (at 0.55 of
+    its size the one-line form could not be read), and their tables' KL column too (it was cut off there)."""
     _, page = app
     size = page.viewport_size
     measure = """() => Array.from(document.querySelectorAll('.katex-display > .katex')).map(
         k => [k.scrollWidth, k.clientWidth, k.style.fontSize])"""
+    tables = """() => Array.from(document.querySelectorAll('[data-testid=stDataFrame] .dvn-scroller')).map(
+        s => [s.scrollWidth, s.clientWidth])"""
     try:
         for width in (800, 1400):
             page.set_viewport_size({"width": width, "height": size["height"]})
-            for path in ("", "KL_trade-off"):
+            for path in ("", "KL_trade-off", "Compare"):
                 open_page(app, path)
                 page.wait_for_function("() => window.vaeLabFormulas", timeout=15_000)  # the component is here,
                 page.wait_for_timeout(1200)  # and has checked the formulas twice a second since
@@ -255,6 +258,10 @@ def test_in_a_narrow_window_a_formula_shrinks_to_fit_its_column_and_not_in_a_wid
                 assert len(formulas) >= 2, (path, formulas)
                 for wide, room, font in formulas:  # (KaTeX's underbraces run 2 px past any formula)
                     assert wide <= room + 4, (width, path, formulas)
-                    assert (font != "") == (width == 800), (width, path, formulas)  # shrunk only where needed
+                    shrunk = width == 800 and path != "Compare"
+                    assert (font != "") == shrunk, (width, path, formulas)  # shrunk only where needed
+                if path == "Compare":
+                    columns = page.evaluate(tables)
+                    assert len(columns) == 2 and all(wide <= room + 4 for wide, room in columns), (width, columns)
     finally:
         page.set_viewport_size(size)

@@ -26,6 +26,9 @@ def test_two_models_with_unequal_latent_sizes_say_why_there_is_no_same_point():
     assert not at.exception
     assert at.radio(key="compare_input").value == "a test image"
     assert "2 dimensions and B's 8" in at.info[0].value
+    # each column headed by the model's name, its details below (the whole label filled eight heading lines at 800 px)
+    assert [h.value for h in at.subheader] == ["A: digits-2d", "B: digits-8d-mean-recon"]
+    assert any(c.value.startswith("digits · 8-D · β=1 (reconstruction averaged over 64 pixels)") for c in at.caption)
     assert {"compare_recon_A", "compare_recon_B"} <= set(browser_pictures(at))
     assert "compare_point_A" not in browser_pictures(at)
 

@@ -23,18 +23,25 @@ def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = Fals
     by beta, then each dimension's mean, spread and KL. narrow: for half a page, the KL named rather than written
     out and the sum on a second line (the whole formula is wider than a column)."""
     total = shown_total(parts.recon, parts.kl, beta)
-    if narrow:
-        st.latex(r"\begin{aligned}\mathcal L(x) &= \underbrace{\mathbb E_{q}[-\log p(x|z)]}_{%.2f} + \beta\,"
-                 r"\underbrace{\mathrm{KL}(q(z|x)\,\|\,p(z))}_{%.2f} \\ &= %.2f + %g \times %.2f = \mathbf{%.2f}\ "
-                 r"\text{nats}\end{aligned}" % (parts.recon, parts.kl, parts.recon, beta, parts.kl, total))
+    if narrow:  # the terms on two lines and their numbers, in the same order, on the next two (with the numbers
+        # under the terms it was 23 em wide: shrunk to fit half of an 800 px page, it could not be read)
+        st.latex(r"\begin{aligned}\mathcal L(x) &= \mathbb E_{q}[-\log p(x|z)] \\ &\quad + \beta\,\mathrm{KL}(q\,\|\,p) "
+                 r"\\ &= %.2f + %g \times %.2f \\ &= \mathbf{%.2f}\ \text{nats}\end{aligned}"
+                 % (parts.recon, beta, parts.kl, total))
     else:
         st.latex(r"\begin{aligned}\mathcal L(x) &= \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,"
                  r"\underbrace{\tfrac12\textstyle\sum_{i=1}^{%d}(\mu_i^2+\sigma_i^2-\log\sigma_i^2-1)}_{%.2f} \\ "
                  r"&= %.2f + %g \times %.2f = \mathbf{%.2f}\ \text{nats}\end{aligned}"  # (the sum below: one line
                  % (parts.recon, latent_dim, parts.kl, parts.recon, beta, parts.kl, total))  # was 40 em wide)
     order = np.argsort(-np.asarray(parts.kl_per_dim), kind="stable")  # what carries this image's information first
+    # narrow: columns of a few pixels with two decimals, so that the KL's fits half of an 800 px page (210 px: at
+    # Streamlit's "small" widths it was cut off there)
+    number = st.column_config.NumberColumn(format="%.2f", width=54) if narrow else None
     st.dataframe({"dimension": [f"z{i}" for i in order], "μ": np.asarray(parts.mu)[order],
-                  "σ": np.asarray(parts.sigma)[order], "KL, nats": np.asarray(parts.kl_per_dim)[order]}, hide_index=True)
+                  "σ": np.asarray(parts.sigma)[order], "KL, nats": np.asarray(parts.kl_per_dim)[order]}, hide_index=True,
+                 column_config={"dimension": st.column_config.TextColumn("z", width=44), "μ": number,
+                                "σ": number,
+                                "KL, nats": st.column_config.NumberColumn("KL", help="nats", format="%.2f", width=54)} if narrow else None)
     if latent_dim > 2:
         st.caption("Rows from the largest KL for this image to the smallest.")
 
