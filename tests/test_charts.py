@@ -173,8 +173,9 @@ def test_a_stopped_run_s_curves_end_at_its_last_finished_epoch_with_each_test_va
 
 def test_each_kl_bar_says_whether_its_unit_is_active_and_an_active_unit_too_small_to_see_is_named():
     """The shipped digits sweep's β = 1 has 6 active units, but z1's bar (0.009 nats) is as flat as the collapsed
-    ones: a class counting bars for the lesson's question got 5. Each bar now says which it is under it, and the
-    caption names the active units whose bars cannot be seen."""
+    ones: a class counting bars for the lesson's question got 5. The active and the collapsed bars are two series
+    a legend names, "active" stands over an active bar too short to see, and the caption names those units. (The
+    word under every bar ran into its neighbours' in half a page at 800 px.)"""
     import json
 
     from ui.charts import faint_active_units, kl_bars
@@ -183,8 +184,13 @@ def test_each_kl_bar_says_whether_its_unit_is_active_and_an_active_unit_too_smal
 
     metrics = json.loads((SHIPPED_DIR / "sweeps" / "digits" / "beta-1" / "metrics.json").read_text())["metrics"]
     fig = kl_bars(metrics["kl_per_dim"], metrics["activity"], ACTIVE_THRESHOLD)
-    said = ["active" in t for t in fig.layout.xaxis.ticktext]
-    assert sum(said) == metrics["active_units"] == 6 and said[1] and not said[0]
+    bars = {trace.name: trace for trace in fig.data}
+    active = [int(z[1:]) for z in bars["active"].x]
+    assert len(active) == metrics["active_units"] == 6 and 1 in active and 0 not in active
+    assert sorted(active + [int(z[1:]) for z in bars["collapsed"].x]) == list(range(8))
+    assert list(fig.layout.xaxis.categoryarray) == [f"z{i}" for i in range(8)]  # in order, whichever series
+    worded = [z for trace in fig.data for z, text in zip(trace.x, trace.text) if text]
+    assert worded == ["z1"] and bars["active"].text[active.index(1)] == "active"
     sentence = faint_active_units(metrics["kl_per_dim"], metrics["activity"], ACTIVE_THRESHOLD)
     assert "z1 (0.0092 nats)" in sentence and "z0" not in sentence
     assert faint_active_units([1.0, 0.5], [1.0, 0.4], ACTIVE_THRESHOLD) == ""

@@ -263,35 +263,49 @@ def _elbo_line(fig: go.Figure, level: float, label: str, x_range, y_range, taken
 
 def kl_bars(kl_per_dim: list[float], activity: list[float], threshold: float, dims=None,
             top: float | None = None) -> go.Figure:
-    """Average KL of each latent dimension (those in dims, in that order; all by default); collapsed units
-    (posterior means that do not vary) in grey. top fixes the axis at [0, top] nats, so that models shown one
-    after the other share it (each scaled to its own tallest bar, 7e-5 nats of collapse look like 2 nats of use)."""
+    """Average KL of each latent dimension (those in dims, in that order; all by default): active units in blue,
+    collapsed ones (posterior means that do not vary) in grey, a legend naming both, and "active" written over an
+    active unit whose bar is too short to see. top fixes the axis at [0, top] nats, so that models shown one after
+    the other share it (each scaled to its own tallest bar, 7e-5 nats of collapse look like 2 nats of use)."""
     dims = list(range(len(kl_per_dim))) if dims is None else list(dims)
-    active = [activity[i] > threshold for i in dims]
-    # each bar says under it which it is: an active unit can carry too little KL for its bar to show (a blue bar of
-    # 0.01 nats read as collapsed, and a lesson's count of active units came out one short)
-    word = {True: "<br>active", False: "<br>collapsed"} if len(dims) <= 16 else {True: "", False: ""}
-    ticks = [f"<span style='color:{PALETTE[0] if a else '#999'}'>z{i}{word[a]}</span>" for i, a in zip(dims, active)]
-    fig = go.Figure(go.Bar(
-        x=[f"z{i}" for i in dims], y=[kl_per_dim[i] for i in dims],
-        marker_color=[PALETTE[0] if a else "#bbb" for a in active],
-        customdata=np.array([activity[i] for i in dims]), text=["active" if a else "collapsed" for a in active],
-        textposition="none",  # the words in the hover only: inside 50 bars they were specks
-        hovertemplate="%{x}: %{y:.3g} nats, %{text}<br>Var(μ) = %{customdata:.3g}<extra></extra>"))
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="KL, nats per image")
-    fig.update_xaxes(tickmode="array", tickvals=[f"z{i}" for i in dims], ticktext=ticks)
+    active = {i: activity[i] > threshold for i in dims}
+    # an active unit can carry too little KL for its bar to show (a blue bar of 0.01 nats read as collapsed, and a
+    # lesson's count of active units came out one short): the word stands over it. (Each bar's word under its name
+    # ran into its neighbours' wherever eight bars had less than 450 px, and tilted into a smear in half a page.)
+    faint = set(_faint_active(kl_per_dim, activity, threshold, top))
+    fig = go.Figure()
+    for kind, colour in (("active", PALETTE[0]), ("collapsed", "#bbb")):
+        shown = [i for i in dims if active[i] == (kind == "active")]
+        if shown:
+            fig.add_bar(x=[f"z{i}" for i in shown], y=[kl_per_dim[i] for i in shown], name=kind, marker_color=colour,
+                        customdata=np.array([activity[i] for i in shown]),
+                        text=["active" if i in faint else "" for i in shown], textposition="outside", textangle=-90,
+                        textfont=dict(size=11, color=colour), constraintext="none",  # (not shrunk to the bar)
+                        cliponaxis=False,
+                        hovertemplate=f"%{{x}}: %{{y:.3g}} nats, {kind}<br>Var(μ) = %{{customdata:.3g}}<extra></extra>")
+    names = [f"z{i}" for i in dims]
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="KL, nats per image",
+                      barmode="overlay", showlegend=True,  # (also where every unit is active: one series)
+                      legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"))
+    fig.update_xaxes(categoryorder="array", categoryarray=names, tickmode="array", tickvals=names,
+                     ticktext=[f"<span style='color:{PALETTE[0] if active[i] else '#999'}'>z{i}</span>" for i in dims])
     fig.update_yaxes(exponentformat="e", rangemode="tozero")  # no SI "μ" for micro-nats: μ is the posterior mean here
     if top is not None:
         fig.update_yaxes(range=[0, top])
     return fig
 
 
+def _faint_active(kl_per_dim: list[float], activity: list[float], threshold: float, top: float | None) -> list[int]:
+    """The active units whose KL is under 2% of the axis (top, else the tallest bar): too small for a bar to show."""
+    top = max(kl_per_dim, default=0.0) if top is None else top
+    return [i for i, (kl, a) in enumerate(zip(kl_per_dim, activity)) if a > threshold and kl < 0.02 * top]
+
+
 def faint_active_units(kl_per_dim: list[float], activity: list[float], threshold: float,
                        top: float | None = None) -> str:
-    """A sentence on the active units whose KL is too small for their bars to show (under 2% of the axis: top, else
-    the tallest bar), or "": they are counted as active, and a reader counting bars would miss them."""
-    top = max(kl_per_dim, default=0.0) if top is None else top
-    faint = [i for i, (kl, a) in enumerate(zip(kl_per_dim, activity)) if a > threshold and kl < 0.02 * top]
+    """A sentence on the active units whose KL is too small for their bars to show, or "": they are counted as
+    active, and a reader counting bars would miss them."""
+    faint = _faint_active(kl_per_dim, activity, threshold, top)
     if not faint:
         return ""
     named = ", ".join(f"z{i} ({kl_per_dim[i]:.2g} nats)" for i in faint[:4]) + (", …" if len(faint) > 4 else "")
