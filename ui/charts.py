@@ -160,6 +160,8 @@ def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
             name=name, text=[p["label"] for p in ps], customdata=[p["path"] for p in ps],
             textposition=[p["side"] for p in ps], textfont=dict(size=POINT_FONT),
             marker=dict(size=PLANE_MARKER, color=PALETTE[k % len(PALETTE)]), line=dict(color=PALETTE[k % len(PALETTE)]),
+            # once a point is clicked, the others stay readable (Plotly's default faded their β labels to near white)
+            unselected=dict(marker=dict(opacity=0.45), textfont=dict(color="#666")),
             hovertext=[f"rate {p['rate']:.3g} nats" for p in ps],
             hovertemplate="%{text}<br>%{hovertext}<br>distortion %{y:.2f} nats<extra></extra>"))
     # (the top margin keeps the labels of lines that enter at the top out from under Plotly's toolbar)
