@@ -51,6 +51,16 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
+def process_titles() -> list[tuple[int, str]]:
+    """(pid, title) of every process here: Ray titles a worker by the task it runs ("ray::train_task")."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                found.append((int(entry), Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")[0].decode()))
+    return found
+
+
 def ray_processes(sid: int) -> list[str]:
     """The Ray node processes (GCS, raylet) in session sid, by name and process id."""
     found = []

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 import browser
 from browser import SCREENSHOTS, running_app, wait_idle
+from ray_cluster import process_titles
 
 pytestmark = browser.MARKS
 
@@ -70,10 +71,10 @@ def test_a_worker_that_dies_fails_its_run_and_the_app_serves_everyone_else(app):
     epochs.fill("500")
     epochs.press("Tab")
     page.get_by_role("button", name="Start training").click()
-    running = page.get_by_text(re.compile(r"Ray worker (\d+) on node"))
-    running.wait_for(timeout=60_000)
-    pid = int(re.search(r"Ray worker (\d+) on node", running.inner_text()).group(1))
-    os.kill(pid, signal.SIGKILL)  # as an out-of-memory kill would
+    page.get_by_text(re.compile(r"on a Ray worker with \d+ thread")).wait_for(timeout=60_000)
+    pids = [pid for pid, title in process_titles() if title.startswith("ray::train_task")]  # (Ray names a worker
+    assert len(pids) == 1, pids                                                               # by its task)
+    os.kill(pids[0], signal.SIGKILL)  # as an out-of-memory kill would
     expect(page.locator("[data-testid='stMain']")).to_contain_text("the worker training this run died",
                                                                    timeout=30_000)
     page.screenshot(path=str(SCREENSHOTS / "train-worker-died.png"), full_page=True)
@@ -111,9 +112,11 @@ def test_the_live_view_draws_the_map_forming_and_obeys_pause_one_step_and_a_beta
     page.wait_for_function(f"() => {LIVE}.snapshots >= 5", timeout=30_000)
     assert live(page, "v.mapCanvas.toDataURL()") != before  # the map moved between snapshots
     page.get_by_role("button", name="Pause").click()
-    expect(page.locator("[data-testid='stMain']")).to_contain_text("paused · ", timeout=10_000)
-    page.wait_for_timeout(1500)  # the last steps before the pause have come in
+    # "paused" once the worker waits, with the step it waits at (it said so at the click, and 20 steps followed)
+    paused = page.locator(".live-progress-text").filter(has_text=re.compile("^paused · "))
+    expect(paused).to_be_visible(timeout=10_000)
     held = live(page, "v.feed.current")
+    assert f"step {held:,} of" in paused.inner_text()
     page.wait_for_timeout(2000)
     assert live(page, "v.feed.current") == held  # paused: no step taken
     page.get_by_label("β from the next step").fill("4")

@@ -9,7 +9,7 @@ import pytest
 
 from vae_core import VAE, Config, ConfigError, train
 from vae_core.controls import Controls
-from vae_core.events import Changed, EpochEvent, StepEvent
+from vae_core.events import Changed, EpochEvent, Held, StepEvent
 from waiting import wait_until
 
 SMALL = Config(dataset="digits", hidden=(32,), latent_dim=2, batch_size=100, epochs=3, seed=1)  # 15 steps an epoch
@@ -46,12 +46,16 @@ def pause_at(controls, epoch, step):
 def test_pause_holds_the_run_without_cpu_and_resume_goes_on_from_the_same_step(digits):
     controls = Controls()
     run = Watched(digits, SMALL, controls, pause_at(controls, 1, 5))
-    wait_until(lambda: len(run.steps) >= 5, 60, "five steps")
-    time.sleep(0.3)  # the pause is taken before step 6
+    # the loop says when it holds, with the steps taken (a page said "paused" at the click, and steps followed)
+    wait_until(lambda: any(isinstance(e, Held) for e in list(run.events)), 60, "the hold")
     held, cpu = len(run.steps), run.cpu_seconds()
+    assert [e for e in run.events if isinstance(e, Held)] == [Held(5)] and isinstance(run.events[-1], Held)
     time.sleep(1.0)
     assert len(run.steps) == held == 5 and controls.paused and run.thread.is_alive()
     assert run.cpu_seconds() - cpu < 0.02, "a paused run used CPU"
+    controls.step()  # one step, then it holds again, and says so
+    wait_until(lambda: sum(isinstance(e, Held) for e in list(run.events)) == 2, 60, "the second hold")
+    assert [e for e in run.events if isinstance(e, Held)] == [Held(5), Held(6)] and len(run.steps) == 6
     controls.resume()
     run.thread.join(60)
     assert run.steps == [(e, s) for e in (1, 2, 3) for s in range(1, 16)]  # none lost, none twice

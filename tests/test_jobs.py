@@ -202,12 +202,15 @@ def test_a_run_on_a_worker_pauses_without_cpu_steps_once_changes_beta_and_stream
         wait_until(lambda: run.snapshot is not None and run.steps_done > 30, 120, "snapshots and some steps")
         assert run.snapshot.mu.shape == (len(digits.test_x), 2) and run.snapshot.pictures.shape == (100, 8, 8)
         run.pause()
-        wait_until(lambda: _steady(run), 30, "the step count to hold")
+        assert not run.held  # told to pause: its worker has not said it waits
+        wait_until(lambda: run.held, 30, "its worker to say it waits")  # with its steps counted before it
         held, cpu = run.steps_done, _cpu_seconds(run.worker.pid)
         time.sleep(1.5)
         assert run.steps_done == held and _cpu_seconds(run.worker.pid) - cpu < 0.1, "a paused worker trained on"
         run.step_once()
-        wait_until(lambda: run.steps_done == held + 1, 30, "exactly one more step")
+        assert not run.held
+        wait_until(lambda: run.held, 30, "its worker to wait again")
+        assert run.steps_done == held + 1  # exactly one more step
         time.sleep(1.0)
         assert run.steps_done == held + 1
         run.change(beta=2.5)
@@ -247,12 +250,6 @@ def test_commands_given_as_a_run_starts_are_carried_out_in_their_order(digits, t
     finally:
         run.stop()
         run.join(60)
-
-
-def _steady(run) -> bool:
-    before = run.steps_done
-    time.sleep(0.6)  # longer than a flush of step losses
-    return run.steps_done == before
 
 
 def test_a_run_asked_to_record_keeps_its_recording_in_its_checkpoint(digits, tmp_path):

@@ -158,3 +158,27 @@ def test_a_map_s_frame_holds_every_mean_of_its_snapshot():
     assert snapshot_extent(mu) == 8.0  # at most 8
     mu[9, 0] = np.nan
     assert snapshot_extent(mu) == 8.0 and snapshot_extent(np.full((3, 2), np.nan, np.float32)) == 2.0
+
+
+def test_a_run_told_to_pause_says_pausing_until_its_worker_says_it_waits_and_stopping_until_it_ends(run):
+    """A page said "paused" at the click while the worker, a command's trip away, took 20 more steps at 30 a
+    second; the line now says "paused" from the worker's Held on, with the step it waits at."""
+    from ui import progress
+    from vae_core.events import Held, Steps
+
+    run._apply(Steps((), 5, 12, 1))
+    run._command = lambda command: None  # (its task is not started: the commands go nowhere)
+    assert progress.line(run).startswith("epoch 1 of 300 · step 5 of 3,600")
+    run.pause()
+    assert progress.line(run).startswith("pausing · epoch 1 of 300 · step 5")
+    run._apply(Steps((), 9, 12, 1))
+    run._apply(Held(9))
+    assert progress.line(run).startswith("paused · epoch 1 of 300 · step 9 of 3,600 (stops if left 10 minutes")
+    run.step_once()
+    assert progress.line(run).startswith("pausing · ")  # until it has taken the step and waits again
+    run._apply(Held(10))
+    run.resume()
+    run._apply(Held(10))  # a hold that comes after the resume was sent does not say paused
+    assert progress.line(run).startswith("epoch 1 of 300")
+    run._stop_requested = True
+    assert progress.line(run).startswith("stopping · ")

@@ -34,7 +34,7 @@ def follow(job, render: Callable[[], None], every: float = 1.0,
 def status(run) -> str:
     """A run's state in a few words: waiting, its epoch, or how it ended."""
     if run.state == RunState.RUNNING and run.paused:
-        return f"paused in epoch {min(run.epoch + 1, run.config.epochs)} of {run.config.epochs}"
+        return f"{'paused' if run.held else 'pausing'} in epoch {min(run.epoch + 1, run.config.epochs)} of {run.config.epochs}"
     if run.state == RunState.RUNNING:
         return f"epoch {min(run.epoch + 1, run.config.epochs)} of {run.config.epochs}"
     return waiting(run) or f"{run.state} after {run.epoch} epochs"
@@ -63,13 +63,16 @@ def running(run) -> str:
 
 
 def line(run) -> str:
-    """A running run's progress line: paused or not, its epoch and step, the time left, where it runs."""
+    """A running run's progress line: stopping, pausing (told to: until its worker says it waits, the steps still
+    count up), paused or none of these, its epoch and step, the time left, on what it runs."""
     eta, worker = run.eta_seconds, run.worker
-    limit = f" (stops if left {pause_text(run.pause_limit)} with no command)" if run.paused and run.pause_limit else ""
-    return (("paused · " if run.paused else "") + running(run) + limit
+    held = run.paused and run.held
+    limit = f" (stops if left {pause_text(run.pause_limit)} with no command)" if held and run.pause_limit else ""
+    state = ("stopping · " if run.stopping else "paused · " if held else "pausing · " if run.paused else "")
+    return (state + running(run) + limit
             + (f" · about {eta:.0f} s left" if eta is not None and not run.paused else "")
-            + (f" · Ray worker {worker.pid} on node {worker.node[:8]}, "
-               f"{worker.threads} thread{'s' if worker.threads > 1 else ''}"
+            # (its process id and node were noise to a class: run.worker keeps them)
+            + (f" · on a Ray worker with {worker.threads} thread{'s' if worker.threads > 1 else ''}"
                + (" and a share of a GPU" if worker.device == "cuda" else "") if worker is not None else ""))
 
 

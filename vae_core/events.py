@@ -42,6 +42,12 @@ class Changed:
     lr: float | None = None
 
 
+@dataclass(frozen=True)
+class Held:
+    """Paused by controls: the run waits before its next step, the steps taken so far reported before this."""
+    steps_done: int            # counted from the start of the run
+
+
 # ---- from a task on a worker, besides the loop's EpochEvents ----
 
 @dataclass(frozen=True)

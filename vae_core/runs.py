@@ -34,8 +34,8 @@ from .controls import PAUSE_LIMIT, pause_text
 from .data import Dataset
 from .errors import ConfigError, VAEError
 from .evaluation import shown_total
-from .events import (Change, Changed, EpochEvent, Estimated, Failed, Gathered, Member, Pause, Resume, Started,
-                     StepOnce, Steps, Speed, Stop, Trained)
+from .events import (Change, Changed, EpochEvent, Estimated, Failed, Gathered, Held, Member, Pause, Resume,
+                     Started, StepOnce, Steps, Speed, Stop, Trained)
 from .recording import Snapshot, save_recording
 from . import workers
 
@@ -98,6 +98,11 @@ class Job:
         earlier = list(_submitted)  # a snapshot: other threads add and remove jobs
         earlier = earlier[:earlier.index(self)] if self in earlier else []
         return sum(job.state == RunState.QUEUED for job in earlier)
+
+    @property
+    def stopping(self) -> bool:
+        """Told to stop, and not ended yet (a command's trip and the end of a step away)."""
+        return self._stop_requested and self.active
 
     def stop(self) -> None:
         """Stop the job: a queued one never runs; a running one stops before its next step."""
@@ -236,6 +241,7 @@ class Run(Job):
     snapshot: Snapshot | None = None  # the latest one streamed, with its pictures
     changes: list = field(default_factory=list)  # beta / lr changed while it trained: {"step", "epoch", ...}
     paused: bool = False              # told to pause (and not to resume since)
+    held: bool = False                # paused, and its worker said it waits (a pause lands a command's trip later)
     speed_limit: float | None = None  # the most steps a second it was last told to take (None: as fast as possible)
     batch: Batch | None = field(default=None, repr=False)  # the one program it trains in with others, if any
     _pace: tuple = field(default=(), repr=False)  # ((time, steps done), ...) of its last step reports
@@ -297,16 +303,18 @@ class Run(Job):
         self._command(Pause())
 
     def resume(self) -> None:
-        self.paused = False
+        self.paused = self.held = False
         self._pace = ()
         self._command(Resume())
 
     def step_once(self, steps: int = 1) -> None:
         """While paused: take this many steps (batches), then wait again."""
+        self.held = False
         self._command(StepOnce(steps=max(1, int(steps))))
 
     def finish_epoch(self) -> None:
         """While paused: run to the end of the current epoch, then wait again."""
+        self.held = False
         self._command(StepOnce(to_epoch_end=True))
 
     def speed(self, steps_per_second: float | None) -> None:
@@ -341,6 +349,8 @@ class Run(Job):
             self.epoch, self.step = event.record["epoch"], 0
         elif isinstance(event, Snapshot):
             self.snapshot = event
+        elif isinstance(event, Held):
+            self.held = self.paused  # (a resume sent meanwhile has its way)
         elif isinstance(event, Changed):
             self.changes = self.changes + [{"step": event.step, "epoch": event.epoch,
                                             **{k: v for k, v in (("beta", event.beta), ("lr", event.lr)) if v is not None}}]

@@ -17,7 +17,7 @@ from .cuda_step import GraphedStep
 from .cuda_step import supported as graphed_supported
 from .data import Dataset, binarize
 from .errors import ConfigError, TrainingDiverged
-from .events import Changed, EpochEvent, StepEvent
+from .events import Changed, EpochEvent, Held, StepEvent
 from .evaluation import evaluate
 from .mlp_step import MLPStep, supported
 from .model import VAE
@@ -108,7 +108,7 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
     """Train model in place on data.train_x for config.epochs epochs, evaluating on data.test_x after each.
 
     callback(event) receives a StepEvent after each step and an EpochEvent after each epoch (and a Changed when
-    controls change beta or the learning rate).
+    controls change beta or the learning rate, a Held as a pause of theirs begins to hold it).
     stop is anything with is_set() (a threading.Event), checked before every step; or a controls.Controls, which
     can also pause the run, take single steps, limit its speed and change beta and the learning rate mid-run
     (applied from the next step, and recorded in that epoch's record under "changes").
@@ -282,11 +282,15 @@ class _Loop:
 
         def hold(step):  # about to wait, paused, before step: the view shows the step before it, not an older one
             flush()
-            self.watch.hold(self.model, (epoch - 1) * steps + step - 1, epoch - 1 + (step - 1) / steps)
+            done = (epoch - 1) * steps + step - 1
+            if self.watch is not None:
+                self.watch.hold(self.model, done, epoch - 1 + (step - 1) / steps)
+            if self.callback is not None:  # (a page said "paused" at the click while the run took 20 more steps)
+                self.callback(Held(done))
 
         turn = getattr(stop, "wait_turn", None)  # a Controls: it may also pause, pace and change the run
         for step in range(1, steps + 1):
-            on_hold = functools.partial(hold, step) if turn is not None and self.watch is not None else None
+            on_hold = functools.partial(hold, step) if turn is not None else None
             if stop is not None and not (turn(step, steps, on_hold) if turn else not stop.is_set()):
                 flush()  # the steps taken are reported before the run ends
                 return None

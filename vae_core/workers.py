@@ -19,8 +19,8 @@ from .config import Config
 from .data import Dataset
 from .errors import ConfigError, TrainingDiverged, VAEError
 from .controls import Controls
-from .events import (Change, EpochEvent, Estimated, Failed, Gathered, Member, Pause, Resume, Started, StepEvent,
-                     StepOnce, Steps, Speed, Stop, Trained)
+from .events import (Change, EpochEvent, Estimated, Failed, Gathered, Held, Member, Pause, Resume, Started,
+                     StepEvent, StepOnce, Steps, Speed, Stop, Trained)
 
 PREVIEW_IMAGES = 8
 STEP_POINTS = 20      # step losses kept per epoch, for the curves
@@ -247,7 +247,7 @@ _END = object()  # the training thread is over
 def _stream(events: queue.Queue):
     """Yield the training thread's events gathered every FLUSH_SECONDS into one Gathered (each item a task yields
     costs the submitter a Ray object to fetch), step losses among them gathered into Steps (one per member of a
-    batched run), all in their order."""
+    batched run), all in their order; a Held at once (the page says "pausing" until it comes)."""
     gathered, points, last, flushed = [], {}, {}, time.monotonic()
 
     def steps_so_far(member=...):
@@ -272,7 +272,7 @@ def _stream(events: queue.Queue):
             steps_so_far(member if event is not _END else ...)
             if event is not _END:
                 gathered.append(event)
-        if event is _END or time.monotonic() - flushed >= FLUSH_SECONDS:
+        if event is _END or isinstance(event, Held) or time.monotonic() - flushed >= FLUSH_SECONDS:
             steps_so_far()
             if gathered:
                 yield Gathered(tuple(gathered))
