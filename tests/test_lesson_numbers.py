@@ -342,6 +342,8 @@ def test_step_9_averaging_is_a_beta_of_the_pixel_count_and_collapses_every_unit(
     averaged, mnist_config = shipped("digits-8d-mean-recon"), shipped("mnist-16d").config
     assert effective_beta(summed.config.replace(recon_reduction="mean")) == 64
     assert effective_beta(mnist_config.replace(recon_reduction="mean")) == 784
+    # the page names both sizes the question asks about
+    assert any("P = 64" in m.value and "on mnist's 784 pixels, a β of 784" in m.value for m in at.markdown)
     assert averaged.config.replace(recon_reduction="sum") == summed.config  # only the reduction differs
     assert averaged.metrics["active_units"] == 0 and averaged.metrics["kl"] < 0.01
     assert summed.metrics["active_units"] >= 4

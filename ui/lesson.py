@@ -41,9 +41,10 @@ STEPS = (
          "the map open up from about step 60; pause it near step 80, take a few single steps, then raise β to 5 and "
          "resume.",
          "At the initial weights every code lies within 0.3 of the origin, every digit mixed with every other: what "
-         "can the decoder draw from such codes? Which dimension does the model use first (the KL bars and the map, "
-         "up to about epoch 5), and how close does the aggregate posterior come to N(0, 1) by the end? In your own "
-         "run, what does β = 5 do to the map that had opened, and to the KL bars?",
+         "can the decoder draw from such codes? Does it use both dimensions from the start, or one before the "
+         "other (the KL bars and the map, up to about epoch 5; which one is chance: your own run may pick the "
+         "other), and how close does the aggregate posterior come to N(0, 1) by the end? In your own run, what "
+         "does β = 5 do to the map that had opened, and to the KL bars?",
          navigation.TRAIN, {"model": "digits-2d"}),
     Step("Where the encoder puts the data", 10,
          "On the MNIST 2-D map, find each class (click a label in the legend to hide it: the 9s lie over the 4s). "
@@ -84,8 +85,8 @@ STEPS = (
          "model's samples and active units show?",
          navigation.KL_TRADEOFF, {"model": "sweeps/digits/beta-1", "image": "3", "beta": "1"}),
     Step("Fighting collapse", 10,
-         "Train the three runs (plain, warm-up, free bits) with the page's defaults, watch the KL curves, then read "
-         "the table.",
+         "Train the three runs (plain, warm-up, free bits) with the page's defaults (a few seconds), compare their KL "
+         "curves, then read the table.",
          "Which run keeps the most active units, and which gets the best test −ELBO? Free bits pay more KL than the "
          "others: why can that lower the −ELBO of a run trained at β = 2?",
          navigation.WARMUP, {}),

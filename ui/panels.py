@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from vae_core.config import Config
 from vae_core.evaluation import prior_latents, shown_total
 from vae_core.tradeoff import effective_beta
 
@@ -25,8 +26,9 @@ def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = Fals
     total = shown_total(parts.recon, parts.kl, beta)
     if narrow:  # the terms on two lines and their numbers, in the same order, on the next two (with the numbers
         # under the terms it was 23 em wide: shrunk to fit half of an 800 px page, it could not be read)
-        st.latex(r"\begin{aligned}\mathcal L(x) &= \mathbb E_{q}[-\log p(x|z)] \\ &\quad + \beta\,\mathrm{KL}(q\,\|\,p) "
-                 r"\\ &= %.2f + %g \times %.2f \\ &= \mathbf{%.2f}\ \text{nats}\end{aligned}"
+        st.latex(r"\begin{aligned}\mathcal L(x) &= \mathbb E_{q}[-\log p(x|z)] \\ "
+                 r"&\quad + \beta\,\mathrm{KL}(q\,\|\,p) \\ &= %.2f + %g \times %.2f \\ "
+                 r"&= \mathbf{%.2f}\ \text{nats}\end{aligned}"
                  % (parts.recon, beta, parts.kl, total))
     else:
         st.latex(r"\begin{aligned}\mathcal L(x) &= \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,"
@@ -36,12 +38,12 @@ def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = Fals
     order = np.argsort(-np.asarray(parts.kl_per_dim), kind="stable")  # what carries this image's information first
     # narrow: columns of a few pixels with two decimals, so that the KL's fits half of an 800 px page (210 px: at
     # Streamlit's "small" widths it was cut off there)
-    number = st.column_config.NumberColumn(format="%.2f", width=54) if narrow else None
+    number = st.column_config.NumberColumn(format="%.2f", width=54)
+    narrow_columns = {"dimension": st.column_config.TextColumn("z", width=44), "μ": number, "σ": number,
+                      "KL, nats": st.column_config.NumberColumn("KL", help="nats", format="%.2f", width=54)}
     st.dataframe({"dimension": [f"z{i}" for i in order], "μ": np.asarray(parts.mu)[order],
                   "σ": np.asarray(parts.sigma)[order], "KL, nats": np.asarray(parts.kl_per_dim)[order]}, hide_index=True,
-                 column_config={"dimension": st.column_config.TextColumn("z", width=44), "μ": number,
-                                "σ": number,
-                                "KL, nats": st.column_config.NumberColumn("KL", help="nats", format="%.2f", width=54)} if narrow else None)
+                 column_config=narrow_columns if narrow else None)
     if latent_dim > 2:
         st.caption("Rows from the largest KL for this image to the smallest.")
 
@@ -74,6 +76,16 @@ def likelihood_gap(nelbo: float, curve: dict) -> None:
                + " Papers report k = 5,000.")
 
 
+def _other_size(config, beta: float) -> str:
+    """The disguised β of the other bundled data's image size, so that the page shows what the lesson asks of
+    both ("…and on MNIST's 784?" was asked of a page that named 64 only)."""
+    other = {"digits": "mnist", "mnist": "digits"}.get(config.dataset)
+    if other is None:
+        return ""
+    theirs = Config(dataset=other, beta=beta, recon_reduction="mean")
+    return f" (on {other}'s {theirs.input_dim} pixels, a β of {effective_beta(theirs):g})"
+
+
 def reduction_lesson(config, parts, beta: float) -> None:
     """The objective written both ways with the chosen image's numbers at the page's beta, then two shipped digits
     models trained each way, side by side."""
@@ -82,7 +94,7 @@ def reduction_lesson(config, parts, beta: float) -> None:
     st.markdown(f"Much VAE code averages the reconstruction over the pixels (`reduction=\"mean\"`, PyTorch's default) "
                 f"while it sums the KL over the latent dimensions. Dividing the reconstruction by the number of pixels "
                 f"P = {pixels} is the same as multiplying the KL by P: at β = {beta:g}, a β of {averaged:g} in "
-                "disguise. With this image's numbers:")
+                f"disguise{_other_size(config, beta)}. With this image's numbers:")
     st.latex(r"\text{summed: }\ \textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} = %.2f + %g \times %.2f = %.2f"
              % (parts.recon, beta, parts.kl, shown_total(parts.recon, parts.kl, beta)))
     st.latex(r"\text{averaged: }\ \tfrac1P\textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} = %.3f + %g \times %.2f"
