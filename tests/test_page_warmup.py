@@ -21,6 +21,8 @@ def test_warm_up_page_s_defaults_show_the_difference_it_teaches(ray_address):
     at.run()
     table = at.dataframe[0].value
     assert list(table["run"]) == ["plain", "warm-up over 30 epochs", "free bits λ=0.5"]
+    # what the lesson asks about before the status, which took an 800 px window's width from the test −ELBO
+    assert list(table.columns) == ["run", "active units", "test KL", "test −ELBO", "status"]
     assert list(table["status"]) == ["done after 40 epochs"] * 3 and "None" not in str(table.values)
     plain, warm, free = (int(v) for v in table["active units"])
     assert plain < warm < free == 8, (plain, warm, free)
