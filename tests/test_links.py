@@ -53,10 +53,12 @@ def test_starting_from_a_test_image_puts_the_new_point_in_the_link():
         assert z != [2.0, 2.0] and [float(v) for v in (link[0] if isinstance(link, list) else link).split(",")] == z
 
 
-def test_a_parameter_given_twice_is_used_and_written_once():
-    """?model=a&model=b: the last is used, and the address bar kept both, a link that read either way."""
-    at, _ = linked_page("app_pages/latent_pad.py", {"model": ["digits-2d", "mnist-2d"]})
+def test_a_parameter_given_twice_is_used_and_written_once_with_a_notice():
+    """?model=a&model=b: the last is used (with a notice: it was used without a word), and the address bar kept
+    both, a link that read either way."""
+    at, notices = linked_page("app_pages/latent_pad.py", {"model": ["digits-2d", "mnist-2d"]})
     assert not at.exception and at.session_state[state.MODEL] == str(ROOT / "models" / "mnist-2d")
+    assert notices == ["This link gives 'model' 2 times: using the last, 'mnist-2d'."], notices
     assert at.query_params["model"] in ("mnist-2d", ["mnist-2d"]), at.query_params["model"]
 
 

@@ -72,6 +72,9 @@ def restore(page: str) -> None:
     incoming = st.query_params.to_dict()
     written = st.session_state.get(state.LINK_WRITTEN, {})
     arrived = {k: v for k, v in incoming.items() if written.get(k) != v}
+    for name, value in arrived.items():  # (?model=a&model=b opened b without a word)
+        if len(given := st.query_params.get_all(name)) > 1:
+            notice(f"this link gives {excerpt(name)} {len(given)} times: using the last, {excerpt(value)}")
     st.session_state[state.LINK_WRITTEN] = dict(incoming)
     if arrived:
         apply(arrived)
@@ -172,4 +175,5 @@ _SHALLOW.maxstring = _SHALLOW.maxlong = _SHALLOW.maxother = EXCERPT
 
 
 def notice(message: str) -> None:
-    st.toast(message[0].upper() + message[1:] + ".", icon=":material/link_off:")
+    """A notice that stays until closed: one gone after 4 s was missed by whoever looked at the page a moment later."""
+    st.toast(message[0].upper() + message[1:] + ".", icon=":material/link_off:", duration="infinite")
