@@ -294,3 +294,22 @@ def test_stopping_one_run_of_a_batch_stops_them_all_each_keeping_its_finished_ep
         group.join(60)
     assert [run.state for run in group] == ["stopped"] * 2
     assert all(load_checkpoint(run.checkpoint).history and "stopped after" in run.message for run in group)
+
+
+def test_a_run_whose_beta_changed_says_it_is_saved_under_the_name_the_model_lists_show(digits, tmp_path):
+    """Raised to β = 5 mid-run, a run's folder still says beta1: its message said "saved as ...-beta1-<random>"
+    while the sidebar listed "...-beta1→5"."""
+    from vae_core import VAE
+    from vae_core.events import Trained
+    from vae_core.runs import Run, RunState
+
+    folder = new_run_dir(tmp_path, SMALL)
+    config = SMALL.replace(beta=5.0)
+    run = Run(config=SMALL, data=digits, folder=folder)
+    run.state = RunState.RUNNING
+    metrics = {"recon": 20.0, "kl": 3.0, "nelbo": 23.0, "kl_per_dim": [1.5, 1.5], "activity": [1.0, 1.0],
+               "active_units": 2}
+    run._save(Trained(config=config, tensors={k: v.numpy() for k, v in VAE(config).state_dict().items()},
+                      history=[{"epoch": 1}], metrics=metrics, stopped=True))
+    name = folder.name.rsplit("-", 1)[0]
+    assert f"saved as {name}→5 (test negative ELBO" in run.message and folder.name not in run.message, run.message

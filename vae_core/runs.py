@@ -28,7 +28,7 @@ import numpy as np
 
 from . import cluster
 from .batched import batchable
-from .checkpoint import Checkpoint, record_iwae, write_checkpoint
+from .checkpoint import Checkpoint, record_iwae, shown_name, write_checkpoint
 from .config import Config
 from .controls import PAUSE_LIMIT, pause_text
 from .data import Dataset
@@ -374,13 +374,15 @@ class Run(Job):
             save_recording(self.folder, result.recording)
         self.checkpoint = self.folder
         score = f"test negative ELBO {shown_total(result.metrics['recon'], result.metrics['kl']):.2f} nats"
+        name = shown_name(self.folder.name, self.config.beta)  # as lists of models show it (a β changed: ...-beta1→5)
         if result.diverged:
             n = len(result.history)
             return self._end(RunState.FAILED, f"{result.diverged} The {n} epoch{'s' if n > 1 else ''} before it "
-                                              f"{'are' if n > 1 else 'is'} saved as {self.folder.name} ({score}).")
+                                              f"{'are' if n > 1 else 'is'} saved as {name} ({score}).")
         done = "stopped after" if result.stopped else "finished"
         self._end(RunState.STOPPED if result.stopped else RunState.DONE,
-                  f"{done} {len(result.history)} epoch{'s' if len(result.history) != 1 else ''}{idle}; saved as {self.folder.name} ({score})")
+                  f"{done} {len(result.history)} epoch{'s' if len(result.history) != 1 else ''}{idle}; saved as {name} "
+                  f"({score})")
 
     def _end(self, state: RunState, message: str) -> None:
         if self.checkpoint is None:
