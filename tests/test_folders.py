@@ -179,3 +179,15 @@ def test_a_refused_weights_file_is_named_as_uploaded_not_as_a_folder_of_ours(tmp
     assert str(err.value).startswith("garbage.safetensors refused: not a readable safetensors")
     assert WEIGHTS not in str(err.value)  # it read "garbage.safetensors/model.safetensors"
     assert str(err.value).count("garbage.safetensors") == 1  # it was named twice in a row
+
+
+def test_a_member_of_runs_trained_together_is_named_with_its_group_and_its_start(tmp_path):
+    """A sweep of one's own listed its members as a bare "beta-3", read as the shipped sweep's β = 3."""
+    from vae_core.checkpoint import new_run_dir, summarize
+
+    group = new_run_dir(tmp_path, "sweep-digits")
+    save_checkpoint(VAE(SMALL), group / "beta-3")
+    save_checkpoint(VAE(SMALL), tmp_path / "alone")
+    stamp = group.name.split("-")[1]
+    assert summarize(group / "beta-3").name == f"sweep-digits {stamp[:2]}:{stamp[2:4]} · beta-3"
+    assert summarize(tmp_path / "alone").name == "alone"

@@ -233,9 +233,14 @@ class Summary:
     @property
     def name(self) -> str:
         """The folder's name; an upload's says so, with the start of its digest (a downloaded run uploaded again is
-        told apart from the run, and two uploads of one name from each other)."""
+        told apart from the run, and two uploads of one name from each other); a member of runs trained together
+        (a sweep's beta-3) is named with its group and the time it started ("sweep-digits 22:53 · beta-3": alone,
+        it read as the shipped sweep's)."""
         name = self.path.name.removesuffix(".safetensors")
-        return f"{name} (upload {self.path.parent.name[:6]})" if self.path.parent.parent.name == UPLOADS else name
+        if self.path.parent.parent.name == UPLOADS:
+            return f"{name} (upload {self.path.parent.name[:6]})"
+        group = re.fullmatch(rf"\d{{8}}-(\d\d)(\d\d)\d\d-(.+)-[0-9a-f]{{{2 * RUN_TOKEN}}}", self.path.parent.name)
+        return f"{group[3]} {group[1]}:{group[2]} · {name}" if group else name
 
     @property
     def label(self) -> str:
