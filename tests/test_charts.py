@@ -91,9 +91,10 @@ def test_each_member_of_a_shipped_sweep_is_a_point_of_its_own_on_the_plane(datas
         assert math.dist((ax, ay), (bx, by)) >= PLANE_MARKER + 4, (a, b, math.dist((ax, ay), (bx, by)))
     for _, x, y in points:  # and every one inside the plotted area
         assert 0 <= x <= 600 and y >= 0
-    # once one is clicked the others keep readable labels (Plotly's default faded them to near white)
-    unselected = fig.data[-1].unselected
-    assert unselected.textfont.color == "#666" and unselected.marker.opacity >= 0.4
+    # labels in their series' colour, also once a point is clicked (Plotly's default faded them to near white)
+    trace = fig.data[-1]
+    assert trace.textfont.color == trace.marker.color == trace.unselected.textfont.color
+    assert trace.unselected.marker.opacity >= 0.4
 
 
 @pytest.mark.parametrize("dataset", ["digits", "mnist"])

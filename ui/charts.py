@@ -155,13 +155,14 @@ def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
         fig.update_xaxes(type="log", range=list(x_range), tickvals=tickvals, ticktext=ticktext)
         fig.update_yaxes(range=list(y_range))
     for k, (name, ps) in enumerate(series.items()):
-        fig.add_trace(go.Scatter(
+        color = PALETTE[k % len(PALETTE)]  # the labels' too: a sweep of your own beside the shipped one put two
+        fig.add_trace(go.Scatter(          # grey "β=0.3" side by side, neither telling whose it was
             x=[max(p["rate"], RATE_FLOOR) for p in ps], y=[p["distortion"] for p in ps], mode="markers+lines+text",
             name=name, text=[p["label"] for p in ps], customdata=[p["path"] for p in ps],
-            textposition=[p["side"] for p in ps], textfont=dict(size=POINT_FONT),
-            marker=dict(size=PLANE_MARKER, color=PALETTE[k % len(PALETTE)]), line=dict(color=PALETTE[k % len(PALETTE)]),
+            textposition=[p["side"] for p in ps], textfont=dict(size=POINT_FONT, color=color),
+            marker=dict(size=PLANE_MARKER, color=color), line=dict(color=color),
             # once a point is clicked, the others stay readable (Plotly's default faded their β labels to near white)
-            unselected=dict(marker=dict(opacity=0.45), textfont=dict(color="#666")),
+            unselected=dict(marker=dict(opacity=0.45), textfont=dict(color=color)),
             hovertext=[f"rate {p['rate']:.3g} nats" for p in ps],
             hovertemplate="%{text}<br>%{hovertext}<br>distortion %{y:.2f} nats<extra></extra>"))
     # (the top margin keeps the labels of lines that enter at the top out from under Plotly's toolbar)
