@@ -69,15 +69,18 @@ if data is not None:
                                       sweeps[dataset][-1]]):
         m = resources.model(path)
         with column:
-            st.markdown(f"**β = {m.config.beta:g}** · {m.metrics['active_units']} active units")
-            # four to a row: eight in a third of the page drew digits' 8x8 samples at 24 px, too small to judge
-            show_model(m, data.test_x[:8], 400, f"sweep_prior_{m.config.beta:g}", nrow=4)
+            # two lines in each column, so that the pictures below line up (one of them wrapped at 800 px)
+            st.markdown(f"**β = {m.config.beta:g}**  \n{m.metrics['active_units']} active units")
+            # four to a row: eight in a third of the page drew digits' 8x8 samples at 24 px, too small to judge (and
+            # four test images, not eight: at 800 px eight reconstructions were 16 px each)
+            show_model(m, data.test_x[:4], 400, f"sweep_prior_{m.config.beta:g}", nrow=4)
 
 st.header("Run your own sweep on digits")
 base = resources.sweep_base("digits")  # the shipped digits sweep's settings
 with st.form("sweep_form", enter_to_submit=False):
-    a, b, c = st.columns([2, 1, 1])  # (five β chips fit on one line)
-    betas = a.multiselect("β values", [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], [0.1, 0.3, 1.0, 3.0, 10.0], key="sweep_betas")
+    # the β values on a row of their own: in half of an 800 px page three of the five chips showed
+    betas = st.multiselect("β values", [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], [0.1, 0.3, 1.0, 3.0, 10.0], key="sweep_betas")
+    b, c = st.columns(2)
     latent = b.number_input("Latent dimensions", 1, 32, base.latent_dim, key="sweep_latent")
     epochs = c.number_input("Epochs per β", 1, 200, 40, key="sweep_epochs")
     go = st.form_submit_button("Run the sweep", disabled=bool(mine and mine.active))

@@ -177,3 +177,14 @@ def test_image_grid_tiles_as_torchvision_s_make_grid(count, nrow, padding):
     expected = torchvision.utils.make_grid(images, nrow=nrow, padding=padding, pad_value=1.0)[0]
     assert torch.equal(image_grid(images, nrow, padding), expected)
     assert torch.equal(image_grid(images[:, 0], nrow, padding), expected)
+
+
+def test_fewer_images_than_a_row_lie_over_their_reconstructions_not_beside_them(digits):
+    """Four images with eight to a row drew one row: the originals, then their reconstructions beside them."""
+    from vae_core.evaluation import reconstruction_rows
+
+    model = VAE(Config(dataset="digits", hidden=(16,), latent_dim=2))
+    grid = reconstruction_rows(model, digits.test_x[:4], per_row=8, padding=1)
+    assert grid.shape == (2 * 8 + 3, 4 * 8 + 5)  # two rows of four 8x8 images, 1 px between and around
+    assert torch.equal(grid[1:9, 1:9], digits.test_x[0].reshape(8, 8))  # the first original, at the top left
+    assert reconstruction_rows(model, digits.test_x[:16], per_row=8).shape == (4 * 8 + 5, 8 * 8 + 9)

@@ -161,7 +161,9 @@ def prior_point(latent_dim: int, seed: int | None = None) -> list[float]:
 
 
 def reconstruction_rows(model, x: torch.Tensor, per_row: int = 8, padding: int = 1) -> torch.Tensor:
-    """Flattened images in rows of per_row, each row followed by a row of their reconstructions: one [H, W] grid."""
+    """Flattened images in rows of per_row, each row followed by a row of their reconstructions: one [H, W] grid.
+    Fewer images than per_row make one row of their own number (not the originals and the reconstructions on one)."""
+    per_row = max(1, min(per_row, len(x)))
     originals, recons = as_images(x, model.config.image_shape), reconstruct(model, x).to(x.device)
     rows = [part for i in range(0, len(x), per_row) for part in (originals[i:i + per_row], recons[i:i + per_row])]
     return image_grid(torch.cat(rows), nrow=per_row, padding=padding)
