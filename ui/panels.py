@@ -22,7 +22,7 @@ AVERAGED = resources.SHIPPED_DIR / "digits-8d-mean-recon"          # the same mo
 def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = False) -> None:
     """One image's negative ELBO written out with its own numbers (vae_core.tradeoff.ObjectiveParts), reweighted
     by beta, then each dimension's mean, spread and KL. narrow: for half a page, the KL named rather than written
-    out and the sum on a second line (the whole formula is wider than a column)."""
+    out, the formula on four lines and the table's columns a few pixels wide (the whole is wider than a column)."""
     total = shown_total(parts.recon, parts.kl, beta)
     if narrow:  # the terms on two lines and their numbers, in the same order, on the next two (with the numbers
         # under the terms it was 23 em wide: shrunk to fit half of an 800 px page, it could not be read)
