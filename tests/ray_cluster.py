@@ -51,25 +51,20 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
-def process_titles() -> list[tuple[int, str]]:
-    """(pid, title) of every process here: Ray titles a worker by the task it runs ("ray::train_task")."""
+def process_titles(pids=None) -> list[tuple[int, str]]:
+    """(pid, title) of these processes (every one here by default) that are still there: a program's path, or the
+    title Ray gives a worker by the task it runs ("ray::train_task")."""
     found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                found.append((int(entry), Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")[0].decode()))
+    for pid in (int(e) for e in os.listdir("/proc") if e.isdigit()) if pids is None else pids:
+        with contextlib.suppress(OSError):
+            found.append((pid, Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()))
     return found
 
 
 def ray_processes(sid: int) -> list[str]:
     """The Ray node processes (GCS, raylet) in session sid, by name and process id."""
-    found = []
-    for pid in session_pids(sid):
-        with contextlib.suppress(OSError):
-            name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
-            if name.endswith(("/gcs_server", "/raylet")):
-                found.append(f"{Path(name).name} {pid}")
-    return found
+    return [f"{Path(name).name} {pid}" for pid, name in process_titles(session_pids(sid))
+            if name.endswith(("/gcs_server", "/raylet"))]
 
 
 def stop_session(leader: subprocess.Popen, grace: float = 3.0) -> None:

@@ -38,12 +38,12 @@ def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = Fals
     order = np.argsort(-np.asarray(parts.kl_per_dim), kind="stable")  # what carries this image's information first
     # narrow: columns of a few pixels with two decimals, so that the KL's fits half of an 800 px page (210 px: at
     # Streamlit's "small" widths it was cut off there)
-    number = st.column_config.NumberColumn(format="%.2f", width=54)
-    narrow_columns = {"dimension": st.column_config.TextColumn("z", width=44), "μ": number, "σ": number,
-                      "KL, nats": st.column_config.NumberColumn("KL", help="nats", format="%.2f", width=54)}
+    number = lambda label=None: st.column_config.NumberColumn(label, format="%.2f", width=54)  # noqa: E731
+    columns = {"dimension": st.column_config.TextColumn("z", width=44), "μ": number(), "σ": number(),
+               "KL, nats": number("KL")} if narrow else None
     st.dataframe({"dimension": [f"z{i}" for i in order], "μ": np.asarray(parts.mu)[order],
                   "σ": np.asarray(parts.sigma)[order], "KL, nats": np.asarray(parts.kl_per_dim)[order]}, hide_index=True,
-                 column_config=narrow_columns if narrow else None)
+                 column_config=columns)
     if latent_dim > 2:
         st.caption("Rows from the largest KL for this image to the smallest.")
 

@@ -165,15 +165,20 @@ def run_name(what: Config | str) -> str:
 
 
 RUN_TOKEN = 6  # random bytes at the end of a run folder's name (new_run_dir)
+# a run folder's name as new_run_dir makes it: date, hour, minute, second, run_name, random part
+RUN_FOLDER = re.compile(rf"(\d{{8}})-(\d\d)(\d\d)(\d\d)-(.+)-[0-9a-f]{{{2 * RUN_TOKEN}}}")
 
 
 def shown_name(name: str, beta: float | None = None) -> str:
     """A folder's name as a list of models shows it: a run's without its random part, which keeps the run from
     being guessed but tells no one which run it is (its time and settings do). With beta (its config's, the last
     value a run took), a run named for another β when it started says both: ...-beta1→5."""
-    shown = re.sub(rf"^(\d{{8}}-\d{{6}}-.+)-[0-9a-f]{{{2 * RUN_TOKEN}}}$", r"\1", name)
-    started = re.fullmatch(r"\d{8}-\d{6}-.+-beta(\d[0-9.e+-]*)", shown)
-    if beta is not None and started and shown != name:
+    run = RUN_FOLDER.fullmatch(name)
+    if run is None:
+        return name
+    shown = name[:-2 * RUN_TOKEN - 1]
+    started = re.fullmatch(r".+-beta(\d[0-9.e+-]*)", run[5])
+    if beta is not None and started:
         with contextlib.suppress(ValueError):
             if float(started.group(1)) != beta:
                 return f"{shown}→{beta:g}"
@@ -239,8 +244,8 @@ class Summary:
         name = self.path.name.removesuffix(".safetensors")
         if self.path.parent.parent.name == UPLOADS:
             return f"{name} (upload {self.path.parent.name[:6]})"
-        group = re.fullmatch(rf"\d{{8}}-(\d\d)(\d\d)\d\d-(.+)-[0-9a-f]{{{2 * RUN_TOKEN}}}", self.path.parent.name)
-        return f"{group[3]} {group[1]}:{group[2]} · {name}" if group else name
+        group = RUN_FOLDER.fullmatch(self.path.parent.name)
+        return f"{group[5]} {group[2]}:{group[3]} · {name}" if group else name
 
     @property
     def label(self) -> str:
