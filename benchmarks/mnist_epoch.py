@@ -32,7 +32,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import classic_vae  # noqa: E402
 from vae_core import Config, load_dataset, train_new  # noqa: E402
-from vae_core.data import IDX_FILES, find_idx_folder, get_spec, idx_candidates  # noqa: E402
+from vae_core.data import IDX_FILES, find_idx_folder, idx_candidates  # noqa: E402
+from vae_core.datasets import get_spec  # noqa: E402
 from vae_core.training import native_bf16  # noqa: E402
 
 

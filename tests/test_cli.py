@@ -81,6 +81,22 @@ def test_bad_input_gives_one_line_and_a_nonzero_exit(args, code, message):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("args, answer", [
+    (["train", "--latent-dim", "0", "--out", "x"], "1"),
+    (["sweep", "--betas", "1,3", "--lr", "-1", "--out", "x"], "1"),
+    (["train", "--hidden", "100000,100000", "--out", "x"], "1"),
+    (["train", "--dataset", "cifar", "--out", "x"], "exit 2"),
+])
+def test_a_mistake_in_the_flags_is_refused_before_torch_is_loaded(args, answer):
+    """A typo is answered in a fraction of a second: loading torch alone takes about 2 s here."""
+    script = ("import sys\nfrom vae_core.cli import main\ntry:\n    answer = main(sys.argv[1:])\n"
+              "except SystemExit as e:\n    answer = f'exit {e.code}'\nprint(answer, 'torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.strip() == f"{answer} False", result.stdout + result.stderr
+    assert result.stderr.startswith(("error: ", "python -m vae_core")), result.stderr
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
 @pytest.mark.parametrize("command", [["train"], ["sweep", "--betas", "1,2"]])
 def test_asking_for_a_missing_gpu_is_one_line(command, tmp_path):
@@ -126,9 +142,9 @@ def unwritable(tmp_path) -> list[tuple[Path, str]]:
 
 
 @pytest.mark.parametrize("case", [0, 1])
-def test_an_unwritable_out_is_refused_before_training(tmp_path, case):
-    out, why = unwritable(tmp_path)[case]
-    result = cli("train", "--epochs", "500", "--out", out)
+def test_an_unwritable_out_is_refused_before_the_data_loads_or_training(tmp_path, case):
+    out, why = unwritable(tmp_path)[case]  # (the data folder named does not exist: that error would come later)
+    result = cli("train", "--dataset", "mnist", "--data-dir", tmp_path / "nowhere", "--epochs", "500", "--out", out)
     assert result.returncode == 1 and f"cannot write a checkpoint to {out}" in result.stderr and why in result.stderr
     assert "epoch" not in result.stderr  # no training happened: it failed before the first epoch
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args) -> int:
+    config = config_from_args(args)  # a mistake in the flags is refused before torch is loaded
+
     import torch
     from tqdm import tqdm
 
@@ -124,14 +126,13 @@ def _train(args) -> int:
     from .recording import Recorder, save_recording
     from .training import pick_device, train
 
-    config = config_from_args(args)
     device = pick_device(args.device)
     address = args.ray or os.environ.get("VAE_RAY_ADDRESS")
     if not address:
         _warn_precision(config, device)
     torch.set_num_threads(_threads(args.threads))
-    data = load_dataset(config.dataset, args.data_dir)
-    with _out_folder(Path(args.out), args.force) as out:
+    with _out_folder(Path(args.out), args.force) as out:  # an unwritable --out is refused before the data loads
+        data = load_dataset(config.dataset, args.data_dir)
         if address:
             _connect(address)  # an address with nothing behind it fails here, in seconds, and out goes again
             return _run_on_ray(config, data, out, record=args.record)
@@ -217,22 +218,23 @@ def _out_folder(out: Path, force: bool):
 
 
 def _sweep(args) -> int:
+    base = config_from_args(args)  # before torch is loaded, as in _train
+
     from .batched import batchable
     from .data import load_dataset
     from .tradeoff import sweep_configs
     from .training import pick_device
 
-    base = config_from_args(args)
     device = pick_device(args.device)
     address = args.ray or os.environ.get("VAE_RAY_ADDRESS")
     if not address:
         _warn_precision(base, device)
     out = Path(args.out)
     configs = sweep_configs(base, args.betas)
-    data = load_dataset(base.dataset, args.data_dir)
     with contextlib.ExitStack() as folders:
         for name in configs:
             folders.enter_context(_out_folder(out / name, args.force))
+        data = load_dataset(base.dataset, args.data_dir)
         if not address and batchable(list(configs.values())):
             return _sweep_here(configs, data, out, device)
         _connect(address)  # else a local instance, stopped at the end

@@ -6,7 +6,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from .data import DATASETS
+from .datasets import DATASETS
 from .errors import ConfigError
 
 ARCHS = ("mlp", "conv")

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .data import get_spec
+from .datasets import get_spec
 from .errors import DataError
 
 INK = 0.1  # a pixel darker than this (on a 0-1 scale, ink high) is background when finding the stroke

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 
 from .config import ARCHS, LIKELIHOODS, PRECISIONS, REDUCTIONS, Config, parse_sizes
-from .data import DATASETS
+from .datasets import DATASETS
 from .errors import ConfigError
 
 
