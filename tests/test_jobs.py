@@ -170,8 +170,8 @@ def test_a_job_that_diverges_after_an_epoch_keeps_that_epoch_and_says_so(digits,
     assert f"{shown_total(saved.metrics['recon'], saved.metrics['kl']):.2f} nats" in job.message  # as the sidebar says
 
 
-def test_a_run_left_paused_on_its_worker_stops_and_frees_its_cpu(digits, tmp_path):
-    """A paused task holds its CPUs; one left paused past its limit with no command ends as a stopped run, its
+def test_a_run_left_paused_on_its_worker_stops(digits, tmp_path):
+    """A paused task keeps its worker; one left paused past its limit with no command ends as a stopped run, its
     finished epochs saved, and says why."""
     job = start_runs(SMALL.replace(epochs=5), digits, tmp_path / "run", pause_limit=2.0).runs[0]
     job.pause()
@@ -179,9 +179,34 @@ def test_a_run_left_paused_on_its_worker_stops_and_frees_its_cpu(digits, tmp_pat
     wait_until(lambda: job.epoch >= 1 and job.state == "running", what="the first epoch")
     job.join(timeout=60)
     assert job.state == "stopped", job.message
-    assert job.message.startswith("stopped after 1 epoch (left paused for 2 s with no command: its CPUs are free "
-                                  "for other runs); saved as run"), job.message
+    assert job.message.startswith("stopped after 1 epoch (left paused for 2 s with no command); saved as run"), \
+        job.message
     assert len(load_checkpoint(job.checkpoint).history) == 1
+
+
+def test_paused_runs_lend_their_cpus_to_a_run_queued_behind_them(digits, tmp_path, quiet_cluster):
+    """Ray lends the CPUs of a task whose main thread waits in ray.get, and a paused run's waits there: with both of
+    the node's CPUs held by paused runs, a third run still starts and finishes, and a paused run goes on when it is
+    resumed."""
+    long = SMALL.replace(epochs=5000)
+    paused = []
+    try:
+        for i in range(2):
+            paused.append(start_runs(long, digits, tmp_path / f"p{i}", cpus=1).runs[0])
+            paused[-1].pause()  # before its first step
+        for run in paused:
+            wait_until(lambda run=run: run.held, 60, "a run to be paused on its worker")
+        third = start_runs(SMALL.replace(epochs=2), digits, tmp_path / "third", cpus=1).runs[0]
+        wait_until(lambda: not third.active, 60, lambda: f"the run queued behind the paused ones to end: {third.state}")
+        assert third.state == "done", third.message
+        assert all(run.held and run.steps_done == 0 for run in paused)
+        paused[0].resume()
+        wait_until(lambda: paused[0].steps_done > 30, 60, "the resumed run to go on")
+    finally:
+        for run in paused:
+            run.stop()
+        for run in paused:
+            run.join(timeout=60)
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -65,8 +65,8 @@ def controls(run: Run) -> None:
         return
     a, b, c, d = st.columns([1, 1, 1, 2])
     if run.paused:
-        held = (f"; a paused run keeps its CPUs, so one left {pause_text(run.pause_limit)} with no command stops, "
-                "keeping its finished epochs" if run.pause_limit else "")
+        held = (f"; a paused run lends its CPUs to runs waiting for them, and one left {pause_text(run.pause_limit)} "
+                "with no command stops, keeping its finished epochs" if run.pause_limit else "")
         a.button("Resume", key=f"resume_{run.id}", on_click=_then_feed(run, run.resume), icon=":material/play_arrow:",
                  help=f"go on at the chosen speed{held}")
     else:

@@ -1,8 +1,9 @@
 """What a person does to a run while it trains: stop it, pause and resume it, take one step or finish the epoch
 while it is paused, limit its speed, change beta or the learning rate. Another thread (the watcher of a Ray task's
 commands, a notebook's cell) calls the methods; the training loop asks wait_turn() before every step and
-take_changes() for what to apply to it. A paused run waits on a condition, using no CPU, but keeps the CPUs its
-task was given: left paused for pause_limit seconds with nobody stepping it, it stops (keeping its finished epochs).
+take_changes() for what to apply to it. A paused run waits on a condition, using no CPU (its Ray task lends its CPUs
+to queued tasks meanwhile, workers._stream) but keeping its worker: left paused for pause_limit seconds with nobody
+stepping it, it stops (keeping its finished epochs).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Callable
 
 from .config import Config
 
-PAUSE_LIMIT = 600.0  # s: a run's task left paused this long, untouched, stops (a closed tab's held a CPU for good)
+PAUSE_LIMIT = 600.0  # s: a run's task left paused this long, untouched, stops (a closed tab's kept a worker for good)
 
 
 def pause_text(seconds: float) -> str:

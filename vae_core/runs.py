@@ -363,8 +363,7 @@ class Run(Job):
 
     def _save(self, result: Trained) -> None:
         self.epoch, self.step = len(result.history), 0  # a stopped run keeps its finished epochs only
-        idle = (f" (left paused for {pause_text(self.pause_limit)} with no command: its CPUs are free for other "
-                "runs)" if result.left_paused else "")
+        idle = f" (left paused for {pause_text(self.pause_limit)} with no command)" if result.left_paused else ""
         if not result.history:
             return self._end(RunState.STOPPED, f"stopped before the first epoch ended{idle}: nothing saved")
         self.config = result.config  # as trained: precision "auto" resolved
@@ -489,7 +488,8 @@ def start_runs(configs: Config | Mapping[str, Config], data: Dataset, folder: st
     One Config is saved into folder itself; a mapping of names to configs (sweep_configs, remedy_configs) into
     folder/name each. cpus overrides the CPU budget of every run (else cluster.job_cpus of the dataset); record keeps
     that many snapshots in each checkpoint; live streams snapshots while they train (Run.snapshot); a run left paused
-    for pause_limit seconds with no command stops, keeping its finished epochs (it holds its CPUs while paused).
+    for pause_limit seconds with no command stops, keeping its finished epochs (while paused, it lends its CPUs to
+    queued runs but keeps its worker).
     batched trains them as one program in one task (batched.train_batched; by default where they can, neither live
     nor recorded), with the CPUs of its runs together, at most half the largest node's.
     """

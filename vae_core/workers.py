@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 import warnings
+from collections.abc import Callable
 
 from .config import Config
 from .data import Dataset
@@ -26,6 +27,7 @@ PREVIEW_IMAGES = 8
 STEP_POINTS = 20      # step losses kept per epoch, for the curves
 FLUSH_SECONDS = 0.5   # step losses reach the submitter at least this often (each batch of them costs the
                       # submitter a Ray object to fetch: twenty live runs' events are most of a class's server load)
+NAP_SECONDS = 0.5     # a paused task's longest nap (lending its CPUs); a command ends it at once
 DATA_FIELDS = ("train_x", "train_y", "test_x", "test_y")
 
 
@@ -43,6 +45,7 @@ class RunControl:
         self._inboxes: dict = {}  # run id -> asyncio.Queue of commands; None ends it
         self._early: dict = {}    # run id -> {number: command} that came before an earlier-numbered one
         self._next: dict = {}     # run id -> the number of the command to hand on next
+        self._naps: dict = {}     # run id -> the asyncio.Event its task's nap() waits on, set by a command
 
     def _inbox(self, run_id: str):
         import asyncio
@@ -52,6 +55,8 @@ class RunControl:
     def send(self, run_id: str, command, number: int | None = None) -> None:
         """Hand command on to run_id's task once those numbered before it are (one without a number, a stop, at
         once)."""
+        if run_id in self._naps:
+            self._naps[run_id].set()
         if number is None:
             return self._inbox(run_id).put_nowait(command)
         early = self._early.setdefault(run_id, {})
@@ -75,11 +80,26 @@ class RunControl:
             commands.append(command)
         return commands
 
+    async def nap(self, run_id: str, seconds: float) -> bool:
+        """Answer after seconds (at most NAP_SECONDS), or True at once when a command is sent to run_id: what a
+        paused task waits on in ray.get, which Ray takes as the task being blocked, lending its CPUs to the tasks
+        that wait for them."""
+        import asyncio
+
+        woken = self._naps.setdefault(run_id, asyncio.Event())
+        try:
+            await asyncio.wait_for(woken.wait(), min(max(seconds, 0.0), NAP_SECONDS))
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            self._naps.pop(run_id, None)
+
     async def next(self, run_id: str):
         """The next command for run_id, once there is one; None once its task is over."""
         command = await self._inbox(run_id).get()
         if command is None:
-            for kept in (self._inboxes, self._early, self._next):
+            for kept in (self._inboxes, self._early, self._next, self._naps):
                 kept.pop(run_id, None)
         return command
 
@@ -146,7 +166,7 @@ def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: s
     threading.Thread(target=_obey, args=(control, run_id, controls), daemon=True).start()
     threading.Thread(target=work, name="train", daemon=True).start()
     try:
-        yield from _stream(events)
+        yield from _stream(events, lend=lambda: ray.get(control.nap.remote(run_id, NAP_SECONDS)))
     finally:  # over, or the generator closed under it: the training thread stops, the watcher's wait ends
         controls.stop()
         control.release.remote(run_id)
@@ -244,11 +264,19 @@ def _started(cpus: int) -> Started:
 _END = object()  # the training thread is over
 
 
-def _stream(events: queue.Queue):
+def _stream(events: queue.Queue, lend: Callable[[], bool] | None = None):
     """Yield the training thread's events gathered every FLUSH_SECONDS into one Gathered (each item a task yields
     costs the submitter a Ray object to fetch), step losses among them gathered into Steps (one per member of a
-    batched run), all in their order; a Held at once (the page says "pausing" until it comes)."""
+    batched run), all in their order; a Held at once (the page says "pausing" until it comes).
+
+    While the training loop is held (from a Held until it steps again) and nothing is waiting, this thread calls
+    lend() instead of waiting on the queue: a nap in ray.get, during which Ray counts the task as blocked and
+    lends its CPUs to the tasks queued for them (only a task's main thread, this one, does that). A paused run
+    then holds up nobody: a run queued behind it starts, and the two share the CPUs once it resumes. A nap that
+    a command ended (True) is followed by a wait on the queue, so that the step a command lets the loop take
+    comes through at once."""
     gathered, points, last, flushed = [], {}, {}, time.monotonic()
+    held = woken = False
 
     def steps_so_far(member=...):
         for k in ([member] if member is not ... else list(last)):
@@ -258,11 +286,22 @@ def _stream(events: queue.Queue):
                 gathered.append(steps if k is None else Member(k, steps))
 
     while True:
-        try:
-            event = events.get(timeout=max(0.0, flushed + FLUSH_SECONDS - time.monotonic()))
-        except queue.Empty:
-            event = None  # time to send what was gathered
+        if held and not woken and lend is not None and events.empty():
+            try:
+                woken = lend()
+            except Exception:  # (the actor gone with its submitter: the task is ending anyway) wait as before
+                lend = None
+            event = None
+        else:
+            timeout = FLUSH_SECONDS if woken else max(0.0, flushed + FLUSH_SECONDS - time.monotonic())
+            woken = False
+            try:
+                event = events.get(timeout=timeout)
+            except queue.Empty:
+                event = None  # time to send what was gathered
         member, inner = (event.index, event.event) if isinstance(event, Member) else (None, event)
+        if isinstance(inner, (Held, StepEvent, EpochEvent)) or event is _END:
+            held = isinstance(inner, Held)
         if isinstance(inner, StepEvent):
             last[member] = inner
             if inner.step % max(1, inner.steps_per_epoch // STEP_POINTS) == 0:
