@@ -13,11 +13,13 @@ st.markdown(
     "A variational autoencoder gives every image $x$ its own posterior $q(z\\mid x)$, a diagonal Gaussian "
     "whose mean and log-variance come from the encoder, draws $z$ from it with the reparameterisation trick, "
     "and decodes $z$ back to pixels. Training minimises the negative evidence lower bound, per image:")
-st.latex(r"\mu = f_1(x),\quad \log\sigma^2 = f_2(x),\quad z = \mu + \varepsilon\odot\sigma,"
-         r"\quad \varepsilon\sim\mathcal N(0, I),\quad \hat x = \mathrm{sigmoid}(g(z))")
-st.latex(r"\mathcal L(x) = \underbrace{-\textstyle\sum_j \big[x_j\log\hat x_j + (1-x_j)\log(1-\hat x_j)\big]}"
-         r"_{\text{reconstruction}} + \beta\,\underbrace{\tfrac12\textstyle\sum_i\big(\mu_i^2+\sigma_i^2"
-         r"-\log\sigma_i^2-1\big)}_{\mathrm{KL}(q(z|x)\,\|\,\mathcal N(0,I))}")
+# Two lines each: on one, an 800 px window (the sidebar open) had to shrink them to 0.55 of their size.
+st.latex(r"\begin{gathered}\mu = f_1(x),\quad \log\sigma^2 = f_2(x),\quad \varepsilon\sim\mathcal N(0, I),\\"
+         r"z = \mu + \varepsilon\odot\sigma,\quad \hat x = \mathrm{sigmoid}(g(z))\end{gathered}")
+st.latex(r"\begin{aligned}\mathcal L(x) = {}& \underbrace{-\textstyle\sum_j \big[x_j\log\hat x_j"
+         r" + (1-x_j)\log(1-\hat x_j)\big]}_{\text{reconstruction}}\\"
+         r"&+ \beta\,\underbrace{\tfrac12\textstyle\sum_i\big(\mu_i^2+\sigma_i^2"
+         r"-\log\sigma_i^2-1\big)}_{\mathrm{KL}(q(z|x)\,\|\,\mathcal N(0,I))}\end{aligned}")
 st.markdown("The KL term pulls every posterior toward $\\mathcal N(0, I)$, so that decoding draws from the "
             "prior gives new images. Pick a model in the sidebar; the pages on the left explore its latent space.")
 with st.expander("The code beside the formulas"):
