@@ -19,8 +19,10 @@ st.caption("Decoded points on a path between two latent points. The straight lin
            "length evenly, so its norm goes straight from one end's to the other's: compare the two paths' norms "
            "below. The pixel-space blend shows what mixing images without a latent space looks like."
            + (f" (This model has {config.latent_dim} latent dimensions: too few for a shell, |z| under N(0, I) "
-              "spreads from near 0 to beyond 2 instead of gathering near one radius, so the straight path's middle "
-              "is not untypical and the two paths differ little; pick a 16-D model in the sidebar to see it.)"
+              "spreads from near 0 to beyond 2 instead of gathering near one radius, and the origin is where it is "
+              "densest, so the straight path's middle is not untypical. The two paths still decode differently: "
+              "they cross different parts of the latent space, the straight one near the origin and the round one "
+              "around it. Pick a 16-D model in the sidebar to see the shell.)"
               if config.latent_dim <= 3 else ""))
 data = resources.dataset_or_explain(config.dataset, "Interpolating between test images")
 if data is None:
