@@ -175,8 +175,16 @@ def test_a_run_told_to_pause_says_pausing_until_its_worker_says_it_waits_and_sto
     run._apply(Held(9))
     assert progress.line(run).startswith("paused · epoch 1 of 300 · step 9 of 3,600 (stops if left 10 minutes")
     run.step_once()
-    assert progress.line(run).startswith("pausing · ")  # until it has taken the step and waits again
+    assert progress.line(run).startswith("paused, taking 1 step · ")  # until it has taken it and waits again
+    run._apply(Held(9))  # the wait before that step, reported late: still taking it
+    assert progress.line(run).startswith("paused, taking 1 step · ")
     run._apply(Held(10))
+    assert progress.line(run).startswith("paused · ")
+    run.finish_epoch()  # a walk-through read "pausing" while it trained on to the epoch's end
+    assert progress.line(run).startswith("paused, taking the rest of the epoch · ")
+    assert progress.status(run) == "paused, taking the rest of the epoch · epoch 1 of 300"
+    run._apply(Held(12))
+    assert progress.line(run).startswith("paused · ")
     run.resume()
     run._apply(Held(10))  # a hold that comes after the resume was sent does not say paused
     assert progress.line(run).startswith("epoch 1 of 300")

@@ -34,8 +34,7 @@ def follow(job, render: Callable[[], None], every: float = 1.0,
 def status(run) -> str:
     """A run's state in a few words: waiting, its epoch, or how it ended."""
     if run.state == RunState.RUNNING and run.paused:
-        held = "paused" if run.held else "pausing"  # (until its worker says it waits)
-        return f"{held} in epoch {min(run.epoch + 1, run.config.epochs)} of {run.config.epochs}"
+        return f"{paused(run)} · epoch {min(run.epoch + 1, run.config.epochs)} of {run.config.epochs}"
     if run.state == RunState.RUNNING:
         return f"epoch {min(run.epoch + 1, run.config.epochs)} of {run.config.epochs}"
     return waiting(run) or f"{run.state} after {run.epoch} epochs"
@@ -63,12 +62,19 @@ def running(run) -> str:
     return f"{where} · step {run.steps_done:,} of {config.epochs * run.steps_per_epoch:,}"
 
 
+def paused(run) -> str:
+    """A paused run's state: "paused" once its worker waits; "pausing" until then (the steps still count up), or
+    what it was told to take meanwhile ("paused, taking the rest of the epoch": a walk-through read "pausing" while
+    it trained on to the epoch's end)."""
+    return "paused" if run.held else f"paused, taking {run.advancing}" if run.advancing else "pausing"
+
+
 def line(run) -> str:
-    """A running run's progress line: stopping, pausing (told to: until its worker says it waits, the steps still
-    count up), paused or none of these, its epoch and step, the time left, on what it runs."""
+    """A running run's progress line: stopping, paused (see paused()) or neither, its epoch and step, the time left,
+    on what it runs."""
     eta, worker = run.eta_seconds, run.worker
     limit = f" (stops if left {pause_text(run.pause_limit)} with no command)" if run.held and run.pause_limit else ""
-    state = "stopping · " if run.stopping else "paused · " if run.held else "pausing · " if run.paused else ""
+    state = "stopping · " if run.stopping else f"{paused(run)} · " if run.paused else ""
     return (state + running(run) + limit
             + (f" · about {eta:.0f} s left" if eta is not None and not run.paused else "")
             # (its process id and node were noise to a class: run.worker keeps them)

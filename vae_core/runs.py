@@ -242,9 +242,13 @@ class Run(Job):
     changes: list = field(default_factory=list)  # beta / lr changed while it trained: {"step", "epoch", ...}
     paused: bool = False              # told to pause (and not to resume since)
     held: bool = False                # paused, and its worker said it waits (a pause lands a command's trip later)
+    advancing: str = ""               # what a paused run was told to take before it waits again: "1 step", "the
+                                      # rest of the epoch" ("" once it waits)
     speed_limit: float | None = None  # the most steps a second it was last told to take (None: as fast as possible)
     batch: Batch | None = field(default=None, repr=False)  # the one program it trains in with others, if any
     _pace: tuple = field(default=(), repr=False)  # ((time, steps done), ...) of its last step reports
+    _released_at: int = field(default=-1, repr=False)  # steps done when it was last told to step: a Held from
+                                                       # then on is the wait before that command, already over
     doing: ClassVar[str] = "training this run"
     trains: ClassVar[bool] = True
 
@@ -304,18 +308,25 @@ class Run(Job):
 
     def resume(self) -> None:
         self.paused = self.held = False
+        self.advancing = ""
         self._pace = ()
         self._command(Resume())
 
     def step_once(self, steps: int = 1) -> None:
         """While paused: take this many steps (batches), then wait again."""
-        self.held = False
-        self._command(StepOnce(steps=max(1, int(steps))))
+        steps = max(1, int(steps))
+        self._release(f"{steps} step{'s' if steps > 1 else ''}")
+        self._command(StepOnce(steps=steps))
 
     def finish_epoch(self) -> None:
         """While paused: run to the end of the current epoch, then wait again."""
-        self.held = False
+        self._release("the rest of the epoch")
         self._command(StepOnce(to_epoch_end=True))
+
+    def _release(self, what: str) -> None:
+        if self.held:  # (one sent while pausing adds to where the pause will land)
+            self._released_at = self.steps_done
+        self.held, self.advancing = False, what
 
     def speed(self, steps_per_second: float | None) -> None:
         """At most this many steps a second; None: as fast as possible."""
@@ -350,7 +361,8 @@ class Run(Job):
         elif isinstance(event, Snapshot):
             self.snapshot = event
         elif isinstance(event, Held):
-            self.held = self.paused  # (a resume sent meanwhile has its way)
+            if self.paused and event.steps_done > self._released_at:  # (a resume sent meanwhile has its way)
+                self.held, self.advancing = True, ""
         elif isinstance(event, Changed):
             self.changes = self.changes + [{"step": event.step, "epoch": event.epoch,
                                             **{k: v for k, v in (("beta", event.beta), ("lr", event.lr)) if v is not None}}]
