@@ -90,6 +90,8 @@ if start:
         [run] = my_runs.start(config, data, config, live=True, record=int(record))
         run.speed(live.start_speed(speed, config.epochs * config.steps_per_epoch(len(data.train_x))))
         my_runs.keep(state.JOB, run)
+        st.rerun()  # the form again, its Start disabled: drawn before the run began, it stayed enabled while Ray
+                    # started workers (14 s on a cold one), and the page invited a second start
 
 
 def show_run():

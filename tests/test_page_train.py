@@ -22,6 +22,7 @@ def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path, ray_address
     at.selectbox(key="train_precision").set_value("bf16")
     at.button(key="FormSubmitter:train_form-Start training").click().run()
     job = at.session_state[state.JOB]
+    assert at.button(key="FormSubmitter:train_form-Start training").disabled  # drawn again once the run began
     job.join(timeout=60)
     assert job.state == "done", job.message
     at.run()
@@ -116,6 +117,9 @@ def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(dig
         wait_until(lambda: job.state == "queued", 120, lambda: job.state)
         at.run()
         assert "queued: 1 job ahead" in str(at.get("progress")[0].proto.text)
+        at.button(key=f"pause_{job.id}").click().run()  # a pause holds it at its first step; no step before it starts
+        assert at.button(key=f"step_{job.id}").disabled and at.button(key=f"epoch_{job.id}").disabled
+        at.button(key=f"resume_{job.id}").click().run()
         running[0].stop()  # a CPU frees up: the job queued before ours starts, and ours is next
         wait_until(lambda: waiting.state == "running", 120, lambda: (waiting.state, job.state))
         at.run()

@@ -71,10 +71,12 @@ def controls(run: Run) -> None:
                  help=f"go on at the chosen speed{held}")
     else:
         a.button("Pause", key=f"pause_{run.id}", on_click=_then_feed(run, run.pause), icon=":material/pause:")
-    b.button("One step", key=f"step_{run.id}", on_click=run.step_once, disabled=not run.paused,
-             help="one batch, then wait (pause first)")
-    c.button("Rest of the epoch", key=f"epoch_{run.id}", on_click=run.finish_epoch, disabled=not run.paused,
-             help="train to the end of this epoch, then wait (pause first)")
+    # Pause works while the run waits in Ray's queue (it starts held), a step only once it has started.
+    stepping = run.paused and run.state == RunState.RUNNING
+    b.button("One step", key=f"step_{run.id}", on_click=run.step_once, disabled=not stepping,
+             help="one batch, then wait (pause first; once the run has started)")
+    c.button("Rest of the epoch", key=f"epoch_{run.id}", on_click=run.finish_epoch, disabled=not stepping,
+             help="train to the end of this epoch, then wait (pause first; once the run has started)")
     st.session_state.setdefault(f"speed_{run.id}", speed_label(run.speed_limit))
     d.select_slider("Speed", list(SPEEDS), key=f"speed_{run.id}", on_change=_speed, args=(run,),
                     help="the most steps a second: slow enough, even a digits run can be watched for a minute")
