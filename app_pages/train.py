@@ -11,9 +11,10 @@ from vae_core.training import emulated_bf16, native_bf16
 
 
 def form_values(run: Run | None) -> dict:
-    """The form's values by widget key: the run's settings (the config it trains or ended with, its speed and
-    snapshots), or Config's defaults without one."""
-    c = run.config if run is not None else Config()
+    """The form's values by widget key: the settings the run was started with (its config before any change of β
+    or the learning rate, its first speed, its snapshots), or Config's defaults without one. (A walk-through found
+    a run slowed to 1 step a second leaving that speed in the form, a 20-minute run for the next Start.)"""
+    c = run.given if run is not None else Config()
     return {"train_dataset": c.dataset, "train_arch": c.arch, "train_hidden": ",".join(map(str, c.hidden)),
             "train_latent": c.latent_dim, "train_beta": float(c.beta), "train_warmup": float(c.warmup_epochs),
             "train_free_bits": float(c.free_bits), "train_epochs": c.epochs, "train_batch": c.batch_size,
@@ -21,7 +22,7 @@ def form_values(run: Run | None) -> dict:
             "train_binarize": c.binarize, "train_precision": c.precision,
             "train_channels": ",".join(map(str, c.channels)), "train_lr_decay": float(c.lr_decay),
             "train_ema": float(c.ema),
-            "train_speed": live.speed_label(run.speed_limit) if run is not None else live.WATCHABLE,
+            "train_speed": live.speed_label(run.start_speed) if run is not None else live.WATCHABLE,
             "train_record": run.record if run is not None else 40}
 
 

@@ -73,9 +73,18 @@ def test_a_run_starts_watchable_by_default_the_slowest_speed_that_ends_it_within
         assert job.speed_limit == 10
         at.run()
         assert at.select_slider(key=f"speed_{job.id}").value == "10 steps/s"  # the live control starts there
+        job.change(beta=5.0)
+        at.select_slider(key=f"speed_{job.id}").set_value(live.FASTEST).run()
+        job.join(timeout=60)
     finally:
         job.stop()
         job.join(timeout=60)
+    assert job.state == "done" and job.speed_limit is None and job.config.beta == 5.0  # where it was steered to
+    again = page("app_pages/train.py")  # a reload: a new session, which finds the browser's run
+    again.session_state[state.JOB] = job
+    again.run()  # its form shows what the run started with (a walk-through found a run slowed to 1 step a second
+    # leaving that speed in the form: a 20-minute run for the next Start), not where it was steered
+    assert again.selectbox(key="train_speed").value == "10 steps/s" and again.number_input(key="train_beta").value == 1
 
 
 def test_bad_hidden_sizes_are_refused_with_a_message():

@@ -245,8 +245,12 @@ class Run(Job):
     advancing: str = ""               # what a paused run was told to take before it waits again: "1 step", "the
                                       # rest of the epoch" ("" once it waits)
     speed_limit: float | None = None  # the most steps a second it was last told to take (None: as fast as possible)
+    start_speed: float | None = None  # the one it was first told (what a form that started it asked for)
+    given: Config | None = field(default=None, repr=False)  # the config it was started with (config ends as trained:
+                                                            # beta and lr as last changed, precision resolved)
     batch: Batch | None = field(default=None, repr=False)  # the one program it trains in with others, if any
     _pace: tuple = field(default=(), repr=False)  # ((time, steps done), ...) of its last step reports
+    _speed_told: bool = field(default=False, repr=False)
     _released_at: int = field(default=-1, repr=False)  # steps done when it was last told to step: a Held from
                                                        # then on is the wait before that command, already over
     doing: ClassVar[str] = "training this run"
@@ -255,6 +259,7 @@ class Run(Job):
     def __post_init__(self):
         self.folder = Path(self.folder)
         self.name = self.name or self.folder.name
+        self.given = self.given or self.config
 
     @property
     def steps_done(self) -> int:
@@ -331,6 +336,8 @@ class Run(Job):
     def speed(self, steps_per_second: float | None) -> None:
         """At most this many steps a second; None: as fast as possible."""
         self.speed_limit = None if not steps_per_second else float(steps_per_second)
+        if not self._speed_told:
+            self.start_speed, self._speed_told = self.speed_limit, True
         self._pace = ()
         self._command(Speed(self.speed_limit))
 
