@@ -64,11 +64,15 @@ if data is not None:
     if kept_x is not None:
         kept_parts = objective_parts(model, kept_x)
         also = (posterior_on_plane(kept_parts.mu, kept_parts.sigma, *plane)[0], "your kept drawing")
+    posterior = posterior_on_plane(parts.mu, parts.sigma, *plane)
     fig = charts.latent_map(xy, data.test_y.numpy()[index], index, data.classes, titles,
-                            posterior=posterior_on_plane(parts.mu, parts.sigma, *plane), mark="your digit", also=also)
+                            posterior=posterior, mark="your digit", also=also)
     st.plotly_chart(fig, key="digit_map", width="stretch")
+    hidden = charts.spread_under_star(xy, posterior)
     st.caption("The star is its posterior mean, the ellipses its 1 and 2 σ spread" +
                (" projected onto the map's PCA plane" if plane else "") +
+               (f" (here at most σ = {hidden:.2g}: both lie under the star, so sure is the encoder of where it "
+                "goes; zoom in with the chart's toolbar to see them)" if hidden is not None else "") +
                ("; the open star your kept drawing's posterior mean." if also is not None else "."))
     close = nearest(mu, parts.mu, 8)
     st.subheader("Its nearest test images in latent space")

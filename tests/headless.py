@@ -124,3 +124,13 @@ def code_shown(body: str) -> tuple[list[dict], dict[str, str]]:
     reader = Reader()
     reader.feed(body)
     return reader.lines, reader.links
+
+
+def plotly_array(array) -> np.ndarray:
+    """An array of a Plotly figure's spec (at.get("plotly_chart")[k].proto.spec): a list, or numpy's bytes in
+    base64 with their dtype."""
+    import base64
+
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    return np.asarray(array, float)

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from headless import app_test as page
-from headless import a_drawing, browser_pictures, images
+from headless import a_drawing, browser_pictures, images, plotly_array
 from ui import state
 
 pytestmark = pytest.mark.usefixtures("private_runs")
@@ -40,3 +40,31 @@ def test_a_kept_drawing_is_shown_and_marked_on_the_map_until_it_is_forgotten():
     assert [b.label for b in at.button if b.key == "digit_between"] == ["Between your two drawings"]
     at.button(key="digit_forget").click().run()
     assert state.KEPT_DRAWING not in at.session_state and len(images(at)) == 2
+
+
+def test_where_a_drawing_s_ellipses_would_hide_under_its_star_the_caption_says_so(mnist_dir, monkeypatch):
+    """On mnist-2d a drawing's posterior has σ of 0.02 to 0.04: its ellipses, 6 px across, lay under the 18 px star
+    while the caption promised them. The caption now gives σ and says where they are; on digits-2d, whose
+    posteriors are wide, it promises them as before."""
+    import base64
+
+    import numpy as np
+
+    from headless import ROOT
+    from ui import charts
+
+    monkeypatch.setenv("VAE_DATA_DIR", str(mnist_dir))
+    drawn = "data:image/png;base64," + base64.b64encode(a_drawing()).decode()
+    for model, hidden in (("mnist-2d", True), ("digits-2d", False)):
+        at = page("app_pages/your_digit.py", digit_pad={"png": drawn}, **{state.MODEL: str(ROOT / "models" / model)})
+        at.run()
+        spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+        xy = {t.get("name"): np.stack([plotly_array(t["x"]), plotly_array(t["y"])], axis=1) for t in spec["data"]}
+        two_sigma = np.linalg.norm(xy["2 σ"] - xy["your digit"][0], axis=1).max()  # the 2 σ ellipse's half-length
+        points = np.concatenate([xy[str(k)] for k in range(10)])  # the test images' posterior means
+        pixels = two_sigma * charts.MAP_PX / np.ptp(points, axis=0).max()
+        caption = next(c.value for c in at.caption if c.value.startswith("The star is its posterior mean"))
+        assert ("both lie under the star" in caption) == hidden == (pixels < charts.STAR_PX / 2), (model, pixels)
+        if hidden:
+            assert f"σ = {two_sigma / 2:.2g}" in caption, caption
+

@@ -7,6 +7,8 @@ import plotly.graph_objects as go
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
 MARKED_EPOCHS = 40  # training curves: test values drawn as a marker per epoch up to this many, as a dotted line beyond
+STAR_PX = 18        # latent_map's star, marking a drawing's posterior mean
+MAP_PX = 500        # about how many pixels latent_map's span is drawn over (560 high, kept square)
 
 
 def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, axis_titles,
@@ -36,11 +38,11 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, a
                                        line=dict(color="black", width=1, dash="dot" if k == 2 else "solid")))
         if mark:
             fig.add_trace(go.Scattergl(x=[centre[0]], y=[centre[1]], mode="markers", name=mark, hoverinfo="name",
-                                       marker=dict(size=18, symbol="star", color="black", line=dict(width=1,
-                                                                                                     color="white"))))
+                                       marker=dict(size=STAR_PX, symbol="star", color="black",
+                                                   line=dict(width=1, color="white"))))
     if also is not None:
         fig.add_trace(go.Scattergl(x=[float(also[0][0])], y=[float(also[0][1])], mode="markers", name=also[1],
-                                   hoverinfo="name", marker=dict(size=18, symbol="star-open", color="black",
+                                   hoverinfo="name", marker=dict(size=STAR_PX, symbol="star-open", color="black",
                                                                  line=dict(width=2))))
     rows = np.flatnonzero(index == chosen) if chosen is not None else []
     if len(rows):
@@ -56,6 +58,15 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, a
                       xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], dragmode="pan", clickmode="event+select")
     equal_scales(fig)
     return fig
+
+
+def spread_under_star(xy: np.ndarray, posterior: tuple) -> float | None:
+    """The largest σ of posterior (centre, covariance on the map's plane) where even its 2 σ ellipse lies under
+    latent_map's star, else None: a drawing's posterior on mnist-2d has σ of 0.02 to 0.04, its ellipses 6 px
+    across under an 18 px star, and the caption promised ellipses nobody could see."""
+    largest = float(np.sqrt(max(float(np.linalg.eigvalsh(np.asarray(posterior[1], float)).max()), 0.0)))
+    span = float(np.ptp(np.asarray(xy, float), axis=0).max()) or 1.0
+    return largest if 2 * largest * MAP_PX / span < STAR_PX / 2 else None
 
 
 def equal_scales(fig: go.Figure) -> None:

@@ -44,7 +44,7 @@ def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = Fals
     st.dataframe({"dimension": [f"z{i}" for i in order], "μ": np.asarray(parts.mu)[order],
                   "σ": np.asarray(parts.sigma)[order], "KL, nats": np.asarray(parts.kl_per_dim)[order]}, hide_index=True,
                  column_config=columns)
-    if latent_dim > 2:
+    if latent_dim > 1:  # (a walk-through read z1 above z0 on a 2-D model as a mistake)
         st.caption("Rows from the largest KL for this image to the smallest.")
 
 

@@ -81,7 +81,7 @@ class Sliders extends DecodingView {
     rows.slice(0, this.shown).forEach(r => this.controls.appendChild(r.label));
     if (rows.length > this.shown) {
       const more = element("details", "more", this.controls);
-      element("summary", "", more).textContent = `${rows.length - this.shown} more dimensions, less active`;
+      element("summary", "", more).textContent = `${rows.length - this.shown} more dimensions, with less test KL`;
       rows.slice(this.shown).forEach(r => more.appendChild(r.label));
     }
     if (folded) {
