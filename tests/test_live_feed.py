@@ -136,6 +136,24 @@ def test_a_run_s_time_left_is_read_from_its_pace_since_its_last_pause_or_resume(
     assert run.eta_seconds == pytest.approx((3600 - 30) / 40, rel=0.15)
 
 
+def test_a_run_s_time_left_counts_the_steps_one_delivery_brings_as_one_report(run):
+    """A fast digits run's epochs (12 steps) are shorter than a flush (0.5 s): each delivery brings a Steps per epoch,
+    all applied at once, and twenty of them, the whole pace window, read as no time: "about 0 s left" with a third of
+    the run to go. Reports of one delivery now count as one."""
+    from vae_core.events import Steps
+
+    def deliver(first_epoch):  # 25 epochs of 12 steps in one delivery
+        for epoch in range(first_epoch, first_epoch + 25):
+            run.epoch = epoch
+            run._apply(Steps(points=(), step=12, steps_per_epoch=12, epoch=epoch + 1))
+
+    for first in (0, 25, 50):
+        deliver(first)
+        time.sleep(0.5)
+    # 600 steps a second: 3,600 - 900 steps left take about 4.5 s (less the 0.5 s since the last delivery)
+    assert run.eta_seconds == pytest.approx((3600 - 900) / 600 - 0.5, rel=0.2)
+
+
 def test_a_waiting_run_s_feed_has_no_progress_line_of_its_own(run):
     """A queued run's line was drawn twice, by the page and by its view ("queued: 1 job ahead" above and below Stop),
     and the view's was not rewritten as runs ahead of it started: the page alone draws a waiting run's line."""

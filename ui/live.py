@@ -63,7 +63,7 @@ def controls(run: Run) -> None:
     changed while it trains (applied at the next step, marked on the curves, kept in the checkpoint's history)."""
     if not (run.live and run.active):
         return
-    a, b, c, d = st.columns([1, 1, 1, 2])
+    a, b, c, d, e = st.columns([1, 1, 1.3, 2.2, 0.8], vertical_alignment="bottom")  # one row: more of the view shows
     if run.paused:
         held = (f"; a paused run lends its CPUs to runs waiting for them, and one left {pause_text(run.pause_limit)} "
                 "with no command stops, keeping its finished epochs" if run.pause_limit else "")
@@ -80,11 +80,13 @@ def controls(run: Run) -> None:
     st.session_state.setdefault(f"speed_{run.id}", speed_label(run.speed_limit))
     d.select_slider("Speed", list(SPEEDS), key=f"speed_{run.id}", on_change=_speed, args=(run,),
                     help="the most steps a second: slow enough, even a digits run can be watched for a minute")
+    e.button("Stop", key=f"stop_{run.id}", on_click=run.stop, icon=":material/stop:",
+             help="it keeps its finished epochs")
     with st.form(f"change_{run.id}", border=False):
-        e, f, g = st.columns([2, 2, 1], vertical_alignment="bottom")
-        beta = e.number_input("β from the next step", 0.0, 100.0, in_force(run, "beta"), step=0.1)
-        lr = f.number_input("Learning rate from the next step", 1e-5, 1.0, in_force(run, "lr"), format="%.5f")
-        if g.form_submit_button("Apply"):
+        f, g, h = st.columns([2, 2, 1], vertical_alignment="bottom")
+        beta = f.number_input("β from the next step", 0.0, 100.0, in_force(run, "beta"), step=0.1)
+        lr = g.number_input("Learning rate from the next step", 1e-5, 1.0, in_force(run, "lr"), format="%.5f")
+        if h.form_submit_button("Apply"):
             _change(run, beta, lr)
 
 
@@ -115,8 +117,9 @@ def _change(run: Run, beta: float, lr: float) -> None:
     except ConfigError as e:
         st.error(str(e))
     else:
-        st.toast("From the next step: " + ", ".join(f"{'β' if k == 'beta' else 'learning rate'} = {v:g}"
-                                                    for k, v in new.items()), icon=":material/tune:")
+        st.toast("From the run's next step (a little ahead of the view; the curves mark where it landed): "
+                 + ", ".join(f"{'β' if k == 'beta' else 'learning rate'} = {v:g}" for k, v in new.items()),
+                 icon=":material/tune:")
 
 
 def live_view(run: Run, *, key: str = "live_view") -> None:

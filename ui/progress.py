@@ -94,7 +94,7 @@ def run_progress(run, show_line: bool = True) -> None:
     else:
         st.progress(run.fraction, text=f"{run.state}: {run.epoch} of {config.epochs} epochs")
         (st.error if run.state == RunState.FAILED else st.warning if run.checkpoint is None else st.success)(run.message)
-    if run.active:
+    if run.active and not run.live:  # (a live run's Stop is among its controls, live.controls)
         st.button("Stop", key=f"stop_{run.id}", on_click=run.stop)
 
 

@@ -41,6 +41,7 @@ from . import workers
 
 CURVE_KS = (1, 10, 100, 1000)  # the importance samples of the ELBO-to-likelihood lesson
 PACE_EVENTS = 20                # a run's time left is read from its last this many step reports (10 s of them)
+SAME_DELIVERY_S = 0.05         # step reports this close together came in one delivery: they count as one
 
 
 class RunState(enum.StrEnum):
@@ -361,7 +362,10 @@ class Run(Job):
         if isinstance(event, Steps):
             self.steps = self.steps + list(event.points)
             self.steps_per_epoch, self.step = event.steps_per_epoch, event.step
-            self._pace = (*self._pace[1 - PACE_EVENTS:], (time.monotonic(), self.steps_done))
+            now, pace = time.monotonic(), self._pace
+            if pace and now - pace[-1][0] < SAME_DELIVERY_S:  # one Gathered brings a Steps per epoch in it, all at
+                pace = pace[:-1]                              # once: twenty of them read as no time, and "0 s left"
+            self._pace = (*pace[1 - PACE_EVENTS:], (now, self.steps_done))
         elif isinstance(event, EpochEvent):
             self.preview, self.history = event.preview, self.history + [event.record]
             self.epoch, self.step = event.record["epoch"], 0

@@ -32,6 +32,8 @@ class LiveView extends DecodingView {
     this.progressBar = element("progress", "", this.progressLine);
     this.progressBar.max = 1;
     this.head = element("div", "live-head", root);
+    this.head.title = "Snapshots come twice a second: while the run trains, its own step, in the line above, is a " +
+                      "little ahead of the snapshot's.";
     this.panels = learningPanels(root, "KL per dimension (nats; red: the map's two), on the largest value this " +
                                        "run has reached: a unit collapsing is seen shrinking");
     this.mapCanvas = this.panels.map.canvas;  // for the tests
@@ -163,8 +165,8 @@ class LiveView extends DecodingView {
     this.dirty = false;
     const data = this.data, to = this.to, feed = this.feed;
     this.head.textContent = to
-      ? `step ${to.step.toLocaleString()} · ${to.epoch.toFixed(2)} epochs done: the map, bars, pictures and the ` +
-        "curves' red line below all show this step"
+      ? `snapshot of step ${to.step.toLocaleString()} · ${to.epoch.toFixed(2)} epochs done: the map, bars, ` +
+        "pictures and the curves' red line below all show this step"
       : "waiting for the first snapshot…";
     if (to && this.labels) {
       showMap(this.panels, this.current(), this.ellipses.checked ? to.sigma : null, this.labels, to.dims,
