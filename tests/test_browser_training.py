@@ -174,6 +174,14 @@ def test_the_replay_of_digits_2d_scrubs_plays_and_exports_a_gif_of_every_snapsho
     assert page.evaluate(f"() => {REPLAY}.curves.canvas.toDataURL()") != curves  # the mark moved to step 0
     expect(page.locator(".replay")).to_contain_text(f"snapshot 1 of {snapshots} · step 0")
     page.locator(".replay").first.screenshot(path=str(SCREENSHOTS / "train-replay-start.png"))
+    # Where a snapshot's KL is near 0 in all, the bars' caption says why the map is a blob (a class watched one,
+    # and a grey manifold, with no word of why); elsewhere it does not
+    told = page.evaluate(f"""() => {{ const v = {REPLAY}, at = v.index; const told = v.data.kl.map((kl, i) => {{
+        v.show(i); return [kl.reduce((a, b) => a + b, 0), v.panels.bars.caption.textContent]; }});
+        v.show(at); return told; }}""")
+    collapsed = [total < 0.15 for total, _ in told]
+    assert any(collapsed) and not all(collapsed), [round(total, 2) for total, _ in told]
+    assert [("All near 0 now" in caption) for _, caption in told] == collapsed
     page.get_by_role("button", name="▶ Play").click()
     page.wait_for_function(f"() => {REPLAY}.index === {snapshots - 1} && !{REPLAY}.timer", timeout=60_000)
     page.locator(".replay").first.screenshot(path=str(SCREENSHOTS / "train-replay-end.png"))

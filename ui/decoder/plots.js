@@ -8,6 +8,13 @@ import { TileCanvas } from "./view.js";
 const INK = "#31333f", GRID = "#e6e6e6", MUTED = "#808495", MARK = "#ff4b4b";
 const FONT = "11px sans-serif";
 const DENSITY_POINTS = 81;
+// Below this many nats in all, a snapshot's posteriors sit on the prior: the bars' caption says what that means
+// (the digits default falls to 0.06 by step 48 and is back at 1.3 by its end: a class watched a blob and a grey
+// manifold with no word of why).
+export const COLLAPSED_NATS = 0.15;
+export const COLLAPSED_NOTE = ". All near 0 now: every posterior sits on the prior, so the map is one blob and " +
+  "every z decodes to the same average image. Early in a run this is common, and usually passes as the decoder " +
+  "learns to use z (a high β can keep it so).";
 
 // A canvas with its caption below, in parent: {canvas, caption}.
 export function panel(parent, className, caption) {
@@ -27,7 +34,7 @@ export function learningPanels(root, barsCaption) {
   const tiles = new TileCanvas(pictures, "tiles", root);
   const picturesCaption = element("figcaption", "", pictures);
   const side = element("div", "panel-stack", root);
-  return { map, tiles, picturesCaption, bars: panel(side, "bars", barsCaption),
+  return { map, tiles, picturesCaption, bars: panel(side, "bars", barsCaption), barsCaption,
            densities: panel(side, "densities", "aggregate posterior of the map's two dimensions") };
 }
 
@@ -41,6 +48,8 @@ export function showMap(panels, xy, sigma, labels, dims, data, size) {
 // A snapshot's KL bars (on the scale klTop) and its two dimensions' aggregate posteriors (densities: density()'s).
 export function showStats(panels, kl, klTop, dims, densities, extent) {
   drawBars(panels.bars.canvas, 280, 120, kl, klTop, dims);
+  const total = Array.from(kl).reduce((sum, v) => sum + v, 0);
+  panels.bars.caption.textContent = panels.barsCaption + (total < COLLAPSED_NATS ? COLLAPSED_NOTE : "");
   drawDensities(panels.densities.canvas, 280, 120, densities, dims.map(d => `z${d}`), extent);
 }
 
