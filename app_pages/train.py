@@ -100,9 +100,8 @@ def show_run():
         st.info("Set the hyperparameters and start: training runs on Ray workers (on this machine unless the app "
                 "was given a Ray cluster), not in this page, one run per session.")
         return
-    if not run.active and run.checkpoint is not None and not state.listed(run.checkpoint):
-        state.add_model(str(run.checkpoint))  # the new checkpoint becomes this session's choice, once
-        st.rerun()  # the whole page: the sidebar lists it
+    if my_runs.adopt_ended(state.JOB):  # (app.py does this first, before the sidebar; this is for a fragment's
+        st.rerun()                      # redraw, which draws no sidebar): the whole page, the sidebar listing it
     progress.run_progress(run, show_line=not run.live)  # a live run's view draws its line
     slow = emulated_bf16(run.config)
     if slow:

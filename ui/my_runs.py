@@ -85,6 +85,17 @@ def keep(key: str, job) -> None:
             del _jobs[digest]
 
 
+def adopt_ended(key: str) -> bool:
+    """Make the checkpoint of this session's job under key, once it has ended with one, this session's choice, once
+    (not if its folder is listed already: a new session, a reload, lists this browser's checkpoints and keeps the
+    model it was opened with): True if it did so now."""
+    job = st.session_state.get(key)
+    if job is None or job.active or getattr(job, "checkpoint", None) is None or state.listed(job.checkpoint):
+        return False
+    state.add_model(str(job.checkpoint))
+    return True
+
+
 def remember(folder: str | Path) -> None:
     """List a checkpoint folder as this browser's (appended: one short line, whole, even with replicas writing)."""
     index = _index()
