@@ -170,6 +170,8 @@ def test_the_replay_of_digits_2d_scrubs_plays_and_exports_a_gif_of_every_snapsho
     last = page.evaluate(f"() => {REPLAY}.mapCanvas.toDataURL()")
     curves = page.evaluate(f"() => {REPLAY}.curves.canvas.toDataURL()")  # the history's curves, the step marked
     scrubber = page.get_by_role("slider", name="snapshot")
+    # most of the view's width, for 37 snapshots on a projector (beside the step's line it had 210 px)
+    assert scrubber.bounding_box()["width"] > 0.7 * page.locator(".replay").first.bounding_box()["width"]
     scrubber.focus()
     scrubber.press("Home")
     page.wait_for_function(f"() => {REPLAY}.index === 0", timeout=10_000)
