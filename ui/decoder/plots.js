@@ -12,9 +12,10 @@ const DENSITY_POINTS = 81;
 // (the digits default falls to 0.06 by step 48 and is back at 1.3 by its end: a class watched a blob and a grey
 // manifold with no word of why).
 export const COLLAPSED_NATS = 0.15;
-export const COLLAPSED_NOTE = ". All near 0 now: every posterior sits on the prior, so the map is one blob and " +
-  "every z decodes to the same average image. Early in a run this is common, and usually passes as the decoder " +
-  "learns to use z (a high β can keep it so).";
+export const COLLAPSED_NOTE = ". All near 0 now: every posterior sits on the prior, so the codes tell nothing " +
+  "about their images and the map is one blob (at step 0 because the weights are random; later, because the " +
+  "decoder draws much the same average digit for any z). This is common early in a run and usually passes as the " +
+  "decoder learns to use z (a high β can keep it so).";
 
 // A canvas with its caption below, in parent: {canvas, caption}.
 export function panel(parent, className, caption) {
