@@ -102,6 +102,9 @@ def show_run():
         return
     if my_runs.adopt_ended(state.JOB):  # (app.py does this first, before the sidebar; this is for a fragment's
         st.rerun()                      # redraw, which draws no sidebar): the whole page, the sidebar listing it
+    if not run.active and run.checkpoint is not None and not state.chosen(run.checkpoint):
+        st.caption(f"Your last run: {run.message}")  # another model chosen (a link, the sidebar): its replay below,
+        return                                       # and this run in a line, not two runs' pictures mixed
     progress.run_progress(run, show_line=not run.live)  # a live run's view draws its line
     slow = emulated_bf16(run.config)
     if slow:

@@ -60,3 +60,23 @@ def test_a_member_clicked_on_the_plane_can_be_chosen_for_the_other_pages():
     at.button(key="sweep_choose").click().run()
     assert not at.exception and at.session_state[state.MODEL] == shipped["customdata"][-1]
     assert at.button(key="sweep_choose").disabled  # it is the chosen one now
+
+
+def test_active_units_that_carry_under_a_bit_in_all_are_said_to_tell_nothing():
+    """The shipped digits sweep at β = 3 counts 3 active units (their means vary, the 0.01 test) over 0.061 nats in
+    all, beside reconstructions that are one grey average: read as "three units still carry the digit" (lesson step
+    8). Its caption now says how little they carry; β = 1's (3.3 nats, one faint active unit) does not."""
+    from vae_core import load_checkpoint
+    from headless import ROOT
+
+    at = page("app_pages/beta_sweep.py").run()
+    for beta, told in (("3", True), ("1", False)):
+        path = ROOT / "models" / "sweeps" / "digits" / f"beta-{beta}"
+        at.session_state[state.SWEEP_CHOSEN] = str(path)
+        at.run()
+        metrics = load_checkpoint(path).metrics
+        caption = next(c.value for c in at.caption if c.value.startswith("One axis for every model"))
+        assert "Active with a bar too short to see" in caption  # (each has some)
+        assert ("under one bit" in caption) == told == (sum(metrics["kl_per_dim"]) < 0.69), (beta, caption)
+        if told:
+            assert f"carry {sum(metrics['kl_per_dim']):.2g} nats per image" in caption

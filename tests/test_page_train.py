@@ -43,6 +43,13 @@ def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path, ray_address
                                                             abs=0.01)
     assert replay["curves"]["test"][0][1] == pytest.approx(history[0]["test_nelbo"], abs=0.001)
     assert replay["curves"]["total"] == replay["steps"][-1]
+    # Another model chosen (a classmate's link, the sidebar): its replay, and this run in one line above it, not
+    # this run's message, curves and reconstructions over another's replay (a class read them as one run)
+    at.session_state[state.MODEL] = str(ROOT / "models" / "digits-2d")
+    at.run()
+    assert not at.success and any(c.value.startswith("Your last run: finished 2 epochs; saved as") for c in at.caption)
+    assert not any(c.proto.id and "train_curves" in c.proto.id for c in at.get("plotly_chart"))
+    assert at.subheader[0].value == "How digits-2d learned"
 
 
 def test_a_model_without_a_recording_says_so_and_a_broken_recording_is_told_not_raised(tmp_path):

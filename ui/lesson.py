@@ -76,7 +76,8 @@ STEPS = (
     Step("Rate against distortion", 10,
          "On the shipped digits sweep, click the points from β = 0.1 to β = 10 and look at the KL bars; then at low, "
          "medium and high β side by side, their reconstructions and samples.",
-         "How many units stay active as β grows, and why does a larger β switch them off? Of β = 0.1, 1 and 10, "
+         "How many units stay active as β grows, and how much do the last ones carry (the caption under the bars)? "
+         "Why does a larger β switch them off? Of β = 0.1, 1 and 10, "
          "whose samples look most like digits, and what goes wrong on either side?",
          navigation.BETA_SWEEP, {"model": "sweeps/digits/beta-1"}),
     Step("The bug in half the code on GitHub", 5,

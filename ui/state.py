@@ -50,6 +50,11 @@ def add_model(path: str) -> None:
     st.session_state[MODEL] = path
 
 
+def chosen(path) -> bool:
+    """Whether the checkpoint at path (None: no checkpoint) is this session's choice, under this path or another."""
+    return path is not None and Path(path).resolve() == Path(st.session_state[MODEL]).resolve()
+
+
 def listed(path) -> bool:
     """Whether the checkpoint at path is in this session's picker already (under this path or another for the same
     folder: a reload lists this browser's runs by their resolved paths)."""
