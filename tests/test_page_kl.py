@@ -73,6 +73,25 @@ def test_the_reduction_lesson_s_formula_follows_the_beta_slider():
     assert any("at β = 10, a β of 640 in disguise" in m.value for m in at.markdown)
 
 
+def test_at_beta_10_the_kl_is_shown_to_three_decimals_so_the_total_agrees_with_the_table():
+    """digits-2d's image 3 at β = 10 read "16.54 + 10 × 3.26 = 49.14" over a table whose KLs (2.2903 + 0.9727) make
+    49.17: the KL is now shown to as many more decimals as β has powers of ten."""
+    from vae_core import load_dataset
+    from vae_core.tradeoff import objective_parts
+
+    parts = objective_parts(load_checkpoint(ROOT / "models" / "digits-2d").model, load_dataset("digits").test_x[3])
+    at = page("app_pages/kl_tradeoff.py").run()
+    at.number_input(key="tradeoff_image").set_value(3).run()
+    at.select_slider(key="tradeoff_beta").set_value(10.0).run()
+    formulas = [m.value for m in at.latex if r"\times" in m.value and r"\text{averaged" not in m.value]
+    assert len(formulas) == 2
+    for formula in formulas:
+        recon, beta, kl, total = _terms(formula)
+        assert f"10 \\times {parts.kl:.3f}" in formula, formula  # three decimals
+        assert total == round(recon + beta * kl, 2)  # adds up as shown
+        assert abs(total - (parts.recon + 10 * sum(parts.kl_per_dim))) < 0.01  # and as the table's KLs do
+
+
 def test_every_total_shown_is_the_sum_of_the_terms_shown_beside_it():
     """An image whose unrounded total rounds away from its rounded terms (273.33 against terms that add up to
     273.32 was seen): the objective, the reduction lesson and the sidebar all add up as a reader adds them."""

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from vae_core.config import Config
-from vae_core.evaluation import prior_latents, shown_total
+from vae_core.evaluation import kl_decimals, prior_latents, shown_total
 from vae_core.tradeoff import effective_beta
 
 from . import charts, resources
@@ -23,18 +23,18 @@ def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = Fals
     """One image's negative ELBO written out with its own numbers (vae_core.tradeoff.ObjectiveParts), reweighted
     by beta, then each dimension's mean, spread and KL. narrow: for half a page, the KL named rather than written
     out, the formula on four lines and the table's columns a few pixels wide (the whole is wider than a column)."""
-    total = shown_total(parts.recon, parts.kl, beta)
+    total, kl = shown_total(parts.recon, parts.kl, beta), f"{parts.kl:.{kl_decimals(beta)}f}"
     if narrow:  # the terms on two lines and their numbers, in the same order, on the next two (with the numbers
         # under the terms it was 23 em wide: shrunk to fit half of an 800 px page, it could not be read)
         st.latex(r"\begin{aligned}\mathcal L(x) &= \mathbb E_{q}[-\log p(x|z)] \\ "
-                 r"&\quad + \beta\,\mathrm{KL}(q\,\|\,p) \\ &= %.2f + %g \times %.2f \\ "
+                 r"&\quad + \beta\,\mathrm{KL}(q\,\|\,p) \\ &= %.2f + %g \times %s \\ "
                  r"&= \mathbf{%.2f}\ \text{nats}\end{aligned}"
-                 % (parts.recon, beta, parts.kl, total))
+                 % (parts.recon, beta, kl, total))
     else:
         st.latex(r"\begin{aligned}\mathcal L(x) &= \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,"
                  r"\underbrace{\tfrac12\textstyle\sum_{i=1}^{%d}(\mu_i^2+\sigma_i^2-\log\sigma_i^2-1)}_{%.2f} \\ "
-                 r"&= %.2f + %g \times %.2f = \mathbf{%.2f}\ \text{nats}\end{aligned}"  # (the sum below: one line
-                 % (parts.recon, latent_dim, parts.kl, parts.recon, beta, parts.kl, total))  # was 40 em wide)
+                 r"&= %.2f + %g \times %s = \mathbf{%.2f}\ \text{nats}\end{aligned}"  # (the sum below: one line
+                 % (parts.recon, latent_dim, parts.kl, parts.recon, beta, kl, total))  # was 40 em wide)
     order = np.argsort(-np.asarray(parts.kl_per_dim), kind="stable")  # what carries this image's information first
     # narrow: columns of a few pixels with two decimals, so that the KL's fits half of an 800 px page (210 px: at
     # Streamlit's "small" widths it was cut off there)
@@ -95,8 +95,8 @@ def reduction_lesson(config, parts, beta: float) -> None:
                 f"while it sums the KL over the latent dimensions. Dividing the reconstruction by the number of pixels "
                 f"P = {pixels} is the same as multiplying the KL by P: at β = {beta:g}, a β of {averaged:g} in "
                 f"disguise{_other_size(config, beta)}. With this image's numbers:")
-    st.latex(r"\text{summed: }\ \textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} = %.2f + %g \times %.2f = %.2f"
-             % (parts.recon, beta, parts.kl, shown_total(parts.recon, parts.kl, beta)))
+    st.latex(r"\text{summed: }\ \textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} = %.2f + %g \times %s = %.2f"
+             % (parts.recon, beta, f"{parts.kl:.{kl_decimals(beta)}f}", shown_total(parts.recon, parts.kl, beta)))
     st.latex(r"\text{averaged: }\ \tfrac1P\textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} = %.3f + %g \times %.2f"
              r" = \tfrac1{%d}\big(%.2f + \mathbf{%g} \times %.2f\big)"
              % (parts.recon / pixels, beta, parts.kl, pixels, parts.recon, averaged, parts.kl))

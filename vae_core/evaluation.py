@@ -77,12 +77,19 @@ def _elbo_batches(model, pixels: torch.Tensor, config: Config, seed: int):
         model.train(was_training)
 
 
+def kl_decimals(beta: float) -> int:
+    """The decimals a KL is shown to beside beta: two, and one more for each power of ten in a beta above 1, so that
+    beta times its rounding stays within the total's last decimal (16.54 + 10 × 3.26 = 49.14 was shown beside a
+    table whose KLs make 49.17)."""
+    return 2 + (math.ceil(math.log10(beta)) if beta > 1 else 0)
+
+
 def shown_total(recon: float, kl: float, beta: float = 1.0) -> float:
-    """recon + beta * KL as a reader adds up the terms shown to two decimals: each term is rounded before it is
-    summed, so that a total never differs from the sum of the numbers beside it (273.33 shown against terms
-    that add up to 273.32). Everything that shows a model's negative ELBO shows this one (the sidebar, a run's
-    message, the CLI), so that one model never shows two."""
-    return round(recon, 2) + beta * round(kl, 2)
+    """recon + beta * KL as a reader adds up the terms shown (the reconstruction to two decimals, the KL to
+    kl_decimals(beta)): each term is rounded before it is summed, so that a total never differs from the sum of
+    the numbers beside it (273.33 shown against terms that add up to 273.32). Everything that shows a model's
+    negative ELBO shows this one (the sidebar, a run's message, the CLI), so that one model never shows two."""
+    return round(recon, 2) + beta * round(kl, kl_decimals(beta))
 
 
 def unit_activity(mu: torch.Tensor) -> torch.Tensor:
