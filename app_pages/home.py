@@ -12,7 +12,9 @@ st.title("VAE lab")
 st.markdown(
     "A variational autoencoder gives every image $x$ its own posterior $q(z\\mid x)$, a diagonal Gaussian "
     "whose mean and log-variance come from the encoder, draws $z$ from it with the reparameterisation trick, "
-    "and decodes $z$ back to pixels. Training minimises the negative evidence lower bound, per image:")
+    "and decodes $z$ back to pixels. Training minimises the negative evidence lower bound, per image (with "
+    "$\\beta = 1$; a $\\beta$ other than 1 weighs the KL term more or less, and the objective is then no longer "
+    "the ELBO):")
 # Two lines each: on one, an 800 px window (the sidebar open) had to shrink them to 0.55 of their size.
 st.latex(r"\begin{gathered}\mu = f_1(x),\quad \log\sigma^2 = f_2(x),\quad \varepsilon\sim\mathcal N(0, I),\\"
          r"z = \mu + \varepsilon\odot\sigma,\quad \hat x = \mathrm{sigmoid}(g(z))\end{gathered}")

@@ -29,7 +29,8 @@ with grid_col:
         # On a map of the means themselves the grid's axes are the map's: z0 across, z1 up.
         dims = (0, 1) if method == "means" else tuple(dimensions_by_kl(checkpoint.metrics, config.latent_dim)[:2])
         st.caption(f"Decodes of a grid over z{dims[0]} (right) and z{dims[-1]} (up), spaced by the Gaussian "
-                   "inverse CDF so that each cell holds equal prior mass" +
+                   "inverse CDF so that each cell holds equal prior mass, over the central 90% of N(0, 1) on each "
+                   "axis (±1.64: a smaller square than the map's, whose corners lie beyond the grid's)" +
                    ("; the other dimensions are held at zero." if config.latent_dim > 2 else ".") +
                    (" (A t-SNE map has no inverse to decode.)" if method == "tsne" else ""))
         decoded_grid(model, manifold_latents(config.latent_dim, n, dims=(dims[0], dims[-1])), key="map_manifold",
@@ -54,9 +55,9 @@ with map_col:
         posterior = posterior_on_plane(mu[chosen], std[chosen])
         widest, spread = float(std[chosen].max()), float(mu.std(0).mean())
         st.caption(f"Drawn to scale: this image's posterior has σ = ({std[chosen][0]:.3f}, {std[chosen][1]:.3f}), "
-                   f"while the test set's posterior means spread over about {spread:.2f}: the map is "
-                   f"{spread / widest:.0f} times wider than the encoder's uncertainty about this image. Zoom in with "
-                   "the chart's toolbar to see the ellipses.")
+                   f"while the test set's posterior means have a standard deviation of about {spread:.2f}: the "
+                   f"cloud's spread is {spread / widest:.0f} times the encoder's uncertainty about this image. Zoom "
+                   "in with the chart's toolbar to see the ellipses.")
     titles = ("z0", "z1") if method == "means" else (f"{method.upper()} 1", f"{method.upper()} 2")
     fig = charts.latent_map(xy, data.test_y.numpy()[index], index, data.classes, titles, chosen, posterior)
     picked = charts.clicked_index(st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",

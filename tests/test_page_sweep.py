@@ -24,6 +24,8 @@ def test_beta_sweep_page_plots_one_point_per_shipped_beta_and_runs_a_sweep(ray_a
     at.session_state[state.SWEEP_CHOSEN] = shipped["customdata"][-1]
     at.run()
     assert "β = 10" in at.subheader[0].value
+    rate = float(at.subheader[0].value.split("rate ")[1].split(",")[0])  # to 3 significant digits ("0.00" was shown)
+    assert 0 < rate < 0.01
     at.multiselect(key="sweep_betas").set_value([0.3, 3.0])
     at.number_input(key="sweep_epochs").set_value(2)
     at.button(key="FormSubmitter:sweep_form-Run the sweep").click().run()
@@ -31,6 +33,7 @@ def test_beta_sweep_page_plots_one_point_per_shipped_beta_and_runs_a_sweep(ray_a
     at.run()
     mine = next(t for t in _figure(at, "sweep_plane")["data"] if t.get("name") == "your sweep")
     assert len(mine["x"]) == 2
+    assert any(c.value.startswith("Your sweep trained 2 epochs per β, the shipped one 100") for c in at.caption)
 
 
 def test_every_member_s_kl_bars_share_one_axis():
