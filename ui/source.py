@@ -161,7 +161,9 @@ def show_loss_lines() -> None:
 
     ours, theirs = st.columns(2)
     with ours:
-        st.markdown("**Summed**, as `vae_core/objective.py` computes it (read as the page runs)")
+        st.markdown("**Summed**, as `vae_core/objective.py` writes it (read as the page runs; training and scoring "
+                    "take the same sum through faster forms below this line, equal to it within float rounding, as "
+                    "`tests/test_objective.py` checks)")
         st.html(_code([_block(f"{listing.path} · {listing.name}", lines, listing.first + first, lit(lines))
                        for listing, first, lines in summed_excerpts()], wrap=True))
     with theirs:
