@@ -51,6 +51,9 @@ with map_col:
     posterior = None
     ellipses = config.latent_dim == 2 and st.toggle("Posterior ellipses (1 and 2 σ)", key="map_ellipse",
                                                     disabled=chosen not in index, help="Click a point first")
+    if config.latent_dim != 2:  # (the toggle vanished without a word when a wider model was chosen)
+        st.caption(f"Posterior ellipses are drawn for 2-D models, on their own axes; this map is a projection of "
+                   f"{config.latent_dim} dimensions. The table below a clicked point gives its σ in each of them.")
     if ellipses and chosen in index:
         posterior = posterior_on_plane(mu[chosen], std[chosen])
         widest, spread = float(std[chosen].max()), float(mu.std(0).mean())

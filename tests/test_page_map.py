@@ -37,7 +37,8 @@ def test_a_wide_model_s_manifold_is_drawn_over_the_map_s_pca_plane(mnist_dir, mo
     assert not at.exception
     assert at.radio(key="map_projection").value == "pca"
     assert any("PCA plane" in c.value for c in at.caption)
-    assert served_latents(browser_pictures(at)["map_manifold"]).shape == (15 * 15, 16)
+    assert not at.toggle and any("ellipses are drawn for 2-D models" in c.value for c in at.caption)  # (the toggle
+    assert served_latents(browser_pictures(at)["map_manifold"]).shape == (15 * 15, 16)  # vanished without a word)
     assert len(at.get("plotly_chart")) == 1
 
 
