@@ -49,6 +49,9 @@ cloud.plotly_chart(charts.reparameterization_cloud(draws.mu, draws.sigma, draws.
 with decodes:
     decoded_grid(model, draws.z, key="tradeoff_draws", nrow=8, width=440, caption="decodes of the 48 draws of z",
                  download="reparameterisation-draws.png")
+if config.latent_dim > 2:  # (the table above orders this image's dimensions; the cloud's differed without a word)
+    cloud.caption(f"The cloud is drawn on z{top[0]} and z{top[1]}, the two dimensions with the most KL over the test "
+                  "set (the bars above), which may differ from this image's first rows in the table.")
 st.markdown(r"Sampling $z \sim \mathcal N(\mu, \sigma^2)$ is not differentiable in $\mu$ and $\sigma$. Writing "
             r"$z = \mu + \varepsilon\odot\sigma$ with $\varepsilon \sim \mathcal N(0, I)$ moves the randomness into "
             r"an input: $\partial z/\partial\mu = 1$ and $\partial z/\partial\sigma = \varepsilon$, so the "
