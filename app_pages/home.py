@@ -35,7 +35,9 @@ with left:
         images.show_reconstructions(checkpoint.model, data.test_x[:16], size=480)
         # where the files are is the server's business in a class (its paths are named to nobody else either)
         where = "" if resources.class_mode() else f", from {data.source}"
-        st.caption(f"the first 16 of the {len(data.test_x):,} {config.dataset} test images{where}")
+        binarised = (" This model was trained and scored on binarised pixels (each pixel 1 with its grey level's "
+                     "probability); the grey images are those probabilities." if config.binarize else "")
+        st.caption(f"the first 16 of the {len(data.test_x):,} {config.dataset} test images{where}.{binarised}")
 with right:
     st.subheader("Samples from the prior")
     seed = st.number_input("Seed", 0, 10_000, 0, key="home_seed")

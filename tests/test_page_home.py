@@ -37,3 +37,15 @@ def test_home_shows_the_running_code_beside_the_formulas_with_a_link_per_term():
         assert inspect.getsource(function).rstrip("\n") in shown
     kl = [line["text"] for line in lines if "kl" in line["terms"]]
     assert any("logvar.exp()" in text for text in kl)
+
+
+def test_a_binarised_model_s_reconstructions_say_what_it_was_trained_on(mnist_dir, monkeypatch):
+    """mnist-2d was trained and scored on binarised pixels, and Home showed grey test images with no word of it."""
+    from headless import ROOT
+    from ui import state
+
+    monkeypatch.setenv("VAE_DATA_DIR", str(mnist_dir))
+    for model, binarised in (("mnist-2d", True), ("mnist-16d", False)):
+        at = page("app_pages/home.py", **{state.MODEL: str(ROOT / "models" / model)}).run()
+        caption = next(c.value for c in at.caption if c.value.startswith("the first 16 of the 10,000 mnist"))
+        assert ("trained and scored on binarised pixels" in caption) == binarised, (model, caption)
