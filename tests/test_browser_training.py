@@ -50,6 +50,16 @@ def test_start_and_stop_a_training_run_on_digits(app):
     page.get_by_role("button", name="Stop").wait_for(timeout=30_000)
     expect(page.get_by_label("Epochs", exact=True)).to_have_value("400")
     expect(page.get_by_role("button", name="Start training")).to_be_disabled()
+    # at 800 px the controls wrap onto more rows, every label whole (in five columns: "F" for Pause, "Rest o…")
+    page.set_viewport_size({"width": 800, "height": 1000})
+    try:
+        page.wait_for_timeout(500)
+        for name in ("Pause", "One step", "Rest of the epoch", "Stop"):
+            whole = page.get_by_role("button", name=name).evaluate(
+                "b => [b, ...b.querySelectorAll('*')].every(e => e.scrollWidth <= e.clientWidth + 1)")
+            assert whole, name
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
     page.get_by_role("button", name="Stop").click()
     message = page.locator("text=/stopped after \\d+ epochs?; saved/")
     message.wait_for(timeout=30_000)

@@ -63,30 +63,32 @@ def controls(run: Run) -> None:
     changed while it trains (applied at the next step, marked on the curves, kept in the checkpoint's history)."""
     if not (run.live and run.active):
         return
-    a, b, c, d, e = st.columns([1, 1, 1.3, 2.2, 0.8], vertical_alignment="bottom")  # one row: more of the view shows
+    # One row where it fits (at 1400 px: more of the view shows below), wrapping where it does not: in five columns
+    # an 800 px window cut "Pause" to "F" and "Rest of the epoch" to "Rest o…".
+    row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom", gap="medium")
     if run.paused:
         held = (f"; a paused run lends its CPUs to runs waiting for them, and one left {pause_text(run.pause_limit)} "
                 "with no command stops, keeping its finished epochs" if run.pause_limit else "")
-        a.button("Resume", key=f"resume_{run.id}", on_click=_then_feed(run, run.resume), icon=":material/play_arrow:",
-                 help=f"go on at the chosen speed{held}")
+        row.button("Resume", key=f"resume_{run.id}", on_click=_then_feed(run, run.resume),
+                   icon=":material/play_arrow:", help=f"go on at the chosen speed{held}")
     else:
-        a.button("Pause", key=f"pause_{run.id}", on_click=_then_feed(run, run.pause), icon=":material/pause:")
+        row.button("Pause", key=f"pause_{run.id}", on_click=_then_feed(run, run.pause), icon=":material/pause:")
     # Pause works while the run waits in Ray's queue (it starts held), a step only once it has started.
     stepping = run.paused and run.state == RunState.RUNNING
-    b.button("One step", key=f"step_{run.id}", on_click=run.step_once, disabled=not stepping,
-             help="one batch, then wait (pause first; once the run has started)")
-    c.button("Rest of the epoch", key=f"epoch_{run.id}", on_click=run.finish_epoch, disabled=not stepping,
-             help="train to the end of this epoch, then wait (pause first; once the run has started)")
+    row.button("One step", key=f"step_{run.id}", on_click=run.step_once, disabled=not stepping,
+               help="one batch, then wait (pause first; once the run has started)")
+    row.button("Rest of the epoch", key=f"epoch_{run.id}", on_click=run.finish_epoch, disabled=not stepping,
+               help="train to the end of this epoch, then wait (pause first; once the run has started)")
     st.session_state.setdefault(f"speed_{run.id}", speed_label(run.speed_limit))
-    d.select_slider("Speed", list(SPEEDS), key=f"speed_{run.id}", on_change=_speed, args=(run,),
-                    help="the most steps a second: slow enough, even a digits run can be watched for a minute")
-    e.button("Stop", key=f"stop_{run.id}", on_click=run.stop, icon=":material/stop:",
-             help="it keeps its finished epochs")
+    row.select_slider("Speed", list(SPEEDS), key=f"speed_{run.id}", on_change=_speed, args=(run,), width=280,
+                      help="the most steps a second: slow enough, even a digits run can be watched for a minute")
+    row.button("Stop", key=f"stop_{run.id}", on_click=run.stop, icon=":material/stop:",
+               help="it keeps its finished epochs")
     with st.form(f"change_{run.id}", border=False):
-        f, g, h = st.columns([2, 2, 1], vertical_alignment="bottom")
-        beta = f.number_input("β from the next step", 0.0, 100.0, in_force(run, "beta"), step=0.1)
-        lr = g.number_input("Learning rate from the next step", 1e-5, 1.0, in_force(run, "lr"), format="%.5f")
-        if h.form_submit_button("Apply"):
+        e, f, g = st.columns([2, 2, 1], vertical_alignment="bottom")
+        beta = e.number_input("β from the next step", 0.0, 100.0, in_force(run, "beta"), step=0.1)
+        lr = f.number_input("Learning rate from the next step", 1e-5, 1.0, in_force(run, "lr"), format="%.5f")
+        if g.form_submit_button("Apply"):
             _change(run, beta, lr)
 
 
