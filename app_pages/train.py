@@ -100,8 +100,6 @@ def show_run():
         st.info("Set the hyperparameters and start: training runs on Ray workers (on this machine unless the app "
                 "was given a Ray cluster), not in this page, one run per session.")
         return
-    if my_runs.adopt_ended(state.JOB):  # (app.py does this first, before the sidebar; this is for a fragment's
-        st.rerun()                      # redraw, which draws no sidebar): the whole page, the sidebar listing it
     if not run.active and run.checkpoint is not None and not state.chosen(run.checkpoint):
         st.caption(f"Your last run: {run.message}")  # another model chosen (a link, the sidebar): its replay below,
         return                                       # and this run in a line, not two runs' pictures mixed

@@ -86,11 +86,12 @@ def keep(key: str, job) -> None:
 
 
 def adopt_ended(key: str) -> bool:
-    """Make the checkpoint of this session's job under key, once it has ended with one, this session's choice, once
+    """Make the checkpoint of this session's run under key (a Run), once it has ended with one, this session's choice
+    (app.py does, before it draws the sidebar), once
     (not if its folder is listed already: a new session, a reload, lists this browser's checkpoints and keeps the
     model it was opened with): True if it did so now."""
     job = st.session_state.get(key)
-    if job is None or job.active or getattr(job, "checkpoint", None) is None or state.listed(job.checkpoint):
+    if job is None or job.active or job.checkpoint is None or state.listed(job.checkpoint):
         return False
     state.add_model(str(job.checkpoint))
     return True

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from vae_core.config import Config
-from vae_core.evaluation import kl_decimals, prior_latents, shown_total
+from vae_core.evaluation import prior_latents, shown_kl, shown_total
 from vae_core.tradeoff import effective_beta
 
 from . import charts, resources
@@ -23,7 +23,7 @@ def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = Fals
     """One image's negative ELBO written out with its own numbers (vae_core.tradeoff.ObjectiveParts), reweighted
     by beta, then each dimension's mean, spread and KL. narrow: for half a page, the KL named rather than written
     out, the formula on four lines and the table's columns a few pixels wide (the whole is wider than a column)."""
-    total, kl = shown_total(parts.recon, parts.kl, beta), f"{parts.kl:.{kl_decimals(beta)}f}"
+    total, kl = shown_total(parts.recon, parts.kl, beta), shown_kl(parts.kl, beta)
     if narrow:  # the terms on two lines and their numbers, in the same order, on the next two (with the numbers
         # under the terms it was 23 em wide: shrunk to fit half of an 800 px page, it could not be read)
         st.latex(r"\begin{aligned}\mathcal L(x) &= \mathbb E_{q}[-\log p(x|z)] \\ "
@@ -96,7 +96,7 @@ def reduction_lesson(config, parts, beta: float) -> None:
                 f"P = {pixels} is the same as multiplying the KL by P: at β = {beta:g}, a β of {averaged:g} in "
                 f"disguise{_other_size(config, beta)}. With this image's numbers:")
     st.latex(r"\text{summed: }\ \textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} = %.2f + %g \times %s = %.2f"
-             % (parts.recon, beta, f"{parts.kl:.{kl_decimals(beta)}f}", shown_total(parts.recon, parts.kl, beta)))
+             % (parts.recon, beta, shown_kl(parts.kl, beta), shown_total(parts.recon, parts.kl, beta)))
     st.latex(r"\text{averaged: }\ \tfrac1P\textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} = %.3f + %g \times %.2f"
              r" = \tfrac1{%d}\big(%.2f + \mathbf{%g} \times %.2f\big)"
              % (parts.recon / pixels, beta, parts.kl, pixels, parts.recon, averaged, parts.kl))

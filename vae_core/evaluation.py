@@ -84,6 +84,11 @@ def kl_decimals(beta: float) -> int:
     return 2 + (math.ceil(math.log10(beta)) if beta > 1 else 0)
 
 
+def shown_kl(kl: float, beta: float = 1.0) -> str:
+    """A KL as it is written beside beta, to kl_decimals(beta)."""
+    return f"{kl:.{kl_decimals(beta)}f}"
+
+
 def shown_total(recon: float, kl: float, beta: float = 1.0) -> float:
     """recon + beta * KL as a reader adds up the terms shown (the reconstruction to two decimals, the KL to
     kl_decimals(beta)): each term is rounded before it is summed, so that a total never differs from the sum of

@@ -247,8 +247,8 @@ class Run(Job):
                                       # rest of the epoch" ("" once it waits)
     speed_limit: float | None = None  # the most steps a second it was last told to take (None: as fast as possible)
     start_speed: float | None = None  # the one it was first told (what a form that started it asked for)
-    given: Config | None = field(default=None, repr=False)  # the config it was started with (config ends as trained:
-                                                            # beta and lr as last changed, precision resolved)
+    given: Config = field(init=False, repr=False)  # the config it was started with (config ends as trained: beta
+                                                   # and lr as last changed, precision resolved)
     batch: Batch | None = field(default=None, repr=False)  # the one program it trains in with others, if any
     _pace: tuple = field(default=(), repr=False)  # ((time, steps done), ...) of its last step reports
     _speed_told: bool = field(default=False, repr=False)
@@ -260,7 +260,7 @@ class Run(Job):
     def __post_init__(self):
         self.folder = Path(self.folder)
         self.name = self.name or self.folder.name
-        self.given = self.given or self.config
+        self.given = self.config
 
     @property
     def steps_done(self) -> int:

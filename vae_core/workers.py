@@ -80,15 +80,14 @@ class RunControl:
             commands.append(command)
         return commands
 
-    async def nap(self, run_id: str, seconds: float) -> bool:
-        """Answer after seconds (at most NAP_SECONDS), or True at once when a command is sent to run_id: what a
-        paused task waits on in ray.get, which Ray takes as the task being blocked, lending its CPUs to the tasks
-        that wait for them."""
+    async def nap(self, run_id: str) -> bool:
+        """Answer after NAP_SECONDS, or True at once when a command is sent to run_id: what a paused task waits on
+        in ray.get, which Ray takes as the task being blocked, lending its CPUs to the tasks that wait for them."""
         import asyncio
 
         woken = self._naps.setdefault(run_id, asyncio.Event())
         try:
-            await asyncio.wait_for(woken.wait(), min(max(seconds, 0.0), NAP_SECONDS))
+            await asyncio.wait_for(woken.wait(), NAP_SECONDS)
             return True
         except asyncio.TimeoutError:
             return False
@@ -166,7 +165,7 @@ def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: s
     threading.Thread(target=_obey, args=(control, run_id, controls), daemon=True).start()
     threading.Thread(target=work, name="train", daemon=True).start()
     try:
-        yield from _stream(events, lend=lambda: ray.get(control.nap.remote(run_id, NAP_SECONDS)))
+        yield from _stream(events, lend=lambda: ray.get(control.nap.remote(run_id)))
     finally:  # over, or the generator closed under it: the training thread stops, the watcher's wait ends
         controls.stop()
         control.release.remote(run_id)
