@@ -51,6 +51,16 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
+# The session of each node ray_head started, by its address: its workers are in it too (see node_workers).
+NODE_SESSIONS: dict[str, int] = {}
+
+
+def node_workers(address: str, task: str) -> list[int]:
+    """The process ids of the workers of the node at address (started by ray_head) running the task named task,
+    on this node only: another Ray on the machine (a second app, a helper's run) has workers of the same name."""
+    return [pid for pid, title in process_titles(session_pids(NODE_SESSIONS[address])) if title == f"ray::{task}"]
+
+
 def process_titles(pids=None) -> list[tuple[int, str]]:
     """(pid, title) of these processes (every one here by default) that are still there: a program's path, or the
     title Ray gives a worker by the task it runs ("ray::train_task")."""
@@ -107,8 +117,10 @@ def ray_head(logs: Path, cpus: int = 2, gpus: int = 0):
                    "--disable-usage-stats", "--block"], env, logs / f"ray-head-{port}.log")
     try:
         _wait_started(head, logs / f"ray-head-{port}.log")
+        NODE_SESSIONS[f"127.0.0.1:{port}"] = head.pid
         yield f"127.0.0.1:{port}"
     finally:
+        NODE_SESSIONS.pop(f"127.0.0.1:{port}", None)
         stop_session(head)
 
 

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 import browser
 from browser import SCREENSHOTS, running_app, wait_idle
-from ray_cluster import process_titles
+from ray_cluster import node_workers
 
 pytestmark = browser.MARKS
 
@@ -76,7 +76,7 @@ def test_start_and_stop_a_training_run_on_digits(app):
     page.screenshot(path=str(SCREENSHOTS / "train-stopped.png"), full_page=True)
 
 
-def test_a_worker_that_dies_fails_its_run_and_the_app_serves_everyone_else(app):
+def test_a_worker_that_dies_fails_its_run_and_the_app_serves_everyone_else(app, ray_node):
     url, page = app
     page = open_page(app, "Train")
     page.get_by_role("textbox", name="Hidden layer sizes").fill("1024,1024")  # a run long enough to be killed mid-way
@@ -85,8 +85,8 @@ def test_a_worker_that_dies_fails_its_run_and_the_app_serves_everyone_else(app):
     epochs.press("Tab")
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(re.compile(r"on a Ray worker with \d+ thread")).wait_for(timeout=60_000)
-    pids = [pid for pid, title in process_titles() if title.startswith("ray::train_task")]  # (Ray names a worker
-    assert len(pids) == 1, pids                                                               # by its task)
+    pids = node_workers(ray_node, "train_task")  # (Ray names a worker by its task)
+    assert len(pids) == 1, pids
     os.kill(pids[0], signal.SIGKILL)  # as an out-of-memory kill would
     expect(page.locator("[data-testid='stMain']")).to_contain_text("the worker training this run died",
                                                                    timeout=30_000)
