@@ -60,6 +60,21 @@ def test_without_a_cluster_the_sweep_starts_a_local_ray_and_stops_it(tmp_path):
     assert left == [], "the local Ray outlived the sweep that started it"
 
 
+def test_a_process_connected_to_ray_stops_on_sigterm_without_a_stack_dump(ray_address):
+    """A server is stopped with SIGTERM: Ray's failure handler wrote a stack dump of it to the server's log."""
+    connected = ("import sys, time; from vae_core import cluster; cluster.connect(sys.argv[1]); "
+                 "print('connected', flush=True); time.sleep(60)")
+    process = subprocess.Popen([sys.executable, "-c", connected, ray_address], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert process.stdout.readline() == "connected\n", process.stderr.read()[-2000:]
+        process.terminate()
+        _, err = process.communicate(timeout=30)  # it stops
+    finally:
+        stop_session(process)
+    assert "SIGTERM received" not in err, err[-2000:]
+
+
 GPU_PROBE = """
 import os, sys
 from vae_core import Config, cluster, load_dataset

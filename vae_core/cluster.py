@@ -57,6 +57,9 @@ def connect(to: str | None = None) -> str:
 def _prepare_environment(to: str | None) -> None:
     """Ray reads these once, when it is first imported."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray's own handler writes a stack dump ("*** SIGTERM received ***") on SIGTERM, which is how a server is
+    # stopped, not a failure; without it the process's own handlers (Streamlit's) stop it as they would.
+    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
     if to is None or _on_loopback(to):
         # A cluster on this machine stays on loopback: Ray otherwise swaps 127.0.0.1 for the machine's address.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
