@@ -26,3 +26,24 @@ def test_warm_up_page_s_defaults_show_the_difference_it_teaches(ray_address):
     assert list(table["status"]) == ["done after 40 epochs"] * 3 and "None" not in str(table.values)
     plain, warm, free = (int(v) for v in table["active units"])
     assert plain < warm < free == 8, (plain, warm, free)
+    # each unit's KL at the end, the three runs side by side, as their checkpoints keep it; the caption's range for
+    # free bits is its units' (the page said free bits "keep every unit above λ": at β = 2 three of eight were under)
+    import json
+
+    from headless import plotly_array
+    from vae_core import load_checkpoint
+
+    chart = next(c for c in at.get("plotly_chart") if "warmup_unit_kls" in c.proto.id)
+    bars = {}  # run: {unit: KL}, from its active and its collapsed units' traces
+    for trace in json.loads(chart.proto.spec)["data"]:
+        if trace["name"] in list(table["run"]):
+            bars.setdefault(trace["name"], {}).update(zip(trace["x"], plotly_array(trace["y"]).tolist()))
+    assert list(bars) == list(table["run"])
+    kept = [load_checkpoint(run.checkpoint).metrics["kl_per_dim"] for run in job]
+    for shown, saved in zip(bars.values(), kept):
+        assert [shown[f"z{i}"] for i in range(8)] == pytest.approx(saved)
+    said = next(c.value for c in at.caption if "Under free bits" in c.value)
+    free_kls = kept[2]
+    assert f"{min(free_kls):.2f} to {max(free_kls):.2f} nats" in said, said
+    near = all(abs(kl - 0.5) <= 0.125 for kl in free_kls)
+    assert ("near λ = 0.5" in said) == near and "above λ" not in said.split(":")[0], said

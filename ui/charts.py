@@ -434,6 +434,32 @@ def path_norms(paths: dict, latent_dim: int) -> go.Figure:
     return fig
 
 
+def unit_kl_groups(runs: dict[str, tuple[list[float], list[float]]], threshold: float,
+                   floor: float | None = None) -> go.Figure:
+    """Each unit's KL in several runs of one model, side by side: runs maps a name to (kl_per_dim, activity), each
+    run in its kl_curves colour, a collapsed unit's bar hatched; floor, a free-bits λ, is a dashed line."""
+    fig = go.Figure()
+    for k, (name, (kls, activity)) in enumerate(runs.items()):
+        # a run's active and collapsed units as two traces in one slot: a legend entry takes its trace's first bar's
+        # look, and a run whose z0 had collapsed was named by a hatched square
+        for kind, hatch in (("active", ""), ("collapsed", "/")):
+            units = [i for i, a in enumerate(activity) if (a > threshold) == (kind == "active")]
+            fig.add_bar(x=[f"z{i}" for i in units], y=[kls[i] for i in units], name=name, legendgroup=name,
+                        offsetgroup=name, showlegend=kind == "active", marker_color=PALETTE[k % len(PALETTE)],
+                        marker_pattern_shape=hatch,
+                        hovertemplate=f"{name}<br>%{{x}}: %{{y:.3g}} nats, {kind}<extra></extra>")
+    fig.add_bar(x=[None], y=[None], name="collapsed (hatched)", marker_color="#bbb", marker_pattern_shape="/")
+    names = [f"z{i}" for i in range(max(len(kls) for kls, _ in runs.values()))]
+    fig.update_xaxes(categoryorder="array", categoryarray=names)
+    if floor is not None:
+        fig.add_hline(y=floor, line=dict(color="#444", width=1, dash="dash"), annotation_text=f"λ = {floor:g}",
+                      annotation_position="top left", annotation_font=dict(size=11, color="#444"))
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), barmode="group", yaxis_title="KL, nats",
+                      legend=dict(orientation="h", yanchor="top", y=-0.15))
+    fig.update_yaxes(rangemode="tozero")
+    return fig
+
+
 def kl_curves(histories: dict[str, list[dict]]) -> go.Figure:
     """Test KL per epoch for several runs, to compare their schedules."""
     fig = go.Figure([go.Scatter(x=[r["epoch"] for r in h], y=[r["test_kl"] for r in h], mode="lines+markers",

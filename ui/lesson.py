@@ -87,7 +87,7 @@ STEPS = (
          navigation.KL_TRADEOFF, {"model": "sweeps/digits/beta-1", "image": "3", "beta": "1"}),
     Step("Fighting collapse", 10,
          "Train the three runs (plain, warm-up, free bits) with the page's defaults (a few seconds), compare their KL "
-         "curves, then read the table.",
+         "curves, then read the table and each unit's KL below it.",
          "Which run keeps the most active units, and which gets the best test −ELBO? Free bits pay more KL than the "
          "others: why can that lower the −ELBO of a run trained at β = 2?",
          navigation.WARMUP, {}),
