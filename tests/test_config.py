@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 from vae_core import VAE, CheckpointError, Config, ConfigError, load_checkpoint
 from vae_core.cli import build_parser
 from vae_core.flags import config_from_args
-from vae_core.config import MAX_PARAMETERS, parse_sizes
+from vae_core.config import MAX_MULTIPLY_ADDS, MAX_PARAMETERS, parse_sizes
 
 
 @pytest.mark.parametrize("changes", [
@@ -20,9 +20,15 @@ from vae_core.config import MAX_PARAMETERS, parse_sizes
     {"arch": "conv", "dataset": "mnist", "channels": (16, 8), "hidden": (64, 32), "latent_dim": 5},
     {"arch": "conv", "dataset": "digits", "channels": (4, 8, 12), "hidden": (10,)},
 ])
-def test_the_parameter_count_is_the_model_s(changes):
+def test_the_parameter_count_and_multiply_adds_are_the_model_s(changes):
+    from torch.utils.flop_counter import FlopCounterMode
+
     config = Config(**changes)
-    assert config.parameter_count == sum(p.numel() for p in VAE(config).parameters())
+    model = VAE(config)
+    assert config.parameter_count == sum(p.numel() for p in model.parameters())
+    with FlopCounterMode(display=False) as counted:
+        model(torch.rand(1, config.input_dim))
+    assert config.multiply_adds == counted.get_total_flops() // 2
 
 
 def test_conv_channel_widths_travel_with_the_config():
@@ -34,9 +40,15 @@ def test_conv_channel_widths_travel_with_the_config():
     assert Config.from_dict({"dataset": "digits"}).channels == (32, 64)  # older checkpoints had no field
 
 
-@pytest.mark.parametrize("changes", [{"latent_dim": 1_000_000_000}, {"hidden": (100_000, 100_000)}])
-def test_a_huge_model_is_refused_before_anything_is_allocated(changes):
-    with pytest.raises(ConfigError, match=f"above the limit of {MAX_PARAMETERS:,}"):
+@pytest.mark.parametrize("changes, message", [
+    ({"hidden": (100_000, 100_000)}, f"weights, above the limit of {MAX_PARAMETERS:,}"),
+    # 1 KB of upload, 20,000 latent dimensions: the pages' test-set codes took the server to 18 GB
+    ({"dataset": "mnist", "hidden": (1,), "latent_dim": 20_000}, "latent_dim must be at most 512"),
+    # an 81 KB upload of zeros whose 800 channels held two CPUs for 4.5 minutes while it was scored
+    ({"dataset": "mnist", "arch": "conv", "channels": (800, 800), "hidden": (1,), "latent_dim": 1},
+     f"1,008,616,003 multiply-adds to encode and decode one image, above the limit of {MAX_MULTIPLY_ADDS:,}")])
+def test_a_huge_model_is_refused_before_anything_is_allocated(changes, message):
+    with pytest.raises(ConfigError, match=message):
         Config(**changes)
 
 
@@ -63,7 +75,7 @@ def test_training_schedule_settings_out_of_range_are_refused_with_their_range(ch
 
 def test_a_checkpoint_claiming_a_huge_model_costs_no_memory(tmp_path):
     """The tensors' shapes are checked against the claimed config before any model is built."""
-    claim = Config(dataset="mnist", hidden=(3000, 3000), latent_dim=1000)  # 32 M weights, 127 MB: within the limit
+    claim = Config(dataset="mnist", hidden=(3000, 3000), latent_dim=500)  # 28 M weights, 113 MB: within the limit
     tensors = {k: torch.zeros(1) for k in VAE(Config(dataset="mnist", hidden=(1, 1), latent_dim=1)).state_dict()}
     save_file(tensors, tmp_path / "claim.safetensors", metadata={"config": claim.to_json()})
     with pytest.raises(CheckpointError, match="has shape \\(1,\\), the config needs"):

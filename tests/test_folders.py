@@ -156,6 +156,57 @@ def test_a_refused_upload_says_why_and_leaves_nothing(tmp_path, run, name, make,
     assert files_under(root) == []  # no folder, no staging files, no empty uploads/ (a first upload refused left one)
 
 
+def test_an_unscored_upload_is_scored_on_its_test_images_and_one_that_scores_nan_is_refused(tmp_path):
+    """Weights of 1e38 are finite, so they pass the file's checks, and overflow: their NaN score, written into
+    metrics.json, made the upload unreadable on the next rerun (it vanished from the list, and stayed on disk)."""
+    import math
+
+    from safetensors.torch import save_file
+
+    from vae_core import load_dataset
+
+    test_x = load_dataset("digits").test_x
+    model = VAE(SMALL)
+    save_checkpoint(model, tmp_path / "fine")
+    scored = import_checkpoint((tmp_path / "fine" / WEIGHTS).read_bytes(), "fine.safetensors", tmp_path / "runs",
+                               test_images=lambda name: test_x)
+    assert math.isfinite(load_checkpoint(scored).metrics["nelbo"])
+    huge = {k: v.detach().clone().fill_(1e38) for k, v in model.state_dict().items()}
+    save_file(huge, tmp_path / "huge.safetensors", metadata={"format": "vae-lab/1", "config": SMALL.to_json()})
+    root = tmp_path / "runs-2"
+    with pytest.raises(CheckpointError, match=r"^huge.safetensors refused: its weights give no finite score on its "
+                                              r"test images \(nelbo \(nan\) is not a finite number\)"):
+        import_checkpoint((tmp_path / "huge.safetensors").read_bytes(), "huge.safetensors", root,
+                          test_images=lambda name: test_x)
+    assert files_under(root) == []
+
+
+def test_a_metric_that_is_nan_or_infinite_is_never_written(tmp_path, run):
+    """No reader accepts one (eval --iwae --save wrote an estimate of NaN, and `info` then refused the folder)."""
+    from vae_core.checkpoint import record_iwae
+
+    with pytest.raises(CheckpointError, match=r"new: not saved: .metrics.kl_per_dim\[1\] \(inf\) is not a finite"):
+        save_checkpoint(VAE(SMALL), tmp_path / "new", [], {"nelbo": 3.0, "kl_per_dim": [1.0, float("inf"), 0.0]})
+    assert not (tmp_path / "new").exists()  # refused before anything was written
+    checkpoint, before = load_checkpoint(run), (run / METRICS).read_text()
+    with pytest.raises(CheckpointError, match=r"metrics.iwae.10.iwae_nll \(nan\) is not a finite number"):
+        record_iwae(checkpoint, {10: {"iwae_nll": float("nan"), "iwae_nll_se": 0.0, "iwae_k": 10, "iwae_n": 300}})
+    assert (run / METRICS).read_text() == before and "iwae" not in checkpoint.metrics
+    load_checkpoint(run)  # still readable
+
+
+def test_uploads_past_the_space_they_may_take_are_refused(tmp_path):
+    files = [save_checkpoint(VAE(SMALL.replace(seed=i)), tmp_path / f"u{i}") / WEIGHTS for i in range(3)]
+    space = 2.5 * files[0].stat().st_size / 2**20  # room for two of these
+    root = tmp_path / "runs"
+    kept = [import_checkpoint(f.read_bytes(), f"u{i}.safetensors", root, space_mb=space) for i, f in enumerate(files[:2])]
+    with pytest.raises(CheckpointError, match=r"^u2.safetensors refused: the uploads kept here take [\d.]+ MB of the "
+                                              r"[\d.]+ MB they may, and this one needs [\d.]+ MB more"):
+        import_checkpoint(files[2].read_bytes(), "u2.safetensors", root, space_mb=space)
+    assert import_checkpoint(files[0].read_bytes(), "u0.safetensors", root, space_mb=space) == kept[0]  # as before
+    assert find_checkpoints(root) == sorted(kept)
+
+
 def _zip(members: dict) -> bytes:
     path = Path(tempfile.mkdtemp()) / "z.zip"
     with zipfile.ZipFile(path, "w") as archive:

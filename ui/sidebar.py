@@ -92,8 +92,9 @@ def _upload() -> None:
     seen = st.session_state.setdefault(state.UPLOADS, {})  # file id -> its folder, or why it was refused
     if upload.file_id not in seen:
         try:
-            seen[upload.file_id] = str(import_checkpoint(upload.getvalue(), upload.name, resources.runs_dir(),
-                                                         test_images=lambda name: resources.dataset(name).test_x))
+            with st.spinner(f"Checking {upload.name} and scoring it on its test images…"):
+                seen[upload.file_id] = str(import_checkpoint(upload.getvalue(), upload.name, resources.runs_dir(),
+                                                             test_images=lambda name: resources.dataset(name).test_x))
         except VAEError as e:
             seen[upload.file_id] = e
         else:

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import secrets
@@ -42,6 +43,9 @@ MAX_CONFIG_BYTES = 64 * 2**10  # a config is about 1 KB
 MAX_UPLOAD_MB = 256
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 2**20  # an upload (or what its zip unpacks to) larger than this is refused unread
 UPLOADS = "uploads"
+# All uploads kept on a server together: past this, new ones are refused (each stays while a session may use it;
+# changing one byte of a file made a new upload of up to MAX_UPLOAD_MB each time)
+UPLOADS_SPACE_MB = 2048
 
 
 @dataclass
@@ -68,6 +72,7 @@ def write_checkpoint(directory: str | Path, config: Config, tensors: dict, histo
                      metrics: dict | None = None) -> Path:
     """Write the three files of a checkpoint from a state dict; each appears whole or not at all."""
     directory = Path(directory)
+    text = metrics_text(directory, history, metrics)  # refused before anything is written
     directory.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(directory)
     config_json = config.to_json()
@@ -75,14 +80,37 @@ def write_checkpoint(directory: str | Path, config: Config, tensors: dict, histo
     atomic_write(directory / WEIGHTS, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT,
                                                                                     "config": config_json}))
     atomic_write(directory / CONFIG, lambda tmp: Path(tmp).write_text(config_json + "\n"))
-    save_metrics(directory, history, metrics)
+    atomic_write(directory / METRICS, lambda tmp: Path(tmp).write_text(text))
     return directory
 
 
 def save_metrics(directory: str | Path, history: list[dict] | None, metrics: dict | None) -> None:
     """(Re)write a checkpoint's metrics.json: the per-epoch history and the final test metrics."""
-    text = json.dumps({"history": history or [], "metrics": metrics or {}}, indent=2)
-    atomic_write(Path(directory) / METRICS, lambda tmp: Path(tmp).write_text(text + "\n"))
+    text = metrics_text(directory, history, metrics)
+    atomic_write(Path(directory) / METRICS, lambda tmp: Path(tmp).write_text(text))
+
+
+def metrics_text(directory: str | Path, history: list[dict] | None, metrics: dict | None) -> str:
+    """metrics.json's text; CheckpointError where a value is NaN or infinite, which no reader accepts (a file
+    written with one made its checkpoint unreadable)."""
+    data = {"history": history or [], "metrics": metrics or {}}
+    try:
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    except ValueError:
+        raise CheckpointError(f"{Path(directory).name}: not saved: {_not_finite(data)} is not a finite number") \
+            from None
+
+
+def _not_finite(value, where: str = "") -> str:
+    """The path of the first NaN or infinity in a JSON-like value ("" if none)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where} ({value})"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _not_finite(item, f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]")
+        if found:
+            return found
+    return ""
 
 
 def record_iwae(checkpoint: Checkpoint, estimates: dict) -> None:
@@ -91,8 +119,9 @@ def record_iwae(checkpoint: Checkpoint, estimates: dict) -> None:
     if not Path(checkpoint.path).is_dir():
         raise CheckpointError(f"{checkpoint.path}: a lone weights file has no metrics.json to keep estimates in")
     known = {**checkpoint.metrics.get("iwae", {}), **{str(k): v for k, v in estimates.items()}}
-    checkpoint.metrics = {**checkpoint.metrics, "iwae": known}
-    save_metrics(checkpoint.path, checkpoint.history, checkpoint.metrics)
+    metrics = {**checkpoint.metrics, "iwae": known}
+    save_metrics(checkpoint.path, checkpoint.history, metrics)  # (refuses a NaN estimate: nothing changes)
+    checkpoint.metrics = metrics
 
 
 def atomic_write(path: Path, write) -> None:
@@ -284,7 +313,8 @@ def sweep_members(folder: str | Path) -> list[Summary]:
 # ---- importing an upload ----
 
 def import_checkpoint(data: bytes, filename: str, root: str | Path,
-                      test_images: Callable[[str], torch.Tensor] | None = None) -> Path:
+                      test_images: Callable[[str], torch.Tensor] | None = None,
+                      space_mb: float = UPLOADS_SPACE_MB) -> Path:
     """Check an uploaded checkpoint and keep it as a folder under root/uploads/; returns the folder.
 
     data is a weights file alone (.safetensors) or a zip of a checkpoint folder (as the app's model download
@@ -292,7 +322,8 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
     same upload twice lands in one place. A refused upload raises CheckpointError naming filename and the
     problem, and leaves nothing behind. An upload without test metrics is scored on test_images(its dataset's
     name), when given and those images are here (a DataError leaves it unscored), so that lists of models show
-    its nats like any other's.
+    its nats like any other's; one whose score is not finite is refused. Uploads kept under root take at most
+    space_mb megabytes together.
     """
     stem = run_name(re.sub(r"\.(safetensors|zip)$", "", Path(filename).name, flags=re.I))[:64]
     final = Path(root) / UPLOADS / hashlib.sha256(data).hexdigest()[:16] / stem
@@ -305,6 +336,10 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
     # refused as "not a readable safetensors file")
     files = _zip_members(data, filename) if zipped else {WEIGHTS: data}
     uploads = final.parent.parent
+    used, size = _size_of(uploads), sum(map(len, files.values()))
+    if used + size > space_mb * 2**20:
+        raise CheckpointError(f"{filename} refused: the uploads kept here take {used / 2**20:,.1f} MB of the "
+                              f"{space_mb:,.1f} MB they may, and this one needs {size / 2**20:,.1f} MB more")
     first = not uploads.exists()  # this is the first upload: a refused one leaves no empty uploads/ folder either
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".checking-", dir=final.parent))
@@ -312,11 +347,13 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
         for name, content in files.items():
             (staging / name).write_bytes(content)
         try:
-            load_checkpoint(staging)
+            checkpoint = load_checkpoint(staging)
         except CheckpointError as e:  # named as the user knows it: the file, or the zip's member (not a folder
             text = str(e) if zipped else str(e).replace(str(staging / WEIGHTS), filename)  # of ours)
             text = text.replace(str(staging) + os.sep, filename + ": ").removeprefix(filename + ": ")  # named once
             raise CheckpointError(f"{filename} refused: {text}") from None
+        if test_images is not None and not checkpoint.metrics:
+            _score(checkpoint, test_images, filename)
         try:
             os.replace(staging, final)
         except OSError:
@@ -329,20 +366,31 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
             final.parent.rmdir()
             if first:
                 uploads.rmdir()
-    if test_images is not None:
-        _score_if_unscored(final, test_images)
     return final
 
 
-def _score_if_unscored(folder: Path, test_images: Callable[[str], torch.Tensor]) -> None:
-    checkpoint = load_checkpoint(folder)
-    if checkpoint.metrics:
-        return
+def _size_of(folder: Path) -> int:
+    """Bytes of the files under folder (0 if there is none)."""
+    total = 0
+    for path in folder.rglob("*"):
+        with contextlib.suppress(OSError):  # (one removed meanwhile by another session's refused upload)
+            if path.is_file():
+                total += path.stat().st_size
+    return total
+
+
+def _score(checkpoint: Checkpoint, test_images: Callable[[str], torch.Tensor], filename: str) -> None:
+    """Score an unscored upload (being checked in its staging folder) on its test images, if they are here; an
+    upload whose weights give no finite score is refused (weights of 1e38 pass as finite, and overflow)."""
     try:
         test_x = test_images(checkpoint.config.dataset)
     except DataError:
         return  # its test images are not here: the model still works, unscored
-    save_metrics(folder, checkpoint.history, evaluate(checkpoint.model, test_x, seed=checkpoint.config.seed))
+    metrics = evaluate(checkpoint.model, test_x, seed=checkpoint.config.seed)
+    if found := _not_finite(metrics):
+        raise CheckpointError(f"{filename} refused: its weights give no finite score on its test images "
+                              f"({found.lstrip('.')} is not a finite number)")
+    save_metrics(checkpoint.path, checkpoint.history, metrics)
 
 
 def _zip_members(data: bytes, filename: str) -> dict[str, bytes]:

@@ -15,10 +15,16 @@ PRECISIONS = ("auto", "fp32", "bf16")
 REDUCTIONS = ("sum", "mean")
 # Upper bounds a value read from a file or a flag must respect before anything is built from it: the seed is a
 # torch generator's (a 64-bit signed integer), the others far beyond any sensible run (sizes: MAX_PARAMETERS)
-LARGEST = {"seed": 2**63 - 1, "epochs": 1_000_000, "batch_size": 1_000_000, "hidden": 32, "channels": 8}
+LARGEST = {"seed": 2**63 - 1, "epochs": 1_000_000, "batch_size": 1_000_000, "hidden": 32, "channels": 8,
+           "latent_dim": 512}  # (pages keep N x latent_dim arrays of a test set's codes: 20,000 latent
+                               # dimensions, in an upload of 1 KB, took a server to 18 GB)
 # Models above this many weights are refused before anything is allocated: 50 M float32 weights are 200 MB,
 # and training holds about four copies (weights, gradients, two Adam moments).
 MAX_PARAMETERS = 50_000_000
+# Nor a model above this many multiply-adds to encode and decode one image: scoring a 10,000-image test set is then
+# at most 2 TFLOP, seconds on two cores. (Convolutions reuse their weights at every position, so a conv model under
+# MAX_PARAMETERS can cost far more: 800 channels, an 81 KB upload of zeros, held two CPUs for 4.5 minutes.)
+MAX_MULTIPLY_ADDS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,10 @@ class Config:
             raise ConfigError(f"this model would have {self.parameter_count:,} weights, above the limit of "
                               f"{MAX_PARAMETERS:,} ({MAX_PARAMETERS * 4 // 10**6} MB of float32); "
                               "choose smaller hidden sizes or fewer latent dimensions")
+        if self.multiply_adds > MAX_MULTIPLY_ADDS:
+            raise ConfigError(f"this model would take {self.multiply_adds:,} multiply-adds to encode and decode one "
+                              f"image, above the limit of {MAX_MULTIPLY_ADDS:,}; choose fewer channels or smaller "
+                              "hidden sizes")
 
     @property
     def input_dim(self) -> int:
@@ -115,6 +125,21 @@ class Config:
             convs = 2 * sum(16 * a * b for a, b in zip(widths, widths[1:])) + sum(widths[1:]) + sum(widths[:-1])
             body = convs + _dense_weights([grid, *hidden]) + _dense_weights([z, *hidden[::-1], grid])
         return body + 2 * (hidden[-1] * z + z)  # the mu and logvar heads
+
+    @property
+    def multiply_adds(self) -> int:
+        """Multiply-adds of encoding and decoding one image (the forward pass), counted from the shapes."""
+        hidden, z = list(self.hidden), self.latent_dim
+        if self.arch == "mlp":
+            return _dense_products([self.input_dim, *hidden, 2 * z]) + _dense_products([z, *hidden[::-1],
+                                                                                         self.input_dim])
+        c, h, w = self.image_shape
+        widths, convs = [c, *self.channels], 0
+        for layer, (a, b) in enumerate(zip(widths, widths[1:]), 1):  # 4x4 kernels, each halving the sides
+            convs += 16 * a * b * (h >> layer) * (w >> layer)
+        grid = self.channels[-1] * (h >> len(self.channels)) * (w >> len(self.channels))
+        # the decoder's transposed convolutions mirror the encoder's
+        return 2 * convs + _dense_products([grid, *hidden, 2 * z]) + _dense_products([z, *hidden[::-1], grid])
 
     def steps_per_epoch(self, train_size: int) -> int:
         """Optimiser steps an epoch over train_size images (the last batch may be short)."""
@@ -180,3 +205,8 @@ def _at_least(name, value, low, strict=False):
     number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not number or value < low or (strict and value == low):
         raise ConfigError(f"{name} must be a number {'>' if strict else '>='} {low}, got {_excerpt(value)}")
+
+
+def _dense_products(widths) -> int:
+    """Multiply-adds of one input through a stack of Linear layers of the given widths."""
+    return sum(a * b for a, b in zip(widths, widths[1:]))
