@@ -69,6 +69,7 @@ def test_a_drawing_arrives_as_a_png_with_dark_or_transparent_background():
 def test_an_empty_drawing_or_a_file_that_is_no_image_is_refused():
     with pytest.raises(DataError, match="draw a digit first"):
         preprocess(canvas(), "mnist")
-    with pytest.raises(DataError, match="not a PNG image"):
-        read_drawing(b"%PDF-1.4 not a picture")
+    for data in (b"%PDF-1.4 not a picture", b"\xff\xd8\xff\xe0 a JPEG's start", b""):
+        with pytest.raises(DataError, match="^not a PNG image$"):  # (it named the buffer's memory address)
+            read_drawing(data)
     assert isinstance(preprocess(canvas() + (np.arange(280) == 140)[None, :], "kmnist"), torch.Tensor)

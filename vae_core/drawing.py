@@ -13,7 +13,7 @@ import io
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from .datasets import get_spec
 from .errors import DataError
@@ -30,6 +30,8 @@ def read_drawing(data: bytes) -> np.ndarray:
     pixels are decoded (a forged 8000x8000 drawing, 0.3 MB of PNG, took the server from 1.7 to 3.9 GB)."""
     try:
         image = Image.open(io.BytesIO(data), formats=["PNG"])
+    except UnidentifiedImageError:  # (its message names the buffer object and its memory address)
+        raise DataError("not a PNG image") from None
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"not a PNG image ({e})") from None
     width, height = image.size
