@@ -36,6 +36,8 @@ if config.latent_dim > 2:
     links.write("axes", dims)
     st.caption("The other dimensions stay at the current point (the sliders page's); the sliders below the pad "
                "move any of them, decoded live as well.")
+else:
+    links.take_no_axes(config.latent_dim)
 
 image_col, reset_col = st.columns([3, 1], vertical_alignment="bottom")
 with image_col:

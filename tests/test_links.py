@@ -70,6 +70,24 @@ def test_a_point_past_the_sliders_ends_is_moved_to_them_with_a_notice():
     assert not notices
 
 
+@pytest.mark.parametrize("axes, told", [("0,2", True), ("-1,0", True), ("99999999999999999999,0", True),
+                                         ("0,1", False)])
+def test_axes_on_a_model_whose_pad_has_no_choice_of_them_leave_the_link(axes, told):
+    """On digits-2d (z0 across, z1 up) a link's axes were ignored without a word and stayed in the address bar."""
+    at, notices = linked_page("app_pages/latent_pad.py", {"model": "digits-2d", "axes": axes})
+    assert not at.exception, at.exception
+    assert "axes" not in at.query_params
+    assert any(f"axes='{axes}' do not apply" in n for n in notices) == told, notices
+
+
+def test_a_wider_model_s_axes_leave_the_link_when_a_2d_model_is_chosen():
+    at = page("app_pages/latent_pad.py", **{state.MODEL: str(ROOT / "models" / "mnist-16d")}).run()
+    assert "axes" in at.query_params
+    at.session_state[state.MODEL] = str(ROOT / "models" / "digits-2d")
+    at.run()
+    assert not at.exception and "axes" not in at.query_params
+
+
 def test_a_coordinate_of_minus_zero_is_written_z_0():
     """A point can hold -0.0 (a posterior mean of -0.001 rounded to the sliders' step): the link says 0, as a
     person writes it, never -0."""

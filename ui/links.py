@@ -151,6 +151,17 @@ def take_axes(allowed) -> tuple[int, int] | None:
     return _drop("axes")
 
 
+def take_no_axes(latent_dim: int) -> None:
+    """A link's axes= on a model whose pad has no choice of axes (z0 across, z1 up): a notice unless it named those.
+    Out of the address bar either way, as a wider model's axes are once another model is chosen (they stayed
+    there, unused, and a copied link passed them on)."""
+    raw = take("axes")
+    if raw not in (None, "0,1"):
+        notice(f"this link's axes={excerpt(raw)} do not apply: a model with {latent_dim} latent dimension"
+               f"{'s' if latent_dim > 1 else ''} has the pad's axes fixed")
+    _drop("axes")
+
+
 def _numbers(text: str) -> list[float] | None:
     try:
         values = [float(part) for part in text.split(",")]
