@@ -13,6 +13,8 @@ from playwright.sync_api import expect
 import browser
 from browser import SCREENSHOTS, running_app, wait_idle
 from ray_cluster import node_workers
+from ui import live as live_module
+from waiting import holds_within
 
 pytestmark = browser.MARKS
 
@@ -157,8 +159,10 @@ def test_the_live_view_draws_the_map_forming_and_obeys_pause_one_step_and_a_beta
     expect(page.locator(".live-progress-text")).to_contain_text(re.compile(r"^epoch \d+ of 300 · step [\d,]+ of"))
     page.get_by_role("button", name="Stop").click()
     page.locator("text=/stopped after \\d+ epochs; saved/").wait_for(timeout=30_000)
-    assert page.evaluate("url => fetch(url, {cache: 'no-store'}).then(r => r.status)", feed) == 404  # gone with the run
-    assert view.evaluate("v => v.ended") == feed  # the view saw its feed go and reran the page
+    fetched = "url => fetch(url, {cache: 'no-store'}).then(r => r.ok ? r.json() : r.status)"
+    assert page.evaluate(fetched, feed) == {"ended": True}  # the feed says the run ended, then goes
+    assert view.evaluate("v => v.ended") == feed  # the view saw it and reran the page
+    assert holds_within(lambda: page.evaluate(fetched, feed) == 404, live_module.ENDED_KEPT_S + 5, interval=0.5)
 
 
 REPLAY = "window.vaeLab?.components?.replay"

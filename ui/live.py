@@ -145,13 +145,15 @@ FEED_GAP = 0.4          # seconds between two writes of it at least (its run's e
 FOLLOW_EVERY = 5.0      # seconds between a page's own checks of a run whose live view draws its progress: the view
                         # reruns the page when the run ends (its feed is gone); this is in case it cannot. Twenty
                         # sessions' progress lines redrawn each second were 40% of what they received
+ENDED_KEPT_S = 10.0     # seconds an ended run's feed still says so before it is deleted
+ENDED = "ended"
 _feeds: dict[str, tuple] = {}  # run id -> (the URL of its feed, its _FeedWriter)
 
 
 def feed(run: Run) -> str:
     """The URL of the run's feed: a small JSON file (its latest snapshot with its pictures' URL, curves, step and
     state) written from the run's own thread as its events come, at most every FEED_GAP, under a name
-    nobody can guess; deleted when the run ends."""
+    nobody can guess; when the run ends it says so, and is deleted ENDED_KEPT_S later."""
     with _lock:
         if run.id not in _feeds:
             name = f"live-{secrets.token_hex(16)}.json"
@@ -164,7 +166,7 @@ def feed(run: Run) -> str:
 
 class _FeedWriter:
     """Writes a run's feed (feed()) when something new came, at most every FEED_GAP (what comes sooner is written
-    then, from a timer: a paused run's last step is not left out); removes it at the end. Called from the run's
+    then, from a timer: a paused run's last step is not left out); at the end, {"ended": true}. Called from the run's
     thread (after each of its events, about every half second), a timer's and the page's (a pause changes no
     event). The gap is a little shorter than the runs' events' so that they are written as they come, not from a
     timer started for each (twenty live runs' feeds were most of a class server's own CPU)."""
@@ -178,7 +180,14 @@ class _FeedWriter:
     def __call__(self, run: Run) -> None:
         with self.lock:
             if not run.active:
-                self.path.unlink(missing_ok=True)
+                # "ended", then gone a little later: deleted at once, a fetch under way met Streamlit's static route
+                # between its check that the file exists and its stat, and the server logged a traceback
+                if self.last != ENDED:
+                    served.write_file(self.path, b'{"ended":true}', sweep=False)
+                    self.last = ENDED
+                    remove = threading.Timer(ENDED_KEPT_S, self.path.unlink, kwargs={"missing_ok": True})
+                    remove.daemon = True
+                    remove.start()
                 with _lock:
                     for url, _ in _served_pictures.pop(run.id, (None, []))[1]:
                         served.forget(url)

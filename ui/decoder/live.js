@@ -78,20 +78,27 @@ class LiveView extends DecodingView {
     const url = this.data.feed;
     fetch(url, { cache: "no-store" })
       .then(r => {
-        if (r.status === 404 && url === this.data.feed) {  // the run ended: its feed is gone (it is written
-          clearInterval(this.polling);                      // before the view is sent)
-          this.polling = null;  // a newer run's data starts it again
-          if (this.ended !== url) {  // the page reruns, once, to show how it ended
-            this.ended = url;
-            this.component.setTriggerValue("ended", true);
-          }
-        }
+        // the run ended: its feed says so, or is gone (it is written before the view is sent, and deleted a little
+        // after the end)
+        if (r.status === 404 && url === this.data.feed) this.end(url);
         if (!r.ok) throw new Error(`HTTP ${r.status}`);
         return r.json();
       })
-      .then(feed => { if (url === this.data.feed) this.show(feed); },
-            error => this.say(`Waiting for the run's feed (${error.message})…`))
+      .then(feed => {
+        if (url !== this.data.feed) return;
+        if (feed.ended) this.end(url);
+        else this.show(feed);
+      }, error => this.say(`Waiting for the run's feed (${error.message})…`))
       .finally(() => { this.fetching = false; });
+  }
+
+  end(url) {
+    clearInterval(this.polling);
+    this.polling = null;  // a newer run's data starts it again
+    if (this.ended !== url) {  // the page reruns, once, to show how it ended
+      this.ended = url;
+      this.component.setTriggerValue("ended", true);
+    }
   }
 
   show(feed) {
