@@ -96,6 +96,8 @@ if start:
 
 
 def show_run():
+    if my_runs.adopt_ended(state.JOB):  # it ended after app.py looked (a Stop's rerun, say): drawn again from the
+        st.rerun()                      # top, its model the sidebar's (the sidebar kept the old one until a click)
     if run is None:
         st.info("Set the hyperparameters and start: training runs on Ray workers (on this machine unless the app "
                 "was given a Ray cluster), not in this page, one run per session.")

@@ -8,6 +8,7 @@ import torch
 from headless import app_test as page
 from headless import ROOT, browser_pictures
 from ui import live, state
+from vae_core.runs import Run, RunState
 from vae_core.training import native_bf16
 from waiting import wait_until
 
@@ -189,3 +190,31 @@ def test_a_run_with_short_epochs_shows_its_real_step(ray_address):
         job.stop()
         job.join(timeout=60)
     assert job.steps_per_epoch == 3 and seen == sorted(seen) and seen[-1] > seen[0]
+
+
+class EndsWhileTheAppLooks(Run):
+    """A finished run that still said it trained when app.py first looked: a run that ends in a Stop's rerun after
+    app.py's check, before the page draws it."""
+    looks = 0
+
+    @property
+    def active(self) -> bool:
+        self.looks += 1
+        return self.looks == 1
+
+
+def test_a_run_that_ends_while_the_page_is_drawn_becomes_the_sidebar_s_model(tmp_path):
+    """The page drew "saved as" while the sidebar, drawn before the run ended, kept the old model until a click."""
+    from vae_core import VAE, Config, load_dataset, save_checkpoint
+
+    config = Config(dataset="digits", hidden=(16,), epochs=1)
+    folder = save_checkpoint(VAE(config), tmp_path / "runs" / "the-run", [], {"nelbo": 30.0, "recon": 28.0,
+                                                                              "kl": 2.0})
+    run = EndsWhileTheAppLooks(config=config, data=load_dataset("digits"), folder=folder, state=RunState.DONE,
+                               checkpoint=folder, message="finished 1 epoch; saved as the-run")
+    at = page("app_pages/train.py")
+    at.session_state[state.JOB] = run
+    at.run()
+    assert not at.exception, at.exception
+    assert run.looks > 1 and at.session_state[state.MODEL] == str(folder)
+    assert "MLP 16, latent 2" in " ".join(c.value for c in at.sidebar.caption)  # its caption, drawn again
