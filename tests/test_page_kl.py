@@ -34,6 +34,20 @@ def test_the_reduction_lesson_shows_beta_times_pixels_and_both_shipped_models():
     assert {"reduction_beta-1", "reduction_digits-8d-mean-recon"} <= set(browser_pictures(at))
 
 
+def test_a_model_trained_on_the_averaged_reconstruction_is_told_as_such(ray_address):
+    """Its page said "trained with β=1" above a section on averaging, "a β of 64 in disguise"; and its image, with a
+    KL of 0, "the KL weighs 0.0 times the reconstruction instead of 0.00 times"."""
+    at = page("app_pages/kl_tradeoff.py", **{state.MODEL: str(ROOT / "models" / "digits-8d-mean-recon")}).run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("The model was trained with β=1 (reconstruction averaged over 64 pixels), which is "
+                            "β = 64 on the summed objective written here") for c in captions), captions
+    said = next(c for c in captions if c.startswith("Averaged, a nat of KL costs"))
+    assert said.startswith("Averaged, a nat of KL costs as much as 64 nats of reconstruction instead of 1:")
+    assert "0.0 times" not in said and "times the reconstruction" not in said  # this image's KL is about 0
+    assert "β=1 (reconstruction averaged over 64 pixels)" in " ".join(c.value for c in at.sidebar.caption)
+
+
 def test_the_likelihood_curve_is_estimated_once_in_the_background_and_kept(tmp_path, ray_address):
     from vae_core import Config, load_dataset, save_checkpoint, train_new
     from vae_core.runs import CURVE_KS

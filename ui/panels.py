@@ -100,9 +100,12 @@ def reduction_lesson(config, parts, beta: float) -> None:
     st.latex(r"\text{averaged: }\ \tfrac1P\textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} = %.3f + %g \times %.2f"
              r" = \tfrac1{%d}\big(%.2f + \mathbf{%g} \times %.2f\big)"
              % (parts.recon / pixels, beta, parts.kl, pixels, parts.recon, averaged, parts.kl))
-    st.caption(f"Averaged, the KL weighs {averaged * parts.kl / max(parts.recon, 1e-9):.1f} times the "
-               f"reconstruction for this image instead of {beta * parts.kl / max(parts.recon, 1e-9):.2f} times: "
-               "the optimiser cuts the KL whatever it costs in blur.")
+    # (the weights per nat first: as a share of this image's terms, an image whose KL is 0 read "0.0 times the
+    # reconstruction instead of 0.00 times")
+    here = (f" For this image the KL term is then {averaged * parts.kl / parts.recon:.2g} times the reconstruction "
+            f"instead of {beta * parts.kl / parts.recon:.2g} times." if parts.kl >= 0.005 and parts.recon > 0 else "")
+    st.caption(f"Averaged, a nat of KL costs as much as {averaged:g} nats of reconstruction instead of {beta:g}: "
+               f"the optimiser cuts the KL whatever it costs in blur.{here}")
     data = resources.dataset("digits")
     ways = ((SUMMED, "reconstruction summed over pixels (the ELBO)"),
             (AVERAGED, "reconstruction averaged over its 64 pixels (β × 64)"))

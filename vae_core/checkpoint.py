@@ -285,10 +285,11 @@ class Summary:
     def details(self) -> str:
         """Dataset, latent size ("8-D": "z=8" read as a value of z), β and how the reconstruction was summed (a model
         trained on its mean over pixels looked like any β=1 one), and the test −ELBO."""
+        from .training import beta_text
+
         c, nelbo = self.config, self.metrics.get("nelbo")
         score = f" · test −ELBO {nelbo:.1f} nats" if nelbo is not None else ""
-        mean = f" (reconstruction averaged over {c.input_dim} pixels)" if c.recon_reduction == "mean" else ""
-        return f"{c.dataset} · {c.latent_dim}-D · β={c.beta:g}{mean}{score}"
+        return f"{c.dataset} · {c.latent_dim}-D · {beta_text(c, [])}{score}"
 
 
 def summarize(path: str | Path) -> Summary:
