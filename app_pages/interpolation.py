@@ -5,7 +5,7 @@ import streamlit as st
 from ui import charts, images, pickers, resources, sidebar, state
 from ui.decoder import decoded_grid
 from vae_core.drawing import preprocess, read_drawing
-from vae_core.evaluation import decode_images, image_grid, lerp, pixel_blend, slerp
+from vae_core.evaluation import decode_images, image_grid, lerp, paths_apart, pixel_blend, slerp
 from vae_core.export import gif_bytes
 from vae_core.tradeoff import objective_parts
 
@@ -20,10 +20,11 @@ st.caption("Decoded points on a path between two latent points. The straight lin
            "below. The pixel-space blend shows what mixing images without a latent space looks like."
            + (f" (This model has {config.latent_dim} latent dimensions: too few for a shell, |z| under N(0, I) "
               "spreads from near 0 to beyond 2 instead of gathering near one radius, and the origin is where it is "
-              "densest, so the straight path's middle is not untypical. The two paths still decode differently: "
-              "they cross different parts of the latent space, the straight one near the origin and the round one "
-              "around it. Pick a 16-D model in the sidebar to see the shell.)"
+              "densest, so the straight path's middle is not untypical: where the two paths differ here, it is in "
+              "the parts of the latent space they cross (under the norms, for these two ends). Pick a 16-D model in "
+              "the sidebar to see the shell.)"
               if config.latent_dim <= 3 else ""))
+SAME_PATH = 0.25  # straight and spherical paths never further apart than this (the prior's sd is 1) coincide
 data = resources.dataset_or_explain(config.dataset, "Interpolating between test images")
 if data is None:
     st.stop()
@@ -37,6 +38,18 @@ for key, wanted in ((state.INTERP_FROM, start), (state.INTERP_TO, end)):
 a_col, b_col, steps_col = st.columns(3)
 
 
+def point_text(z: list[float], most: int = 6) -> str:
+    """A point as its coordinates that are not 0, named (z7 = 2.01, z8 = −1.51, the other 14 at 0): the first six
+    of sixteen hid the two that the pad had set on its chosen axes."""
+    set_ = [(i, v) for i, v in enumerate(z) if round(v, 2) != 0]
+    if not set_:
+        return f"the origin (all {len(z)} coordinates at 0)"
+    shown = ", ".join(f"z{i} = {v:.2f}" for i, v in set_[:most]) + (f", {len(set_) - most} more" if len(set_) > most
+                                                                    else "")
+    rest = len(z) - len(set_)
+    return shown + (f", the other {rest} at 0" if rest > 1 else ", the other at 0" if rest else "")
+
+
 def end_point(column, key: str, label: str, default: str, image: int):
     """(z, pixels or None, name) of one end of the path, as chosen in column."""
     with column:
@@ -47,8 +60,7 @@ def end_point(column, key: str, label: str, default: str, image: int):
             return resources.encodings(st.session_state[state.MODEL])[0][index], x, f"test image {index}"
         if source == "the current point":
             z = state.latent_point(config.latent_dim)
-            st.caption("the sliders' and the pad's point: (" + ", ".join(f"{v:.2f}" for v in z[:6])
-                       + (", …" if len(z) > 6 else "") + ")")
+            st.caption(f"the sliders' and the pad's point: {point_text(z)}")
             return z, None, "the current point"
         x = preprocess(read_drawing(drawings[source]), config.dataset)
         images.thumbnail(x.reshape(config.image_shape[1:]), 56)
@@ -68,6 +80,12 @@ for name, path in paths.items():
                        f"interpolation-{name.lower()}.gif", "image/gif", key=f"interp_gif_{name.lower()}",
                        on_click="ignore")  # made when clicked
 st.plotly_chart(charts.path_norms(paths, config.latent_dim), key="interp_norms")
+if config.latent_dim <= 3:
+    angle, gap = paths_apart(z0, z1, steps)
+    st.caption(f"Seen from the origin the two ends are {angle:.0f}° apart, and the paths at most {gap:.2f} apart: "
+               + ("they cross different parts of the latent space, the straight one nearer the origin and the round "
+                  "one around it, so they decode differently." if gap >= SAME_PATH else
+                  "the ends point almost the same way, so the two paths nearly coincide and decode alike."))
 
 st.subheader("Blend in pixel space")
 if x0 is None or x1 is None:

@@ -264,6 +264,15 @@ def lerp(z0, z1, steps: int) -> torch.Tensor:
     return (1 - t) * z0.reshape(1, -1) + t * z1.reshape(1, -1)
 
 
+def paths_apart(z0, z1, steps: int) -> tuple[float, float]:
+    """(the angle between z0 and z1 seen from the origin, in degrees; the largest distance between the straight and
+    the spherical path's points at the same position): ends that point the same way have paths that coincide."""
+    a, b = _vector(z0), _vector(z1)
+    cosine = torch.dot(a, b) / (a.norm() * b.norm()) if min(a.norm(), b.norm()) > 1e-8 else torch.tensor(1.0)
+    gap = (lerp(a, b, steps) - slerp(a, b, steps)).norm(dim=1).max()
+    return math.degrees(math.acos(float(cosine.clamp(-1, 1)))), float(gap)
+
+
 def slerp(z0, z1, steps: int) -> torch.Tensor:
     """Spherical interpolation (Shoemake; White 2016 for latent spaces), ends included: [steps, D].
 
