@@ -39,16 +39,14 @@ if config.latent_dim > 2:
 else:
     links.take_no_axes(config.latent_dim)
 
-image_col, reset_col = st.columns([3, 1], vertical_alignment="bottom")
-with image_col:
-    data = resources.dataset_or_explain(config.dataset, "The background scatter and starting from a test image")
-    if data is not None:
-        mu, _ = resources.encodings(st.session_state[state.MODEL])
-        index = pickers.test_image_picker(data, "pad_image")
-        if st.button("Start from its posterior mean", key="pad_from_image"):
-            state.set_latent_point(mu[index])
-reset_col.button("Reset to zero", key="pad_reset",
-                 on_click=lambda: state.set_latent_point([0.0] * config.latent_dim))
+data = resources.dataset_or_explain(config.dataset, "The background scatter and starting from a test image")
+if data is not None:
+    mu, _ = resources.encodings(st.session_state[state.MODEL])
+    index = pickers.test_image_picker(data, "pad_image")
+buttons = st.container(horizontal=True, wrap=True)  # (in columns, 800 px cut one to "Reset to z…")
+if data is not None and buttons.button("Start from its posterior mean", key="pad_from_image"):
+    state.set_latent_point(mu[index])
+buttons.button("Reset to zero", key="pad_reset", on_click=lambda: state.set_latent_point([0.0] * config.latent_dim))
 
 background = None if data is None else (mu[:, list(dims)], data.test_y.numpy())
 latent_pad(model, state.latent_point(config.latent_dim), key="pad", dims=dims, order=order, background=background,

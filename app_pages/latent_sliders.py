@@ -18,16 +18,16 @@ st.caption("Each slider is one coordinate of z; the image is the decoder's Berno
            "information they carry (their test KL). Where you let go becomes the point the other pages start from. "
            "Keys: the arrows step 0.01, Shift with an arrow 0.25.")
 
-start, prior, reset = st.columns([3, 1, 1], vertical_alignment="bottom")
-with start:
-    data = resources.dataset_or_explain(config.dataset, "Starting from a real image")
-    if data is not None:
-        index = pickers.test_image_picker(data, state.SLIDERS_IMAGE)
-        if st.button("Start from its posterior mean", key="sliders_from_image"):
-            state.set_latent_point(resources.encodings(st.session_state[state.MODEL])[0][index])
-prior.button("Sample from the prior", key="sliders_prior",
-             on_click=lambda: state.set_latent_point(prior_point(config.latent_dim)))
-reset.button("Reset to zero", key="sliders_reset", on_click=lambda: state.set_latent_point([0.0] * config.latent_dim))
+data = resources.dataset_or_explain(config.dataset, "Starting from a real image")
+if data is not None:
+    index = pickers.test_image_picker(data, state.SLIDERS_IMAGE)
+buttons = st.container(horizontal=True, wrap=True)  # (in columns, 800 px cut them to "Samp…" and "Reset …")
+if data is not None and buttons.button("Start from its posterior mean", key="sliders_from_image"):
+    state.set_latent_point(resources.encodings(st.session_state[state.MODEL])[0][index])
+buttons.button("Sample from the prior", key="sliders_prior",
+               on_click=lambda: state.set_latent_point(prior_point(config.latent_dim)))
+buttons.button("Reset to zero", key="sliders_reset",
+               on_click=lambda: state.set_latent_point([0.0] * config.latent_dim))
 
 latent_sliders(model, state.latent_point(config.latent_dim), key="sliders", order=dims,
                traversal_dims=dims[:MOST_ROWS], traversal_values=TRAVERSAL_VALUES, on_release=state.set_latent_point)

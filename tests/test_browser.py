@@ -236,6 +236,38 @@ def test_in_class_mode_a_reload_brings_back_this_browser_s_uploads_and_nobody_el
             page.context.close()
 
 
+NOTHING_PAST_THE_EDGE = """() => {
+    const main = document.querySelector("[data-testid='stMain']");
+    const right = main.getBoundingClientRect().right, out = [];
+    for (const b of document.querySelectorAll("[data-testid='stMain'] button"))
+        if (b.scrollWidth > b.clientWidth + 1) out.push(`button cut: ${b.innerText}`);
+    for (const t of document.querySelectorAll(".js-plotly-plot .g-xtitle, .js-plotly-plot .legend"))
+        if (t.getBoundingClientRect().right > right + 1) out.push(`chart: ${t.textContent}`);
+    const walk = root => { for (const el of root.querySelectorAll("canvas, figure")) {
+        if (el.getBoundingClientRect().right > right + 1) out.push(`${el.tagName}.${el.className}`); }
+        for (const el of root.querySelectorAll("*")) if (el.shadowRoot) walk(el.shadowRoot); };
+    walk(document);
+    if (main.scrollWidth > main.clientWidth + 1) out.push(`scrolls sideways: ${main.scrollWidth} > ${main.clientWidth}`);
+    return out;
+}"""
+
+
+@pytest.mark.parametrize("path", ["Latent_sliders", "Latent_pad", "Compare"])
+def test_at_800_px_nothing_is_cut_or_past_the_column_s_edge(app, path):
+    """A lecturer at 800 px, the sidebar open (a 460 px column), on mnist-16d: the sliders' traversals ran 26 px past
+    the edge (the page scrolled sideways, its last column and caption cut), their buttons read "Samp…" and "Reset …",
+    the pad's "Reset to z…", and Compare's plane lost the end of its axis title ("nats (log")."""
+    url, page = app
+    size = page.viewport_size
+    try:
+        page.set_viewport_size({"width": 800, "height": size["height"]})
+        browser.open_page(page, url, path, "mnist-16d")
+        page.wait_for_timeout(2000)  # the components laid out in their column
+        assert page.evaluate(NOTHING_PAST_THE_EDGE) == []
+    finally:
+        page.set_viewport_size(size)
+
+
 def test_in_a_narrow_window_a_formula_shrinks_to_fit_its_column_and_not_in_a_wide_one(app):
     """At 800 px, with the sidebar open, the KL page hid the image's total and Home the KL term past the column's
     edge (lesson steps 1 and 7 ask about them): a formula now shrinks until it fits, and one that fits keeps its

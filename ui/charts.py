@@ -180,8 +180,9 @@ def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
             hovertemplate="%{text}<br>%{hovertext}<br>distortion %{y:.2f} nats<extra></extra>"))
     # (the top margin keeps the labels of lines that enter at the top out from under Plotly's toolbar)
     fig.update_layout(height=480, margin=dict(l=10, r=10, t=36, b=10),
-                      xaxis_title="rate: KL(q(z|x) ‖ p(z)), nats (log scale)",
-                      yaxis_title="distortion: −log p(x|z), nats", legend=dict(orientation="h", yanchor="top", y=-0.15))
+                      # on two lines: in half of an 800 px page the one line lost its end ("nats (log")
+                      xaxis_title="rate: KL(q(z|x) ‖ p(z)),<br>nats (log scale)",
+                      yaxis_title="distortion: −log p(x|z), nats", legend=dict(orientation="h", yanchor="top", y=-0.24))
     return fig
 
 

@@ -3,6 +3,7 @@ their reconstructions. (Pictures of latent points alone are decoded in the brows
 from __future__ import annotations
 
 import base64
+import html
 import io
 
 import numpy as np
@@ -22,15 +23,19 @@ def enlarge(image: torch.Tensor | np.ndarray, size: int) -> np.ndarray:
     return (np.clip(array, 0, 1) * 255).round().astype(np.uint8)
 
 
-def thumbnail(image, size: int = 56, alt: str = "test image") -> None:
+def thumbnail(image, size: int = 56, alt: str = "test image", note: str = "") -> None:
     """An inline picture of a [H, W] image, size CSS pixels wide (the browser enlarges it without blur): a preview
     beside a control, or a model's input, kept out of the page's st.image elements so that those stay the model's
-    outputs."""
+    outputs; note, a few words beside it."""
     buffer = io.BytesIO()
     Image.fromarray(enlarge(image, 1)).save(buffer, format="PNG")
     data = base64.b64encode(buffer.getvalue()).decode()
-    st.html(f'<img src="data:image/png;base64,{data}" width="{size}" height="{size}" '
-            f'style="image-rendering: pixelated; border-radius: 4px; max-width: 100%; height: auto" alt="{alt}">')
+    img = (f'<img src="data:image/png;base64,{data}" width="{size}" height="{size}" '
+           f'style="image-rendering: pixelated; border-radius: 4px; max-width: 100%; height: auto" alt="{alt}">')
+    if note:
+        img = (f'<div style="display: flex; align-items: flex-end; gap: 0.5rem">{img}<span style="font-size: 0.85rem; '
+               f'opacity: 0.65; white-space: nowrap">{html.escape(note)}</span></div>')
+    st.html(img)
 
 
 def show_image(image, size: int = 280, caption: str | None = None) -> None:

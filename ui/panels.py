@@ -97,8 +97,9 @@ def reduction_lesson(config, parts, beta: float) -> None:
                 f"disguise{_other_size(config, beta)}. With this image's numbers:")
     st.latex(r"\text{summed: }\ \textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} = %.2f + %g \times %s = %.2f"
              % (parts.recon, beta, shown_kl(parts.kl, beta), shown_total(parts.recon, parts.kl, beta)))
-    st.latex(r"\text{averaged: }\ \tfrac1P\textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} = %.3f + %g \times %.2f"
-             r" = \tfrac1{%d}\big(%.2f + \mathbf{%g} \times %.2f\big)"
+    # on two lines: on one, half of an 800 px page drew it 7 px high
+    st.latex(r"\begin{aligned}\text{averaged: }\ \tfrac1P\textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} &= "
+             r"%.3f + %g \times %.2f \\ &= \tfrac1{%d}\big(%.2f + \mathbf{%g} \times %.2f\big)\end{aligned}"
              % (parts.recon / pixels, beta, parts.kl, pixels, parts.recon, averaged, parts.kl))
     # (the weights per nat first: as a share of this image's terms, an image whose KL is 0 read "0.0 times the
     # reconstruction instead of 0.00 times")

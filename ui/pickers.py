@@ -10,6 +10,9 @@ from . import links
 from .images import thumbnail
 
 
+PICKER_PX = 240  # a test image's number input: room for 5 digits and its buttons, not the page's width
+
+
 def test_image_picker(data: Dataset, key: str, label: str = "Test image", default: int = 0,
                       disabled: bool = False, linked: bool = True) -> int:
     """A number input over the test set with a small preview of the chosen image beside it; returns the index.
@@ -21,10 +24,13 @@ def test_image_picker(data: Dataset, key: str, label: str = "Test image", defaul
         st.session_state[key] = from_link
     elif key not in st.session_state:  # the start value goes through the state too: a widget given both warns
         st.session_state[key] = min(default, last)
-    number, preview = st.columns([5, 1], vertical_alignment="bottom")
-    index = int(number.number_input(f"{label} (0-{last})", 0, last, key=key, disabled=disabled))
-    with preview:
-        thumbnail(as_images(data.test_x[index], data.image_shape)[0])
+    # a row that keeps the preview beside the number at any width, and names the image's label (an 8x8 digit is
+    # hard to tell: a lesson's "image 3" was read as whatever it looked like)
+    row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+    index = int(row.number_input(f"{label} (0-{last})", 0, last, key=key, disabled=disabled, width=PICKER_PX))
+    with row:
+        thumbnail(as_images(data.test_x[index], data.image_shape)[0],
+                  note=f"label: {data.classes[int(data.test_y[index])]}")
     if linked and not disabled:
         links.write("image", index)
     return index

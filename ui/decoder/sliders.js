@@ -66,7 +66,9 @@ class Sliders extends DecodingView {
   layoutCanvases() {
     const { dims, values } = this.traversal;
     this.image.layout(this.decoder, 1, 1, 0, this.imageWidth);
-    this.strip.layout(this.decoder, dims.length * values.length, values.length, 1, this.stripWidth);
+    // its row labels stand beside it: at 800 px the strip took the whole box, and its last column went past it
+    const beside = this.rowLabels.offsetWidth + parseFloat(getComputedStyle(this.rowLabels).marginRight || 0);
+    this.strip.layout(this.decoder, dims.length * values.length, values.length, 1, this.stripWidth, beside);
     this.strip.placeLabels(this.rowLabels, this.columnLabels, this.stripLabels());
   }
 

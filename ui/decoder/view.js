@@ -203,14 +203,16 @@ export class TileCanvas {
     this.box = box;
   }
 
-  layout(decoder, count, nrow, padding, displayWidth) {
+  // beside: pixels of the box that stand beside the picture (a strip's row labels), kept out of its room.
+  layout(decoder, count, nrow, padding, displayWidth, beside = 0) {
     const rows = Math.ceil(count / nrow);
     const width = nrow * (decoder.width + padding) + padding, height = rows * (decoder.height + padding) + padding;
     if (!this.image || this.image.width !== width || this.image.height !== height) {
       this.image = new ImageData(width, height);  // the tiles at one pixel each (tile(), save())
       this.image.data.fill(255);  // the gaps are white
     }
-    const room = Math.min(displayWidth, this.box.clientWidth || displayWidth), whole = Math.floor(room / width);
+    const room = Math.min(displayWidth, (this.box.clientWidth || displayWidth) - beside);
+    const whole = Math.floor(room / width);
     // Whole multiples keep the pixel edges sharp. Where the largest one would fill less than FILL of the room
     // (MNIST's 8 to a row, 233 px, in a 410 px column: 1x, half the reconstructions beside it), the picture fills
     // the room: drawn at a whole multiple in the canvas and scaled down smoothly, its pixels stay even, their edges
