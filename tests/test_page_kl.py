@@ -21,6 +21,9 @@ def test_trade_off_page_recomputes_the_total_when_beta_changes():
     at_one = _total_from_latex(at)
     at.select_slider(key="tradeoff_beta").set_value(10.0).run()
     at_ten = _total_from_latex(at)
+    import re
+    braced, beside = re.search(r"-1\)\}_\{([\d.]+)\}", at.latex[0].value), re.search(r"10 \\times ([\d.]+)", at.latex[0].value)
+    assert braced.group(1) == beside.group(1)  # the KL under its brace as beside β (3.26 over "10 × 3.263")
     kl = at.dataframe[0].value["KL, nats"].sum()
     assert at_ten - at_one == pytest.approx(9 * kl, abs=0.02)
     assert len(at.get("plotly_chart")) >= 3  # KL bars, reparameterisation cloud, histograms

@@ -32,9 +32,10 @@ def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = Fals
                  % (parts.recon, beta, kl, total))
     else:
         st.latex(r"\begin{aligned}\mathcal L(x) &= \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,"
-                 r"\underbrace{\tfrac12\textstyle\sum_{i=1}^{%d}(\mu_i^2+\sigma_i^2-\log\sigma_i^2-1)}_{%.2f} \\ "
+                 r"\underbrace{\tfrac12\textstyle\sum_{i=1}^{%d}(\mu_i^2+\sigma_i^2-\log\sigma_i^2-1)}_{%s} \\ "
                  r"&= %.2f + %g \times %s = \mathbf{%.2f}\ \text{nats}\end{aligned}"  # (the sum below: one line
-                 % (parts.recon, latent_dim, parts.kl, parts.recon, beta, kl, total))  # was 40 em wide)
+                 % (parts.recon, latent_dim, kl, parts.recon, beta, kl, total))  # was 40 em wide; the KL under
+                                                                                   # its brace as beside β)
     order = np.argsort(-np.asarray(parts.kl_per_dim), kind="stable")  # what carries this image's information first
     # narrow: columns of a few pixels with two decimals, so that the KL's fits half of an 800 px page (210 px: at
     # Streamlit's "small" widths it was cut off there)
