@@ -135,7 +135,7 @@ if not training:  # (while one trains, another model's replay below its live vie
         try:
             live.replay(path, sidebar.current())
         except VAEError as e:
-            st.warning(f"Its recording cannot be replayed: {e}")
+            st.warning(f"Its recording cannot be replayed: {resources.without_server_paths(str(e))}")
     else:
         st.caption("This model carries no recording of its training (the sidebar's digits-2d and mnist-2d do; runs "
                    "trained here keep one unless asked not to, and so does `train --record N`).")

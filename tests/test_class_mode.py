@@ -45,3 +45,20 @@ def test_in_class_mode_home_does_not_name_the_server_s_data_folder(mnist_dir, mo
     caption = next(c.value for c in at.caption if "test images" in c.value)
     assert caption.startswith("the first 16 of the 10,000 mnist test images")
     assert (str(mnist_dir) in caption) is not class_mode
+
+
+@pytest.mark.parametrize("class_mode", [False, True])
+def test_in_class_mode_a_checkpoint_s_error_does_not_name_the_server_s_folders(tmp_path, monkeypatch, class_mode):
+    """An unreadable upload's message gave where it lay on the server (/srv/.../runs/uploads/…/metrics.json)."""
+    from vae_core import VAE, Config, save_checkpoint
+    from vae_core.checkpoint import METRICS, new_run_dir
+
+    monkeypatch.setenv("VAE_CLASS_MODE", "1" if class_mode else "")
+    run = save_checkpoint(VAE(Config(dataset="digits", hidden=(8,))), new_run_dir(tmp_path / "runs", "broken"))
+    (run / METRICS).write_text('{"history": [], "metrics": {"nelbo": "lots"}}')
+    at = page("app_pages/home.py", **{state.MODEL: str(run)}).run()
+    said = at.sidebar.error[0].value
+    assert "metrics.nelbo must be a finite number" in said and said.endswith("Showing the default model instead.")
+    assert (str(tmp_path) in said) is not class_mode
+    if class_mode:
+        assert said.startswith(f"runs/{run.name}/{METRICS}: "), said

@@ -28,6 +28,15 @@ def runs_dir() -> Path:
     return Path(os.environ.get("VAE_RUNS_DIR") or ROOT / "runs")
 
 
+def without_server_paths(text: str) -> str:
+    """A message as a class may read it: in class mode the server's folders named as the app calls them (runs/,
+    the repository's own), not by where they lie on the server (an unreadable upload's message gave its path)."""
+    if not class_mode():
+        return text  # (on one's own machine the full path is what finds the file)
+    return text.replace(str(runs_dir().resolve()), "runs").replace(str(runs_dir()), "runs").replace(
+        str(ROOT) + os.sep, "")
+
+
 def class_mode() -> bool:
     """VAE_CLASS_MODE=1: many people share this server, so a session lists only its own runs (and the shipped
     models), never everyone's saved runs."""

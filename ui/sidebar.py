@@ -57,7 +57,7 @@ def model_picker() -> Checkpoint:
         try:
             checkpoint = resources.model(st.session_state[state.MODEL])
         except VAEError as e:
-            st.error(f"{e}. Showing the default model instead.")
+            st.error(f"{resources.without_server_paths(str(e))}. Showing the default model instead.")
             st.session_state[state.MODEL] = str(resources.DEFAULT_MODEL)
             checkpoint = resources.model(st.session_state[state.MODEL])
         c, m = checkpoint.config, checkpoint.metrics
