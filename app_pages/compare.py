@@ -14,8 +14,13 @@ PICTURE = 200  # px: the input and both reconstructions, all as large
 first = sidebar.current()
 st.title("Two models side by side")
 st.caption("The model chosen in the sidebar is A; pick B here. Any two: shipped, trained here or uploaded.")
-options = [p for p in resources.shipped_models() + st.session_state[state.MY_MODELS] if p != st.session_state[state.MODEL]]
-other = st.selectbox("Model B", options, format_func=sidebar.label, key="compare_other")
+# the shipped sweeps' members too (β = 0.1 against β = 10 is the trade-off side by side; they were offered only once
+# opened on the Beta sweep page)
+swept = [p for paths in resources.shipped_sweeps().values() for p in paths]
+options = [p for p in dict.fromkeys(resources.shipped_models() + swept + st.session_state[state.MY_MODELS])
+           if p != st.session_state[state.MODEL]]
+other = st.selectbox("Model B", options, key="compare_other",
+                     format_func=lambda p: f"{sidebar.short_label(p)} · {resources.summary(p).details}")
 second = resources.model(other)
 models = {"A": first, "B": second}
 drawing = st.session_state.get(state.DRAWING)

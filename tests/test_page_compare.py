@@ -79,3 +79,16 @@ def test_the_input_is_shown_as_large_as_the_reconstructions():
               if 'alt="the input' in h.proto.body]
     assert [g["padding"] for g in grids] == [0, 0]
     assert [g["width"] // (g["nrow"] * (8 + g["padding"]) + g["padding"]) * 8 for g in grids] == inputs == [200, 200]
+
+
+def test_the_shipped_sweeps_members_can_be_b_without_being_opened_first():
+    """β = 0.1 against β = 10, the trade-off side by side: they were offered only once opened on the Beta sweep page."""
+    at = page("app_pages/compare.py", **{state.MODEL: str(ROOT / "models" / "sweeps" / "digits" / "beta-0.1")}).run()
+    box = at.selectbox(key="compare_other")
+    high = str(ROOT / "models" / "sweeps" / "digits" / "beta-10")
+    labels = [option.split(" · ")[0] for option in box.options]
+    assert "digits sweep, β=10" in labels and "mnist sweep, β=1" in labels
+    assert "digits sweep, β=0.1" not in labels and len(labels) == len(set(labels))  # not A itself; each once
+    box.set_value(high).run()
+    assert not at.exception, at.exception
+    assert [h.value for h in at.subheader] == ["A: digits sweep, β=0.1", "B: digits sweep, β=10"]
