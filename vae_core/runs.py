@@ -119,10 +119,12 @@ class Job:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _send(self, command) -> None:
-        """(With _unsent_lock held.) Send command to the task, numbered: its actor hands commands on in this order."""
-        _control().send.remote(self.id, command, self._numbered)
+    def _send(self, command):
+        """(With _unsent_lock held.) Send command to the task, numbered: its actor hands commands on in this order.
+        Returns the call's reference (ray.get on it returns once the actor has it)."""
+        sent = _control().send.remote(self.id, command, self._numbered)
         self._numbered += 1
+        return sent
 
     def _task(self) -> tuple:
         """(the task function of vae_core.workers, its arguments before the common ones, the dataset it needs)."""
@@ -188,15 +190,17 @@ class Job:
         function, args, data = self._task()
         cpus = self.cpus = self.cpus or self._cpus(data)
         task = _remote(function).options(num_cpus=cpus, num_gpus=cluster.job_gpus() if self.trains else 0)
+        # Commands given while Ray was still connecting (a page's speed and pause, set as it starts the run) are in
+        # the actor before the task is submitted, so the task takes them all before its first step. (Sent after,
+        # a warm worker began first: it took the speed, and a step before the pause.)
+        with self._unsent_lock:
+            early, self._unsent = [self._send(command) for command in self._unsent], None
+        ray.get(early)
         with _submit_lock:  # the order of _submitted is the order Ray was given the tasks in
             self._generator = task.remote(*args, _data_ref(data), cpus, self.id, _control())
             _submitted.append(self)
             self.state, self.message = RunState.QUEUED, ""
         self._tell()
-        with self._unsent_lock:  # commands given while Ray was still connecting go now, in their order
-            for command in self._unsent:
-                self._send(command)
-            self._unsent = None
         try:
             for ref in self._generator:
                 event = ray.get(ref)
