@@ -61,15 +61,16 @@ def test_ends_that_point_the_same_way_are_said_to_give_paths_that_coincide():
 
 
 def test_the_current_point_is_shown_by_the_coordinates_it_sets():
-    """On mnist-16d the caption showed the first 6 of 16 coordinates, all 0, where the pad had set z7 and z8."""
+    """On mnist-16d the caption showed the first 6 of 16 coordinates, all 0, where the pad had set z7 and z8 (here an
+    8-D digits model, whose test images are always here)."""
     from ui import state
 
-    point = [0.0] * 16
-    point[7], point[8] = 2.01, -1.51
-    at = page("app_pages/interpolation.py", **{state.MODEL: str(ROOT / "models" / "mnist-16d")})
+    point = [0.0] * 8
+    point[6], point[7] = 2.01, -1.51
+    at = page("app_pages/interpolation.py", **{state.MODEL: str(ROOT / "models" / "digits-8d-mean-recon")})
     at.session_state[state.LATENT] = point
     at.run()
     at.radio(key=state.INTERP_FROM).set_value("the current point").run()
     assert not at.exception, at.exception
-    assert ("the sliders' and the pad's point: z7 = 2.01, z8 = -1.51, the other 14 at 0"
+    assert ("the sliders' and the pad's point: z6 = 2.01, z7 = -1.51, the other 6 at 0"
             in [c.value for c in at.caption]), [c.value for c in at.caption]

@@ -373,10 +373,10 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
 def _size_of(folder: Path) -> int:
     """Bytes of the files under folder (0 if there is none)."""
     total = 0
-    for path in folder.rglob("*"):
-        with contextlib.suppress(OSError):  # (one removed meanwhile by another session's refused upload)
-            if path.is_file():
-                total += path.stat().st_size
+    for root, _, files in os.walk(folder):  # (which skips a folder removed meanwhile, as another session's upload
+        for name in files:                  # being checked is; rglob raised FileNotFoundError on it)
+            with contextlib.suppress(OSError):
+                total += os.stat(os.path.join(root, name)).st_size
     return total
 
 
