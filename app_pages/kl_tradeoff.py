@@ -5,8 +5,8 @@ import streamlit as st
 from ui import charts, links, panels, pickers, progress, resources, sidebar, state
 from ui.decoder import decoded_grid
 from vae_core.evaluation import ACTIVE_THRESHOLD, dimensions_by_kl
+from vae_core.records import beta_text
 from vae_core.runs import RunState
-from vae_core.training import beta_text
 from vae_core.tradeoff import effective_beta, normal_density, objective_parts, reparameterization_draws
 
 BETAS = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0]

@@ -13,7 +13,7 @@ from vae_core.checkpoint import new_run_dir
 from vae_core.data import Dataset
 from vae_core.evaluation import shown_total
 from vae_core.runs import start_runs
-from vae_core.training import beta_text
+from vae_core.records import beta_text
 from waiting import wait_until
 
 SMALL = Config(dataset="digits", hidden=(32,), latent_dim=2, batch_size=100)

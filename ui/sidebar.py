@@ -9,7 +9,7 @@ import streamlit as st
 from vae_core import Checkpoint, VAEError
 from vae_core.checkpoint import import_checkpoint, shown_name, zip_checkpoint
 from vae_core.evaluation import shown_total
-from vae_core.training import beta_text
+from vae_core.records import beta_text
 
 from . import my_runs, resources, state
 

@@ -31,7 +31,7 @@ from .config import Config
 from .errors import CheckpointError, ConfigError, DataError
 from .evaluation import evaluate
 from .model import VAE
-from .records import read_metrics
+from .records import beta_text, read_metrics
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -285,8 +285,6 @@ class Summary:
     def details(self) -> str:
         """Dataset, latent size ("8-D": "z=8" read as a value of z), β and how the reconstruction was summed (a model
         trained on its mean over pixels looked like any β=1 one), and the test −ELBO."""
-        from .training import beta_text
-
         c, nelbo = self.config, self.metrics.get("nelbo")
         score = f" · test −ELBO {nelbo:.1f} nats" if nelbo is not None else ""
         return f"{c.dataset} · {c.latent_dim}-D · {beta_text(c, [])}{score}"

@@ -4,15 +4,19 @@ refused with the field named, so that no page, listing or command ever meets a v
 
 Every field a reader uses is checked (type, finiteness, range, the latent size of per-dimension lists); other
 fields are kept as they are. The file's size is bounded before it is parsed, and nesting too deep for the
-parser is refused like any other damage.
+parser is refused like any other damage. And what the history tells in words: the β a model trained with.
 """
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import CheckpointError
+
+if TYPE_CHECKING:
+    from .config import Config
 
 MAX_BYTES = 16 * 2**20  # a 500-epoch history is about 0.3 MB
 HISTORY_NUMBERS = ("train_loss", "train_recon", "train_kl", "test_nelbo", "test_recon", "test_kl", "seconds")
@@ -148,3 +152,20 @@ def _short(value, limit: int = 40) -> str:
     """A value as a message shows it: its repr, cut to limit characters (a hostile file's values can be huge)."""
     text = repr(value) if not isinstance(value, BaseException) else str(value)
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def beta_text(config: Config, epochs: list[dict]) -> str:
+    """β as a model was trained, in a few words: "β=1", or where it was changed while it trained (epoch records'
+    "changes"), every value it took, "β=1→5 (changed at step 1,234)": the config alone ends with the last. A model
+    trained on the reconstruction's mean over pixels says so (it read as any β=1 model, and is β × pixels in
+    effect)."""
+    mean = (f" (reconstruction averaged over {config.input_dim} pixels)" if config.recon_reduction == "mean" else "")
+    changes = [c for record in epochs for c in record.get("changes", ()) if "beta" in c]
+    if not changes:
+        return f"β={config.beta:g}{mean}"
+    first = changes[0].get("beta_before")  # (older records do not have it)
+    values = [f"{v:g}" for v in ([first] if first is not None else []) + [c["beta"] for c in changes]]
+    if len(values) > 4:
+        values = [values[0], "…", values[-1]]
+    steps = ", ".join(f"{c['step']:,}" for c in changes[:3]) + (", …" if len(changes) > 3 else "")
+    return f"β={'→'.join(values)} (changed at step{'s' if len(changes) > 1 else ''} {steps}){mean}"

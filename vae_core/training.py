@@ -171,23 +171,6 @@ def as_changed(config: Config, history: History) -> Config:
     return config.replace(**last) if last else config
 
 
-def beta_text(config: Config, epochs: list[dict]) -> str:
-    """β as a model was trained, in a few words: "β=1", or where it was changed while it trained (epoch records'
-    "changes"), every value it took, "β=1→5 (changed at step 1,234)": the config alone ends with the last. A model
-    trained on the reconstruction's mean over pixels says so (it read as any β=1 model, and is β × pixels in
-    effect)."""
-    mean = (f" (reconstruction averaged over {config.input_dim} pixels)" if config.recon_reduction == "mean" else "")
-    changes = [c for record in epochs for c in record.get("changes", ()) if "beta" in c]
-    if not changes:
-        return f"β={config.beta:g}{mean}"
-    first = changes[0].get("beta_before")  # (older records do not have it)
-    values = [f"{v:g}" for v in ([first] if first is not None else []) + [c["beta"] for c in changes]]
-    if len(values) > 4:
-        values = [values[0], "…", values[-1]]
-    steps = ", ".join(f"{c['step']:,}" for c in changes[:3]) + (", …" if len(changes) > 3 else "")
-    return f"β={'→'.join(values)} (changed at step{'s' if len(changes) > 1 else ''} {steps}){mean}"
-
-
 def epoch_record(epoch: int, config: Config, train_means: list[float], test: dict, seconds: float,
                  train_seconds: float) -> dict:
     """One row of the history (metrics.json): train means over the epoch, test metrics after it, timing."""
