@@ -73,3 +73,16 @@ def test_an_empty_drawing_or_a_file_that_is_no_image_is_refused():
         with pytest.raises(DataError, match="^not a PNG image$"):  # (it named the buffer's memory address)
             read_drawing(data)
     assert isinstance(preprocess(canvas() + (np.arange(280) == 140)[None, :], "kmnist"), torch.Tensor)
+
+
+def test_a_pad_filled_with_ink_is_told_so_not_called_empty():
+    """The pad draws white ink on black: one painted over entirely was refused as "empty: draw a digit first"."""
+    for grey in (255, 200):
+        buffer = io.BytesIO()
+        Image.fromarray(np.full((280, 280), grey, np.uint8), "L").save(buffer, format="PNG")
+        with pytest.raises(DataError, match="one colour all over, with no background left"):
+            read_drawing(buffer.getvalue())
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((280, 280), np.uint8), "L").save(buffer, format="PNG")  # the pad as it opens
+    with pytest.raises(DataError, match="draw a digit first"):
+        preprocess(read_drawing(buffer.getvalue()), "mnist")

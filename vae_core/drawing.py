@@ -46,6 +46,9 @@ def read_drawing(data: bytes) -> np.ndarray:
         grey = rgba[..., :3].mean(-1) * rgba[..., 3] + (1 - rgba[..., 3])
     else:
         grey = np.asarray(image.convert("L"), dtype=np.float32) / 255
+    if grey.max() - grey.min() <= INK and grey.min() > INK:  # the pad's (white ink on black) filled with ink: it
+        raise DataError("the drawing is one colour all over, with no background left: clear the pad and draw a "
+                        "digit")  # read as empty, "draw a digit first", which a student who had drawn did not get
     return 1 - grey if np.median(grey) > 0.5 else grey  # ink is the minority of the pixels
 
 
