@@ -18,6 +18,22 @@ def cli(*args, env=None):
                           text=True, timeout=300, env={**os.environ, **(env or {})})
 
 
+def main(*args, capsys) -> subprocess.CompletedProcess:
+    """The CLI called in this process, as `python -m vae_core` calls it (each process of that loads torch: 2 s):
+    what it returned or exited with, and what it printed."""
+    from vae_core.cli import main as cli_main
+
+    threads = torch.get_num_threads()  # (a command sets torch's threads; this process keeps its own)
+    try:
+        code = cli_main([str(arg) for arg in args])
+    except SystemExit as e:  # argparse's refusals
+        code = e.code
+    finally:
+        torch.set_num_threads(threads)
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "digits-run"
@@ -37,9 +53,9 @@ def test_train_writes_a_checkpoint_and_reports(trained):
     assert len(history) == 3
 
 
-def test_eval_json_has_the_metrics(trained):
+def test_eval_json_has_the_metrics(trained, capsys):
     out, _ = trained
-    result = cli("eval", out, "--json", "--iwae", "5")
+    result = main("eval", out, "--json", "--iwae", "5", capsys=capsys)
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)
     assert {"nelbo", "recon", "kl", "active_units", "iwae_nll", "iwae_nll_se", "iwae_k"} <= set(metrics)
@@ -49,17 +65,17 @@ def test_eval_json_has_the_metrics(trained):
     assert metrics["nelbo"] == pytest.approx(saved["nelbo"])  # evaluation is seeded: the same number
 
 
-def test_eval_and_info_print_for_people(trained):
+def test_eval_and_info_print_for_people(trained, capsys):
     out, _ = trained
-    text = cli("eval", out).stdout
+    text = main("eval", out, capsys=capsys).stdout
     assert "negative ELBO" in text and "active units" in text
-    info = cli("info", out)
+    info = main("info", out, capsys=capsys)
     assert info.returncode == 0 and "latent_dim" in info.stdout and "test_nelbo" in info.stdout
 
 
-def test_existing_checkpoint_is_not_overwritten(trained):
+def test_existing_checkpoint_is_not_overwritten(trained, capsys):
     out, _ = trained
-    result = cli("train", "--dataset", "digits", "--epochs", "1", "--out", out)
+    result = main("train", "--dataset", "digits", "--epochs", "1", "--out", out, capsys=capsys)
     assert result.returncode == 1 and "already holds a checkpoint" in result.stderr
 
 
@@ -73,12 +89,18 @@ def test_existing_checkpoint_is_not_overwritten(trained):
     (["train", "--device", "tpu", "--out", "x"], 1, "device must be one of auto, cpu, cuda"),
     (["eval", "x", "--iwae", "-5"], 2, "expected whole numbers of samples"),
 ])
-def test_bad_input_gives_one_line_and_a_nonzero_exit(args, code, message):
-    result = cli(*args)
+def test_bad_input_gives_one_line_and_a_nonzero_exit(args, code, message, capsys):
+    result = main(*args, capsys=capsys)
     assert result.returncode == code
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_python_m_vae_core_exits_with_the_command_s_code():
+    """The entry point a user runs: its exit status is what main returned or argparse exited with."""
+    assert cli("train", "--lr", "-1", "--out", "x").returncode == 1
+    assert cli("frobnicate").returncode == 2
 
 
 @pytest.mark.parametrize("args, answer", [
@@ -99,8 +121,8 @@ def test_a_mistake_in_the_flags_is_refused_before_torch_is_loaded(args, answer):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
 @pytest.mark.parametrize("command", [["train"], ["sweep", "--betas", "1,2"]])
-def test_asking_for_a_missing_gpu_is_one_line(command, tmp_path):
-    result = cli(*command, "--device", "cuda", "--out", str(tmp_path / "out"))
+def test_asking_for_a_missing_gpu_is_one_line(command, tmp_path, capsys):
+    result = main(*command, "--device", "cuda", "--out", str(tmp_path / "out"), capsys=capsys)
     assert result.returncode == 1 and "finds no CUDA GPU" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "out").exists()  # refused before any folder was made
@@ -110,18 +132,20 @@ IDX_NAMES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-i
              "t10k-labels-idx1-ubyte.gz"]
 
 
-def test_an_empty_data_folder_names_the_folder_searched_and_the_four_files(tmp_path):
+def test_an_empty_data_folder_names_the_folder_searched_and_the_four_files(tmp_path, capsys, monkeypatch):
     (tmp_path / "empty").mkdir()
-    result = cli("train", "--dataset", "mnist", "--data-dir", tmp_path / "empty", "--out", tmp_path / "o",
-                 env={"VAE_CACHE_DIR": str(tmp_path / "cache")})
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "cache"))
+    result = main("train", "--dataset", "mnist", "--data-dir", tmp_path / "empty", "--out", tmp_path / "o",
+                  capsys=capsys)
     assert result.returncode == 1
     assert "could not download mnist" in result.stderr and f"searched {tmp_path / 'empty' / 'mnist'}" in result.stderr
     assert f"into {tmp_path / 'empty'}/" in result.stderr and all(name in result.stderr for name in IDX_NAMES)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-def test_a_missing_data_folder_is_named_with_the_four_files(tmp_path):
-    result = cli("train", "--dataset", "mnist", "--data-dir", tmp_path / "nowhere", "--out", tmp_path / "o")
+def test_a_missing_data_folder_is_named_with_the_four_files(tmp_path, capsys):
+    result = main("train", "--dataset", "mnist", "--data-dir", tmp_path / "nowhere", "--out", tmp_path / "o",
+                  capsys=capsys)
     assert result.returncode == 1
     assert f"data folder {tmp_path / 'nowhere'} does not exist" in result.stderr
     assert all(name in result.stderr for name in IDX_NAMES)
@@ -130,8 +154,8 @@ def test_a_missing_data_folder_is_named_with_the_four_files(tmp_path):
 
 @pytest.mark.parametrize("flags, limit", [(["--latent-dim", "1000000000"], "latent_dim must be at most 512"),
                                           (["--hidden", "100000,100000"], "above the limit of 50,000,000")])
-def test_a_huge_model_is_refused_in_one_line_with_the_limit(flags, limit, tmp_path):
-    result = cli("train", *flags, "--out", tmp_path / "o")
+def test_a_huge_model_is_refused_in_one_line_with_the_limit(flags, limit, tmp_path, capsys):
+    result = main("train", *flags, "--out", tmp_path / "o", capsys=capsys)
     assert result.returncode == 1 and limit in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
@@ -143,9 +167,10 @@ def unwritable(tmp_path) -> list[tuple[Path, str]]:
 
 
 @pytest.mark.parametrize("case", [0, 1])
-def test_an_unwritable_out_is_refused_before_the_data_loads_or_training(tmp_path, case):
+def test_an_unwritable_out_is_refused_before_the_data_loads_or_training(tmp_path, case, capsys):
     out, why = unwritable(tmp_path)[case]  # (the data folder named does not exist: that error would come later)
-    result = cli("train", "--dataset", "mnist", "--data-dir", tmp_path / "nowhere", "--epochs", "500", "--out", out)
+    result = main("train", "--dataset", "mnist", "--data-dir", tmp_path / "nowhere", "--epochs", "500", "--out", out,
+                  capsys=capsys)
     assert result.returncode == 1 and f"cannot write a checkpoint to {out}" in result.stderr and why in result.stderr
     assert "epoch" not in result.stderr  # no training happened: it failed before the first epoch
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -170,9 +195,9 @@ def test_a_read_only_out_folder_is_refused_before_training():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_corrupt_checkpoint_is_one_line(tmp_path):
+def test_corrupt_checkpoint_is_one_line(tmp_path, capsys):
     (tmp_path / "model.safetensors").write_bytes(b"garbage")
-    result = cli("eval", tmp_path)
+    result = main("eval", tmp_path, capsys=capsys)
     assert result.returncode == 1 and "not a readable safetensors" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
@@ -231,13 +256,13 @@ def test_more_threads_than_cores_and_emulated_bf16_are_warned_of(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["eval", "models/digits-2d", "--iwae", "10000000"], "at most 100,000 importance samples"),
-    (["train", "--dataset", "digits", "--epochs", "1", "--out", "models"], "models holds other checkpoints"),
+    (["eval", ROOT / "models" / "digits-2d", "--iwae", "10000000"], "at most 100,000 importance samples"),
+    (["train", "--dataset", "digits", "--epochs", "1", "--out", ROOT / "models"], "models holds other checkpoints"),
     (["train", "--dataset", "digits", "--epochs", "1", "--out", "/tmp/" + "a" * 300], "File name too long"),
     (["info", "/tmp/" + "a" * 300], "File name too long"),
 ])
-def test_what_would_run_for_hours_or_write_into_the_shipped_models_is_refused_in_one_line(args, message):
-    result = cli(*args)
+def test_what_would_run_for_hours_or_write_into_the_shipped_models_is_refused_in_one_line(args, message, capsys):
+    result = main(*args, capsys=capsys)
     assert result.returncode in (1, 2) and message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert sorted(p.name for p in (ROOT / "models").iterdir() if p.is_file()) == ["recipes.json", "train_shipped.py"]
