@@ -51,6 +51,10 @@ buttons.button("Reset to zero", key="pad_reset", on_click=lambda: state.set_late
 background = None if data is None else (mu[:, list(dims)], data.test_y.numpy())
 latent_pad(model, state.latent_point(config.latent_dim), key="pad", dims=dims, order=order, background=background,
            classes=data.classes if data is not None else (), on_release=state.set_latent_point)
+if background is not None and config.latent_dim > 2:
+    st.caption(f"The dots are the test images' means seen along z{dims[0]} and z{dims[1]} alone: each keeps its own "
+               f"values in the other {config.latent_dim - 2} dimensions, where the pad keeps the current point's, so "
+               "the digit decoded over a dot need not be that dot's label.")
 z = state.latent_point(config.latent_dim)
 st.caption("Saved for the other pages: z = (" + ", ".join(f"{v:.2f}" for v in z[:16]) + (", …" if len(z) > 16 else "")
            + ")")

@@ -14,6 +14,7 @@ import torch
 
 import browser
 from browser import CHROMIUM, ROOT, SCREENSHOTS, running_app, wait_idle
+from conftest import mnist_present
 from headless import app_test
 from ui import state
 from vae_core import VAE, Config, load_checkpoint, save_checkpoint
@@ -36,6 +37,8 @@ def test_the_page_renders_without_exceptions(model):
     assert at.title[0].value == "Latent pad"
     assert len(at.session_state[state.LATENT]) == load_checkpoint(ROOT / "models" / model).config.latent_dim
     assert len(at.selectbox) == (3 if model == "mnist-16d" else 1)  # the picker, and two axes for wide models
+    dots = [c.value for c in at.caption if "need not be that dot's label" in c.value]  # (the other 14 are not
+    assert len(dots) == (model == "mnist-16d" and mnist_present()), dots                 # the pad's: a dot can mislead)
 
 
 def test_the_same_dimension_twice_is_refused():
