@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ray_cluster import session_pids, stop_session, two_node_cluster
+from ray_cluster import process_titles, session_pids, stop_session, two_node_cluster
 from vae_core import cluster, load_checkpoint
 from waiting import holds_within
 
@@ -73,6 +73,61 @@ def test_a_process_connected_to_ray_stops_on_sigterm_without_a_stack_dump(ray_ad
     finally:
         stop_session(process)
     assert "SIGTERM received" not in err, err[-2000:]
+
+
+STALLED_START = """
+import signal, sys, time
+from vae_core import cluster
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # as Streamlit stops a server: the process ends, atexit runs
+cluster._prepare_environment(None)  # (what connect does before Ray is first imported)
+from ray._private.node import Node
+started = Node.__init__
+def stalled(self, *args, **kwargs):  # ray.init, its node's processes started but the node not yet known to Ray
+    started(self, *args, **kwargs)
+    print("node up", flush=True)
+    time.sleep(120)
+Node.__init__ = stalled
+cluster.connect()
+"""
+
+
+def test_a_process_stopped_while_its_local_ray_starts_leaves_none_of_ray_behind():
+    """A server stopped (SIGTERM) while the local Ray it was starting for a run was not up yet left Ray's dashboard
+    and runtime-env agents running for good: ray.shutdown knows only a node that is up."""
+    env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
+    process = subprocess.Popen([sys.executable, "-c", STALLED_START], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert process.stdout.readline() == "node up\n", process.stderr.read()[-2000:]
+        agents = lambda: [t for _, t in process_titles(session_pids(process.pid)) if t.endswith("Agent")]
+        holds_within(lambda: len(agents()) == 2, 60)
+        assert sorted(agents()) == ["ray::DashboardAgent", "ray::RuntimeEnvAgent"]  # what was left before
+        process.terminate()
+        process.wait(30)
+        assert holds_within(lambda: not session_pids(process.pid), 15), process_titles(session_pids(process.pid))
+    finally:
+        stop_session(process)
+
+
+def test_a_sweep_on_its_local_ray_stopped_with_sigterm_stops_its_runs_and_ray(tmp_path):
+    """As Ctrl-C does: killed outright, the CLI left its local Ray's agents running."""
+    env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
+    process = subprocess.Popen([sys.executable, "-m", "vae_core", "sweep", *FLAGS[:-4], "--epochs", "500", "--arch",
+                                "conv", "--channels", "4,8", "--betas", "0.5,2", "--out", str(tmp_path / "s")],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        lines = [process.stderr.readline() for _ in range(1)]
+        while not lines[-1].startswith("running on") and lines[-1] and len(lines) < 100:
+            lines.append(process.stderr.readline())
+        assert lines[-1].startswith("running on a local Ray instance"), "".join(lines)[-2000:]
+        holds_within(lambda: len(session_pids(process.pid)) > 4, 60)  # its workers start
+        process.terminate()
+        out, err = process.communicate(timeout=60)
+        assert process.returncode in (1, 130) and "stopped" in err, err[-2000:]  # (130: before its runs began)
+        assert holds_within(lambda: not session_pids(process.pid), 15), process_titles(session_pids(process.pid))
+    finally:
+        stop_session(process)
 
 
 GPU_PROBE = """

@@ -5,6 +5,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -100,15 +101,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; argv None: this process's own arguments, as the program (python -m vae_core, vae-lab), which
+    a SIGTERM then stops as Ctrl-C does (runs on Ray are stopped, Ray's processes with them; killed outright, the
+    program left a local Ray's agents running)."""
     args = build_parser().parse_args(argv)
+    if argv is None:
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         return {"train": _train, "sweep": _sweep, "eval": _eval, "info": _info}[args.command](args)
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return 130
     except VAEError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except OSError as e:  # a path the system refuses (too long, no permission...) that no check above named
         print(f"error: {e.filename or ''}{': ' if e.filename else ''}{e.strerror or e}", file=sys.stderr)
         return 1
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _train(args) -> int:

@@ -6,9 +6,12 @@ Ray is imported here and nowhere at import time of vae_core, so a process that n
 from __future__ import annotations
 
 import atexit
+import contextlib
+import importlib.util
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import threading
 
@@ -116,12 +119,46 @@ def _start_local() -> None:
         if not failure:
             threading.Event().wait()  # the instance lives while this thread does: as long as the process
 
+    atexit.register(_stop_local, started)  # registered before Ray starts: see _stop_local
     threading.Thread(target=own, name="ray-owner", daemon=True).start()
     started.wait()
     if failure:
         raise failure[0]
-    import ray
-    atexit.register(ray.shutdown)  # stop its processes cleanly when this process ends
+
+
+def _stop_local(started: threading.Event) -> None:
+    """When this process ends: stop the local Ray instance it started, then any of that instance's processes still
+    below this one. A server stopped while Ray was starting (or a start that failed half-way) left Ray's dashboard
+    and runtime-env agents running for good: ray.shutdown knows only a node that is up, and is not called on a
+    start still under way (it would wait on it)."""
+    if started.is_set():
+        import ray
+
+        ray.shutdown()
+    for pid in _ray_processes_below(os.getpid()):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _ray_processes_below(root: int) -> list[int]:
+    """The processes descended from root that are Ray's (its program's path is in Ray's package, or its title is
+    a worker's or an agent's, "ray::..."), read from /proc; none where there is no /proc."""
+    parents, commands = {}, {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    parents[int(entry)] = int(f.read().rsplit(b")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    commands[int(entry)] = f.read().decode(errors="replace")
+    below, frontier = [], [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        below += children
+        frontier = children
+    package = os.path.dirname(importlib.util.find_spec("ray").origin) if importlib.util.find_spec("ray") else None
+    return [pid for pid in below if commands.get(pid, "").startswith("ray::")
+            or (package and package + os.sep in commands.get(pid, ""))]
 
 
 def total_cpus() -> int:
