@@ -183,3 +183,39 @@ def forge_values(page, key: str, name: str, who: str) -> None:
     assert len(texts) == len(FORGED) - 1, texts
     for text in texts:
         assert f"Ignored what the {who} sent" in text and len(text) < 200 and str(ROOT) not in text, text
+
+
+# Texts drawn on the page's canvases, recorded (page.add_init_script) so that CANVAS_TEXTS_OVERLAPPING can find two
+# on one row that overlap: at 800 px the curves' "step, log scale (the run has 3,600)" was written over their
+# legend's "recon" and "KL". A canvas's picture starts at a clearRect from its corner; Streamlit's tables (canvases
+# of their own) are left out.
+CANVAS_TEXTS_RECORDED = """(() => {
+  if (window.vaeLabCanvasTexts) return;  // (registered by several tests of one page: wrapped once)
+  const drawn = new Map();  // canvas -> the texts of its latest picture
+  window.vaeLabCanvasTexts = drawn;
+  const proto = CanvasRenderingContext2D.prototype, fill = proto.fillText, clear = proto.clearRect;
+  proto.clearRect = function (x, y, ...rest) {
+    if (x <= 0 && y <= 0) drawn.set(this.canvas, []);
+    return clear.call(this, x, y, ...rest);
+  };
+  proto.fillText = function (text, x, y, ...rest) {
+    if (!drawn.has(this.canvas)) drawn.set(this.canvas, []);
+    drawn.get(this.canvas).push({text: String(text), x, y, align: this.textAlign, width: this.measureText(text).width});
+    return fill.call(this, text, x, y, ...rest);
+  };
+})();"""
+CANVAS_TEXTS_OVERLAPPING = """() => {
+  const out = [];
+  for (const [canvas, texts] of window.vaeLabCanvasTexts) {
+    if (!canvas.isConnected || canvas.closest("[data-testid=stDataFrame]")) continue;
+    const boxes = texts.map(t => {
+      const lo = t.align === "right" || t.align === "end" ? t.x - t.width : t.align === "center" ? t.x - t.width / 2 : t.x;
+      return [lo, lo + t.width, t.y, t.text];
+    });
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [a0, a1, ay, at] = boxes[i], [b0, b1, by, bt] = boxes[j];
+      if (Math.abs(ay - by) < 10 && Math.min(a1, b1) - Math.max(a0, b0) > 1) out.push(`${at} over ${bt}`);
+    }
+  }
+  return out;
+}"""

@@ -252,18 +252,24 @@ NOTHING_PAST_THE_EDGE = """() => {
 }"""
 
 
-@pytest.mark.parametrize("path", ["Latent_sliders", "Compare"])
-def test_at_800_px_nothing_is_cut_or_past_the_column_s_edge(app, path):
+@pytest.mark.parametrize("path, model", [("Latent_sliders", "mnist-16d"), ("Compare", "mnist-16d"),
+                                         ("Train", "digits-2d")])
+def test_at_800_px_nothing_is_cut_or_past_the_column_s_edge(app, path, model):
     """A lecturer at 800 px, the sidebar open (a 460 px column), on mnist-16d: the sliders' traversals ran 26 px past
     the edge (the page scrolled sideways, its last column and caption cut), their buttons read "Samp…" and "Reset …",
-    and Compare's plane lost the end of its axis title ("nats (log")."""
+    and Compare's plane lost the end of its axis title ("nats (log"). A student at 800 px read "stercon scale
+    (Kthe run has 3,600)" over the Train page's replayed curves: no text drawn on a canvas overlaps another."""
     url, page = app
     size = page.viewport_size
     try:
         page.set_viewport_size({"width": 800, "height": size["height"]})
-        browser.open_page(page, url, path, "mnist-16d")
+        page.add_init_script(browser.CANVAS_TEXTS_RECORDED)
+        browser.open_page(page, url, path, model)
         page.wait_for_timeout(2000)  # the components laid out in their column
         assert page.evaluate(NOTHING_PAST_THE_EDGE) == []
+        drawn = page.evaluate("() => [...window.vaeLabCanvasTexts.values()].flat().length")
+        assert drawn > 20 or path != "Train", drawn  # (the replay's curves alone write thirty)
+        assert page.evaluate(browser.CANVAS_TEXTS_OVERLAPPING) == []
     finally:
         page.set_viewport_size(size)
 

@@ -202,8 +202,15 @@ function drawDensities(canvas, width, height, densities, names, extent) {
 // log}: with log the step axis is logarithmic (a recording's snapshots are log-spaced: its first steps matter most).
 export function drawCurves(canvas, curves, current) {
   const width = Math.max(400, Math.min(960, canvas.parentElement.parentElement.clientWidth || 900)), height = 220;
-  const ctx = context(canvas, width, height), left = 42, bottom = height - 18, plotTop = 20;  // legend above
+  const ctx = context(canvas, width, height), left = 42, bottom = height - 18;
   const { train, test, changes, total, log } = curves;
+  const colours = ["#444", "#1f77b4", "#ff7f0e"], names = ["−ELBO (train: lines, test: dots)", "recon", "KL"];
+  const axisName = `step${log ? ", log scale" : ""} (the run has ${total.toLocaleString()})`;
+  // the legend above, each name after the one before; a log axis's name beside it on the right, or on a row of
+  // its own where the two would meet (at 800 px, "step, log scale" was written over "recon" and "KL")
+  const starts = names.reduce((at, name) => [...at, at[at.length - 1] + ctx.measureText(name).width + 14], [left + 6]);
+  const ownRow = log && starts[names.length] + ctx.measureText(axisName).width > width - 4;
+  const plotTop = ownRow ? 34 : 20;
   const values = train.flatMap(p => p.slice(1)).concat(test.flatMap(p => p.slice(1)));
   // a linear axis leaves the first steps' spike out; a log axis shows those steps, so all of it
   const top = !values.length ? 1 : log ? Math.max(...values) * 1.05 : quantile(values, 0.98) * 1.1;
@@ -214,7 +221,6 @@ export function drawCurves(canvas, curves, current) {
   const along = log ? s => Math.log1p(Math.min(s, span)) / Math.log1p(span) : s => Math.min(s, span) / span;
   const x = s => left + along(s) * (width - left - 4);
   const y = v => bottom - ((Math.min(v, top) - bottomValue) / (top - bottomValue || 1)) * (bottom - plotTop);
-  const colours = ["#444", "#1f77b4", "#ff7f0e"], names = ["−ELBO", "recon", "KL"];
   ctx.fillStyle = MUTED;
   ctx.textAlign = "right";
   ctx.fillText("nats", left - 4, 12);
@@ -225,9 +231,8 @@ export function drawCurves(canvas, curves, current) {
     ctx.fillText(v.toLocaleString(), left - 4, y(v) + 4);
   }
   ctx.textAlign = "center";
-  const axisName = `step${log ? ", log scale" : ""} (the run has ${total.toLocaleString()})`;
   if (log) ctx.textAlign = "right";  // the bottom row has the ticks
-  ctx.fillText(axisName, log ? width - 4 : (left + width) / 2, log ? 12 : height - 3);
+  ctx.fillText(axisName, log ? width - 4 : (left + width) / 2, !log ? height - 3 : ownRow ? 26 : 12);
   ctx.textAlign = "center";
   if (log) {  // a tick at each power of ten, labelled where the label clears the ends' ("100" beside "120" read 100120)
     const spanEdge = width - 4 - ctx.measureText(Math.round(span).toLocaleString()).width - 6;
@@ -264,19 +269,19 @@ export function drawCurves(canvas, curves, current) {
   ctx.textAlign = "left";
   names.forEach((name, i) => {
     ctx.fillStyle = colours[i];
-    ctx.fillText(`${name}${i ? "" : " (train: lines, test: dots)"}`, left + 6 + i * 70 + (i ? 130 : 0), 12);
+    ctx.fillText(name, starts[i], 12);
   });
   ctx.setLineDash([4, 3]);
   for (const [step, text] of changes) {
     ctx.strokeStyle = MUTED;
-    ctx.beginPath(); ctx.moveTo(x(step), 16); ctx.lineTo(x(step), bottom); ctx.stroke();
+    ctx.beginPath(); ctx.moveTo(x(step), plotTop - 4); ctx.lineTo(x(step), bottom); ctx.stroke();
     ctx.fillStyle = INK;
-    ctx.fillText(text, x(step) + 3, 28);
+    ctx.fillText(text, x(step) + 3, plotTop + 8);
   }
   ctx.setLineDash([]);
   if (current !== null) {
     ctx.strokeStyle = MARK;
-    ctx.beginPath(); ctx.moveTo(x(current) + 0.5, 16); ctx.lineTo(x(current) + 0.5, bottom); ctx.stroke();
+    ctx.beginPath(); ctx.moveTo(x(current) + 0.5, plotTop - 4); ctx.lineTo(x(current) + 0.5, bottom); ctx.stroke();
     const last = train.filter(p => p[0] <= current).pop();  // the latest point at or before the marked step
     if (last) {
       ctx.fillStyle = MARK;
