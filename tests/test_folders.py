@@ -240,5 +240,5 @@ def test_a_member_of_runs_trained_together_is_named_with_its_group_and_its_start
     save_checkpoint(VAE(SMALL), group / "beta-3")
     save_checkpoint(VAE(SMALL), tmp_path / "alone")
     stamp = group.name.split("-")[1]
-    assert summarize(group / "beta-3").name == f"sweep-digits {stamp[:2]}:{stamp[2:4]} · beta-3"
+    assert summarize(group / "beta-3").name == f"sweep-digits {stamp[:2]}:{stamp[2:4]}:{stamp[4:]} · beta-3"
     assert summarize(tmp_path / "alone").name == "alone"

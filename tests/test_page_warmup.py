@@ -1,4 +1,6 @@
 """The warm-up and free bits page, run headless: its three runs with the page's defaults."""
+import re
+
 import pytest
 
 from headless import app_test as page
@@ -40,6 +42,10 @@ def test_warm_up_page_s_defaults_show_the_difference_it_teaches(ray_address):
             bars.setdefault(trace["name"], {}).update(zip(trace["x"], plotly_array(trace["y"]).tolist()))
     assert list(bars) == list(table["run"])
     kept = [load_checkpoint(run.checkpoint).metrics["kl_per_dim"] for run in job]
+    from vae_core.checkpoint import summarize  # listed as saved runs: their β and the second they started said
+
+    names = [summarize(run.checkpoint).name for run in job]
+    assert all(re.fullmatch(r"warmup-vs-free-bits-beta2 \d\d:\d\d:\d\d · (plain|warmup|freebits)", n) for n in names), names
     for shown, saved in zip(bars.values(), kept):
         assert [shown[f"z{i}"] for i in range(8)] == pytest.approx(saved)
     said = next(c.value for c in at.caption if "Under free bits" in c.value)

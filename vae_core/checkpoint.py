@@ -268,13 +268,13 @@ class Summary:
     def name(self) -> str:
         """The folder's name; an upload's says so, with the start of its digest (a downloaded run uploaded again is
         told apart from the run, and two uploads of one name from each other); a member of runs trained together
-        (a sweep's beta-3) is named with its group and the time it started ("sweep-digits 22:53 · beta-3": alone,
-        it read as the shipped sweep's)."""
+        (a sweep's beta-3) is named with its group and the time it started, to the second ("sweep-digits 22:53:07 ·
+        beta-3": alone, it read as the shipped sweep's; to the minute, two groups started in one minute read alike)."""
         name = self.path.name.removesuffix(".safetensors")
         if self.path.parent.parent.name == UPLOADS:
             return f"{name} (upload {self.path.parent.name[:6]})"
         group = RUN_FOLDER.fullmatch(self.path.parent.name)
-        return f"{group[5]} {group[2]}:{group[3]} · {name}" if group else name
+        return f"{group[5]} {group[2]}:{group[3]}:{group[4]} · {name}" if group else name
 
     @property
     def label(self) -> str:
