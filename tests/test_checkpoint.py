@@ -124,3 +124,16 @@ def test_conv_model_round_trip(tmp_path):
     loaded = load_checkpoint(save_checkpoint(model, tmp_path))
     z = torch.randn(4, 3, generator=torch.Generator().manual_seed(1))
     assert torch.equal(decode_images(loaded.model, z), decode_images(model, z))
+
+
+def test_a_history_tells_each_setting_changed_while_it_trained():
+    """A student changed the learning rate at step 37 and β at 54: the sidebar said only "β=1→0.2"."""
+    from vae_core.records import beta_text, lr_text
+
+    epochs = [{"changes": [{"step": 37, "lr": 0.01, "lr_before": 0.001}]},
+              {"changes": [{"step": 54, "beta": 0.2, "beta_before": 1.0}, {"step": 80, "beta": 3.0, "lr": 0.002,
+                                                                            "beta_before": 0.2, "lr_before": 0.01}]}]
+    config = Config(dataset="digits", beta=3.0, lr=0.002)
+    assert beta_text(config, epochs) == "β=1→0.2→3 (changed at steps 54, 80)"
+    assert lr_text(epochs) == "learning rate 0.001→0.01→0.002 (changed at steps 37, 80)"
+    assert lr_text([]) == "" and beta_text(config, []) == "β=3"

@@ -13,7 +13,7 @@ from vae_core.checkpoint import new_run_dir
 from vae_core.data import Dataset
 from vae_core.evaluation import shown_total
 from vae_core.runs import start_runs
-from vae_core.records import beta_text
+from vae_core.records import beta_text, lr_text
 from waiting import wait_until
 
 SMALL = Config(dataset="digits", hidden=(32,), latent_dim=2, batch_size=100)
@@ -252,6 +252,7 @@ def test_a_run_on_a_worker_pauses_without_cpu_steps_once_changes_beta_and_stream
     changes = [c for r in saved.history for c in r.get("changes", [])]
     assert changes == [{"step": held + 2, "beta": 2.5, "beta_before": 1.0}] and saved.config.beta == 2.5  # it ends so
     assert beta_text(saved.config, saved.history) == f"β=1→2.5 (changed at step {held + 2:,})"  # as the sidebar says
+    assert lr_text(saved.history) == ""
     recording = load_recording(run.checkpoint, 2, digits.image_shape)  # stopped early: kept up to the stop
     assert 2 <= len(recording.snapshots) <= 8 and recording.snapshots[-1].step <= run.steps_done
     with pytest.raises(Exception, match="beta must be a number >= 0"):

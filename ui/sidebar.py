@@ -9,7 +9,7 @@ import streamlit as st
 from vae_core import Checkpoint, VAEError
 from vae_core.checkpoint import import_checkpoint, shown_name, zip_checkpoint
 from vae_core.evaluation import shown_total
-from vae_core.records import beta_text
+from vae_core.records import beta_text, lr_text
 
 from . import my_runs, resources, state
 
@@ -65,8 +65,9 @@ def model_picker() -> Checkpoint:
                  f"{m['kl']:.2f} nats."
                  if {"nelbo", "recon", "kl"} <= set(m) else "")
         trained = f"{len(checkpoint.history)} epochs on" if checkpoint.history else "trained on"
+        lr = lr_text(checkpoint.history)
         st.caption(f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, latent {c.latent_dim}, "
-                   f"{beta_text(c, checkpoint.history)}, {trained} {c.dataset}.{score}")
+                   f"{beta_text(c, checkpoint.history)}{', ' + lr if lr else ''}, {trained} {c.dataset}.{score}")
         folder = Path(st.session_state[state.MODEL])
         if folder.is_dir():  # (the zip is made when clicked, on another thread: it gets the path, not the session)
             st.download_button("Download this model (.zip)", lambda: zip_checkpoint(folder), f"{folder.name}.zip",

@@ -160,12 +160,25 @@ def beta_text(config: Config, epochs: list[dict]) -> str:
     trained on the reconstruction's mean over pixels says so (it read as any β=1 model, and is β × pixels in
     effect)."""
     mean = (f" (reconstruction averaged over {config.input_dim} pixels)" if config.recon_reduction == "mean" else "")
-    changes = [c for record in epochs for c in record.get("changes", ()) if "beta" in c]
+    return f"β={_changed('beta', epochs) or f'{config.beta:g}'}{mean}"
+
+
+def lr_text(epochs: list[dict]) -> str:
+    """The learning rate where it was changed while the model trained, "learning rate 0.001→0.01 (changed at step
+    37)"; "" where it was not (a run's summary said only its β's change)."""
+    changed = _changed("lr", epochs)
+    return f"learning rate {changed}" if changed else ""
+
+
+def _changed(key: str, epochs: list[dict]) -> str:
+    """Every value a setting took while a model trained and the steps it changed at, "1→5 (changed at step 1,234)";
+    "" if it never changed."""
+    changes = [c for record in epochs for c in record.get("changes", ()) if key in c]
     if not changes:
-        return f"β={config.beta:g}{mean}"
-    first = changes[0].get("beta_before")  # (older records do not have it)
-    values = [f"{v:g}" for v in ([first] if first is not None else []) + [c["beta"] for c in changes]]
+        return ""
+    first = changes[0].get(f"{key}_before")  # (older records do not have it)
+    values = [f"{v:g}" for v in ([first] if first is not None else []) + [c[key] for c in changes]]
     if len(values) > 4:
         values = [values[0], "…", values[-1]]
     steps = ", ".join(f"{c['step']:,}" for c in changes[:3]) + (", …" if len(changes) > 3 else "")
-    return f"β={'→'.join(values)} (changed at step{'s' if len(changes) > 1 else ''} {steps}){mean}"
+    return f"{'→'.join(values)} (changed at step{'s' if len(changes) > 1 else ''} {steps})"
