@@ -7,7 +7,7 @@ from ui.decoder import decoded_grid
 from vae_core.evaluation import ACTIVE_THRESHOLD, dimensions_by_kl
 from vae_core.records import beta_text
 from vae_core.runs import RunState
-from vae_core.tradeoff import effective_beta, normal_density, objective_parts, reparameterization_draws
+from vae_core.tradeoff import normal_density, objective_parts, reparameterization_draws
 
 BETAS = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0]
 MOST_BARS = 64  # KL bars at most: the most informative dimensions
@@ -27,7 +27,7 @@ st.session_state.setdefault(state.TRADEOFF_BETA, config.beta if config.beta in B
 beta = st.select_slider("β", BETAS, key=state.TRADEOFF_BETA)  # (its value from the state: a link's sets it there)
 links.write("beta", beta)
 parts = objective_parts(model, data.test_x[index])
-in_effect = (f", which is β = {effective_beta(config):g} on the summed objective written here (see \"Summed or "
+in_effect = (f", which is β = {config.effective_beta:g} on the summed objective written here (see \"Summed or "
              "averaged\" below)" if config.recon_reduction == "mean" else "")
 st.caption(f"The model was trained with {beta_text(config, checkpoint.history)}{in_effect}; the slider reweights this "
            "image's terms to show what a β-VAE would pay for it. The reconstruction term is averaged over 64 draws "

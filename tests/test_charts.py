@@ -227,3 +227,17 @@ def test_a_map_keeps_equal_scales_by_narrowing_its_plotted_area_not_by_widening_
     fig = latent_map(xy, np.arange(50) % 10, np.arange(50), [str(k) for k in range(10)], ("z0", "z1"))
     assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
     assert fig.layout.xaxis.constrain == "domain" and fig.layout.yaxis.constrain == "domain"
+
+
+def test_a_model_trained_on_the_mean_over_pixels_is_labelled_with_the_beta_it_trains_as():
+    """Compare's plane labelled digits-8d-mean-recon "β=1" beside its collapsed point: averaged over 64 pixels, it
+    trains as β = 64 on the summed objective (the KL trade-off page says so)."""
+    from ui.charts import rate_distortion_plane
+    from vae_core.checkpoint import summarize
+
+    from headless import ROOT
+    summed, averaged = (summarize(ROOT / "models" / name) for name in ("digits-2d", "digits-8d-mean-recon"))
+    assert averaged.config.beta == 1 and averaged.config.recon_reduction == "mean"
+    fig = rate_distortion_plane({"A": [summed], "B": [averaged]})
+    labels = [t.text[0] for t in fig.data if t.showlegend is not False]
+    assert labels == [f"β={summed.config.beta:g}", "β=64 in effect"]

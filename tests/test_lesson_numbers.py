@@ -20,7 +20,7 @@ from ui.state import RANGE
 from vae_core import load_checkpoint, load_dataset, train_new
 from vae_core.drawing import preprocess, read_drawing
 from vae_core.evaluation import decode_images, encode_dataset, lerp, nearest, reconstruct
-from vae_core.tradeoff import effective_beta, objective_parts, remedy_configs
+from vae_core.tradeoff import objective_parts, remedy_configs
 
 pytestmark = pytest.mark.usefixtures("private_runs")
 
@@ -343,8 +343,8 @@ def test_step_9_averaging_is_a_beta_of_the_pixel_count_and_collapses_every_unit(
     at, _ = linked_page(step.page.script, step.link)
     summed = model_of(step)
     averaged, mnist_config = shipped("digits-8d-mean-recon"), shipped("mnist-16d").config
-    assert effective_beta(summed.config.replace(recon_reduction="mean")) == 64
-    assert effective_beta(mnist_config.replace(recon_reduction="mean")) == 784
+    assert summed.config.replace(recon_reduction="mean").effective_beta == 64
+    assert mnist_config.replace(recon_reduction="mean").effective_beta == 784
     # the page names both sizes the question asks about
     assert any("P = 64" in m.value and "on mnist's 784 pixels, a β of 784" in m.value for m in at.markdown)
     assert averaged.config.replace(recon_reduction="sum") == summed.config  # only the reduction differs

@@ -148,12 +148,15 @@ def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
     series maps a name to checkpoint summaries (vae_core.checkpoint.Summary); customdata carries their paths."""
     fig = go.Figure()
     series = {name: [{"rate": s.metrics["kl"], "distortion": s.metrics["recon"], "beta": s.config.beta,
-                      "path": str(s.path)} for s in summaries] for name, summaries in series.items()}
+                      "in_effect": s.config.effective_beta, "path": str(s.path)} for s in summaries]
+              for name, summaries in series.items()}
     # each point's label: neighbours' apart, and a second series' on the other side (a sweep of your own at the
     # shipped settings lands on the shipped points)
     for k, ps in enumerate(series.values()):
         for i, p in enumerate(ps):
-            p["label"], p["side"] = f"β={p['beta']:g}", "top right" if (i + k) % 2 == 0 else "bottom left"
+            p["label"] = f"β={p['beta']:g}" if p["in_effect"] == p["beta"] else f"β={p['in_effect']:g} in effect"
+            p["side"] = "top right" if (i + k) % 2 == 0 else "bottom left"  # (a model trained on the reconstruction's
+            # mean over pixels was labelled β=1 beside its collapsed point, where it trains as β × pixels)
     points = [p for ps in series.values() for p in ps]
     if points:
         rates = [max(p["rate"], RATE_FLOOR) for p in points]

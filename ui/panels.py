@@ -8,7 +8,6 @@ import streamlit as st
 
 from vae_core.config import Config
 from vae_core.evaluation import prior_latents, shown_kl, shown_total
-from vae_core.tradeoff import effective_beta
 
 from . import charts, resources
 from .decoder import decoded_grid
@@ -84,14 +83,14 @@ def _other_size(config, beta: float) -> str:
     if other is None:
         return ""
     theirs = Config(dataset=other, beta=beta, recon_reduction="mean")
-    return f" (on {other}'s {theirs.input_dim} pixels, a β of {effective_beta(theirs):g})"
+    return f" (on {other}'s {theirs.input_dim} pixels, a β of {theirs.effective_beta:g})"
 
 
 def reduction_lesson(config, parts, beta: float) -> None:
     """The objective written both ways with the chosen image's numbers at the page's beta, then two shipped digits
     models trained each way, side by side."""
     pixels = config.input_dim
-    averaged = effective_beta(config.replace(beta=beta, recon_reduction="mean"))
+    averaged = config.replace(beta=beta, recon_reduction="mean").effective_beta
     st.markdown(f"Much VAE code averages the reconstruction over the pixels (`reduction=\"mean\"`, PyTorch's default) "
                 f"while it sums the KL over the latent dimensions. Dividing the reconstruction by the number of pixels "
                 f"P = {pixels} is the same as multiplying the KL by P: at β = {beta:g}, a β of {averaged:g} in "

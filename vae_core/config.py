@@ -113,6 +113,12 @@ class Config:
         return c * h * w
 
     @property
+    def effective_beta(self) -> float:
+        """The KL weight this config trains with, relative to the summed ELBO: beta, times the number of pixels when
+        the reconstruction is averaged over them (recon_reduction "mean")."""
+        return self.beta * (self.input_dim if self.recon_reduction == "mean" else 1)
+
+    @property
     def parameter_count(self) -> int:
         """The number of weights of VAE(self), counted from the shapes alone (nothing is allocated)."""
         hidden, z = list(self.hidden), self.latent_dim

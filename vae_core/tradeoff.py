@@ -88,12 +88,6 @@ def reparameterization_draws(model, x: torch.Tensor, n: int = 64, seed: int = 0)
     return ReparameterizationDraws(mu[0].numpy(), sigma[0].numpy(), eps.numpy(), z.numpy())
 
 
-def effective_beta(config) -> float:
-    """The KL weight a config trains with, relative to the summed ELBO: beta, times the number of pixels when the
-    reconstruction is averaged over them (recon_reduction "mean")."""
-    return config.beta * (config.input_dim if config.recon_reduction == "mean" else 1)
-
-
 def sweep_configs(base, betas) -> dict:
     """The runs of a rate-distortion sweep: one config per beta, otherwise identical, named beta-<beta> (the
     folder each is saved in), by increasing beta."""
