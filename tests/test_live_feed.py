@@ -214,3 +214,13 @@ def test_a_run_told_to_pause_says_pausing_until_its_worker_says_it_waits_and_sto
     assert progress.line(run).startswith("epoch 1 of 300")
     run._stop_requested = True
     assert progress.line(run).startswith("stopping · ")
+
+
+def test_a_run_given_to_ray_with_nothing_training_here_says_it_is_starting_not_queued(run):
+    """A student's first run read "queued: next to start" for 7 s while Ray readied its first worker, which read
+    as someone ahead of it."""
+    from ui import progress
+
+    run.state, run.cpus = RunState.QUEUED, 1
+    assert progress.waiting(run).startswith("starting: Ray is readying a worker process for it")
+    assert progress.status(run) == progress.waiting(run)

@@ -140,7 +140,8 @@ def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(dig
         running[0].stop()  # a CPU frees up: the job queued before ours starts, and ours is next
         wait_until(lambda: waiting.state == "running", 120, lambda: (waiting.state, job.state))
         at.run()
-        assert "queued: next to start" in str(at.get("progress")[0].proto.text)
+        assert "queued: next to start, when a Ray worker with 1 CPU is free (2 training here now)" in str(
+            at.get("progress")[0].proto.text)
         running[1].stop()
         job.join(timeout=120)
         assert job.state == "done", job.message

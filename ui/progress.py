@@ -7,7 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from vae_core.controls import pause_text
-from vae_core.runs import RunState
+from vae_core.runs import RunState, submitted
 
 
 def follow(job, render: Callable[[], None], every: float = 1.0,
@@ -47,8 +47,11 @@ def waiting(job) -> str | None:
     if job.state == RunState.QUEUED:
         if job.ahead:
             return f"queued: {job.ahead} job{'s' if job.ahead != 1 else ''} ahead"
-        cpus = f"{job.cpus} free CPU{'s' if job.cpus != 1 else ''}"  # or a worker process, the first time
-        return f"queued: next to start, as soon as a Ray worker with {cpus} is ready"
+        busy = sum(other.state == RunState.RUNNING for other in submitted() if other is not job)
+        if not busy:  # ("queued: next to start" read as someone ahead while Ray readied the first worker: 7 s)
+            return "starting: Ray is readying a worker process for it (seconds; longer for a server's first run)"
+        cpus = f"{job.cpus} CPU{'s' if job.cpus != 1 else ''}"
+        return f"queued: next to start, when a Ray worker with {cpus} is free ({busy} training here now)"
     return None
 
 
