@@ -11,8 +11,9 @@ st.title("Beta sweeps: rate against distortion")
 st.markdown("Each point is one model, trained with the same data, architecture and seed at a different β. "
             "Small β buys sharp reconstructions with many nats of KL (rate); large β squeezes the rate toward zero "
             "and pays in distortion. Points on one dotted line have the same negative ELBO, the objective at β = 1 "
-            "(distortion + rate). The rate axis is logarithmic: a ten-thousandth of a nat and tens of nats both "
-            "show, and the lines of constant −ELBO bend. Click a point.")
+            "(distortion + rate). The rate axis is logarithmic, so that rates decades apart all show (the digits "
+            "sweep's run from 0.0003 to 14 nats), and the lines of constant −ELBO bend. Click a "
+            "point.")
 sweeps = resources.shipped_sweeps()
 names = list(sweeps)
 dataset = st.radio("Sweep", names, horizontal=True, key="sweep_dataset",
