@@ -201,16 +201,23 @@ def test_step_3_a_default_run_opens_its_map_from_step_70_and_beta_5_from_step_80
                 done = (event.epoch - 1) * config.steps_per_epoch(len(digits.train_x)) + event.step
                 if done == change_at:
                     controls.change(beta=5.0)
-                if done in (40, 60, 80, 120):
+                if done in (40, 60, 80, 90, 120):
                     with torch.no_grad():
                         seen[done] = float(model.encode(digits.test_x)[0].std(0).mean())
         train(model, digits, config, callback=on_event, stop=controls)
         return seen
 
-    plain, raised = spreads(None), spreads(80)
+    plain, raised, late = spreads(None), spreads(80), spreads(90)
     assert "from about step 70" in step.look
     assert plain[40] < 0.15 and plain[60] < 0.3 and plain[80] > 0.4  # closed until step 60, open by step 80
     assert plain[120] > 1.5 * plain[80] and raised[120] < 0.5 * raised[80]
+    # a pause clicked at step 80 stops a few steps later, and a student's single steps take it to about 90 (a walk-
+    # through: 89): the thirty steps left still close the map, at the speed the step names, in ten seconds
+    assert late[120] < 0.5 * late[90]
+    from ui.live import SPEEDS
+
+    assert "last thirty steps take ten seconds" in step.look and "3 steps/s" in step.look and \
+        SPEEDS["3 steps/s"] * 10 == 30
 
 
 @pytest.mark.slow
