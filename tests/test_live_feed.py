@@ -188,7 +188,7 @@ def test_a_run_told_to_pause_says_pausing_until_its_worker_says_it_waits_and_sto
     """A page said "paused" at the click while the worker, a command's trip away, took 20 more steps at 30 a
     second; the line now says "paused" from the worker's Held on, with the step it waits at."""
     from ui import progress
-    from vae_core.events import Held, Steps
+    from vae_core.events import EpochEvent, Held, Steps
 
     run._apply(Steps((), 5, 12, 1))
     run._command = lambda command: None  # (its task is not started: the commands go nowhere)
@@ -209,6 +209,8 @@ def test_a_run_told_to_pause_says_pausing_until_its_worker_says_it_waits_and_sto
     assert progress.status(run) == "paused, taking the rest of the epoch · epoch 1 of 300"
     run._apply(Held(12))
     assert progress.line(run).startswith("paused · ")
+    run._apply(EpochEvent(1, 300, {"epoch": 1}))  # held between epochs: the snapshot beside it says "1.00 epochs done"
+    assert progress.line(run).startswith("paused · epoch 1 of 300 done · step 12 of 3,600")
     run.resume()
     run._apply(Held(10))  # a hold that comes after the resume was sent does not say paused
     assert progress.line(run).startswith("epoch 1 of 300")

@@ -61,7 +61,10 @@ def running(run) -> str:
     config, epoch = run.config, min(run.epoch + 1, run.config.epochs)
     if not run.steps_per_epoch:
         return f"epoch {epoch} of {config.epochs}"
-    where = (f"evaluating epoch {epoch}" if run.step == run.steps_per_epoch else f"epoch {epoch} of {config.epochs}")
+    where = (f"evaluating epoch {epoch}" if run.step == run.steps_per_epoch
+             # between epochs (held there by "Rest of the epoch"): "epoch 4 · step 36" read against "3.00 epochs done"
+             else f"epoch {run.epoch} of {config.epochs} done" if run.epoch and not run.step
+             else f"epoch {epoch} of {config.epochs}")
     return f"{where} · step {run.steps_done:,} of {config.epochs * run.steps_per_epoch:,}"
 
 
