@@ -9,7 +9,7 @@
 import { element, mountOnce } from "./base.js";
 import { loadBytes } from "./decoder.js";
 import {
-  density, drawCurves, halvesFromBase64, learningPanels, panel, pictureAt, showMap, showStats,
+  density, drawCurves, halvesFromBase64, learningPanels, panel, pictureAt, showMap, showStats, UNIT_NEAR_ZERO_NATS,
 } from "./plots.js";
 import { DecodingView } from "./view.js";
 
@@ -34,8 +34,9 @@ class LiveView extends DecodingView {
     this.head = element("div", "live-head", root);
     this.head.title = "Snapshots come twice a second: while the run trains, its own step, in the line above, is a " +
                       "little ahead of the snapshot's.";
-    this.panels = learningPanels(root, "KL per dimension (nats; red: the map's two), on the largest value this " +
-                                       "run has reached: a unit collapsing is seen shrinking");
+    this.panels = learningPanels(root, "KL per dimension (nats; red: the map's two, grey: under " +
+                                       `${UNIT_NEAR_ZERO_NATS}), on the largest value this run has reached: a unit ` +
+                                       "collapsing is seen shrinking");
     this.mapCanvas = this.panels.map.canvas;  // for the tests
     const toggle = element("label", "toggle", this.panels.map.canvas.parentElement);
     this.ellipses = element("input", "", toggle);

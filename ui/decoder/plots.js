@@ -12,6 +12,9 @@ const DENSITY_POINTS = 81;
 // (the digits default falls to 0.06 by step 48 and is back at 1.3 by its end: a class watched a blob and a grey
 // manifold with no word of why).
 export const COLLAPSED_NATS = 0.15;
+// A unit with less KL than this carries next to nothing: its bar is grey, as the other pages draw collapsed units
+// (an 8-D run drew its collapsed units in the same blue as its active ones).
+export const UNIT_NEAR_ZERO_NATS = 0.01;
 export const COLLAPSED_NOTE = ". All near 0 now: every posterior sits on the prior, so the codes tell nothing " +
   "about their images and the map is one blob (at step 0 because the weights are random; later, because the " +
   "decoder draws much the same average digit for any z). This is common early in a run and usually passes as the " +
@@ -127,7 +130,8 @@ function mapCaption(count, names, extent, latentDim) {
 }
 
 // Each dimension's KL (nats) as a bar, all on one scale whose top is `top` (the largest value seen so far: a unit
-// that collapses is seen shrinking); the dimensions in `marked` in the map's colour.
+// that collapses is seen shrinking); the dimensions in `marked` in the map's colour, the others blue, or grey under
+// UNIT_NEAR_ZERO_NATS.
 function drawBars(canvas, width, height, kl, top, marked) {
   const ctx = context(canvas, width, height), left = 34, bottom = height - 16, room = bottom - 8;
   const step = (width - left) / kl.length, label = kl.length <= 16 ? 1 : Math.ceil(kl.length / 16);
@@ -138,7 +142,7 @@ function drawBars(canvas, width, height, kl, top, marked) {
   ctx.textAlign = "center";
   kl.forEach((value, d) => {
     const h = top > 0 ? Math.max(0, Math.min(1, value / top)) * room : 0;
-    ctx.fillStyle = marked.includes(d) ? MARK : "#4c78a8";
+    ctx.fillStyle = marked.includes(d) ? MARK : value < UNIT_NEAR_ZERO_NATS ? "#bbb" : "#4c78a8";
     ctx.fillRect(left + d * step + step * 0.15, bottom - h, step * 0.7, h);
     if (d % label === 0) {
       ctx.fillStyle = MUTED;

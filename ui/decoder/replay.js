@@ -5,7 +5,9 @@
 
 import { element, mountOnce } from "./base.js";
 import { loadBytes, loadFloats } from "./decoder.js";
-import { density, drawCurves, learningPanels, panel, pictureAt, showMap, showStats } from "./plots.js";
+import {
+  density, drawCurves, learningPanels, panel, pictureAt, showMap, showStats, UNIT_NEAR_ZERO_NATS,
+} from "./plots.js";
 
 const replays = new WeakMap();  // parentElement -> Replay
 const PLAY_MS = 450;            // each snapshot's time while playing, most of it spent moving to the next
@@ -28,8 +30,8 @@ class Replay {
     this.scrubber.setAttribute("aria-label", "snapshot");
     this.scrubber.addEventListener("input", () => { this.stop(); this.show(Number(this.scrubber.value)); });
     this.head = element("span", "live-head", bar);
-    this.panels = learningPanels(this.root, "KL per dimension (nats; red: the map's two), one scale for the " +
-                                            "whole recording");
+    this.panels = learningPanels(this.root, "KL per dimension (nats; red: the map's two, grey: under " +
+                                            `${UNIT_NEAR_ZERO_NATS}), one scale for the whole recording`);
     this.mapCanvas = this.panels.map.canvas;  // for the tests
     this.curves = panel(this.root, "curves", "each epoch's train means (lines) and test values (dots), from the " +
                                              "end of the first epoch on; the red line is the snapshot's step, on " +
