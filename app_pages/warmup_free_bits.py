@@ -83,6 +83,13 @@ def unit_kls(runs) -> None:
             said += (f" Under free bits {'every unit carries' if near else 'the units carry'} {min(kls):.2f} to "
                      f"{max(kls):.2f} nats{f', near λ = {floor:g}' if near else f' (λ = {floor:g})'}: free bits do "
                      "not hold a unit above λ, they stop pushing it below.")
+    top = max(kl for m in metrics.values() for kl in m["kl_per_dim"])  # (the chart's axis: one for the three runs)
+    faint = {name: charts.faint_active_named(m["kl_per_dim"], m["activity"], ACTIVE_THRESHOLD, top)
+             for name, m in metrics.items()}
+    if any(faint.values()):  # (the table counted 6 active units for the plain run beside 3 bars a student could see)
+        said += (" Counted as active though their bars are too short to see: " +
+                 "; ".join(f"{named} in {name}" for name, named in faint.items() if named) +
+                 ". Active means its posterior means vary across images, however little KL that costs.")
     st.caption(said)
 
 

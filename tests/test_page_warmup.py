@@ -51,5 +51,14 @@ def test_warm_up_page_s_defaults_show_the_difference_it_teaches(ray_address):
     said = next(c.value for c in at.caption if "Under free bits" in c.value)
     free_kls = kept[2]
     assert f"{min(free_kls):.2f} to {max(free_kls):.2f} nats" in said, said
+    # every unit counted active is a bar a reader sees, or is named with its KL (6 active beside 3 visible bars)
+    top = max(kl for kls in kept for kl in kls)
+    faint = dict(reversed(part.rsplit(" in ", 1)) for part in said.split("too short to see: ")[-1].split(". ")[0]
+                 .split("; ")) if "too short to see" in said else {}
+    for name, run, kls in zip(table["run"], job, kept):
+        activity = load_checkpoint(run.checkpoint).metrics["activity"]
+        for i, (kl, a) in enumerate(zip(kls, activity)):
+            if a > 0.01 and kl < 0.02 * top:
+                assert f"z{i} ({kl:.2g} nats)" in faint.get(name, ""), (name, i, said)
     near = all(abs(kl - 0.5) <= 0.125 for kl in free_kls)
     assert ("near λ = 0.5" in said) == near and "above λ" not in said.split(":")[0], said

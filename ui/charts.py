@@ -321,14 +321,21 @@ def _faint_active(kl_per_dim: list[float], activity: list[float], threshold: flo
     return [i for i, (kl, a) in enumerate(zip(kl_per_dim, activity)) if a > threshold and kl < 0.02 * top]
 
 
+def faint_active_named(kl_per_dim: list[float], activity: list[float], threshold: float,
+                       top: float | None = None) -> str:
+    """The active units too faint for their bars to show, named with their KL ("z1 (0.011 nats), z3 (0.0094
+    nats)"), or "" if there is none."""
+    faint = _faint_active(kl_per_dim, activity, threshold, top)
+    return ", ".join(f"z{i} ({kl_per_dim[i]:.2g} nats)" for i in faint[:4]) + (", …" if len(faint) > 4 else "")
+
+
 def faint_active_units(kl_per_dim: list[float], activity: list[float], threshold: float,
                        top: float | None = None) -> str:
     """A sentence on the active units whose KL is too small for their bars to show, or "": they are counted as
     active, and a reader counting bars would miss them."""
-    faint = _faint_active(kl_per_dim, activity, threshold, top)
-    if not faint:
+    named = faint_active_named(kl_per_dim, activity, threshold, top)
+    if not named:
         return ""
-    named = ", ".join(f"z{i} ({kl_per_dim[i]:.2g} nats)" for i in faint[:4]) + (", …" if len(faint) > 4 else "")
     total = float(sum(kl_per_dim))
     # (the shipped digits sweep at β = 3 counts 3 active units over 0.061 nats in all: read as "three units still
     # carry the digit" beside reconstructions that are one grey average)
