@@ -266,3 +266,11 @@ def test_what_would_run_for_hours_or_write_into_the_shipped_models_is_refused_in
     assert result.returncode in (1, 2) and message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert sorted(p.name for p in (ROOT / "models").iterdir() if p.is_file()) == ["recipes.json", "train_shipped.py"]
+
+
+def test_a_model_whose_code_carries_under_a_bit_is_told_so_beside_its_active_units(capsys):
+    """"KL 0.06, 2/2 active units" read as a model that uses its code: a unit is active where its means vary,
+    however little KL that costs. digits-8d-mean-recon carries 0.00 nats; digits-2d 3.3."""
+    collapsed = main("eval", ROOT / "models" / "digits-8d-mean-recon", capsys=capsys).stdout
+    assert "note: all the units together carry" in collapsed and "under one bit (0.69 nats)" in collapsed
+    assert "note:" not in main("eval", ROOT / "models" / "digits-2d", capsys=capsys).stdout

@@ -6,6 +6,8 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
+from vae_core.evaluation import rate_note
+
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
 MARKED_EPOCHS = 40  # training curves: test values drawn as a marker per epoch up to this many, as a dotted line beyond
@@ -336,12 +338,8 @@ def faint_active_units(kl_per_dim: list[float], activity: list[float], threshold
     named = faint_active_named(kl_per_dim, activity, threshold, top)
     if not named:
         return ""
-    total = float(sum(kl_per_dim))
-    # (the shipped digits sweep at β = 3 counts 3 active units over 0.061 nats in all: read as "three units still
-    # carry the digit" beside reconstructions that are one grey average)
-    little = (f" All the units together carry {total:.2g} nats per image, under one bit (0.69 nats): the rate "
-              "bounds what z can tell about an image, and this is too little to tell one digit from another."
-              if total < math.log(2) else "")
+    note = rate_note(float(sum(kl_per_dim)))
+    little = f" {note[0].upper()}{note[1:]}." if note else ""
     return (f"Active with a bar too short to see: {named}. Active means its posterior means vary across images, "
             "however little KL that costs." + little)
 

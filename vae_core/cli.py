@@ -133,7 +133,7 @@ def _train(args) -> int:
     from .checkpoint import save_checkpoint
     from .data import load_dataset
     from .errors import TrainingDiverged
-    from .evaluation import shown_total
+    from .evaluation import rate_note, shown_total
     from .model import VAE
     from .events import EpochEvent
     from .recording import Recorder, save_recording
@@ -179,6 +179,8 @@ def _train(args) -> int:
     print(f"saved {out}: test negative ELBO {shown_total(metrics['recon'], metrics['kl']):.2f} nats "
           f"(recon {metrics['recon']:.2f}, KL {metrics['kl']:.2f}), {metrics['active_units']}/{config.latent_dim} "
           "active units")
+    if note := rate_note(metrics["kl"]):  # ("KL 0.06, 2/2 active units" read as a model that uses its code)
+        print(f"note: {note}")
     return 0
 
 
@@ -328,7 +330,7 @@ def _show(group, bars) -> None:
 def _eval(args) -> int:
     from .checkpoint import load_checkpoint, record_iwae
     from .data import load_dataset
-    from .evaluation import evaluate
+    from .evaluation import evaluate, rate_note
     from .training import pick_device
 
     checkpoint = load_checkpoint(args.checkpoint, pick_device(args.device))
@@ -348,6 +350,8 @@ def _eval(args) -> int:
     print(f"  reconstruction  {metrics['recon']:.3f}")
     print(f"  KL              {metrics['kl']:.3f}")
     print(f"  active units    {metrics['active_units']} of {config.latent_dim}")
+    if note := rate_note(metrics["kl"]):
+        print(f"  note: {note}")
     for k, estimate in estimates.items():
         pixels = (f"binarised test set, seed {estimate['test_binarization_seed']}" if "test_binarization_seed" in estimate
                   else "grey levels: a bound, not a likelihood of binary data")
