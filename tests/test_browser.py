@@ -63,6 +63,12 @@ def test_clicking_a_point_on_the_map_shows_its_image(app):
     heading = page.locator("h3", has_text=re.compile(r"Test image \d+")).first.inner_text()
     assert "label" in heading
     assert page.locator("[data-testid='stMain'] [data-testid='stImage']").count() == 2  # original, recon
+    # each in a grey frame: the 8x8 digits fill their box, and white ink on the edge ran into the white page
+    corners = page.evaluate("""() => Array.from(document.querySelectorAll("[data-testid='stMain'] [data-testid='stImage'] img"))
+        .map(img => { const c = document.createElement("canvas"); c.width = img.naturalWidth; c.height = img.naturalHeight;
+                      const ctx = c.getContext("2d"); ctx.drawImage(img, 0, 0);
+                      return [0, c.width - 1].map(x => Array.from(ctx.getImageData(x, c.height - 1, 1, 1).data)); })""")
+    assert corners == [[[128, 128, 128, 255]] * 2] * 2, corners
     page.screenshot(path=str(SCREENSHOTS / "map-clicked.png"), full_page=True)
 
 

@@ -38,8 +38,13 @@ def thumbnail(image, size: int = 56, alt: str = "test image", note: str = "") ->
     st.html(img)
 
 
+FRAME = 128  # the grey of the 2 px frame show_image draws: white ink on an image's edge (an 8x8 digit fills its
+             # box) ran into the white page, and a drawn 7's bar looked cut off
+
+
 def show_image(image, size: int = 280, caption: str | None = None) -> None:
-    st.image(enlarge(image, size), caption=caption, output_format="PNG")  # JPEG would blur the pixel edges
+    framed = np.pad(enlarge(image, size), 2, constant_values=FRAME)
+    st.image(framed, caption=caption, output_format="PNG")  # JPEG would blur the pixel edges
 
 
 def show_reconstructions(model, x: torch.Tensor, size: int, per_row: int = 8) -> None:
