@@ -30,7 +30,7 @@ def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = Fals
                  r"&= \mathbf{%.2f}\ \text{nats}\end{aligned}"
                  % (parts.recon, beta, kl, total))
     else:
-        st.latex(r"\begin{aligned}\mathcal L(x) &= \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} + \beta\,"
+        st.latex(r"\begin{aligned}\mathcal L(x) &= \underbrace{\mathbb E_{q(z|x)}[-\log p(x|z)]}_{%.2f} \\ &\quad + \beta\,"
                  r"\underbrace{\tfrac12\textstyle\sum_{i=1}^{%d}(\mu_i^2+\sigma_i^2-\log\sigma_i^2-1)}_{%s} \\ "
                  r"&= %.2f + %g \times %s = \mathbf{%.2f}\ \text{nats}\end{aligned}"  # (the sum below: one line
                  % (parts.recon, latent_dim, kl, parts.recon, beta, kl, total))  # was 40 em wide; the KL under
