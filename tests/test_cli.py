@@ -1,7 +1,9 @@
 """The command line as a user runs it: exit codes, one-line errors, and the files it writes."""
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -9,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from vae_core import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -217,7 +221,6 @@ def test_the_shipped_models_and_sweeps_are_what_their_recipes_make():
     sys.path.insert(0, str(ROOT / "models"))
     import train_shipped
 
-    from vae_core import load_checkpoint
     from vae_core.checkpoint import sweep_members
     from vae_core.cli import build_parser
     from vae_core.flags import config_from_args
@@ -274,3 +277,49 @@ def test_a_model_whose_code_carries_under_a_bit_is_told_so_beside_its_active_uni
     collapsed = main("eval", ROOT / "models" / "digits-8d-mean-recon", capsys=capsys).stdout
     assert "note: all the units together carry" in collapsed and "under one bit (0.69 nats)" in collapsed
     assert "note:" not in main("eval", ROOT / "models" / "digits-2d", capsys=capsys).stdout
+
+
+def _signalled_after_epochs(command: list[str], sig: int, epochs_seen: str) -> tuple[int, str, str]:
+    """Run the CLI, send it sig once its progress bars show epochs_seen (a regex); (exit code, stdout, stderr)."""
+    import threading
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "vae_core", *command], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True)
+    err = bytearray()
+    chunks = lambda: iter(lambda: process.stderr.read1(4096), b"")  # noqa: E731
+    reader = threading.Thread(target=lambda: [err.extend(chunk) for chunk in chunks()], daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not re.search(epochs_seen, err.decode(errors="replace")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(sig)
+        out = process.stdout.read().decode()
+        process.wait(60)
+        reader.join(10)
+    finally:
+        process.kill()
+        process.wait()
+    return process.returncode, out, err.decode(errors="replace")
+
+
+def test_ctrl_c_ends_a_training_after_its_step_and_keeps_the_finished_epochs(tmp_path):
+    """As the app's Stop does: Ctrl-C threw away a run's finished epochs (an hour of MNIST, say), and a SIGTERM
+    killed the command outright."""
+    code, out, err = _signalled_after_epochs(["train", "--dataset", "digits", "--hidden", "32", "--epochs", "3000",
+                                              "--out", str(tmp_path / "run")], signal.SIGINT, r"\| [3-9]/3000")
+    assert code == 130, err[-2000:]
+    done = int(re.search(r"stopped after (\d+) of 3000 epochs", err)[1])
+    assert 3 <= done < 3000 and f"saved {tmp_path / 'run'}" in out
+    assert len(load_checkpoint(tmp_path / "run").history) == done
+
+
+def test_sigterm_ends_a_sweep_here_after_its_step_each_member_keeping_its_finished_epochs(tmp_path):
+    code, out, err = _signalled_after_epochs(["sweep", "--dataset", "digits", "--hidden", "32", "--epochs", "3000",
+                                              "--betas", "1,4", "--out", str(tmp_path / "s")], signal.SIGTERM,
+                                             r"\| [3-9]/3000")
+    assert code == 130, err[-2000:]
+    for beta in ("1", "4"):
+        done = int(re.search(rf"beta-{beta}: stopped after (\d+) of 3000 epochs; saved", out)[1])
+        assert 3 <= done < 3000 and len(load_checkpoint(tmp_path / "s" / f"beta-{beta}").history) == done

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if argv is None:
         signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         return {"train": _train, "sweep": _sweep, "eval": _eval, "info": _info}[args.command](args)
     except KeyboardInterrupt:
@@ -120,8 +122,35 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+_stop = threading.Event()  # asked for by a Ctrl-C or SIGTERM while a command trains here (see _stops)
+_stops_taken = False       # a command training here takes them: the first ends it after its step
+
+
 def _interrupt(signum, frame) -> None:
+    """Ctrl-C or SIGTERM: a command training here (train, sweep without Ray) ends after the step it is taking and
+    saves its finished epochs, as the app's Stop does (a second one stops it at once); anything else stops now."""
+    if _stops_taken and not _stop.is_set():
+        _stop.set()
+        print("\nstopping after this step, keeping the finished epochs (again to stop at once)", file=sys.stderr)
+        return
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _stops():
+    """While training here: the stop a Ctrl-C or SIGTERM asks for, an Event for train's stop."""
+    global _stops_taken
+    _stop.clear()
+    _stops_taken = True
+    try:
+        yield _stop
+    finally:
+        _stops_taken = False
+
+
+def _stopped_text(history, config) -> str:
+    done = len(history.epochs)
+    return f"stopped after {done} of {config.epochs} epoch{'s' if config.epochs != 1 else ''}"
 
 
 def _train(args) -> int:
@@ -163,7 +192,8 @@ def _train(args) -> int:
 
         try:
             recorder = Recorder(data, config, args.record) if args.record else None
-            history = train(model, data, config, callback=report, device=device, watch=recorder)
+            with _stops() as stop:
+                history = train(model, data, config, callback=report, stop=stop, device=device, watch=recorder)
         except TrainingDiverged as e:
             bar.close()
             if e.history and e.history.epochs:
@@ -172,16 +202,21 @@ def _train(args) -> int:
             raise
         finally:
             bar.close()
+        if history.stopped and not history.epochs:
+            print(f"{_stopped_text(history, config)}: nothing saved", file=sys.stderr)
+            return 130
         metrics = history.test
         save_checkpoint(model, out, history.epochs, metrics)
         if recorder is not None:
             save_recording(out, recorder.recording())
+    if history.stopped:
+        print(f"{_stopped_text(history, config)}", file=sys.stderr)
     print(f"saved {out}: test negative ELBO {shown_total(metrics['recon'], metrics['kl']):.2f} nats "
           f"(recon {metrics['recon']:.2f}, KL {metrics['kl']:.2f}), {metrics['active_units']}/{config.latent_dim} "
           "active units")
     if note := rate_note(metrics["kl"]):  # ("KL 0.06, 2/2 active units" read as a model that uses its code)
         print(f"note: {note}")
-    return 0
+    return 130 if history.stopped else 0
 
 
 def _threads(wanted: int) -> int:
@@ -267,7 +302,6 @@ def _sweep_here(configs: dict, data, out: Path, device) -> int:
     from .events import EpochEvent
 
     print(f"training the {len(configs)} runs as one program here ({device})", file=sys.stderr)
-    names = list(configs)
     bars = [tqdm(total=c.epochs, unit="epoch", position=i, desc=name, dynamic_ncols=True)
             for i, (name, c) in enumerate(configs.items())]
 
@@ -277,15 +311,20 @@ def _sweep_here(configs: dict, data, out: Path, device) -> int:
             bars[member.index].set_postfix_str(f"test −ELBO {member.event.record['test_nelbo']:.2f}")
 
     try:
-        results = train_batched(list(configs.values()), data, callback=report, device=device)
+        with _stops() as stop:
+            results = train_batched(list(configs.values()), data, callback=report, stop=stop, device=device)
     finally:
         for bar in bars:
             bar.close()
-    for name, (model, history) in zip(names, results):
+    for (name, config), (model, history) in zip(configs.items(), results):
+        if not history.epochs:
+            print(f"{name}: {_stopped_text(history, config)}: nothing saved", file=sys.stderr)
+            continue
         save_checkpoint(model, out / name, history.epochs, history.test)
-        print(f"{name}: finished {len(history.epochs)} epochs; saved {out / name} (test negative ELBO "
+        how = _stopped_text(history, config) if history.stopped else f"finished {len(history.epochs)} epochs"
+        print(f"{name}: {how}; saved {out / name} (test negative ELBO "
               f"{shown_total(history.test['recon'], history.test['kl']):.2f} nats)")
-    return 0
+    return 130 if any(history.stopped for _, history in results) else 0
 
 
 def _run_on_ray(configs, data, out: Path, record: int = 0) -> int:
