@@ -16,6 +16,7 @@ my_runs.welcome()  # a new session: this browser's runs from before
 links.restore(page.url_path)  # a link opened: its model, point and page settings first
 if page.url_path == navigation.TRAIN.url:  # a run that ended since the last rerun: its model in the picker drawn
     my_runs.adopt_ended(state.JOB)         # next (the page adopting it said "saved as" over the old one for 2 s)
+my_runs.list_ended_groups()
 sidebar.model_picker()
 fit_formulas()
 

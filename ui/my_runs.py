@@ -97,6 +97,17 @@ def adopt_ended(key: str) -> bool:
     return True
 
 
+def list_ended_groups() -> None:
+    """List the saved runs of this session's groups that have ended (the Warm-up page's three, the Beta sweep's) in
+    its picker, without choosing one: they were missing until a reload, and read as lost."""
+    for key in (state.COMPARE, state.SWEEP):
+        group = st.session_state.get(key)
+        if group is not None and not group.active:
+            for run in group:
+                if run.checkpoint is not None and not state.listed(run.checkpoint):
+                    st.session_state.setdefault(state.MY_MODELS, []).append(str(run.checkpoint))
+
+
 def remember(folder: str | Path) -> None:
     """List a checkpoint folder as this browser's (appended: one short line, whole, even with replicas writing)."""
     index = _index()
