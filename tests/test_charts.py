@@ -241,3 +241,15 @@ def test_a_model_trained_on_the_mean_over_pixels_is_labelled_with_the_beta_it_tr
     fig = rate_distortion_plane({"A": [summed], "B": [averaged]})
     labels = [t.text[0] for t in fig.data if t.showlegend is not False]
     assert labels == [f"β={summed.config.beta:g}", "β=64 in effect"]
+
+
+def test_each_run_is_named_in_the_unit_bars_legend_also_where_all_its_units_collapsed():
+    """At β = 4 the Warm-up page's plain and warm-up runs have every unit collapsed: their names were left out of
+    the legend (it named a run by its active units' trace), under a caption about "the three runs"."""
+    from ui.charts import unit_kl_groups
+
+    runs = {"plain": ([0.001, 0.002], [0.0, 0.0]), "free bits": ([0.5, 0.45], [0.3, 0.2]),
+            "mixed": ([0.001, 0.7], [0.0, 0.5])}
+    fig = unit_kl_groups(runs, 0.01, 0.5)
+    named = [t.name for t in fig.data if t.showlegend is not False and len(t.x)]  # (an empty trace: no entry)
+    assert named == ["plain", "free bits", "mixed", "collapsed (hatched)"]

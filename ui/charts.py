@@ -451,12 +451,14 @@ def unit_kl_groups(runs: dict[str, tuple[list[float], list[float]]], threshold: 
     for k, (name, (kls, activity)) in enumerate(runs.items()):
         # a run's active and collapsed units as two traces in one slot: a legend entry takes its trace's first bar's
         # look, and a run whose z0 had collapsed was named by a hatched square
-        for kind, hatch in (("active", ""), ("collapsed", "/")):
+        named = False  # the legend names a run once, by its first trace with bars (at β = 4 a run whose units had
+        for kind, hatch in (("active", ""), ("collapsed", "/")):  # all collapsed was left out of it)
             units = [i for i, a in enumerate(activity) if (a > threshold) == (kind == "active")]
             fig.add_bar(x=[f"z{i}" for i in units], y=[kls[i] for i in units], name=name, legendgroup=name,
-                        offsetgroup=name, showlegend=kind == "active", marker_color=PALETTE[k % len(PALETTE)],
+                        offsetgroup=name, showlegend=bool(units) and not named, marker_color=PALETTE[k % len(PALETTE)],
                         marker_pattern_shape=hatch,
                         hovertemplate=f"{name}<br>%{{x}}: %{{y:.3g}} nats, {kind}<extra></extra>")
+            named = named or bool(units)
     fig.add_bar(x=[None], y=[None], name="collapsed (hatched)", marker_color="#bbb", marker_pattern_shape="/")
     names = [f"z{i}" for i in range(max(len(kls) for kls, _ in runs.values()))]
     fig.update_xaxes(categoryorder="array", categoryarray=names)
