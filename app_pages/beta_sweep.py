@@ -83,12 +83,17 @@ if data is not None:
 
 st.header("Run your own sweep on digits")
 base = resources.sweep_base("digits")  # the shipped digits sweep's settings
+given = [run.given for run in mine] if mine is not None else []  # the session's sweep's settings, after a reload
+for key, value in (("sweep_betas", [c.beta for c in given] or [0.1, 0.3, 1.0, 3.0, 10.0]),  # (the form said 40
+                   ("sweep_latent", given[0].latent_dim if given else base.latent_dim),  # epochs over a sweep
+                   ("sweep_epochs", given[0].epochs if given else 40)):                  # of 20), or the defaults
+    st.session_state.setdefault(key, value)
 with st.form("sweep_form", enter_to_submit=False):
     # the β values on a row of their own: in half of an 800 px page three of the five chips showed
-    betas = st.multiselect("β values", [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], [0.1, 0.3, 1.0, 3.0, 10.0], key="sweep_betas")
+    betas = st.multiselect("β values", [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], key="sweep_betas")
     b, c = st.columns(2)
-    latent = b.number_input("Latent dimensions", 1, 32, base.latent_dim, key="sweep_latent")
-    epochs = c.number_input("Epochs per β", 1, 200, 40, key="sweep_epochs")
+    latent = b.number_input("Latent dimensions", 1, 32, key="sweep_latent")
+    epochs = c.number_input("Epochs per β", 1, 200, key="sweep_epochs")
     go = st.form_submit_button("Run the sweep", disabled=bool(mine and mine.active))
 if go and not betas:
     st.warning("Choose at least one β for the sweep.")

@@ -24,15 +24,23 @@ st.markdown("**What to look for.** With the defaults (the digits sweep's 8-dimen
             "units and the test −ELBO at the end, and the KL curves early on (at β = 2 and seed 0 this ends with 6, 7 "
             "and 8 active units). Raise β to 4 and both plain and warm-up runs collapse entirely, while under free "
             "bits every unit still carries about λ.")
+group = st.session_state.get(state.COMPARE)
+# the settings the session's three runs were started with, after a reload or a page switch (the form showed β = 2
+# above results trained at β = 4), else the page's defaults; the widgets take them from the session state
+given = {run.name: run.given for run in group} if group is not None else {}
+for key, value in (("warmup_beta", given["plain"].beta if given else 2.0),
+                   ("warmup_epochs", given["plain"].epochs if given else 40),
+                   ("warmup_T", given["warmup"].warmup_epochs if given else 30.0),
+                   ("warmup_lambda", given["freebits"].free_bits if given else 0.5)):
+    st.session_state.setdefault(key, value)
 a, b, c, d = st.columns(4, vertical_alignment="bottom")  # (level where a narrow window wraps two labels)
-beta = a.number_input("β", 0.5, 20.0, 2.0, key="warmup_beta")
-epochs = b.number_input("Epochs", 5, 200, 40, key="warmup_epochs")
-warmup = c.number_input("Warm-up epochs T", 1.0, 200.0, 30.0, key="warmup_T")
-free_bits = d.number_input("Free bits λ (nats)", 0.1, 5.0, 0.5, key="warmup_lambda")
+beta = a.number_input("β", 0.5, 20.0, key="warmup_beta")
+epochs = b.number_input("Epochs", 5, 200, key="warmup_epochs")
+warmup = c.number_input("Warm-up epochs T", 1.0, 200.0, key="warmup_T")
+free_bits = d.number_input("Free bits λ (nats)", 0.1, 5.0, key="warmup_lambda")
 if warmup >= epochs:
     st.warning(f"With T = {warmup:g} ≥ {epochs} epochs the warm-up run never reaches β = {beta:g}: "
                "its KL is then cheaper than the others', and the comparison is not a fair one.")
-group = st.session_state.get(state.COMPARE)
 if st.button("Train the three runs (as one program on Ray: seconds, more while Ray first starts)", type="primary",
              key="warmup_run",
              disabled=bool(group and group.active)):

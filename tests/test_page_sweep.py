@@ -34,6 +34,11 @@ def test_beta_sweep_page_plots_one_point_per_shipped_beta_and_runs_a_sweep(ray_a
     mine = next(t for t in _figure(at, "sweep_plane")["data"] if t.get("name") == "your sweep")
     assert len(mine["x"]) == 2
     assert any(c.value.startswith("Your sweep trained 2 epochs per β, the shipped one 100") for c in at.caption)
+    again = page("app_pages/beta_sweep.py")  # a reload: a new session, which finds the browser's sweep; its form
+    again.session_state[state.SWEEP] = at.session_state[state.SWEEP]  # shows what the sweep was started with (it
+    again.run()                                                        # said 40 epochs beside "trained 2 epochs")
+    assert not again.exception and again.number_input(key="sweep_epochs").value == 2
+    assert again.multiselect(key="sweep_betas").value == [0.3, 3.0]
 
 
 def test_every_member_s_kl_bars_share_one_axis():

@@ -65,5 +65,11 @@ def test_warm_up_page_s_defaults_show_the_difference_it_teaches(ray_address):
         for i, (kl, a) in enumerate(zip(kls, activity)):
             if a > 0.01 and kl < 0.02 * top:
                 assert f"z{i} ({kl:.2g} nats)" in faint.get(name, ""), (name, i, said)
+    again = page("app_pages/warmup_free_bits.py")  # a reload: a new session finds the browser's runs, and its form
+    job.runs[0].given = job.runs[0].given.replace(beta=2.5)  # what they were started with (β = 2 was shown above
+    again.session_state[state.COMPARE] = job                 # results trained at β = 4): the plain run's β here
+    again.run()
+    assert not again.exception and again.number_input(key="warmup_beta").value == 2.5
+    assert [again.number_input(key=k).value for k in ("warmup_epochs", "warmup_T", "warmup_lambda")] == [40, 30, 0.5]
     near = all(abs(kl - 0.5) <= 0.125 for kl in free_kls)
     assert ("near λ = 0.5" in said) == near and "above λ" not in said.split(":")[0], said
