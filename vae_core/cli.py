@@ -103,8 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command; argv None: this process's own arguments, as the program (python -m vae_core, vae-lab), which
-    a SIGTERM then stops as Ctrl-C does (runs on Ray are stopped, Ray's processes with them; killed outright, the
-    program left a local Ray's agents running)."""
+    then takes Ctrl-C and SIGTERM alike (_interrupt): training here ends after its step and keeps its finished
+    epochs; runs on Ray are stopped, and a local Ray's processes with them (killed outright, the program left that
+    Ray's agents running)."""
     args = build_parser().parse_args(argv)
     if argv is None:
         signal.signal(signal.SIGTERM, _interrupt)
