@@ -1,7 +1,6 @@
 """Plotly figures the pages show; built from plain arrays, no model code."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import plotly.graph_objects as go
