@@ -1,11 +1,10 @@
 """Plotly figures the pages show; built from plain arrays, no model code."""
 from __future__ import annotations
 
-
 import numpy as np
 import plotly.graph_objects as go
 
-from vae_core.evaluation import rate_note
+from vae_core.records import rate_note
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]

@@ -163,10 +163,11 @@ def _train(args) -> int:
     from .checkpoint import save_checkpoint
     from .data import load_dataset
     from .errors import TrainingDiverged
-    from .evaluation import rate_note, shown_total
+    from .evaluation import shown_total
     from .model import VAE
     from .events import EpochEvent
     from .recording import Recorder, save_recording
+    from .records import rate_note
     from .training import pick_device, train
 
     device = pick_device(args.device)
@@ -370,7 +371,8 @@ def _show(group, bars) -> None:
 def _eval(args) -> int:
     from .checkpoint import load_checkpoint, record_iwae
     from .data import load_dataset
-    from .evaluation import evaluate, rate_note
+    from .evaluation import evaluate
+    from .records import rate_note
     from .training import pick_device
 
     checkpoint = load_checkpoint(args.checkpoint, pick_device(args.device))

@@ -84,19 +84,6 @@ def kl_decimals(beta: float) -> int:
     return 2 + (math.ceil(math.log10(beta)) if beta > 1 else 0)
 
 
-ONE_BIT = math.log(2)  # nats
-
-
-def rate_note(kl: float) -> str:
-    """What a model's total KL says where it is under one bit, else "": its units may still count as active (their
-    means vary), but z can tell next to nothing about an image (the shipped digits sweep at β = 3 counts 3 active
-    units over 0.061 nats in all, beside reconstructions that are one grey average)."""
-    if kl >= ONE_BIT:
-        return ""
-    return (f"all the units together carry {kl:.2g} nats per image, under one bit ({ONE_BIT:.2f} nats): the rate "
-            "bounds what z can tell about an image, and this is too little to tell one class of image from another")
-
-
 def shown_kl(kl: float, beta: float = 1.0) -> str:
     """A KL as it is written beside beta, to kl_decimals(beta)."""
     return f"{kl:.{kl_decimals(beta)}f}"

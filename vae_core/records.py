@@ -4,7 +4,8 @@ refused with the field named, so that no page, listing or command ever meets a v
 
 Every field a reader uses is checked (type, finiteness, range, the latent size of per-dimension lists); other
 fields are kept as they are. The file's size is bounded before it is parsed, and nesting too deep for the
-parser is refused like any other damage. And what the history tells in words: the β a model trained with.
+parser is refused like any other damage. And what the records tell in words: the β and learning rate a model
+trained with, and what a rate under one bit means.
 """
 from __future__ import annotations
 
@@ -182,3 +183,16 @@ def _changed(key: str, epochs: list[dict]) -> str:
         values = [values[0], "…", values[-1]]
     steps = ", ".join(f"{c['step']:,}" for c in changes[:3]) + (", …" if len(changes) > 3 else "")
     return f"{'→'.join(values)} (changed at step{'s' if len(changes) > 1 else ''} {steps})"
+
+
+ONE_BIT = math.log(2)  # nats
+
+
+def rate_note(kl: float) -> str:
+    """What a model's total KL says where it is under one bit, else "": its units may still count as active (their
+    means vary), but z can tell next to nothing about an image (the shipped digits sweep at β = 3 counts 3 active
+    units over 0.061 nats in all, beside reconstructions that are one grey average)."""
+    if kl >= ONE_BIT:
+        return ""
+    return (f"all the units together carry {kl:.2g} nats per image, under one bit ({ONE_BIT:.2f} nats): the rate "
+            "bounds what z can tell about an image, and this is too little to tell one class of image from another")
