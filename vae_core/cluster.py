@@ -156,7 +156,8 @@ def _ray_processes_below(root: int) -> list[int]:
         children = [pid for pid, parent in parents.items() if parent in frontier]
         below += children
         frontier = children
-    package = os.path.dirname(importlib.util.find_spec("ray").origin) if importlib.util.find_spec("ray") else None
+    spec = importlib.util.find_spec("ray")
+    package = os.path.dirname(spec.origin) if spec else None
     return [pid for pid in below if commands.get(pid, "").startswith("ray::")
             or (package and package + os.sep in commands.get(pid, ""))]
 
