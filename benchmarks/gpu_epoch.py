@@ -7,6 +7,11 @@ models/recipes.json) with its wall time and test -ELBO; and five-beta sweeps tra
 (models/recipes.json) and the classic configuration, per epoch in this process.
 
     VAE_DATA_DIR=/path/to/mnist python benchmarks/gpu_epoch.py [--recipe-seconds 240] [--parts classic,sweep]
+    ... --parts compiled [--mode max-autotune-no-cudagraphs] [--tf32] [--profile]
+
+The part "compiled" trains the classic configuration through the captured, compiled step alone, under another
+torch.compile mode (cuda_step.COMPILE_MODE) or with fp32 products in TF32 (no casts of the weights to bf16), and with
+--profile lists the kernels of two epochs by GPU time (torch.profiler): where a step's time goes.
 
 The baseline for the ratios is the eager step (the sweep's: one run), measured in the same run on the same card.
 Prints Markdown tables for BENCHMARKS.md. Needs a CUDA GPU. The sweeps as whole processes from the shell:
@@ -31,13 +36,14 @@ sys.path.insert(0, str(ROOT))
 from vae_core import Config, VAE, load_dataset, train  # noqa: E402
 from vae_core import cuda_step, training  # noqa: E402
 from vae_core.batched import train_batched  # noqa: E402
+from vae_core.events import EpochEvent  # noqa: E402
 from vae_core.flags import config_from_flags  # noqa: E402
 from vae_core.tradeoff import sweep_configs  # noqa: E402
 
 CLASSIC = Config(dataset="mnist", hidden=(400,), latent_dim=20, epochs=10, batch_size=128, lr=1e-3, seed=1)
 
 
-def epochs(data, config, path: str, stop_after: float | None = None) -> tuple[list[dict], float, bool]:
+def epochs(data, config, path: str, stop_after: float | None = None, callback=None) -> tuple[list[dict], float, bool]:
     """Train config on the GPU through the named path; (history, wall seconds, stopped early)."""
     graphed = path != "eager"
     forced = path == "graphed + compile"  # whatever the run's length (training.COMPILE_FROM_STEPS)
@@ -53,7 +59,7 @@ def epochs(data, config, path: str, stop_after: float | None = None) -> tuple[li
         threading.Timer(stop_after, stop.set).start()
     try:
         start = time.perf_counter()
-        history = train(VAE(config), data, config, device="cuda", stop=stop)
+        history = train(VAE(config), data, config, device="cuda", stop=stop, callback=callback)
         torch.cuda.synchronize()
         return history.epochs, time.perf_counter() - start, history.stopped
     finally:
@@ -84,7 +90,10 @@ def main():
     parser.add_argument("--data-dir", default=os.environ.get("VAE_DATA_DIR"))
     parser.add_argument("--recipe-seconds", type=float, default=240, help="stop the 500-epoch recipe after this long")
     parser.add_argument("--parts", default="classic,process,recipe,sweep",
-                        help="which to measure, comma-separated: classic, process, recipe, sweep")
+                        help="which to measure, comma-separated: classic, process, recipe, sweep, compiled")
+    parser.add_argument("--mode", help="the torch.compile mode of the part compiled (default: torch's)")
+    parser.add_argument("--tf32", action="store_true", help="the part compiled in fp32 with TF32 products")
+    parser.add_argument("--profile", action="store_true", help="the part compiled's kernels, by GPU time")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     if not torch.cuda.is_available():
@@ -94,6 +103,8 @@ def main():
 
     if "classic" in parts:
         classic(data)
+    if "compiled" in parts:
+        compiled(data, args)
     if "process" in parts:
         process(args)
     if "recipe" in parts:
@@ -126,6 +137,46 @@ def classic(data):
     for path, (median, first, with_test, wall, loss) in rows.items():
         print(f"| {path} | {median:.4f} | {first:.2f} | {with_test:.4f} | {wall:.1f} | {loss:.2f} | "
               f"{base / median:.1f}x |")
+
+
+def compiled(data, args):
+    """The classic configuration through the captured, compiled step only, under the compile mode and precision asked
+    for: one row; with --profile, then the kernels of two more epochs by GPU time a step."""
+    cuda_step.COMPILE_MODE = args.mode
+    config = CLASSIC
+    if args.tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        config = CLASSIC.replace(precision="fp32")
+    history, wall, _ = epochs(data, config, "graphed + compile")
+    train_s = [r["train_seconds"] for r in history]
+    products = "fp32 products in TF32" if args.tf32 else "bf16 products"
+    print(f"\n| classic config, captured + compiled, {torch.cuda.get_device_name()} | median training s/epoch | first "
+          "epoch (compile, capture) | run wall s | test -ELBO |\n| --- | --- | --- | --- | --- |")
+    print(f"| mode {args.mode or 'default'}, {products} | {statistics.median(train_s[1:]):.4f} | {train_s[0]:.2f} | "
+          f"{wall:.1f} | {history[-1]['test_nelbo']:.2f} |", flush=True)
+    if args.profile:
+        kernels(data, config.replace(epochs=3))
+
+
+def kernels(data, config):
+    """The kernels of epochs 2 and 3 (the first compiles and captures), by GPU time a step, the test passes included."""
+    from torch.profiler import ProfilerActivity, profile
+    profiler = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA])
+
+    def start(event):
+        if isinstance(event, EpochEvent) and event.epoch == 1:
+            profiler.start()
+
+    epochs(data, config, "graphed + compile", callback=start)
+    profiler.stop()
+    steps = 2 * config.steps_per_epoch(len(data.train_x))
+    rows = [e for e in profiler.key_averages() if e.device_type.name == "CUDA" and e.device_time_total > 0]
+    rows.sort(key=lambda e: -e.device_time_total)
+    total = sum(e.device_time_total for e in rows)
+    print(f"\nkernels of 2 epochs ({steps} steps and 2 test passes): {total / steps:.1f} us of GPU time a step, "
+          f"{sum(e.count for e in rows) / steps:.1f} kernels a step", flush=True)
+    for e in rows[:30]:
+        print(f"{e.device_time_total / steps:8.2f} us/step {e.count / steps:6.2f}/step  {e.key[:110]}")
 
 
 def process(args):

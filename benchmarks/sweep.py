@@ -29,7 +29,9 @@ BETAS = "0.1,0.3,1,3,10"
 
 def wall(command: list[str], env: dict) -> float:
     start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, env=env)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
+    if done.returncode:  # what went wrong, where only this output comes back (the device tool)
+        sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return time.perf_counter() - start
 
 

@@ -23,6 +23,10 @@ from .config import Config
 from .objective import Terms, negative_elbo
 
 WARMUP_STEPS = 3  # eager steps before the capture: torch.compile compiles, and the caching allocator settles
+# torch.compile's mode for the step (None: its default, matrix products left to cuBLAS). The captured graph is ours,
+# so a mode that captures its own ("max-autotune", "reduce-overhead") would not do; "max-autotune-no-cudagraphs"
+# also times Triton's matrix-product kernels against cuBLAS's (benchmarks/gpu_epoch.py --parts compiled --mode)
+COMPILE_MODE: str | None = None
 
 
 def supported(model, device: torch.device) -> bool:
@@ -75,10 +79,10 @@ class GraphedStep:
         self.filled = torch.zeros(1, dtype=torch.long, device=device)
         self.tags: list = []  # of the steps whose losses are logged but not read yet
         self.values = None  # the (betas, rates) the device tensors hold
-        self.compiled = torch.compile(self._loss, dynamic=False) if compile else self._loss
+        self.compiled = torch.compile(self._loss, dynamic=False, mode=COMPILE_MODE) if compile else self._loss
         # Adam's fused kernel takes one rate, not one a member
         uncompiled = optimizer.step_in_ops if members else optimizer.step
-        self.update = torch.compile(optimizer.step_in_ops, dynamic=False) if compile else uncompiled
+        self.update = torch.compile(optimizer.step_in_ops, dynamic=False, mode=COMPILE_MODE) if compile else uncompiled
         self.capture = device.type == "cuda"
         self.graph: torch.cuda.CUDAGraph | None = None
         self.eager_steps = 0
