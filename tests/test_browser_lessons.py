@@ -84,8 +84,11 @@ def test_a_model_downloads_as_a_zip_that_uploads_back(app, tmp_path):
     page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files(str(path))
     expect(page.get_by_role("combobox", name="Model")).to_have_value(
         re.compile(r"^exported-digits \(upload [0-9a-f]{6}\)$"), timeout=30_000)
-    # its history came too
+    # its history came too, and its recording: the Train page replays how it learned
     expect(page.locator("[data-testid='stSidebar']")).to_contain_text("latent 2, β=1, 150 epochs on digits")
+    page.get_by_role("link", name="Train").click()
+    expect(page.get_by_text("How exported-digits")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name="Animated GIF for a slide")).to_be_visible(timeout=30_000)
 
 
 def test_the_address_bar_reopens_the_same_view(app):

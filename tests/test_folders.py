@@ -134,6 +134,22 @@ def test_an_upload_of_the_weights_alone_or_a_zip_becomes_a_folder(tmp_path, run)
     assert again == zipped  # the same bytes land in the same place
 
 
+def test_a_zip_of_a_recorded_model_uploads_back_with_its_recording(tmp_path):
+    """The download carried the weights and the JSON but not recording.safetensors: an uploaded model lost its
+    replay of the latent space forming."""
+    import shutil
+
+    from vae_core.recording import load_recording
+    shipped = ROOT / "models" / "digits-2d"
+    folder = shutil.copytree(shipped, tmp_path / "digits-2d")
+    uploaded = import_checkpoint(zip_checkpoint(folder), "digits-2d.zip", tmp_path / "runs")
+    config = load_checkpoint(uploaded).config
+    back, original = (load_recording(f, config.latent_dim, config.image_shape) for f in (uploaded, shipped))
+    assert len(back.snapshots) == len(original.snapshots) >= 30
+    assert (back.rows == original.rows).all() and (back.snapshots[-1].mu == original.snapshots[-1].mu).all()
+    assert [s.step for s in back.snapshots] == [s.step for s in original.snapshots]
+
+
 def test_an_upload_with_a_300_character_name_is_kept_under_a_short_one(tmp_path, run):
     name = "x" * 300 + ".safetensors"
     folder = import_checkpoint((run / WEIGHTS).read_bytes(), name, tmp_path)

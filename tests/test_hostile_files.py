@@ -126,6 +126,23 @@ def test_a_zip_whose_weights_lie_outside_its_top_folder_is_refused_naming_what_i
         import_checkpoint(buffer.getvalue(), "big.zip", tmp_path / "runs")
 
 
+@pytest.mark.parametrize("recording, message", [
+    (b"not a recording", "not a readable recording"),
+    ("mnist-2d", "do not fit together or this model"),  # an MNIST model's recording beside a digits model
+])
+def test_a_zip_whose_recording_is_damaged_or_another_models_is_refused(tmp_path, run, recording, message):
+    from pathlib import Path
+
+    from vae_core.checkpoint import RECORDING
+    if isinstance(recording, str):
+        recording = (Path(__file__).resolve().parent.parent / "models" / recording / RECORDING).read_bytes()
+    (run / RECORDING).write_bytes(recording)
+    with pytest.raises(CheckpointError) as err:
+        import_checkpoint(zip_checkpoint(run), "recorded.zip", tmp_path / "runs")
+    assert str(err.value).startswith(f"recorded.zip refused: {RECORDING}: ") and message in str(err.value)
+    assert not find_checkpoints(tmp_path / "runs") and not (tmp_path / "runs" / "uploads").exists()
+
+
 def test_the_same_upload_imported_from_eight_threads_at_once_lands_once(tmp_path, run):
     import threading
 

@@ -36,6 +36,7 @@ from .records import beta_text, read_metrics
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 METRICS = "metrics.json"
+RECORDING = "recording.safetensors"  # snapshots of the run as it trained (vae_core/recording.py)
 FORMAT = "vae-lab/1"  # marks our files among other safetensors
 EMPTY_RUN_S = 3600  # an empty run folder this old was left by a server killed mid-run
 PARTIAL = ".partial"  # the suffix of a file being written; one left behind by a killed process is stale
@@ -317,7 +318,8 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
     """Check an uploaded checkpoint and keep it as a folder under root/uploads/; returns the folder.
 
     data is a weights file alone (.safetensors) or a zip of a checkpoint folder (as the app's model download
-    makes). The folder is named by the file's name (made safe and short) under a digest of its bytes, so the
+    makes; a recording in it comes along, checked as the replay reads it). The folder is named by the file's name
+    (made safe and short) under a digest of its bytes, so the
     same upload twice lands in one place. A refused upload raises CheckpointError naming filename and the
     problem, and leaves nothing behind. An upload without test metrics is scored on test_images(its dataset's
     name), when given and those images are here (a DataError leaves it unscored), so that lists of models show
@@ -353,6 +355,13 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
             raise CheckpointError(f"{filename} refused: {text}") from None
         if test_images is not None and not checkpoint.metrics:
             _score(checkpoint, test_images, filename)
+        if (staging / RECORDING).is_file():
+            from .recording import load_recording  # (it imports this module)
+            try:
+                load_recording(staging, checkpoint.config.latent_dim, checkpoint.config.image_shape)
+            except CheckpointError as e:
+                text = str(e).replace(str(staging / RECORDING), RECORDING)
+                raise CheckpointError(f"{filename} refused: {text}") from None
         try:
             os.replace(staging, final)
         except OSError:
@@ -393,7 +402,8 @@ def _score(checkpoint: Checkpoint, test_images: Callable[[str], torch.Tensor], f
 
 
 def _zip_members(data: bytes, filename: str) -> dict[str, bytes]:
-    """The checkpoint files in a zip: model.safetensors at its top or in one folder, with the JSON beside it."""
+    """The checkpoint files in a zip: model.safetensors at its top or in one folder, with the JSON and the recording
+    beside it."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         weights = [i for i in archive.infolist() if Path(i.filename).name == WEIGHTS and i.filename.count("/") <= 1]
@@ -404,7 +414,7 @@ def _zip_members(data: bytes, filename: str) -> dict[str, bytes]:
             raise CheckpointError(f"{filename} refused: a zip upload must hold one {WEIGHTS}, at its top or in one "
                                   f"folder (found {len(weights)}; it holds {held or 'nothing'})")
         folder = weights[0].filename.removesuffix(WEIGHTS)
-        members = {name: archive.getinfo(folder + name) for name in (WEIGHTS, CONFIG, METRICS)
+        members = {name: archive.getinfo(folder + name) for name in (WEIGHTS, CONFIG, METRICS, RECORDING)
                    if folder + name in archive.namelist()}
         budget, files = MAX_UPLOAD_BYTES, {}
         for name, info in members.items():
@@ -422,11 +432,12 @@ def _zip_members(data: bytes, filename: str) -> dict[str, bytes]:
 
 
 def zip_checkpoint(folder: str | Path) -> bytes:
-    """A checkpoint folder as zip bytes (its folder name inside), which import_checkpoint accepts back."""
+    """A checkpoint folder as zip bytes (its folder name inside), its recording too, which import_checkpoint
+    accepts back."""
     folder = Path(folder)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in (WEIGHTS, CONFIG, METRICS):
+        for name in (WEIGHTS, CONFIG, METRICS, RECORDING):
             if (folder / name).is_file():
                 archive.write(folder / name, f"{folder.name}/{name}")
     return buffer.getvalue()

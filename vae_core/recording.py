@@ -20,12 +20,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
-from .checkpoint import atomic_write
+from .checkpoint import RECORDING, atomic_write
 from .errors import CheckpointError
 from .evaluation import decode_images, manifold_latents, prior_latents
 from .objective import kl_per_dim
 
-RECORDING = "recording.safetensors"
 FORMAT = "vae-lab-recording/1"
 SUBSET = 1000         # test images whose posteriors a snapshot holds (all of them where there are fewer)
 MANIFOLD = 10         # a 2-D model's recorded pictures: its decoded manifold, MANIFOLD x MANIFOLD tiles
