@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui import charts, links, panels, pickers, progress, resources, sidebar, state
 from ui.decoder import decoded_grid
+from ui.lesson import REDUCTION_SECTION
 from vae_core.evaluation import ACTIVE_THRESHOLD, dimensions_by_kl
 from vae_core.records import beta_text
 from vae_core.runs import RunState
@@ -19,6 +20,7 @@ data = resources.dataset_or_explain(config.dataset, "This page")
 if data is None:
     st.stop()
 
+section = links.take_section((REDUCTION_SECTION,))
 index = pickers.test_image_picker(data, "tradeoff_image")
 linked_beta = links.take_number("beta", allowed=BETAS)
 if linked_beta is not None:
@@ -99,5 +101,7 @@ def likelihood_gap():
 
 progress.follow(curve if not isinstance(curve, dict) else None, likelihood_gap)
 
-st.header("Summed or averaged: the most common mistake in VAE code")
-panels.reduction_lesson(config, parts, beta)
+st.header("Summed or averaged: the most common mistake in VAE code", anchor=REDUCTION_SECTION)
+if section == REDUCTION_SECTION:
+    links.scroll_to(section)
+panels.reduction_lesson(config, parts, beta, sidebar.short_label(path), path)

@@ -157,3 +157,34 @@ def test_a_lesson_link_opens_its_step_in_this_tab_and_in_a_new_one(app):
     page.wait_for_function(f"() => new URLSearchParams(location.search).get('z') === '{pad.link['z']}'",
                            timeout=30_000)
     expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile(f"^{re.escape(pad.link['model'])}$"))
+
+
+def test_a_lesson_step_about_one_section_scrolls_to_it_in_this_tab_and_in_a_new_one(app):
+    """Step 9 is about the KL page's last section, "Summed or averaged": its link opened the top of the page, seven
+    charts above it. (A fragment would not do: Streamlit drops it as it writes the query string.)"""
+    from ui.lesson import REDUCTION_SECTION, STEPS
+
+    step = next(s for s in STEPS if "section" in s.link)
+    page = open_page(app, "Lesson")
+    page.wait_for_function(f"() => ({LESSON_LINKS})().length === {len(STEPS)}", timeout=30_000)
+    href = page.evaluate(LESSON_LINKS)[STEPS.index(step)]
+    assert f"section={REDUCTION_SECTION}" in href
+    page.get_by_text("Open this step").nth(STEPS.index(step)).click()
+    page.wait_for_function("() => location.pathname === '/KL_trade-off'", timeout=30_000)
+    header = page.locator(f"[id='{REDUCTION_SECTION}']")
+    expect(header).to_have_text(re.compile("^Summed or averaged"), timeout=60_000)
+    expect(header).to_be_in_viewport(timeout=15_000)
+    page.screenshot(path=str(SCREENSHOTS / "lesson-step-section.png"))
+    page.wait_for_function("() => !new URLSearchParams(location.search).has('section')", timeout=15_000)  # once
+    other = page.context.browser.new_page()  # a new tab, its own session
+    try:
+        other.goto(href)
+        header = other.locator(f"[id='{REDUCTION_SECTION}']")
+        expect(header).to_have_text(re.compile("^Summed or averaged"), timeout=60_000)
+        expect(header).to_be_in_viewport(timeout=15_000)
+        other.goto(href.replace(REDUCTION_SECTION, "nowhere"))  # a section the page has not: told, at the top
+        expect(other.get_by_text("this link's section='nowhere' is not a section of this page", exact=False)
+               ).to_be_visible(timeout=60_000)
+        expect(other.locator("[data-testid='stMain'] h1")).to_be_in_viewport()
+    finally:
+        other.context.close()

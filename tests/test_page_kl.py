@@ -37,6 +37,17 @@ def test_the_reduction_lesson_shows_beta_times_pixels_and_both_shipped_models():
     assert {"reduction_beta-1", "reduction_digits-8d-mean-recon"} <= set(browser_pictures(at))
 
 
+def test_the_reduction_lesson_says_its_two_models_are_not_the_sidebar_s():
+    """Lesson step 7 opens the page with the 2-D digits model: its image's numbers stood above two 8-D models as if
+    they were the same model's."""
+    told = "The numbers above are digits-2d's. Below are two other models: shipped 8-D digits models trained each way."
+    at = page("app_pages/kl_tradeoff.py", **{state.MODEL: str(ROOT / "models" / "digits-2d")}).run()
+    assert told in [m.value for m in at.markdown]
+    for shown in ("sweeps/digits/beta-1", "digits-8d-mean-recon"):  # one of the two: nothing to tell apart
+        at = page("app_pages/kl_tradeoff.py", **{state.MODEL: str(ROOT / "models" / shown)}).run()
+        assert not at.exception and not any(m.value.startswith("The numbers above are") for m in at.markdown)
+
+
 def test_a_model_trained_on_the_averaged_reconstruction_is_told_as_such(ray_address):
     """Its page said "trained with β=1" above a section on averaging, "a β of 64 in disguise"; and its image, with a
     KL of 0, "the KL weighs 0.0 times the reconstruction instead of 0.00 times"."""

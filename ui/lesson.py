@@ -19,8 +19,10 @@ class Step:
     look: str       # what to look at
     question: str   # for the learners
     page: Page      # the page it opens (ui.navigation)
-    link: dict      # its query parameters: model, z, image, beta, axes
+    link: dict      # its query parameters: model, z, image, beta, axes, section
 
+
+REDUCTION_SECTION = "summed-or-averaged"  # the anchor of the KL trade-off page's header of that name
 
 STEPS = (
     Step("The model of the notes", 10,
@@ -85,7 +87,8 @@ STEPS = (
          "Scroll to \"Summed or averaged\": the same model trained with the reconstruction averaged over pixels.",
          "These digits have 64 pixels: what β does averaging imply here, and on MNIST's 784? What do the averaged "
          "model's samples and active units show?",
-         navigation.KL_TRADEOFF, {"model": "sweeps/digits/beta-1", "image": "3", "beta": "1"}),
+         navigation.KL_TRADEOFF, {"model": "sweeps/digits/beta-1", "image": "3", "beta": "1",
+                                  "section": REDUCTION_SECTION}),
     Step("Fighting collapse", 10,
          "Train the three runs (plain, warm-up, free bits) with the page's defaults (a few seconds), compare their KL "
          "curves, then read the table and each unit's KL below it.",

@@ -1,6 +1,7 @@
 """Links that reopen a view: the address bar's query string carries the state that matters (the model, the latent
 point, the chosen test image, beta, the pad's axes), so a reload restores it and a copied link opens the same
-view for someone else on the same server (a run trained here included: that is how a student shares one).
+view for someone else on the same server (a run trained here included: that is how a student shares one). A link
+may also open a page at one of its sections (section=, the header's anchor), scrolled there once.
 
 app.py calls restore() before the page runs: parameters that differ from what this session last wrote, on the
 session's first run or on arriving at another page, came from a link, and are applied (model and point here,
@@ -160,6 +161,44 @@ def take_no_axes(latent_dim: int) -> None:
         notice(f"this link's axes={excerpt(raw)} do not apply: a model with {latent_dim} latent dimension"
                f"{'s' if latent_dim > 1 else ''} has the pad's axes fixed")
     _drop("axes")
+
+
+def take_section(sections) -> str | None:
+    """A link's section=NAME, the anchor of one of this page's headers (sections), to scroll to once: out of the
+    address bar after (a reload, or a link copied further down the page, opens where the reader is). None if there
+    is none; a notice for one that is not among sections."""
+    raw = take("section")
+    if raw is None:
+        return None
+    _drop("section")
+    if raw in sections:
+        return raw
+    notice(f"this link's section={excerpt(raw)} is not a section of this page (its sections: {', '.join(sections)})")
+    return None
+
+
+_scroll = st.components.v2.component(
+    "scroll_to_section",
+    js="""export default function ({ data }) {
+  // Scroll to the header once the page draws it, and again while the charts above it still grow (for a few
+  // seconds), unless the reader scrolls first
+  const start = Date.now();
+  let found = 0, touched = false;
+  const stop = () => { touched = true; };
+  for (const type of ["wheel", "touchstart", "keydown", "mousedown"]) addEventListener(type, stop, { once: true });
+  const timer = setInterval(() => {
+    const header = document.getElementById(data.id);
+    if (header && !found) found = Date.now();
+    if (header && !touched && Math.abs(header.getBoundingClientRect().top) > 2) header.scrollIntoView({ block: "start" });
+    if (touched || Date.now() - start > 30000 || (found && Date.now() - found > 4000)) clearInterval(timer);
+  }, 200);
+  return () => clearInterval(timer);
+}""")
+
+
+def scroll_to(anchor: str) -> None:
+    """Scroll the page to the header of that anchor (as a link's section asks: take_section)."""
+    _scroll(key=f"scroll_to_{anchor}", data={"id": anchor})
 
 
 def _numbers(text: str) -> list[float] | None:
