@@ -19,8 +19,9 @@ st.caption("The model chosen in the sidebar is A; pick B here. Any two: shipped,
 swept = [p for paths in resources.shipped_sweeps().values() for p in paths]
 options = [p for p in dict.fromkeys(resources.shipped_models() + swept + st.session_state[state.MY_MODELS])
            if p != st.session_state[state.MODEL]]
+names = sidebar.short_labels(options)
 other = st.selectbox("Model B", options, key="compare_other",
-                     format_func=lambda p: f"{sidebar.short_label(p)} · {resources.summary(p).details}")
+                     format_func=lambda p: f"{names[p]} · {resources.summary(p).details}")
 second = resources.model(other)
 models = {"A": first, "B": second}
 drawing = st.session_state.get(state.DRAWING)

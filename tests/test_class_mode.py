@@ -62,3 +62,23 @@ def test_in_class_mode_a_checkpoint_s_error_does_not_name_the_server_s_folders(t
     assert (str(tmp_path) in said) is not class_mode
     if class_mode:
         assert said.startswith(f"runs/{run.name}/{METRICS}: "), said
+
+
+def test_runs_alike_are_told_apart_by_their_random_part_where_both_are_listed(tmp_path, monkeypatch):
+    """A lecturer opened the links of two students who pressed Train in the same second with the same settings: the
+    picker listed two identical names, so whose run was shown could not be told."""
+    from vae_core import VAE, Config, save_checkpoint
+
+    monkeypatch.setenv("VAE_CLASS_MODE", "1")
+    model = VAE(Config(dataset="digits", hidden=(8,), latent_dim=2))
+    runs = [str(save_checkpoint(model, tmp_path / "runs" / f"20261206-101500-digits-z2-beta1-{token}"))
+            for token in ("5f1c0a93e2b7", "0b7e11d2c3a4", "77aa00bb11cc")]
+    runs[2] = str(save_checkpoint(model, tmp_path / "runs" / "20261206-101501-digits-z2-beta1-77aa00bb11cc"))
+    at = page("app_pages/home.py", **{state.MY_MODELS: runs, state.MODEL: runs[0]}).run()
+    assert not at.exception
+    listed = at.sidebar.selectbox(key=state.MODEL_PICKER).options
+    assert "20261206-101500-di…-z2-beta1 #5f1c" in listed and "20261206-101500-di…-z2-beta1 #0b7e" in listed
+    assert "20261206-101501-digits-z2-beta1" in listed  # one second later: no tag, nothing to tell apart
+    assert at.sidebar.caption[0].value.startswith("Run #5f1c: MLP 8, latent 2, β=1")  # in a tab of its own too
+    at = page("app_pages/compare.py", **{state.MY_MODELS: runs, state.MODEL: runs[2]}).run()
+    assert sum(o.startswith("20261206-101500-di…-z2-beta1 #") for o in at.selectbox(key="compare_other").options) == 2

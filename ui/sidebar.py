@@ -2,12 +2,13 @@
 its download, the checkpoint upload, and opening a run saved on this machine."""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import streamlit as st
 
 from vae_core import Checkpoint, VAEError
-from vae_core.checkpoint import import_checkpoint, shown_name, zip_checkpoint
+from vae_core.checkpoint import import_checkpoint, run_tag, shown_name, zip_checkpoint
 from vae_core.evaluation import shown_total
 from vae_core.records import beta_text, lr_text
 
@@ -24,17 +25,27 @@ def label(path: str) -> str:
         return f"{Path(path).name} (unreadable)"
 
 
-def short_label(path: str) -> str:
+def short_label(path: str, tag: str = "") -> str:
     """The model's name alone, short enough for the sidebar's picker to show whole (its dataset, latent size, β
-    and score are in the caption below it): a member of a shipped sweep is named by its sweep."""
+    and score are in the caption below it): a member of a shipped sweep is named by its sweep. A tag follows the
+    name (short_labels)."""
     try:
         summary = resources.summary(path)
     except VAEError:
         return f"{Path(path).name} (unreadable)"
     if summary.path.parent.parent == resources.SWEEPS_DIR:  # models/sweeps/<dataset>/beta-<beta>
         return f"{summary.path.parent.name} sweep, β={summary.config.beta:g}"
-    name = shown_name(summary.name, summary.config.beta)  # an upload's is as long as its file's name
+    # (an upload's name is as long as its file's)
+    name = shown_name(summary.name, summary.config.beta) + (f" #{tag}" if tag else "")
     return name if len(name) <= NAME_CHARACTERS else f"{name[:NAME_CHARACTERS - 16]}…{name[-15:]}"
+
+
+def short_labels(paths) -> dict[str, str]:
+    """short_label of each path, where two read alike (a lecturer who opened two students' links to runs started in
+    one second with the same settings) each tagged with the start of its run's random part: "… #5f1c"."""
+    labels = {p: short_label(p) for p in paths}
+    alike = Counter(labels.values())
+    return {p: short_label(p, run_tag(p)) if alike[text] > 1 else text for p, text in labels.items()}
 
 
 def model_picker() -> Checkpoint:
@@ -52,7 +63,8 @@ def model_picker() -> Checkpoint:
         st.header("Model")
         # The widget's own key is dropped on page switches; our key keeps the choice.
         st.session_state[state.MODEL_PICKER] = st.session_state[state.MODEL]
-        st.selectbox("Model", options, key=state.MODEL_PICKER, format_func=short_label, label_visibility="collapsed",
+        st.selectbox("Model", options, key=state.MODEL_PICKER, format_func=short_labels(options).get,
+                     label_visibility="collapsed",
                      on_change=lambda: st.session_state.update({state.MODEL: st.session_state[state.MODEL_PICKER]}))
         try:
             checkpoint = resources.model(st.session_state[state.MODEL])
@@ -66,8 +78,12 @@ def model_picker() -> Checkpoint:
                  if {"nelbo", "recon", "kl"} <= set(m) else "")
         trained = f"{len(checkpoint.history)} epochs on" if checkpoint.history else "trained on"
         lr = lr_text(checkpoint.history)
-        st.caption(f"{c.arch.upper()} {'-'.join(map(str, c.hidden))}, latent {c.latent_dim}, "
-                   f"{beta_text(c, checkpoint.history)}{', ' + lr if lr else ''}, {trained} {c.dataset}.{score}")
+        # a run's tag: two students' runs started in one second with the same settings have one name (a lecturer
+        # with both links open could not tell which tab showed whose), and a student can say which is theirs
+        tag = run_tag(st.session_state[state.MODEL])
+        st.caption(f"{f'Run #{tag}: ' if tag else ''}{c.arch.upper()} {'-'.join(map(str, c.hidden))}, latent "
+                   f"{c.latent_dim}, {beta_text(c, checkpoint.history)}{', ' + lr if lr else ''}, {trained} "
+                   f"{c.dataset}.{score}")
         folder = Path(st.session_state[state.MODEL])
         if folder.is_dir():  # (the zip is made when clicked, on another thread: it gets the path, not the session)
             st.download_button("Download this model (.zip)", lambda: zip_checkpoint(folder), f"{folder.name}.zip",
@@ -111,7 +127,7 @@ def _open_saved_run() -> None:
     if not runs:
         return
     with st.expander("Open a saved run"):
-        choice = st.selectbox("Saved runs", runs, index=None, format_func=short_label, key="open_saved_run",
+        choice = st.selectbox("Saved runs", runs, index=None, format_func=short_labels(runs).get, key="open_saved_run",
                               placeholder="runs/ on this machine")
         if choice and st.button("Open", key="open_saved_run_button"):
             state.add_model(choice)

@@ -215,6 +215,16 @@ def shown_name(name: str, beta: float | None = None) -> str:
     return shown
 
 
+def run_tag(path: str | Path) -> str:
+    """The start of the random part of the run a checkpoint folder is (or is a member of): what tells apart two
+    runs that shown_name shows alike (started in one second with the same settings, as a class told to press Train
+    at once does). "" for a folder that is no run of ours."""
+    for name in (Path(path).name, Path(path).parent.name):
+        if RUN_FOLDER.fullmatch(name):
+            return name[-2 * RUN_TOKEN:][:4]
+    return ""
+
+
 def new_run_dir(root: str | Path, what: Config | str) -> Path:
     """Create and return a new, empty folder under root for one run: the time, run_name(what) and a random part,
     e.g. 20261204-163000-digits-z2-beta1-5f1c0a93e2b7. The random part keeps a run from being opened by guessing
