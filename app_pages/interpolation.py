@@ -76,7 +76,9 @@ for name, path in paths.items():
     st.subheader(f"{name} in latent space")
     decoded_grid(model, path, key=f"interp_{name.lower()}", nrow=steps, width=1100,
                  download=f"interpolation-{name.lower()}.png")
-    st.download_button("Animated GIF", lambda path=path: gif_bytes(decode_images(model, path)),
+    labels = [f"{name.lower()}: step {i} of {steps}" for i in range(1, steps + 1)]  # which path, and where on it
+    st.download_button("Animated GIF",
+                       lambda path=path, labels=labels: gif_bytes(decode_images(model, path), labels=labels),
                        f"interpolation-{name.lower()}.gif", "image/gif", key=f"interp_gif_{name.lower()}",
                        on_click="ignore")  # made when clicked
 st.plotly_chart(charts.path_norms(paths, config.latent_dim), key="interp_norms")

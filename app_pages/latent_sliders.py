@@ -36,6 +36,7 @@ dim_col, gif_col = st.columns([1, 3], vertical_alignment="bottom")
 state.per_model(state.SLIDERS_GIF_DIM, dims[0])
 dim = dim_col.selectbox("Animate a traversal", dims[:MOST_ROWS], format_func="z{}".format, key=state.SLIDERS_GIF_DIM)
 path = traversal(state.latent_point(config.latent_dim), dim)  # made now, decoded when clicked (another thread)
+labels = [f"z{dim} = {v:g}" for v in TRAVERSAL_VALUES]  # on a slide, which value each frame shows
 gif_col.download_button(f"Animated GIF of z{dim} from {TRAVERSAL_VALUES[0]:g} to {TRAVERSAL_VALUES[-1]:g}",
-                        lambda: gif_bytes(decode_images(model, path)), f"traversal-z{dim}.gif", "image/gif",
-                        key="sliders_gif", on_click="ignore")
+                        lambda: gif_bytes(decode_images(model, path), labels=labels), f"traversal-z{dim}.gif",
+                        "image/gif", key="sliders_gif", on_click="ignore")

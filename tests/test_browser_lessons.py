@@ -1,17 +1,20 @@
 """What a lecturer shares and a learner draws, in Debian's chromium: a digit drawn with the mouse gets its
-posterior, decoded pictures download as GIF, a model downloads as a zip the uploader takes back, and the
-address bar reopens the same view after a reload and in another browser. Screenshots in test-artifacts."""
+posterior, decoded pictures download as GIF with a label on each frame, a model downloads as a zip the uploader
+takes back, and the address bar reopens the same view after a reload and in another browser. Screenshots in
+test-artifacts."""
 import base64
 import io
 import re
 
+import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageSequence
 from playwright.sync_api import expect
 
 import browser
 from browser import SCREENSHOTS, running_app, wait_idle
 from ui.drawing import PREFIX
+from vae_core.export import gif_bytes
 
 pytestmark = browser.MARKS
 
@@ -61,17 +64,48 @@ def test_forged_drawings_are_refused_with_a_short_notice_and_a_huge_one_before_i
     page.screenshot(path=str(SCREENSHOTS / "your-digit-forged.png"), full_page=True)
 
 
-def test_an_interpolation_downloads_as_a_looping_gif(app, tmp_path):
-    page = open_page(app, "Interpolation")
+def downloaded_gif(page, button, tmp_path) -> Image.Image:
     with page.expect_download(timeout=30_000) as download:
-        page.get_by_role("button", name="Animated GIF").first.click()
+        button.click()
     path = tmp_path / download.value.suggested_filename
     download.value.save_as(path)
-    gif = Image.open(path)
+    return Image.open(path)
+
+
+def assert_labelled(gif: Image.Image, labels: list[str]) -> None:
+    """Each frame of gif (a square digit, forward then back) carries its label in the row above it, written as
+    gif_bytes writes those labels (onto blank digits here), letter for letter."""
+    row = gif.height - gif.width
+    written = Image.open(io.BytesIO(gif_bytes(np.zeros((len(labels), 8, 8)), labels=labels)))
+    assert row == written.height - written.width > 0 and gif.n_frames == written.n_frames == 2 * len(labels) - 2
+    for frame, wanted in zip(ImageSequence.Iterator(gif), ImageSequence.Iterator(written), strict=True):
+        assert np.array_equal(np.asarray(frame.convert("L"))[:row], np.asarray(wanted.convert("L"))[:row])
+
+
+def test_an_interpolation_downloads_as_a_looping_gif_each_frame_named_by_its_path_and_step(app, tmp_path):
+    page = open_page(app, "Interpolation")
+    gif = downloaded_gif(page, page.get_by_role("button", name="Animated GIF").first, tmp_path)
     steps = 10  # the page's default
-    assert re.fullmatch(r"interpolation-(linear|spherical)\.gif", path.name) and gif.format == "GIF"
+    name = re.fullmatch(r".*/interpolation-(linear|spherical)\.gif", gif.filename).group(1)
+    assert gif.format == "GIF" and gif.info["loop"] == 0
     assert gif.n_frames == 2 * steps - 2  # forward, then back without repeating the ends
     assert gif.size[0] == 8 * 64  # an 8x8 digit, each pixel a 64 px block: 512 px, big enough for a slide
+    assert_labelled(gif, [f"{name}: step {i} of {steps}" for i in range(1, steps + 1)])
+    gif.seek(4)
+    gif.convert("RGB").save(SCREENSHOTS / "interpolation-gif-frame.png")
+
+
+def test_a_traversal_gif_names_the_value_of_z_on_each_frame(app, tmp_path):
+    """On a slide nobody could tell which value of z a traversal's frame showed: each frame says it above the
+    digit, as the strip's column labels do."""
+    page = open_page(app, "Latent_sliders")
+    button = page.get_by_role("button", name=re.compile(r"^Animated GIF of z\d+ from -3 to 3$"))
+    dim = re.search(r"z(\d+)", button.inner_text()).group(1)
+    gif = downloaded_gif(page, button, tmp_path)
+    assert gif.size[0] == 512
+    assert_labelled(gif, [f"z{dim} = {v}" for v in ("-3", "-2.25", "-1.5", "-0.75", "0", "0.75", "1.5", "2.25", "3")])
+    gif.seek(2)
+    gif.convert("RGB").save(SCREENSHOTS / "traversal-gif-frame.png")
 
 
 def test_a_model_downloads_as_a_zip_that_uploads_back(app, tmp_path):

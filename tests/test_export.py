@@ -100,3 +100,46 @@ def test_a_gif_is_at_least_512_px_wide_and_each_source_pixel_an_exact_block(side
         grey = (frames[source].numpy() * 255).round().astype(np.uint8)
         expected = np.repeat(np.repeat(grey, block, 0), block, 1)
         assert np.array_equal(np.asarray(frame.convert("L")), expected)
+
+
+@pytest.mark.parametrize("side, block", [(8, 64), (28, 19)])
+def test_each_labelled_frame_has_its_text_above_the_same_picture_in_a_row_of_one_height(side, block):
+    """On a slide nobody could tell which z a traversal's frame showed: each frame's label is written above it, large
+    enough to read at the GIF's size, in a white row as high in every frame, so the picture (pixel for pixel the
+    unlabelled one) stays put while the label changes."""
+    import io
+
+    from PIL import Image, ImageSequence
+
+    from vae_core.export import gif_bytes
+
+    frames = torch.rand(4, side, side, generator=torch.Generator().manual_seed(2))
+    labels = ["z3 = -3", "z3 = -1.5", "z3 = 0", "z3 = 1.5"]
+    gif = Image.open(io.BytesIO(gif_bytes(frames, labels=labels)))
+    row = gif.height - side * block  # the label's row, above the square picture
+    assert gif.width == side * block and row >= 32
+    rows = []
+    for frame, source in zip(ImageSequence.Iterator(gif), [0, 1, 2, 3, 2, 1], strict=True):
+        grey = np.asarray(frame.convert("L"))
+        picture = (frames[source].numpy() * 255).round().astype(np.uint8)
+        assert np.array_equal(grey[row:], np.repeat(np.repeat(picture, block, 0), block, 1))
+        ink_rows, ink_columns = np.nonzero(grey[:row] < 128)
+        assert ink_rows.max() - ink_rows.min() >= 20  # letters about 30 px high on a 512 px picture
+        assert 0 < ink_rows.min() and ink_rows.max() < row - 1 and 0 < ink_columns.min()
+        assert ink_columns.max() < gif.width - 1  # whole, not cut at an edge
+        rows.append(grey[:row])
+    assert np.array_equal(rows[1], rows[5]) and not np.array_equal(rows[0], rows[1])  # each value its own label
+
+
+def test_a_label_longer_than_the_picture_is_wide_shrinks_to_fit_it():
+    import io
+
+    from PIL import Image
+
+    from vae_core.export import gif_bytes
+
+    text = "a label far longer than an 8 px digit's 512 px picture is wide"
+    gif = Image.open(io.BytesIO(gif_bytes(torch.zeros(2, 8, 8), labels=[text, "short"], bounce=False)))
+    grey = np.asarray(gif.convert("L"))[:gif.height - 512]
+    ink_columns = np.nonzero((grey < 128).any(0))[0]
+    assert 0 < ink_columns.min() and ink_columns.max() < gif.width - 1

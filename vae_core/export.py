@@ -19,7 +19,7 @@ import json
 import struct
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
 MAGIC = b"VAEDEC1\0"
@@ -129,6 +129,7 @@ def _conv_transpose(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, layer: 
 
 
 GIF_WIDTH = 512  # px at least: a GIF big enough for a slide, each source pixel a block of whole pixels
+LABEL_SIZE = 1 / 16  # a frame's label is this share of the GIF's width high (32 px of 512): legible on a slide
 
 
 def _uint8(image, scale: int) -> Image.Image:
@@ -138,14 +139,35 @@ def _uint8(image, scale: int) -> Image.Image:
     return Image.fromarray((array * 255).round().astype(np.uint8), "L")
 
 
-def gif_bytes(frames, frame_ms: int = 120, bounce: bool = True, width: int = GIF_WIDTH) -> bytes:
+def gif_bytes(frames, frame_ms: int = 120, bounce: bool = True, width: int = GIF_WIDTH,
+              labels: list[str] | None = None) -> bytes:
     """[N, H, W] images in [0, 1] as an animated GIF that loops forever, at least width pixels wide: each source
     pixel is enlarged to a square block of the smallest whole size that reaches it (hard edges, nothing blurred).
-    With bounce it plays forward then back (frames 0..N-1..1), so a path between two images is walked both ways."""
+    With bounce it plays forward then back (frames 0..N-1..1), so a path between two images is walked both ways.
+    labels, a text per frame (say "z3 = -1.5"), are written above their frames (_labelled)."""
     frames = [np.asarray(f) for f in frames]
-    order = frames + frames[-2:0:-1] if bounce and len(frames) > 2 else frames
     scale = -(-width // frames[0].shape[1])  # the ceiling: 8 px digits become 64 px blocks, 28 px MNIST 19 px ones
-    pictures = [_uint8(f, scale) for f in order]
+    pictures = [_uint8(f, scale) for f in frames]
+    if labels is not None:
+        pictures = _labelled(pictures, labels)
+    order = pictures + pictures[-2:0:-1] if bounce and len(pictures) > 2 else pictures
     buffer = io.BytesIO()
-    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0)
+    order[0].save(buffer, format="GIF", save_all=True, append_images=order[1:], duration=frame_ms, loop=0)
     return buffer.getvalue()
+
+
+def _labelled(pictures: list[Image.Image], labels: list[str]) -> list[Image.Image]:
+    """Each picture under its label, centred in a white row of one height for every frame (the picture stays put
+    while the label changes), LABEL_SIZE of the width high, smaller where the longest label would not fit."""
+    width, height = pictures[0].size
+    size = round(LABEL_SIZE * width)
+    longest = max(ImageFont.load_default(size=size).getlength(text) for text in labels)
+    size = min(size, int(size * 0.9 * width / max(longest, 1)))
+    font, row = ImageFont.load_default(size=size), round(1.6 * size)  # (its font has no U+2212: write "-")
+    framed = []
+    for picture, text in zip(pictures, labels, strict=True):
+        frame = Image.new("L", (width, row + height), 255)
+        frame.paste(picture, (0, row))
+        ImageDraw.Draw(frame).text((width / 2, row / 2), text, fill=0, font=font, anchor="mm")
+        framed.append(frame)
+    return framed
