@@ -235,15 +235,20 @@ def test_an_mnist_grid_fills_its_column_with_even_pixels(app):
                                               ("Interpolation", "interp_linear", "mnist-2d"),
                                               ("Latent_map", "map_manifold", None), ("Latent_sliders", "sliders", None),
                                               ("Latent_sliders", "sliders", "mnist-2d")])
-def test_a_saved_png_is_at_least_512_pixels_wide_with_hard_pixel_edges(app, tmp_path, path, key, model):
+def test_a_saved_png_is_at_least_1024_pixels_wide_with_hard_pixel_edges(app, tmp_path, path, key, model):
     """Every picture's PNG button saves the picture a slide can take: each canvas pixel a square of whole pixels,
-    at least 512 wide (they were saved at the canvas's own 73x37, 262x59, 291x30 pixels). The traversals come with
-    their rows' dimensions on the left and their columns' values above, written into the margins."""
+    at least 1024 wide (they were saved at the canvas's own 73x37, 262x59, 291x30 pixels, then at least 512 wide:
+    MNIST's interpolation strip came out 582x60, too small to project). The traversals come with their rows'
+    dimensions on the left and their columns' values above, written into the margins."""
     if path == "Interpolation" and model == "mnist-2d" and not mnist_present():
         pytest.skip("the interpolation's ends are MNIST test images: MNIST is not in VAE_DATA_DIR")
     page = open_page(app, path, model)
-    d = load_checkpoint(ROOT / "models" / (model or "digits-2d")).config.latent_dim
-    component(page, key, d)
+    config = load_checkpoint(ROOT / "models" / (model or "digits-2d")).config
+    component(page, key, config.latent_dim)
+    # drawn by the model's own decoder: digits-2d's takes 2-D latents too (the MNIST strip's case saved the digits one)
+    page.wait_for_function("([k, h]) => { const c = window.vaeLab.components[k];"
+                           " return c.decoder && c.decoder.height === h && !c.dirty; }",
+                           arg=[key, config.image_shape[1]], timeout=30_000)
     wait_idle(page)
     if key == "sliders":  # the strip is drawn a few tiles a frame after the digit: save it whole, not mid-pass
         idle = "() => { const c = window.vaeLab.components.sliders; return c.stripTile === undefined && !c.stripWanted; }"
@@ -253,8 +258,8 @@ def test_a_saved_png_is_at_least_512_pixels_wide_with_hard_pixel_edges(app, tmp_
         page.wait_for_function(idle, timeout=15_000)
     saved, shown, name = saved_png(page, key, tmp_path)
     height, width = shown.shape[:2]
-    scale = -(-512 // width)  # the smallest whole factor that reaches 512
-    assert saved.shape[1] >= 512 and name.endswith(".png")
+    scale = -(-1024 // width)  # the smallest whole factor that reaches 1024
+    assert saved.shape[1] >= 1024 and name.endswith(".png")
     picture = saved[-height * scale:, -width * scale:]  # margins for labels, if any, are left and above
     assert np.array_equal(picture, np.kron(shown, np.ones((scale, scale, 1), np.uint8)))
     margin_left, margin_top = saved.shape[1] - width * scale, saved.shape[0] - height * scale

@@ -119,7 +119,7 @@ def decoded_grid(model, latents, *, key: str, nrow: int, width: int = 520, capti
                  download: str = "decoded.png") -> None:
     """Decode latents [N, D] in the browser and tile them nrow to a row, with grid_padding's white gaps as
     vae_core.evaluation.image_grid lays them out, about width CSS pixels wide; a button saves it as download, each
-    pixel a square of whole pixels and the picture at least 512 wide (for a slide)."""
+    pixel a square of whole pixels and the picture at least 1024 wide (view.js's SAVED_WIDTH, for a slide)."""
     z = np.ascontiguousarray(np.asarray(latents, dtype="<f4").reshape(-1, model.config.latent_dim))
     data = {"key": key, "decoder": decoder_url(model), "latents": served.url(z.tobytes()), "count": len(z),
             "dim": z.shape[1], "nrow": int(nrow), "padding": grid_padding(len(z)), "width": int(width),

@@ -8,7 +8,9 @@ import { loadDecoder } from "./decoder.js";
 
 const SHIFT_STEP = 0.25;  // Shift + an arrow key moves a slider this far (plain arrows step 0.01)
 const READOUT_MOST = 8;   // the readout spells z out up to this many dimensions
-const SAVED_WIDTH = 512;  // a saved picture is at least this many pixels wide: a slide shows it large and sharp
+// A saved picture is at least this many pixels wide: a slide shows it large and sharp (at 512 an interpolation
+// strip of ten MNIST digits came out 582 x 60, too small to project)
+const SAVED_WIDTH = 1024;
 const FILL = 0.75;        // a tile canvas at a whole multiple fills at least this share of its room (TileCanvas)
 
 export class DecodingView {
