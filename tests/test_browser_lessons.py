@@ -1,7 +1,7 @@
 """What a lecturer shares and a learner draws, in Debian's chromium: a digit drawn with the mouse gets its
-posterior, decoded pictures download as GIF with a label on each frame, a model downloads as a zip the uploader
-takes back, and the address bar reopens the same view after a reload and in another browser. Screenshots in
-test-artifacts."""
+posterior, decoded pictures download as GIF with a label on each frame, a chart's own PNG is the chart on the page,
+a model downloads as a zip the uploader takes back, and the address bar reopens the same view after a reload and in
+another browser. Screenshots in test-artifacts."""
 import base64
 import io
 import re
@@ -106,6 +106,34 @@ def test_a_traversal_gif_names_the_value_of_z_on_each_frame(app, tmp_path):
     assert_labelled(gif, [f"z{dim} = {v}" for v in ("-3", "-2.25", "-1.5", "-0.75", "0", "0.75", "1.5", "2.25", "3")])
     gif.seek(2)
     gif.convert("RGB").save(SCREENSHOTS / "traversal-gif-frame.png")
+
+
+def test_the_norm_chart_s_own_png_is_the_chart_on_the_page_its_legend_whole(app, tmp_path):
+    """The path norms' "Download plot as a PNG" cut the legend's "spherical" to "spherica": Plotly draws the export as
+    an SVG image, which has no web fonts, so its text came out wider than Plotly had measured it on the page. The
+    chart's font is a system one now, and the saved PNG equals the chart on the screen."""
+    page = open_page(app, "Interpolation")
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    chart.scroll_into_view_if_needed()
+    wait_idle(page)
+    assert page.evaluate("() => [...document.querySelectorAll('[data-testid=stPlotlyChart] .legendtext')]"
+                         ".map(t => t.textContent)") == ["linear", "spherical"]
+    page.mouse.move(0, 0)  # no modebar or hover label over the chart
+    box = chart.locator(".main-svg").first.bounding_box()
+    shown = np.asarray(Image.open(io.BytesIO(page.screenshot(clip={
+        "x": round(box["x"]), "y": round(box["y"]), "width": round(box["width"]), "height": round(box["height"])}))
+                                  ).convert("L"), dtype=int)
+    chart.hover()
+    with page.expect_download(timeout=30_000) as download:
+        chart.locator("[data-title='Download plot as a PNG']").click()
+    path = SCREENSHOTS / "interpolation-norms-export.png"
+    download.value.save_as(path)
+    saved = np.asarray(Image.open(path).convert("L"), dtype=int)
+    assert saved.shape == shown.shape
+    # (aligned within a pixel either way: the chart may sit at a fraction of a pixel on the page)
+    differing = min(np.count_nonzero(np.abs(np.roll(saved, (dy, dx), (0, 1)) - shown) > 64)
+                    for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+    assert differing < 0.001 * saved.size, differing  # in the fallback font its text differed in 1,392 of 252,000
 
 
 def test_a_model_downloads_as_a_zip_that_uploads_back(app, tmp_path):

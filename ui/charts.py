@@ -11,6 +11,15 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 MARKED_EPOCHS = 40  # training curves: test values drawn as a marker per epoch up to this many, as a dotted line beyond
 STAR_PX = 18        # latent_map's star, marking a drawing's posterior mean
 MAP_PX = 500        # about how many pixels latent_map's span is drawn over (560 high, kept square)
+# Every figure's font: a system one. Plotly's "Download plot as a PNG" draws the chart as an SVG image, which cannot
+# use the page's web fonts (Streamlit's Source Sans): its text came out in a wider fallback font, cut where Plotly
+# had measured the narrower one (the path norms' legend read "spherica"). In a system font the PNG is the chart.
+FONT = "Arial, Helvetica, sans-serif"
+
+
+def _figure(data=None) -> go.Figure:
+    """An empty figure (or one of data's traces) in FONT: every chart here starts from one."""
+    return go.Figure(data, layout=dict(font_family=FONT))
 
 
 def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, axis_titles,
@@ -21,7 +30,7 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, index: np.ndarray, classes, a
     chosen (a test index, if among index) is ringed; posterior (centre [2], covariance [2, 2]) is drawn as its
     1 and 2 sigma ellipses, and, if mark names it (say "your digit"), as a star at its centre; also (a centre [2],
     its name) as an open star."""
-    fig = go.Figure()
+    fig = _figure()
     for k, name in enumerate(classes):
         mask = labels == k
         if mask.any():
@@ -99,7 +108,7 @@ def training_curves(steps: list, history: list, steps_per_epoch: int, changes: l
     where β or the learning rate was changed while it trained (changes: {"step", "beta" and / or "lr"}). A stopped
     run's steps after its last finished epoch, whose weights it went back from, are left out with their changes
     (its test values had been spread over them, each a step further than its epoch's end)."""
-    fig = go.Figure()
+    fig = _figure()
     if history:
         kept = len(history) * steps_per_epoch
         steps = [p for p in steps if p[0] <= kept]
@@ -146,7 +155,7 @@ def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
     0.06 and 0.0003 nats, which a linear axis scaled to β = 0.1's 14 nats draws 3 px apart, one point under the
     other's marker. Its ticks are labelled with their whole values (Plotly's own labelled 20 and 0.0002 as "2").
     series maps a name to checkpoint summaries (vae_core.checkpoint.Summary); customdata carries their paths."""
-    fig = go.Figure()
+    fig = _figure()
     series = {name: [{"rate": s.metrics["kl"], "distortion": s.metrics["recon"], "beta": s.config.beta,
                       "in_effect": s.config.effective_beta, "path": str(s.path)} for s in summaries]
               for name, summaries in series.items()}
@@ -293,7 +302,7 @@ def kl_bars(kl_per_dim: list[float], activity: list[float], threshold: float, di
     # lesson's count of active units came out one short): the word stands over it. (Each bar's word under its name
     # ran into its neighbours' wherever eight bars had less than 450 px, and tilted into a smear in half a page.)
     faint = set(_faint_active(kl_per_dim, activity, threshold, top))
-    fig = go.Figure()
+    fig = _figure()
     for kind, colour in (("active", PALETTE[0]), ("collapsed", "#bbb")):
         shown = [i for i in dims if active[i] == (kind == "active")]
         if shown:
@@ -345,7 +354,7 @@ def faint_active_units(kl_per_dim: list[float], activity: list[float], threshold
 def marginal_vs_normal(grid: np.ndarray, density: np.ndarray, means: np.ndarray, name: str) -> go.Figure:
     """One dimension of the aggregate posterior (the exact mixture's marginal density) against N(0, 1), over a
     histogram of the posterior means (which alone leave out each posterior's own spread)."""
-    fig = go.Figure([
+    fig = _figure([
         go.Histogram(x=means, histnorm="probability density", name="posterior means μ", opacity=0.45,
                      marker_color=PALETTE[1], xbins=dict(start=grid[0], end=grid[-1], size=0.2)),
         go.Scatter(x=grid, y=density, name="aggregate posterior", line=dict(color=PALETTE[0], width=2.5)),
@@ -366,7 +375,7 @@ def aggregate_vs_prior(grid: np.ndarray, density: np.ndarray, prior: np.ndarray,
     # The colour saturates at the densest 1% of the plane: a few tight clusters (a 2-D model's posteriors are a few
     # hundredths wide) would otherwise leave the rest of the mass too faint to see.
     top = float(np.percentile(density, 99)) or None
-    fig = go.Figure(go.Contour(x=grid, y=grid, z=density, colorscale=blues, showscale=False, name="aggregate posterior",
+    fig = _figure(go.Contour(x=grid, y=grid, z=density, colorscale=blues, showscale=False, name="aggregate posterior",
                                zmin=0, zmax=top, zauto=top is None,
                                contours=dict(coloring="fill", showlines=False), ncontours=14,
                                hovertemplate="z%{x:.2f}, %{y:.2f}: %{z:.3f}<extra>aggregate posterior</extra>"))
@@ -388,7 +397,7 @@ def reparameterization_cloud(mu: np.ndarray, sigma: np.ndarray, z: np.ndarray, d
     """Draws z = mu + eps * sigma in two dimensions, around the mean with its 1 and 2 sigma ellipses."""
     i, j = dims
     t = np.linspace(0, 2 * np.pi, 80)
-    fig = go.Figure(go.Scatter(x=z[:, i], y=z[:, j], mode="markers", name="z = μ + ε σ",
+    fig = _figure(go.Scatter(x=z[:, i], y=z[:, j], mode="markers", name="z = μ + ε σ",
                                marker=dict(size=7, color=PALETTE[0], opacity=0.7)))
     for k in (1, 2):
         fig.add_trace(go.Scatter(x=mu[i] + k * sigma[i] * np.cos(t), y=mu[j] + k * sigma[j] * np.sin(t), mode="lines",
@@ -407,7 +416,7 @@ def likelihood_gap(nelbo: float, estimates: dict) -> go.Figure:
     images' own spread in -log p(x) cancels from a difference measured on each image)."""
     ks = sorted(estimates)
     gaps = [[estimates[k]["elbo_gap"], estimates[k]["elbo_gap_se"]] for k in ks]
-    fig = go.Figure(go.Scatter(
+    fig = _figure(go.Scatter(
         x=ks, y=[estimates[k]["iwae_nll"] for k in ks], mode="lines+markers",
         name="−log p(x), IWAE estimate (bars: ± one standard error of its gap to the −ELBO)",
         error_y=dict(array=[se for _, se in gaps], visible=True), marker=dict(size=10), customdata=gaps,
@@ -426,7 +435,7 @@ def likelihood_gap(nelbo: float, estimates: dict) -> go.Figure:
 
 def path_norms(paths: dict, latent_dim: int) -> go.Figure:
     """|z| along each interpolation path (name -> [steps, D]), beside √D, where N(0, I)'s mass concentrates."""
-    fig = go.Figure()
+    fig = _figure()
     for k, (name, path) in enumerate(paths.items()):
         norms = np.linalg.norm(np.asarray(path, dtype=np.float64), axis=1)
         # the second path dashed, with open markers: where the two norms agree (two nearby ends, a 2-D model's
@@ -445,7 +454,7 @@ def unit_kl_groups(runs: dict[str, tuple[list[float], list[float]]], threshold: 
                    floor: float | None = None) -> go.Figure:
     """Each unit's KL in several runs of one model, side by side: runs maps a name to (kl_per_dim, activity), each
     run in its kl_curves colour, a collapsed unit's bar hatched; floor, a free-bits λ, is a dashed line."""
-    fig = go.Figure()
+    fig = _figure()
     for k, (name, (kls, activity)) in enumerate(runs.items()):
         # a run's active and collapsed units as two traces in one slot: a legend entry takes its trace's first bar's
         # look, and a run whose z0 had collapsed was named by a hatched square
@@ -471,7 +480,7 @@ def unit_kl_groups(runs: dict[str, tuple[list[float], list[float]]], threshold: 
 
 def kl_curves(histories: dict[str, list[dict]]) -> go.Figure:
     """Test KL per epoch for several runs, to compare their schedules."""
-    fig = go.Figure([go.Scatter(x=[r["epoch"] for r in h], y=[r["test_kl"] for r in h], mode="lines+markers",
+    fig = _figure([go.Scatter(x=[r["epoch"] for r in h], y=[r["test_kl"] for r in h], mode="lines+markers",
                                 name=name, line=dict(color=PALETTE[k % len(PALETTE)]))
                      for k, (name, h) in enumerate(histories.items())])
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="epoch",
