@@ -210,10 +210,11 @@ export function drawCurves(canvas, curves, current) {
   const { train, test, changes, total, log } = curves;
   const colours = ["#444", "#1f77b4", "#ff7f0e"], names = ["−ELBO (train: lines, test: dots)", "recon", "KL"];
   const axisName = `step${log ? ", log scale" : ""} (the run has ${total.toLocaleString()})`;
-  // the legend above, each name after the one before; a log axis's name beside it on the right, or on a row of
-  // its own where the two would meet (at 800 px, "step, log scale" was written over "recon" and "KL")
+  // the legend above, each name after the one before; the step axis's name beside it on the right (the bottom row
+  // has the steps), or on a row of its own where the two would meet (at 800 px, "step, log scale" was written over
+  // "recon" and "KL")
   const starts = names.reduce((at, name) => [...at, at[at.length - 1] + ctx.measureText(name).width + 14], [left + 6]);
-  const ownRow = log && starts[names.length] + ctx.measureText(axisName).width > width - 4;
+  const ownRow = starts[names.length] + ctx.measureText(axisName).width > width - 4;
   const plotTop = ownRow ? 34 : 20;
   const values = train.flatMap(p => p.slice(1)).concat(test.flatMap(p => p.slice(1)));
   // a linear axis leaves the first steps' spike out; a log axis shows those steps, so all of it
@@ -234,25 +235,28 @@ export function drawCurves(canvas, curves, current) {
     ctx.fillStyle = MUTED;
     ctx.fillText(v.toLocaleString(), left - 4, y(v) + 4);
   }
-  ctx.textAlign = "center";
-  if (log) ctx.textAlign = "right";  // the bottom row has the ticks
-  ctx.fillText(axisName, log ? width - 4 : (left + width) / 2, !log ? height - 3 : ownRow ? 26 : 12);
-  ctx.textAlign = "center";
-  if (log) {  // a tick at each power of ten, labelled where the label clears the ends' ("100" beside "120" read 100120)
-    const spanEdge = width - 4 - ctx.measureText(Math.round(span).toLocaleString()).width - 6;
-    const zeroEdge = left + ctx.measureText("0").width + 6;
-    for (let p = 10; p < span; p *= 10) {
-      const half = ctx.measureText(p.toLocaleString()).width / 2;
-      if (x(p) - half > zeroEdge && x(p) + half < spanEdge) ctx.fillText(p.toLocaleString(), x(p), height - 3);
-      ctx.fillStyle = GRID;
-      ctx.fillRect(x(p), plotTop, 1, bottom - plotTop);
-      ctx.fillStyle = MUTED;
-    }
-  }
-  ctx.textAlign = "left";
-  ctx.fillText("0", left, height - 3);
   ctx.textAlign = "right";
-  ctx.fillText(Math.round(span).toLocaleString(), width - 4, height - 3);
+  ctx.fillText(axisName, width - 4, ownRow ? 26 : 12);
+  // the bottom row: its ends, the marked step (red: which step the red line is at), then round steps (powers of ten
+  // on a log axis), each drawn where it clears those placed before it ("100" beside "120" read 100120; a linear
+  // axis with its ends alone left a paused run's step to be guessed)
+  const rounds = log ? Array.from({ length: Math.max(0, Math.ceil(Math.log10(span)) - 1) }, (_, i) => 10 ** (i + 1))
+    : niceTicks(0, span);
+  const labels = [[left, "0", "left", MUTED], [width - 4, Math.round(span).toLocaleString(), "right", MUTED]];
+  if (current != null) labels.push([x(current), `step ${current.toLocaleString()}`, "center", MARK]);
+  for (const s of rounds) if (s > 0 && s < span) labels.push([x(s), s.toLocaleString(), "center", MUTED]);
+  const placed = [];
+  for (const [at, text, align, colour] of labels) {
+    const w = ctx.measureText(text).width;
+    const lo = Math.min(Math.max(align === "left" ? at : align === "right" ? at - w : at - w / 2, 0), width - w);
+    if (placed.some(([a, b]) => lo < b + 6 && lo + w > a - 6)) continue;
+    placed.push([lo, lo + w]);
+    ctx.textAlign = "left";
+    ctx.fillStyle = colour;
+    ctx.fillText(text, lo, height - 3);
+  }
+  ctx.fillStyle = GRID;
+  for (const s of rounds) if (s > 0 && s < span) ctx.fillRect(Math.round(x(s)), plotTop, 1, bottom - plotTop);
   for (let c = 1; c <= 3; c++) {
     ctx.strokeStyle = colours[c - 1];
     ctx.globalAlpha = 0.55;
