@@ -69,7 +69,8 @@ def end_point(column, key: str, label: str, default: str, image: int):
 
 z0, x0, name0 = end_point(a_col, state.INTERP_FROM, "From", "a test image", 0)
 z1, x1, name1 = end_point(b_col, state.INTERP_TO, "To", "a test image", 1)
-steps = steps_col.slider("Steps", 3, 16, 10, key="interp_steps")
+# odd by default: a middle picture (t = 0.5) to compare, which ten steps did not have (the lesson asks about it)
+steps = steps_col.slider("Steps", 3, 16, 11, key="interp_steps")
 
 paths = {"Linear": lerp(z0, z1, steps), "Spherical": slerp(z0, z1, steps)}
 for name, path in paths.items():

@@ -85,7 +85,7 @@ def assert_labelled(gif: Image.Image, labels: list[str]) -> None:
 def test_an_interpolation_downloads_as_a_looping_gif_each_frame_named_by_its_path_and_step(app, tmp_path):
     page = open_page(app, "Interpolation")
     gif = downloaded_gif(page, page.get_by_role("button", name="Animated GIF").first, tmp_path)
-    steps = 10  # the page's default
+    steps = 11  # the page's default
     name = re.fullmatch(r".*/interpolation-(linear|spherical)\.gif", gif.filename).group(1)
     assert gif.format == "GIF" and gif.info["loop"] == 0
     assert gif.n_frames == 2 * steps - 2  # forward, then back without repeating the ends

@@ -253,3 +253,13 @@ def test_each_run_is_named_in_the_unit_bars_legend_also_where_all_its_units_coll
     fig = unit_kl_groups(runs, 0.01, 0.5)
     named = [t.name for t in fig.data if t.showlegend is not False and len(t.x)]  # (an empty trace: no entry)
     assert named == ["plain", "free bits", "mixed", "collapsed (hatched)"]
+
+
+def test_the_path_norms_start_at_zero():
+    """From 0.8 up, a straight path's middle of 1.2 between ends of 3.4 and 4.1 was drawn as if it reached 0."""
+    import numpy as np
+
+    from ui.charts import path_norms
+    z0, z1 = np.full(16, 0.85), np.full(16, -1.0)
+    fig = path_norms({"Linear": np.linspace(z0, z1, 11), "Spherical": np.linspace(z0, z1, 11)}, 16)
+    assert fig.layout.yaxis.rangemode == "tozero"

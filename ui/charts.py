@@ -445,8 +445,10 @@ def path_norms(paths: dict, latent_dim: int) -> go.Figure:
                                  marker=dict(symbol="circle-open" if k else "circle", size=9 if k else 6)))
     fig.add_hline(y=np.sqrt(latent_dim), line=dict(color="#999", dash="dot"),
                   annotation_text=f"√D = {np.sqrt(latent_dim):.2f}", annotation_position="top left")
+    # from 0: an axis from 0.8 drew a straight middle of 1.2 between ends of 3.4 and 4.1 as if it reached 0
     fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="position along the path",
-                      yaxis_title="|z|", legend=dict(orientation="h", yanchor="top", y=-0.25))
+                      yaxis=dict(title=dict(text="|z|", font_size=16), rangemode="tozero"),
+                      legend=dict(orientation="h", yanchor="top", y=-0.25))
     return fig
 
 

@@ -66,7 +66,8 @@ STEPS = (
          navigation.PAD, {"model": "mnist-2d", "z": "-3,3"}),
     Step("Straight or round", 10,
          "Interpolate with the 16-D MNIST model from test image 5371 (a 7) to test image 1 (a 2), two codes that "
-         "point almost opposite ways; compare the middles of the two paths, and their norms below them.",
+         "point almost opposite ways; compare the two paths' middle pictures (the sixth of eleven), and their norms "
+         "below them.",
          "Neither middle is a clean digit: why is the straight path's a greyer, dimmer blur while the spherical "
          "path's keeps bright (if broken) strokes, and what does each path do to the norm of z?",
          navigation.INTERPOLATION, {"model": "mnist-16d", "image": "5371"}),
