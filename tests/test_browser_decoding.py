@@ -301,3 +301,33 @@ def test_traversal_rows_name_their_dimension_and_columns_show_their_values(app, 
         assert label.bounding_box()["y"] + label.bounding_box()["height"] <= strip["y"]
     page.mouse.move(700, 5)  # no tooltip over the strip
     page.screenshot(path=str(SCREENSHOTS / f"traversal-labels-{model}.png"), full_page=True)
+
+
+DOTS_RECORDED = """(() => {
+  if (window.vaeLabDots) return;
+  window.vaeLabDots = new Map();  // canvas -> the fill colours of its 3 px and smaller squares, in drawing order
+  const proto = CanvasRenderingContext2D.prototype, fill = proto.fillRect;
+  proto.fillRect = function (x, y, w, h) {
+    if (w <= 3 && h <= 3 && w === h) {
+      if (!window.vaeLabDots.has(this.canvas)) window.vaeLabDots.set(this.canvas, []);
+      window.vaeLabDots.get(this.canvas).push(this.fillStyle);
+    }
+    return fill.call(this, x, y, w, h);
+  };
+})();"""
+
+
+@pytest.mark.parametrize("path", ["Latent_pad", "Train"])
+def test_the_pad_and_the_replay_layer_the_classes_as_the_latent_map_does(app, path):
+    """The Latent map page draws class by class (its 9s over its 4s); the pad drew its dots in test-set order (the
+    4s over the 9s on half the cloud), and lesson steps 4 and 5 go from one to the other. The replay's map too."""
+    from ui.charts import PALETTE
+
+    _, page, _ = app
+    page.add_init_script(DOTS_RECORDED)
+    open_page(app, path, "digits-2d")
+    page.wait_for_function("() => [...window.vaeLabDots.values()].some(d => d.length >= 300)", timeout=30_000)
+    for dots in page.evaluate("() => [...window.vaeLabDots.values()].filter(d => d.length >= 300)"):
+        classes = [PALETTE.index(c) for c in dots if c in PALETTE]
+        assert len(classes) >= 300 and len(set(classes)) == 10
+        assert classes == sorted(classes)

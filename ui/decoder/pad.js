@@ -1,7 +1,7 @@
 // The latent pad: a handle dragged over two latent dimensions and sliders for the most informative ones,
 // decoded in the browser on every animation frame (view.js loads the decoder and runs the frames).
 
-import { element, mountOnce } from "./base.js";
+import { byClass, element, mountOnce } from "./base.js";
 import { fetchOnce } from "./decoder.js";
 import { DecodingView, TileCanvas } from "./view.js";
 
@@ -176,7 +176,7 @@ class Pad extends DecodingView {
     if (!scatter) return;
     const dot = Math.max(2, Math.round(size / 200)), palette = this.palette;
     ctx.globalAlpha = 0.55;
-    for (let i = 0; i < scatter.labels.length; i++) {
+    for (const i of byClass(scatter.labels)) {
       ctx.fillStyle = palette[scatter.labels[i] % palette.length];
       ctx.fillRect(this.toPixel(scatter.points[2 * i], false) - dot / 2,
                    this.toPixel(scatter.points[2 * i + 1], true) - dot / 2, dot, dot);

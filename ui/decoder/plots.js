@@ -2,7 +2,7 @@
 // (replay.js): the latent map, each dimension's KL as a bar, the aggregate posterior against N(0, 1) and the
 // training curves. Each function draws its whole canvas from the numbers it is given.
 
-import { element } from "./base.js";
+import { byClass, element } from "./base.js";
 import { TileCanvas } from "./view.js";
 
 const INK = "#31333f", GRID = "#e6e6e6", MUTED = "#808495", MARK = "#ff4b4b";
@@ -110,7 +110,7 @@ function drawMap(canvas, size, { xy, sigma, labels, palette, extent, names }) {
     }
     ctx.globalAlpha = 1;
   }
-  for (let i = 0; i < count; i++) {
+  for (const i of byClass(labels)) {  // (as the Latent map page layers them)
     ctx.fillStyle = palette[labels[i] % palette.length];
     ctx.fillRect(clip(half + xy[2 * i] * scale) - 1.5, clip(half - xy[2 * i + 1] * scale) - 1.5, 3, 3);
   }
