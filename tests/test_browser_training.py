@@ -173,6 +173,27 @@ def test_the_live_view_draws_the_map_forming_and_obeys_pause_one_step_and_a_beta
 REPLAY = "window.vaeLab?.components?.replay"
 
 
+def test_on_a_projector_s_1280_by_720_the_replay_s_panels_share_a_row_under_the_legend_of_their_colours(app):
+    """Lesson step 3 on a projector (1280 x 720, the sidebar open): the KL bars and the aggregate posterior went below
+    the map and the pictures, off the screen while the replay played, and the digits' colours were named under the
+    curves, 600 px from the map. The panels now shrink to share one row, and the legend is under the map."""
+    page = app[1]
+    size = page.viewport_size
+    try:
+        page.set_viewport_size({"width": 1280, "height": 720})
+        open_page(app, "Train")
+        page.wait_for_function(f"() => {REPLAY} && {REPLAY}.index !== null", timeout=30_000)
+        boxes = [page.locator(f".replay > {part}").first.bounding_box() for part in (".map", ".pictures", ".panel-stack")]
+        assert max(b["y"] for b in boxes) - min(b["y"] for b in boxes) < 5, boxes
+        assert max(b["x"] + b["width"] for b in boxes) <= page.locator(".replay").first.bounding_box()["x"] + \
+            page.locator(".replay").first.bounding_box()["width"] + 1
+        legend = page.locator(".replay > .map .legend .item")
+        assert legend.all_inner_texts() == [str(d) for d in range(10)]
+        page.locator(".replay").first.screenshot(path=str(SCREENSHOTS / "train-replay-1280.png"))
+    finally:
+        page.set_viewport_size(size)
+
+
 def test_the_replay_of_digits_2d_scrubs_plays_and_exports_a_gif_of_every_snapshot(app):
     """The shipped digits-2d's recording on the Train page: it opens at the last snapshot; the scrubber's start
     shows another map (the initial weights' codes, bunched at the origin); play runs to the end; the GIF button

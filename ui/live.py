@@ -131,13 +131,12 @@ def live_view(run: Run, *, key: str = "live_view") -> None:
     rows = subset_rows(len(run.data.test_x))
     data = {
         "key": key, "run": run.id, "feed": feed(run), "every": FEED_EVERY, "latentDim": config.latent_dim,
-        "palette": PALETTE,
+        "palette": PALETTE, "classes": list(run.data.classes),
         "labels": served.url(run.data.test_y[rows].numpy().astype(np.uint8).tobytes()),
         "count": len(picture_latents(config.latent_dim)), "nrow": pictures_per_row(config.latent_dim),
         "height": int(config.image_shape[1]), "width": int(config.image_shape[2]),
     }
     _live(key=key, data=data, height="content", on_ended_change=lambda: None)  # its feed is gone: the page reruns
-    _legend(run.data.classes)
 
 
 FEED_EVERY = 0.5        # seconds between two fetches of a live run's feed by its view
@@ -285,11 +284,6 @@ def _change_marks(changes: list[dict]) -> list[list]:
     return [[c["step"], change_label(c)] for c in changes]
 
 
-def _legend(classes) -> None:
-    st.markdown(" ".join(f'<span style="color:{PALETTE[i % len(PALETTE)]}">●</span>&nbsp;{name}'
-                         for i, name in enumerate(classes)), unsafe_allow_html=True)
-
-
 def _base64(array: np.ndarray) -> str:
     """Half-precision numbers (the map draws them, a pixel is 0.03 of a unit): half the bytes of float32."""
     return base64.b64encode(np.ascontiguousarray(np.clip(array, -6e4, 6e4), "<f2").tobytes()).decode()
@@ -334,11 +328,10 @@ def replay(folder: str, checkpoint, *, key: str = "replay") -> None:
             "steps": [x.step for x in s], "epochs": [round(x.epoch, 3) for x in s], "dims": [list(x.dims) for x in s],
             "kl": [[round(float(v), 5) for v in x.kl_per_dim] for x in s],
             "klTop": float(max(x.kl_per_dim.max() for x in s)), "extent": plane_extent(recording),
-            "palette": PALETTE, "curves": None}
+            "palette": PALETTE, "classes": list(classes), "curves": None}
     if checkpoint.history and s[-1].epoch > 0:  # the epochs the recording covers, with its steps per epoch
         data["curves"] = recorded_curves(checkpoint.history, s[-1].step / s[-1].epoch, s[-1].step)
     _replay(key=key, data=data, height="content")
-    _legend(classes)
     st.download_button("Animated GIF for a slide", data=lambda: recording_gif(recording, classes, PALETTE),
                        file_name=f"{Path(folder).name}-training.gif", mime="image/gif", icon=":material/download:",
                        key=f"{key}_gif", help="a frame per snapshot: the map beside its pictures, about 1,000 px wide")

@@ -9,14 +9,13 @@
 import { element, mountOnce } from "./base.js";
 import { loadBytes } from "./decoder.js";
 import {
-  density, drawCurves, halvesFromBase64, learningPanels, panel, pictureAt, showMap, showStats, UNIT_NEAR_ZERO_NATS,
+  density, drawCurves, halvesFromBase64, learningPanels, panel, panelSizes, pictureAt, showMap, showStats,
+  UNIT_NEAR_ZERO_NATS,
 } from "./plots.js";
 import { DecodingView } from "./view.js";
 
 const views = new WeakMap();  // parentElement -> LiveView
 const TWEEN_MS = 400;         // a snapshot's points move from the last one's over this long
-const MAP_SIZE = 300;
-const PICTURES_WIDTH = 300;
 
 export default function (component) {
   return mountOnce(component, views, parent => new LiveView(parent));
@@ -171,26 +170,30 @@ class LiveView extends DecodingView {
   frame(start) {
     if (!this.dirty) return;
     this.dirty = false;
-    const data = this.data, to = this.to, feed = this.feed;
+    const data = this.data, to = this.to, feed = this.feed, fit = panelSizes(this.root);
+    if (String(Object.values(fit)) !== String(this.fit && Object.values(this.fit))) {  // refitted to a new width
+      this.fit = fit;
+      this.plotsDirty = this.picturesDirty = true;
+    }
     this.head.textContent = to
       ? `snapshot of step ${to.step.toLocaleString()} · ${to.epoch.toFixed(2)} epochs done: the map, bars, ` +
         "pictures and the curves' red line below all show this step"
       : "waiting for the first snapshot…";
     if (to && this.labels) {
       showMap(this.panels, this.current(), this.ellipses.checked ? to.sigma : null, this.labels, to.dims,
-              { ...data, extent: this.extent }, MAP_SIZE);
+              { ...data, extent: this.extent }, fit.map);
       if (this.from && performance.now() - this.tweenStart < TWEEN_MS) this.changed(null);  // still moving
     }
     if (to && this.plotsDirty) {
       this.plotsDirty = false;
-      showStats(this.panels, to.kl, this.klTop, to.dims, this.densityLines, this.extent);
+      showStats(this.panels, to.kl, this.klTop, to.dims, this.densityLines, this.extent, fit.stack);
       drawCurves(this.curves.canvas, feed.curves, to.step);
     }
     if (to && this.picturesDirty) {
       this.picturesDirty = false;
       const { count, nrow, height, width } = data, pixels = height * width;
       const tiles = this.panels.tiles;
-      tiles.layout({ channels: 1, height, width }, count, nrow, 1, PICTURES_WIDTH);
+      tiles.layout({ channels: 1, height, width }, count, nrow, 1, fit.pictures);
       for (let i = 0; i < count; i++) tiles.tile(i, pictureAt(this.shownPictures, i, pixels));
       tiles.show();
       this.panels.picturesCaption.textContent = `${data.latentDim === 2 ? "the decoded manifold over the central " +

@@ -29,11 +29,13 @@ export function panel(parent, className, caption) {
   return { canvas, caption: text };
 }
 
-// The panels of a model learning, in root (the live view's and the replay's): the map and its caption, the
-// decoded pictures and theirs, and beside them the KL bars (barsCaption says what their scale is) and the aggregate
-// posterior. Returns {map, tiles, picturesCaption, bars, densities}.
+// The panels of a model learning, in root (the live view's and the replay's): the map, the colours' legend and its
+// caption, the decoded pictures and theirs, and beside them the KL bars (barsCaption says what their scale is) and
+// the aggregate posterior. Returns {map, legend, tiles, picturesCaption, bars, densities}.
 export function learningPanels(root, barsCaption) {
   const map = panel(root, "map", "");
+  map.legend = element("div", "legend", map.canvas.parentElement);
+  map.canvas.parentElement.insertBefore(map.legend, map.caption);  // (the legend sat below the curves, 600 px away)
   const pictures = element("figure", "panel pictures", root);
   const tiles = new TileCanvas(pictures, "tiles", root);
   const picturesCaption = element("figcaption", "", pictures);
@@ -42,19 +44,39 @@ export function learningPanels(root, barsCaption) {
            densities: panel(side, "densities", "aggregate posterior of the map's two dimensions") };
 }
 
-// The map of a snapshot's points xy (sigma: their 1σ ellipses, or null) on panels, with its caption.
+// The panels' widths in root: full size where the map, the pictures and the bars share a row (1400 px), shrunk to
+// share it down to FIT_LEAST of that (on a projector's 1280 x 720, the sidebar open, the bars and the aggregate
+// posterior went below the map, off the screen while it played), full size again, wrapped, in a narrower one.
+const FULL = { map: 300, pictures: 300, stack: 280 }, ROW_EXTRA = 48, FIT_LEAST = 0.75;  // (two gaps, borders)
+export function panelSizes(root) {
+  const room = root.clientWidth - ROW_EXTRA, full = FULL.map + FULL.pictures + FULL.stack;
+  const scale = room >= full || room < FIT_LEAST * full ? 1 : room / full;
+  return { map: Math.floor(FULL.map * scale), pictures: Math.floor(FULL.pictures * scale),
+           stack: Math.floor(FULL.stack * scale) };
+}
+
+// The map of a snapshot's points xy (sigma: their 1σ ellipses, or null) on panels, size pixels square, with its
+// caption and (once) the legend of the labels' colours.
 export function showMap(panels, xy, sigma, labels, dims, data, size) {
   const names = dims.map(d => `z${d}`);
   drawMap(panels.map.canvas, size, { xy, sigma, labels, palette: data.palette, extent: data.extent, names });
   panels.map.caption.textContent = mapCaption(labels.length, names, data.extent, data.latentDim);
+  if (!panels.map.legend.childElementCount && data.classes) {
+    for (const [i, name] of data.classes.entries()) {
+      const item = element("span", "item", panels.map.legend);
+      element("span", "swatch", item).style.background = data.palette[i % data.palette.length];
+      item.append(name);
+    }
+  }
 }
 
-// A snapshot's KL bars (on the scale klTop) and its two dimensions' aggregate posteriors (densities: density()'s).
-export function showStats(panels, kl, klTop, dims, densities, extent) {
-  drawBars(panels.bars.canvas, 280, 120, kl, klTop, dims);
+// A snapshot's KL bars (on the scale klTop) and its two dimensions' aggregate posteriors (densities: density()'s),
+// width pixels wide.
+export function showStats(panels, kl, klTop, dims, densities, extent, width) {
+  drawBars(panels.bars.canvas, width, 120, kl, klTop, dims);
   const total = Array.from(kl).reduce((sum, v) => sum + v, 0);
   panels.bars.caption.textContent = panels.barsCaption + (total < COLLAPSED_NATS ? COLLAPSED_NOTE : "");
-  drawDensities(panels.densities.canvas, 280, 120, densities, dims.map(d => `z${d}`), extent);
+  drawDensities(panels.densities.canvas, width, 120, densities, dims.map(d => `z${d}`), extent);
 }
 
 // Size canvas to width x height CSS pixels, sharp on a high-density screen; its context, cleared, in CSS pixels.

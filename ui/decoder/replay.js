@@ -6,13 +6,11 @@
 import { element, mountOnce } from "./base.js";
 import { loadBytes, loadFloats } from "./decoder.js";
 import {
-  density, drawCurves, learningPanels, panel, pictureAt, showMap, showStats, UNIT_NEAR_ZERO_NATS,
+  density, drawCurves, learningPanels, panel, panelSizes, pictureAt, showMap, showStats, UNIT_NEAR_ZERO_NATS,
 } from "./plots.js";
 
 const replays = new WeakMap();  // parentElement -> Replay
 const PLAY_MS = 450;            // each snapshot's time while playing, most of it spent moving to the next
-const MAP_SIZE = 300;
-const PICTURES_WIDTH = 300;
 
 export default function (component) {
   return mountOnce(component, replays, parent => new Replay(parent));
@@ -39,6 +37,14 @@ class Replay {
     this.status = element("div", "status", this.root);
     this.index = null;   // the snapshot shown (for the tests)
     this.drawnCount = 0;
+    // a window of another width: the panels refitted to it (panelSizes), the snapshot drawn again
+    let width = null;
+    this.resized = new ResizeObserver(([entry]) => {
+      const now = Math.round(entry.contentRect.width);
+      if (width !== null && now !== width && this.loaded && this.index !== null) this.show(this.index, 0, true);
+      width = now;
+    });
+    this.resized.observe(this.root);
   }
 
   update(data) {
@@ -59,6 +65,7 @@ class Replay {
 
   destroy() {
     this.stop();
+    this.resized.disconnect();
     this.root.remove();
   }
 
@@ -82,28 +89,29 @@ class Replay {
     this.play.textContent = "▶ Play";
   }
 
-  // Snapshot i, its points a fraction `toward` of the way to snapshot i + 1's (when both share their axes).
-  show(i, toward = 0) {
-    const { data, loaded } = this, size = loaded.labels.length * 2, dims = data.dims[i];
+  // Snapshot i, its points a fraction `toward` of the way to snapshot i + 1's (when both share their axes); all its
+  // panels drawn again if again.
+  show(i, toward = 0, again = false) {
+    const { data, loaded } = this, size = loaded.labels.length * 2, dims = data.dims[i], fit = panelSizes(this.root);
     let xy = loaded.mu.subarray(i * size, (i + 1) * size);
     const next = data.dims[i + 1];
     if (toward > 0 && next && next.join() === dims.join()) {
       const after = loaded.mu.subarray((i + 1) * size, (i + 2) * size), eased = toward * toward * (3 - 2 * toward);
       xy = xy.map((v, k) => v + (after[k] - v) * eased);
     }
-    showMap(this.panels, xy, null, loaded.labels, dims, data, MAP_SIZE);
-    if (i === this.index) return;  // the rest changes only between snapshots
+    showMap(this.panels, xy, null, loaded.labels, dims, data, fit.map);
+    if (i === this.index && !again) return;  // the rest changes only between snapshots
     this.index = i;
     this.scrubber.value = i;
     this.head.textContent = `snapshot ${i + 1} of ${data.steps.length} · step ${data.steps[i].toLocaleString()} · ` +
                             `${data.epochs[i].toFixed(2)} epochs done`;
     const sigma = loaded.sigma.subarray(i * size, (i + 1) * size);
     showStats(this.panels, data.kl[i], data.klTop, dims, [0, 1].map(c => density(xy, sigma, c, data.extent)),
-              data.extent);
+              data.extent, fit.stack);
     const { count, nrow, height, width } = data, pixels = height * width;
     const shape = { channels: 1, height, width };
     const tiles = this.panels.tiles;
-    tiles.layout(shape, count, nrow, 1, PICTURES_WIDTH);
+    tiles.layout(shape, count, nrow, 1, fit.pictures);
     for (let k = 0; k < count; k++) tiles.tile(k, pictureAt(loaded.pictures, i * count + k, pixels));
     tiles.show();
     this.panels.picturesCaption.textContent = data.latentDim === 2 ? "the decoded manifold over the central 90% of N(0, 1) " +
