@@ -36,7 +36,7 @@ STEPS = (
          "Which digits does each slider pass through from −3 to 3, and why can two numbers not keep a digit's "
          "identity on one slider and its style on the other?",
          navigation.SLIDERS, {"model": "digits-2d", "z": "0,0"}),
-    Step("How the map formed", 5,
+    Step("How the map formed", 10,  # (a replay, a run of one's own, pause, steps, β and speed: 5 was too short)
          "The 2-D digits model's training, replayed on the Train page: drag the scrubber to the first snapshot (the "
          "initial weights), then play it, watching the map, the KL bars, the aggregate posterior and the decoded "
          "manifold. Then start a run of your own there (the default settings: 120 steps at 10 a second) and watch "
@@ -71,7 +71,7 @@ STEPS = (
          "Neither middle is a clean digit: why is the straight path's a greyer, dimmer blur while the spherical "
          "path's keeps bright (if broken) strokes, and what does each path do to the norm of z?",
          navigation.INTERPOLATION, {"model": "mnist-16d", "image": "5371"}),
-    Step("The objective, term by term", 10,
+    Step("The objective, term by term", 5,
          "Read one image's reconstruction and KL in nats; move β from 1 to 10 and back. (Step 8 shows a model "
          "trained at β = 10.)",
          "At β = 10 the KL part outweighs the reconstruction: which term would training shrink, and what would the "
@@ -97,7 +97,8 @@ STEPS = (
          "others: why can that lower the −ELBO of a run trained at β = 2?",
          navigation.WARMUP, {}),
     Step("Your own digit", 5,
-         "Draw a 4, keep it, draw a 9, then interpolate between your two drawings.",
+         "Draw a 4, keep it, draw a 9, then interpolate between your two drawings. (An open-topped 4 can land "
+         "among the 9s, beside your 9: then the path has nowhere to go, so draw the 4 again, slanted or closed.)",
          "Did your 4 land among the 4s, or among the 9s as on step 4's map, and does it come back as a 4? What does "
          "the path between your two drawings pass through?",
          navigation.YOUR_DIGIT, {"model": "mnist-2d"}),
