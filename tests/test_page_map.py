@@ -19,8 +19,8 @@ def test_map_shows_the_chosen_point_with_its_posterior():
     assert not at.exception
     assert "Test image 5" in at.subheader[-1].value
     table = at.dataframe[0].value
-    assert list(table.columns) == ["dimension", "posterior mean μ", "posterior std σ"] and len(table) == 2
-    assert (table["posterior std σ"] > 0).all()
+    assert list(table.columns) == ["dimension", "mean μ", "std σ"] and len(table) == 2
+    assert (table["std σ"] > 0).all()
 
 
 def test_a_map_choice_does_not_outlive_its_model():
