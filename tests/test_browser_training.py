@@ -183,10 +183,11 @@ def test_on_a_projector_s_1280_by_720_the_replay_s_panels_share_a_row_under_the_
         page.set_viewport_size({"width": 1280, "height": 720})
         open_page(app, "Train")
         page.wait_for_function(f"() => {REPLAY} && {REPLAY}.index !== null", timeout=30_000)
-        boxes = [page.locator(f".replay > {part}").first.bounding_box() for part in (".map", ".pictures", ".panel-stack")]
+        boxes = [page.locator(f".replay > {part}").first.bounding_box()
+                 for part in (".map", ".pictures", ".panel-stack")]
         assert max(b["y"] for b in boxes) - min(b["y"] for b in boxes) < 5, boxes
-        assert max(b["x"] + b["width"] for b in boxes) <= page.locator(".replay").first.bounding_box()["x"] + \
-            page.locator(".replay").first.bounding_box()["width"] + 1
+        view = page.locator(".replay").first.bounding_box()
+        assert max(b["x"] + b["width"] for b in boxes) <= view["x"] + view["width"] + 1
         legend = page.locator(".replay > .map .legend .item")
         assert legend.all_inner_texts() == [str(d) for d in range(10)]
         page.locator(".replay").first.screenshot(path=str(SCREENSHOTS / "train-replay-1280.png"))

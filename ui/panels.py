@@ -88,9 +88,9 @@ def _other_size(config, beta: float) -> str:
     return f" (on {other}'s {theirs.input_dim} pixels, a β of {theirs.effective_beta:g})"
 
 
-def reduction_lesson(config, parts, beta: float, name: str, path: str) -> None:
+def reduction_lesson(config, parts, beta: float, model_name: str, model_path: str) -> None:
     """The objective written both ways with the chosen image's numbers at the page's beta (under the model called
-    name, at path), then two shipped digits models trained each way, side by side."""
+    model_name, at model_path), then two shipped digits models trained each way, side by side."""
     pixels = config.input_dim
     averaged = config.replace(beta=beta, recon_reduction="mean").effective_beta
     st.markdown(f"Much VAE code averages the reconstruction over the pixels (`reduction=\"mean\"`, PyTorch's default) "
@@ -112,10 +112,10 @@ def reduction_lesson(config, parts, beta: float, name: str, path: str) -> None:
     data = resources.dataset("digits")
     ways = ((SUMMED, "reconstruction summed over pixels (the ELBO)"),
             (AVERAGED, "reconstruction averaged over its 64 pixels (β × 64)"))
-    if Path(path).resolve() not in (SUMMED.resolve(), AVERAGED.resolve()):  # (step 7 put a 2-D model's numbers
-        dims = resources.model(str(SUMMED)).config.latent_dim                  # above these without a word)
-        st.markdown(f"The numbers above are {name}'s. Below are two other models: shipped {dims}-D digits models "
-                    "trained each way.")
+    if Path(model_path).resolve() not in (SUMMED.resolve(), AVERAGED.resolve()):  # (step 7 put a 2-D model's
+        dims = resources.model(str(SUMMED)).config.latent_dim                        # numbers above these unsaid)
+        st.markdown(f"The numbers above are {model_name}'s. Below are two other models: shipped {dims}-D digits "
+                    "models trained each way.")
     for column, (path, how) in zip(st.columns(2), ways):
         checkpoint = resources.model(str(path))
         m = checkpoint.metrics

@@ -329,9 +329,8 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
 
     data is a weights file alone (.safetensors) or a zip of a checkpoint folder (as the app's model download
     makes; a recording in it comes along, checked as the replay reads it). The folder is named by the file's name
-    (made safe and short) under a digest of its bytes, so the
-    same upload twice lands in one place. A refused upload raises CheckpointError naming filename and the
-    problem, and leaves nothing behind. An upload without test metrics is scored on test_images(its dataset's
+    (made safe and short) under a digest of its bytes, so the same upload twice lands in one place. A refused
+    upload raises CheckpointError naming filename and the problem, and leaves nothing behind. An upload without test metrics is scored on test_images(its dataset's
     name), when given and those images are here (a DataError leaves it unscored), so that lists of models show
     its nats like any other's; one whose score is not finite is refused. Uploads kept under root take at most
     space_mb megabytes together.

@@ -31,7 +31,7 @@ export function panel(parent, className, caption) {
 
 // The panels of a model learning, in root (the live view's and the replay's): the map, the colours' legend and its
 // caption, the decoded pictures and theirs, and beside them the KL bars (barsCaption says what their scale is) and
-// the aggregate posterior. Returns {map, legend, tiles, picturesCaption, bars, densities}.
+// the aggregate posterior. Returns {map (with its legend), tiles, picturesCaption, bars, densities}.
 export function learningPanels(root, barsCaption) {
   const map = panel(root, "map", "");
   map.legend = element("div", "legend", map.canvas.parentElement);
