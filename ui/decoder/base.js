@@ -40,6 +40,28 @@ export function byClass(labels) {
   return classOrders.get(labels);
 }
 
+// The labels' colours named in legend (a div of class "legend"), drawn anew: a swatch and the class's name each.
+export function fillLegend(legend, classes, palette) {
+  legend.replaceChildren();
+  (classes || []).forEach((name, i) => {
+    const item = element("span", "item", legend);
+    element("span", "swatch", item).style.background = palette[i % palette.length];
+    item.append(name);
+  });
+}
+
+// Call changed() when root's width changes (not at first sight): a view laid out once ran past its column's edge.
+export function watchWidth(root, changed) {
+  let width = null;
+  const observer = new ResizeObserver(([entry]) => {
+    const now = Math.round(entry.contentRect.width);
+    if (width !== null && now !== width) changed();
+    width = now;
+  });
+  observer.observe(root);
+  return observer;
+}
+
 export function element(tag, className, parent) {
   const node = document.createElement(tag);
   if (className) node.className = className;

@@ -1,7 +1,7 @@
 // The latent pad: a handle dragged over two latent dimensions and sliders for the most informative ones,
 // decoded in the browser on every animation frame (view.js loads the decoder and runs the frames).
 
-import { byClass, element, mountOnce } from "./base.js";
+import { byClass, element, fillLegend, mountOnce } from "./base.js";
 import { fetchOnce } from "./decoder.js";
 import { DecodingView, TileCanvas } from "./view.js";
 
@@ -182,11 +182,7 @@ class Pad extends DecodingView {
                    this.toPixel(scatter.points[2 * i + 1], true) - dot / 2, dot, dot);
     }
     ctx.globalAlpha = 1;
-    (data.classes || []).forEach((name, i) => {
-      const item = element("span", "item", this.legend);
-      element("span", "swatch", item).style.background = palette[i % palette.length];
-      item.append(name);
-    });
+    fillLegend(this.legend, data.classes, palette);
   }
 
   drawPad() {

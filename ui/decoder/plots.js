@@ -2,7 +2,7 @@
 // (replay.js): the latent map, each dimension's KL as a bar, the aggregate posterior against N(0, 1) and the
 // training curves. Each function draws its whole canvas from the numbers it is given.
 
-import { byClass, element } from "./base.js";
+import { byClass, element, fillLegend } from "./base.js";
 import { TileCanvas } from "./view.js";
 
 const INK = "#31333f", GRID = "#e6e6e6", MUTED = "#808495", MARK = "#ff4b4b";
@@ -61,13 +61,7 @@ export function showMap(panels, xy, sigma, labels, dims, data, size) {
   const names = dims.map(d => `z${d}`);
   drawMap(panels.map.canvas, size, { xy, sigma, labels, palette: data.palette, extent: data.extent, names });
   panels.map.caption.textContent = mapCaption(labels.length, names, data.extent, data.latentDim);
-  if (!panels.map.legend.childElementCount && data.classes) {
-    for (const [i, name] of data.classes.entries()) {
-      const item = element("span", "item", panels.map.legend);
-      element("span", "swatch", item).style.background = data.palette[i % data.palette.length];
-      item.append(name);
-    }
-  }
+  if (!panels.map.legend.childElementCount) fillLegend(panels.map.legend, data.classes, data.palette);
 }
 
 // A snapshot's KL bars (on the scale klTop) and its two dimensions' aggregate posteriors (densities: density()'s),
@@ -262,8 +256,8 @@ export function drawCurves(canvas, curves, current) {
   // the bottom row: its ends, the marked step (red: which step the red line is at), then round steps (powers of ten
   // on a log axis), each drawn where it clears those placed before it ("100" beside "120" read 100120; a linear
   // axis with its ends alone left a paused run's step to be guessed)
-  const rounds = log ? Array.from({ length: Math.max(0, Math.ceil(Math.log10(span)) - 1) }, (_, i) => 10 ** (i + 1))
-    : niceTicks(0, span);
+  const rounds = log ? [] : niceTicks(0, span);
+  for (let p = 10; log && p < span; p *= 10) rounds.push(p);
   const labels = [[left, "0", "left", MUTED], [width - 4, Math.round(span).toLocaleString(), "right", MUTED]];
   if (current != null) labels.push([x(current), `step ${current.toLocaleString()}`, "center", MARK]);
   for (const s of rounds) if (s > 0 && s < span) labels.push([x(s), s.toLocaleString(), "center", MUTED]);

@@ -3,7 +3,7 @@
 // pictures, its KL bars on the recording's one scale and its aggregate posterior. The recording comes once, by
 // URL (float32 means and standard deviations, uint8 labels and pictures); nothing is sent back.
 
-import { element, mountOnce } from "./base.js";
+import { element, mountOnce, watchWidth } from "./base.js";
 import { loadBytes, loadFloats } from "./decoder.js";
 import {
   density, drawCurves, learningPanels, panel, panelSizes, pictureAt, showMap, showStats, UNIT_NEAR_ZERO_NATS,
@@ -38,13 +38,7 @@ class Replay {
     this.index = null;   // the snapshot shown (for the tests)
     this.drawnCount = 0;
     // a window of another width: the panels refitted to it (panelSizes), the snapshot drawn again
-    let width = null;
-    this.resized = new ResizeObserver(([entry]) => {
-      const now = Math.round(entry.contentRect.width);
-      if (width !== null && now !== width && this.loaded && this.index !== null) this.show(this.index, 0, true);
-      width = now;
-    });
-    this.resized.observe(this.root);
+    this.resized = watchWidth(this.root, () => this.loaded && this.index !== null && this.show(this.index, 0, true));
   }
 
   update(data) {

@@ -3,7 +3,7 @@
 // and the z readout, counts frames for the benchmarks, and decodes for the tests. A subclass draws in frame().
 // Also the tiled canvas the views draw decoded pictures on.
 
-import { downloadPng, element, push, sendRelease } from "./base.js";
+import { downloadPng, element, push, sendRelease, watchWidth } from "./base.js";
 import { loadDecoder } from "./decoder.js";
 
 const SHIFT_STEP = 0.25;  // Shift + an arrow key moves a slider this far (plain arrows step 0.01)
@@ -28,14 +28,7 @@ export class DecodingView {
     this.since = null;         // timeStamp of the oldest input not yet drawn
     this.shown = null;         // that input's timestamp once drawn, until the next frame begins
     this.resetStats();
-    // A narrower window redraws the view to its new width (laid out once, a grid ran past its column's edge)
-    let width = null;
-    this.resized = new ResizeObserver(([entry]) => {
-      const now = Math.round(entry.contentRect.width);
-      if (width !== null && now !== width) this.changed(null);
-      width = now;
-    });
-    this.resized.observe(root);
+    this.resized = watchWidth(root, () => this.changed(null));  // redrawn to a new width
   }
 
   update(data, component) {
