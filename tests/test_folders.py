@@ -1,9 +1,9 @@
 """Checkpoint folders under a root: finding and summarising them, importing uploads, naming new runs, stale
 temporaries, and checking that an output folder can be written before any work starts."""
+import io
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import zipfile
 from pathlib import Path
@@ -224,11 +224,11 @@ def test_uploads_past_the_space_they_may_take_are_refused(tmp_path):
 
 
 def _zip(members: dict) -> bytes:
-    path = Path(tempfile.mkdtemp()) / "z.zip"
-    with zipfile.ZipFile(path, "w") as archive:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
-    return path.read_bytes()
+    return buffer.getvalue()
 
 
 def test_check_writable_names_the_path_and_why(tmp_path):
