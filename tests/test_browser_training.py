@@ -228,6 +228,18 @@ def test_the_replay_of_digits_2d_scrubs_plays_and_exports_a_gif_of_every_snapsho
     collapsed = [total < 0.15 for total, _ in told]
     assert any(collapsed) and not all(collapsed), [round(total, 2) for total, _ in told]
     assert [("All near 0 now" in caption) for _, caption in told] == collapsed
+    # The bars grey a unit by its activity, as every page counts units (they had greyed one under 0.01 nats, and a
+    # page's "6 active" was 5 blue bars here): of two units with the same KL, the active one blue, the other grey
+    bars = page.evaluate(f"""() => {{ const v = {REPLAY}, at = v.index, d = v.data, kept = [d.kl[at], d.active[at]];
+        d.kl[at] = [0, 0, d.klTop / 2, d.klTop / 2]; d.active[at] = [true, true, true, false];
+        v.show(at, 0, true);
+        const canvas = v.panels.bars.canvas, ratio = canvas.width / canvas.clientWidth, step = (canvas.clientWidth -
+            34) / 4, colour = unit => Array.from(canvas.getContext("2d").getImageData(
+            Math.round((34 + (unit + 0.5) * step) * ratio), Math.round((canvas.clientHeight - 20) * ratio), 1, 1).data);
+        const shown = [colour(2), colour(3), v.panels.bars.caption.textContent];
+        [d.kl[at], d.active[at]] = kept; v.show(at, 0, true); return shown; }}""")
+    assert bars[0][:3] == [0x4c, 0x78, 0xa8] and bars[1][:3] == [0xbb, 0xbb, 0xbb], bars
+    assert "grey: collapsed, its posterior means barely vary across images (variance ≤ 0.01)" in bars[2]
     page.get_by_role("button", name="▶ Play").click()
     page.wait_for_function(f"() => {REPLAY}.index === {snapshots - 1} && !{REPLAY}.timer", timeout=60_000)
     page.locator(".replay").first.screenshot(path=str(SCREENSHOTS / "train-replay-end.png"))

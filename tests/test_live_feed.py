@@ -62,7 +62,8 @@ def test_a_feed_is_written_as_events_come_what_comes_sooner_later_and_removed_wi
     def snapshot(step, spread=0.0):
         run.snapshot = Snapshot(step=step, epoch=step / 12, dims=(0, 1), mu=np.full((5, 2), spread, np.float32),
                                 logvar=np.zeros((5, 2), np.float32), kl_per_dim=np.ones(2, np.float32),
-                                pictures=np.full((16, 8, 8), step, np.uint8))
+                                pictures=np.full((16, 8, 8), step, np.uint8),
+                                activity=np.array([0.02, 0.01], np.float32))
         run.steps = run.steps + [(step, 0.0, 100.0, 5.0)]
         writer(run)
 
@@ -72,6 +73,7 @@ def test_a_feed_is_written_as_events_come_what_comes_sooner_later_and_removed_wi
     snapshot(1)
     feed = json.loads(path.read_text())
     assert feed["snapshot"]["step"] == 1  # the first event is written at once
+    assert feed["snapshot"]["active"] == [True, False]  # over ACTIVE_THRESHOLD, as every page counts a unit
     assert served_pictures(feed) == bytes([1]) * 16 * 64
     snapshot(2)  # within the gap: left for a timer, which writes it
     snapshot(3)

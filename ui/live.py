@@ -17,6 +17,7 @@ import numpy as np
 import streamlit as st
 
 from vae_core import DATASETS, ConfigError
+from vae_core.evaluation import ACTIVE_THRESHOLD
 from vae_core.recording import (RECORDING, Recording, load_recording, picture_latents, pictures_per_row,
                                 plane_extent, recording_gif, snapshot_extent, subset_rows)
 from vae_core.controls import pause_text
@@ -131,7 +132,7 @@ def live_view(run: Run, *, key: str = "live_view") -> None:
     rows = subset_rows(len(run.data.test_x))
     data = {
         "key": key, "run": run.id, "feed": feed(run), "every": FEED_EVERY, "latentDim": config.latent_dim,
-        "palette": PALETTE, "classes": list(run.data.classes),
+        "palette": PALETTE, "classes": list(run.data.classes), "threshold": ACTIVE_THRESHOLD,
         "labels": served.url(run.data.test_y[rows].numpy().astype(np.uint8).tobytes()),
         "count": len(picture_latents(config.latent_dim)), "nrow": pictures_per_row(config.latent_dim),
         "height": int(config.image_shape[1]), "width": int(config.image_shape[2]),
@@ -220,14 +221,21 @@ def _feed_content(run: Run, extent: float) -> dict:
         "snapshot": None if snapshot is None else {
             "step": snapshot.step, "epoch": round(snapshot.epoch, 3), "dims": list(snapshot.dims),
             "mu": _base64(snapshot.mu), "logvar": _base64(snapshot.logvar),
-            "kl": [round(float(v), 5) for v in snapshot.kl_per_dim], "pictures": _pictures(run.id, snapshot),
-            "extent": extent},
+            "kl": [round(float(v), 5) for v in snapshot.kl_per_dim], "active": _active(snapshot),
+            "pictures": _pictures(run.id, snapshot), "extent": extent},
         "current": run.steps_done,
         # a running run's line; a waiting one's is the page's, redrawn as the runs ahead of it start ("" here: the
         # view drew it too, and this one was not rewritten when a run ahead started)
         "progress": {"fraction": round(run.fraction, 4),
                      "text": progress.line(run) if run.state == RunState.RUNNING else ""},
     }
+
+
+def _active(snapshot) -> list[bool] | None:
+    """Which of the snapshot's units are active, as every page counts them (their posterior means' variance over
+    ACTIVE_THRESHOLD; the bars grey the others), or None where its recording holds no activity (a wider model's
+    recorded before it was kept: the bars then grey a unit by its KL)."""
+    return None if snapshot.activity is None else [bool(v > ACTIVE_THRESHOLD) for v in snapshot.activity]
 
 
 class _Curves:
@@ -326,9 +334,9 @@ def replay(folder: str, checkpoint, *, key: str = "replay") -> None:
             "count": int(s[0].pictures.shape[0]), "nrow": pictures_per_row(config.latent_dim),
             "height": int(config.image_shape[1]), "width": int(config.image_shape[2]), "latentDim": config.latent_dim,
             "steps": [x.step for x in s], "epochs": [round(x.epoch, 3) for x in s], "dims": [list(x.dims) for x in s],
-            "kl": [[round(float(v), 5) for v in x.kl_per_dim] for x in s],
+            "kl": [[round(float(v), 5) for v in x.kl_per_dim] for x in s], "active": [_active(x) for x in s],
             "klTop": float(max(x.kl_per_dim.max() for x in s)), "extent": plane_extent(recording),
-            "palette": PALETTE, "classes": list(classes), "curves": None}
+            "palette": PALETTE, "classes": list(classes), "threshold": ACTIVE_THRESHOLD, "curves": None}
     if checkpoint.history and s[-1].epoch > 0:  # the epochs the recording covers, with its steps per epoch
         data["curves"] = recorded_curves(checkpoint.history, s[-1].step / s[-1].epoch, s[-1].step)
     _replay(key=key, data=data, height="content")

@@ -1,9 +1,9 @@
 """Watching a latent space form: snapshots of a model while it trains, and recordings of them kept with a checkpoint.
 
 A snapshot holds, for a fixed subset of the test set (the same images in every snapshot), the posterior means and
-log-variances on the two dimensions with the most KL at that moment, every dimension's KL, and a few decoded
-pictures (the decoded manifold of a 2-D model, samples from the prior of a wider one), which keep a recording of a
-large decoder small and a live view's pictures of the same step as its map.
+log-variances on the two dimensions with the most KL at that moment, every dimension's KL and activity, and a few
+decoded pictures (the decoded manifold of a 2-D model, samples from the prior of a wider one), which keep a recording
+of a large decoder small and a live view's pictures of the same step as its map.
 A recording is snapshots at log-spaced steps (the first steps change most), saved as recording.safetensors beside
 the weights; train() takes a Recorder or a LiveWatch as its watch.
 """
@@ -22,7 +22,7 @@ from safetensors.numpy import save_file
 
 from .checkpoint import RECORDING, atomic_write
 from .errors import CheckpointError
-from .evaluation import decode_images, manifold_latents, prior_latents
+from .evaluation import decode_images, manifold_latents, prior_latents, unit_activity
 from .objective import kl_per_dim
 
 FORMAT = "vae-lab-recording/1"
@@ -66,6 +66,9 @@ class Snapshot:
     logvar: np.ndarray               # [M, 2] their log-variances
     kl_per_dim: np.ndarray           # [D] each dimension's KL, averaged over the subset
     pictures: np.ndarray | None = None  # [P, H, W] uint8 pictures decoded from picture_latents
+    # [D] the variance of each dimension's posterior mean over the subset (evaluation.unit_activity: over
+    # ACTIVE_THRESHOLD, active, as every page counts units); None in a wider model's recording made before it was kept
+    activity: np.ndarray | None = None
 
 
 @torch.no_grad()
@@ -74,10 +77,11 @@ def take_snapshot(model, x_subset: torch.Tensor, step: int, epoch: float, *, pic
     mu, logvar = model.encode(x_subset)
     mu, logvar = mu.float(), logvar.float()
     kl = kl_per_dim(mu, logvar).mean(0).cpu().numpy()
+    activity = unit_activity(mu).cpu().numpy()
     order = np.argsort(-kl, kind="stable")
     dims = (0, 1) if len(kl) == 2 else (int(order[0]), int(order[1] if len(order) > 1 else order[0]))
     return Snapshot(step=step, epoch=epoch, dims=dims, mu=mu[:, list(dims)].cpu().numpy(),
-                    logvar=logvar[:, list(dims)].cpu().numpy(), kl_per_dim=kl,
+                    logvar=logvar[:, list(dims)].cpu().numpy(), kl_per_dim=kl, activity=activity,
                     pictures=_pictures(model) if pictures else None)
 
 
@@ -222,6 +226,8 @@ def save_recording(folder: str | Path, recording: Recording) -> Path:
                "logvar": np.stack([x.logvar for x in s]).astype(np.float32),
                "kl_per_dim": np.stack([x.kl_per_dim for x in s]).astype(np.float32),
                "pictures": np.stack([x.pictures for x in s]).astype(np.uint8)}
+    if all(x.activity is not None for x in s):
+        tensors["activity"] = np.stack([x.activity for x in s]).astype(np.float32)
     path = Path(folder) / RECORDING
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
     return path
@@ -245,17 +251,23 @@ def load_recording(folder: str | Path, latent_dim: int, image_shape) -> Recordin
     _check_shapes(path, t, latent_dim, image_shape)
     snapshots = [_as_plane(Snapshot(step=int(t["steps"][i]), epoch=float(t["epochs"][i]),
                                     dims=tuple(int(d) for d in t["dims"][i]), mu=t["mu"][i], logvar=t["logvar"][i],
-                                    kl_per_dim=t["kl_per_dim"][i], pictures=t["pictures"][i]))
+                                    kl_per_dim=t["kl_per_dim"][i], pictures=t["pictures"][i],
+                                    activity=t["activity"][i] if "activity" in t else None))
                  for i in range(len(t["steps"]))]
     return Recording(rows=t["rows"], labels=t["labels"], snapshots=snapshots)
 
 
 def _as_plane(s: Snapshot) -> Snapshot:
     """A 2-D model's snapshot on (z0, z1) in that order (recordings made before take_snapshot held to it ordered the
-    two by KL, so the plane turned between snapshots)."""
-    if len(s.kl_per_dim) != 2 or s.dims != (1, 0):
+    two by KL, so the plane turned between snapshots), with its activity (those made before it was kept hold both
+    dimensions' means, so it is theirs)."""
+    if len(s.kl_per_dim) != 2:
         return s
-    return replace(s, dims=(0, 1), mu=s.mu[:, ::-1].copy(), logvar=s.logvar[:, ::-1].copy())
+    if s.dims == (1, 0):
+        s = replace(s, dims=(0, 1), mu=s.mu[:, ::-1].copy(), logvar=s.logvar[:, ::-1].copy())
+    if s.activity is None:
+        s = replace(s, activity=s.mu.var(0))
+    return s
 
 
 def _check_shapes(path: Path, t: dict, latent_dim: int, image_shape) -> None:
@@ -267,6 +279,8 @@ def _check_shapes(path: Path, t: dict, latent_dim: int, image_shape) -> None:
     _, height, width = image_shape
     expected = {"labels": (m,), "epochs": (n,), "dims": (n, 2), "mu": (n, m, 2), "logvar": (n, m, 2),
                 "kl_per_dim": (n, latent_dim)}
+    if "activity" in t:  # (recordings made before it was kept have none)
+        expected["activity"] = (n, latent_dim)
     wrong = [k for k, shape in expected.items() if tuple(t[k].shape) != shape]
     pictures = t["pictures"].shape
     if wrong or not 1 <= n <= MOST_SNAPSHOTS or len(pictures) != 4 or pictures[0] != n or pictures[2:] != (height, width):
@@ -275,6 +289,8 @@ def _check_shapes(path: Path, t: dict, latent_dim: int, image_shape) -> None:
     if (t["dims"] < 0).any() or (t["dims"] >= latent_dim).any() or not all(np.isfinite(t[k]).all()
                                                                           for k in ("mu", "logvar", "kl_per_dim")):
         raise CheckpointError(f"{path}: dimensions out of range or values not finite")
+    if "activity" in t and not (np.isfinite(t["activity"]).all() and (t["activity"] >= 0).all()):
+        raise CheckpointError(f"{path}: activity not finite or negative")
 
 
 

@@ -10,7 +10,6 @@ import { element, mountOnce } from "./base.js";
 import { loadBytes } from "./decoder.js";
 import {
   density, drawCurves, halvesFromBase64, learningPanels, panel, panelSizes, pictureAt, showMap, showStats,
-  UNIT_NEAR_ZERO_NATS,
 } from "./plots.js";
 import { DecodingView } from "./view.js";
 
@@ -33,9 +32,8 @@ class LiveView extends DecodingView {
     this.head = element("div", "live-head", root);
     this.head.title = "Snapshots come twice a second: while the run trains, its own step, in the line above, is a " +
                       "little ahead of the snapshot's.";
-    this.panels = learningPanels(root, "KL per dimension (nats; red: the map's two, grey: under " +
-                                       `${UNIT_NEAR_ZERO_NATS}), on the largest value this run has reached: a unit ` +
-                                       "collapsing is seen shrinking");
+    this.panels = learningPanels(root, "on the largest value this run has reached: a unit collapsing is seen " +
+                                       "shrinking");
     this.mapCanvas = this.panels.map.canvas;  // for the tests
     const toggle = element("label", "toggle", this.panels.map.canvas.parentElement);
     this.ellipses = element("input", "", toggle);
@@ -147,7 +145,8 @@ class LiveView extends DecodingView {
     const sigma = logvar.map(v => Math.exp(0.5 * v));
     const sameAxes = this.to && this.to.dims.join() === snapshot.dims.join() && this.to.xy.length === mu.length;
     this.from = sameAxes ? this.current() : null;
-    this.to = { xy: mu, sigma, dims: snapshot.dims, step: snapshot.step, epoch: snapshot.epoch, kl: snapshot.kl };
+    this.to = { xy: mu, sigma, dims: snapshot.dims, step: snapshot.step, epoch: snapshot.epoch, kl: snapshot.kl,
+                active: snapshot.active };
     this.extent = snapshot.extent;  // the largest half-width its snapshots have needed so far (grows, as klTop)
     this.densityLines = [0, 1].map(c => density(mu, sigma, c, this.extent));
     this.klTop = Math.max(this.klTop, ...snapshot.kl);
@@ -186,7 +185,8 @@ class LiveView extends DecodingView {
     }
     if (to && this.plotsDirty) {
       this.plotsDirty = false;
-      showStats(this.panels, to.kl, this.klTop, to.dims, this.densityLines, this.extent, fit.stack);
+      showStats(this.panels, to.kl, to.active, data.threshold, this.klTop, to.dims, this.densityLines, this.extent,
+                fit.stack);
       drawCurves(this.curves.canvas, feed.curves, to.step);
     }
     if (to && this.picturesDirty) {

@@ -12,9 +12,11 @@ const DENSITY_POINTS = 81;
 // (the digits default falls to 0.06 by step 48 and is back at 1.3 by its end: a class watched a blob and a grey
 // manifold with no word of why).
 export const COLLAPSED_NATS = 0.15;
-// A unit with less KL than this carries next to nothing: its bar is grey, as the other pages draw collapsed units
-// (an 8-D run drew its collapsed units in the same blue as its active ones).
-export const UNIT_NEAR_ZERO_NATS = 0.01;
+// A unit is grey where it is collapsed, as the other pages draw one: its posterior means barely vary across images
+// (the snapshot's `active`, from Python's one threshold). A wider model's recording made before snapshots kept that
+// has none; its bars grey a unit under this many nats instead (an 8-D run had drawn its collapsed units in the same
+// blue as its active ones).
+const UNIT_NEAR_ZERO_NATS = 0.01;
 export const COLLAPSED_NOTE = ". All near 0 now: every posterior sits on the prior, so the codes tell nothing " +
   "about their images and the map is one blob (at step 0 because the weights are random; later, because the " +
   "decoder draws much the same average digit for any z). This is common early in a run and usually passes as the " +
@@ -30,9 +32,9 @@ export function panel(parent, className, caption) {
 }
 
 // The panels of a model learning, in root (the live view's and the replay's): the map, the colours' legend and its
-// caption, the decoded pictures and theirs, and beside them the KL bars (barsCaption says what their scale is) and
+// caption, the decoded pictures and theirs, and beside them the KL bars (barsScale says what their scale is) and
 // the aggregate posterior. Returns {map (with its legend), tiles, picturesCaption, bars, densities}.
-export function learningPanels(root, barsCaption) {
+export function learningPanels(root, barsScale) {
   const map = panel(root, "map", "");
   map.legend = element("div", "legend", map.canvas.parentElement);
   map.canvas.parentElement.insertBefore(map.legend, map.caption);  // (the legend sat below the curves, 600 px away)
@@ -40,7 +42,7 @@ export function learningPanels(root, barsCaption) {
   const tiles = new TileCanvas(pictures, "tiles", root);
   const picturesCaption = element("figcaption", "", pictures);
   const side = element("div", "panel-stack", root);
-  return { map, tiles, picturesCaption, bars: panel(side, "bars", barsCaption), barsCaption,
+  return { map, tiles, picturesCaption, bars: panel(side, "bars", ""), barsScale,
            densities: panel(side, "densities", "aggregate posterior of the map's two dimensions") };
 }
 
@@ -64,12 +66,15 @@ export function showMap(panels, xy, sigma, labels, dims, data, size) {
   if (!panels.map.legend.childElementCount) fillLegend(panels.map.legend, data.classes, data.palette);
 }
 
-// A snapshot's KL bars (on the scale klTop) and its two dimensions' aggregate posteriors (densities: density()'s),
-// width pixels wide.
-export function showStats(panels, kl, klTop, dims, densities, extent, width) {
-  drawBars(panels.bars.canvas, width, 120, kl, klTop, dims);
+// A snapshot's KL bars (on the scale klTop; active: which units are, or null) and its two dimensions' aggregate
+// posteriors (densities: density()'s), width pixels wide; threshold: the variance over which a unit is active.
+export function showStats(panels, kl, active, threshold, klTop, dims, densities, extent, width) {
+  drawBars(panels.bars.canvas, width, 120, kl, active, klTop, dims);
   const total = Array.from(kl).reduce((sum, v) => sum + v, 0);
-  panels.bars.caption.textContent = panels.barsCaption + (total < COLLAPSED_NATS ? COLLAPSED_NOTE : "");
+  const grey = active ? `grey: collapsed, its posterior means barely vary across images (variance ≤ ${threshold})`
+    : `grey: under ${UNIT_NEAR_ZERO_NATS}`;
+  panels.bars.caption.textContent = `KL per dimension (nats; red: the map's two, ${grey}), ${panels.barsScale}` +
+    (total < COLLAPSED_NATS ? COLLAPSED_NOTE : "");
   drawDensities(panels.densities.canvas, width, 120, densities, dims.map(d => `z${d}`), extent);
 }
 
@@ -146,9 +151,10 @@ function mapCaption(count, names, extent, latentDim) {
 }
 
 // Each dimension's KL (nats) as a bar, all on one scale whose top is `top` (the largest value seen so far: a unit
-// that collapses is seen shrinking); the dimensions in `marked` in the map's colour, the others blue, or grey under
-// UNIT_NEAR_ZERO_NATS.
-function drawBars(canvas, width, height, kl, top, marked) {
+// that collapses is seen shrinking); the dimensions in `marked` in the map's colour, the others blue where active,
+// grey where not (active null: under UNIT_NEAR_ZERO_NATS), and each number below in its bar's colour, which tells a
+// unit whose bar is too short to see.
+function drawBars(canvas, width, height, kl, active, top, marked) {
   const ctx = context(canvas, width, height), left = 34, bottom = height - 16, room = bottom - 8;
   const step = (width - left) / kl.length, label = kl.length <= 16 ? 1 : Math.ceil(kl.length / 16);
   ctx.fillStyle = MUTED;
@@ -158,10 +164,11 @@ function drawBars(canvas, width, height, kl, top, marked) {
   ctx.textAlign = "center";
   kl.forEach((value, d) => {
     const h = top > 0 ? Math.max(0, Math.min(1, value / top)) * room : 0;
-    ctx.fillStyle = marked.includes(d) ? MARK : value < UNIT_NEAR_ZERO_NATS ? "#bbb" : "#4c78a8";
+    const collapsed = active ? !active[d] : value < UNIT_NEAR_ZERO_NATS;
+    ctx.fillStyle = marked.includes(d) ? MARK : collapsed ? "#bbb" : "#4c78a8";
     ctx.fillRect(left + d * step + step * 0.15, bottom - h, step * 0.7, h);
     if (d % label === 0) {
-      ctx.fillStyle = MUTED;
+      if (collapsed && !marked.includes(d)) ctx.fillStyle = MUTED;
       ctx.fillText(`${d}`, left + d * step + step / 2, height - 3);
     }
   });

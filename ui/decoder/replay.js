@@ -6,7 +6,7 @@
 import { element, mountOnce, watchWidth } from "./base.js";
 import { loadBytes, loadFloats } from "./decoder.js";
 import {
-  density, drawCurves, learningPanels, panel, panelSizes, pictureAt, showMap, showStats, UNIT_NEAR_ZERO_NATS,
+  density, drawCurves, learningPanels, panel, panelSizes, pictureAt, showMap, showStats,
 } from "./plots.js";
 
 const replays = new WeakMap();  // parentElement -> Replay
@@ -28,8 +28,7 @@ class Replay {
     this.scrubber.setAttribute("aria-label", "snapshot");
     this.scrubber.addEventListener("input", () => { this.stop(); this.show(Number(this.scrubber.value)); });
     this.head = element("span", "live-head", bar);
-    this.panels = learningPanels(this.root, "KL per dimension (nats; red: the map's two, grey: under " +
-                                            `${UNIT_NEAR_ZERO_NATS}), one scale for the whole recording`);
+    this.panels = learningPanels(this.root, "one scale for the whole recording");
     this.mapCanvas = this.panels.map.canvas;  // for the tests
     this.curves = panel(this.root, "curves", "each epoch's train means (lines) and test values (dots), from the " +
                                              "end of the first epoch on; the red line is the snapshot's step, on " +
@@ -100,8 +99,8 @@ class Replay {
     this.head.textContent = `snapshot ${i + 1} of ${data.steps.length} · step ${data.steps[i].toLocaleString()} · ` +
                             `${data.epochs[i].toFixed(2)} epochs done`;
     const sigma = loaded.sigma.subarray(i * size, (i + 1) * size);
-    showStats(this.panels, data.kl[i], data.klTop, dims, [0, 1].map(c => density(xy, sigma, c, data.extent)),
-              data.extent, fit.stack);
+    showStats(this.panels, data.kl[i], data.active[i], data.threshold, data.klTop, dims,
+              [0, 1].map(c => density(xy, sigma, c, data.extent)), data.extent, fit.stack);
     const { count, nrow, height, width } = data, pixels = height * width;
     const shape = { channels: 1, height, width };
     const tiles = this.panels.tiles;
