@@ -127,7 +127,8 @@ def test_a_run_s_time_left_is_read_from_its_pace_since_its_last_pause_or_resume(
     def report(steps_done):
         epoch, step = divmod(steps_done, 12)
         run.epoch = epoch  # (its EpochEvents would have set it)
-        run._apply(Steps(points=((steps_done, 0.0, 100.0, 5.0),), step=step, steps_per_epoch=12, epoch=epoch + 1))
+        run._apply(Steps(points=((steps_done, 0.0, 100.0, 5.0),), step=step, steps_per_epoch=12, epoch=epoch + 1,
+                         at=time.monotonic()))
 
     for steps_done in range(0, 11, 5):
         report(steps_done)
@@ -144,22 +145,31 @@ def test_a_run_s_time_left_is_read_from_its_pace_since_its_last_pause_or_resume(
     assert run.eta_seconds == pytest.approx((3600 - 30) / 40, rel=0.15)
 
 
-def test_a_run_s_time_left_counts_the_steps_one_delivery_brings_as_one_report(run):
+def test_a_run_s_time_left_is_read_from_the_worker_s_times_of_its_steps_not_from_when_their_reports_came(run):
     """A fast digits run's epochs (12 steps) are shorter than a flush (0.5 s): each delivery brings a Steps per epoch,
     all applied at once, and twenty of them, the whole pace window, read as no time: "about 0 s left" with a third of
-    the run to go. Reports of one delivery now count as one."""
+    the run to go. And a slow one's flushes bring 2 or 4 steps at 3 a second: a resumed run told 14 s for 9. The pace
+    is the worker's, from the times it took the steps."""
     from vae_core.events import Steps
 
-    def deliver(first_epoch):  # 25 epochs of 12 steps in one delivery
+    began = time.monotonic()
+
+    def deliver(first_epoch):  # 25 epochs of 12 steps, at 600 steps a second, in one delivery
         for epoch in range(first_epoch, first_epoch + 25):
             run.epoch = epoch
-            run._apply(Steps(points=(), step=12, steps_per_epoch=12, epoch=epoch + 1))
+            run._apply(Steps(points=(), step=12, steps_per_epoch=12, epoch=epoch + 1,
+                             at=began + (epoch + 1) * 12 / 600))
 
-    for first in (0, 25, 50):
-        deliver(first)
-        time.sleep(0.5)
-    # 600 steps a second: 3,600 - 900 steps left take about 4.5 s (less the 0.5 s since the last delivery)
-    assert run.eta_seconds == pytest.approx((3600 - 900) / 600 - 0.5, rel=0.2)
+    deliver(0)
+    assert run.eta_seconds == pytest.approx((3600 - 300) / 600, rel=0.1)  # from the first delivery on
+    deliver(25)
+    time.sleep(0.2)
+    assert run.eta_seconds == pytest.approx((3600 - 600) / 600 - 0.2, rel=0.1)  # less the time since it came
+    run.speed(3)
+    for steps_done, at in ((601, 0.0), (603, 0.67), (604, 1.0)):  # 3 steps a second, in flushes of 2 and 1 steps
+        run.epoch, step = divmod(steps_done, 12)
+        run._apply(Steps(points=(), step=step, steps_per_epoch=12, epoch=run.epoch + 1, at=began + 10 + at))
+    assert run.eta_seconds == pytest.approx((3600 - 604) / 3, rel=0.05)
 
 
 def test_a_waiting_run_s_feed_has_no_progress_line_of_its_own(run):
@@ -192,12 +202,12 @@ def test_a_run_told_to_pause_says_pausing_until_its_worker_says_it_waits_and_sto
     from ui import progress
     from vae_core.events import EpochEvent, Held, Steps
 
-    run._apply(Steps((), 5, 12, 1))
+    run._apply(Steps((), 5, 12, 1, time.monotonic()))
     run._command = lambda command: None  # (its task is not started: the commands go nowhere)
     assert progress.line(run).startswith("epoch 1 of 300 · step 5 of 3,600")
     run.pause()
     assert progress.line(run).startswith("pausing · epoch 1 of 300 · step 5")
-    run._apply(Steps((), 9, 12, 1))
+    run._apply(Steps((), 9, 12, 1, time.monotonic()))
     run._apply(Held(9))
     assert progress.line(run).startswith("paused · epoch 1 of 300 · step 9 of 3,600 (stops if left 10 minutes")
     run.step_once()

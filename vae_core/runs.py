@@ -40,8 +40,8 @@ from .recording import Snapshot, save_recording
 from . import workers
 
 CURVE_KS = (1, 10, 100, 1000)  # the importance samples of the ELBO-to-likelihood lesson
-PACE_EVENTS = 20                # a run's time left is read from its last this many step reports (10 s of them)
-SAME_DELIVERY_S = 0.05         # step reports this close together came in one delivery: they count as one
+PACE_EVENTS = 20                # a run's time left is read from its last this many step reports (10 s of them, or
+                                # of a fast run's epochs, which come a report each)
 
 
 class RunState(enum.StrEnum):
@@ -254,7 +254,8 @@ class Run(Job):
     given: Config = field(init=False, repr=False)  # the config it was started with (config ends as trained: beta
                                                    # and lr as last changed, precision resolved)
     batch: Batch | None = field(default=None, repr=False)  # the one program it trains in with others, if any
-    _pace: tuple = field(default=(), repr=False)  # ((time, steps done), ...) of its last step reports
+    _pace: tuple = field(default=(), repr=False)  # ((the worker's time, steps done, arrived), ...) of its last
+                                                  # step reports
     _speed_told: bool = field(default=False, repr=False)
     _released_at: int = field(default=-1, repr=False)  # steps done when it was last told to step: a Held from
                                                        # then on is the wait before that command, already over
@@ -286,9 +287,9 @@ class Run(Job):
         pace = self._pace  # (replaced, never mutated: read in the page's thread)
         if len(pace) < 2 or pace[-1][1] <= pace[0][1] or not self.steps_per_epoch:
             return None
-        (t0, s0), (t1, s1) = pace[0], pace[-1]
+        (w0, s0, _), (w1, s1, arrived) = pace[0], pace[-1]
         left = self.config.epochs * self.steps_per_epoch - s1
-        return max(0.0, left * (t1 - t0) / (s1 - s0) - (time.monotonic() - t1))
+        return max(0.0, left * (w1 - w0) / (s1 - s0) - (time.monotonic() - arrived))
 
     def _task(self) -> tuple:
         options = {"record": self.record, "live": self.live, "pause_limit": self.pause_limit}
@@ -366,10 +367,9 @@ class Run(Job):
         if isinstance(event, Steps):
             self.steps = self.steps + list(event.points)
             self.steps_per_epoch, self.step = event.steps_per_epoch, event.step
-            now, pace = time.monotonic(), self._pace
-            if pace and now - pace[-1][0] < SAME_DELIVERY_S:  # one Gathered brings a Steps per epoch in it, all at
-                pace = pace[:-1]                              # once: twenty of them read as no time, and "0 s left"
-            self._pace = (*pace[1 - PACE_EVENTS:], (now, self.steps_done))
+            # (at the worker's times: one Gathered brings a Steps per epoch in it, all at once, which at the times
+            # they came read as no time, and "0 s left")
+            self._pace = (*self._pace[1 - PACE_EVENTS:], (event.at, self.steps_done, time.monotonic()))
         elif isinstance(event, EpochEvent):
             self.preview, self.history = event.preview, self.history + [event.record]
             self.epoch, self.step = event.record["epoch"], 0

@@ -274,14 +274,14 @@ def _stream(events: queue.Queue, lend: Callable[[], bool] | None = None):
     then holds up nobody: a run queued behind it starts, and the two share the CPUs once it resumes. A nap that
     a command ended (True) is followed by a wait on the queue, so that the step a command lets the loop take
     comes through at once."""
-    gathered, points, last, flushed = [], {}, {}, time.monotonic()
+    gathered, points, last, at, flushed = [], {}, {}, {}, time.monotonic()
     held = woken = False
 
     def steps_so_far(member=...):
         for k in ([member] if member is not ... else list(last)):
             if k in last:
                 event = last.pop(k)
-                steps = Steps(tuple(points.pop(k, ())), event.step, event.steps_per_epoch, event.epoch)
+                steps = Steps(tuple(points.pop(k, ())), event.step, event.steps_per_epoch, event.epoch, at.pop(k))
                 gathered.append(steps if k is None else Member(k, steps))
 
     while True:
@@ -302,7 +302,7 @@ def _stream(events: queue.Queue, lend: Callable[[], bool] | None = None):
         if isinstance(inner, (Held, StepEvent, EpochEvent)) or event is _END:
             held = isinstance(inner, Held)
         if isinstance(inner, StepEvent):
-            last[member] = inner
+            last[member], at[member] = inner, time.monotonic()  # (taken from the queue as the step ends)
             if inner.step % max(1, inner.steps_per_epoch // STEP_POINTS) == 0:
                 points.setdefault(member, []).append(((inner.epoch - 1) * inner.steps_per_epoch + inner.step,
                                                       inner.loss, inner.recon, inner.kl))
