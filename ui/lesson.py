@@ -40,9 +40,10 @@ STEPS = (
          "The 2-D digits model's training, replayed on the Train page: drag the scrubber to the first snapshot (the "
          "initial weights), then play it, watching the map, the KL bars, the aggregate posterior and the decoded "
          "manifold. Then start a run of your own there (the default settings: 120 steps at 10 a second) and watch "
-         "the map open up from about step 70 (the note that it is one blob goes near step 75; the decoded manifold "
-         "follows later); pause it near step 80 (it stops a few steps after the click), take a few single steps, "
-         "then raise β to 5, set the speed to 3 steps/s so that its last thirty steps take ten seconds, and resume.",
+         "the map open up from about step 70 (the note that every posterior sits close to the prior goes near "
+         "step 75; the decoded manifold follows later); pause it near step 80 (it stops a few steps after the "
+         "click), take a few single steps, then raise β to 5, set the speed to 3 steps/s so that its last thirty "
+         "steps take ten seconds, and resume.",
          "At the initial weights every code lies within 0.3 of the origin, every digit mixed with every other: what "
          "can the decoder draw from such codes? Does it use both dimensions from the start, or one before the "
          "other (the KL bars and the map, up to about epoch 5; which one is chance: your own run may pick the "
