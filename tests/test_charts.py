@@ -263,3 +263,16 @@ def test_the_path_norms_start_at_zero():
     z0, z1 = np.full(16, 0.85), np.full(16, -1.0)
     fig = path_norms({"Linear": np.linspace(z0, z1, 11), "Spherical": np.linspace(z0, z1, 11)}, 16)
     assert fig.layout.yaxis.rangemode == "tozero"
+
+
+def test_the_iwae_estimates_line_is_named_in_a_legend_beside_the_elbo_line():
+    """The KL trade-off page's "How far the ELBO is from the likelihood" named its dashed line "−ELBO 24.38" and left
+    the blue line of estimates unnamed: Plotly draws no legend for a figure's only trace unless asked."""
+    from ui.charts import likelihood_gap
+
+    estimates = {k: {"iwae_nll": 24.3 - 0.1 * n, "elbo_gap": 0.1 * n, "elbo_gap_se": 0.08}
+                 for n, k in enumerate((1, 10, 100, 1000))}
+    fig = likelihood_gap(24.38, estimates)
+    assert [t.name for t in fig.data] == [
+        "−log p(x), IWAE estimate (bars: ± one standard error of its gap to the −ELBO)"]
+    assert fig.layout.showlegend is True

@@ -425,8 +425,9 @@ def likelihood_gap(nelbo: float, estimates: dict) -> go.Figure:
                       "<extra></extra>"))
     fig.add_hline(y=nelbo, line=dict(color="black", dash="dash"), annotation_text=f"−ELBO {nelbo:.2f}",
                   annotation_position="top right")
-    # each k labelled with its whole value (Plotly's log axis labels its minor ticks "2" and "5" in every decade)
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10),
+    # each k labelled with its whole value (Plotly's log axis labels its minor ticks "2" and "5" in every decade);
+    # the legend asked for: Plotly leaves a lone trace's out, and the blue line went unnamed on a projector
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), showlegend=True,
                       xaxis=dict(type="log", title="k, importance samples per image", tickvals=ks,
                                  ticktext=[f"{k:,}" for k in ks]),
                       yaxis_title="nats per image", legend=dict(orientation="h", yanchor="top", y=-0.25))
