@@ -57,7 +57,7 @@ for (name, checkpoint), column in zip(models.items(), columns):
             decoded_grid(checkpoint.model, [parts.mu], key=f"compare_recon_{name}", nrow=1, width=PICTURE,
                          caption="reconstruction: the decoded posterior mean",
                          download=f"model-{name}-reconstruction.png")
-        panels.objective_breakdown(parts, config.beta, config.latent_dim, narrow=True)
+        panels.model_objective(parts, config, narrow=True)
 
 st.header("The same latent point")
 z = state.latent_point(first.config.latent_dim)

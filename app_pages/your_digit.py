@@ -50,7 +50,7 @@ with decoded:
                  caption="its reconstruction: the decoded posterior mean", download="your-digit-reconstruction.png")
 
 st.subheader("What it costs")
-panels.objective_breakdown(parts, config.beta, config.latent_dim)
+panels.model_objective(parts, config)
 
 data = resources.dataset_or_explain(config.dataset, "Placing it among the test images")
 if data is not None:

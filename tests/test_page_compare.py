@@ -92,3 +92,15 @@ def test_the_shipped_sweeps_members_can_be_b_without_being_opened_first():
     box.set_value(high).run()
     assert not at.exception, at.exception
     assert [h.value for h in at.subheader] == ["A: digits sweep, β=0.1", "B: digits sweep, β=10"]
+
+
+def test_a_model_averaging_its_reconstruction_is_scored_at_the_beta_it_trains_as():
+    """digits-8d-mean-recon's breakdown wrote "27.80 + 1 × 0.00" beside a plane that labels it "β=64 in effect": on
+    the summed objective written there it pays 64 nats per nat of KL. It writes 64 now, and says why."""
+    at = page("app_pages/compare.py").run()
+    at.selectbox(key="compare_other").set_value(str(ROOT / "models" / "digits-8d-mean-recon")).run()
+    assert not at.exception
+    formulas = [latex.value for latex in at.latex if "nats" in latex.value]
+    assert len(formulas) == 2 and "+ 1 \\times" in formulas[0] and "+ 64 \\times" in formulas[1], formulas
+    assert sum("β = 64: trained with β = 1 on the reconstruction averaged over its 64 pixels" in c.value
+               for c in at.caption) == 1

@@ -68,3 +68,19 @@ def test_where_a_drawing_s_ellipses_would_hide_under_its_star_the_caption_says_s
         if hidden:
             assert f"σ = {two_sigma / 2:.2g}" in caption, caption
 
+
+
+def test_a_drawing_on_a_model_averaging_its_reconstruction_is_scored_at_the_beta_it_trains_as():
+    """On digits-8d-mean-recon the drawing's cost read "+ 1 × KL": averaged over 64 pixels, the model pays 64 nats
+    per nat of KL on the summed objective written there (Compare's plane says "β=64 in effect")."""
+    import base64
+
+    from headless import ROOT
+
+    drawn = "data:image/png;base64," + base64.b64encode(a_drawing()).decode()
+    at = page("app_pages/your_digit.py", digit_pad={"png": drawn},
+              **{state.MODEL: str(ROOT / "models" / "digits-8d-mean-recon")}).run()
+    assert not at.exception, at.exception
+    [formula] = [latex.value for latex in at.latex if "nats" in latex.value]
+    assert "64 \\times" in formula, formula
+    assert any(c.value.startswith("β = 64: trained with β = 1") for c in at.caption)

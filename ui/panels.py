@@ -50,6 +50,17 @@ def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = Fals
         st.caption("Rows from the largest KL for this image to the smallest.")
 
 
+def model_objective(parts, config: Config, narrow: bool = False) -> None:
+    """objective_breakdown at the β the model trains with on the summed objective written there: a model that
+    averages its reconstruction over P pixels pays P times its β per nat of KL (Compare's plane labels it "β=64 in
+    effect"; its breakdown beside the plane wrote "1 × KL"), and a caption says why the number is not its β."""
+    objective_breakdown(parts, config.effective_beta, config.latent_dim, narrow)
+    if config.effective_beta != config.beta:
+        st.caption(f"β = {config.effective_beta:g}: trained with β = {config.beta:g} on the reconstruction averaged "
+                   f"over its {config.input_dim} pixels, which is β = {config.effective_beta:g} on the summed "
+                   "objective written here (the KL trade-off page's \"Summed or averaged\").")
+
+
 def likelihood_gap(nelbo: float, curve: dict) -> None:
     """The negative ELBO against the IWAE estimates of -log p(x) by k (resources.likelihood_curve), and what the
     gap between them is, with the model's own numbers."""
