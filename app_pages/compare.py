@@ -85,7 +85,9 @@ if len(planes) > 1:
 for (measured, scored), column in zip(planes.items(), st.columns(len(planes)) if planes else []):
     with column:
         st.markdown(f"**{' and '.join(scored)}**: {measured}")
-        st.plotly_chart(charts.rate_distortion_plane(scored), key=f"compare_plane_{''.join(scored)}")
+        # A blue and B orange on a plane each too (apart, each was its plane's first series: both blue)
+        st.plotly_chart(charts.rate_distortion_plane(scored, {"A": charts.PALETTE[0], "B": charts.PALETTE[1]}),
+                        key=f"compare_plane_{''.join(scored)}")
 missing = [name for name in models if not any(name in scored for scored in planes.values())]
 if missing:
     st.caption(f"{' and '.join(missing)} has no test metrics (its test images are not on this machine).")

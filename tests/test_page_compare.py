@@ -94,6 +94,16 @@ def test_the_shipped_sweeps_members_can_be_b_without_being_opened_first():
     assert [h.value for h in at.subheader] == ["A: digits sweep, β=0.1", "B: digits sweep, β=10"]
 
 
+def test_a_plane_each_keeps_a_blue_and_b_orange_as_on_one_plane():
+    """Apart on two planes (digits against MNIST) A and B were both drawn blue, each its plane's first series, where
+    on one plane B is orange."""
+    at = page("app_pages/compare.py", **{state.DRAWING: a_drawing()}).run()
+    at.selectbox(key="compare_other").set_value(str(ROOT / "models" / "mnist-2d")).run()
+    colours = {t["name"]: t["marker"]["color"] for plane in _planes(at).values() for t in plane["data"]
+               if t.get("showlegend") is not False}
+    assert colours == {"A": "#1f77b4", "B": "#ff7f0e"}
+
+
 def test_a_model_averaging_its_reconstruction_is_scored_at_the_beta_it_trains_as():
     """digits-8d-mean-recon's breakdown wrote "27.80 + 1 × 0.00" beside a plane that labels it "β=64 in effect": on
     the summed objective written there it pays 64 nats per nat of KL. It writes 64 now, and says why."""

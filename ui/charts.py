@@ -147,14 +147,15 @@ PLANE_AREA = (340, 324)  # px: the plane's plotted area, as narrow as it is draw
                          # and the legend): labels are kept apart there, and lie further apart on a wider one
 
 
-def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
+def rate_distortion_plane(series: dict[str, list], colours: dict[str, str] | None = None) -> go.Figure:
     """Rate (KL, on a log axis) against distortion (reconstruction NLL) per model, with lines of constant negative
     ELBO at round values, each labelled with its value.
 
     The rate axis is logarithmic because a sweep's rates span decades: at β = 3 and β = 10 a digits model keeps
     0.06 and 0.0003 nats, which a linear axis scaled to β = 0.1's 14 nats draws 3 px apart, one point under the
     other's marker. Its ticks are labelled with their whole values (Plotly's own labelled 20 and 0.0002 as "2").
-    series maps a name to checkpoint summaries (vae_core.checkpoint.Summary); customdata carries their paths."""
+    series maps a name to checkpoint summaries (vae_core.checkpoint.Summary); customdata carries their paths;
+    colours, a name's colour (else the palette's in series order)."""
     fig = _figure()
     series = {name: [{"rate": s.metrics["kl"], "distortion": s.metrics["recon"], "beta": s.config.beta,
                       "in_effect": s.config.effective_beta, "path": str(s.path)} for s in summaries]
@@ -180,8 +181,10 @@ def rate_distortion_plane(series: dict[str, list]) -> go.Figure:
         fig.update_xaxes(type="log", range=list(x_range), tickvals=tickvals, ticktext=ticktext)
         fig.update_yaxes(range=list(y_range))
     for k, (name, ps) in enumerate(series.items()):
-        color = PALETTE[k % len(PALETTE)]  # the labels' too: a sweep of your own beside the shipped one put two
-        fig.add_trace(go.Scatter(          # grey "β=0.3" side by side, neither telling whose it was
+        # the labels' too: a sweep of your own beside the shipped one put two grey "β=0.3" side by side, neither
+        # telling whose it was
+        color = (colours or {}).get(name, PALETTE[k % len(PALETTE)])
+        fig.add_trace(go.Scatter(
             x=[max(p["rate"], RATE_FLOOR) for p in ps], y=[p["distortion"] for p in ps], mode="markers+lines+text",
             name=name, text=[p["label"] for p in ps], customdata=[p["path"] for p in ps],
             textposition=[p["side"] for p in ps], textfont=dict(size=POINT_FONT, color=color),
