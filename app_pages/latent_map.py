@@ -61,6 +61,15 @@ with map_col:
                    f"while the test set's posterior means have a standard deviation of about {spread:.2f}: the "
                    f"cloud's spread is {spread / widest:.0f} times the encoder's uncertainty about this image. Zoom "
                    "in with the chart's toolbar to see the ellipses.")
+    cloud, sigma = float(xy.std(0).max()), float(std.mean())
+    if method != "tsne" and cloud < 0.1 * sigma:  # (digits-8d-mean-recon's cloud of ±0.01, drawn to fill the map,
+        metrics = resources.test_metrics(path)    # looked like a latent space that sorts the digits)
+        st.warning(f"Mind the axes: the posterior means have a standard deviation of only {cloud:.2g} on this map, "
+                   f"while each posterior's σ is about {sigma:.2f}"
+                   + (f", {sigma / cloud:.0f} times more" if cloud > 0 else "") + ". Every image gets "
+                   f"nearly the same q(z|x), so the codes carry almost nothing about their images "
+                   f"({metrics['active_units']} of {config.latent_dim} units active): drawn at the scale of one σ, "
+                   "this cloud would be a dot.")
     titles = ("z0", "z1") if method == "means" else (f"{method.upper()} 1", f"{method.upper()} 2")
     fig = charts.latent_map(xy, data.test_y.numpy()[index], index, data.classes, titles, chosen, posterior)
     picked = charts.clicked_index(st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",

@@ -78,3 +78,17 @@ def test_a_point_from_the_map_beyond_the_sliders_range_lands_on_their_edge(tmp_p
     assert not at.exception, at.exception
     assert sliders(at)["z"] == [4.0, -4.0] and at.session_state[state.LATENT] == [4.0, -4.0]
     assert at.number_input(key=state.SLIDERS_IMAGE).value == 3  # the sliders' test image is the one chosen
+
+
+@pytest.mark.parametrize("model, warned", [("digits-8d-mean-recon", True), ("sweeps/digits/beta-10", True),
+                                           ("sweeps/digits/beta-3", False), ("digits-2d", False)])
+def test_a_map_of_collapsed_codes_says_its_cloud_is_far_smaller_than_one_sigma(model, warned):
+    """digits-8d-mean-recon's map (0 of 8 units active) drew its means, ±0.01 about the origin, to fill the plot:
+    a cloud with the 2s on the left and the 4s on the right, read as a latent space that sorts the digits, where
+    every posterior is N(0, 1) to within a hundredth."""
+    at = page("app_pages/latent_map.py", **{state.MODEL: str(ROOT / "models" / model)}).run()
+    assert not at.exception
+    said = [w.value for w in at.warning if w.value.startswith("Mind the axes")]
+    assert len(said) == warned, said
+    if warned:
+        assert "0 of 8 units active" in said[0] and "this cloud would be a dot" in said[0]
