@@ -220,7 +220,7 @@ def test_the_replay_of_digits_2d_scrubs_plays_and_exports_a_gif_of_every_snapsho
     assert page.evaluate(f"() => {REPLAY}.curves.canvas.toDataURL()") != curves  # the mark moved to step 0
     expect(page.locator(".replay")).to_contain_text(f"snapshot 1 of {snapshots} · step 0")
     page.locator(".replay").first.screenshot(path=str(SCREENSHOTS / "train-replay-start.png"))
-    # Where a snapshot's KL is near 0 in all, the bars' caption says why the map is a blob (a class watched one,
+    # Where a snapshot's KL is near 0 in all, the bars' caption says what that means (a class watched a blob
     # and a grey manifold, with no word of why); elsewhere it does not
     told = page.evaluate(f"""() => {{ const v = {REPLAY}, at = v.index; const told = v.data.kl.map((kl, i) => {{
         v.show(i); return [kl.reduce((a, b) => a + b, 0), v.panels.bars.caption.textContent]; }});

@@ -182,7 +182,7 @@ def test_step_3_a_default_run_opens_its_map_from_step_70_and_beta_5_from_step_80
     test set's posterior means' standard deviation) stays near the initial weights' until about step 60, then
     opens; β = 5 from step 80 pulls it back to the origin within the 40 steps left, where β = 1 spreads it further
     (measured 0.10 at step 40, 0.20 at 60, 0.31 at 70, 0.49 at step 80, then 0.93 with β = 1 and 0.09 with β = 5 at
-    step 120; the test KL, whose total under 0.15 nats brings the view's "one blob" note, 0.06 at step 60, 0.12 at
+    step 120; the test KL, whose total under 0.15 nats brings the view's near-zero note, 0.06 at step 60, 0.12 at
     70 and 0.20 at 75: the step said "from about step 60", and a lecturer saw the note until step 69)."""
     from vae_core import VAE, Config, train
     from vae_core.controls import Controls
