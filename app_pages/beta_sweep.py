@@ -21,7 +21,7 @@ dataset = st.radio("Sweep", names, horizontal=True, key="sweep_dataset",
 series = {f"{dataset} (shipped)": sweeps[dataset]}
 ends = [resources.summary(p) for p in (sweeps[dataset][0], sweeps[dataset][-1])]
 st.caption("Here: " + "; ".join(f"β = {m.config.beta:g} spends {m.metrics['kl']:.3g} nats of rate for "
-                                f"{m.metrics['recon']:.3g} nats of distortion, {m.metrics['active_units']} of "
+                                f"{m.metrics['recon']:.2f} nats of distortion, {m.metrics['active_units']} of "
                                 f"{m.config.latent_dim} units active" for m in ends if "kl" in m.metrics) + ".")
 mine = st.session_state.get(state.SWEEP)
 if dataset == "digits" and mine is not None:

@@ -26,6 +26,10 @@ def test_beta_sweep_page_plots_one_point_per_shipped_beta_and_runs_a_sweep(ray_a
     assert "β = 10" in at.subheader[0].value
     rate = float(at.subheader[0].value.split("rate ")[1].split(",")[0])  # to 3 significant digits ("0.00" was shown)
     assert 0 < rate < 0.01
+    # the caption over the plane writes distortion as the heading does (its "27.1" read against the heading's 27.10,
+    # and β = 0.1's "17" against 16.98)
+    distortion = at.subheader[0].value.split("distortion ")[1].split(" ")[0]
+    assert f"for {distortion} nats of distortion" in next(c.value for c in at.caption if c.value.startswith("Here: "))
     at.multiselect(key="sweep_betas").set_value([0.3, 3.0])
     at.number_input(key="sweep_epochs").set_value(2)
     at.button(key="FormSubmitter:sweep_form-Run the sweep").click().run()

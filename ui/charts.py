@@ -478,7 +478,7 @@ def unit_kl_groups(runs: dict[str, tuple[list[float], list[float]]], threshold: 
     if floor is not None:
         fig.add_hline(y=floor, line=dict(color="#444", width=1, dash="dash"), annotation_text=f"λ = {floor:g}",
                       annotation_position="top left", annotation_font=dict(size=11, color="#444"))
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), barmode="group", yaxis_title="KL, nats",
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), barmode="group", yaxis_title="KL, nats per image",
                       legend=dict(orientation="h", yanchor="top", y=-0.15))
     fig.update_yaxes(rangemode="tozero")
     return fig
@@ -490,6 +490,6 @@ def kl_curves(histories: dict[str, list[dict]]) -> go.Figure:
                                 name=name, line=dict(color=PALETTE[k % len(PALETTE)]))
                      for k, (name, h) in enumerate(histories.items())])
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="epoch",
-                      yaxis_title="test KL, nats", legend=dict(orientation="h", yanchor="top", y=-0.2))
+                      yaxis_title="test KL, nats per image", legend=dict(orientation="h", yanchor="top", y=-0.2))
     fig.update_xaxes(tickformat="d")
     return fig
