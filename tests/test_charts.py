@@ -1,4 +1,5 @@
 """The Plotly figures the pages show, built from plain lists as the pages build them."""
+import numpy as np
 import pytest
 
 from ui.charts import MARKED_EPOCHS, training_curves
@@ -276,3 +277,13 @@ def test_the_iwae_estimates_line_is_named_in_a_legend_beside_the_elbo_line():
     assert [t.name for t in fig.data] == [
         "−log p(x), IWAE estimate (bars: ± one standard error of its gap to the −ELBO)"]
     assert fig.layout.showlegend is True
+
+
+def test_a_narrow_log_rate_axis_still_has_three_ticks_to_read_a_point_by():
+    """A plane of one model spans 10^±0.3 about its rate: mnist-16d's 22.5 nats had the single tick "20"."""
+    from ui.charts import _log_ticks
+
+    values, labels = _log_ticks(np.log10(22.5) - 0.3, np.log10(22.5) + 0.3)
+    assert labels == ["20", "30", "40"] and values == [20, 30, 40]
+    assert _log_ticks(-4, 1.5)[1] == ["0.0001", "0.001", "0.01", "0.1", "1", "10"]  # over three decades: the powers
+    assert _log_ticks(-1.2, 1.2)[1] == ["0.1", "0.2", "0.5", "1", "2", "5", "10"]

@@ -250,10 +250,15 @@ def _clear(box, taken: list) -> bool:
 
 def _log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
     """Ticks across the log10 range (low, high), each labelled with its whole value: 1, 2 and 5 times each power
-    of ten over at most three decades, the powers alone over more."""
-    steps = (1, 2, 5) if high - low <= 3 else (1,)
-    values = [m * 10.0 ** e for e in range(int(np.floor(low)), int(np.ceil(high)) + 1) for m in steps]
-    values = [v for v in values if low <= np.log10(v) <= high]
+    of ten over at most three decades, the powers alone over more, every multiple where those give fewer than three
+    (Compare's plane of one MNIST model, 11 to 45 nats, had "20" alone)."""
+    def within(steps):
+        values = [m * 10.0 ** e for e in range(int(np.floor(low)), int(np.ceil(high)) + 1) for m in steps]
+        return [v for v in values if low <= np.log10(v) <= high]
+
+    values = within((1, 2, 5) if high - low <= 3 else (1,))
+    if len(values) < 3:
+        values = within(range(1, 10))
     return values, [f"{v:.0e}".replace("e-0", "e-") if v < 1e-4 else f"{v:g}" for v in values]
 
 
