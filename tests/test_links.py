@@ -112,3 +112,13 @@ def test_a_garbage_link_gives_notices_and_the_defaults(params):
         assert len(options) == len(set(options)), options  # the default it fell back to, listed once
         if path.endswith("kl_tradeoff.py"):
             assert at.select_slider(key="tradeoff_beta").value == 1.0 and at.number_input(key="tradeoff_image").value == 0
+
+
+@pytest.mark.parametrize("axes", ["²,3", "1," + "9" * 5000, "٣,1", "01,1"])
+def test_axes_that_are_not_plain_digits_are_refused_with_a_notice(axes):
+    """'²'.isdigit() is true and int('²') raises, as int() does on 5,000 digits: both gave a ValueError traceback
+    for a wider model's pad (an Arabic-Indic ٣ was taken for a 3, and 01,1 for two dimensions)."""
+    at, notices = linked_page("app_pages/latent_pad.py", {"model": "digits-8d-mean-recon", "axes": axes})
+    assert not at.exception, at.exception
+    assert any("are not two different dimensions" in n for n in notices), notices
+    assert at.query_params.get("axes") not in (axes, [axes])  # the default's axes written instead

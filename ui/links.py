@@ -22,6 +22,7 @@ from . import resources, state
 RUNS_PREFIX = "runs/"      # a model under the runs folder; any other name is under models/
 MODEL_REF = re.compile(r"[A-Za-z0-9._/ ()-]+")  # what model_ref writes: folder names of ours
 MOST_REF = 200
+AXIS = re.compile(r"[0-9]{1,4}")  # a dimension's index in a link (at most 512 of them)
 EXCERPT = 40               # characters of a refused value a notice repeats
 
 
@@ -144,8 +145,8 @@ def take_axes(allowed) -> tuple[int, int] | None:
     raw = take("axes")
     if raw is None:
         return None
-    pair = raw.split(",")
-    if len(pair) == 2 and all(p.isdigit() and int(p) in allowed for p in pair) and pair[0] != pair[1]:
+    pair = raw.split(",")  # ASCII digits only: '²'.isdigit() is true and int('²') raises, as int() of 5,000 digits
+    if len(pair) == 2 and all(AXIS.fullmatch(p) and int(p) in allowed for p in pair) and int(pair[0]) != int(pair[1]):
         return int(pair[0]), int(pair[1])
     notice(f"this link's axes={excerpt(raw)} are not two different dimensions among the {len(allowed)} most "
            "informative: using the default")
