@@ -42,9 +42,9 @@ def show_model(checkpoint, x, size, key, nrow=8):
 event = st.plotly_chart(charts.rate_distortion_plane({name: [resources.summary(p) for p in paths]
                                                       for name, paths in series.items()}),
                         on_select="rerun", selection_mode="points", key="sweep_plane")
-clicked = event.selection.points if event else []
+clicked = charts.clicked(event, [p for paths in series.values() for p in paths], "rate-distortion plane")
 if clicked:
-    st.session_state[state.SWEEP_CHOSEN] = clicked[0]["customdata"]
+    st.session_state[state.SWEEP_CHOSEN] = clicked
 chosen = st.session_state.get(state.SWEEP_CHOSEN)
 data = resources.dataset_or_explain(dataset, "Showing reconstructions")
 

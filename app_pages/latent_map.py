@@ -72,8 +72,8 @@ with map_col:
                    "this cloud would be a dot.")
     titles = ("z0", "z1") if method == "means" else (f"{method.upper()} 1", f"{method.upper()} 2")
     fig = charts.latent_map(xy, data.test_y.numpy()[index], index, data.classes, titles, chosen, posterior)
-    picked = charts.clicked_index(st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",
-                                                  width="stretch"))
+    picked = charts.clicked(st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",
+                                            width="stretch"), index, "latent map")
     if picked is not None and picked != chosen:
         st.session_state[state.MAP_CHOSEN] = (path, picked)
         st.rerun()

@@ -134,3 +134,17 @@ def plotly_array(array) -> np.ndarray:
     if isinstance(array, dict):
         return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
     return np.asarray(array, float)
+
+
+def click_point(at, key: str, customdata):
+    """Run the page again as if the browser's plotly chart of that key sent a selection of one point carrying
+    customdata (a click on a point sends its customdata; a page's console can send anything)."""
+    import json
+
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id)
+    states = at._tree.get_widget_states()
+    states.widgets.append(WidgetState(id=chart.proto.id, string_value=json.dumps(
+        {"selection": {"points": [{"customdata": customdata}], "point_indices": [0], "box": [], "lasso": []}})))
+    return at._tree._runner._run(states, timeout=120)

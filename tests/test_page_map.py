@@ -3,7 +3,7 @@ opening a chosen point in the sliders."""
 import pytest
 
 from headless import app_test as page
-from headless import ROOT, browser_pictures, served_latents, sliders
+from headless import ROOT, browser_pictures, click_point, served_latents, sliders
 from ui import state
 from vae_core import load_checkpoint
 from vae_core.checkpoint import write_checkpoint
@@ -21,6 +21,16 @@ def test_map_shows_the_chosen_point_with_its_posterior():
     table = at.dataframe[0].value
     assert list(table.columns) == ["dimension", "mean μ", "std σ"] and len(table) == 2
     assert (table["std σ"] > 0).all()
+
+
+@pytest.mark.parametrize("customdata", [99999, -1, "abc", [], {"a": 1}, 2.5, True])
+def test_a_click_on_no_point_of_the_map_is_refused_with_a_notice(customdata):
+    """A selection event comes from the browser: a test index the map never plotted (99999 gave an IndexError, and
+    stayed chosen for every rerun) or not a number at all (a ValueError or TypeError) chooses nothing."""
+    at = click_point(page("app_pages/latent_map.py").run(), "map_chart", customdata)
+    assert not at.exception, at.exception
+    assert state.MAP_CHOSEN not in at.session_state and any("not a point of this chart" in t.value for t in at.toast)
+    assert click_point(at, "map_chart", 5).session_state[state.MAP_CHOSEN][1] == 5  # a real click still chooses
 
 
 def test_a_map_choice_does_not_outlive_its_model():

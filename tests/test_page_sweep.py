@@ -4,6 +4,7 @@ import json
 import pytest
 
 from headless import app_test as page
+from headless import ROOT, click_point
 from ui import state
 
 pytestmark = pytest.mark.usefixtures("private_runs")
@@ -106,3 +107,16 @@ def test_the_intro_s_range_of_rates_is_the_shipped_digits_sweep_s():
     said = re.search(r"the digits sweep's run from ([\d.]+) to ([\d.]+) nats", at.markdown[0].value)
     rates = [m.metrics["kl"] for m in sweep_members(ROOT / "models" / "sweeps" / "digits")]
     assert said and (float(said[1]), float(said[2])) == (float(f"{min(rates):.1g}"), float(f"{max(rates):.2g}"))
+
+
+@pytest.mark.parametrize("customdata", ["/etc/passwd", str(ROOT / "models" / "digits-2d"), "../../", ["x"], 5])
+def test_a_click_on_no_point_of_the_plane_is_refused_with_a_notice(customdata):
+    """The plane's customdata is a checkpoint's path, sent back by the browser: a path it never plotted was opened as
+    a checkpoint (/etc/passwd read as a safetensors file, its error shown; a model elsewhere on the server could be
+    chosen for the other pages), and a list or a number gave a TypeError on every rerun."""
+    at = click_point(page("app_pages/beta_sweep.py").run(), "sweep_plane", customdata)
+    assert not at.exception, at.exception
+    assert state.SWEEP_CHOSEN not in at.session_state and any("not a point of this chart" in t.value for t in at.toast)
+    shipped = next(t for t in _figure(at, "sweep_plane")["data"] if t.get("name") == "digits (shipped)")
+    assert click_point(at, "sweep_plane", shipped["customdata"][-1]).session_state[state.SWEEP_CHOSEN] == \
+        shipped["customdata"][-1]  # a real click still chooses

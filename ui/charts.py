@@ -87,11 +87,23 @@ def equal_scales(fig: go.Figure) -> None:
     fig.update_yaxes(scaleanchor="x", scaleratio=1, constrain="domain")
 
 
-def clicked_index(event) -> int | None:
-    """The test index (customdata) of the point a plotly_chart selection event clicked, if any."""
+def clicked(event, plotted, what: str):
+    """The customdata of the point a plotly_chart selection event clicked, if it is one of plotted (the customdata
+    the chart was drawn with: test indices, checkpoint paths); None if nothing was clicked. The event comes from the
+    browser, anything at all: a value never plotted gets a notice and None (the map's image 99999 or 'abc' gave a
+    traceback on every rerun, and a path sent to the sweep plane was opened as a checkpoint, any file of the
+    server's)."""
     points = event.selection.points if event else []
-    if points and points[0].get("customdata") is not None:
-        return int(np.ravel(points[0]["customdata"])[0])
+    if not points:
+        return None
+    value = points[0].get("customdata") if isinstance(points[0], dict) else None
+    if isinstance(value, list) and len(value) == 1:  # (an array's customdata comes as a list)
+        value = value[0]
+    known = {v: v for v in (plotted.tolist() if isinstance(plotted, np.ndarray) else plotted)}
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and value in known:
+        return known[value]
+    from .decoder import refuse  # (it imports this module)
+    refuse(what, value, "not a point of this chart")
     return None
 
 
