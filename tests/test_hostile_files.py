@@ -3,6 +3,7 @@ config.json and metrics.json is checked when read and a bad one is refused with 
 an unreadable entry instead of failing, and nothing a file claims costs unbounded memory."""
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -161,3 +162,28 @@ def test_the_same_upload_imported_from_eight_threads_at_once_lands_once(tmp_path
         t.join()
     assert len(set(map(str, results))) == 1 and not isinstance(results[0], Exception), results
     assert find_checkpoints(tmp_path / "runs") == [results[0]]
+
+
+def _flagged(data: bytes, offset: int, change) -> bytes:
+    """data with every local and central header of a zip changed at offset (from its signature) by change."""
+    data = bytearray(data)
+    for signature, at in ((b"PK\x03\x04", offset[0]), (b"PK\x01\x02", offset[1])):
+        start = 0
+        while (start := data.find(signature, start)) >= 0:
+            field = int.from_bytes(data[start + at:start + at + 2], "little")
+            data[start + at:start + at + 2] = change(field).to_bytes(2, "little")
+            start += 4
+    return bytes(data)
+
+
+@pytest.mark.parametrize("flags, change, message", [
+    ((6, 8), lambda bits: bits | 1, "its model.safetensors is encrypted"),  # the general purpose bit flag's bit 0
+    ((8, 10), lambda method: 97, "not a readable zip file (That compression method is not supported)"),
+])
+def test_an_encrypted_zip_or_one_compressed_unreadably_is_refused(tmp_path, run, flags, change, message):
+    """zipfile raises RuntimeError (a password is needed) and NotImplementedError (compression method 97): both went
+    past the refusals and gave the uploader a traceback."""
+    data = _flagged(zip_checkpoint(run), flags, change)
+    with pytest.raises(CheckpointError, match=rf"^locked.zip refused: {re.escape(message)}$"):
+        import_checkpoint(data, "locked.zip", tmp_path / "runs")
+    assert not (tmp_path / "runs" / "uploads").exists()

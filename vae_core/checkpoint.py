@@ -427,6 +427,8 @@ def _zip_members(data: bytes, filename: str) -> dict[str, bytes]:
                    if folder + name in archive.namelist()}
         budget, files = MAX_UPLOAD_BYTES, {}
         for name, info in members.items():
+            if info.flag_bits & 0x1:  # (zipfile asks for a password: a RuntimeError)
+                raise CheckpointError(f"{filename} refused: its {name} is encrypted")
             if info.file_size > budget:
                 raise CheckpointError(f"{filename} refused: it unpacks to more than {MAX_UPLOAD_MB} MB")
             with archive.open(info) as member:  # read no further than the budget, whatever the zip claims
@@ -436,7 +438,8 @@ def _zip_members(data: bytes, filename: str) -> dict[str, bytes]:
                                       "its zip entry claims")
             budget -= len(files[name])
         return files
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as e:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError) as e:  # (Not...: a
+        # compression method zipfile cannot inflate)
         raise CheckpointError(f"{filename} refused: not a readable zip file ({e})") from None
 
 
