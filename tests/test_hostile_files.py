@@ -187,3 +187,23 @@ def test_an_encrypted_zip_or_one_compressed_unreadably_is_refused(tmp_path, run,
     with pytest.raises(CheckpointError, match=rf"^locked.zip refused: {re.escape(message)}$"):
         import_checkpoint(data, "locked.zip", tmp_path / "runs")
     assert not (tmp_path / "runs" / "uploads").exists()
+
+
+@pytest.mark.parametrize("dtype, accepted", [
+    ("float8_e4m3fn", False), ("float8_e5m2", False), ("int32", False), ("bool", False),
+    ("float16", True), ("bfloat16", True), ("float64", True),
+])
+def test_weights_of_a_dtype_other_than_float16_to_64_are_refused(tmp_path, run, dtype, accepted):
+    """float8_e4m3fn weights gave a NotImplementedError traceback (torch.isfinite has no kernel for them)."""
+    import torch
+    from safetensors.torch import load_file, save
+
+    from vae_core.checkpoint import FORMAT
+    tensors = {k: v.to(getattr(torch, dtype)) for k, v in load_file(run / WEIGHTS).items()}
+    data = save(tensors, metadata={"format": FORMAT, "config": (run / CONFIG).read_text()})
+    if accepted:
+        assert load_checkpoint(import_checkpoint(data, "w.safetensors", tmp_path / "runs")).config.latent_dim == 2
+    else:
+        with pytest.raises(CheckpointError, match=f"^w.safetensors refused: tensor .* has dtype torch.{dtype}, "
+                                                  "expected one of float32, float16, bfloat16, float64$"):
+            import_checkpoint(data, "w.safetensors", tmp_path / "runs")

@@ -38,6 +38,7 @@ CONFIG = "config.json"
 METRICS = "metrics.json"
 RECORDING = "recording.safetensors"  # snapshots of the run as it trained (vae_core/recording.py)
 FORMAT = "vae-lab/1"  # marks our files among other safetensors
+WEIGHT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)  # what a weights file may hold
 EMPTY_RUN_S = 3600  # an empty run folder this old was left by a server killed mid-run
 PARTIAL = ".partial"  # the suffix of a file being written; one left behind by a killed process is stale
 MAX_CONFIG_BYTES = 64 * 2**10  # a config is about 1 KB
@@ -542,7 +543,8 @@ def _check_tensors(path: Path, tensors: dict, expected: dict) -> None:
         if tuple(tensors[key].shape) != tuple(value.shape):
             raise CheckpointError(f"{path}: tensor {key} has shape {tuple(tensors[key].shape)}, "
                                   f"the config needs {tuple(value.shape)}")
-        if not tensors[key].is_floating_point():
-            raise CheckpointError(f"{path}: tensor {key} has dtype {tensors[key].dtype}, expected floating point")
+        if tensors[key].dtype not in WEIGHT_DTYPES:  # (float8's: torch.isfinite is not implemented for them)
+            raise CheckpointError(f"{path}: tensor {key} has dtype {tensors[key].dtype}, expected one of "
+                                  f"{', '.join(str(t).removeprefix('torch.') for t in WEIGHT_DTYPES)}")
         if not torch.isfinite(tensors[key]).all():
             raise CheckpointError(f"{path}: tensor {key} holds NaN or infinite values")
