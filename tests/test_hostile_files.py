@@ -207,3 +207,27 @@ def test_weights_of_a_dtype_other_than_float16_to_64_are_refused(tmp_path, run, 
         with pytest.raises(CheckpointError, match=f"^w.safetensors refused: tensor .* has dtype torch.{dtype}, "
                                                   "expected one of float32, float16, bfloat16, float64$"):
             import_checkpoint(data, "w.safetensors", tmp_path / "runs")
+
+
+@pytest.mark.parametrize("name", [WEIGHTS, "recording.safetensors"])
+def test_a_safetensors_header_naming_a_crowd_of_tensors_is_refused_before_it_is_parsed(tmp_path, run, name):
+    """A weights file or recording whose header names 300,000 empty tensors beside the real ones (20 MB): every one
+    was read (7 s and 600 MB; a 90 MB header, within an upload's 256 MB, 47 s and 1.6 GB) before the names were
+    compared with the model's."""
+    import struct
+
+    from vae_core.checkpoint import FORMAT, RECORDING
+    header = {"__metadata__": {"format": FORMAT, "config": (run / CONFIG).read_text()},
+              **{f"x{i}": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]} for i in range(300_000)}}
+    text = json.dumps(header).encode()
+    data = struct.pack("<Q", len(text)) + text
+    if name == WEIGHTS:
+        with pytest.raises(CheckpointError, match=r"^crowd.safetensors refused: not a readable safetensors file, "
+                                                  r"truncated or corrupt \(a header of [\d,]+ bytes, more than the "
+                                                  r"1,048,576 of this lab's files\)$"):
+            import_checkpoint(data, "crowd.safetensors", tmp_path / "runs")
+    else:
+        (run / RECORDING).write_bytes(data)
+        with pytest.raises(CheckpointError, match=rf"^crowd.zip refused: {RECORDING}: not a readable recording "
+                                                  r"\(a header of [\d,]+ bytes, more than the 1,048,576"):
+            import_checkpoint(zip_checkpoint(run), "crowd.zip", tmp_path / "runs")

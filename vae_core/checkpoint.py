@@ -42,6 +42,7 @@ WEIGHT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)  #
 EMPTY_RUN_S = 3600  # an empty run folder this old was left by a server killed mid-run
 PARTIAL = ".partial"  # the suffix of a file being written; one left behind by a killed process is stale
 MAX_CONFIG_BYTES = 64 * 2**10  # a config is about 1 KB
+MAX_HEADER_BYTES = 2**20  # a safetensors header of ours: under 2 KB (a few tensors' names and the config)
 MAX_UPLOAD_MB = 256
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 2**20  # an upload (or what its zip unpacks to) larger than this is refused unread
 UPLOADS = "uploads"
@@ -520,9 +521,19 @@ def _read_metadata(path: Path) -> dict:
     return _read_safetensors(path, tensors=False)[1]
 
 
+def check_header(path: Path) -> None:
+    """ValueError for a safetensors file whose header (the JSON naming its tensors) is over MAX_HEADER_BYTES, before
+    it is parsed: 20 MB of header naming 300,000 empty tensors took 7 s and 600 MB to read, 90 MB 47 s and 1.6 GB."""
+    with open(path, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+    if size > MAX_HEADER_BYTES:
+        raise ValueError(f"a header of {size:,} bytes, more than the {MAX_HEADER_BYTES:,} of this lab's files")
+
+
 def _read_safetensors(path: Path, tensors: bool = True) -> tuple[dict, dict]:
     """(tensors, metadata) of a weights file of ours; tensors are read only if asked for and the format is ours."""
     try:
+        check_header(path)
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
             if metadata.get("format", FORMAT) != FORMAT:

@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
-from .checkpoint import RECORDING, atomic_write
+from .checkpoint import RECORDING, atomic_write, check_header
 from .errors import CheckpointError
 from .evaluation import decode_images, manifold_latents, prior_latents, unit_activity
 from .objective import kl_per_dim
@@ -242,6 +242,7 @@ def load_recording(folder: str | Path, latent_dim: int, image_shape) -> Recordin
         if path.stat().st_size > MAX_RECORDING_BYTES:
             raise CheckpointError(f"{path}: {path.stat().st_size:,} bytes, more than the {MAX_RECORDING_BYTES:,} a "
                                   "recording may have")
+        check_header(path)
         with safe_open(str(path), framework="numpy") as f:
             if (f.metadata() or {}).get("format") != FORMAT:
                 raise CheckpointError(f"{path}: not a recording of this lab")
