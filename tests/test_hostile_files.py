@@ -4,8 +4,10 @@ an unreadable entry instead of failing, and nothing a file claims costs unbounde
 import io
 import json
 import re
+import shutil
 import zipfile
 
+import numpy as np
 import pytest
 
 from vae_core import CheckpointError, load_checkpoint, save_checkpoint
@@ -231,3 +233,30 @@ def test_a_safetensors_header_naming_a_crowd_of_tensors_is_refused_before_it_is_
         with pytest.raises(CheckpointError, match=rf"^crowd.zip refused: {RECORDING}: not a readable recording "
                                                   r"\(a header of [\d,]+ bytes, more than the 1,048,576"):
             import_checkpoint(zip_checkpoint(run), "crowd.zip", tmp_path / "runs")
+
+
+@pytest.mark.parametrize("name, forge, message", [
+    ("steps", lambda a: np.full(a.shape, np.nan, np.float32), "steps of the wrong type"),
+    ("dims", lambda a: np.full(a.shape, np.nan, np.float32), "dims of the wrong type"),
+    ("labels", lambda a: np.full(a.shape, np.nan), "labels of the wrong type"),
+    ("pictures", lambda a: a.astype(np.float64), "pictures of the wrong type"),
+    ("mu", lambda a: a > 0, "mu of the wrong type"),
+    ("epochs", lambda a: np.full(a.shape, np.inf, np.float32), "values not finite"),
+    ("pictures", lambda a: a[:, :0], "snapshots or pictures wrong"),
+])
+def test_a_recording_of_the_wrong_types_is_refused(tmp_path, name, forge, message):
+    """A step or dimension of NaN gave a ValueError traceback when the upload was read (int(nan)), labels of NaN or
+    no pictures at all one when its GIF was made; each is refused naming the array."""
+    from pathlib import Path
+
+    from safetensors.numpy import load_file, save_file
+
+    from vae_core.recording import FORMAT, load_recording
+    folder = tmp_path / "run"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "models" / "digits-2d", folder)
+    arrays = load_file(folder / "recording.safetensors")
+    save_file({**arrays, name: forge(arrays[name])}, folder / "recording.safetensors", metadata={"format": FORMAT})
+    with pytest.raises(CheckpointError, match=message):
+        load_recording(folder, 2, (1, 8, 8))
+    with pytest.raises(CheckpointError, match=rf"^recorded.zip refused: recording.safetensors: .*{message}"):
+        import_checkpoint(zip_checkpoint(folder), "recorded.zip", tmp_path / "runs")

@@ -31,6 +31,9 @@ MANIFOLD = 10         # a 2-D model's recorded pictures: its decoded manifold, M
 PRIOR_SAMPLES = 16    # a wider model's: samples from the prior, the same draws in every snapshot
 MOST_SNAPSHOTS = 200
 MAX_RECORDING_BYTES = 64 * 2**20
+# numpy's kind of each array of a recording file: integers, floats, and bytes for the pictures
+KINDS = {"rows": "iu", "labels": "iu", "steps": "iu", "dims": "iu", "epochs": "f", "mu": "f", "logvar": "f",
+         "kl_per_dim": "f", "pictures": "u"}
 
 
 def subset_rows(n_test: int, most: int = SUBSET) -> np.ndarray:
@@ -284,11 +287,17 @@ def _check_shapes(path: Path, t: dict, latent_dim: int, image_shape) -> None:
         expected["activity"] = (n, latent_dim)
     wrong = [k for k, shape in expected.items() if tuple(t[k].shape) != shape]
     pictures = t["pictures"].shape
-    if wrong or not 1 <= n <= MOST_SNAPSHOTS or len(pictures) != 4 or pictures[0] != n or pictures[2:] != (height, width):
+    if wrong or not 1 <= n <= MOST_SNAPSHOTS or len(pictures) != 4 or pictures[0] != n or pictures[1] < 1 or \
+            pictures[2:] != (height, width):
         raise CheckpointError(f"{path}: its arrays do not fit together or this model "
                               f"({', '.join(wrong) or 'snapshots or pictures'} wrong)")
+    # (a step or dimension of NaN gave a ValueError where it is made an int, a label of NaN in the GIF)
+    typed = [k for k, kinds in KINDS.items() if t[k].dtype.kind not in kinds or k == "pictures" and t[k].itemsize != 1]
+    if typed:
+        raise CheckpointError(f"{path}: {', '.join(typed)} of the wrong type")
     if (t["dims"] < 0).any() or (t["dims"] >= latent_dim).any() or not all(np.isfinite(t[k]).all()
-                                                                          for k in ("mu", "logvar", "kl_per_dim")):
+                                                                          for k in ("epochs", "mu", "logvar",
+                                                                                    "kl_per_dim")):
         raise CheckpointError(f"{path}: dimensions out of range or values not finite")
     if "activity" in t and not (np.isfinite(t["activity"]).all() and (t["activity"] >= 0).all()):
         raise CheckpointError(f"{path}: activity not finite or negative")
