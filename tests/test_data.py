@@ -39,6 +39,30 @@ def test_read_idx_names_the_file_and_the_problem(tmp_path):
     assert str(broken_gzip) in str(err.value)
 
 
+def test_read_idx_refuses_a_shape_past_its_bound_and_inflates_no_more_than_its_header_needs(tmp_path):
+    """A 16-byte header of 2**22 x 2**21 x 2**21 images "needed" 0 bytes (np.prod wrapped around) and gave a ValueError
+    traceback; a 1 MB gzip claiming one 28x28 image over 1 GB of zeros was inflated whole (2.5 GB held) to be
+    refused."""
+    import struct
+    import tracemalloc
+
+    huge = tmp_path / "huge"
+    huge.write_bytes(bytes([0, 0, 8, 3]) + struct.pack(">III", 2**22, 2**21, 2**21))
+    with pytest.raises(DataError, match=r"needs 18,446,744,073,709,551,616 bytes, more than the 134,217,728"):
+        read_idx(huge)
+    bomb = tmp_path / "bomb.gz"
+    with gzip.open(bomb, "wb") as f:
+        f.write(bytes([0, 0, 8, 3]) + struct.pack(">III", 1, 28, 28))
+        for _ in range(16):
+            f.write(bytes(2**24))  # 256 MB of zeros: 0.25 MB of gzip
+    tracemalloc.start()
+    with pytest.raises(DataError, match=r"more than 800 bytes, header \(1, 28, 28\) needs 800 \(truncated or padded\)"):
+        read_idx(bomb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2**20, f"{peak / 2**20:.0f} MB held while refusing"
+
+
 def test_folder_of_gz_files_loads_as_pixels_in_unit_range(tmp_path):
     arrays = write_idx_set(tmp_path / "mnist")
     data = load_dataset("mnist", tmp_path, download=False)  # found in the subfolder named after the set

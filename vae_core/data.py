@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import shutil
 import tempfile
@@ -21,6 +22,7 @@ IDX_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+MAX_IDX_BYTES = 2**27  # an IDX file's data at most (MNIST's training images take 47 MB; 4 times that as pixels)
 DIGITS_TEST_SIZE = 300
 DIGITS_SPLIT_SEED = 0
 
@@ -171,27 +173,35 @@ def _pixels(images: np.ndarray) -> torch.Tensor:
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file of unsigned bytes (gzip-compressed or raw), checking header and length."""
+    """Read an IDX file of unsigned bytes (gzip-compressed or raw), checking header and length; no more is read or
+    inflated than the header's shape needs (a 1 MB gzip of zeros inflated whole to 1 GB took 2.5 GB to refuse)."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+        with open(path, "rb") as file:
+            gzipped = file.read(2) == b"\x1f\x8b"
+            file.seek(0)
+            f = gzip.GzipFile(fileobj=file) if gzipped else file
+            head = f.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0:
+                raise DataError(f"{path}: not an IDX file (bad magic number)")
+            if head[2] != 0x08:
+                raise DataError(f"{path}: IDX element type {head[2]:#04x}, expected unsigned bytes (0x08)")
+            ndim, dims = head[3], f.read(4 * head[3])
+            if ndim not in (1, 3) or len(dims) < 4 * ndim:
+                raise DataError(f"{path}: {ndim}-dimensional IDX, expected labels (1) or images (3)")
+            shape = tuple(int.from_bytes(dims[4 * i: 4 + 4 * i], "big") for i in range(ndim))
+            size = math.prod(shape)  # (np.prod wrapped around: 2**22 x 2**21 x 2**21 images "needed" 0 bytes)
+            if size > MAX_IDX_BYTES:
+                raise DataError(f"{path}: header {shape} needs {size:,} bytes, more than the {MAX_IDX_BYTES:,} "
+                                "a set's file may take")
+            body = f.read(size + 1)
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise DataError(f"{path}: cannot read ({e})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise DataError(f"{path}: not an IDX file (bad magic number)")
-    if raw[2] != 0x08:
-        raise DataError(f"{path}: IDX element type {raw[2]:#04x}, expected unsigned bytes (0x08)")
-    ndim = raw[3]
-    if ndim not in (1, 3) or len(raw) < 4 + 4 * ndim:
-        raise DataError(f"{path}: {ndim}-dimensional IDX, expected labels (1) or images (3)")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = 4 + 4 * ndim + int(np.prod(shape))
-    if len(raw) != expected:
-        raise DataError(f"{path}: {len(raw)} bytes, header {shape} needs {expected} (truncated or padded)")
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    if len(body) != size:
+        needed, length = 4 + 4 * ndim + size, 4 + 4 * ndim + len(body)
+        held = f"{length:,} bytes" if len(body) < size else f"more than {needed:,} bytes"
+        raise DataError(f"{path}: {held}, header {shape} needs {needed:,} (truncated or padded)")
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape)
 
 
 def _load_digits(spec: DatasetSpec) -> Dataset:
