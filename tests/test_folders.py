@@ -258,3 +258,20 @@ def test_a_member_of_runs_trained_together_is_named_with_its_group_and_its_start
     stamp = group.name.split("-")[1]
     assert summarize(group / "beta-3").name == f"sweep-digits {stamp[:2]}:{stamp[2:4]}:{stamp[4:]} · beta-3"
     assert summarize(tmp_path / "alone").name == "alone"
+
+
+def test_a_run_folder_whose_name_is_not_utf8_is_left_out_of_every_listing(tmp_path, monkeypatch):
+    """A folder copied into the runs folder under a Latin-1 name (b"run-\\xff"): its name came back with a lone
+    surrogate, and every page's sidebar ("Open a saved run") failed with a UnicodeEncodeError, for every session."""
+    import shutil
+
+    from headless import app_test
+
+    runs = tmp_path / "runs"
+    shutil.copytree(ROOT / "models" / "digits-2d", runs / "20261206-101500-digits-z2-beta1-5f1c0a93e2b7")
+    shutil.copytree(os.fsencode(ROOT / "models" / "digits-2d"), os.fsencode(runs) + b"/run-\xff")
+    assert find_checkpoints(runs) == [runs / "20261206-101500-digits-z2-beta1-5f1c0a93e2b7"]
+    monkeypatch.setenv("VAE_RUNS_DIR", str(runs))
+    at = app_test("app_pages/home.py").run()
+    assert not at.exception, at.exception
+    assert at.sidebar.selectbox(key="open_saved_run").options == ["20261206-101500-digits-z2-beta1"]

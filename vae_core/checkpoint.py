@@ -257,7 +257,9 @@ def new_run_dir(root: str | Path, what: Config | str) -> Path:
 def find_checkpoints(root: str | Path, depth: int = 3) -> list[Path]:
     """Checkpoint folders (those holding model.safetensors) at most depth levels below root, sorted by path.
 
-    Hidden folders (an upload being checked) are skipped.
+    Hidden folders (an upload being checked) are skipped, as are folders whose names are not UTF-8 (copied in from
+    another system: no page can show, cache or link such a name, and one of them in the runs folder gave every
+    page's sidebar a UnicodeEncodeError).
     """
     root, found = Path(root), []
     if not root.is_dir():
@@ -265,8 +267,16 @@ def find_checkpoints(root: str | Path, depth: int = 3) -> list[Path]:
     for level in range(1, depth + 1):
         pattern = "/".join(["*"] * level) + f"/{WEIGHTS}"
         found += [p.parent for p in root.glob(pattern)
-                  if not any(part.startswith(".") for part in p.parent.relative_to(root).parts)]
+                  if not any(part.startswith(".") for part in p.parent.relative_to(root).parts) and _utf8(p)]
     return sorted(found)
+
+
+def _utf8(path: Path) -> bool:
+    try:
+        str(path).encode()
+    except UnicodeEncodeError:  # (a byte that is not UTF-8 comes back as a lone surrogate)
+        return False
+    return True
 
 
 @dataclass(frozen=True)
