@@ -46,6 +46,9 @@ MAX_HEADER_BYTES = 2**20  # a safetensors header of ours: under 2 KB (a few tens
 MAX_UPLOAD_MB = 256
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 2**20  # an upload (or what its zip unpacks to) larger than this is refused unread
 UPLOADS = "uploads"
+# Entries of a zip upload at most, counted before zipfile reads its directory: an 84 MB zip of a million empty
+# entries took 15 s and 500 MB to refuse (one within the upload limit, three times that)
+MOST_ZIP_ENTRIES = 1000
 # All uploads kept on a server together: past this, new ones are refused (each stays while a session may use it;
 # changing one byte of a file made a new upload of up to MAX_UPLOAD_MB each time)
 UPLOADS_SPACE_MB = 2048
@@ -425,6 +428,9 @@ def _score(checkpoint: Checkpoint, test_images: Callable[[str], torch.Tensor], f
 def _zip_members(data: bytes, filename: str) -> dict[str, bytes]:
     """The checkpoint files in a zip: model.safetensors at its top or in one folder, with the JSON and the recording
     beside it."""
+    if data.count(b"PK\x01\x02") > MOST_ZIP_ENTRIES:  # central directory records (a few more by chance, never 1,000)
+        raise CheckpointError(f"{filename} refused: a zip of more than {MOST_ZIP_ENTRIES:,} entries; a checkpoint "
+                              "folder's holds a few")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         weights = [i for i in archive.infolist() if Path(i.filename).name == WEIGHTS and i.filename.count("/") <= 1]
