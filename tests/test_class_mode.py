@@ -82,3 +82,30 @@ def test_runs_alike_are_told_apart_by_their_random_part_where_both_are_listed(tm
     assert at.sidebar.caption[0].value.startswith("Run #5f1c: MLP 8, latent 2, β=1")  # in a tab of its own too
     at = page("app_pages/compare.py", **{state.MY_MODELS: runs, state.MODEL: runs[2]}).run()
     assert sum(o.startswith("20261206-101500-di…-z2-beta1 #") for o in at.selectbox(key="compare_other").options) == 2
+
+
+def test_a_browser_s_list_of_runs_survives_garbage_reads_only_its_end_and_holds_each_run_once(tmp_path, monkeypatch):
+    """runs/.owners/<digest> is a file on disk: one line of bytes that are not UTF-8 lost the browser all its runs, the
+    whole file was read however large, and the same file uploaded again appended its line again, without end."""
+    import tracemalloc
+
+    from ui import my_runs
+    from vae_core import VAE, Config, save_checkpoint
+
+    runs, index = tmp_path / "runs", tmp_path / "runs" / ".owners" / "someone"
+    monkeypatch.setenv("VAE_RUNS_DIR", str(runs))
+    monkeypatch.setattr(my_runs, "_index", lambda: index)
+    model = VAE(Config(dataset="digits", hidden=(8,), latent_dim=2))
+    mine = [str(save_checkpoint(model, runs / name).resolve()) for name in ("a", "b")]
+    my_runs.remember(mine[0])
+    with open(index, "ab") as f:
+        f.write(b"\xff\xfe garbage\n" + b"x" * 50_000_000 + b"\n" + b"\x00" * 10 + b"\n")
+    for _ in range(3):
+        my_runs.remember(mine[1])
+    tracemalloc.start()
+    assert my_runs.remembered() == [mine[1]]  # (the first is 50 MB before the end: past the lines read back)
+    assert tracemalloc.get_traced_memory()[1] < 8 * 2**20
+    tracemalloc.stop()
+    assert index.read_bytes().count(mine[1].encode()) == 1
+    index.write_bytes(mine[0].encode() + b"\n\xff\xfe garbage\n" + mine[1].encode() + b"\n")
+    assert my_runs.remembered() == mine

@@ -10,6 +10,7 @@ not the token, names the file: someone who can read the runs folder learns nobod
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 import threading
@@ -27,6 +28,7 @@ COOKIE = "vae_lab_owner"
 TOKEN = re.compile(r"[0-9a-f]{32}")
 OWNERS = ".owners"  # under the runs folder; hidden, so never taken for a run
 MOST_REMEMBERED = 1000  # lines read back from one browser's list
+MOST_LINE = 1024  # bytes a line of it takes at most (a checkpoint folder's path)
 MOST_ENDED = 50  # browsers whose last jobs have all ended, kept for a reload (any with a job still active are kept)
 _jobs: dict[str, dict[str, object]] = {}  # a browser's digest -> {state key: the job it last started under it}
 _jobs_lock = threading.Lock()
@@ -109,22 +111,35 @@ def list_ended_groups() -> None:
 
 
 def remember(folder: str | Path) -> None:
-    """List a checkpoint folder as this browser's (appended: one short line, whole, even with replicas writing)."""
-    index = _index()
+    """List a checkpoint folder as this browser's (appended: one short line, whole, even with replicas writing), once
+    (the same file uploaded again appended its line again, without end)."""
+    index, line = _index(), str(Path(folder).resolve())
+    if line in _lines():
+        return
     index.parent.mkdir(parents=True, exist_ok=True)
     with open(index, "a") as f:
-        f.write(str(Path(folder).resolve()) + "\n")
+        f.write(line + "\n")
 
 
 def remembered() -> list[str]:
     """This browser's checkpoints that still exist, oldest first (runs still training are not listed yet)."""
-    try:
-        lines = _index().read_text().splitlines()[-MOST_REMEMBERED:]
-    except (OSError, UnicodeDecodeError):
-        return []
     root = resources.runs_dir().resolve()
-    folders = dict.fromkeys(line for line in lines if line)
+    folders = dict.fromkeys(line for line in _lines() if line)
     return [f for f in folders if Path(f).is_relative_to(root) and resources.is_checkpoint(f)]
+
+
+def _lines() -> list[str]:
+    """The last MOST_REMEMBERED lines of this browser's list, read from its end (the whole file was read, however
+    large), each decoded alone (one byte that was not UTF-8 lost the browser every run it had)."""
+    try:
+        with open(_index(), "rb") as f:
+            start = max(0, f.seek(0, os.SEEK_END) - MOST_REMEMBERED * MOST_LINE)
+            f.seek(start)
+            lines = f.read().split(b"\n")
+    except OSError:
+        return []
+    lines = lines[1:] if start else lines  # (the first may be the end of a line)
+    return [line.decode(errors="replace") for line in lines[-MOST_REMEMBERED:]]
 
 
 def _digest() -> str:
