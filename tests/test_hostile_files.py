@@ -273,3 +273,26 @@ def test_a_zip_of_thousands_of_entries_is_refused_before_its_directory_is_read(t
             archive.writestr(f"x{i}", b"")
     with pytest.raises(CheckpointError, match=r"^crowded.zip refused: a zip of more than 1,000 entries"):
         import_checkpoint(buffer.getvalue(), "crowded.zip", tmp_path / "runs")
+
+
+@pytest.mark.parametrize("name, change, message", [
+    (CONFIG, lambda d: d.update(beta=10**4000), "beta must be a number >= 0, got 1000"),
+    (CONFIG, lambda d: d.update(obs_sigma=10**4000), "obs_sigma must be a number > 0, got 1000"),
+    (METRICS, lambda d: d["metrics"].update(nelbo=10**4000), "metrics.nelbo must be a finite number, got 1000"),
+    (METRICS, lambda d: d["history"][0].update(lr=-10**4000), "history[0].lr must be a finite number >= 0"),
+])
+def test_a_number_too_large_for_a_float_is_refused_by_name(tmp_path, monkeypatch, run, name, change, message):
+    """JSON reads a 4,000-digit number as an int, and math.isfinite raised OverflowError on it: such a run folder in
+    the runs folder broke every page's sidebar ("Open a saved run"), in every session, and such an upload gave a
+    traceback."""
+    from headless import app_test
+
+    edit(run, name, change)
+    for read in (load_checkpoint, summarize):
+        with pytest.raises(CheckpointError, match=re.escape(message)) as caught:
+            read(run)
+        assert len(str(caught.value)) < 300
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        import_checkpoint(zip_checkpoint(run), "big.zip", tmp_path / "runs")
+    monkeypatch.setenv("VAE_RUNS_DIR", str(run.parent))
+    assert not app_test("app_pages/home.py").run().exception

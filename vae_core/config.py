@@ -207,8 +207,19 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def finite(value) -> bool:
+    """Whether value is a number (an int or a float, not a bool) that is finite as a float: an int too large for one
+    (10**4000, as a JSON file may write it) is not, and math.isfinite raised OverflowError on it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _at_least(name, value, low, strict=False):
-    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    number = finite(value)
     if not number or value < low or (strict and value == low):
         raise ConfigError(f"{name} must be a number {'>' if strict else '>='} {low}, got {_excerpt(value)}")
 

@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .config import finite
 from .errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -121,8 +122,7 @@ def _metrics(metrics: dict, latent_dim: int) -> dict:
 
 def _number(container, key, where: str, low: float | None = None) -> None:
     value = _get(container, key, where)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or (low is not None and value < low):
+    if not finite(value) or (low is not None and value < low):
         rule = f"a finite number{f' >= {low:g}' if low is not None else ''}"
         raise _Bad(f"{_name(where, key)} must be {rule}, got {_short(value)}")
 

@@ -11,7 +11,6 @@ window.vaeLab.components[key], for the tests and benchmarks.
 """
 from __future__ import annotations
 
-import math
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from vae_core.config import finite
 from vae_core.export import pack_decoder
 
 from .. import served
@@ -151,7 +151,7 @@ def parse_release(value, latent_dim: int) -> tuple[list[float], int]:
     if not (isinstance(n, int) and not isinstance(n, bool) and 1 <= n < 2 ** 53):
         raise ValueError("its number is not a whole number from 1")
     if not (isinstance(z, list) and len(z) == latent_dim and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= RANGE
+            finite(v) and abs(v) <= RANGE
             for v in z)):
         raise ValueError(f"not {latent_dim} numbers from {-RANGE:g} to {RANGE:g}")
     return [float(v) for v in z], n
