@@ -296,3 +296,13 @@ def test_a_number_too_large_for_a_float_is_refused_by_name(tmp_path, monkeypatch
         import_checkpoint(zip_checkpoint(run), "big.zip", tmp_path / "runs")
     monkeypatch.setenv("VAE_RUNS_DIR", str(run.parent))
     assert not app_test("app_pages/home.py").run().exception
+
+
+@pytest.mark.parametrize("change", [lambda d: d.update(hidden=[10**4000]),
+                                    lambda d: d.update(arch="conv", channels=[10**4000])])
+def test_a_layer_width_of_thousands_of_digits_is_refused_in_a_short_message(run, change):
+    """The refusal counted the weights of a 10**4000-wide layer and wrote the count out: 5,474 characters."""
+    edit(run, CONFIG, change)
+    with pytest.raises(CheckpointError, match=r"sizes must be at most 50,000,000 each, got \[1000") as caught:
+        load_checkpoint(run)
+    assert len(str(caught.value)) < 300

@@ -68,6 +68,10 @@ class Config:
             if not getattr(self, name) or any(h < 1 for h in getattr(self, name)):
                 raise ConfigError(f"{name} sizes must be one or more positive integers, got "
                                   f"{_excerpt(list(getattr(self, name)))}")
+            # (a width of 10**4000 in a config file made the refusal's count of weights 5,000 digits long)
+            if any(h > MAX_PARAMETERS for h in getattr(self, name)):
+                raise ConfigError(f"{name} sizes must be at most {MAX_PARAMETERS:,} each, got "
+                                  f"{_excerpt(list(getattr(self, name)))}")
         for name in ("latent_dim", "epochs", "batch_size", "seed"):
             if not _is_int(getattr(self, name)):
                 raise ConfigError(f"{name} must be an integer, got {_excerpt(getattr(self, name))}")
