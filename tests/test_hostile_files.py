@@ -306,3 +306,14 @@ def test_a_layer_width_of_thousands_of_digits_is_refused_in_a_short_message(run,
     with pytest.raises(CheckpointError, match=r"sizes must be at most 50,000,000 each, got \[1000") as caught:
         load_checkpoint(run)
     assert len(str(caught.value)) < 300
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("x" * 10_000 + ".zip", "x" * 59 + "…" + "x" * 16 + ".zip"),
+    ("a\x00b\n.zip", "a?b?.zip"),
+])
+def test_an_upload_s_file_name_is_repeated_short_and_printable(tmp_path, name, shown):
+    """The browser sends any file name: a refusal repeated one of 10,000 characters whole, control characters too."""
+    with pytest.raises(CheckpointError) as caught:
+        import_checkpoint(b"not a zip", name, tmp_path / "runs")
+    assert str(caught.value) == f"{shown} refused: not a readable zip file (File is not a zip file)"
