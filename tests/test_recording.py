@@ -115,7 +115,8 @@ def test_a_recording_round_trips_through_a_checkpoint_folder_and_refuses_a_forge
     with pytest.raises(CheckpointError, match="do not fit"):
         load_recording(tmp_path, 5, SMALL.image_shape)  # another model's latent size
     tensors = load_file(tmp_path / RECORDING)
-    for forged, message in ((tensors["activity"][:, :2], "activity wrong"), (-tensors["activity"], "negative")):
+    for forged, message in ((tensors["activity"][:, :2], "activity wrong"), (-tensors["activity"], "negative"),
+                            (tensors["activity"] > 0.01, "activity of the wrong type")):
         save_file({**tensors, "activity": forged.copy()}, tmp_path / RECORDING, metadata={"format": FORMAT})
         with pytest.raises(CheckpointError, match=message):
             load_recording(tmp_path, 3, SMALL.image_shape)

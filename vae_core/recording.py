@@ -33,7 +33,7 @@ MOST_SNAPSHOTS = 200
 MAX_RECORDING_BYTES = 64 * 2**20
 # numpy's kind of each array of a recording file: integers, floats, and bytes for the pictures
 KINDS = {"rows": "iu", "labels": "iu", "steps": "iu", "dims": "iu", "epochs": "f", "mu": "f", "logvar": "f",
-         "kl_per_dim": "f", "pictures": "u"}
+         "kl_per_dim": "f", "pictures": "u", "activity": "f"}  # (activity: where it is kept)
 
 
 def subset_rows(n_test: int, most: int = SUBSET) -> np.ndarray:
@@ -292,7 +292,8 @@ def _check_shapes(path: Path, t: dict, latent_dim: int, image_shape) -> None:
         raise CheckpointError(f"{path}: its arrays do not fit together or this model "
                               f"({', '.join(wrong) or 'snapshots or pictures'} wrong)")
     # (a step or dimension of NaN gave a ValueError where it is made an int, a label of NaN in the GIF)
-    typed = [k for k, kinds in KINDS.items() if t[k].dtype.kind not in kinds or k == "pictures" and t[k].itemsize != 1]
+    typed = [k for k, kinds in KINDS.items()
+             if k in t and (t[k].dtype.kind not in kinds or k == "pictures" and t[k].itemsize != 1)]
     if typed:
         raise CheckpointError(f"{path}: {', '.join(typed)} of the wrong type")
     if (t["dims"] < 0).any() or (t["dims"] >= latent_dim).any() or not all(np.isfinite(t[k]).all()
