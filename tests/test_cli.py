@@ -92,6 +92,7 @@ def test_existing_checkpoint_is_not_overwritten(trained, capsys):
     (["frobnicate"], 2, "invalid choice"),
     (["train", "--device", "tpu", "--out", "x"], 1, "device must be one of auto, cpu, cuda"),
     (["eval", "x", "--iwae", "-5"], 2, "expected whole numbers of samples"),
+    (["sweep", "--betas", ",".join(map(str, range(1, 2001))), "--out", "x"], 2, "at most 32 values of beta, got 2,000"),
 ])
 def test_bad_input_gives_one_line_and_a_nonzero_exit(args, code, message, capsys):
     result = main(*args, capsys=capsys)

@@ -275,3 +275,14 @@ def test_a_run_folder_whose_name_is_not_utf8_is_left_out_of_every_listing(tmp_pa
     at = app_test("app_pages/home.py").run()
     assert not at.exception, at.exception
     assert at.sidebar.selectbox(key="open_saved_run").options == ["20261206-101500-digits-z2-beta1"]
+
+
+def test_a_run_reached_twice_through_a_link_is_listed_once_by_its_shortest_path(tmp_path):
+    """runs/loop -> runs: each run was listed three times in "Open a saved run" (runs/x, runs/loop/x,
+    runs/loop/loop/x)."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(ROOT / "models" / "digits-2d", runs / "x")
+    (runs / "loop").symlink_to(runs)
+    assert find_checkpoints(runs) == [runs / "x"]

@@ -100,6 +100,7 @@ def test_a_coordinate_of_minus_zero_is_written_z_0():
     {"model": "../../etc", "z": "abc", "beta": "7.7", "image": "99999"},
     {"model": "no-such-model", "z": "1,2,3", "beta": "nan", "image": "-3"},
     {"z": "inf,1", "axes": "0,0"},
+    {"z": "٣,1", "beta": "1_0"},  # (float() reads them as 3 and 10)
 ])
 def test_a_garbage_link_gives_notices_and_the_defaults(params):
     for path in ("app_pages/kl_tradeoff.py", "app_pages/latent_pad.py"):

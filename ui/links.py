@@ -23,6 +23,7 @@ RUNS_PREFIX = "runs/"      # a model under the runs folder; any other name is un
 MODEL_REF = re.compile(r"[A-Za-z0-9._/ ()-]+")  # what model_ref writes: folder names of ours
 MOST_REF = 200
 AXIS = re.compile(r"[0-9]{1,4}")  # a dimension's index in a link (at most 512 of them)
+NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")  # a number in a link
 EXCERPT = 40               # characters of a refused value a notice repeats
 
 
@@ -203,11 +204,13 @@ def scroll_to(anchor: str) -> None:
 
 
 def _numbers(text: str) -> list[float] | None:
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
+    """The comma-separated numbers of a link's value, written as decimals in ASCII (float() also reads '٣' as 3,
+    '1_0' as 10, 'nan' and 'inf'), or None."""
+    parts = text.split(",")
+    if not all(NUMBER.fullmatch(part) for part in parts):
         return None
-    return values if all(v == v and abs(v) != float("inf") for v in values) else None
+    values = [float(part) for part in parts]
+    return values if all(abs(v) != float("inf") for v in values) else None
 
 
 def excerpt(raw) -> str:

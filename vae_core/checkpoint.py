@@ -263,7 +263,8 @@ def find_checkpoints(root: str | Path, depth: int = 3) -> list[Path]:
 
     Hidden folders (an upload being checked) are skipped, as are folders whose names are not UTF-8 (copied in from
     another system: no page can show, cache or link such a name, and one of them in the runs folder gave every
-    page's sidebar a UnicodeEncodeError).
+    page's sidebar a UnicodeEncodeError). A folder reached twice through a link (runs/loop -> runs listed each run
+    three times) is listed once, by its shortest path.
     """
     root, found = Path(root), []
     if not root.is_dir():
@@ -272,7 +273,7 @@ def find_checkpoints(root: str | Path, depth: int = 3) -> list[Path]:
         pattern = "/".join(["*"] * level) + f"/{WEIGHTS}"
         found += [p.parent for p in root.glob(pattern)
                   if not any(part.startswith(".") for part in p.parent.relative_to(root).parts) and _utf8(p)]
-    return sorted(found)
+    return sorted({p.resolve(): p for p in reversed(found)}.values())  # (found: the shortest paths first)
 
 
 def _utf8(path: Path) -> bool:

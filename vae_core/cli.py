@@ -20,11 +20,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+MOST_BETAS = 32  # a sweep's members at most: they train as one program, their weights and batches side by side
+                 # (2,000 were taken, and ran for minutes on a digits model; MNIST's would fill the memory)
+
+
 def _betas(text: str) -> list[float]:
     try:
         betas = sorted({float(part) for part in text.split(",")})
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0.1,1,10, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0.1,1,10, got {text[:40]!r}") from None
+    if len(betas) > MOST_BETAS:
+        raise argparse.ArgumentTypeError(f"expected at most {MOST_BETAS} values of beta, got {len(betas):,}")
     return betas
 
 
