@@ -283,8 +283,8 @@ def test_at_800_px_nothing_is_cut_or_past_the_column_s_edge(app, path, model):
 def test_in_a_narrow_window_a_formula_shrinks_to_fit_its_column_and_not_in_a_wide_one(app):
     """At 800 px, with the sidebar open, the KL page hid the image's total and Home the KL term past the column's
     edge (lesson steps 1 and 7 ask about them): a formula now shrinks until it fits, and one that fits keeps its
-    size (the KL page's objective is on three lines, where it fits at 800 px unshrunk). Compare's two columns write theirs on four lines, which fit half of an 800 px page unshrunk (at 0.55 of
-    its size the one-line form could not be read), and their tables' KL column too (it was cut off there); Home
+    size (the KL page's objective is on three lines, where it fits at 800 px unshrunk). Compare's two columns write theirs on four lines, which fit half of an 800 px page (at 0.55 of its
+    size the one-line form could not be read; a β in effect of 64 takes 0.88), and their tables' KL column too (it was cut off there); Home
     writes its two on two lines each, which fit there unshrunk (on one they shrank to 0.55)."""
     _, page = app
     size = page.viewport_size
@@ -303,8 +303,10 @@ def test_in_a_narrow_window_a_formula_shrinks_to_fit_its_column_and_not_in_a_wid
                 assert len(formulas) >= 2, (path, formulas)
                 for wide, room, font in formulas:  # (KaTeX's underbraces run 2 px past any formula)
                     assert wide <= room + 4, (width, path, formulas)
-                    if font:  # shrunk only where needed, and never past reading: the KL page's reduction lesson
-                        assert width == 800 and path == "KL_trade-off" and float(font[:-2]) > 0.85, formulas
+                    if font:  # shrunk only where needed, and never past reading: the KL page's reduction lesson,
+                        # and Compare's B at 800 px where it writes digits-8d-mean-recon's β in effect (64 ×, 0.88)
+                        assert width == 800 and path in ("KL_trade-off", "Compare") and float(font[:-2]) > 0.85, \
+                            formulas
                 if path == "KL_trade-off":  # its objective, on three lines, fits unshrunk (on two it was shrunk
                     assert formulas[0][2] == "", formulas  # until the numbers under its braces were 7 px high)
                     assert any(font for _, _, font in formulas) == (width == 800), formulas
