@@ -90,7 +90,7 @@ curve = resources.likelihood_curve(path)
 
 def likelihood_gap():
     if isinstance(curve, dict):
-        panels.likelihood_gap(metrics["nelbo"], curve)
+        panels.likelihood_gap(metrics["nelbo"], curve, config)
     else:
         st.progress(curve.fraction, text=progress.waiting(curve) or
                     f"estimating −log p(x) over the test set with k = 1, 10, 100 and 1,000 importance samples "

@@ -170,6 +170,16 @@ def test_the_likelihood_curve_s_bars_are_the_paired_standard_errors_of_the_gap()
     where = "above" if first >= 0 else "below"
     assert (f"The dashed −ELBO line lies {abs(first):.2f} ± {stored['1']['elbo_gap_se']:.2f} nats {where} the k = 1 "
             "point") in text
+    assert "the Bernoulli term is not a normalised likelihood" in text  # digits-2d's grey pixels
+
+
+@pytest.mark.parametrize("model, grey", [("mnist-50d-binarized", False), ("mnist-16d", True)])
+def test_a_likelihood_on_grey_pixels_is_said_to_be_no_normalised_one(mnist_dir, model, grey):
+    at = page("app_pages/kl_tradeoff.py", **{state.MODEL: str(ROOT / "models" / model)}).run()
+    assert not at.exception
+    if not any("tradeoff_gap" in c.proto.id for c in at.get("plotly_chart")):
+        pytest.skip(f"{model}'s likelihood curve is not stored")
+    assert any("not a normalised likelihood" in c.value for c in at.caption) == grey
 
 
 def test_the_reduction_lesson_shows_the_summed_loss_line_from_the_objective_beside_the_averaged_one():

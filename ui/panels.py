@@ -61,9 +61,10 @@ def model_objective(parts, config: Config, narrow: bool = False) -> None:
                    "objective written here (the KL trade-off page's \"Summed or averaged\").")
 
 
-def likelihood_gap(nelbo: float, curve: dict) -> None:
+def likelihood_gap(nelbo: float, curve: dict, config: Config) -> None:
     """The negative ELBO against the IWAE estimates of -log p(x) by k (resources.likelihood_curve), and what the
-    gap between them is, with the model's own numbers."""
+    gap between them is, with the model's own numbers; for a model of grey pixels scored with the Bernoulli term,
+    what its "−log p(x)" is not (the README says so; the page did not)."""
     st.plotly_chart(charts.likelihood_gap(nelbo, curve), key="tradeoff_gap")
     k = max(curve)
     gap, se = curve[k]["elbo_gap"], curve[k]["elbo_gap_se"]
@@ -87,6 +88,11 @@ def likelihood_gap(nelbo: float, curve: dict) -> None:
                + ("within two standard errors: sampling noise." if abs(first) <= 2 * first_se
                   else "more than two standard errors, more than sampling noise explains.")
                + " Papers report k = 5,000.")
+    if config.likelihood == "bernoulli" and not config.binarize:
+        st.caption("This model's pixels are grey levels, and the Bernoulli term is not a normalised likelihood on "
+                   "them: its \"−log p(x)\" is the same bound taken further toward its limit, comparable between "
+                   "models of grey pixels here, not with papers' figures on binarised MNIST (mnist-50d-binarized's "
+                   "are).")
 
 
 def _other_size(config, beta: float) -> str:
