@@ -85,7 +85,7 @@ if chosen is not None:
     with original:
         images.show_image(as_images(x, config.image_shape)[0], 200, "original")
     with recon:
-        images.show_image(reconstruct(model, x)[0], 200, "reconstruction (decoded mean)")
+        images.show_image(reconstruct(model, x)[0], 200, "reconstruction: the decoded posterior mean")
     with numbers:
         # short headers: at 1024 px "posterior std σ", the number lesson step 4 asks about, was cut off
         st.dataframe({"dimension": [f"z{i}" for i in range(config.latent_dim)], "mean μ": mu[chosen],

@@ -48,7 +48,7 @@ def show_image(image, size: int = 280, caption: str | None = None) -> None:
 
 
 def show_reconstructions(model, x: torch.Tensor, size: int, per_row: int = 8) -> None:
-    """Test images in rows, each row with the model's reconstructions of them (decoded means) below it."""
+    """Test images in rows, each row with the model's reconstructions of them (their decoded posterior means) below it."""
     rows = "rows 1 and 3" if len(x) > per_row else "top row"
     show_image(reconstruction_rows(model, x, per_row), size,
                f"{rows}: test images · below each: its reconstruction (decoded posterior mean)")
