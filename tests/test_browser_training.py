@@ -229,17 +229,23 @@ def test_the_replay_of_digits_2d_scrubs_plays_and_exports_a_gif_of_every_snapsho
     assert any(collapsed) and not all(collapsed), [round(total, 2) for total, _ in told]
     assert [("All near 0 now" in caption) for _, caption in told] == collapsed
     # The bars grey a unit by its activity, as every page counts units (they had greyed one under 0.01 nats, and a
-    # page's "6 active" was 5 blue bars here): of two units with the same KL, the active one blue, the other grey
+    # page's "6 active" was 5 blue bars here): of units with the same KL, an active one blue, a collapsed one grey,
+    # and of the map's two (red), a collapsed one pale
     bars = page.evaluate(f"""() => {{ const v = {REPLAY}, at = v.index, d = v.data, kept = [d.kl[at], d.active[at]];
-        d.kl[at] = [0, 0, d.klTop / 2, d.klTop / 2]; d.active[at] = [true, true, true, false];
+        const canvas = v.panels.bars.canvas, colour = unit => {{ const ratio = canvas.width / canvas.clientWidth,
+            step = (canvas.clientWidth - 34) / 4; return Array.from(canvas.getContext("2d").getImageData(
+            Math.round((34 + (unit + 0.5) * step) * ratio), Math.round((canvas.clientHeight - 20) * ratio), 1, 1).data
+            ).slice(0, 3); }};
+        d.kl[at] = Array(4).fill(d.klTop / 2); d.active[at] = [false, true, true, false];
         v.show(at, 0, true);
-        const canvas = v.panels.bars.canvas, ratio = canvas.width / canvas.clientWidth, step = (canvas.clientWidth -
-            34) / 4, colour = unit => Array.from(canvas.getContext("2d").getImageData(
-            Math.round((34 + (unit + 0.5) * step) * ratio), Math.round((canvas.clientHeight - 20) * ratio), 1, 1).data);
-        const shown = [colour(2), colour(3), v.panels.bars.caption.textContent];
+        const shown = [[0, 1, 2, 3].map(colour), v.panels.bars.caption.textContent];
+        d.kl[at] = Array(4).fill(0.01); v.show(at, 0, true);  // near 0 in all, units still counted active
+        shown.push(v.panels.bars.caption.textContent);
         [d.kl[at], d.active[at]] = kept; v.show(at, 0, true); return shown; }}""")
-    assert bars[0][:3] == [0x4c, 0x78, 0xa8] and bars[1][:3] == [0xbb, 0xbb, 0xbb], bars
-    assert "grey: collapsed, its posterior means barely vary across images (variance ≤ 0.01)" in bars[2]
+    assert bars[0] == [[0xf7, 0xb5, 0xb5], [0xff, 0x4b, 0x4b], [0x4c, 0x78, 0xa8], [0xbb, 0xbb, 0xbb]], bars
+    assert "grey (pale red): collapsed, its posterior means barely vary across images (variance ≤ 0.01)" in bars[1]
+    assert "still counts as active" not in bars[1] and "All near 0 now" in bars[2]
+    assert "A unit still counts as active where its means vary across images at all" in bars[2]
     page.get_by_role("button", name="▶ Play").click()
     page.wait_for_function(f"() => {REPLAY}.index === {snapshots - 1} && !{REPLAY}.timer", timeout=60_000)
     page.locator(".replay").first.screenshot(path=str(SCREENSHOTS / "train-replay-end.png"))

@@ -6,6 +6,8 @@ import { byClass, element, fillLegend } from "./base.js";
 import { TileCanvas } from "./view.js";
 
 const INK = "#31333f", GRID = "#e6e6e6", MUTED = "#808495", MARK = "#ff4b4b";
+const MARK_COLLAPSED = "#f7b5b5";  // one of the map's two that is collapsed: red, pale (a student counting active
+                                   // units saw a red bar and could not tell whether it was one)
 const FONT = "11px sans-serif";
 // The aggregate posterior's points across the panel: 0.05 apart at a map's widest (±6), about a pixel of it (81,
 // 0.15 apart, drew mnist-2d's mixture of posteriors with σ near 0.05 as a jagged line that missed its peaks).
@@ -26,6 +28,8 @@ export const COLLAPSED_NOTE = ". All near 0 now: every posterior sits close to t
   "inside 1σ of 0), so the codes tell little about their images, whatever order the map's means show (at step 0 " +
   "because the weights are random; later, because the decoder draws much the same average digit for any z). " +
   "Common early; it usually passes as the decoder learns to use z (a high β can keep it so).";
+const ACTIVE_NEAR_ZERO = " A unit still counts as active where its means vary across images at all, however " +
+  "little KL it carries.";
 
 // A canvas with its caption below, in parent: {canvas, caption}.
 export function panel(parent, className, caption) {
@@ -76,10 +80,13 @@ export function showMap(panels, xy, sigma, labels, dims, data, size) {
 export function showStats(panels, kl, active, threshold, klTop, dims, densities, extent, width) {
   drawBars(panels.bars.canvas, width, 120, kl, active, klTop, dims);
   const total = Array.from(kl).reduce((sum, v) => sum + v, 0);
-  const grey = active ? `grey: collapsed, its posterior means barely vary across images (variance ≤ ${threshold})`
-    : `grey: under ${UNIT_NEAR_ZERO_NATS}`;
+  const grey = active ? `grey (pale red): collapsed, its posterior means barely vary across images (variance ≤ ` +
+    `${threshold})` : `grey: under ${UNIT_NEAR_ZERO_NATS}`;
+  // near 0 in all with units still counted active: the two read as a contradiction ("3 of 8 active" beside "the
+  // codes tell little"), which they are not
+  const counted = active && active.some(Boolean) ? ACTIVE_NEAR_ZERO : "";
   panels.bars.caption.textContent = `KL per dimension (nats; red: the map's two, ${grey}), ${panels.barsScale}` +
-    (total < COLLAPSED_NATS ? COLLAPSED_NOTE : "");
+    (total < COLLAPSED_NATS ? COLLAPSED_NOTE + counted : "");
   drawDensities(panels.densities.canvas, width, 120, densities, dims.map(d => `z${d}`), extent);
 }
 
@@ -172,10 +179,10 @@ function drawBars(canvas, width, height, kl, active, top, marked) {
   kl.forEach((value, d) => {
     const h = top > 0 ? Math.max(0, Math.min(1, value / top)) * room : 0;
     const collapsed = active ? !active[d] : value < UNIT_NEAR_ZERO_NATS;
-    ctx.fillStyle = marked.includes(d) ? MARK : collapsed ? "#bbb" : "#4c78a8";
+    ctx.fillStyle = marked.includes(d) ? (collapsed ? MARK_COLLAPSED : MARK) : collapsed ? "#bbb" : "#4c78a8";
     ctx.fillRect(left + d * step + step * 0.15, bottom - h, step * 0.7, h);
     if (d % label === 0) {
-      if (collapsed && !marked.includes(d)) ctx.fillStyle = MUTED;
+      if (collapsed) ctx.fillStyle = marked.includes(d) ? MARK : MUTED;  // (pale red text is hard to read)
       ctx.fillText(name(d), left + d * step + step / 2, height - 3);
     }
   });
