@@ -200,6 +200,11 @@ def test_each_kl_bar_says_whether_its_unit_is_active_and_an_active_unit_too_smal
     assert "z1 (0.0092 nats)" in sentence and "z0" not in sentence
     assert faint_active_units([1.0, 0.5], [1.0, 0.4], ACTIVE_THRESHOLD) == ""
     assert "z1" in faint_active_units([1.0, 0.5], [1.0, 0.4], ACTIVE_THRESHOLD, top=30.0)  # on a shared axis
+    # under a bit in all, every active bar in sight (a student's β = 3 run: 3 of 8 active at 0.05 nats, each bar the
+    # axis's height): what active means is still said, with how little they carry; with none active, nothing
+    little = faint_active_units([0.014, 0.013, 0.001], [0.02, 0.03, 0.001], ACTIVE_THRESHOLD)
+    assert little.startswith("Active means its posterior means vary across images") and "under one bit" in little
+    assert faint_active_units([0.0004, 0.0003], [0.001, 0.002], ACTIVE_THRESHOLD) == ""
 
 
 def test_the_prior_s_three_circles_are_one_legend_entry_that_names_all_three():
