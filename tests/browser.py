@@ -81,9 +81,16 @@ def chromium_page(width=1400, height=1000):
 def running_app(runs_dir: Path, ray: str | None = None):
     """The app on a free port, saving runs into runs_dir and running jobs on the Ray at address ray (none: the
     app may run no job), and a chromium page: yields (url, page)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     env = {"VAE_RUNS_DIR": str(runs_dir), "VAE_RAY_ADDRESS": ray or ""}
-    with streamlit_server(ROOT / "app.py", env=env, own_ray=False) as url, chromium_page() as page:
+    with streamlit_server(ROOT / "app.py", env=env, own_ray=False) as url, page_on(url) as opened:
+        yield opened
+
+
+@contextlib.contextmanager
+def page_on(url: str):
+    """A chromium page of its own (a fresh browser, so a session of its own) on the app at url: yields (url, page)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with chromium_page() as page:
         yield url, page
 
 

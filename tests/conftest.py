@@ -62,6 +62,18 @@ def jobs_ended():
     end_left_jobs()
 
 
+@pytest.fixture(scope="session")
+def shared_app(tmp_path_factory):
+    """One app server (an empty runs folder, no Ray) for the browser modules whose pages train nothing: each opens
+    a chromium of its own on it (browser.page_on: a session of its own). Its start and first page, about 7 s, were
+    paid by each module (the suite had passed 10 minutes); stopped by its process id when the session ends."""
+    import browser
+
+    env = {"VAE_RUNS_DIR": str(tmp_path_factory.mktemp("shared-runs")), "VAE_RAY_ADDRESS": ""}
+    with browser.streamlit_server(browser.ROOT / "app.py", env=env, own_ray=False) as url:
+        yield url
+
+
 @pytest.fixture
 def ray_address(ray_node, monkeypatch):
     """The session's Ray node, named by VAE_RAY_ADDRESS while the test runs, so that every job it starts (in this

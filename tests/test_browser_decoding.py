@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import browser
-from browser import ROOT, SCREENSHOTS, running_app, wait_idle
+from browser import ROOT, SCREENSHOTS, wait_idle
 from conftest import mnist_present
 from vae_core import load_checkpoint
 from vae_core.evaluation import decode_images, dimensions_by_kl
@@ -19,8 +19,8 @@ pytestmark = browser.MARKS
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("runs")) as (url, page):
+def app(shared_app):
+    with browser.page_on(shared_app) as (url, page):
         sent = []
         page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
         yield url, page, sent

@@ -12,7 +12,7 @@ from PIL import Image, ImageSequence
 from playwright.sync_api import expect
 
 import browser
-from browser import SCREENSHOTS, running_app, wait_idle
+from browser import SCREENSHOTS, wait_idle
 from ui.drawing import PREFIX
 from vae_core.export import gif_bytes
 
@@ -20,8 +20,8 @@ pytestmark = browser.MARKS
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("runs")) as (url, page):
+def app(shared_app):
+    with browser.page_on(shared_app) as (url, page):
         yield url, page
 
 

@@ -4,7 +4,7 @@ test-artifacts/screenshots/ (source-*.png)."""
 import pytest
 
 import browser
-from browser import SCREENSHOTS, running_app
+from browser import SCREENSHOTS
 
 pytestmark = browser.MARKS
 LIT = "(selector) => [...document.querySelectorAll(selector)].map(e => getComputedStyle(e).backgroundColor)"
@@ -12,8 +12,8 @@ UNLIT = "rgba(0, 0, 0, 0)"
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("runs")) as (url, page):
+def app(shared_app):
+    with browser.page_on(shared_app) as (url, page):
         yield url, page
 
 

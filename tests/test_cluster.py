@@ -37,13 +37,13 @@ def test_a_sweep_runs_on_a_two_node_cluster_and_its_checkpoints_come_back(tmp_pa
     with two_node_cluster(logs) as (address, auth):
         env = {**os.environ, **auth}
         env.pop("VAE_RAY_ADDRESS", None)
-        result, _ = sweep(*FLAGS, "--arch", "conv", "--channels", "4,8", "--betas", "0.3,1,3,10", "--out",
-                          tmp_path / "sweep", "--ray", address, env=env)
+        result, _ = sweep(*FLAGS, "--arch", "conv", "--channels", "4,8", "--betas", "0.3,3", "--out",
+                          tmp_path / "sweep", "--ray", address, env=env)  # (a node of one CPU each: one job a node)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"running on Ray cluster at {address}" in result.stderr
     nodes = set(re.findall(r"on node ([0-9a-f]{8})", result.stdout))
     assert len(nodes) == 2, result.stdout  # the jobs ran on both nodes
-    for beta in ("0.3", "1", "3", "10"):
+    for beta in ("0.3", "3"):
         checkpoint = load_checkpoint(tmp_path / "sweep" / f"beta-{beta}")
         assert checkpoint.config.beta == float(beta) and len(checkpoint.history) == 3
 

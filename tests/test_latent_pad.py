@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import browser
-from browser import CHROMIUM, ROOT, SCREENSHOTS, running_app, wait_idle
+from browser import CHROMIUM, ROOT, SCREENSHOTS, wait_idle
 from conftest import mnist_present
 from headless import app_test
 from ui import state
@@ -50,8 +50,8 @@ def test_the_same_dimension_twice_is_refused():
 # ---- in chromium ----
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("runs")) as (url, page):
+def app(shared_app):
+    with browser.page_on(shared_app) as (url, page):
         traffic = {"requests": [], "frames": []}
         page.on("request", lambda r: traffic["requests"].append(r.url))
         page.on("websocket", lambda ws: ws.on("framereceived", lambda f: traffic["frames"].append(len(f))))
