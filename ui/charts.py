@@ -99,6 +99,7 @@ def clicked(event, plotted, what: str):
     value = points[0].get("customdata") if isinstance(points[0], dict) else None
     if isinstance(value, list) and len(value) == 1:  # (an array's customdata comes as a list)
         value = value[0]
+    # each plotted value under itself: the one given back is the chart's own (a click's 5.0 comes back as test index 5)
     known = {v: v for v in (plotted.tolist() if isinstance(plotted, np.ndarray) else plotted)}
     if isinstance(value, (str, int, float)) and not isinstance(value, bool) and value in known:
         return known[value]
