@@ -16,6 +16,9 @@ from vae_core.cluster import ClusterError
 from waiting import holds_within, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
+# As ./run test does, so that pytest run directly finds MNIST where ./run test would, for the pages run in-process
+# too (they read VAE_DATA_DIR, not the tests' mnist_dir: two class-mode tests failed without it).
+os.environ["VAE_DATA_DIR"] = os.environ.get("VAE_DATA_DIR") or str(ROOT.parent / "shared" / "data" / "mnist")
 
 
 @pytest.fixture(autouse=True)
@@ -135,9 +138,9 @@ def quiet_cluster():
 
 
 def mnist_folder() -> Path:
-    """Where the tests look for MNIST: VAE_DATA_DIR (./run test sets it, to ../shared/data/mnist even where a clone
-    has no ../shared), else ../shared/data/mnist."""
-    return Path(os.environ.get("VAE_DATA_DIR") or ROOT.parent / "shared" / "data" / "mnist")
+    """Where the tests look for MNIST: VAE_DATA_DIR (./run test and this module set it, to ../shared/data/mnist even
+    where a clone has no ../shared)."""
+    return Path(os.environ["VAE_DATA_DIR"])
 
 
 def mnist_present() -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from vae_core import Checkpoint, VAEError
-from vae_core.checkpoint import import_checkpoint, run_tag, shown_name, zip_checkpoint
+from vae_core.checkpoint import import_checkpoint, run_tag, shown_name, upload_name, zip_checkpoint
 from vae_core.evaluation import shown_total
 from vae_core.records import beta_text, lr_text
 
@@ -109,7 +109,7 @@ def _upload() -> None:
     seen = st.session_state.setdefault(state.UPLOADS, {})  # file id -> its folder, or why it was refused
     if upload.file_id not in seen:
         try:
-            with st.spinner(f"Checking {upload.name} and scoring it on its test images…"):
+            with st.spinner(f"Checking {upload_name(upload.name)} and scoring it on its test images…"):
                 seen[upload.file_id] = str(import_checkpoint(upload.getvalue(), upload.name, resources.runs_dir(),
                                                              test_images=lambda name: resources.dataset(name).test_x))
         except VAEError as e:

@@ -46,7 +46,7 @@ MAX_HEADER_BYTES = 2**20  # a safetensors header of ours: under 2 KB (a few tens
 MAX_UPLOAD_MB = 256
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 2**20  # an upload (or what its zip unpacks to) larger than this is refused unread
 UPLOADS = "uploads"
-MOST_NAME = 80  # characters of an upload's file name that a refusal repeats
+MOST_NAME = 80  # characters of an upload's file name that the app repeats
 # Entries of a zip upload at most, counted before zipfile reads its directory: an 84 MB zip of a million empty
 # entries took 15 s and 500 MB to refuse (one within the upload limit, three times that)
 MOST_ZIP_ENTRIES = 1000
@@ -355,7 +355,7 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
     stem = run_name(re.sub(r"\.(safetensors|zip)$", "", Path(filename).name, flags=re.I))[:64]
     zipped = data[:4] == b"PK\x03\x04" or filename.lower().endswith(".zip")  # (random bytes named .zip were
     # refused as "not a readable safetensors file")
-    filename = _shown_name(filename)  # as a refusal names it
+    filename = upload_name(filename)  # as a refusal names it
     final = Path(root) / UPLOADS / hashlib.sha256(data).hexdigest()[:16] / stem
     if (final / WEIGHTS).is_file():
         return final
@@ -404,9 +404,10 @@ def import_checkpoint(data: bytes, filename: str, root: str | Path,
     return final
 
 
-def _shown_name(filename: str) -> str:
-    """An upload's file name as its refusal repeats it: at most MOST_NAME characters, its end kept (the browser sends
-    any name: one of 10,000 characters was repeated whole), control characters as '?'."""
+def upload_name(filename: str) -> str:
+    """An upload's file name as the app repeats it (its refusal, the sidebar's "Checking ..."): at most MOST_NAME
+    characters, its end kept (the browser sends any name: one of 10,000 characters was repeated whole), control
+    characters as '?'."""
     name = "".join(c if c.isprintable() else "?" for c in filename)
     return name if len(name) <= MOST_NAME else name[:MOST_NAME - 21] + "…" + name[-20:]
 
