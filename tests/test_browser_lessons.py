@@ -185,6 +185,15 @@ LESSON_LINKS = ("() => [...document.querySelectorAll('*')].filter(e => e.shadowR
                 ".flatMap(e => [...e.shadowRoot.querySelectorAll('a')]).map(a => a.href)")
 
 
+def click_step(page, index: int) -> None:
+    """Click the link of step index itself, not the point of the screen where Playwright found it: a click meant
+    for the pad opened Your digit, the last step, once with the machine's load at 5 (the long page still moving as
+    the click came, we think; it passed on 3 reruns)."""
+    link = page.get_by_text("Open this step").nth(index)
+    link.scroll_into_view_if_needed()
+    link.evaluate("a => a.click()")
+
+
 def test_a_lesson_link_opens_its_step_in_this_tab_and_in_a_new_one(app):
     """Step 1 opens the home page with its model, clicked (within the session) and in a new tab: st.page_link's
     href for the home page was a bare query string, so a new tab opened the Lesson page again."""
@@ -214,7 +223,7 @@ def test_a_lesson_link_opens_its_step_in_this_tab_and_in_a_new_one(app):
     page.wait_for_function(f"() => new URLSearchParams(location.search).get('model') === '{home.link['model']}'",
                            timeout=15_000)
     page = open_page(app, "Lesson")
-    page.get_by_text("Open this step").nth(STEPS.index(pad)).click()  # the pad, at the step's point
+    click_step(page, STEPS.index(pad))  # the pad, at the step's point
     page.wait_for_function("() => location.pathname === '/Latent_pad'", timeout=30_000)
     page.wait_for_function(f"() => new URLSearchParams(location.search).get('z') === '{pad.link['z']}'",
                            timeout=30_000)
@@ -231,7 +240,7 @@ def test_a_lesson_step_about_one_section_scrolls_to_it_in_this_tab_and_in_a_new_
     page.wait_for_function(f"() => ({LESSON_LINKS})().length === {len(STEPS)}", timeout=30_000)
     href = page.evaluate(LESSON_LINKS)[STEPS.index(step)]
     assert f"section={REDUCTION_SECTION}" in href
-    page.get_by_text("Open this step").nth(STEPS.index(step)).click()
+    click_step(page, STEPS.index(step))
     page.wait_for_function("() => location.pathname === '/KL_trade-off'", timeout=30_000)
     header = page.locator(f"[id='{REDUCTION_SECTION}']")
     expect(header).to_have_text(re.compile("^Summed or averaged"), timeout=60_000)
