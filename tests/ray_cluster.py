@@ -28,8 +28,12 @@ QUIET = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"
 
 
 def free_port() -> int:
-    """A free port below Ray's worker port range (10002-19999)."""
-    for port in range(6400, 9999):
+    """A free port below Ray's worker port range (10002-19999), from a range of its own for each pytest-xdist worker:
+    two workers starting a Ray head at once both found 6400 free, and the second joined the first's GCS ("Session
+    name ... does not match persisted value")."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    first = 6400 + 900 * (int(worker) % 4 if worker.isdigit() else 0)
+    for port in range(first, first + 900):
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
