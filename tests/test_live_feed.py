@@ -124,11 +124,11 @@ def test_a_run_s_time_left_is_read_from_its_pace_since_its_last_pause_or_resume(
     estimate until two reports, then the new pace's."""
     from vae_core.events import Steps
 
-    def report(steps_done):
+    def report(steps_done, since=0.0):
         epoch, step = divmod(steps_done, 12)
         run.epoch = epoch  # (its EpochEvents would have set it)
         run._apply(Steps(points=((steps_done, 0.0, 100.0, 5.0),), step=step, steps_per_epoch=12, epoch=epoch + 1,
-                         at=time.monotonic()))
+                         at=time.monotonic(), since=since))
 
     for steps_done in range(0, 11, 5):
         report(steps_done)
@@ -138,10 +138,11 @@ def test_a_run_s_time_left_is_read_from_its_pace_since_its_last_pause_or_resume(
     assert run.eta_seconds is None
     time.sleep(1.0)
     run.resume()
-    report(10)
+    resumed = time.monotonic()  # when the worker carried it out
+    report(10, since=resumed)
     assert run.eta_seconds is None  # one report since the resume
     time.sleep(0.5)
-    report(30)  # 40 steps a second now
+    report(30, since=resumed)  # 40 steps a second now
     assert run.eta_seconds == pytest.approx((3600 - 30) / 40, rel=0.15)
 
 
@@ -168,8 +169,32 @@ def test_a_run_s_time_left_is_read_from_the_worker_s_times_of_its_steps_not_from
     run.speed(3)
     for steps_done, at in ((601, 0.0), (603, 0.67), (604, 1.0)):  # 3 steps a second, in flushes of 2 and 1 steps
         run.epoch, step = divmod(steps_done, 12)
-        run._apply(Steps(points=(), step=step, steps_per_epoch=12, epoch=run.epoch + 1, at=began + 10 + at))
+        run._apply(Steps(points=(), step=step, steps_per_epoch=12, epoch=run.epoch + 1, at=began + 10 + at,
+                         since=began + 10))
     assert run.eta_seconds == pytest.approx((3600 - 604) / 3, rel=0.05)
+
+
+def test_a_speed_set_while_a_run_goes_is_read_from_the_steps_after_the_worker_applied_it(run):
+    """Told 3 steps a second while taking 10, a run said "about 6 s left" with 30 steps to go (13 s): the reports
+    that came after the command still held steps taken at 10 a second, before the worker had it. Each report says
+    when the worker last applied a pause, resume or speed (Steps.since); the pace is read from after it."""
+    from vae_core.events import Steps
+
+    def report(steps_done, at, since):
+        run.epoch, step = divmod(steps_done, 12)
+        run._apply(Steps(points=(), step=step, steps_per_epoch=12, epoch=run.epoch + 1, at=at, since=since))
+
+    report(10, 1.0, 0.0)
+    report(15, 1.5, 0.0)  # 10 steps a second
+    assert run.eta_seconds is not None
+    run.speed(3)
+    assert run.eta_seconds is None
+    report(19, 1.95, 0.0)  # flushed before the worker had the command: the old pace
+    assert run.eta_seconds is None
+    report(24, 2.35, 2.4)  # 20 to 24 still at 10 a second; the command applied at 2.4
+    report(25, 2.73, 2.4)  # then 3 a second
+    report(27, 3.4, 2.4)
+    assert run.eta_seconds == pytest.approx((3600 - 27) / 3, rel=0.08)  # (at 10 a second it read 5.7 a second)
 
 
 def test_a_waiting_run_s_feed_has_no_progress_line_of_its_own(run):

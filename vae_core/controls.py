@@ -30,6 +30,7 @@ class Controls:
         self.pause_limit = pause_limit  # None: a pause lasts until a command ends it
         self.left_paused = False        # stopped by the pause limit
         self._touched = time.monotonic()  # the last command, which starts the pause limit again
+        self.paced_at = 0.0  # when the last pause, resume or speed change was applied: the pace is read from after it
         self._stopped = False
         self._paused = False
         self._allowance = 0            # steps still allowed while paused
@@ -48,11 +49,13 @@ class Controls:
     def pause(self) -> None:
         with self._condition:
             self._touched = time.monotonic()
+            self.paced_at = self._touched
             self._paused, self._allowance, self._to_epoch_end = True, 0, False
 
     def resume(self) -> None:
         with self._condition:
             self._touched = time.monotonic()
+            self.paced_at = self._touched
             self._paused, self._allowance, self._to_epoch_end = False, 0, False
             self._condition.notify_all()
 
@@ -74,6 +77,7 @@ class Controls:
         """At most this many steps a second (None or 0: as fast as possible)."""
         with self._condition:
             self._touched = time.monotonic()
+            self.paced_at = self._touched
             fast = not steps_per_second or not math.isfinite(steps_per_second)
             self._interval = 0.0 if fast else 1.0 / steps_per_second
             self._condition.notify_all()

@@ -70,6 +70,10 @@ class Steps:
     # the worker's time.monotonic() at that step: a run's pace is read from these (the times its reports arrived
     # move with the flushes: at 3 steps a second, 2 or 4 steps a flush, and a resumed run told 14 s for 9)
     at: float
+    # the worker's time its last pause, resume or speed change was applied (0: none): the steps before it, still in
+    # the reports that follow the command, went at the old pace (a speed of 3 a second set while running at 10 was
+    # read as 5 a second: "6 s left" for 13)
+    since: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -256,6 +256,8 @@ class Run(Job):
     batch: Batch | None = field(default=None, repr=False)  # the one program it trains in with others, if any
     _pace: tuple = field(default=(), repr=False)  # ((the worker's time, steps done, arrived), ...) of its last
                                                   # step reports
+    _paced_since: float = field(default=0.0, repr=False)  # Steps.since of the newest report
+    _pace_wait: bool = field(default=False, repr=False)   # a pause, resume or speed sent that no report shows yet
     _speed_told: bool = field(default=False, repr=False)
     _released_at: int = field(default=-1, repr=False)  # steps done when it was last told to step: a Held from
                                                        # then on is the wait before that command, already over
@@ -314,14 +316,12 @@ class Run(Job):
 
     def pause(self) -> None:
         self.paused = True
-        self._pace = ()
-        self._command(Pause())
+        self._paced(Pause())
 
     def resume(self) -> None:
         self.paused = self.held = False
         self.advancing = ""
-        self._pace = ()
-        self._command(Resume())
+        self._paced(Resume())
 
     def step_once(self, steps: int = 1) -> None:
         """While paused: take this many steps (batches), then wait again."""
@@ -344,24 +344,31 @@ class Run(Job):
         self.speed_limit = None if not steps_per_second else float(steps_per_second)
         if not self._speed_told:
             self.start_speed, self._speed_told = self.speed_limit, True
+        self._paced(Speed(self.speed_limit))
+
+    def _paced(self, command) -> None:
+        """Send a command that changes the run's pace: its time left waits for the steps taken after it (the report
+        whose Steps.since is newer than the last one seen)."""
         self._pace = ()
-        self._command(Speed(self.speed_limit))
+        self._pace_wait = self._command(command)
 
     def change(self, *, beta: float | None = None, lr: float | None = None) -> None:
         """Train with this beta / learning rate from the next step on; a value Config refuses is a ConfigError here."""
         self.config.replace(**{k: v for k, v in (("beta", beta), ("lr", lr)) if v is not None})
         self._command(Change(beta=beta, lr=lr))
 
-    def _command(self, command) -> None:
+    def _command(self, command) -> bool:
         """Send a command to the task (received when it starts, if it is still queued, and sent once it is
-        submitted, if Ray is still connecting); nothing once it ended, nor to a run trained with others."""
+        submitted, if Ray is still connecting); nothing once it ended, nor to a run trained with others. True if
+        it was sent or is to be."""
         if not self.active or self._stop_requested or self.batch is not None:
-            return
+            return False
         with self._unsent_lock:
             if self._unsent is not None:
                 self._unsent.append(command)
             else:
                 self._send(command)
+        return True
 
     def _apply(self, event) -> None:
         if isinstance(event, Steps):
@@ -369,7 +376,11 @@ class Run(Job):
             self.steps_per_epoch, self.step = event.steps_per_epoch, event.step
             # (at the worker's times: one Gathered brings a Steps per epoch in it, all at once, which at the times
             # they came read as no time, and "0 s left")
-            self._pace = (*self._pace[1 - PACE_EVENTS:], (event.at, self.steps_done, time.monotonic()))
+            if event.since > self._paced_since:  # the worker applied a pause, resume or speed: read from after it
+                self._paced_since, self._pace_wait = event.since, False
+                self._pace = ((max(event.at, event.since), self.steps_done, time.monotonic()),)
+            elif not self._pace_wait:
+                self._pace = (*self._pace[1 - PACE_EVENTS:], (event.at, self.steps_done, time.monotonic()))
         elif isinstance(event, EpochEvent):
             self.preview, self.history = event.preview, self.history + [event.record]
             self.epoch, self.step = event.record["epoch"], 0

@@ -165,7 +165,7 @@ def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: s
     threading.Thread(target=_obey, args=(control, run_id, controls), daemon=True).start()
     threading.Thread(target=work, name="train", daemon=True).start()
     try:
-        yield from _stream(events, lend=lambda: ray.get(control.nap.remote(run_id)))
+        yield from _stream(events, lend=lambda: ray.get(control.nap.remote(run_id)), paced=lambda: controls.paced_at)
     finally:  # over, or the generator closed under it: the training thread stops, the watcher's wait ends
         controls.stop()
         control.release.remote(run_id)
@@ -263,7 +263,7 @@ def _started(cpus: int) -> Started:
 _END = object()  # the training thread is over
 
 
-def _stream(events: queue.Queue, lend: Callable[[], bool] | None = None):
+def _stream(events: queue.Queue, lend: Callable[[], bool] | None = None, paced: Callable[[], float] = lambda: 0.0):
     """Yield the training thread's events gathered every FLUSH_SECONDS into one Gathered (each item a task yields
     costs the submitter a Ray object to fetch), step losses among them gathered into Steps (one per member of a
     batched run), all in their order; a Held at once (the page says "pausing" until it comes).
@@ -273,7 +273,7 @@ def _stream(events: queue.Queue, lend: Callable[[], bool] | None = None):
     lends its CPUs to the tasks queued for them (only a task's main thread, this one, does that). A paused run
     then holds up nobody: a run queued behind it starts, and the two share the CPUs once it resumes. A nap that
     a command ended (True) is followed by a wait on the queue, so that the step a command lets the loop take
-    comes through at once."""
+    comes through at once. paced(): when the controls last applied a pause, resume or speed (Steps.since)."""
     gathered, points, last, at, flushed = [], {}, {}, {}, time.monotonic()
     held = woken = False
 
@@ -281,7 +281,8 @@ def _stream(events: queue.Queue, lend: Callable[[], bool] | None = None):
         for k in ([member] if member is not ... else list(last)):
             if k in last:
                 event = last.pop(k)
-                steps = Steps(tuple(points.pop(k, ())), event.step, event.steps_per_epoch, event.epoch, at.pop(k))
+                steps = Steps(tuple(points.pop(k, ())), event.step, event.steps_per_epoch, event.epoch, at.pop(k),
+                              paced())
                 gathered.append(steps if k is None else Member(k, steps))
 
     while True:
