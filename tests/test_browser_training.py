@@ -245,6 +245,8 @@ def test_the_replay_of_digits_2d_scrubs_plays_and_exports_a_gif_of_every_snapsho
     assert bars[0] == [[0xf7, 0xb5, 0xb5], [0xff, 0x4b, 0x4b], [0x4c, 0x78, 0xa8], [0xbb, 0xbb, 0xbb]], bars
     assert "grey (pale red): collapsed, its posterior means barely vary across images (variance ≤ 0.01)" in bars[1]
     assert "still counts as active" not in bars[1] and "All near 0 now" in bars[2]
+    # a collapsed unit with KL of its own: every code moved together (the first steps of the digits default)
+    assert "A grey or pale bar that stands tall" in bars[1] and "stands tall" not in bars[2]
     assert "A unit still counts as active where its means vary across images at all" in bars[2]
     page.get_by_role("button", name="▶ Play").click()
     page.wait_for_function(f"() => {REPLAY}.index === {snapshots - 1} && !{REPLAY}.timer", timeout=60_000)

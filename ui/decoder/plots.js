@@ -30,6 +30,12 @@ export const COLLAPSED_NOTE = ". All near 0 now: every posterior sits close to t
   "Common early; it usually passes as the decoder learns to use z (a high β can keep it so).";
 const ACTIVE_NEAR_ZERO = " A unit still counts as active where its means vary across images at all, however " +
   "little KL it carries.";
+// A collapsed unit with this many nats or more: its means barely vary but sit together away from 0, which costs KL
+// (half the mean squared) and tells nothing about the image. The digits default's first steps move every code
+// together, and a lecturer saw a pale bar taller than the active red one beside it, with no word of why.
+const SHIFTED_NATS = 0.05;
+const SHIFTED_NOTE = " A grey or pale bar that stands tall: every code has moved together along that unit, away from " +
+  "0; that costs KL and tells the decoder nothing about the image (common in the first steps).";
 
 // A canvas with its caption below, in parent: {canvas, caption}.
 export function panel(parent, className, caption) {
@@ -85,8 +91,9 @@ export function showStats(panels, kl, active, threshold, klTop, dims, densities,
   // near 0 in all with units still counted active: the two read as a contradiction ("3 of 8 active" beside "the
   // codes tell little"), which they are not
   const counted = active && active.some(Boolean) ? ACTIVE_NEAR_ZERO : "";
+  const shifted = active && Array.from(kl).some((v, i) => !active[i] && v >= SHIFTED_NATS) ? SHIFTED_NOTE : "";
   panels.bars.caption.textContent = `KL per dimension (nats; red: the map's two, ${grey}), ${panels.barsScale}` +
-    (total < COLLAPSED_NATS ? COLLAPSED_NOTE + counted : "");
+    (total < COLLAPSED_NATS ? COLLAPSED_NOTE + counted : shifted ? "." + shifted : "");
   drawDensities(panels.densities.canvas, width, 120, densities, dims.map(d => `z${d}`), extent);
 }
 
