@@ -74,8 +74,9 @@ def test_the_likelihood_curve_is_estimated_once_in_the_background_and_kept(tmp_p
     assert any("estimating −log p(x)" in t or "queued" in t or "starting" in t for t in progress), progress
     from ui import resources
     job = resources.likelihood_curve(folder)
-    job.join(timeout=180)
-    assert job.state == "done", job.message
+    if not isinstance(job, dict):  # (a dict: it was done already, its estimates kept: an idle machine's case)
+        job.join(timeout=180)
+        assert job.state == "done", job.message
     kept = load_checkpoint(folder).metrics["iwae"]
     assert sorted(int(k) for k in kept) == list(CURVE_KS)
     nlls = [kept[str(k)]["iwae_nll"] for k in CURVE_KS]
