@@ -85,12 +85,14 @@ if chosen is not None:
     with original:
         images.show_image(as_images(x, config.image_shape)[0], 200, "original")
     with recon:
-        images.show_image(reconstruct(model, x)[0], 200, "reconstruction: the decoded posterior mean")
+        # (a caption wider than the image stretched it: 214 px beside the original's 200)
+        images.show_image(reconstruct(model, x)[0], 200, "reconstruction")
     with numbers:
         # short headers: at 1024 px "posterior std σ", the number lesson step 4 asks about, was cut off
         st.dataframe({"dimension": [f"z{i}" for i in range(config.latent_dim)], "mean μ": mu[chosen],
                       "std σ": std[chosen]}, hide_index=True)
-        st.caption("the posterior q(z|x) of this image: its mean and standard deviation on each dimension")
+        st.caption("the posterior q(z|x) of this image: its mean and standard deviation on each dimension (the "
+                   "reconstruction decodes the mean)")
         if st.button("Open in the latent sliders", key="map_to_sliders"):
             state.set_latent_point(mu[chosen])
             st.session_state[state.SLIDERS_IMAGE] = chosen  # the sliders page's test image is this one too
