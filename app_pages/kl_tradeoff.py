@@ -42,10 +42,11 @@ top = dimensions_by_kl(metrics, config.latent_dim)
 st.plotly_chart(charts.kl_bars(metrics["kl_per_dim"], metrics["activity"], ACTIVE_THRESHOLD, top[:MOST_BARS]),
                 key="tradeoff_kl_bars")
 st.caption(f"{metrics['active_units']} of {config.latent_dim} units are active: their posterior means vary across "
-           f"images (variance above {ACTIVE_THRESHOLD}). A collapsed unit (grey) has much the same q(z_i|x) for every x, "
-           "so it carries no information; a trained model's is N(0, 1), at no KL (early in training every code can "
-           "sit away from 0 together, which costs KL all the same: the Train page's live view shows it). Raise β on the Beta sweep page to watch units "
-           "collapse. " + charts.faint_active_units(metrics["kl_per_dim"], metrics["activity"], ACTIVE_THRESHOLD))
+           f"images (variance above {ACTIVE_THRESHOLD}). A collapsed unit (grey) has much the same q(z_i|x) for "
+           "every x, so it carries no information; a trained model's is N(0, 1), at no KL (early in training every "
+           "code can sit away from 0 together, which costs KL all the same: the Train page's live view shows it). "
+           "Raise β on the Beta sweep page to watch units collapse. "
+           + charts.faint_active_units(metrics["kl_per_dim"], metrics["activity"], ACTIVE_THRESHOLD))
 
 st.header("The reparameterisation trick")
 draws = reparameterization_draws(model, data.test_x[index], n=48, seed=index)

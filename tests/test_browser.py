@@ -69,8 +69,8 @@ def test_clicking_a_point_on_the_map_shows_its_image(app):
                       const ctx = c.getContext("2d"); ctx.drawImage(img, 0, 0);
                       return [0, c.width - 1].map(x => Array.from(ctx.getImageData(x, c.height - 1, 1, 1).data)); })""")
     assert corners == [[[128, 128, 128, 255]] * 2] * 2, corners
-    widths = page.evaluate("""() => Array.from(document.querySelectorAll("[data-testid='stMain'] [data-testid='stImage'] img"))
-        .map(img => img.getBoundingClientRect().width)""")
+    widths = page.evaluate("""() => Array.from(document.querySelectorAll(
+        "[data-testid='stMain'] [data-testid='stImage'] img")).map(img => img.getBoundingClientRect().width)""")
     assert widths[0] == pytest.approx(widths[1], abs=1), widths  # (the reconstruction's long caption stretched it)
     page.screenshot(path=str(SCREENSHOTS / "map-clicked.png"), full_page=True)
 

@@ -362,15 +362,16 @@ def faint_active_named(kl_per_dim: list[float], activity: list[float], threshold
 def faint_active_units(kl_per_dim: list[float], activity: list[float], threshold: float,
                        top: float | None = None) -> str:
     """A sentence on the active units whose KL is too small for their bars to be told (they are counted as active,
-    and a reader counting bars would miss them; "too short to see" was read against a thin bar of 0.037 nats), and on what active means where they carry under a bit in all
-    (a student read "3 of 8 units are active" at 0.05 nats as units that still carry the digit); else ""."""
+    and a reader counting bars would miss them; "too short to see" was read against a thin bar of 0.037 nats), and
+    on what active means where they carry under a bit in all (a student read "3 of 8 units are active" at 0.05 nats
+    as units that still carry the digit); else ""."""
     named = faint_active_named(kl_per_dim, activity, threshold, top)
     note = rate_note(float(sum(kl_per_dim)))
     if not named and not (note and any(a > threshold for a in activity)):
         return ""
     little = f" {note[0].upper()}{note[1:]}." if note else ""
-    return ((f"Active with a bar under 2% of the axis, a few pixels at most: {named}. " if named else "") + "Active means its posterior means "
-            "vary across images, however little KL that costs." + little)
+    return ((f"Active with a bar under 2% of the axis, a few pixels at most: {named}. " if named else "")
+            + "Active means its posterior means vary across images, however little KL that costs." + little)
 
 
 def marginal_vs_normal(grid: np.ndarray, density: np.ndarray, means: np.ndarray, name: str) -> go.Figure:

@@ -40,16 +40,17 @@ STEPS = (
          "The 2-D digits model's training, replayed on the Train page: drag the scrubber to the first snapshot (the "
          "initial weights), then play it, watching the map, the KL bars, the aggregate posterior and the decoded "
          "manifold. Then start a run of your own there (the default settings: 120 steps at 10 a second) and watch "
-         "the map open up from about step 70 (the note that every posterior sits close to the prior comes and goes in "
-         "the first steps, and goes for good near step 75; the decoded manifold follows later); pause it near step 80 (it stops a few steps after the "
-         "click), take a few single steps, then raise β to 5, set the speed to 3 steps/s so that its last thirty "
-         "steps take ten seconds, and resume.",
+         "the map open up from about step 70 (the note that every posterior sits close to the prior comes and goes "
+         "in the first steps, and goes for good near step 75; the decoded manifold follows later); pause it near "
+         "step 80 (it stops a few steps after the click), take a few single steps, then raise β to 5, set the speed "
+         "to 3 steps/s so that its last thirty steps take ten seconds, and resume.",
          "At the initial weights every code lies within 0.3 of the origin, every digit mixed with every other: what "
          "can the decoder draw from such codes? Does it use both dimensions from the start, or one before the "
          "other (in the replay, the KL bars and the map up to about epoch 5; which one is chance: your own run may "
          "pick the other, and there a bar can grow early while its unit is still grey, every code moving together "
-         "along it, which tells nothing: read which way the map opens), and how close does the aggregate posterior come to N(0, 1) by the end? In your own run, what "
-         "does β = 5 do to the map that had opened, and to the KL bars?",
+         "along it, which tells nothing: read which way the map opens), and how close does the aggregate posterior "
+         "come to N(0, 1) by the end? In your own run, what does β = 5 do to the map that had opened, and to the KL "
+         "bars?",
          navigation.TRAIN, {"model": "digits-2d"}),
     Step("Where the encoder puts the data", 10,
          "On the MNIST 2-D map, find each class (click a label in the legend to hide it: the 9s lie over the 4s). "
@@ -102,8 +103,8 @@ STEPS = (
          "Draw a 4, keep it, draw a 9, then interpolate between your two drawings. (An open-topped 4 can land "
          "among the 9s, beside your 9: then the path has nowhere to go, so draw the 4 again, slanted or closed.)",
          "Did your 4 land among the 4s, or among the 9s as on step 4's map (click 9 in this map's legend to hide the "
-         "9s, as on step 4: they are drawn over the 4s), and does it come back as a 4? What does "
-         "the path between your two drawings pass through?",
+         "9s, as on step 4: they are drawn over the 4s), and does it come back as a 4? What does the path between "
+         "your two drawings pass through?",
          navigation.YOUR_DIGIT, {"model": "mnist-2d"}),
 )
 
