@@ -16,8 +16,9 @@ from vae_core.cluster import ClusterError
 from waiting import holds_within, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-# As ./run test does, so that pytest run directly finds MNIST where ./run test would, for the pages run in-process
-# too (they read VAE_DATA_DIR, not the tests' mnist_dir: two class-mode tests failed without it).
+# Where the tests, and the pages and servers they run, read MNIST: VAE_DATA_DIR, else ../shared/data/mnist, whether
+# pytest runs from ./run test or directly (pages run in-process read VAE_DATA_DIR, not the tests' mnist_dir: two
+# class-mode tests failed without it).
 os.environ["VAE_DATA_DIR"] = os.environ.get("VAE_DATA_DIR") or str(ROOT.parent / "shared" / "data" / "mnist")
 
 
@@ -138,8 +139,8 @@ def quiet_cluster():
 
 
 def mnist_folder() -> Path:
-    """Where the tests look for MNIST: VAE_DATA_DIR (./run test and this module set it, to ../shared/data/mnist even
-    where a clone has no ../shared)."""
+    """Where the tests look for MNIST: VAE_DATA_DIR (set above, to ../shared/data/mnist where it was not, even where
+    a clone has no ../shared)."""
     return Path(os.environ["VAE_DATA_DIR"])
 
 
