@@ -86,12 +86,14 @@ def test_the_cli_s_sweep_of_mlps_trains_them_as_one_program_here_without_ray(tmp
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_the_written_out_batched_step_is_the_autograd_one(digits, precision):
+def test_the_written_out_batched_step_is_the_autograd_one(digits, precision, monkeypatch):
     """On the CPU the members take the written-out step batched (mlp_step.MLPStep over stacked weights); elsewhere
     (a GPU) autograd through the stacked layers. One step of each from the same weights and draws: the same
-    losses and the same updated weights, per member, with betas, free bits and rates that differ."""
+    losses and the same updated weights, per member, with betas, free bits and rates that differ. In bf16 the
+    layers next to the pixels multiply in bf16 and the narrow ones in float32, as in a wider model."""
     import math
 
+    from vae_core import mlp_step
     from vae_core.batched import Stacked, _BatchedLoop, _MemberState
     from vae_core.model import VAE
     from vae_core.training import Adam
@@ -105,8 +107,12 @@ def test_the_written_out_batched_step_is_the_autograd_one(digits, precision):
         stacked = Stacked([m.model for m in members])
         return _BatchedLoop(stacked, members, Adam(stacked.parameters(), lr=0.0), torch.device("cpu"), None)
 
+    monkeypatch.setattr(mlp_step, "SMALL_PRODUCT", 1000)  # digits' 64x24 layers are 1,536 entries
     written, autograd = loop(), loop()
     assert written.written_out is not None
+    dtypes = [w.dtype for w in written.written_out.weights]
+    assert dtypes == ([torch.float32] * 5 if precision == "fp32" else [torch.bfloat16, *[torch.float32] * 3,
+                                                                       torch.bfloat16])
     autograd.written_out = None  # the path a GPU takes
     x = digits.train_x[:64].expand(len(configs), -1, -1)
     betas, rates = [c.beta for c in configs], [c.lr for c in configs]

@@ -76,6 +76,20 @@ def test_in_bf16_the_gradient_differs_from_float32_by_rounding_only(images):
         assert error < 0.03, f"{name}: {error:.3f}"
 
 
+def test_under_bf16_only_the_wide_layers_multiply_in_bf16():
+    """A bf16 product costs about as much however small it is; the narrow layers' float32 products cost less and
+    round less (mlp_step.SMALL_PRODUCT)."""
+    config = _config(hidden=(64, 32), precision="bf16")  # weights 64x784, 32x64, 12x32 (heads), 32x6, 64x32, 784x64
+    step = MLPStep(VAE(config), config)
+    bf16, fp32 = torch.bfloat16, torch.float32
+    assert [w.dtype for w in step.weights] == [bf16, fp32, fp32, fp32, bf16] and step.head_weight.dtype == fp32
+    wide = _config(hidden=(400,), latent_dim=64, precision="bf16")  # heads 128x400, decoder's first 400x64
+    step = MLPStep(VAE(wide), wide)
+    assert [w.dtype for w in step.weights] == [bf16, bf16, bf16] and step.head_weight.dtype == bf16
+    wide = wide.replace(precision="fp32")
+    assert all(w.dtype == fp32 for w in MLPStep(VAE(wide), wide).weights)
+
+
 def test_the_loop_takes_the_written_out_step_for_mlps_on_the_cpu_and_autograd_otherwise(digits):
     mlp = Config(dataset="digits", hidden=(16,), epochs=1)
     conv = Config(dataset="digits", arch="conv", channels=(4, 8), hidden=(16,), epochs=1)

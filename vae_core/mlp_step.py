@@ -17,6 +17,22 @@ from .model import VAE
 from .objective import Terms, combine, kl_per_dim, recon_nll
 
 
+# The most entries a layer's weight (one run's) may have for its products to run in float32 under bf16 precision.
+# A bf16 product costs about 35 us however small it is (oneDNN's call, with or without AMX), a float32 one of a
+# [128, 256] batch by a [256, 32] weight 10-18 us, and the two cross near 16,000 entries (a 256x64, 400x40 or
+# 512x32 weight), measured on a Xeon with AMX (BENCHMARKS.md): the heads and the decoder's first layer of most
+# models fall below, the wide layers next to the pixels above.
+SMALL_PRODUCT = 1 << 14
+
+
+def product_dtype(config: Config, weight_shape) -> torch.dtype:
+    """The dtype a layer's matrix products run in: bf16 under bf16 precision for a weight ([out, in], or K runs'
+    [K, out, in]) with more than SMALL_PRODUCT entries a run, float32 otherwise."""
+    if config.precision != "bf16" or weight_shape[-2] * weight_shape[-1] <= SMALL_PRODUCT:
+        return torch.float32
+    return torch.bfloat16
+
+
 def supported(model: VAE, device: torch.device) -> bool:
     """Whether MLPStep can train model on device (else the loop uses autograd): MLP encoders on the CPU."""
     return model.config.arch == "mlp" and device.type == "cpu"
@@ -35,53 +51,51 @@ class MLPStep:
         encoder, heads, decoder = layer_params(model)
         self.encoder, self.heads, self.decoder = encoder, heads, decoder  # (weight, bias) pairs
         self.members = encoder[0][0].shape[:-2]  # () for one model, (K,) for K stacked
-        self.dtype = torch.bfloat16 if config.precision == "bf16" else torch.float32  # of the matrix products
         d, width = config.latent_dim, heads[0][0].shape[-1]
         params = [*encoder, *decoder]
         for p in model.parameters():
             p.grad = torch.zeros_like(p)
-        # The weights as the products read them: bf16 copies (refreshed each step), or the float32 weights
-        # themselves; the two heads always side by side in one [2d, width] matrix, one product instead of two.
-        low = self.dtype != torch.float32
-        self.weights = [torch.empty_like(w, dtype=self.dtype) if low else w for w, _ in params]
-        self.biases = [torch.empty_like(b, dtype=self.dtype) if low else b for _, b in params]
+        # The weights as the products read them, each layer in its product_dtype: bf16 copies (refreshed each
+        # step), or the float32 weights themselves; the two heads always side by side in one [2d, width] matrix,
+        # one product instead of two.
+        dtypes = [product_dtype(config, w.shape) for w, _ in params]
+        self.weights = [w if t == torch.float32 else torch.empty_like(w, dtype=t) for (w, _), t in zip(params, dtypes)]
+        self.biases = [b if t == torch.float32 else torch.empty_like(b, dtype=t) for (_, b), t in zip(params, dtypes)]
         (mu_weight, mu_bias), (logvar_weight, logvar_bias) = heads
-        self.head_weight = torch.empty(*self.members, 2 * d, width, dtype=self.dtype)
-        self.head_bias = torch.empty(*mu_bias.shape[:-1], 2 * d, dtype=self.dtype)
+        head_dtype = product_dtype(config, (2 * d, width))
+        self.head_weight = torch.empty(*self.members, 2 * d, width, dtype=head_dtype)
+        self.head_bias = torch.empty(*mu_bias.shape[:-1], 2 * d, dtype=head_dtype)
         sources = [mu_weight, logvar_weight, mu_bias, logvar_bias]
         targets = [self.head_weight[..., :d, :], self.head_weight[..., d:, :], self.head_bias[..., :d],
                    self.head_bias[..., d:]]
-        if low:
-            sources += [w for w, _ in params] + [b for _, b in params]
-            targets += self.weights + self.biases
+        copied = [i for i, t in enumerate(dtypes) if t != torch.float32]
+        sources += [params[i][0] for i in copied] + [params[i][1] for i in copied]
+        targets += [self.weights[i] for i in copied] + [self.biases[i] for i in copied]
         self.refresh = (targets, sources)
         # Weight gradients as the products write them; copied into the float32 .grad where they differ.
-        self.weight_grads = [torch.empty_like(w) for w in self.weights] if low else [w.grad for w, _ in params]
+        self.weight_grads = [w.grad if t == torch.float32 else torch.empty_like(w, dtype=t)
+                             for (w, _), t in zip(params, dtypes)]
         self.head_grad = torch.empty_like(self.head_weight)
-        grads_out = [mu_weight.grad, logvar_weight.grad]
-        grads_in = [self.head_grad[..., :d, :], self.head_grad[..., d:, :]]
-        if low:
-            grads_out += [w.grad for w, _ in params]
-            grads_in += self.weight_grads
+        grads_out = [mu_weight.grad, logvar_weight.grad] + [params[i][0].grad for i in copied]
+        grads_in = [self.head_grad[..., :d, :], self.head_grad[..., d:, :]] + [self.weight_grads[i] for i in copied]
         self.publish = (grads_out, grads_in)
         self.buffers: dict[int, dict] = {}
         self.saved: dict = {}
 
     def _buffers(self, batch: int) -> dict:
-        """The activations and their gradients for a batch of this many images, allocated once."""
+        """The activations and their gradients for a batch of this many images, allocated once: each layer's
+        output in its product dtype, and its input cast to it where the layer before wrote another."""
         if batch not in self.buffers:
-            low, pixels, rows = self.dtype, self.config.input_dim, (*self.members, batch)
-            cast = low != torch.float32  # float32 products read x and write the gradient where they already are
+            pixels, rows = self.config.input_dim, (*self.members, batch)
+            n_enc = len(self.encoder)
+            layers = [*self.weights[:n_enc], self.head_weight, *self.weights[n_enc:]]
             self.buffers[batch] = {
-                "x": torch.empty(*rows, pixels, dtype=low) if cast else None,
-                "enc": [torch.empty(*rows, w.shape[-2], dtype=low) for w, _ in self.encoder],
-                "heads": torch.empty(*rows, self.head_weight.shape[-2], dtype=low),
-                "dec": [torch.empty(*rows, w.shape[-2], dtype=low) for w, _ in self.decoder],
+                "out": [torch.empty(*rows, w.shape[-2], dtype=w.dtype) for w in layers],
+                "cast": {},                                # an activation or gradient in the next layer's dtype
                 "logits": torch.empty(*rows, pixels),    # float32: the loss and its gradient
                 "mean": torch.empty(*rows, pixels),      # sigmoid(logits), then the gradient
                 "scratch": torch.empty(*rows, pixels),
                 "relu": torch.empty(*rows, pixels),
-                "grad": torch.empty(*rows, pixels, dtype=low) if cast else None,
             }
         return self.buffers[batch]
 
@@ -92,12 +106,15 @@ class MLPStep:
         config's. Remembers what backward needs."""
         config, buf = self.config, self._buffers(x.shape[-2])
         torch._foreach_copy_(*self.refresh)
-        h = buf["x"].copy_(x) if self.dtype != torch.float32 else x
+        n_enc = len(self.encoder)
+        outs = iter(buf["out"])
+        h = _cast(x, self.weights[0].dtype, buf, "x")
         inputs = [h]
-        for w, b, out in zip(self.weights, self.biases, buf["enc"]):
-            h = _affine(b, h, w, out).relu_()
+        for k, (w, b) in enumerate(zip(self.weights[:n_enc], self.biases)):
+            h = _affine(b, h, w, next(outs)).relu_()
+            h = _cast(h, self.weights[k + 1].dtype if k + 1 < n_enc else self.head_weight.dtype, buf, ("in", k + 1))
             inputs.append(h)
-        heads = _affine(self.head_bias, h, self.head_weight, buf["heads"]).float()
+        heads = _affine(self.head_bias, h, self.head_weight, next(outs)).float()
         d = config.latent_dim
         mu, logvar = heads[..., :d], heads[..., d:]
         sigma = torch.exp(0.5 * logvar)
@@ -106,13 +123,13 @@ class MLPStep:
         else:
             eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
         z = torch.addcmul(mu, eps, sigma)
-        h = z.to(self.dtype)
-        n_enc = len(self.encoder)
-        for i, (w, b, out) in enumerate(zip(self.weights[n_enc:], self.biases[n_enc:], buf["dec"])):
+        h = _cast(z, self.weights[n_enc].dtype, buf, "z")
+        decoder = list(zip(self.weights[n_enc:], self.biases[n_enc:]))
+        for i, (w, b) in enumerate(decoder):
             inputs.append(h)
-            h = _affine(b, h, w, out)
-            if i < len(self.decoder) - 1:
-                h.relu_()
+            h = _affine(b, h, w, next(outs))
+            if i < len(decoder) - 1:
+                h = _cast(h.relu_(), decoder[i + 1][0].dtype, buf, ("in", n_enc + 2 + i))
         logits = buf["logits"].copy_(h)
         mean = torch.sigmoid(logits, out=buf["mean"])
         recon = recon_nll(logits, x, config.likelihood, config.obs_sigma, mean, (buf["scratch"], buf["relu"]))
@@ -135,9 +152,9 @@ class MLPStep:
             grad = mean.sub_(x)                                   # sigmoid(l) - x
         else:                                                     # (s - x) s (1 - s) / sigma^2
             grad = torch.neg(mean, out=buf["scratch"]).add_(1).mul_(mean).mul_(mean.sub_(x)).div_(config.obs_sigma ** 2)
-        g = buf["grad"].copy_(grad) if self.dtype != torch.float32 else grad
         params = [*self.encoder, *self.decoder]
         n_enc = len(self.encoder)
+        g = _cast(grad, self.weights[-1].dtype, buf, "grad")
         for i in reversed(range(len(self.decoder))):
             (_, bias), k = self.decoder[i], n_enc + i
             a = inputs[k + 1]                                     # the layer's input (the decoder's come after z)
@@ -147,11 +164,12 @@ class MLPStep:
             else:
                 _sum_rows(g, bias.grad)
             _grad_weight(g, a, self.weight_grads[k])
-            g = g @ self.weights[k]
+            g = g @ self.weights[k]                               # in this layer's dtype, as its input is
             if i == len(self.decoder) - 1:
                 g.mul_(scale)
             if i > 0:
                 _relu_backward(g, inputs[k + 1])
+                g = _cast(g, self.weights[k - 1].dtype, buf, ("grad", k - 1))
         grad_z = g.float()
         mu, logvar, sigma, eps = s["mu"], s["logvar"], s["sigma"], s["eps"]
         kl_scale = s["terms"].kl_weight  # beta / batch, 0 where free bits hold a dimension at the floor
@@ -160,7 +178,7 @@ class MLPStep:
         torch.addcmul(grad_z, mu, kl_scale, out=grad_heads[..., :d])                         # dz/dmu = 1
         torch.mul(grad_z * eps, 0.5 * sigma, out=grad_heads[..., d:]).addcmul_(             # dz/dlogvar
             sigma * sigma - 1, 0.5 * kl_scale)
-        grad_heads_low = grad_heads.to(self.dtype)
+        grad_heads_low = grad_heads.to(self.head_weight.dtype)
         (_, mu_bias), (_, logvar_bias) = self.heads
         bias_grad = grad_heads.sum(-2, keepdim=bool(self.members))
         mu_bias.grad.copy_(bias_grad[..., :d])
@@ -169,6 +187,7 @@ class MLPStep:
         g = grad_heads_low @ self.head_weight
         for k in reversed(range(n_enc)):
             _relu_backward(g, inputs[k + 1])
+            g = _cast(g, self.weights[k].dtype, buf, ("grad", k))
             _sum_rows(g, params[k][1].grad)
             _grad_weight(g, inputs[k], self.weight_grads[k])
             if k > 0:
@@ -204,6 +223,15 @@ def _grad_weight(grad: torch.Tensor, inputs: torch.Tensor, out: torch.Tensor) ->
 def _sum_rows(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """A layer's bias gradient, the sum over the batch, in float32 into out ([out], or [K, 1, out])."""
     return torch.sum(grad, -2, keepdim=grad.dim() == 3, dtype=torch.float32, out=out)
+
+
+def _cast(t: torch.Tensor, dtype: torch.dtype, buf: dict, key) -> torch.Tensor:
+    """t in dtype: t itself where it is, else a copy into the buffer kept under key."""
+    if t.dtype == dtype:
+        return t
+    if key not in buf["cast"]:
+        buf["cast"][key] = torch.empty(t.shape, dtype=dtype)  # (not empty_like: t may be an expanded view)
+    return buf["cast"][key].copy_(t)
 
 
 def _relu_backward(grad: torch.Tensor, output: torch.Tensor) -> None:
