@@ -93,6 +93,8 @@ def test_existing_checkpoint_is_not_overwritten(trained, capsys):
     (["train", "--device", "tpu", "--out", "x"], 1, "device must be one of auto, cpu, cuda"),
     (["eval", "x", "--iwae", "-5"], 2, "expected whole numbers of samples"),
     (["sweep", "--betas", ",".join(map(str, range(1, 2001))), "--out", "x"], 2, "at most 32 values of beta, got 2,000"),
+    (["sweep", "--betas", "-1,1", "--out", "x"], 1, "beta must be a number >= 0, got -1"),  # not taken for a flag
+    (["eval", "x", "--iwae", "-5,10"], 2, "expected whole numbers of samples"),
 ])
 def test_bad_input_gives_one_line_and_a_nonzero_exit(args, code, message, capsys):
     result = main(*args, capsys=capsys)

@@ -5,6 +5,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     then takes Ctrl-C and SIGTERM alike (_interrupt): training here ends after its step and keeps its finished
     epochs; runs on Ray are stopped, and a local Ray's processes with them (killed outright, the program left that
     Ray's agents running)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_values_to_flags(sys.argv[1:] if argv is None else argv))
     if argv is None:
         signal.signal(signal.SIGTERM, _interrupt)
         signal.signal(signal.SIGINT, _interrupt)
@@ -127,6 +128,19 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # a path the system refuses (too long, no permission...) that no check above named
         print(f"error: {e.filename or ''}{': ' if e.filename else ''}{e.strerror or e}", file=sys.stderr)
         return 1
+
+
+def _values_to_flags(argv: list[str]) -> list[str]:
+    """argv with each value that starts with "-" and a digit joined to its flag (--betas -1,1 as --betas=-1,1):
+    argparse takes such a token for a flag unless it is one number ("expected one argument"), where the value's
+    own check says what is wrong with it."""
+    out: list[str] = []
+    for token in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and re.match(r"-[\d.]", token):
+            out[-1] += "=" + token
+        else:
+            out.append(token)
+    return out
 
 
 _stop = threading.Event()  # asked for by a Ctrl-C or SIGTERM while a command trains here (see _stops)
