@@ -135,6 +135,14 @@ def test_the_live_view_draws_the_map_forming_and_obeys_pause_one_step_and_a_beta
     assert live(page, "v.feed.current") == held  # paused: no step taken
     page.get_by_label("β from the next step").fill("4")
     page.get_by_role("button", name="Apply").click()
+    # said under the form, where nothing of the view is (a toast covered the end of the progress line)
+    said = page.get_by_text(re.compile(r"From the run's next step .*: β = 4$"))
+    expect(said).to_be_visible()
+    assert page.locator("[data-testid=stToast]").count() == 0
+    form = page.locator("[data-testid=stForm]").filter(has=said).bounding_box()
+    box = said.bounding_box()
+    assert form["y"] <= box["y"] and box["y"] + box["height"] <= form["y"] + form["height"], (form, box)
+    page.screenshot(path=str(SCREENSHOTS / "train-live-changed.png"))
     page.get_by_role("button", name="One step").click()
     page.wait_for_function(f"() => {LIVE}.feed.current === {held + 1} && {LIVE}.step === {held + 1}", timeout=15_000)
     page.wait_for_function(f"() => {LIVE}.feed.curves.changes.length === 1", timeout=10_000)

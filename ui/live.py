@@ -119,10 +119,10 @@ def _change(run: Run, beta: float, lr: float) -> None:
         run.change(**new)
     except ConfigError as e:
         st.error(str(e))
-    else:
-        st.toast("From the run's next step (a little ahead of the view; the curves mark where it landed): "
-                 + ", ".join(f"{'β' if k == 'beta' else 'learning rate'} = {v:g}" for k, v in new.items()),
-                 icon=":material/tune:")
+    else:  # said under the form, not in a toast: a toast covered the end of the progress line for 4 s
+        st.caption(":material/tune: From the run's next step (a little ahead of the view; the curves mark where it "
+                   "landed): " + ", ".join(f"{'β' if k == 'beta' else 'learning rate'} = {v:g}"
+                                           for k, v in new.items()))
 
 
 def live_view(run: Run, *, key: str = "live_view") -> None:
