@@ -3,27 +3,54 @@
 import streamlit as st
 
 from ui import charts, images, live, my_runs, progress, resources, sidebar, state
-from vae_core import DATASETS, Config, VAEError
+from vae_core import DATASETS, Config, VAEError, records
 from vae_core.config import ARCHS, LIKELIHOODS, PRECISIONS, parse_sizes
 from vae_core.recording import MOST_SNAPSHOTS
 from vae_core.runs import Run, RunState
 from vae_core.training import emulated_bf16, native_bf16
 
 
-def form_values(run: Run | None) -> dict:
-    """The form's values by widget key: the settings the run was started with (its config before any change of β
-    or the learning rate, its first speed, its snapshots), or Config's defaults without one. (A walk-through found
-    a run slowed to 1 step a second leaving that speed in the form, a 20-minute run for the next Start.)"""
-    c = run.given if run is not None else Config()
+# The form's number fields by widget key: their label and range (a model's settings are brought into them)
+NUMBERS = {"train_latent": ("latent dimensions", 1, 64), "train_beta": ("β", 0.0, 100.0),
+           "train_warmup": ("warm-up epochs", 0.0, 100.0), "train_free_bits": ("free bits", 0.0, 10.0),
+           "train_epochs": ("epochs", 1, 500), "train_batch": ("batch size", 1, 4096),
+           "train_lr": ("learning rate", 1e-5, 1.0), "train_seed": ("seed", 0, 2**31 - 1),
+           "train_lr_decay": ("learning-rate landing", 0.0, 1.0), "train_ema": ("EMA decay", 0.0, 0.9999)}
+
+
+def config_values(c: Config) -> dict:
+    """The form's values by widget key for the settings c."""
     return {"train_dataset": c.dataset, "train_arch": c.arch, "train_hidden": ",".join(map(str, c.hidden)),
             "train_latent": c.latent_dim, "train_beta": float(c.beta), "train_warmup": float(c.warmup_epochs),
             "train_free_bits": float(c.free_bits), "train_epochs": c.epochs, "train_batch": c.batch_size,
             "train_lr": float(c.lr), "train_seed": c.seed, "train_likelihood": c.likelihood,
             "train_binarize": c.binarize, "train_precision": c.precision,
             "train_channels": ",".join(map(str, c.channels)), "train_lr_decay": float(c.lr_decay),
-            "train_ema": float(c.ema),
+            "train_ema": float(c.ema)}
+
+
+def form_values(run: Run | None) -> dict:
+    """The form's values by widget key: the settings the run was started with (its config before any change of β
+    or the learning rate, its first speed, its snapshots), or Config's defaults without one. (A walk-through found
+    a run slowed to 1 step a second leaving that speed in the form, a 20-minute run for the next Start.)"""
+    return {**config_values(run.given if run is not None else Config()),
             "train_speed": live.speed_label(run.start_speed) if run is not None else live.WATCHABLE,
             "train_record": run.record if run is not None else 40}
+
+
+def _fill_in(name: str, config: Config) -> None:
+    """The form filled in with a model's settings, each number brought into its field's range (a model trained
+    from the command line may have run 1,000 epochs), and a line that says so."""
+    values, moved = config_values(config), []
+    for key, (label, low, high) in NUMBERS.items():
+        if not low <= values[key] <= high:
+            kept = min(max(values[key], low), high)
+            moved.append(f"{label} {kept:g} (it had {values[key]:g}, past what this form takes)")
+            values[key] = kept
+    st.session_state.update(values)
+    st.session_state["train_filled"] = (f"The form holds {name}'s settings"
+                                        + (f", except {'; '.join(moved)}" if moved else "")
+                                        + ": Start trains it again, live, to compare with its replay below.")
 
 
 st.title("Train a model")
@@ -31,6 +58,14 @@ run: Run | None = st.session_state.get(state.JOB)
 for key, value in form_values(run).items():  # what the run was started with: after a page switch (which
     st.session_state.setdefault(key, value)      # drops a form's values) or a reload, not the defaults
 above_form = st.container()  # the run, its live view and its results: below the form they were out of sight
+if not (run and run.active):  # the sidebar's model trained again, live, beside its replay (a lecturer's "watch it
+    chosen, name = sidebar.current(), sidebar.short_label(st.session_state[state.MODEL])  # learn" with the recipe)
+    st.button(f"Fill in {name}'s settings", key="fill_in", icon=":material/input:", on_click=_fill_in,
+              args=(name, records.started_with(chosen.config, chosen.history)),
+              help="the form takes the settings the sidebar's model was trained with (β and the learning rate as "
+                   "they began, where they were changed while it trained)")
+    if filled := st.session_state.pop("train_filled", None):
+        st.caption(filled)
 
 with st.form("train_form", enter_to_submit=False):  # (every widget takes its value from the session state set just above)
     a, b, c = st.columns(3)
@@ -39,14 +74,15 @@ with st.form("train_form", enter_to_submit=False):  # (every widget takes its va
     arch = a.selectbox("Architecture", ARCHS, key="train_arch")
     hidden = a.text_input("Hidden layer sizes", key="train_hidden",
                           help="comma-separated, input side first, e.g. 512,256")
-    latent_dim = b.number_input("Latent dimensions", 1, 64, key="train_latent")
-    beta = b.number_input("β (KL weight)", 0.0, 100.0, step=0.1, key="train_beta")
-    warmup = b.number_input("KL warm-up epochs", 0.0, 100.0, key="train_warmup")
-    free_bits = b.number_input("Free bits (nats per dimension)", 0.0, 10.0, key="train_free_bits")
-    epochs = c.number_input("Epochs", 1, 500, key="train_epochs")
-    batch_size = c.number_input("Batch size", 1, 4096, key="train_batch")
-    lr = c.number_input("Learning rate", 1e-5, 1.0, format="%.5f", key="train_lr")
-    seed = c.number_input("Seed", 0, 2**31 - 1, key="train_seed")
+    latent_dim = b.number_input("Latent dimensions", *NUMBERS["train_latent"][1:], key="train_latent")
+    beta = b.number_input("β (KL weight)", *NUMBERS["train_beta"][1:], step=0.1, key="train_beta")
+    warmup = b.number_input("KL warm-up epochs", *NUMBERS["train_warmup"][1:], key="train_warmup")
+    free_bits = b.number_input("Free bits (nats per dimension)", *NUMBERS["train_free_bits"][1:],
+                               key="train_free_bits")
+    epochs = c.number_input("Epochs", *NUMBERS["train_epochs"][1:], key="train_epochs")
+    batch_size = c.number_input("Batch size", *NUMBERS["train_batch"][1:], key="train_batch")
+    lr = c.number_input("Learning rate", *NUMBERS["train_lr"][1:], format="%.5f", key="train_lr")
+    seed = c.number_input("Seed", *NUMBERS["train_seed"][1:], key="train_seed")
     with st.expander("Likelihood, binarisation, precision, conv channels, schedule"):
         e, f, g, h = st.columns(4)
         likelihood = e.selectbox("Likelihood p(x|z)", LIKELIHOODS, key="train_likelihood",
@@ -62,12 +98,14 @@ with st.form("train_form", enter_to_submit=False):  # (every widget takes its va
                                         "emulated: several times slower."))
         channels = h.text_input("Conv channels", key="train_channels",
                                 help="conv architecture: widths of its stride-2 convolutions")
-        lr_decay = e.number_input("Learning-rate landing (fraction of epochs)", 0.0, 1.0, step=0.1,
-                                  key="train_lr_decay", help="over this last fraction of the epochs the rate falls "
-                                                             "along a cosine to a hundredth; 0 keeps it constant")
-        ema = f.number_input("Weight average (EMA decay per step)", 0.0, 0.9999, step=0.0005, format="%.4f",
-                             key="train_ema", help="the average of the weights over about 1/(1-decay) steps is "
-                                                   "evaluated and saved; 0 saves the last weights")
+        lr_decay = e.number_input("Learning-rate landing (fraction of epochs)", *NUMBERS["train_lr_decay"][1:],
+                                  step=0.1, key="train_lr_decay",
+                                  help="over this last fraction of the epochs the rate falls along a cosine to a "
+                                       "hundredth; 0 keeps it constant")
+        ema = f.number_input("Weight average (EMA decay per step)", *NUMBERS["train_ema"][1:], step=0.0005,
+                             format="%.4f", key="train_ema",
+                             help="the average of the weights over about 1/(1-decay) steps is evaluated and saved; 0 "
+                                  "saves the last weights")
     i, j = st.columns(2)
     speed = i.selectbox("Speed to begin with", [live.WATCHABLE, *live.SPEEDS], key="train_speed",
                         help="the most steps a second (it can be changed while the run trains); watchable: the "

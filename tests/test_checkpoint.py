@@ -137,3 +137,9 @@ def test_a_history_tells_each_setting_changed_while_it_trained():
     assert beta_text(config, epochs) == "β=1→0.2→3 (changed at steps 54, 80)"
     assert lr_text(epochs) == "learning rate 0.001→0.01→0.002 (changed at steps 37, 80)"
     assert lr_text([]) == "" and beta_text(config, []) == "β=3"
+    # what it began with (the Train page fills its form with it): the first change of each says what was before
+    from vae_core.records import started_with
+
+    assert (started_with(config, epochs).beta, started_with(config, epochs).lr) == (1.0, 0.001)
+    older = [{"changes": [{"step": 54, "beta": 0.2}, {"step": 80, "beta": 3.0, "beta_before": 0.2}]}]
+    assert started_with(config, older) == config  # older records do not say: the config's own, not a middle value

@@ -53,6 +53,35 @@ def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path, ray_address
     assert at.subheader[0].value == "How digits-2d learned"
 
 
+def test_the_form_takes_the_chosen_model_s_settings_to_train_it_again_beside_its_replay(tmp_path):
+    """digits-2d's recipe (batch 64, 150 epochs, fp32) filled in at a click, where the form's defaults (batch 128,
+    10 epochs) trained another model than the one replayed below; a model trained from the command line past the
+    form's ranges is brought into them and says so, and one whose β changed mid-run gives the β it began with."""
+    from vae_core import load_checkpoint, save_checkpoint
+
+    at = page("app_pages/train.py", **{state.MODEL: str(ROOT / "models" / "digits-2d")}).run()
+    assert at.number_input(key="train_batch").value == 128
+    at.button(key="fill_in").click().run()
+    assert not at.exception
+    values = {key: at.number_input(key=key).value for key in ("train_batch", "train_epochs", "train_latent",
+                                                              "train_beta", "train_seed")}
+    assert values == {"train_batch": 64, "train_epochs": 150, "train_latent": 2, "train_beta": 1.0, "train_seed": 0}
+    assert at.text_input(key="train_hidden").value == "256"
+    assert at.selectbox(key="train_precision").value == "fp32"
+    assert at.caption[0].value.startswith("The form holds digits-2d's settings: Start trains it again")
+
+    shipped = load_checkpoint(ROOT / "models" / "digits-2d")
+    model = shipped.model
+    model.config = model.config.replace(epochs=1000, beta=4.0)
+    history = [{**shipped.history[0], "changes": [{"step": 5, "beta": 4.0, "beta_before": 0.5}]}]
+    path = save_checkpoint(model, tmp_path / "long", history, shipped.metrics)
+    at.session_state[state.MODEL] = str(path)
+    at.run()
+    at.button(key="fill_in").click().run()
+    assert at.number_input(key="train_epochs").value == 500 and at.number_input(key="train_beta").value == 0.5
+    assert "except epochs 500 (it had 1000, past what this form takes)" in at.caption[0].value
+
+
 def test_a_model_without_a_recording_says_so_and_a_broken_recording_is_told_not_raised(tmp_path):
     import shutil
 

@@ -171,6 +171,20 @@ def lr_text(epochs: list[dict]) -> str:
     return f"learning rate {changed}" if changed else ""
 
 
+def started_with(config: Config, epochs: list[dict]) -> Config:
+    """The config a model began training with: config ends as trained, with the β and learning rate of its last
+    change while it trained; the first change of each says what it was before (older records do not: those keep
+    config's)."""
+    seen, first = set(), {}
+    for change in (c for record in epochs for c in record.get("changes", ())):
+        for key in ("beta", "lr"):
+            if key in change and key not in seen:  # (only the first change of each knows the value before)
+                seen.add(key)
+                if change.get(f"{key}_before") is not None:
+                    first[key] = change[f"{key}_before"]
+    return config.replace(**first)
+
+
 def _changed(key: str, epochs: list[dict]) -> str:
     """Every value a setting took while a model trained and the steps it changed at, "1→5 (changed at step 1,234)";
     "" if it never changed."""
