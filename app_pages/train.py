@@ -38,9 +38,10 @@ def form_values(run: Run | None) -> dict:
             "train_record": run.record if run is not None else 40}
 
 
-def _fill_in(name: str, config: Config) -> None:
+def _fill_in(name: str, config: Config, replayed: bool) -> None:
     """The form filled in with a model's settings, each number brought into its field's range (a model trained
-    from the command line may have run 1,000 epochs), and a line that says so."""
+    from the command line may have run 1,000 epochs), and a line that says so (replayed: the model's recorded
+    training is shown below, to compare with)."""
     values, moved = config_values(config), []
     for key, (label, low, high) in NUMBERS.items():
         if not low <= values[key] <= high:
@@ -50,7 +51,8 @@ def _fill_in(name: str, config: Config) -> None:
     st.session_state.update(values)
     st.session_state["train_filled"] = (f"The form holds {name}'s settings"
                                         + (f", except {'; '.join(moved)}" if moved else "")
-                                        + ": Start trains it again, live, to compare with its replay below.")
+                                        + ": Start trains it again, live"
+                                        + (", to compare with its replay below." if replayed else "."))
 
 
 st.title("Train a model")
@@ -61,7 +63,8 @@ above_form = st.container()  # the run, its live view and its results: below the
 if not (run and run.active):  # the sidebar's model trained again, live, beside its replay (a lecturer's "watch it
     chosen, name = sidebar.current(), sidebar.short_label(st.session_state[state.MODEL])  # learn" with the recipe)
     st.button(f"Fill in {name}'s settings", key="fill_in", icon=":material/input:", on_click=_fill_in,
-              args=(name, records.started_with(chosen.config, chosen.history)),
+              args=(name, records.started_with(chosen.config, chosen.history),
+                    live.has_recording(st.session_state[state.MODEL])),
               help="the form takes the settings the sidebar's model was trained with (β and the learning rate as "
                    "they began, where they were changed while it trained)")
     if filled := st.session_state.pop("train_filled", None):

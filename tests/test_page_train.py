@@ -68,7 +68,8 @@ def test_the_form_takes_the_chosen_model_s_settings_to_train_it_again_beside_its
     assert values == {"train_batch": 64, "train_epochs": 150, "train_latent": 2, "train_beta": 1.0, "train_seed": 0}
     assert at.text_input(key="train_hidden").value == "256"
     assert at.selectbox(key="train_precision").value == "fp32"
-    assert at.caption[0].value.startswith("The form holds digits-2d's settings: Start trains it again")
+    assert at.caption[0].value == ("The form holds digits-2d's settings: Start trains it again, live, to compare "
+                                   "with its replay below.")
 
     shipped = load_checkpoint(ROOT / "models" / "digits-2d")
     model = shipped.model
@@ -79,7 +80,8 @@ def test_the_form_takes_the_chosen_model_s_settings_to_train_it_again_beside_its
     at.run()
     at.button(key="fill_in").click().run()
     assert at.number_input(key="train_epochs").value == 500 and at.number_input(key="train_beta").value == 0.5
-    assert "except epochs 500 (it had 1000, past what this form takes)" in at.caption[0].value
+    assert at.caption[0].value.endswith(", except epochs 500 (it had 1000, past what this form takes): Start "
+                                        "trains it again, live.")  # (no recording was saved with it: no replay)
 
 
 def test_a_model_without_a_recording_says_so_and_a_broken_recording_is_told_not_raised(tmp_path):
