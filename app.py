@@ -12,6 +12,7 @@ from ui.formulas import fit_formulas
 # (a sidebar of 340 px shows a model's name whole in the picker: a run's is 31 characters, ui.sidebar.short_label)
 st.set_page_config(page_title="VAE lab", page_icon="🧪", layout="wide", initial_sidebar_state=340)
 page = st.navigation(navigation.streamlit_pages())
+navigation.follow_alias(page)  # /train: the Train page (Streamlit's addresses are case-sensitive)
 my_runs.welcome()  # a new session: this browser's runs from before
 links.restore(page.url_path)  # a link opened: its model, point and page settings first
 if page.url_path == navigation.TRAIN.url:  # a run that ended since the last rerun: its model in the picker drawn

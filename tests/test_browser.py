@@ -46,6 +46,19 @@ def test_every_page_opens_without_errors_and_its_link_names_the_model(app, path)
     page.screenshot(path=str(SCREENSHOTS / f"{PAGES[path]}.png"), full_page=True)
 
 
+def test_a_page_s_address_in_lower_case_opens_the_page_with_the_link_s_parameters(app):
+    """/latent_map typed by hand (Streamlit matches addresses exactly: it opened Home under "Page not found")."""
+    url, page = app
+    page.goto(f"{url}/latent_map?model=mnist-16d")
+    # the link as the page writes it: the model taken from it, a point of its 16 dimensions
+    page.wait_for_url(re.compile(r"/Latent_map\?model=mnist-16d&z=0(%2C0){15}(&|$)"), timeout=30_000)
+    expect(page.locator("[data-testid='stMain'] h1").first).to_have_text("Latent map")
+    wait_idle(page)
+    assert page.get_by_text("Page not found").count() == 0
+    links = page.locator("[data-testid='stSidebarNav'] a")
+    assert links.count() == len(PAGES)  # the lower-case addresses are not listed
+
+
 def test_clicking_a_point_on_the_map_shows_its_image(app):
     page = open_page(app, "Latent_map")
     page.wait_for_selector(".js-plotly-plot .scatterlayer, .js-plotly-plot canvas", timeout=30_000)

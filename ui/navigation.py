@@ -31,6 +31,22 @@ WARMUP = Page("app_pages/warmup_free_bits.py", "Warm-up and free bits", ":materi
 PAGES = (HOME, LESSON, SLIDERS, MAP, INTERPOLATION, YOUR_DIGIT, COMPARE, TRAIN, PAD, KL_TRADEOFF, BETA_SWEEP, WARMUP)
 
 
+# Each page's address in lower case, where that differs: Streamlit matches an address exactly, and a typed /train
+# opened Home under a "Page not found" dialog; these hidden pages send the browser on to the page (follow_alias).
+ALIASES = {p.url.lower(): p for p in PAGES if p.url != p.url.lower()}
+
+
 def streamlit_pages() -> list[st.Page]:
-    return [st.Page(p.script, title=p.title, icon=p.icon, url_path=p.url or None, default=not p.url)
-            for p in PAGES]
+    pages = [st.Page(p.script, title=p.title, icon=p.icon, url_path=p.url or None, default=not p.url) for p in PAGES]
+    return pages + [st.Page(_alias, title=p.title, url_path=alias, visibility="hidden") for alias, p in ALIASES.items()]
+
+
+def follow_alias(page: st.Page) -> None:
+    """Where the address named a page in another case (/latent_map), that page, the link's parameters kept."""
+    target = ALIASES.get(page.url_path)
+    if target is not None:
+        st.switch_page(target.script, query_params=st.query_params.to_dict())
+
+
+def _alias() -> None:  # (follow_alias leaves before an alias page runs)
+    pass
