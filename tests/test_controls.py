@@ -147,3 +147,11 @@ def test_a_change_a_config_would_refuse_is_refused_where_it_is_asked(digits):
         with pytest.raises(ConfigError):
             controls.change(**bad)
     assert controls.take_changes() == {}
+
+
+def test_a_duration_is_told_in_the_unit_a_person_reads_it_in():
+    """(A run's time left read "about 207508 s".)"""
+    from vae_core.controls import duration_text
+
+    assert [duration_text(s) for s in (30, 119, 600, 2938, 7199, 8640, 207508, 3e6)] == [
+        "30 s", "119 s", "10 minutes", "49 minutes", "120 minutes", "2.4 hours", "2.4 days", "35 days"]

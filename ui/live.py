@@ -20,7 +20,7 @@ from vae_core import DATASETS, ConfigError
 from vae_core.evaluation import ACTIVE_THRESHOLD
 from vae_core.recording import (RECORDING, Recording, load_recording, picture_latents, pictures_per_row,
                                 plane_extent, recording_gif, snapshot_extent, subset_rows)
-from vae_core.controls import pause_text
+from vae_core.controls import duration_text
 from vae_core.runs import Run, RunState
 
 from . import progress, served
@@ -68,8 +68,9 @@ def controls(run: Run) -> None:
     # an 800 px window cut "Pause" to "F" and "Rest of the epoch" to "Rest o…".
     row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom", gap="medium")
     if run.paused:
-        held = (f"; a paused run lends its CPUs to runs waiting for them, and one left {pause_text(run.pause_limit)} "
-                "with no command stops, keeping its finished epochs" if run.pause_limit else "")
+        held = (f"; a paused run lends its CPUs to runs waiting for them, and one left "
+                f"{duration_text(run.pause_limit)} with no command stops, keeping its finished epochs"
+                if run.pause_limit else "")
         row.button("Resume", key=f"resume_{run.id}", on_click=_then_feed(run, run.resume),
                    icon=":material/play_arrow:", help=f"go on at the chosen speed{held}")
     else:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from vae_core.controls import pause_text
+from vae_core.controls import duration_text
 from vae_core.runs import RunState, submitted
 
 
@@ -79,10 +79,10 @@ def line(run) -> str:
     """A running run's progress line: stopping, paused (see paused()) or neither, its epoch and step, the time left,
     on what it runs."""
     eta, worker = run.eta_seconds, run.worker
-    limit = f" (stops if left {pause_text(run.pause_limit)} with no command)" if run.held and run.pause_limit else ""
+    limit = f" (stops if left {duration_text(run.pause_limit)} with no command)" if run.held and run.pause_limit else ""
     state = "stopping · " if run.stopping else f"{paused(run)} · " if run.paused else ""
     return (state + running(run) + limit
-            + (f" · about {eta:.0f} s left" if eta is not None and not run.paused else "")
+            + (f" · about {duration_text(eta)} left" if eta is not None and not run.paused else "")
             # (its process id and node were noise to a class: run.worker keeps them)
             + (f" · on a Ray worker with {worker.threads} thread{'s' if worker.threads > 1 else ''}"
                + (" and a share of a GPU" if worker.device == "cuda" else "") if worker is not None else ""))

@@ -17,9 +17,14 @@ from .config import Config
 PAUSE_LIMIT = 600.0  # s: a run's task left paused this long, untouched, stops (a closed tab's kept a worker for good)
 
 
-def pause_text(seconds: float) -> str:
-    """A pause limit in words: "10 minutes", "30 s"."""
-    return f"{seconds / 60:.0f} minutes" if seconds >= 120 else f"{seconds:.0f} s"
+def duration_text(seconds: float) -> str:
+    """A duration in words, in the unit a person reads it in: "30 s", "10 minutes", "2.4 hours", "2.4 days" (a run's
+    time left read "about 207508 s")."""
+    for unit, size, least in (("days", 86400, 2 * 86400), ("hours", 3600, 2 * 3600), ("minutes", 60, 120)):
+        if seconds >= least:
+            value = seconds / size
+            return f"{value:.0f} {unit}" if unit == "minutes" or value >= 10 else f"{value:.1f} {unit}"
+    return f"{seconds:.0f} s"
 
 
 class Controls:

@@ -30,7 +30,7 @@ from . import cluster
 from .batched import batchable
 from .checkpoint import Checkpoint, record_iwae, shown_name, write_checkpoint
 from .config import Config
-from .controls import PAUSE_LIMIT, pause_text
+from .controls import PAUSE_LIMIT, duration_text
 from .data import Dataset
 from .errors import ConfigError, VAEError
 from .evaluation import shown_total
@@ -401,7 +401,7 @@ class Run(Job):
 
     def _save(self, result: Trained) -> None:
         self.epoch, self.step = len(result.history), 0  # a stopped run keeps its finished epochs only
-        idle = f" (left paused for {pause_text(self.pause_limit)} with no command)" if result.left_paused else ""
+        idle = f" (left paused for {duration_text(self.pause_limit)} with no command)" if result.left_paused else ""
         if not result.history:
             return self._end(RunState.STOPPED, f"stopped before the first epoch ended{idle}: nothing saved")
         self.config = result.config  # as trained: precision "auto" resolved
