@@ -4,7 +4,7 @@ import streamlit as st
 
 from ui import charts, images, live, my_runs, progress, resources, sidebar, state
 from vae_core import DATASETS, Config, VAEError, records
-from vae_core.config import ARCHS, LIKELIHOODS, PRECISIONS, parse_sizes
+from vae_core.config import ARCHS, LIKELIHOODS, PRECISIONS, REDUCTIONS, parse_sizes
 from vae_core.recording import MOST_SNAPSHOTS
 from vae_core.runs import Run, RunState
 from vae_core.training import emulated_bf16, native_bf16
@@ -26,7 +26,7 @@ def config_values(c: Config) -> dict:
             "train_lr": float(c.lr), "train_seed": c.seed, "train_likelihood": c.likelihood,
             "train_binarize": c.binarize, "train_precision": c.precision,
             "train_channels": ",".join(map(str, c.channels)), "train_lr_decay": float(c.lr_decay),
-            "train_ema": float(c.ema)}
+            "train_ema": float(c.ema), "train_reduction": c.recon_reduction}
 
 
 def form_values(run: Run | None) -> dict:
@@ -48,6 +48,9 @@ def _fill_in(name: str, config: Config, replayed: bool) -> None:
             kept = min(max(values[key], low), high)
             moved.append(f"{label} {kept:g} (it had {values[key]:g}, past what this form takes)")
             values[key] = kept
+    if config.likelihood == "gaussian" and config.obs_sigma != Config().obs_sigma:  # the one setting without a field
+        moved.append(f"the Gaussian's σ {Config().obs_sigma:g} (it had {config.obs_sigma:g}; the form has no field "
+                     "for it)")
     st.session_state.update(values)
     st.session_state["train_filled"] = (f"The form holds {name}'s settings"
                                         + (f", except {'; '.join(moved)}" if moved else "")
@@ -86,7 +89,7 @@ with st.form("train_form", enter_to_submit=False):  # (every widget takes its va
     batch_size = c.number_input("Batch size", *NUMBERS["train_batch"][1:], key="train_batch")
     lr = c.number_input("Learning rate", *NUMBERS["train_lr"][1:], format="%.5f", key="train_lr")
     seed = c.number_input("Seed", *NUMBERS["train_seed"][1:], key="train_seed")
-    with st.expander("Likelihood, binarisation, precision, conv channels, schedule"):
+    with st.expander("Likelihood, binarisation, precision, conv channels, schedule, reconstruction"):
         e, f, g, h = st.columns(4)
         likelihood = e.selectbox("Likelihood p(x|z)", LIKELIHOODS, key="train_likelihood",
                                  help="bernoulli: summed BCE, as in the notes; "
@@ -105,6 +108,9 @@ with st.form("train_form", enter_to_submit=False):  # (every widget takes its va
                                   step=0.1, key="train_lr_decay",
                                   help="over this last fraction of the epochs the rate falls along a cosine to a "
                                        "hundredth; 0 keeps it constant")
+        reduction = g.selectbox("Reconstruction over pixels", REDUCTIONS, key="train_reduction",
+                                help="sum: the ELBO, as in the notes; mean: averaged over the pixels, a common mistake "
+                                     "(β times the pixels in effect: the KL wins, and units collapse), for teaching")
         ema = f.number_input("Weight average (EMA decay per step)", *NUMBERS["train_ema"][1:], step=0.0005,
                              format="%.4f", key="train_ema",
                              help="the average of the weights over about 1/(1-decay) steps is evaluated and saved; 0 "
@@ -124,7 +130,8 @@ if start:
         config = Config(dataset=dataset, arch=arch, hidden=parse_sizes(hidden), channels=parse_sizes(channels, "channels"),
                         latent_dim=int(latent_dim), beta=beta, warmup_epochs=warmup, free_bits=free_bits,
                         epochs=int(epochs), batch_size=int(batch_size), lr=lr, seed=int(seed), likelihood=likelihood,
-                        binarize=binarize, precision=precision, lr_decay=lr_decay, ema=ema)
+                        binarize=binarize, precision=precision, lr_decay=lr_decay, ema=ema,
+                        recon_reduction=reduction)
         data = resources.dataset(dataset)
     except VAEError as e:
         st.error(str(e))

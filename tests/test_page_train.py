@@ -53,10 +53,11 @@ def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path, ray_address
     assert at.subheader[0].value == "How digits-2d learned"
 
 
-def test_the_form_takes_the_chosen_model_s_settings_to_train_it_again_beside_its_replay(tmp_path):
+def test_the_form_takes_the_chosen_model_s_settings_to_train_it_again_beside_its_replay(tmp_path, ray_address):
     """digits-2d's recipe (batch 64, 150 epochs, fp32) filled in at a click, where the form's defaults (batch 128,
     10 epochs) trained another model than the one replayed below; a model trained from the command line past the
-    form's ranges is brought into them and says so, and one whose β changed mid-run gives the β it began with."""
+    form's ranges is brought into them and says so, one whose β changed mid-run gives the β it began with, and one
+    trained on the pixels' mean reconstruction trains so again."""
     from vae_core import load_checkpoint, save_checkpoint
 
     at = page("app_pages/train.py", **{state.MODEL: str(ROOT / "models" / "digits-2d")}).run()
@@ -82,6 +83,20 @@ def test_the_form_takes_the_chosen_model_s_settings_to_train_it_again_beside_its
     assert at.number_input(key="train_epochs").value == 500 and at.number_input(key="train_beta").value == 0.5
     assert at.caption[0].value.endswith(", except epochs 500 (it had 1000, past what this form takes): Start "
                                         "trains it again, live.")  # (no recording was saved with it: no replay)
+
+    # the model that shows a collapse by averaging the reconstruction over pixels keeps that (the form had no field
+    # for it, and the run trained with the sum: no collapse, under a line that said it trained the model again)
+    at.session_state[state.MODEL] = str(ROOT / "models" / "digits-8d-mean-recon")
+    at.run()
+    at.button(key="fill_in").click().run()
+    assert at.selectbox(key="train_reduction").value == "mean" and at.number_input(key="train_latent").value == 8
+    at.number_input(key="train_epochs").set_value(1)
+    at.selectbox(key="train_speed").set_value(live.FASTEST)
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    job = at.session_state[state.JOB]
+    assert job.config.recon_reduction == "mean" and job.config.latent_dim == 8
+    job.join(timeout=60)
+    assert job.state == "done", job.message
 
 
 def test_a_model_without_a_recording_says_so_and_a_broken_recording_is_told_not_raised(tmp_path):
