@@ -4,7 +4,7 @@ cannot be batched are refused."""
 import pytest
 import torch
 
-from vae_core import Config, ConfigError, train_new
+from vae_core import Config, ConfigError, TrainingDiverged, train_new
 from vae_core.batched import Member, batchable, train_batched
 from vae_core.events import EpochEvent, StepEvent
 
@@ -129,3 +129,12 @@ def test_the_written_out_batched_step_is_the_autograd_one(digits, precision, mon
             assert a.grad[k].norm() > 0 and not torch.equal(a[k], start[k])  # every member learned
             error = ((a.grad[k] - b.grad[k]).norm() / b.grad[k].norm()).item()
             assert error < limit, (k, tuple(a.shape), error)
+
+
+def test_a_member_whose_test_loss_is_not_finite_diverges_the_program(digits):
+    from test_training import ONE_HUGE_STEP
+
+    events = []
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch 1 in run 1 of 2: its test loss became nan"):
+        train_batched([ONE_HUGE_STEP, ONE_HUGE_STEP.replace(beta=2.0)], digits, callback=events.append)
+    assert not any(isinstance(event.event, EpochEvent) for event in events)

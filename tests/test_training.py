@@ -262,3 +262,20 @@ def test_adam_in_plain_operations_is_the_fused_kernel_within_rounding():
     for w, c in zip(weights, copies):
         torch.testing.assert_close(c, w, rtol=1e-5, atol=1e-6)
     assert (weights[0] - initial).abs().max() > 0.05  # 25 steps of 1e-2 moved the weights
+
+
+# An epoch of one step at learning rate 1: its loss is read before the update, which leaves weights whose test loss
+# is not finite (a walk-through's run then failed saving "history[0].test_nelbo (nan) is not a finite number").
+ONE_HUGE_STEP = Config(dataset="digits", latent_dim=64, lr=1.0, batch_size=4096, epochs=3)
+
+
+def test_a_test_loss_that_is_not_finite_is_a_divergence_that_keeps_the_finished_epochs(digits):
+    model = VAE(ONE_HUGE_STEP)
+    initial = copy.deepcopy(model.state_dict())
+    events = []
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch 1: its test loss became nan; the model is back "
+                                               r"at its initial weights. Try a lower learning rate \(now 1\)") as e:
+        train(model, digits, ONE_HUGE_STEP, callback=events.append)
+    assert e.value.history.epochs == [] and e.value.history.test == {}
+    assert state_equal(model.state_dict(), initial)
+    assert not any(isinstance(event, EpochEvent) for event in events)  # no epoch reported with it

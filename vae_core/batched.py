@@ -134,9 +134,18 @@ def train_batched(configs: list[Config], data: Dataset, *, callback: Callable | 
                 m.history.stopped = True
             break
         train_seconds = time.perf_counter() - start
+        tests = []
         for k, m in enumerate(members):
             loop.publish(k)
-            m.history.test = evaluate(m.model, test_x, m.config, seed=m.config.seed)
+            tests.append(evaluate(m.model, test_x, m.config, seed=m.config.seed))
+        for k, test in enumerate(tests):  # (an epoch's last step can leave weights that are not finite)
+            if not math.isfinite(test["nelbo"]):
+                loop.restore()
+                raise TrainingDiverged(f"training diverged at epoch {epoch} in run {k + 1} of {len(members)}: its "
+                                       f"test loss became {test['nelbo']}; every run is back at the weights of its "
+                                       "last finished epoch")
+        for k, m in enumerate(members):
+            m.history.test = tests[k]
             record = epoch_record(epoch, m.config, sums[k], m.history.test, time.perf_counter() - start,
                                   train_seconds)
             m.history.epochs.append(record)

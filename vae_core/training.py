@@ -151,7 +151,14 @@ def train(model: VAE, data: Dataset, config: Config | None = None, *, callback: 
             return history
         train_seconds = time.perf_counter() - start
         loop.publish_average()  # with ema, the averaged weights are evaluated, kept and saved
-        history.test = evaluate(model, test_x, config, seed=config.seed)
+        test = evaluate(model, test_x, config, seed=config.seed)
+        try:  # (an epoch's last step can leave weights that are not finite: its loss was read before the update)
+            loop.check(test["nelbo"], epoch)
+        except TrainingDiverged as e:
+            e.history = history
+            ended()
+            raise
+        history.test = test
         loop.keep_weights()
         record = epoch_record(epoch, loop.config, sums, history.test, time.perf_counter() - start, train_seconds)
         if loop.changes:  # made while this epoch trained: the curves mark them
@@ -316,13 +323,15 @@ class _Loop:
         if self.callback is not None:
             self.callback(Changed(epoch=epoch, **change))
 
-    def check(self, loss: float, epoch: int, step: int) -> None:
-        """A non-finite loss restores the good weights and raises TrainingDiverged."""
+    def check(self, loss: float, epoch: int, step: int | None = None) -> None:
+        """A non-finite loss restores the good weights and raises TrainingDiverged (step None: the epoch's test loss,
+        where its last step left weights that are not finite)."""
         if not math.isfinite(loss):
             self.restore_weights()
             kept = f"the weights of epoch {epoch - 1}" if epoch > 1 else "its initial weights"
-            raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step}: the loss became {loss}; "
-                                   f"the model is back at {kept}. Try a lower learning rate (now {self.config.lr:g}).")
+            where = f"epoch {epoch}, step {step}: the loss" if step is not None else f"epoch {epoch}: its test loss"
+            raise TrainingDiverged(f"training diverged at {where} became {loss}; the model is back at {kept}. Try a "
+                                   f"lower learning rate (now {self.config.lr:g}).")
 
     def batch(self, train_x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """The rows of train_x as trained on: with dynamic binarisation a fresh Bernoulli draw of every pixel, each
