@@ -118,7 +118,7 @@ def test_the_live_view_draws_the_map_forming_and_obeys_pause_one_step_and_a_beta
     epochs = page.get_by_label("Epochs", exact=True)
     epochs.fill("300")
     epochs.press("Tab")
-    browser.choose(page, "Speed to begin with", "30 steps/s")  # (watchable would run 300 epochs as fast as they go)
+    browser.choose(page, "Speed to begin with", "30 steps/s")  # (watchable would run 300 epochs at 100 a second)
     expect(page.get_by_role("combobox", name="Speed to begin with")).to_have_value("30 steps/s")
     page.get_by_role("button", name="Start training").click()
     page.wait_for_function(f"() => {LIVE} && {LIVE}.snapshots >= 2 && {LIVE}.pictures >= 1", timeout=60_000)

@@ -33,8 +33,9 @@ _replay = component("training_replay", "replay.js")
 SPEEDS = {"1 step/s": 1.0, "3 steps/s": 3.0, "10 steps/s": 10.0, "30 steps/s": 30.0, "100 steps/s": 100.0,
           "as fast as possible": None}  # slow to fast, left to right
 FASTEST = "as fast as possible"
-WATCHABLE = "watchable: over in 30 s at most"  # a run's speed to begin with (start_speed)
-WATCHABLE_SECONDS = 30
+WATCHABLE = "watchable: 30 s to a minute, if short enough"  # a run's speed to begin with (start_speed)
+WATCHABLE_SECONDS = 30  # the time a run takes at the speed watchable picks, where a listed speed gives it; else
+LONGEST_WATCHABLE = 60  # the slowest within this (digits-2d's 3,600 steps at 100 a second: 36 s, not 20)
 CURVE_POINTS = 150      # train points sent to the live view at most (a long run's are thinned)
 KEEP_PICTURES = 3       # a live run's latest snapshots' pictures kept served; older ones are deleted
 _served_pictures: dict[str, tuple] = {}  # run id -> (its names' token, [(URL of a snapshot's pictures, its step)],
@@ -49,12 +50,17 @@ def speed_label(steps_per_second: float | None) -> str:
 
 def start_speed(choice: str, total_steps: int) -> float | None:
     """A run's speed to begin with: a SPEEDS label's, or for WATCHABLE the slowest of them that ends total_steps
-    within WATCHABLE_SECONDS (the digits default's 120 steps at 10 a second; an MNIST run as fast as it goes, which
-    takes longer than that anyway); as fast as possible, the default before, ended a digits run before its live
-    view had shown anything."""
+    within WATCHABLE_SECONDS (the digits default's 120 steps at 10 a second), else within LONGEST_WATCHABLE
+    (digits-2d's recipe, which as fast as it goes was over before a lecturer could press Pause), else as fast as it
+    goes (an MNIST run, which takes longer than that anyway); as fast as possible, the default before, ended a
+    digits run before its live view had shown anything."""
     if choice != WATCHABLE:
         return SPEEDS[choice]
-    return next((v for v in SPEEDS.values() if v is not None and total_steps / v <= WATCHABLE_SECONDS), None)
+    for seconds in (WATCHABLE_SECONDS, LONGEST_WATCHABLE):
+        speed = next((v for v in SPEEDS.values() if v is not None and total_steps / v <= seconds), None)
+        if speed is not None:
+            return speed
+    return None
 
 
 # ---- a run while it trains ----
