@@ -253,7 +253,8 @@ export function drawCurves(canvas, curves, current) {
   const ctx = context(canvas, width, height), left = 42, bottom = height - 18;
   const { train, test, changes, total, log } = curves;
   const colours = ["#444", "#1f77b4", "#ff7f0e"], names = ["−ELBO (train: lines, test: dots)", "recon", "KL"];
-  const axisName = `step${log ? ", log scale" : ""} (the run has ${total.toLocaleString()})`;
+  // (log of 1 + step: the initial weights' step 0 has a place, which a log scale of the step itself lacks)
+  const axisName = `step${log ? ", log(1 + step) scale" : ""} (the run has ${total.toLocaleString()})`;
   // the legend above, each name after the one before; the step axis's name beside it on the right (the bottom row
   // has the steps), or on a row of its own where the two would meet (at 800 px, "step, log scale" was written over
   // "recon" and "KL")
