@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # class-mode tests failed without it).
 os.environ["VAE_DATA_DIR"] = os.environ.get("VAE_DATA_DIR") or str(ROOT.parent / "shared" / "data" / "mnist")
 
+# An epoch of one step at learning rate 1: its loss is read before the update, which leaves weights whose test loss
+# is not finite (as a walk-through's run did).
+ONE_HUGE_STEP = Config(dataset="digits", latent_dim=64, lr=1.0, batch_size=4096, epochs=3)
+
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory, monkeypatch):

@@ -132,7 +132,7 @@ def test_the_written_out_batched_step_is_the_autograd_one(digits, precision, mon
 
 
 def test_a_member_whose_test_loss_is_not_finite_diverges_the_program(digits):
-    from test_training import ONE_HUGE_STEP
+    from conftest import ONE_HUGE_STEP
 
     events = []
     with pytest.raises(TrainingDiverged, match=r"diverged at epoch 1 in run 1 of 2: its test loss became nan"):
