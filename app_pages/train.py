@@ -72,7 +72,7 @@ if not (run and run.active):  # the sidebar's model trained again, live, beside 
               help="the form takes the settings the sidebar's model was trained with (β and the learning rate as "
                    "they began, where they were changed while it trained); with the same seed the run is the same "
                    "training, though on another processor its numbers can differ in the second decimal (digits-2d: "
-                   "21.68 + 2.70 nats shipped, 21.66 + 2.72 trained again here; sums run in another order)")
+                   "21.68 + 2.70 nats shipped, 21.66 + 2.72 trained again on a Xeon; sums run in another order)")
     if filled := st.session_state.pop("train_filled", None):
         st.caption(filled)
 
