@@ -104,3 +104,8 @@ if go and betas:
 
 if mine is not None:
     progress.follow(mine, lambda: progress.group_progress(mine, "sweep"))
+    if not mine.active and mine.checkpoints:  # (its result is at the top of the page, far from this button)
+        st.caption("Its points are on the plane at the top of this page, as “your sweep”: click one to see what it "
+                   "draws." if dataset == "digits" else
+                   "Choose the digits sweep at the top of this page to see its points on the plane, beside the "
+                   "shipped ones.")

@@ -39,6 +39,14 @@ def test_beta_sweep_page_plots_one_point_per_shipped_beta_and_runs_a_sweep(ray_a
     mine = next(t for t in _figure(at, "sweep_plane")["data"] if t.get("name") == "your sweep")
     assert len(mine["x"]) == 2
     assert any(c.value.startswith("Your sweep trained 2 epochs per β, the shipped one 100") for c in at.caption)
+    # where its result is: at the top, far from the button (a walk-through looked for it under the progress line)
+    def said():
+        return [c.value.split(" at the top")[0] for c in at.caption if " at the top of this page" in c.value]
+
+    assert said() == ["Its points are on the plane"]
+    at.radio(key="sweep_dataset").set_value("mnist").run()
+    assert said() == ["Choose the digits sweep"]
+    at.radio(key="sweep_dataset").set_value("digits").run()
     again = page("app_pages/beta_sweep.py")  # a reload: a new session, which finds the browser's sweep; its form
     again.session_state[state.SWEEP] = at.session_state[state.SWEEP]  # shows what the sweep was started with (it
     again.run()                                                        # said 40 epochs beside "trained 2 epochs")
