@@ -51,6 +51,23 @@ def test_progress_reaches_the_submitter_while_the_job_runs(digits, tmp_path):
         job.join(timeout=60)
 
 
+def test_a_long_epoch_s_curve_begins_at_its_first_steps(digits, tmp_path):
+    """STEP_POINTS losses an epoch, and the first epoch's steps 1, 2, 4, ... besides: at batch 1 an MNIST epoch of
+    60,000 steps kept its first point at step 3,000, and a walk-through's curves stayed empty for minutes."""
+    from vae_core.workers import STEP_POINTS, point_kept
+
+    job = start_runs(SMALL.replace(epochs=2, batch_size=1), digits, tmp_path / "long").runs[0]
+    job.join(timeout=120)
+    every = job.steps_per_epoch // STEP_POINTS
+    assert job.state == "done" and every > 64
+    steps = [s for s, *_ in job.steps]
+    assert steps[:7] == [1, 2, 4, 8, 16, 32, 64] and steps[7] == min(every, 128)
+    assert steps == [s for s in range(1, 2 * job.steps_per_epoch + 1)
+                     if point_kept((s - 1) % job.steps_per_epoch + 1, 1 + (s - 1) // job.steps_per_epoch,
+                                   job.steps_per_epoch)]
+    assert len(steps) <= 2 * STEP_POINTS + 12  # bounded: a few more than STEP_POINTS an epoch
+
+
 def test_stopping_a_running_job_keeps_its_finished_epochs(digits, tmp_path):
     job = start_runs(SMALL.replace(epochs=500), digits, tmp_path / "run").runs[0]
     wait_until(lambda: job.epoch >= 2, what="two epochs")
