@@ -10,12 +10,20 @@ from vae_core.runs import Run, RunState
 from vae_core.training import emulated_bf16, native_bf16
 
 
-# The form's number fields by widget key: their label and range (a model's settings are brought into them)
-NUMBERS = {"train_latent": ("latent dimensions", 1, 64), "train_beta": ("β", 0.0, 100.0),
-           "train_warmup": ("warm-up epochs", 0.0, 100.0), "train_free_bits": ("free bits", 0.0, 10.0),
-           "train_epochs": ("epochs", 1, 500), "train_batch": ("batch size", 1, 4096),
-           "train_lr": ("learning rate", 1e-5, 1.0), "train_seed": ("seed", 0, 2**31 - 1),
-           "train_lr_decay": ("learning-rate landing", 0.0, 1.0), "train_ema": ("EMA decay", 0.0, 0.9999)}
+# The form's number fields by widget key: label and range, for the fields and for a model's settings brought into
+# them (_fill_in)
+NUMBERS = {"train_latent": ("Latent dimensions", 1, 64), "train_beta": ("β (KL weight)", 0.0, 100.0),
+           "train_warmup": ("KL warm-up epochs", 0.0, 100.0),
+           "train_free_bits": ("Free bits (nats per dimension)", 0.0, 10.0), "train_epochs": ("Epochs", 1, 500),
+           "train_batch": ("Batch size", 1, 4096), "train_lr": ("Learning rate", 1e-5, 1.0),
+           "train_seed": ("Seed", 0, 2**31 - 1),
+           "train_lr_decay": ("Learning-rate landing (fraction of epochs)", 0.0, 1.0),
+           "train_ema": ("Weight average (EMA decay per step)", 0.0, 0.9999)}
+
+
+def number(column, key: str, **options):
+    """The form's number field under key, its label and range NUMBERS's."""
+    return column.number_input(*NUMBERS[key], key=key, **options)
 
 
 def config_values(c: Config) -> dict:
@@ -38,25 +46,28 @@ def form_values(run: Run | None) -> dict:
             "train_record": run.record if run is not None else 40}
 
 
-def _fill_in(name: str, config: Config, replayed: bool) -> None:
-    """The form filled in with a model's settings, each number brought into its field's range (a model trained
-    from the command line may have run 1,000 epochs), the speed watchable, and a line that says so (replayed: the
-    model's recorded training is shown below, to compare with)."""
-    values, moved = config_values(config), []
+def _fill_in(path: str, name: str) -> None:
+    """The form filled in with the settings the model at path began training with, each number brought into its
+    field's range (a model trained from the command line may have run 1,000 epochs), the speed watchable, and a
+    line that says so (and whether its recorded training is shown below, to compare with). Read at the click, not
+    on every rerun of the page."""
+    chosen = resources.model(path)
+    config = records.started_with(chosen.config, chosen.history)
+    values, told = config_values(config), []
     for key, (label, low, high) in NUMBERS.items():
         if not low <= values[key] <= high:
             kept = min(max(values[key], low), high)
-            moved.append(f"{label} {kept:g} (it had {values[key]:g}, past what this form takes)")
+            told.append(f"{label[0].lower()}{label[1:]} {kept:g} (it had {values[key]:g}, past what this form takes)")
             values[key] = kept
     if config.likelihood == "gaussian" and config.obs_sigma != Config().obs_sigma:  # the one setting without a field
-        moved.append(f"the Gaussian's σ {Config().obs_sigma:g} (it had {config.obs_sigma:g}; the form has no field "
-                     "for it)")
+        told.append(f"the Gaussian's σ {Config().obs_sigma:g} (it had {config.obs_sigma:g}; the form has no field "
+                    "for it)")
     # the speed back at watchable: a last run's 30 steps/s left in it gave mnist-50d-binarized's 234,500 steps 2 hours
     st.session_state.update(values, train_speed=live.WATCHABLE)
     st.session_state["train_filled"] = (f"The form holds {name}'s settings"
-                                        + (f", except {'; '.join(moved)}" if moved else "")
+                                        + (f", except {'; '.join(told)}" if told else "")
                                         + ": Start trains it again, live"
-                                        + (", to compare with its replay below." if replayed else "."))
+                                        + (", to compare with its replay below." if live.has_recording(path) else "."))
 
 
 st.title("Train a model")
@@ -64,11 +75,11 @@ run: Run | None = st.session_state.get(state.JOB)
 for key, value in form_values(run).items():  # what the run was started with: after a page switch (which
     st.session_state.setdefault(key, value)      # drops a form's values) or a reload, not the defaults
 above_form = st.container()  # the run, its live view and its results: below the form they were out of sight
-if not (run and run.active):  # the sidebar's model trained again, live, beside its replay (a lecturer's "watch it
-    chosen, name = sidebar.current(), sidebar.short_label(st.session_state[state.MODEL])  # learn" with the recipe)
+if not (run and run.active):  # the sidebar's model, trained again live beside its replay: "watch it learn" with its
+    chosen = st.session_state[state.MODEL]  # own recipe
+    name = sidebar.short_label(chosen)
     st.button(f"Fill in {name}'s settings", key="fill_in", icon=":material/input:", on_click=_fill_in,
-              args=(name, records.started_with(chosen.config, chosen.history),
-                    live.has_recording(st.session_state[state.MODEL])),
+              args=(chosen, name),
               help="the form takes the settings the sidebar's model was trained with (β and the learning rate as "
                    "they began, where they were changed while it trained); with the same seed the run is the same "
                    "training, though on another processor its numbers can differ in the second decimal (digits-2d: "
@@ -83,15 +94,14 @@ with st.form("train_form", enter_to_submit=False):  # (every widget takes its va
     arch = a.selectbox("Architecture", ARCHS, key="train_arch")
     hidden = a.text_input("Hidden layer sizes", key="train_hidden",
                           help="comma-separated, input side first, e.g. 512,256")
-    latent_dim = b.number_input("Latent dimensions", *NUMBERS["train_latent"][1:], key="train_latent")
-    beta = b.number_input("β (KL weight)", *NUMBERS["train_beta"][1:], step=0.1, key="train_beta")
-    warmup = b.number_input("KL warm-up epochs", *NUMBERS["train_warmup"][1:], key="train_warmup")
-    free_bits = b.number_input("Free bits (nats per dimension)", *NUMBERS["train_free_bits"][1:],
-                               key="train_free_bits")
-    epochs = c.number_input("Epochs", *NUMBERS["train_epochs"][1:], key="train_epochs")
-    batch_size = c.number_input("Batch size", *NUMBERS["train_batch"][1:], key="train_batch")
-    lr = c.number_input("Learning rate", *NUMBERS["train_lr"][1:], format="%.5f", key="train_lr")
-    seed = c.number_input("Seed", *NUMBERS["train_seed"][1:], key="train_seed")
+    latent_dim = number(b, "train_latent")
+    beta = number(b, "train_beta", step=0.1)
+    warmup = number(b, "train_warmup")
+    free_bits = number(b, "train_free_bits")
+    epochs = number(c, "train_epochs")
+    batch_size = number(c, "train_batch")
+    lr = number(c, "train_lr", format="%.5f")
+    seed = number(c, "train_seed")
     with st.expander("Likelihood, binarisation, precision, conv channels, schedule, reconstruction"):
         e, f, g, h = st.columns(4)
         likelihood = e.selectbox("Likelihood p(x|z)", LIKELIHOODS, key="train_likelihood",
@@ -107,17 +117,15 @@ with st.form("train_form", enter_to_submit=False):  # (every widget takes its va
                                         "emulated: several times slower."))
         channels = h.text_input("Conv channels", key="train_channels",
                                 help="conv architecture: widths of its stride-2 convolutions")
-        lr_decay = e.number_input("Learning-rate landing (fraction of epochs)", *NUMBERS["train_lr_decay"][1:],
-                                  step=0.1, key="train_lr_decay",
-                                  help="over this last fraction of the epochs the rate falls along a cosine to a "
-                                       "hundredth; 0 keeps it constant")
+        lr_decay = number(e, "train_lr_decay", step=0.1,
+                          help="over this last fraction of the epochs the rate falls along a cosine to a "
+                               "hundredth; 0 keeps it constant")
         reduction = g.selectbox("Reconstruction over pixels", REDUCTIONS, key="train_reduction",
                                 help="sum: the ELBO, as in the notes; mean: averaged over the pixels, a common mistake "
                                      "(β times the pixels in effect: the KL wins, and units collapse), for teaching")
-        ema = f.number_input("Weight average (EMA decay per step)", *NUMBERS["train_ema"][1:], step=0.0005,
-                             format="%.4f", key="train_ema",
-                             help="the average of the weights over about 1/(1-decay) steps is evaluated and saved; 0 "
-                                  "saves the last weights")
+        ema = number(f, "train_ema", step=0.0005, format="%.4f",
+                     help="the average of the weights over about 1/(1-decay) steps is evaluated and saved; 0 "
+                          "saves the last weights")
     i, j = st.columns(2)
     speed = i.selectbox("Speed to begin with", [live.WATCHABLE, *live.SPEEDS], key="train_speed",
                         help="the most steps a second (it can be changed while the run trains); watchable: the "

@@ -140,10 +140,7 @@ def train_batched(configs: list[Config], data: Dataset, *, callback: Callable | 
             tests.append(evaluate(m.model, test_x, m.config, seed=m.config.seed))
         for k, test in enumerate(tests):  # (an epoch's last step can leave weights that are not finite)
             if not math.isfinite(test["nelbo"]):
-                loop.restore()
-                raise TrainingDiverged(f"training diverged at epoch {epoch} in run {k + 1} of {len(members)}: its "
-                                       f"test loss became {test['nelbo']}; every run is back at the weights of its "
-                                       "last finished epoch")
+                raise loop.diverged(f"epoch {epoch} in run {k + 1} of {len(members)}: its test loss", test["nelbo"])
         for k, m in enumerate(members):
             m.history.test = tests[k]
             record = epoch_record(epoch, m.config, sums[k], m.history.test, time.perf_counter() - start,
@@ -187,6 +184,12 @@ class _BatchedLoop:
         for k in range(len(self.members)):
             self.stacked.unstack(k, self.members[k].model)
 
+    def diverged(self, where: str, value: float) -> TrainingDiverged:
+        """Every member back at its last finished epoch, and the error that says where what became value."""
+        self.restore()
+        return TrainingDiverged(f"training diverged at {where} became {value}; every run is back at the weights of "
+                                "its last finished epoch")
+
     def publish(self, k: int) -> None:
         """Member k's weights (its average, with ema) into its own VAE, to evaluate and save."""
         if self.average is None:
@@ -209,10 +212,7 @@ class _BatchedLoop:
         def account(step: int, betas: list[float], images: int, losses) -> None:
             for k, (loss, recon, kl) in enumerate(losses):
                 if not math.isfinite(loss):
-                    self.restore()
-                    raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step} in run {k + 1} of "
-                                           f"{count}: the loss became {loss}; every run is back at the weights "
-                                           "of its last finished epoch")
+                    raise self.diverged(f"epoch {epoch}, step {step} in run {k + 1} of {count}: the loss", loss)
                 sums[k] = [total + value * images for total, value in zip(sums[k], (loss, recon, kl))]
                 if self.callback is not None:
                     self.callback(Member(k, StepEvent(epoch, step, steps, loss, recon, kl, betas[k])))
