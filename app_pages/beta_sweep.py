@@ -6,6 +6,9 @@ from ui.decoder import decoded_grid
 from vae_core.evaluation import ACTIVE_THRESHOLD, prior_latents
 from vae_core.tradeoff import sweep_configs
 
+# The epochs a sweep run here takes by default, where not its shipped sweep's
+FIRST_EPOCHS = {"digits": 40}
+
 checkpoint = sidebar.current()
 st.title("Beta sweeps: rate against distortion")
 st.markdown("Each point is one model, trained with the same data, architecture and seed at a different β. "
@@ -24,12 +27,13 @@ st.caption("Here: " + "; ".join(f"β = {m.config.beta:g} spends {m.metrics['kl']
                                 f"{m.metrics['recon']:.2f} nats of distortion, {m.metrics['active_units']} of "
                                 f"{m.config.latent_dim} units active" for m in ends if "kl" in m.metrics) + ".")
 mine = st.session_state.get(state.SWEEP)
-if dataset == "digits" and mine is not None:
+mine_on = mine.runs[0].config.dataset if mine is not None else None  # the dataset this session's sweep trained on
+if mine_on == dataset:
     series["your sweep"] = [str(path) for path in mine.checkpoints]
     ours, shipped_epochs = mine.runs[0].config.epochs, resources.summary(sweeps[dataset][0]).config.epochs
     if ours != shipped_epochs:  # (its points a little worse than the shipped ones were read as the seed's noise)
-        st.caption(f"Your sweep trained {ours} epochs per β, the shipped one {shipped_epochs}: compare its points "
-                   "with that in mind.")
+        st.caption(f"Your sweep trained {ours} epoch{'s' * (ours != 1)} per β, the shipped one {shipped_epochs}: "
+                   "compare its points with that in mind.")
 
 
 def show_model(checkpoint, x, size, key, nrow=8):
@@ -81,31 +85,39 @@ if data is not None:
             # four test images, not eight: at 800 px eight reconstructions were 16 px each)
             show_model(m, data.test_x[:4], 400, f"sweep_prior_{m.config.beta:g}", nrow=4)
 
-st.header("Run your own sweep on digits")
-base = resources.sweep_base("digits")  # the shipped digits sweep's settings
-given = [run.given for run in mine] if mine is not None else []  # the session's sweep's settings, after a reload
-for key, value in (("sweep_betas", [c.beta for c in given] or [0.1, 0.3, 1.0, 3.0, 10.0]),  # (the form said 40
-                   ("sweep_latent", given[0].latent_dim if given else base.latent_dim),  # epochs over a sweep
-                   ("sweep_epochs", given[0].epochs if given else 40)):                  # of 20), or the defaults
+st.header(f"Run your own sweep on {dataset}")
+base = resources.sweep_base(dataset)  # the shipped sweep's settings
+given = [run.given for run in mine] if mine_on == dataset else []  # the session's sweep's settings, after a reload
+# (the form said 40 epochs beside a sweep of 20), else the defaults: the shipped sweep's latent size, and digits' 40
+# epochs (a sweep in 2 to 4 s; its shipped 100 took 10) or MNIST's shipped 10 (about a minute here)
+defaults = {"sweep_betas": [c.beta for c in given] or [0.1, 0.3, 1.0, 3.0, 10.0],
+            f"sweep_latent_{dataset}": given[0].latent_dim if given else base.latent_dim,
+            f"sweep_epochs_{dataset}": given[0].epochs if given else FIRST_EPOCHS.get(dataset, base.epochs)}
+for key, value in defaults.items():
     st.session_state.setdefault(key, value)
-with st.form("sweep_form", enter_to_submit=False):
-    # the β values on a row of their own: in half of an 800 px page three of the five chips showed
-    betas = st.multiselect("β values", [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], key="sweep_betas")
-    b, c = st.columns(2)
-    latent = b.number_input("Latent dimensions", 1, 32, key="sweep_latent")
-    epochs = c.number_input("Epochs per β", 1, 200, key="sweep_epochs")
-    go = st.form_submit_button("Run the sweep", disabled=bool(mine and mine.active))
-if go and not betas:
-    st.warning("Choose at least one β for the sweep.")
-if go and betas:
-    base = base.replace(latent_dim=int(latent), epochs=int(epochs))
-    my_runs.keep(state.SWEEP, my_runs.start(sweep_configs(base, betas), resources.dataset("digits"), "sweep-digits"))
-    st.rerun()
+if data is None:  # (what is missing, and the download, are said above)
+    st.caption(f"A sweep on {dataset} needs its images, as said above.")
+else:
+    with st.form(f"sweep_form_{dataset}", enter_to_submit=False):
+        # the β values on a row of their own: in half of an 800 px page three of the five chips showed
+        betas = st.multiselect("β values", [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], key="sweep_betas")
+        b, c = st.columns(2)
+        latent = b.number_input("Latent dimensions", 1, 32, key=f"sweep_latent_{dataset}")
+        epochs = c.number_input("Epochs per β", 1, 200, key=f"sweep_epochs_{dataset}",
+                                help=f"the shipped {dataset} sweep trained {base.epochs}; the members train as one "
+                                     "program, each step for all of them at once")
+        go = st.form_submit_button("Run the sweep", disabled=bool(mine and mine.active))
+    if go and not betas:
+        st.warning("Choose at least one β for the sweep.")
+    if go and betas:
+        base = base.replace(latent_dim=int(latent), epochs=int(epochs))
+        my_runs.keep(state.SWEEP, my_runs.start(sweep_configs(base, betas), data, f"sweep-{dataset}"))
+        st.rerun()
 
 if mine is not None:
-    progress.follow(mine, lambda: progress.group_progress(mine, "sweep"))
+    progress.follow(mine, lambda: progress.group_progress(mine, f"{mine_on} sweep"))
     if not mine.active and mine.checkpoints:  # (its result is at the top of the page, far from this button)
         st.caption("Its points are on the plane at the top of this page, as “your sweep”: click one to see what it "
-                   "draws." if dataset == "digits" else
-                   "Choose the digits sweep at the top of this page to see its points on the plane, beside the "
+                   "draws." if mine_on == dataset else
+                   f"Choose the {mine_on} sweep at the top of this page to see its points on the plane, beside the "
                    "shipped ones.")

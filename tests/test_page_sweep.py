@@ -32,8 +32,8 @@ def test_beta_sweep_page_plots_one_point_per_shipped_beta_and_runs_a_sweep(ray_a
     distortion = at.subheader[0].value.split("distortion ")[1].split(" ")[0]
     assert f"for {distortion} nats of distortion" in next(c.value for c in at.caption if c.value.startswith("Here: "))
     at.multiselect(key="sweep_betas").set_value([0.3, 3.0])
-    at.number_input(key="sweep_epochs").set_value(2)
-    at.button(key="FormSubmitter:sweep_form-Run the sweep").click().run()
+    at.number_input(key="sweep_epochs_digits").set_value(2)
+    at.button(key="FormSubmitter:sweep_form_digits-Run the sweep").click().run()
     at.session_state[state.SWEEP].join(timeout=60)
     at.run()
     mine = next(t for t in _figure(at, "sweep_plane")["data"] if t.get("name") == "your sweep")
@@ -45,13 +45,60 @@ def test_beta_sweep_page_plots_one_point_per_shipped_beta_and_runs_a_sweep(ray_a
 
     assert said() == ["Its points are on the plane"]
     at.radio(key="sweep_dataset").set_value("mnist").run()
-    assert said() == ["Choose the digits sweep"]
+    assert said() == ["Choose the digits sweep"] and not any(t.get("name") == "your sweep"
+                                                             for t in _figure(at, "sweep_plane")["data"])
     at.radio(key="sweep_dataset").set_value("digits").run()
     again = page("app_pages/beta_sweep.py")  # a reload: a new session, which finds the browser's sweep; its form
     again.session_state[state.SWEEP] = at.session_state[state.SWEEP]  # shows what the sweep was started with (it
     again.run()                                                        # said 40 epochs beside "trained 2 epochs")
-    assert not again.exception and again.number_input(key="sweep_epochs").value == 2
+    assert not again.exception and again.number_input(key="sweep_epochs_digits").value == 2
     assert again.multiselect(key="sweep_betas").value == [0.3, 3.0]
+
+
+def test_a_sweep_runs_on_mnist_too_and_joins_mnist_s_plane(ray_address, mnist_dir):
+    """The page ran sweeps on digits only: a class could not see MNIST's trade-off move with its own β. The form
+    now trains on the dataset chosen at the top, from that sweep's shipped settings (MNIST's 16 latent
+    dimensions and 10 epochs), and its points join that dataset's plane."""
+    at = page("app_pages/beta_sweep.py").run()
+    at.radio(key="sweep_dataset").set_value("mnist").run()
+    assert not at.exception and "Run your own sweep on mnist" in [h.value for h in at.header]
+    assert (at.number_input(key="sweep_latent_mnist").value, at.number_input(key="sweep_epochs_mnist").value) == (16, 10)
+    at.multiselect(key="sweep_betas").set_value([0.3, 3.0])
+    at.number_input(key="sweep_epochs_mnist").set_value(1)
+    at.button(key="FormSubmitter:sweep_form_mnist-Run the sweep").click().run()
+    group = at.session_state[state.SWEEP]
+    group.join(timeout=300)
+    at.run()
+    assert not at.exception and [r.config.dataset for r in group] == ["mnist", "mnist"]
+    assert all(r.checkpoint is not None for r in group), [r.message for r in group]
+    mine = next(t for t in _figure(at, "sweep_plane")["data"] if t.get("name") == "your sweep")
+    assert len(mine["x"]) == 2 and mine["x"][0] > mine["x"][1]  # β = 0.3 spends more rate than β = 3
+    assert any(c.value.startswith("Your sweep trained 1 epoch per β, the shipped one 10") for c in at.caption)
+    at.radio(key="sweep_dataset").set_value("digits").run()
+    assert any(c.value.startswith("Choose the mnist sweep at the top") for c in at.caption)
+    assert at.number_input(key="sweep_epochs_digits").value == 40  # each dataset's form its own defaults
+
+
+def test_a_sweep_trained_as_one_program_has_one_progress_line(ray_address):
+    """Five members at one epoch and step, each named with them, filled two lines under the form; the line now
+    says it once, with the time left."""
+    from vae_core.runs import RunState
+    from waiting import wait_until
+
+    at = page("app_pages/beta_sweep.py").run()
+    at.multiselect(key="sweep_betas").set_value([0.1, 1.0, 10.0])
+    at.number_input(key="sweep_epochs_digits").set_value(200)
+    at.button(key="FormSubmitter:sweep_form_digits-Run the sweep").click().run()
+    group = at.session_state[state.SWEEP]
+    try:
+        wait_until(lambda: all(r.state == RunState.RUNNING and r.eta_seconds for r in group), 120, "the sweep's pace")
+        at.run()
+        line = str(at.get("progress")[0].proto.text)
+        assert line.startswith("digits sweep: 3 runs trained as one program · epoch ") and " left" in line, line
+        assert "beta-" not in line, line
+    finally:
+        group.stop()
+        group.join(timeout=60)
 
 
 def test_every_member_s_kl_bars_share_one_axis():

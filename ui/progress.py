@@ -108,9 +108,19 @@ def group_progress(group, what: str, label: Callable = lambda run: run.name) -> 
     """Progress, stop button and failures of a RunGroup, a line per run called by label(run) (its name by
     default; call it from the render of follow())."""
     if group.active:
-        parts = [f"{label(r)}: " + (waiting(r) or running(r)) for r in group if r.active]
-        done = sum(not r.active for r in group)
-        st.progress(group.fraction, text=f"{what}: {done} of {len(group)} runs finished · " + " · ".join(parts))
+        active = [r for r in group if r.active]
+        left = max((r.eta_seconds for r in active if r.eta_seconds is not None), default=None)
+        left = f" · about {duration_text(left)} left" if left is not None else ""
+        if len(active) > 1 and active[0].batch is not None and all(r.batch is active[0].batch for r in active):
+            # one program: one line for all, where the last of them is (five runs at one epoch and step, each
+            # named, filled two lines; their reports come one by one, a step apart)
+            last = min(active, key=lambda r: r.steps_done)
+            text = f"{what}: {len(active)} runs trained as one program · {waiting(last) or running(last)}{left}"
+        else:
+            done = sum(not r.active for r in group)
+            text = (f"{what}: {done} of {len(group)} runs finished · "
+                    + " · ".join(f"{label(r)}: " + (waiting(r) or running(r)) for r in active) + left)
+        st.progress(group.fraction, text=text)
         st.button("Stop", key=f"stop_{what}", on_click=group.stop)
     for r in group:
         if r.state == RunState.FAILED:
