@@ -166,6 +166,8 @@ def show_run():
         st.caption(f"Your last run: {run.message}")  # another model chosen (a link, the sidebar): its replay below,
         return                                       # and this run in a line, not two runs' pictures mixed
     progress.run_progress(run, show_line=not run.live)  # a live run's view draws its line
+    if note := run.config.whole_batch_note(len(run.data.train_x)):
+        st.caption(note[0].upper() + note[1:] + ".")
     slow = emulated_bf16(run.config)
     if slow:
         st.warning(slow[0].upper() + slow[1:] + ".")

@@ -254,6 +254,18 @@ def test_a_ray_address_with_nothing_behind_it_fails_in_seconds_and_leaves_nothin
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+def test_a_batch_larger_than_the_training_set_is_noted(tmp_path, trained, capsys):
+    from vae_core import load_dataset
+
+    images = len(load_dataset("digits").train_x)
+    result = main("train", "--dataset", "digits", "--hidden", "16", "--epochs", "2", "--batch-size", "5000",
+                  "--out", tmp_path / "o", capsys=capsys)
+    assert result.returncode == 0, result.stderr
+    assert (f"note: batch size 5,000 is more than digits's {images:,} training images: each epoch is one step over "
+            "all of them, 2 steps in all") in result.stderr
+    assert "batch size" not in trained[1].stderr  # (64: no note)
+
+
 def test_more_threads_than_cores_and_emulated_bf16_are_warned_of(tmp_path):
     result = cli("train", "--dataset", "digits", "--hidden", "16", "--epochs", "1", "--threads", "999",
                  "--precision", "bf16", "--out", tmp_path / "o")

@@ -243,6 +243,24 @@ def test_a_run_with_short_epochs_shows_its_real_step(ray_address):
     assert job.steps_per_epoch == 3 and seen == sorted(seen) and seen[-1] > seen[0]
 
 
+def test_a_batch_larger_than_the_training_set_is_said_to_make_one_step_an_epoch(ray_address, digits):
+    """A batch of 4,096 on digits trained one step an epoch, and nothing said so: the walk-through's curves were
+    three points long and it did not know why."""
+    at = page("app_pages/train.py").run()
+    at.number_input(key="train_epochs").set_value(3)
+    at.number_input(key="train_batch").set_value(4096)
+    at.text_input(key="train_hidden").set_value("16")
+    at.selectbox(key="train_speed").set_value(live.FASTEST)
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    job = at.session_state[state.JOB]
+    job.join(timeout=120)
+    at.run()
+    told = f"Batch size 4,096 is more than digits's {len(digits.train_x):,} training images: each epoch is one " \
+           "step over all of them, 3 steps in all."
+    assert not at.exception and job.steps_per_epoch == 1 and told in [c.value for c in at.caption]
+    assert job.config.replace(batch_size=len(digits.train_x)).whole_batch_note(len(digits.train_x)) is None
+
+
 class EndsWhileTheAppLooks(Run):
     """A finished run that still said it trained when app.py first looked: a run that ends in a Stop's rerun after
     app.py's check, before the page draws it."""

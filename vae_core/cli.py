@@ -197,6 +197,7 @@ def _train(args) -> int:
     torch.set_num_threads(_threads(args.threads))
     with _out_folder(Path(args.out), args.force) as out:  # an unwritable --out is refused before the data loads
         data = load_dataset(config.dataset, args.data_dir)
+        _note_whole_batch(config, data)
         if address:
             _connect(address)  # an address with nothing behind it fails here, in seconds, and out goes again
             return _run_on_ray(config, data, out, record=args.record)
@@ -249,6 +250,11 @@ def _threads(wanted: int) -> int:
         print(f"warning: --threads {wanted} is more than this machine's {cores} cores; using {cores}",
               file=sys.stderr)
     return min(wanted, cores)
+
+
+def _note_whole_batch(config, data) -> None:
+    if note := config.whole_batch_note(len(data.train_x)):
+        print(f"note: {note}", file=sys.stderr)
 
 
 def _warn_precision(config, device) -> None:
@@ -307,6 +313,7 @@ def _sweep(args) -> int:
         for name in configs:
             folders.enter_context(_out_folder(out / name, args.force))
         data = load_dataset(base.dataset, args.data_dir)
+        _note_whole_batch(base, data)
         if not address and batchable(list(configs.values())):
             return _sweep_here(configs, data, out, device)
         _connect(address)  # else a local instance, stopped at the end

@@ -155,6 +155,14 @@ class Config:
         """Optimiser steps an epoch over train_size images (the last batch may be short)."""
         return math.ceil(train_size / self.batch_size)
 
+    def whole_batch_note(self, train_size: int) -> str | None:
+        """What a batch larger than the training set means, in a line; None where it is not (a batch of 4096 on
+        digits trained one step an epoch, and nothing said so)."""
+        if self.batch_size <= train_size:
+            return None
+        return (f"batch size {self.batch_size:,} is more than {self.dataset}'s {train_size:,} training images: each "
+                f"epoch is one step over all of them, {self.epochs:,} steps in all")
+
     def replace(self, **changes) -> Config:
         return dataclasses.replace(self, **changes)
 
