@@ -105,8 +105,8 @@ def run_progress(run, show_line: bool = True) -> None:
 
 
 def group_progress(group, what: str, label: Callable = lambda run: run.name) -> None:
-    """Progress, stop button and failures of a RunGroup, a line per run called by label(run) (its name by
-    default; call it from the render of follow())."""
+    """Progress, stop button and failures of a RunGroup: one line, naming each run by label(run) (its name by
+    default), or saying how many train as one program; call it from the render of follow()."""
     if group.active:
         active = [r for r in group if r.active]
         left = max((r.eta_seconds for r in active if r.eta_seconds is not None), default=None)
