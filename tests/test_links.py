@@ -115,6 +115,18 @@ def test_a_garbage_link_gives_notices_and_the_defaults(params):
             assert at.select_slider(key="tradeoff_beta").value == 1.0 and at.number_input(key="tradeoff_image").value == 0
 
 
+@pytest.mark.parametrize("ref", ["mnist-2d/model.safetensors", "sweeps/digits/beta-1/model.safetensors",
+                                 "digits-2d/config.json"])
+def test_a_link_to_a_file_inside_a_model_s_folder_is_refused(ref):
+    """A weights file named by a link opened as a model of its own with no metrics: the sidebar lost its score and
+    the KL page estimated its likelihood again, both cores for two minutes, from anyone's link."""
+    at, notices = linked_page("app_pages/kl_tradeoff.py", {"model": ref})
+    assert not at.exception and at.session_state[state.MODEL] == str(ROOT / "models" / "digits-2d")
+    assert notices == [f"This link's model '{ref}' is not a model of this server; showing digits-2d instead."], notices
+    folder, _ = linked_page("app_pages/kl_tradeoff.py", {"model": ref.rsplit("/", 1)[0]})
+    assert folder.session_state[state.MODEL] == str(ROOT / "models" / ref.rsplit("/", 1)[0])
+
+
 @pytest.mark.parametrize("axes", ["²,3", "1," + "9" * 5000, "٣,1", "01,1"])
 def test_axes_that_are_not_plain_digits_are_refused_with_a_notice(axes):
     """'²'.isdigit() is true and int('²') raises, as int() does on 5,000 digits: both gave a ValueError traceback
