@@ -48,6 +48,8 @@ with map_col:
     chosen = chosen if chosen_path == path else None  # a choice belongs to the model it was made on
     if chosen is not None:
         links.write("image", chosen)  # a reload or a copied link shows the same image
+    else:
+        links.drop("image")  # (a choice on another model: a reload chose it on this one)
     posterior = None
     ellipses = config.latent_dim == 2 and st.toggle("Posterior ellipses (1 and 2 σ)", key="map_ellipse",
                                                     disabled=chosen not in index, help="Click a point first")

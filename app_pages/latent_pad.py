@@ -32,6 +32,7 @@ if config.latent_dim > 2:
             y_col.selectbox("Vertical axis", axes, format_func="z{}".format, key=state.PAD_AXES[1]))
     if dims[0] == dims[1]:
         st.info("Choose two different dimensions for the pad's axes.")
+        links.drop("axes")  # (the last two different ones stayed in the address bar)
         st.stop()
     links.write("axes", dims)
     st.caption("The other dimensions stay at the current point (the sliders page's); the sliders below the pad "

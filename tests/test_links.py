@@ -25,6 +25,20 @@ def test_the_map_s_chosen_image_is_in_the_link_and_a_link_chooses_it():
     assert not linked.run().exception  # the toggle left on with no image chosen
 
 
+def test_the_map_s_image_leaves_the_link_when_another_model_is_chosen():
+    """No image was chosen on the new model, but image=5 stayed in the address bar: a reload chose test image 5 on
+    it. Likewise the pad's axes, once both name one dimension."""
+    at, _ = linked_page("app_pages/latent_map.py", {"model": "digits-2d", "image": "5"})
+    assert at.query_params["image"] in ("5", ["5"])
+    at.session_state[state.MODEL] = str(ROOT / "models" / "digits-8d-mean-recon")
+    at.run()
+    assert not at.exception and "image" not in at.query_params
+    pad = page("app_pages/latent_pad.py", **{state.MODEL: str(ROOT / "models" / "digits-8d-mean-recon")}).run()
+    assert "axes" in pad.query_params
+    pad.selectbox(key=state.PAD_AXES[1]).set_value(pad.selectbox(key=state.PAD_AXES[0]).value).run()
+    assert not pad.exception and "axes" not in pad.query_params
+
+
 def test_a_link_carries_the_view_to_another_session():
     model = ROOT / "models" / "sweeps" / "digits" / "beta-1"
     at = page("app_pages/kl_tradeoff.py", **{state.MODEL: str(model)}).run()

@@ -131,13 +131,14 @@ def take_number(name: str, allowed=None, low: float | None = None, high: float |
                   f"a {'whole ' if whole else ''}number" + (f" from {low:g} to {high:g}" if None not in (low, high)
                                                             else ""))
         notice(f"this link's {name}={excerpt(raw)} is not {wanted}: using the default")
-        return _drop(name)
+        return drop(name)
     return int(value) if whole else value
 
 
-def _drop(name: str) -> None:
-    """Take a refused parameter out of the address bar (a page that writes no default for it, the map with no image
-    chosen, kept image=-1 there: a reload told the same refusal again, and a copied link passed it on)."""
+def drop(name: str) -> None:
+    """Take a parameter out of the address bar: a refused one (a page that writes no default for it, the map with no
+    image chosen, kept image=-1 there: a reload told the same refusal again, and a copied link passed it on), or one
+    that no longer holds (the map's image after another model was chosen: a reload chose it on that model)."""
     if name in st.query_params:
         del st.query_params[name]
     st.session_state.get(state.LINK_WRITTEN, {}).pop(name, None)
@@ -153,7 +154,7 @@ def take_axes(allowed) -> tuple[int, int] | None:
         return int(pair[0]), int(pair[1])
     notice(f"this link's axes={excerpt(raw)} are not two different dimensions among the {len(allowed)} most "
            "informative: using the default")
-    return _drop("axes")
+    return drop("axes")
 
 
 def take_no_axes(latent_dim: int) -> None:
@@ -164,7 +165,7 @@ def take_no_axes(latent_dim: int) -> None:
     if raw not in (None, "0,1"):
         notice(f"this link's axes={excerpt(raw)} do not apply: a model with {latent_dim} latent dimension"
                f"{'s' if latent_dim > 1 else ''} has the pad's axes fixed")
-    _drop("axes")
+    drop("axes")
 
 
 def take_section(sections) -> str | None:
@@ -174,7 +175,7 @@ def take_section(sections) -> str | None:
     raw = take("section")
     if raw is None:
         return None
-    _drop("section")
+    drop("section")
     if raw in sections:
         return raw
     notice(f"this link's section={excerpt(raw)} is not a section of this page (its sections: {', '.join(sections)})")
