@@ -2,14 +2,27 @@
 breakdowns), the same latent point decoded by both, and both on the rate-distortion plane."""
 import streamlit as st
 
-from ui import charts, panels, pickers, resources, sidebar, state
+from ui import charts, links, panels, pickers, resources, sidebar, state
 from ui.decoder import decoded_grid, grid_scale
 from ui.images import thumbnail
+from vae_core import VAEError
 from vae_core.drawing import preprocess, read_drawing
 from vae_core.evaluation import as_images, scored_on
 from vae_core.tradeoff import objective_parts
 
 PICTURE = 200  # px: the input and both reconstructions, all as large
+
+
+def partner(config, options: list[str]) -> str:
+    """The first of options trained on config's dataset with its latent size, else on its dataset, else the
+    first: a B that takes A's test images, and its latent points where it can."""
+    def fits(path):
+        other = resources.summary(path).config
+        same_data = other.dataset == config.dataset
+        return same_data, same_data and other.latent_dim == config.latent_dim
+
+    return max(options, key=fits)  # (the first of the best)
+
 
 first = sidebar.current()
 st.title("Two models side by side")
@@ -17,12 +30,29 @@ st.caption("The model chosen in the sidebar is A; pick B here. Any two: shipped,
 # the shipped sweeps' members too (β = 0.1 against β = 10 is the trade-off side by side; they were offered only once
 # opened on the Beta sweep page)
 swept = [p for paths in resources.shipped_sweeps().values() for p in paths]
-options = [p for p in dict.fromkeys(resources.shipped_models() + swept + st.session_state[state.MY_MODELS])
+linked_b = st.session_state.get(state.COMPARE_LINKED)  # a model a link named as B, kept among the options
+options = [p for p in dict.fromkeys(resources.shipped_models() + swept + st.session_state[state.MY_MODELS]
+                                    + ([linked_b] if linked_b else []))
            if p != st.session_state[state.MODEL]]
+if (linked := links.take("b")) is not None:  # a link's B (β = 0.1 against β = 10, handed to a class)
+    try:
+        path = links.model_path(linked)
+    except VAEError as e:
+        links.notice(f"this link's B: {e}; B is another")
+        links.drop("b")
+    else:
+        if path == st.session_state[state.MODEL]:
+            links.notice(f"this link's B, {links.excerpt(linked)}, is A itself; B is another")
+        else:
+            options += [path] if path not in options else []  # (a run trained here, by whoever sent the link)
+            st.session_state[state.COMPARE_LINKED] = st.session_state["compare_other"] = path
+if st.session_state.get("compare_other") not in options:  # a partner A can be compared with: digits-2d, the first
+    st.session_state["compare_other"] = partner(first.config, options)  # other, left MNIST's A no test image
 names = sidebar.short_labels(options)
 other = st.selectbox("Model B", options, key="compare_other",
                      format_func=lambda p: f"{names[p]} · {resources.summary(p).details}")
 second = resources.model(other)
+links.write("b", links.model_ref(other))  # a reload or a copied link compares the same two
 models = {"A": first, "B": second}
 drawing = st.session_state.get(state.DRAWING)
 same_data = first.config.dataset == second.config.dataset

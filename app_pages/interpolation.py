@@ -2,7 +2,7 @@
 straight and along the great circle, with the norm of z along both paths."""
 import streamlit as st
 
-from ui import charts, images, pickers, resources, sidebar, state
+from ui import charts, images, links, pickers, resources, sidebar, state
 from ui.decoder import decoded_grid
 from vae_core.drawing import preprocess, read_drawing
 from vae_core.evaluation import decode_images, image_grid, lerp, paths_apart, pixel_blend, slerp
@@ -54,10 +54,12 @@ def end_point(column, key: str, label: str, default: str, image: int):
     """(z, pixels or None, name) of one end of the path, as chosen in column."""
     with column:
         source = st.radio(label, available, index=available.index(default), key=key, horizontal=True)
+        link = "image" if key == state.INTERP_FROM else "to"  # (To's image was in no link: a reload lost it)
         if source == "a test image":
-            index = pickers.test_image_picker(data, f"{key}_image", default=image, linked=key == state.INTERP_FROM)
+            index = pickers.test_image_picker(data, f"{key}_image", default=image, link=link)
             x = data.test_x[index]
             return resources.encodings(st.session_state[state.MODEL])[0][index], x, f"test image {index}"
+        links.drop(link)  # (no test image at this end)
         if source == "the current point":
             z = state.latent_point(config.latent_dim)
             st.caption(f"the sliders' and the pad's point: {point_text(z)}")

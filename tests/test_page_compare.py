@@ -2,7 +2,7 @@
 import pytest
 
 from headless import app_test as page
-from headless import ROOT, a_drawing, browser_pictures, served_latents
+from headless import ROOT, a_drawing, browser_pictures, linked_page, served_latents
 from ui import state
 
 pytestmark = pytest.mark.usefixtures("private_runs")
@@ -31,6 +31,36 @@ def test_two_models_with_unequal_latent_sizes_say_why_there_is_no_same_point():
     assert any(c.value.startswith("digits · 8-D · β=1 (reconstruction averaged over 64 pixels)") for c in at.caption)
     assert {"compare_recon_A", "compare_recon_B"} <= set(browser_pictures(at))
     assert "compare_point_A" not in browser_pictures(at)
+
+
+def test_b_is_by_default_a_model_of_a_s_data_and_latent_size():
+    """B was the first other model, digits-2d: beside any MNIST model the page opened on "no test image fits both"
+    and "no same point". It is now one of A's dataset, of A's latent size where there is one."""
+    models = ROOT / "models"
+    for a, b in (("digits-8d-mean-recon", "sweeps/digits/beta-0.1"), ("mnist-16d", "sweeps/mnist/beta-0.1"),
+                 ("mnist-2d", "mnist-16d"), ("digits-2d", "digits-8d-mean-recon")):
+        at = page("app_pages/compare.py", **{state.MODEL: str(models / a)}).run()
+        assert not at.exception and at.selectbox(key="compare_other").value == str(models / b), a
+
+
+def test_b_is_in_the_link_and_a_link_sets_it():
+    """A reload lost B, and a lecturer could not hand out "β = 0.1 against β = 10" as a link."""
+    models = ROOT / "models"
+    at = page("app_pages/compare.py", **{state.MODEL: str(models / "sweeps" / "digits" / "beta-0.1")}).run()
+    at.selectbox(key="compare_other").set_value(str(models / "sweeps" / "digits" / "beta-10")).run()
+    link = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+    assert link["b"] == "sweeps/digits/beta-10"
+    other, notices = linked_page("app_pages/compare.py", link)
+    assert not other.exception and not notices
+    assert other.selectbox(key="compare_other").value == str(models / "sweeps" / "digits" / "beta-10")
+    assert [h.value for h in other.subheader] == ["A: digits sweep, β=0.1", "B: digits sweep, β=10"]
+    other.run()  # (kept on the next rerun)
+    assert other.selectbox(key="compare_other").value == str(models / "sweeps" / "digits" / "beta-10")
+    for b, told in (("../../etc", "This link's B: model '../../etc' is not a model of this server; B is another."),
+                    ("sweeps/digits/beta-0.1", "This link's B, 'sweeps/digits/beta-0.1', is A itself; B is another.")):
+        refused, notices = linked_page("app_pages/compare.py", {**link, "b": b})
+        assert not refused.exception and notices == [told], notices
+        assert refused.selectbox(key="compare_other").value == str(models / "digits-8d-mean-recon")  # (8-D)
 
 
 def _planes(at) -> dict:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from headless import app_test as page
-from headless import ROOT, browser_pictures, images, resources_encodings, served_latents
+from headless import ROOT, browser_pictures, images, linked_page, resources_encodings, served_latents
 
 pytestmark = pytest.mark.usefixtures("private_runs")
 
@@ -74,3 +74,20 @@ def test_the_current_point_is_shown_by_the_coordinates_it_sets():
     assert not at.exception, at.exception
     assert ("the sliders' and the pad's point: z6 = 2.01, z7 = -1.51, the other 6 at 0"
             in [c.value for c in at.caption]), [c.value for c in at.caption]
+
+
+def test_both_ends_test_images_are_in_the_link():
+    """The link held the From image only: a reload, or a link handed to a class, went to test image 1."""
+    from ui import state
+
+    at, notices = linked_page("app_pages/interpolation.py", {"model": "digits-2d", "image": "7", "to": "42"})
+    assert not at.exception and not notices
+    assert (at.number_input(key=f"{state.INTERP_FROM}_image").value,
+            at.number_input(key=f"{state.INTERP_TO}_image").value) == (7, 42)
+    at.number_input(key=f"{state.INTERP_TO}_image").set_value(43).run()
+    assert at.query_params["to"] in ("43", ["43"]) and at.query_params["image"] in ("7", ["7"])
+    at.radio(key=state.INTERP_TO).set_value("the current point").run()
+    assert not at.exception and "to" not in at.query_params  # (no test image at that end)
+    refused, notices = linked_page("app_pages/interpolation.py", {"model": "digits-2d", "to": "99999"})
+    assert not refused.exception and any("to='99999' is not a whole number from 0 to" in n for n in notices), notices
+    assert refused.number_input(key=f"{state.INTERP_TO}_image").value == 1

@@ -14,12 +14,13 @@ PICKER_PX = 240  # a test image's number input: room for 5 digits and its button
 
 
 def test_image_picker(data: Dataset, key: str, label: str = "Test image", default: int = 0,
-                      disabled: bool = False, linked: bool = True) -> int:
+                      disabled: bool = False, link: str = "image") -> int:
     """A number input over the test set with a small preview of the chosen image beside it; returns the index.
 
-    A linked picker (one per page) is set by a link's image=N, and puts its index back into the link."""
+    It is set by a link's {link}=N (image=N: one picker a page has that name), and puts its index back into the
+    link."""
     last = len(data.test_x) - 1
-    from_link = links.take_number("image", low=0, high=last, whole=True) if linked else None
+    from_link = links.take_number(link, low=0, high=last, whole=True)
     if from_link is not None:
         st.session_state[key] = from_link
     elif key not in st.session_state:  # the start value goes through the state too: a widget given both warns
@@ -31,6 +32,6 @@ def test_image_picker(data: Dataset, key: str, label: str = "Test image", defaul
     with row:
         thumbnail(as_images(data.test_x[index], data.image_shape)[0],
                   note=f"label: {data.classes[int(data.test_y[index])]}")
-    if linked and not disabled:
-        links.write("image", index)
+    if not disabled:
+        links.write(link, index)
     return index

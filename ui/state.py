@@ -16,6 +16,7 @@ JOB = "training_job"      # vae_core.runs.Run: this session's training run, at m
 SWEEP = "sweep_job"       # vae_core.runs.RunGroup: this session's own beta sweep (digits or MNIST)
 COMPARE = "compare_job"   # vae_core.runs.RunGroup: this session's warm-up / free-bits comparison runs
 SWEEP_CHOSEN = "sweep_chosen"    # str: path of the model clicked on the rate-distortion plane
+COMPARE_LINKED = "compare_linked"  # str: the model a link named as the Compare page's B
 MAP_CHOSEN = "map_chosen"        # (model path, test index): the point clicked on the latent map
 SLIDERS_IMAGE = "sliders_image"  # int: the Latent sliders page's test image (its picker's key)
 DRAWING = "drawing"              # bytes: the PNG of the digit drawn on the Your digit page, as drawn
