@@ -32,6 +32,11 @@ buttons.button("Reset to zero", key="sliders_reset",
 latent_sliders(model, state.latent_point(config.latent_dim), key="sliders", order=dims,
                traversal_dims=dims[:MOST_ROWS], traversal_values=TRAVERSAL_VALUES, on_release=state.set_latent_point)
 
+if config.latent_dim > MOST_ROWS:  # (34 of mnist-50d-binarized's went unsaid)
+    kl = checkpoint.metrics.get("kl_per_dim")
+    rest = f", with {sum(kl[d] for d in dims[MOST_ROWS:]):.2g} nats of test KL in all" if kl else ""
+    st.caption(f"Traversals (and the animation below) are drawn for the {MOST_ROWS} dimensions of most test KL; the "
+               f"other {config.latent_dim - MOST_ROWS} carry less{rest}.")
 dim_col, gif_col = st.columns([1, 3], vertical_alignment="bottom")
 state.per_model(state.SLIDERS_GIF_DIM, dims[0])
 dim = dim_col.selectbox("Animate a traversal", dims[:MOST_ROWS], format_func="z{}".format, key=state.SLIDERS_GIF_DIM)

@@ -33,6 +33,21 @@ def test_wide_model_lists_its_sliders_most_informative_first():
     assert sliders(at)["shown"] == 8 and sliders(at)["folded"] == 0
 
 
+def test_a_model_wider_than_the_traversal_rows_says_how_many_are_left_out():
+    """mnist-50d-binarized showed 16 traversal rows, and nothing said its other 34 dimensions had none."""
+    wide = ROOT / "models" / "mnist-50d-binarized"
+    at = page("app_pages/latent_sliders.py", **{state.MODEL: str(wide)}).run()
+    kl = load_checkpoint(wide).metrics["kl_per_dim"]
+    rest = sum(sorted(kl, reverse=True)[16:])
+    told = [c.value for c in at.caption if c.value.startswith("Traversals")]
+    assert not at.exception and told == [f"Traversals (and the animation below) are drawn for the 16 dimensions of "
+                                          f"most test KL; the other 34 carry less, with {rest:.2g} nats of test KL in "
+                                          "all."], told
+    assert len(at.selectbox(key=state.SLIDERS_GIF_DIM).options) == 16
+    narrow = page("app_pages/latent_sliders.py", **{state.MODEL: str(ROOT / "models" / "mnist-16d")}).run()
+    assert not [c for c in narrow.caption if c.value.startswith("Traversals")]
+
+
 def test_after_a_model_switch_the_gif_picker_moves_to_the_new_model_s_most_informative_dimension():
     """z1 chosen under digits-2d is also a dimension of digits-8d-mean-recon, but not its most informative: the
     picker must not keep it (it did, and the GIF animated a lesser dimension)."""
