@@ -66,6 +66,17 @@ def test_a_drawing_arrives_as_a_png_with_dark_or_transparent_background():
     np.testing.assert_allclose(read_drawing(buffer.getvalue()), drawing, atol=1 / 255)
 
 
+def test_a_drawing_mostly_inked_keeps_its_ink():
+    """A pad inked over most of its area came out inverted, a black digit on white, with no word: the background
+    was taken to be the majority of the pixels. It is now the edges'."""
+    drawing = canvas(100)
+    drawing[10:90, 10:90] = 1.0  # 64% ink, the edges black as the pad opens
+    for pixels in ((drawing * 255).astype(np.uint8), ((1 - drawing) * 255).astype(np.uint8)):  # and on paper
+        buffer = io.BytesIO()
+        Image.fromarray(pixels, "L").save(buffer, format="PNG")
+        np.testing.assert_allclose(read_drawing(buffer.getvalue()), drawing, atol=1 / 255)
+
+
 def test_an_empty_drawing_or_a_file_that_is_no_image_is_refused():
     with pytest.raises(DataError, match="draw a digit first"):
         preprocess(canvas(), "mnist")
