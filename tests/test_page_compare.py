@@ -63,6 +63,22 @@ def test_b_is_in_the_link_and_a_link_sets_it():
         assert refused.selectbox(key="compare_other").value == str(models / "digits-8d-mean-recon")  # (8-D)
 
 
+def test_a_model_trained_at_another_beta_shows_its_elbo_beside_its_objective():
+    """β = 10's panel read "L(x) = 118.85 + 10 × 3.356 = 152.41" beside β = 1's "82.52": students compared the two
+    sums. A model whose β is not 1 now also gives its negative ELBO for the input, which compares."""
+    import re
+
+    models = ROOT / "models" / "sweeps" / "digits"
+    at = page("app_pages/compare.py", **{state.MODEL: str(models / "beta-1")}).run()
+    at.selectbox(key="compare_other").set_value(str(models / "beta-10")).run()
+    elbo = [c.value for c in at.caption if c.value.startswith("Its negative ELBO for this input")]
+    assert not at.exception and len(elbo) == 1 and "what β = 10 trained it to lower" in elbo[0], elbo
+    recon, kl, total = (float(v) for v in re.search(r": ([\d.]+) \+ ([\d.]+) = ([\d.]+) nats", elbo[0]).groups())
+    assert abs(recon + kl - total) < 0.011
+    objective = next(x.value for x in at.latex if "10 \\times" in x.value)  # B's: the same reconstruction
+    assert f"{recon:.2f} + 10 \\times" in objective, objective
+
+
 def _planes(at) -> dict:
     import json
     return {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart") if "compare_plane" in c.proto.id}
