@@ -1,5 +1,6 @@
 """Interpolation: walk the latent space between two points (test images, the current point, your drawings),
 straight and along the great circle, with the norm of z along both paths."""
+import numpy as np
 import streamlit as st
 
 from ui import charts, images, links, pickers, resources, sidebar, state
@@ -85,6 +86,20 @@ for name, path in paths.items():
                        f"interpolation-{name.lower()}.gif", "image/gif", key=f"interp_gif_{name.lower()}",
                        on_click="ignore")  # made when clicked
 st.plotly_chart(charts.path_norms(paths, config.latent_dim), key="interp_norms")
+ends = [float(np.linalg.norm(z)) for z in (z0, z1)]
+shell = np.sqrt(config.latent_dim)
+if config.latent_dim > 3 and "the current point" not in (name0, name1) and max(ends) < 0.9 * shell:
+    # (the ends of a 50-D model lay at |z| = 3.4 and 4.2, far inside √50 = 7.07, and nothing said why)
+    middle = float(np.linalg.norm(lerp(z0, z1, 3)[1]))
+    active = checkpoint.metrics.get("active_units")
+    collapsed = config.latent_dim - active if active is not None else 0
+    st.caption(f"These ends lie at |z| = {' and '.join(f'{n:.2f}' for n in ends)}, inside the prior's shell at "
+               f"√{config.latent_dim} = {shell:.2f}: each is a posterior mean, which leaves out "
+               "its image's own spread σ (where the codes fill the prior, |μ|² averages D less the sum of σ²)"
+               + (f", and {collapsed} of this model's {config.latent_dim} units are collapsed, all spread and no "
+                  "mean" if collapsed else "")
+               + f". The straight path's middle is shorter still, |z| = {middle:.2f}; the spherical one keeps "
+                 "between its ends' lengths.")
 if config.latent_dim <= 3:
     angle, gap = paths_apart(z0, z1, steps)
     st.caption(f"Seen from the origin the two ends are {angle:.0f}° apart, and the paths at most {gap:.2f} apart: "

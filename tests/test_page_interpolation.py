@@ -91,3 +91,22 @@ def test_both_ends_test_images_are_in_the_link():
     refused, notices = linked_page("app_pages/interpolation.py", {"model": "digits-2d", "to": "99999"})
     assert not refused.exception and any("to='99999' is not a whole number from 0 to" in n for n in notices), notices
     assert refused.number_input(key=f"{state.INTERP_TO}_image").value == 1
+
+
+def test_ends_inside_the_prior_s_shell_are_said_to_be_posterior_means():
+    """On a 50-D model both ends lay at |z| of 3 to 4, far inside the shell at √50 that the page's text speaks of,
+    and nothing said why: each end is a posterior mean, without its spread, and collapsed units add nothing."""
+    import re
+
+    from ui import state
+
+    model = ROOT / "models" / "digits-8d-mean-recon"  # (all 8 units collapsed)
+    at = page("app_pages/interpolation.py", **{state.MODEL: str(model)}).run()
+    told = [c.value for c in at.caption if c.value.startswith("These ends lie at")]
+    assert not at.exception and len(told) == 1, told
+    mu = resources_encodings(model)
+    ends = re.search(r"\|z\| = ([\d.]+) and ([\d.]+), inside the prior's shell at √8 = 2.83", told[0])
+    assert ends and [float(v) for v in ends.groups()] == [round(float(np.linalg.norm(mu[i])), 2) for i in (0, 1)]
+    assert "8 of this model's 8 units are collapsed" in told[0]
+    at.radio(key=state.INTERP_TO).set_value("the current point").run()  # (not a posterior mean)
+    assert not [c for c in at.caption if c.value.startswith("These ends lie at")]
