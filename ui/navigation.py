@@ -31,9 +31,12 @@ WARMUP = Page("app_pages/warmup_free_bits.py", "Warm-up and free bits", ":materi
 PAGES = (HOME, LESSON, SLIDERS, MAP, INTERPOLATION, YOUR_DIGIT, COMPARE, TRAIN, PAD, KL_TRADEOFF, BETA_SWEEP, WARMUP)
 
 
-# Each page's address in lower case, where that differs: Streamlit matches an address exactly, and a typed /train
-# opened Home under a "Page not found" dialog; these hidden pages send the browser on to the page (follow_alias).
-ALIASES = {p.url.lower(): p for p in PAGES if p.url != p.url.lower()}
+# Each page's address in lower case, and its sidebar title as an address (/Compare_two_models), where they differ
+# from it: Streamlit matches an address exactly, and a typed /train opened Home under a "Page not found" dialog;
+# these hidden pages send the browser on to the page (follow_alias). (Not Home's: its file's name reserves /home,
+# in any case, and an alias of it stopped every page with an exception.)
+ALIASES = {alias: p for p in PAGES if p.url
+           for alias in (p.url.lower(), p.title.replace(" ", "_"), p.title.replace(" ", "_").lower()) if alias != p.url}
 
 
 def streamlit_pages() -> list[st.Page]:
