@@ -244,6 +244,9 @@ def test_a_refused_weights_file_is_named_as_uploaded_not_as_a_folder_of_ours(tmp
     with pytest.raises(CheckpointError) as err:
         import_checkpoint(b"this is not a checkpoint", "garbage.safetensors", tmp_path / "runs")
     assert str(err.value).startswith("garbage.safetensors refused: not a readable safetensors")
+    # said in words (its first 8 letters read as "a header of 7,526,676,540,175,443,304 bytes, more than ...")
+    assert str(err.value).endswith("(its first bytes are not a safetensors file's: another kind of file, renamed, or "
+                                   "one cut short)"), str(err.value)
     assert WEIGHTS not in str(err.value)  # it read "garbage.safetensors/model.safetensors"
     assert str(err.value).count("garbage.safetensors") == 1  # it was named twice in a row
 
