@@ -73,8 +73,10 @@ pair = (top[0], top[1]) if config.latent_dim >= 2 else None
 if pair:
     st.plotly_chart(charts.aggregate_vs_prior(resources.AGGREGATE_GRID, resources.aggregate(path, pair),
                                               normal_density(resources.AGGREGATE_GRID), pair), key="tradeoff_aggregate")
-    st.caption(f"Filled: q(z) over z{pair[0]} and z{pair[1]}, the two most informative dimensions (the others "
-               "integrated out), its colour saturating at the densest 1% of the plane. Dashed: N(0, I) at 1, 2 "
+    st.caption(f"Filled: q(z) over z{pair[0]} and z{pair[1]}, "
+               + ("the two most informative dimensions (the others integrated out)" if config.latent_dim > 2 else
+                  "the model's two dimensions")  # ("the others integrated out" of a 2-D model: there are none)
+               + ", its colour saturating at the densest 1% of the plane. Dashed: N(0, I) at 1, 2 "
                "and 3 σ. Where q(z) leaves a hole inside the circles, prior samples decode to something unlike the "
                "data; where it spills out, the KL term pays.")
 means, _ = resources.encodings(path)

@@ -5,6 +5,8 @@ from ui import links, pickers, resources, sidebar, state
 from ui.decoder import MOST_SLIDERS, latent_pad
 from vae_core.evaluation import dimensions_by_kl
 
+HIDDEN_REACH = 0.2  # test means all within this of the origin are hidden under the pad's handle
+
 checkpoint = sidebar.current()
 model, config = checkpoint.model, checkpoint.config
 
@@ -56,6 +58,13 @@ if background is not None and config.latent_dim > 2:
     st.caption(f"The dots are the test images' means seen along z{dims[0]} and z{dims[1]} alone: each keeps its own "
                f"values in the other {config.latent_dim - 2} dimensions, where the pad keeps the current point's, so "
                "the digit decoded over a dot need not be that dot's label.")
+# all the dots under the handle, with no word (digits-8d-mean-recon's means lie within 0.01 of the origin)
+if background is not None and (reach := float(abs(background[0]).max())) < HIDDEN_REACH:
+    active = resources.test_metrics(st.session_state[state.MODEL])["active_units"]
+    st.warning(f"All the test images' means lie within {reach:.2g} of the origin on these axes: their dots sit "
+               f"under the handle, on a pad ±{state.RANGE:g} wide. Every image gets nearly the same q(z|x) "
+               f"({active} of {config.latent_dim} units active), so the pad shows what the decoder makes of z, not "
+               "where images are coded.")
 z = state.latent_point(config.latent_dim)
 st.caption("Saved for the other pages: z = (" + ", ".join(f"{v:.2f}" for v in z[:16]) + (", …" if len(z) > 16 else "")
            + ")")

@@ -41,6 +41,17 @@ def test_the_page_renders_without_exceptions(model):
     assert len(dots) == (model == "mnist-16d" and mnist_present()), dots                 # the pad's: a dot can mislead)
 
 
+def test_means_all_under_the_handle_are_said_to_be_there():
+    """digits-8d-mean-recon's test means all lie within 0.01 of the origin: its dots hid under the handle, and the
+    pad said nothing (the map warns of the same cloud)."""
+    for model, told in (("digits-8d-mean-recon", True), ("digits-2d", False)):
+        at = app_test(PAGE, **{state.MODEL: str(ROOT / "models" / model)}).run()
+        warned = [w.value for w in at.warning if w.value.startswith("All the test images' means lie within")]
+        assert not at.exception and len(warned) == told, warned
+        if told:
+            assert "their dots sit under the handle" in warned[0] and "(0 of 8 units active)" in warned[0]
+
+
 def test_the_same_dimension_twice_is_refused():
     at = app_test(PAGE, **{state.MODEL: str(ROOT / "models" / "mnist-16d")}).run()
     at.selectbox(key="pad_dim_y").set_value(at.selectbox(key="pad_dim_x").value).run()

@@ -207,3 +207,12 @@ def test_the_reparameterisation_cloud_names_its_two_dimensions_where_the_model_h
     assert any(c.value.startswith(f"The cloud is drawn on z{first} and z{second}, the two dimensions with the most KL")
                for c in at.caption)
     assert not any(c.value.startswith("The cloud is drawn") for c in page("app_pages/kl_tradeoff.py").run().caption)
+
+
+def test_the_aggregate_posterior_s_caption_integrates_out_only_what_there_is():
+    """A 2-D model's caption said "the others integrated out", of dimensions it does not have."""
+    for model, wide in (("digits-2d", False), ("digits-8d-mean-recon", True)):
+        at = page("app_pages/kl_tradeoff.py", **{state.MODEL: str(ROOT / "models" / model)}).run()
+        [caption] = [c.value for c in at.caption if c.value.startswith("Filled: q(z) over")]
+        assert not at.exception and ("the others integrated out" in caption) == wide, caption
+        assert ("the model's two dimensions" in caption) == (not wide), caption
