@@ -30,7 +30,7 @@ with grid_col:
         dims = (0, 1) if method == "means" else tuple(dimensions_by_kl(checkpoint.metrics, config.latent_dim)[:2])
         st.caption(f"Decodes of a grid over z{dims[0]} (right) and z{dims[-1]} (up), spaced by the Gaussian "
                    "inverse CDF so that each cell holds equal prior mass, over the central 90% of N(0, 1) on each "
-                   "axis (±1.64: a smaller square than the map's, whose corners lie beyond the grid's)" +
+                   "axis (±1.64; the map beside it is scaled to its points, so their squares differ)" +
                    ("; the other dimensions are held at zero." if config.latent_dim > 2 else ".") +
                    (" (A t-SNE map has no inverse to decode.)" if method == "tsne" else ""))
         decoded_grid(model, manifold_latents(config.latent_dim, n, dims=(dims[0], dims[-1])), key="map_manifold",
