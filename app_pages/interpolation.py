@@ -1,12 +1,11 @@
 """Interpolation: walk the latent space between two points (test images, the current point, your drawings),
 straight and along the great circle, with the norm of z along both paths."""
-import numpy as np
 import streamlit as st
 
 from ui import charts, images, links, pickers, resources, sidebar, state
 from ui.decoder import decoded_grid
 from vae_core.drawing import preprocess, read_drawing
-from vae_core.evaluation import decode_images, image_grid, lerp, paths_apart, pixel_blend, slerp
+from vae_core.evaluation import decode_images, image_grid, lerp, path_lengths, paths_apart, pixel_blend, slerp
 from vae_core.export import gif_bytes
 from vae_core.tradeoff import objective_parts
 
@@ -86,11 +85,10 @@ for name, path in paths.items():
                        f"interpolation-{name.lower()}.gif", "image/gif", key=f"interp_gif_{name.lower()}",
                        on_click="ignore")  # made when clicked
 st.plotly_chart(charts.path_norms(paths, config.latent_dim), key="interp_norms")
-ends = [float(np.linalg.norm(z)) for z in (z0, z1)]
-shell = np.sqrt(config.latent_dim)
+*ends, middle = path_lengths(z0, z1)
+shell = config.latent_dim ** 0.5
 if config.latent_dim > 3 and "the current point" not in (name0, name1) and max(ends) < 0.9 * shell:
     # (the ends of a 50-D model lay at |z| = 3.4 and 4.2, far inside √50 = 7.07, and nothing said why)
-    middle = float(np.linalg.norm(lerp(z0, z1, 3)[1]))
     active = checkpoint.metrics.get("active_units")
     collapsed = config.latent_dim - active if active is not None else 0
     st.caption(f"These ends lie at |z| = {' and '.join(f'{n:.2f}' for n in ends)}, inside the prior's shell at "

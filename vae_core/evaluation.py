@@ -273,6 +273,12 @@ def paths_apart(z0, z1, steps: int) -> tuple[float, float]:
     return math.degrees(math.acos(float(cosine.clamp(-1, 1)))), float(gap)
 
 
+def path_lengths(z0, z1) -> tuple[float, float, float]:
+    """(|z0|, |z1|, the length of the straight path's middle)."""
+    a, b = _vector(z0), _vector(z1)
+    return float(a.norm()), float(b.norm()), float(((a + b) / 2).norm())
+
+
 def slerp(z0, z1, steps: int) -> torch.Tensor:
     """Spherical interpolation (Shoemake; White 2016 for latent spaces), ends included: [steps, D].
 
