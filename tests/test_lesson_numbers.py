@@ -290,8 +290,9 @@ def test_step_5_where_nothing_was_encoded_the_decoder_draws_clear_digits_a_broke
 @pytest.mark.slow
 def test_step_6_the_straight_path_washes_out_where_the_spherical_one_does_not(mnist, mnist_page):
     step = lesson_step("Straight or round")
-    at, _ = linked_page(step.page.script, step.link)
+    at, _ = linked_page(step.page.script, step.link, interp_to_image=42)  # (a student who had chosen another end)
     assert at.number_input(key="interp_from_image").value == int(step.link["image"])
+    assert at.number_input(key="interp_to_image").value == int(step.link["to"]) == 1  # the 2 the step speaks of
     paths = browser_pictures(at)
     linear, spherical = (torch.from_numpy(served_latents(paths[f"interp_{name}"]))
                          for name in ("linear", "spherical"))

@@ -73,7 +73,7 @@ STEPS = (
          "below them.",
          "Neither middle is a clean digit: why is the straight path's a greyer, dimmer blur while the spherical "
          "path's keeps bright (if broken) strokes, and what does each path do to the norm of z?",
-         navigation.INTERPOLATION, {"model": "mnist-16d", "image": "5371"}),
+         navigation.INTERPOLATION, {"model": "mnist-16d", "image": "5371", "to": "1"}),
     Step("The objective, term by term", 5,
          "Read one image's reconstruction and KL in nats; move β from 1 to 10 and back. (Step 8 shows a model "
          "trained at β = 10.)",
