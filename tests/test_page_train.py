@@ -15,6 +15,16 @@ from waiting import wait_until
 pytestmark = pytest.mark.usefixtures("private_runs")
 
 
+def start_fastest(at, hidden: str = "32", **numbers) -> Run:
+    """Start a run from the form as fast as it goes, with these hidden sizes and number fields (train_<name>)."""
+    for name, value in numbers.items():
+        at.number_input(key=f"train_{name}").set_value(value)
+    at.text_input(key="train_hidden").set_value(hidden)
+    at.selectbox(key="train_speed").set_value(live.FASTEST)
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    return at.session_state[state.JOB]
+
+
 def test_training_from_the_page_saves_a_model_and_lists_it(tmp_path, ray_address):
     at = page("app_pages/train.py").run()
     at.number_input(key="train_epochs").set_value(2)
@@ -213,12 +223,7 @@ def test_a_run_with_short_epochs_shows_its_real_step(ray_address):
     from ui import served
 
     at = page("app_pages/train.py").run()
-    at.number_input(key="train_epochs").set_value(400)
-    at.number_input(key="train_batch").set_value(500)
-    at.text_input(key="train_hidden").set_value("32")
-    at.selectbox(key="train_speed").set_value(live.FASTEST)
-    at.button(key="FormSubmitter:train_form-Start training").click().run()
-    job = at.session_state[state.JOB]
+    job = start_fastest(at, epochs=400, batch=500)
     seen = []
     try:
         wait_until(lambda: job.state == "running", 120, lambda: (job.state, job.message))
@@ -247,12 +252,7 @@ def test_a_batch_larger_than_the_training_set_is_said_to_make_one_step_an_epoch(
     """A batch of 4,096 on digits trained one step an epoch, and nothing said so: the walk-through's curves were
     three points long and it did not know why."""
     at = page("app_pages/train.py").run()
-    at.number_input(key="train_epochs").set_value(3)
-    at.number_input(key="train_batch").set_value(4096)
-    at.text_input(key="train_hidden").set_value("16")
-    at.selectbox(key="train_speed").set_value(live.FASTEST)
-    at.button(key="FormSubmitter:train_form-Start training").click().run()
-    job = at.session_state[state.JOB]
+    job = start_fastest(at, "16", epochs=3, batch=4096)
     job.join(timeout=120)
     at.run()
     told = f"Batch size 4,096 is more than digits's {len(digits.train_x):,} training images: each epoch is one " \
