@@ -49,7 +49,7 @@ if (linked := links.take("b")) is not None:  # a link's B (β = 0.1 against β =
 if st.session_state.get("compare_other") not in options:  # a partner A can be compared with: digits-2d, the first
     st.session_state["compare_other"] = partner(first.config, options)  # other, left MNIST's A no test image
 names = sidebar.short_labels(options)
-other = st.selectbox("Model B", options, key="compare_other",
+other = st.selectbox("Model B", options, key="compare_other", persist_state="session",  # (a page switch lost it)
                      format_func=lambda p: f"{names[p]} · {resources.summary(p).details}")
 second = resources.model(other)
 links.write("b", links.model_ref(other))  # a reload or a copied link compares the same two
@@ -60,7 +60,8 @@ inputs = (["a test image"] if same_data else []) + (["your drawing"] if drawing 
 if not inputs:
     st.info(f"A is trained on {first.config.dataset} and B on {second.config.dataset}: no test image fits both. "
             "Draw a digit on the Your digit page: it is preprocessed for each model's data.")
-source = st.radio("The same input", inputs, horizontal=True, key="compare_input") if inputs else None
+source = st.radio("The same input", inputs, horizontal=True, key="compare_input",
+                  persist_state="session") if inputs else None
 if source == "a test image":
     data = resources.dataset_or_explain(first.config.dataset, "Comparing on a test image")
     index = pickers.test_image_picker(data, "compare_image") if data is not None else None

@@ -53,7 +53,8 @@ def point_text(z: list[float], most: int = 6) -> str:
 def end_point(column, key: str, label: str, default: str, image: int):
     """(z, pixels or None, name) of one end of the path, as chosen in column."""
     with column:
-        source = st.radio(label, available, index=available.index(default), key=key, horizontal=True)
+        source = st.radio(label, available, index=available.index(default), key=key, horizontal=True,
+                          persist_state="session")  # (a page switch and back lost both ends)
         link = "image" if key == state.INTERP_FROM else "to"  # (To's image was in no link: a reload lost it)
         if source == "a test image":
             index = pickers.test_image_picker(data, f"{key}_image", default=image, link=link)
@@ -72,7 +73,7 @@ def end_point(column, key: str, label: str, default: str, image: int):
 z0, x0, name0 = end_point(a_col, state.INTERP_FROM, "From", "a test image", 0)
 z1, x1, name1 = end_point(b_col, state.INTERP_TO, "To", "a test image", 1)
 # odd by default: a middle picture (t = 0.5) to compare, which ten steps did not have (the lesson asks about it)
-steps = steps_col.slider("Steps", 3, 16, 11, key="interp_steps")
+steps = steps_col.slider("Steps", 3, 16, 11, key="interp_steps", persist_state="session")
 
 paths = {"Linear": lerp(z0, z1, steps), "Spherical": slerp(z0, z1, steps)}
 for name, path in paths.items():

@@ -149,3 +149,21 @@ def test_axes_that_are_not_plain_digits_are_refused_with_a_notice(axes):
     assert not at.exception, at.exception
     assert any("are not two different dimensions" in n for n in notices), notices
     assert at.query_params.get("axes") not in (axes, [axes])  # the default's axes written instead
+
+
+def test_compare_s_b_and_the_interpolation_s_ends_outlast_a_page_switch():
+    """Compare's B and both interpolation ends went back to their defaults after a visit to another page (Streamlit
+    drops a widget's value when its page is left): a class sent to the sliders and back lost its comparison."""
+    models = ROOT / "models"
+    at = page("app_pages/compare.py", **{state.MODEL: str(models / "sweeps" / "digits" / "beta-0.1")}).run()
+    at.selectbox(key="compare_other").set_value(str(models / "sweeps" / "digits" / "beta-10")).run()
+    at.switch_page("app_pages/interpolation.py").run()
+    at.number_input(key=f"{state.INTERP_FROM}_image").set_value(17).run()
+    at.number_input(key=f"{state.INTERP_TO}_image").set_value(42).run()
+    at.slider(key="interp_steps").set_value(7).run()
+    at.switch_page("app_pages/latent_sliders.py").run()
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception and at.selectbox(key="compare_other").value == str(models / "sweeps" / "digits" / "beta-10")
+    at.switch_page("app_pages/interpolation.py").run()
+    assert (at.number_input(key=f"{state.INTERP_FROM}_image").value,
+            at.number_input(key=f"{state.INTERP_TO}_image").value, at.slider(key="interp_steps").value) == (17, 42, 7)

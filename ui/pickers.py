@@ -28,7 +28,8 @@ def test_image_picker(data: Dataset, key: str, label: str = "Test image", defaul
     # a row that keeps the preview beside the number at any width, and names the image's label (an 8x8 digit is
     # hard to tell: a lesson's "image 3" was read as whatever it looked like)
     row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
-    index = int(row.number_input(f"{label} (0-{last})", 0, last, key=key, disabled=disabled, width=PICKER_PX))
+    index = int(row.number_input(f"{label} (0-{last})", 0, last, key=key, disabled=disabled, width=PICKER_PX,
+                                 persist_state="session"))  # (a page switch and back reset it to 0)
     with row:
         thumbnail(as_images(data.test_x[index], data.image_shape)[0],
                   note=f"label: {data.classes[int(data.test_y[index])]}")
