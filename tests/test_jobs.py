@@ -256,6 +256,11 @@ def test_a_run_on_a_worker_pauses_without_cpu_steps_once_changes_beta_and_stream
         time.sleep(1.0)
         assert run.steps_done == held + 1
         run.change(beta=2.5)
+        # asked for, not yet applied by the paused worker: the live controls' field shows it (after a reload it
+        # showed β = 1, as if the change were lost)
+        from ui.live import in_force
+
+        assert run.asked == {"beta": 2.5} and not run.changes and in_force(run, "beta") == 2.5
         run.resume()
         wait_until(lambda: run.changes and run.epoch >= run.changes[0]["epoch"] + 1, 60, "the change and an epoch")
         assert run.changes[0]["beta"] == 2.5 and run.changes[0]["step"] == held + 2

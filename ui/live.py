@@ -109,7 +109,11 @@ def _then_feed(run: Run, action):
 
 
 def in_force(run: Run, name: str) -> float:
-    """The run's beta or learning rate now: the last change its worker applied, else its config's."""
+    """The run's beta or learning rate from its next step: the last asked for (a paused run applies it when it goes
+    on: read from what the worker applied, a reload of a paused run showed β = 1 after β = 3 had been asked for),
+    else the last change its worker applied, else its config's."""
+    if name in run.asked:
+        return float(run.asked[name])
     changed = [c[name] for c in run.changes if name in c]
     return float(changed[-1] if changed else getattr(run.config, name))
 

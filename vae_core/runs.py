@@ -245,6 +245,7 @@ class Run(Job):
     pause_limit: float | None = PAUSE_LIMIT  # s paused with no command before it stops (None: no limit)
     snapshot: Snapshot | None = None  # the latest one streamed, with its pictures
     changes: list = field(default_factory=list)  # beta / lr changed while it trained: {"step", "epoch", ...}
+    asked: dict = field(default_factory=dict)    # beta / lr last asked for by change(), applied yet or not
     paused: bool = False              # told to pause (and not to resume since)
     held: bool = False                # paused, and its worker said it waits (a pause lands a command's trip later)
     advancing: str = ""               # what a paused run was told to take before it waits again: "1 step", "the
@@ -354,8 +355,10 @@ class Run(Job):
 
     def change(self, *, beta: float | None = None, lr: float | None = None) -> None:
         """Train with this beta / learning rate from the next step on; a value Config refuses is a ConfigError here."""
-        self.config.replace(**{k: v for k, v in (("beta", beta), ("lr", lr)) if v is not None})
-        self._command(Change(beta=beta, lr=lr))
+        wanted = {k: v for k, v in (("beta", beta), ("lr", lr)) if v is not None}
+        self.config.replace(**wanted)
+        if self._command(Change(beta=beta, lr=lr)):
+            self.asked = {**self.asked, **wanted}  # (replaced, never mutated: read in the page's thread)
 
     def _command(self, command) -> bool:
         """Send a command to the task (received when it starts, if it is still queued, and sent once it is
