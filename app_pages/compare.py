@@ -27,13 +27,10 @@ def partner(config, options: list[str]) -> str:
 first = sidebar.current()
 st.title("Two models side by side")
 st.caption("The model chosen in the sidebar is A; pick B here. Any two: shipped, trained here or uploaded.")
-# the shipped sweeps' members too (β = 0.1 against β = 10 is the trade-off side by side; they were offered only once
-# opened on the Beta sweep page)
-swept = [p for paths in resources.shipped_sweeps().values() for p in paths]
-linked_b = st.session_state.get(state.COMPARE_LINKED)  # a model a link named as B, kept among the options
-options = [p for p in dict.fromkeys(resources.shipped_models() + swept + st.session_state[state.MY_MODELS]
-                                    + ([linked_b] if linked_b else []))
-           if p != st.session_state[state.MODEL]]
+# the sidebar's, the shipped sweeps' members among them (β = 0.1 against β = 10 is the trade-off side by side), and a
+# model a link named as B
+linked_b = st.session_state.get(state.COMPARE_LINKED)
+options = [p for p in sidebar.pickable(*[linked_b] if linked_b else []) if p != st.session_state[state.MODEL]]
 if (linked := links.take("b")) is not None:  # a link's B (β = 0.1 against β = 10, handed to a class)
     try:
         path = links.model_path(linked)

@@ -24,7 +24,9 @@ def test_the_sidebar_picker_offers_the_shipped_models():
     at = page("app_pages/home.py").run()
     picker = at.sidebar.selectbox(key="_model_picker")
     assert picker.value.endswith("digits-2d")  # options are read back as shown: by name alone, to fit
-    assert picker.options == ["digits-2d", "digits-8d-mean-recon", "mnist-16d", "mnist-2d", "mnist-50d-binarized"]
+    assert picker.options == ["digits-2d", "digits-8d-mean-recon", "mnist-16d", "mnist-2d", "mnist-50d-binarized",
+                              *[f"{data} sweep, β={beta}" for data in ("digits", "mnist")
+                                for beta in ("0.1", "0.3", "1", "3", "10")]]  # (found on the Beta sweep page only)
     caption = next(c.value for c in at.sidebar.caption if c.value.startswith("MLP"))  # the rest, wrapped below
     metrics = load_checkpoint(ROOT / "models" / "digits-2d").metrics
     total = round(metrics["recon"], 2) + round(metrics["kl"], 2)  # the total shown is the sum of the terms shown
