@@ -11,13 +11,15 @@ FIRST_EPOCHS = {"digits": 40}
 
 checkpoint = sidebar.current()
 st.title("Beta sweeps: rate against distortion")
+sweeps = resources.shipped_sweeps()
+rates = {name: [resources.summary(p).metrics["kl"] for p in paths] for name, paths in sweeps.items()}
 st.markdown("Each point is one model, trained with the same data, architecture and seed at a different β. "
             "Small β buys sharp reconstructions with many nats of KL (rate); large β squeezes the rate toward zero "
             "and pays in distortion. Points on one dotted line have the same negative ELBO, the objective at β = 1 "
-            "(distortion + rate). The rate axis is logarithmic, so that rates decades apart all show (the digits "
-            "sweep's run from 0.0003 to 14 nats), and the lines of constant −ELBO bend. Click a "
-            "point.")
-sweeps = resources.shipped_sweeps()
+            "(distortion + rate). The rate axis is logarithmic, so that rates decades apart all show ("
+            # (each sweep's own range: with MNIST chosen it gave the digits sweep's alone)
+            + ", ".join(f"the {name} sweep's run from {min(r):.2g} to {max(r):.2g} nats" for name, r in rates.items())
+            + "), and the lines of constant −ELBO bend. Click a point.")
 names = list(sweeps)
 dataset = st.radio("Sweep", names, horizontal=True, key="sweep_dataset",
                    index=names.index(checkpoint.config.dataset) if checkpoint.config.dataset in names else 0)
