@@ -109,3 +109,33 @@ def test_a_browser_s_list_of_runs_survives_garbage_reads_only_its_end_and_holds_
     assert index.read_bytes().count(mine[1].encode()) == 1
     index.write_bytes(mine[0].encode() + b"\n\xff\xfe garbage\n" + mine[1].encode() + b"\n")
     assert my_runs.remembered() == mine
+
+
+@pytest.mark.parametrize("class_mode", [True, False])
+def test_in_class_mode_a_session_runs_one_job_at_a_time(digits, tmp_path, monkeypatch, ray_address, class_mode):
+    """A student started a Train run, a sweep and the warm-up runs together, three jobs on a class's two cores. In
+    class mode the other pages' starts wait until a session's job has ended, and say why; alone, nothing waits."""
+    from vae_core import Config
+    from vae_core.runs import RunState, start_runs
+    from vae_core.tradeoff import sweep_configs
+    from waiting import wait_until
+
+    monkeypatch.setenv("VAE_CLASS_MODE", "1" if class_mode else "")
+    base = Config(dataset="digits", hidden=(32,), latent_dim=2, epochs=200)
+    sweep = start_runs(sweep_configs(base, [0.5, 2.0]), digits, tmp_path / "sweep")
+    try:
+        wait_until(lambda: any(r.state == RunState.RUNNING for r in sweep), 120, "the sweep to start")
+        told = "One job at a time in class mode: your sweep on the Beta sweep page still trains."
+        for path, button in (("app_pages/train.py", "FormSubmitter:train_form-Start training"),
+                             ("app_pages/warmup_free_bits.py", "warmup_run")):
+            at = page(path, **{state.SWEEP: sweep}).run()
+            assert not at.exception
+            assert at.button(key=button).disabled == class_mode, path
+            assert (told in [c.value for c in at.caption]) == class_mode, path
+        at = page("app_pages/beta_sweep.py", **{state.SWEEP: sweep}).run()  # its own page: its own Stop
+        assert at.button(key="FormSubmitter:sweep_form_digits-Run the sweep").disabled
+    finally:
+        sweep.stop()
+        sweep.join(timeout=60)
+    at = page("app_pages/train.py", **{state.SWEEP: sweep}).run()
+    assert not at.button(key="FormSubmitter:train_form-Start training").disabled

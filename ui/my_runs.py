@@ -74,6 +74,21 @@ def start(configs, data: Dataset, what, **options) -> RunGroup:
     return group
 
 
+# What each of a session's jobs is, where (by its session-state key)
+JOBS = {state.JOB: "your run on the Train page", state.SWEEP: "your sweep on the Beta sweep page",
+        state.COMPARE: "your three runs on the Warm-up page"}
+
+
+def busy_elsewhere(key: str) -> str | None:
+    """In class mode, what other job of this session still trains (its words, JOBS), which a start under key waits
+    for: one job a session at a time, so that one student's run, sweep and warm-up together do not slow a class's
+    two cores (a walk-through started all three); None where it may start."""
+    if not resources.class_mode():
+        return None
+    return next((what for other, what in JOBS.items()
+                 if other != key and (job := st.session_state.get(other)) is not None and job.active), None)
+
+
 def keep(key: str, job) -> None:
     """Make job (a Run or a RunGroup) this session's under key (state.JOB, SWEEP or COMPARE), and this browser's: a
     reload, a new session, gets it back (welcome())."""
