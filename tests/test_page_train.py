@@ -193,7 +193,7 @@ def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(dig
         job = at.session_state[state.JOB]
         wait_until(lambda: job.state == "queued", 120, lambda: job.state)
         at.run()
-        assert "queued: 1 job ahead" in str(at.get("progress")[0].proto.text)
+        assert "queued: 1 job ahead (jobs start in the order they came)" in str(at.get("progress")[0].proto.text)
         at.button(key=f"pause_{job.id}").click().run()  # a pause holds it at its first step; no step before it starts
         assert at.button(key=f"step_{job.id}").disabled and at.button(key=f"epoch_{job.id}").disabled
         at.button(key=f"resume_{job.id}").click().run()

@@ -46,7 +46,8 @@ def waiting(job) -> str | None:
         return "starting workers…"
     if job.state == RunState.QUEUED:
         if job.ahead:
-            return f"queued: {job.ahead} job{'s' if job.ahead != 1 else ''} ahead"
+            # (in the order they came: one behind a 2-CPU job waits with a CPU free, and read as a fault)
+            return f"queued: {job.ahead} job{'s' if job.ahead != 1 else ''} ahead (jobs start in the order they came)"
         busy = sum(other.state == RunState.RUNNING for other in submitted() if other is not job)
         if not busy:  # ("queued: next to start" read as someone ahead while Ray readied the first worker: 7 s)
             return "starting: Ray is readying a worker process for it (seconds; longer for a server's first run)"
