@@ -62,7 +62,8 @@ def test_a_sweep_runs_on_mnist_too_and_joins_mnist_s_plane(ray_address, mnist_di
     at = page("app_pages/beta_sweep.py").run()
     at.radio(key="sweep_dataset").set_value("mnist").run()
     assert not at.exception and "Run your own sweep on mnist" in [h.value for h in at.header]
-    assert (at.number_input(key="sweep_latent_mnist").value, at.number_input(key="sweep_epochs_mnist").value) == (16, 10)
+    form = [at.number_input(key=f"sweep_{field}_mnist").value for field in ("latent", "epochs")]
+    assert form == [16, 10], form
     at.multiselect(key="sweep_betas").set_value([0.3, 3.0])
     at.number_input(key="sweep_epochs_mnist").set_value(1)
     at.button(key="FormSubmitter:sweep_form_mnist-Run the sweep").click().run()
