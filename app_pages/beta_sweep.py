@@ -108,12 +108,11 @@ else:
         epochs = c.number_input("Epochs per β", 1, 200, key=f"sweep_epochs_{dataset}",
                                 help=f"the shipped {dataset} sweep trained {base.epochs}; the members train as one "
                                      "program, each step for all of them at once")
-        elsewhere = my_runs.busy_elsewhere(state.SWEEP)
-        go = st.form_submit_button("Run the sweep", disabled=bool(mine and mine.active or elsewhere),
-                                   help=f"in class mode one job at a time: {elsewhere} still trains" if elsewhere
-                                   else None)
-    if elsewhere:
-        st.caption(f"One job at a time in class mode: {elsewhere} still trains.")
+        waits = my_runs.busy_waits(state.SWEEP)
+        go = st.form_submit_button("Run the sweep", disabled=bool(mine and mine.active or waits),
+                                   help=waits)
+    if waits:
+        st.caption(waits)
     if go and not betas:
         st.warning("Choose at least one β for the sweep.")
     if go and betas:

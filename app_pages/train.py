@@ -135,13 +135,12 @@ with st.form("train_form", enter_to_submit=False):  # (every widget takes its va
     record = j.number_input("Snapshots kept for a replay", 0, MOST_SNAPSHOTS, key="train_record",
                             help="at log-spaced steps (the first steps change most), kept with the checkpoint; "
                                  "0 keeps none")
-    elsewhere = my_runs.busy_elsewhere(state.JOB)
-    start = st.form_submit_button("Start training", type="primary", disabled=bool(run and run.active or elsewhere),
-                                  help=f"in class mode one job at a time: {elsewhere} still trains" if elsewhere
-                                  else None)
+    waits = my_runs.busy_waits(state.JOB)
+    start = st.form_submit_button("Start training", type="primary", disabled=bool(run and run.active or waits),
+                                  help=waits)
 
-if elsewhere:
-    st.caption(f"One job at a time in class mode: {elsewhere} still trains.")
+if waits:
+    st.caption(waits)
 if start:
     try:
         config = Config(dataset=dataset, arch=arch, hidden=parse_sizes(hidden), channels=parse_sizes(channels, "channels"),

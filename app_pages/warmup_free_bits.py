@@ -41,17 +41,17 @@ free_bits = d.number_input("Free bits λ (nats)", 0.1, 5.0, key="warmup_lambda")
 if warmup >= epochs:
     st.warning(f"With T = {warmup:g} ≥ {epochs} epochs the warm-up run never reaches β = {beta:g}: "
                "its KL is then cheaper than the others', and the comparison is not a fair one.")
-elsewhere = my_runs.busy_elsewhere(state.COMPARE)
+waits = my_runs.busy_waits(state.COMPARE)
 if st.button("Train the three runs (as one program on Ray: seconds, more while Ray first starts)", type="primary",
-             key="warmup_run", disabled=bool(group and group.active or elsewhere),
-             help=f"in class mode one job at a time: {elsewhere} still trains" if elsewhere else None):
+             key="warmup_run", disabled=bool(group and group.active or waits),
+             help=waits):
     base = resources.sweep_base("digits").replace(epochs=int(epochs), beta=beta)  # the digits sweep's model
     configs = remedy_configs(base, warmup_epochs=warmup, free_bits=free_bits)
     named = f"warmup-beta{beta:g}"  # (the runs at β = 2 and at 4, told apart in the picker's 34 characters)
     my_runs.keep(state.COMPARE, my_runs.start(configs, resources.dataset("digits"), named))
     st.rerun()  # from the top, so the results below poll the new runs
-if elsewhere:
-    st.caption(f"One job at a time in class mode: {elsewhere} still trains.")
+if waits:
+    st.caption(waits)
 
 
 def label(run) -> str:

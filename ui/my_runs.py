@@ -80,13 +80,14 @@ JOBS = {state.JOB: "your run on the Train page", state.SWEEP: "your sweep on the
 
 
 def busy_elsewhere(key: str) -> str | None:
-    """In class mode, what other job of this session still trains (its words, JOBS), which a start under key waits
-    for: one job a session at a time, so that one student's run, sweep and warm-up together do not slow a class's
-    two cores (a walk-through started all three); None where it may start."""
+    """In class mode, why a start under key waits, in a sentence: another job of this session still trains (JOBS's
+    words). One job a session at a time, so that one student's run, sweep and warm-up together do not slow a
+    class's two cores (a walk-through started all three). None where it may start."""
     if not resources.class_mode():
         return None
-    return next((what for other, what in JOBS.items()
+    what = next((what for other, what in JOBS.items()
                  if other != key and (job := st.session_state.get(other)) is not None and job.active), None)
+    return f"One job at a time in class mode: {what} still trains." if what else None
 
 
 def keep(key: str, job) -> None:
