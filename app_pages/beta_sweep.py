@@ -108,7 +108,7 @@ else:
         epochs = c.number_input("Epochs per β", 1, 200, key=f"sweep_epochs_{dataset}",
                                 help=f"the shipped {dataset} sweep trained {base.epochs}; the members train as one "
                                      "program, each step for all of them at once")
-        waits = my_runs.busy_waits(state.SWEEP)
+        waits = my_runs.busy_elsewhere(state.SWEEP)
         go = st.form_submit_button("Run the sweep", disabled=bool(mine and mine.active or waits),
                                    help=waits)
     if waits:

@@ -135,7 +135,7 @@ with st.form("train_form", enter_to_submit=False):  # (every widget takes its va
     record = j.number_input("Snapshots kept for a replay", 0, MOST_SNAPSHOTS, key="train_record",
                             help="at log-spaced steps (the first steps change most), kept with the checkpoint; "
                                  "0 keeps none")
-    waits = my_runs.busy_waits(state.JOB)
+    waits = my_runs.busy_elsewhere(state.JOB)
     start = st.form_submit_button("Start training", type="primary", disabled=bool(run and run.active or waits),
                                   help=waits)
 

@@ -41,7 +41,7 @@ free_bits = d.number_input("Free bits λ (nats)", 0.1, 5.0, key="warmup_lambda")
 if warmup >= epochs:
     st.warning(f"With T = {warmup:g} ≥ {epochs} epochs the warm-up run never reaches β = {beta:g}: "
                "its KL is then cheaper than the others', and the comparison is not a fair one.")
-waits = my_runs.busy_waits(state.COMPARE)
+waits = my_runs.busy_elsewhere(state.COMPARE)
 if st.button("Train the three runs (as one program on Ray: seconds, more while Ray first starts)", type="primary",
              key="warmup_run", disabled=bool(group and group.active or waits),
              help=waits):
