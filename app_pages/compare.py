@@ -27,10 +27,6 @@ def partner(config, options: list[str]) -> str:
 first = sidebar.current()
 st.title("Two models side by side")
 st.caption("The model chosen in the sidebar is A; pick B here. Any two: shipped, trained here or uploaded.")
-# the sidebar's, the shipped sweeps' members among them (β = 0.1 against β = 10 is the trade-off side by side), and a
-# model a link named as B
-linked_b = st.session_state.get(state.COMPARE_LINKED)
-options = [p for p in sidebar.pickable(*[linked_b] if linked_b else []) if p != st.session_state[state.MODEL]]
 if (linked := links.take("b")) is not None:  # a link's B (β = 0.1 against β = 10, handed to a class)
     try:
         path = links.model_path(linked)
@@ -40,9 +36,11 @@ if (linked := links.take("b")) is not None:  # a link's B (β = 0.1 against β =
     else:
         if path == st.session_state[state.MODEL]:
             links.notice(f"this link's B, {links.excerpt(linked)}, is A itself; B is another")
-        else:
-            options += [path] if path not in options else []  # (a run trained here, by whoever sent the link)
-            st.session_state[state.COMPARE_LINKED] = st.session_state["compare_other"] = path
+        else:  # listed as a link's A is (a run trained here, by whoever sent the link)
+            state.list_model(path)
+            st.session_state["compare_other"] = path
+# the sidebar's, the shipped sweeps' members among them (β = 0.1 against β = 10 is the trade-off side by side)
+options = [p for p in sidebar.pickable() if p != st.session_state[state.MODEL]]
 if st.session_state.get("compare_other") not in options:  # a partner A can be compared with: digits-2d, the first
     st.session_state["compare_other"] = partner(first.config, options)  # other, left MNIST's A no test image
 names = sidebar.short_labels(options)

@@ -123,7 +123,7 @@ def list_ended_groups() -> None:
         if group is not None and not group.active:
             for run in group:
                 if run.checkpoint is not None and not state.listed(run.checkpoint):
-                    st.session_state.setdefault(state.MY_MODELS, []).append(str(run.checkpoint))
+                    state.list_model(str(run.checkpoint))
 
 
 def remember(folder: str | Path) -> None:

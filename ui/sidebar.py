@@ -48,11 +48,13 @@ def short_labels(paths) -> dict[str, str]:
     return {p: short_label(p, run_tag(p)) if alike[text] > 1 else text for p, text in labels.items()}
 
 
-def pickable(*more: str) -> list[str]:
-    """The models a session can choose, each once: the shipped ones, its own runs and uploads, more, then the
-    shipped sweeps' members (a lecturer's "choose β = 0.1" found them only on the Beta sweep page)."""
+def pickable() -> list[str]:
+    """The models a session can choose, each once: the shipped ones, its own (runs, uploads, links' models), its
+    choice, then the shipped sweeps' members (a lecturer's "choose β = 0.1" found them only on the Beta sweep
+    page)."""
     swept = [p for paths in resources.shipped_sweeps().values() for p in paths]
-    return list(dict.fromkeys(resources.shipped_models() + st.session_state[state.MY_MODELS] + list(more) + swept))
+    return list(dict.fromkeys(resources.shipped_models() + st.session_state[state.MY_MODELS]
+                              + [st.session_state[state.MODEL]] + swept))
 
 
 def model_picker() -> Checkpoint:
@@ -64,7 +66,7 @@ def model_picker() -> Checkpoint:
     st.session_state.setdefault(state.MODEL, str(resources.DEFAULT_MODEL))
     # each once: a link to a shipped model makes it this session's choice, and so one of its models too (a lesson's
     # steps listed each model they opened a second time)
-    options = pickable(st.session_state[state.MODEL])
+    options = pickable()
     with st.sidebar:
         st.header("Model")
         # The widget's own key is dropped on page switches; our key keeps the choice.

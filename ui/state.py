@@ -10,13 +10,12 @@ from pathlib import Path
 import streamlit as st
 
 MODEL = "model_path"      # str: path of the chosen checkpoint (a folder or a .safetensors file)
-MY_MODELS = "my_models"   # list[str]: checkpoints this session trained or uploaded
+MY_MODELS = "my_models"   # list[str]: checkpoints this session trained, uploaded or opened by a link
 LATENT = "latent_point"   # list[float]: the current latent point (see latent_point / set_latent_point)
 JOB = "training_job"      # vae_core.runs.Run: this session's training run, at most one
 SWEEP = "sweep_job"       # vae_core.runs.RunGroup: this session's own beta sweep (digits or MNIST)
 COMPARE = "compare_job"   # vae_core.runs.RunGroup: this session's warm-up / free-bits comparison runs
 SWEEP_CHOSEN = "sweep_chosen"    # str: path of the model clicked on the rate-distortion plane
-COMPARE_LINKED = "compare_linked"  # str: the model a link named as the Compare page's B
 MAP_CHOSEN = "map_chosen"        # (model path, test index): the point clicked on the latent map
 SLIDERS_IMAGE = "sliders_image"  # int: the Latent sliders page's test image (its picker's key)
 DRAWING = "drawing"              # bytes: the PNG of the digit drawn on the Your digit page, as drawn
@@ -43,11 +42,16 @@ RANGE = 4.0   # every control over a latent coordinate spans [-RANGE, RANGE]: th
 DECIMALS = 2  # and moves it in steps of 0.01
 
 
-def add_model(path: str) -> None:
-    """Make a checkpoint this session's choice, and list it in this session's picker."""
+def list_model(path: str) -> None:
+    """List a checkpoint in this session's picker (once), without choosing it."""
     mine = st.session_state.setdefault(MY_MODELS, [])
     if path not in mine:
         mine.append(path)
+
+
+def add_model(path: str) -> None:
+    """Make a checkpoint this session's choice, and list it in this session's picker."""
+    list_model(path)
     st.session_state[MODEL] = path
 
 
