@@ -110,8 +110,8 @@ def group_progress(group, what: str, label: Callable = lambda run: run.name) -> 
     default), or saying how many train as one program; call it from the render of follow()."""
     if group.active:
         active = [r for r in group if r.active]
-        left = max((r.eta_seconds for r in active if r.eta_seconds is not None), default=None)
-        left = f" · about {duration_text(left)} left" if left is not None else ""
+        eta = max((r.eta_seconds for r in active if r.eta_seconds is not None), default=None)
+        left = f" · about {duration_text(eta)} left" if eta is not None else ""
         if len(active) > 1 and active[0].batch is not None and all(r.batch is active[0].batch for r in active):
             # one program: one line for all, where the last of them is (five runs at one epoch and step, each
             # named, filled two lines; their reports come one by one, a step apart)
