@@ -3,11 +3,13 @@ import streamlit as st
 
 from ui import charts, images, my_runs, progress, resources, sidebar, state
 from ui.decoder import decoded_grid
+from ui.fields import Field, refused
 from vae_core.evaluation import ACTIVE_THRESHOLD, prior_latents
 from vae_core.tradeoff import sweep_configs
 
 # The epochs a sweep run here takes by default, where not its shipped sweep's
 FIRST_EPOCHS = {"digits": 40}
+LATENT, EPOCHS = Field("Latent dimensions", 1, 32), Field("Epochs per β", 1, 200)
 
 checkpoint = sidebar.current()
 st.title("Beta sweeps: rate against distortion")
@@ -104,18 +106,21 @@ else:
         # the β values on a row of their own: in half of an 800 px page three of the five chips showed
         betas = st.multiselect("β values", [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], key="sweep_betas")
         b, c = st.columns(2)
-        latent = b.number_input("Latent dimensions", 1, 32, key=f"sweep_latent_{dataset}")
-        epochs = c.number_input("Epochs per β", 1, 200, key=f"sweep_epochs_{dataset}",
-                                help=f"the shipped {dataset} sweep trained {base.epochs}; the members train as one "
-                                     "program, each step for all of them at once")
+        latent = LATENT(b, key=f"sweep_latent_{dataset}")
+        epochs = EPOCHS(c, key=f"sweep_epochs_{dataset}",
+                        help=f"the shipped {dataset} sweep trained {base.epochs}; the members train as one program, "
+                             "each step for all of them at once")
         waits = my_runs.busy_elsewhere(state.SWEEP)
         go = st.form_submit_button("Run the sweep", disabled=bool(mine and mine.active or waits),
                                    help=waits)
     if waits:
         st.caption(waits)
-    if go and not betas:
+    wrong = go and refused({LATENT: latent, EPOCHS: epochs})
+    if wrong:
+        st.error(wrong)
+    elif go and not betas:
         st.warning("Choose at least one β for the sweep.")
-    if go and betas:
+    elif go:
         base = base.replace(latent_dim=int(latent), epochs=int(epochs))
         my_runs.keep(state.SWEEP, my_runs.start(sweep_configs(base, betas), data, f"sweep-{dataset}"))
         st.rerun()

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import charts, images, live, my_runs, progress, resources, sidebar, state
+from ui.fields import Field, refused
 from vae_core import DATASETS, Config, VAEError, records
 from vae_core.config import ARCHS, LIKELIHOODS, PRECISIONS, REDUCTIONS, parse_sizes
 from vae_core.recording import MOST_SNAPSHOTS
@@ -12,18 +13,19 @@ from vae_core.training import emulated_bf16, native_bf16
 
 # The form's number fields by widget key: label and range, for the fields and for a model's settings brought into
 # them (_fill_in)
-NUMBERS = {"train_latent": ("Latent dimensions", 1, 64), "train_beta": ("β (KL weight)", 0.0, 100.0),
-           "train_warmup": ("KL warm-up epochs", 0.0, 100.0),
-           "train_free_bits": ("Free bits (nats per dimension)", 0.0, 10.0), "train_epochs": ("Epochs", 1, 500),
-           "train_batch": ("Batch size", 1, 4096), "train_lr": ("Learning rate", 1e-5, 1.0),
-           "train_seed": ("Seed", 0, 2**31 - 1),
-           "train_lr_decay": ("Learning-rate landing (fraction of epochs)", 0.0, 1.0),
-           "train_ema": ("Weight average (EMA decay per step)", 0.0, 0.9999)}
+NUMBERS = {"train_latent": Field("Latent dimensions", 1, 64), "train_beta": Field("β (KL weight)", 0.0, 100.0),
+           "train_warmup": Field("KL warm-up epochs", 0.0, 100.0),
+           "train_free_bits": Field("Free bits (nats per dimension)", 0.0, 10.0),
+           "train_epochs": Field("Epochs", 1, 500), "train_batch": Field("Batch size", 1, 4096),
+           "train_lr": Field("Learning rate", 1e-5, 1.0), "train_seed": Field("Seed", 0, 2**31 - 1),
+           "train_lr_decay": Field("Learning-rate landing (fraction of epochs)", 0.0, 1.0),
+           "train_ema": Field("Weight average (EMA decay per step)", 0.0, 0.9999),
+           "train_record": Field("Snapshots kept for a replay", 0, MOST_SNAPSHOTS)}
 
 
 def number(column, key: str, **options):
     """The form's number field under key, its label and range NUMBERS's."""
-    return column.number_input(*NUMBERS[key], key=key, **options)
+    return NUMBERS[key](column, key=key, **options)
 
 
 def config_values(c: Config) -> dict:
@@ -54,10 +56,11 @@ def _fill_in(path: str, name: str) -> None:
     chosen = resources.model(path)
     config = records.started_with(chosen.config, chosen.history)
     values, told = config_values(config), []
-    for key, (label, low, high) in NUMBERS.items():
-        if not low <= values[key] <= high:
-            kept = min(max(values[key], low), high)
-            told.append(f"{label[0].lower()}{label[1:]} {kept:g} (it had {values[key]:g}, past what this form takes)")
+    for key, field in NUMBERS.items():
+        if key in values and field.refusal(values[key]):
+            kept = field.kept(values[key])
+            told.append(f"{field.label[0].lower()}{field.label[1:]} {kept:g} (it had {values[key]:g}, past what "
+                        "this form takes)")
             values[key] = kept
     if config.likelihood == "gaussian" and config.obs_sigma != Config().obs_sigma:  # the one setting without a field
         told.append(f"the Gaussian's σ {Config().obs_sigma:g} (it had {config.obs_sigma:g}; the form has no field "
@@ -132,16 +135,17 @@ with st.form("train_form", enter_to_submit=False):  # (every widget takes its va
                              f"slowest of these speeds that ends the run within {live.WATCHABLE_SECONDS} s, else "
                              f"within {live.LONGEST_WATCHABLE} s, so that a digits run can be watched (a run too "
                              "long for that, as MNIST's are, goes as fast as it can)")
-    record = j.number_input("Snapshots kept for a replay", 0, MOST_SNAPSHOTS, key="train_record",
-                            help="at log-spaced steps (the first steps change most), kept with the checkpoint; "
-                                 "0 keeps none")
+    record = number(j, "train_record", help="at log-spaced steps (the first steps change most), kept with the "
+                                            "checkpoint; 0 keeps none")
     waits = my_runs.busy_elsewhere(state.JOB)
     start = st.form_submit_button("Start training", type="primary", disabled=bool(run and run.active or waits),
                                   help=waits)
 
 if waits:
     st.caption(waits)
-if start:
+if start and (wrong := refused({NUMBERS[key]: st.session_state[key] for key in NUMBERS})):
+    st.error(wrong)
+elif start:
     try:
         config = Config(dataset=dataset, arch=arch, hidden=parse_sizes(hidden), channels=parse_sizes(channels, "channels"),
                         latent_dim=int(latent_dim), beta=beta, warmup_epochs=warmup, free_bits=free_bits,

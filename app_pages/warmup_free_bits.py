@@ -2,8 +2,12 @@
 import streamlit as st
 
 from ui import charts, my_runs, progress, resources, state
+from ui.fields import Field, refused
 from vae_core.evaluation import ACTIVE_THRESHOLD
 from vae_core.tradeoff import remedy_configs
+
+BETA, EPOCHS = Field("β", 0.5, 20.0), Field("Epochs", 5, 200)
+WARMUP, FREE_BITS = Field("Warm-up epochs T", 1.0, 200.0), Field("Free bits λ (nats)", 0.1, 5.0)
 
 st.title("KL warm-up and free bits")
 st.markdown(
@@ -34,17 +38,19 @@ for key, value in (("warmup_beta", given["plain"].beta if given else 2.0),
                    ("warmup_lambda", given["freebits"].free_bits if given else 0.5)):
     st.session_state.setdefault(key, value)
 a, b, c, d = st.columns(4, vertical_alignment="bottom")  # (level where a narrow window wraps two labels)
-beta = a.number_input("β", 0.5, 20.0, key="warmup_beta")
-epochs = b.number_input("Epochs", 5, 200, key="warmup_epochs")
-warmup = c.number_input("Warm-up epochs T", 1.0, 200.0, key="warmup_T")
-free_bits = d.number_input("Free bits λ (nats)", 0.1, 5.0, key="warmup_lambda")
-if warmup >= epochs:
+fields = {BETA: BETA(a, key="warmup_beta"), EPOCHS: EPOCHS(b, key="warmup_epochs"),
+          WARMUP: WARMUP(c, key="warmup_T"), FREE_BITS: FREE_BITS(d, key="warmup_lambda")}
+beta, epochs, warmup, free_bits = fields.values()
+wrong = refused(fields)
+if wrong:
+    st.error(wrong)
+elif warmup >= epochs:
     st.warning(f"With T = {warmup:g} ≥ {epochs} epochs the warm-up run never reaches β = {beta:g}: "
                "its KL is then cheaper than the others', and the comparison is not a fair one.")
 waits = my_runs.busy_elsewhere(state.COMPARE)
 if st.button("Train the three runs (as one program on Ray: seconds, more while Ray first starts)", type="primary",
-             key="warmup_run", disabled=bool(group and group.active or waits),
-             help=waits):
+             key="warmup_run", disabled=bool(group and group.active or waits or wrong),
+             help=waits or wrong):
     base = resources.sweep_base("digits").replace(epochs=int(epochs), beta=beta)  # the digits sweep's model
     configs = remedy_configs(base, warmup_epochs=warmup, free_bits=free_bits)
     named = f"warmup-beta{beta:g}"  # (the runs at β = 2 and at 4, told apart in the picker's 34 characters)

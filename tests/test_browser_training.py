@@ -31,6 +31,12 @@ def open_page(app, path):
 def test_start_and_stop_a_training_run_on_digits(app):
     page = open_page(app, "Train")
     epochs = page.get_by_label("Epochs", exact=True)
+    # a number out of range is refused with the field named (the browser's range turned the field red, and Start
+    # then did nothing and said nothing)
+    epochs.fill("0")
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Epochs takes 1 to 500, not 0.")).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("button", name="Stop")).to_have_count(0)
     epochs.fill("400")
     epochs.press("Enter")  # Enter in a field started a run at once (a lecturer editing a number started MNIST's)
     page.wait_for_timeout(2000)
@@ -133,7 +139,10 @@ def test_the_live_view_draws_the_map_forming_and_obeys_pause_one_step_and_a_beta
     assert f"step {held:,} of" in paused.inner_text()
     page.wait_for_timeout(2000)
     assert live(page, "v.feed.current") == held  # paused: no step taken
-    page.get_by_label("β from the next step").fill("4")
+    page.get_by_label("β from the next step", exact=True).fill("400")  # out of range: refused, and nothing changed
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_text("β from the next step takes 0 to 100, not 400.")).to_be_visible(timeout=10_000)
+    page.get_by_label("β from the next step", exact=True).fill("4")
     page.get_by_role("button", name="Apply").click()
     # said under the form, where nothing of the view is (a toast covered the end of the progress line)
     said = page.get_by_text(re.compile(r"From the run's next step .*: β = 4$"))

@@ -106,6 +106,14 @@ def test_a_sweep_trained_as_one_program_has_one_progress_line(ray_address):
         group.join(timeout=60)
 
 
+def test_a_sweep_with_a_number_out_of_range_is_refused_with_the_field_named():
+    at = page("app_pages/beta_sweep.py").run()
+    at.number_input(key="sweep_epochs_digits").set_value(0)
+    at.button(key="FormSubmitter:sweep_form_digits-Run the sweep").click().run()
+    assert [e.value for e in at.error] == ["Epochs per β takes 1 to 200, not 0."]
+    assert state.SWEEP not in at.session_state
+
+
 def test_every_member_s_kl_bars_share_one_axis():
     """β = 10's collapsed units (about 7e-5 nats) were drawn as tall as β = 0.1's 2-nat bars, each model's axis
     scaled to its own bars: now one range for all, up to the sweep's largest unit, so collapse looks like it."""

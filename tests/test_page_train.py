@@ -166,6 +166,18 @@ def test_bad_hidden_sizes_are_refused_with_a_message():
     assert state.JOB not in at.session_state
 
 
+def test_numbers_out_of_range_are_refused_each_named_and_nothing_starts():
+    """In a browser the fields' own range turned a field red and left Start doing nothing, without a word: the
+    page checks the range itself, names each field, and starts nothing."""
+    at = page("app_pages/train.py").run()
+    assert "from 1 to 500" in at.number_input(key="train_epochs").help  # the range, where the field is
+    at.number_input(key="train_epochs").set_value(0)
+    at.number_input(key="train_seed").set_value(-3)
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    assert [e.value for e in at.error] == ["Epochs takes 1 to 500, not 0; Seed takes 0 to 2,147,483,647, not -3."]
+    assert state.JOB not in at.session_state
+
+
 def test_a_huge_model_is_refused_by_the_train_form_with_the_limit():
     at = page("app_pages/train.py").run()
     at.text_input(key="train_hidden").set_value("100000,100000")

@@ -73,3 +73,14 @@ def test_warm_up_page_s_defaults_show_the_difference_it_teaches(ray_address):
     assert [again.number_input(key=k).value for k in ("warmup_epochs", "warmup_T", "warmup_lambda")] == [40, 30, 0.5]
     near = all(abs(kl - 0.5) <= 0.125 for kl in free_kls)
     assert ("near λ = 0.5" in said) == near and "above λ" not in said.split(":")[0], said
+
+
+def test_a_number_out_of_range_is_named_and_the_runs_cannot_start():
+    """Out of its field's range, a number was kept from before without a word (the field red in a browser): the
+    button trained with the β typed before. The page names the field and the button waits."""
+    at = page("app_pages/warmup_free_bits.py").run()
+    at.number_input(key="warmup_beta").set_value(25.0).run()
+    assert [e.value for e in at.error] == ["β takes 0.5 to 20, not 25."]
+    assert at.button(key="warmup_run").disabled
+    at.number_input(key="warmup_beta").set_value(4.0).run()
+    assert not at.error and not at.button(key="warmup_run").disabled

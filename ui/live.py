@@ -26,6 +26,7 @@ from vae_core.runs import Run, RunState
 from . import progress, served
 from .charts import PALETTE, change_label
 from .decoder import component
+from .fields import Field, refused
 
 _live = component("live_view", "live.js")
 _replay = component("training_replay", "replay.js")
@@ -37,6 +38,8 @@ WATCHABLE = "watchable: 30 s to a minute, if short enough"  # a run's speed to b
 WATCHABLE_SECONDS = 30  # the time a run takes at the speed watchable picks, where a listed speed gives it; else
 LONGEST_WATCHABLE = 60  # the slowest within this (digits-2d's 3,600 steps at 100 a second: 36 s, not 20)
 CURVE_POINTS = 150      # train points sent to the live view at most (a long run's are thinned)
+# The live form's fields, changing a run from its next step (_change)
+NEXT_BETA, NEXT_LR = Field("β from the next step", 0.0, 100.0), Field("Learning rate from the next step", 1e-5, 1.0)
 KEEP_PICTURES = 3       # a live run's latest snapshots' pictures kept served; older ones are deleted
 _served_pictures: dict[str, tuple] = {}  # run id -> (its names' token, [(URL of a snapshot's pictures, its step)],
                                          # oldest first)
@@ -94,8 +97,8 @@ def controls(run: Run) -> None:
                help="it keeps its finished epochs")
     with st.form(f"change_{run.id}", border=False):
         e, f, g = st.columns([2, 2, 1], vertical_alignment="bottom")
-        beta = e.number_input("β from the next step", 0.0, 100.0, in_force(run, "beta"), step=0.1)
-        lr = f.number_input("Learning rate from the next step", 1e-5, 1.0, in_force(run, "lr"), format="%.5f")
+        beta = NEXT_BETA(e, value=in_force(run, "beta"), step=0.1)
+        lr = NEXT_LR(f, value=in_force(run, "lr"), format="%.5f")
         if g.form_submit_button("Apply"):
             _change(run, beta, lr)
 
@@ -124,6 +127,9 @@ def _speed(run: Run) -> None:
 
 def _change(run: Run, beta: float, lr: float) -> None:
     new = {k: v for k, v in (("beta", beta), ("lr", lr)) if v != in_force(run, k)}
+    if wrong := refused({NEXT_BETA: beta, NEXT_LR: lr}):
+        st.error(wrong)
+        return
     if not new:
         return
     try:
