@@ -5,6 +5,9 @@ from ui import charts, images, links, navigation, resources, sidebar, state
 from ui.decoder import decoded_grid
 from vae_core.evaluation import as_images, dimensions_by_kl, manifold_latents, posterior_on_plane, reconstruct
 
+PROJECTIONS = ("pca", "tsne")  # a wider model's map
+GRID = (5, 25, 15)  # the decoded manifold's cells a side: fewest, most, to begin with
+
 checkpoint = sidebar.current()
 model, config, path = checkpoint.model, checkpoint.config, st.session_state[state.MODEL]
 
@@ -14,13 +17,24 @@ st.caption("Each point is one test image's posterior mean, coloured by its label
 map_col, grid_col = st.columns([3, 2])
 with map_col:
     data = resources.dataset_or_explain(config.dataset, "The map of posterior means")
-    method = "means" if config.latent_dim <= 2 or data is None else st.radio(
-        "Projection of the wider latent", ["pca", "tsne"], horizontal=True, key="map_projection",
-        format_func={"pca": "PCA", "tsne": f"t-SNE ({resources.TSNE_POINTS} points)"}.get)
+    if config.latent_dim <= 2 or data is None:  # (a link's projection= a 2-D map has none of)
+        method = "means"
+        links.take("projection")
+        links.drop("projection")
+    else:
+        if (linked := links.take_choice("projection", PROJECTIONS)) is not None:
+            st.session_state["map_projection"] = linked
+        method = st.radio("Projection of the wider latent", PROJECTIONS, horizontal=True, key="map_projection",
+                          format_func={"pca": "PCA", "tsne": f"t-SNE ({resources.TSNE_POINTS} points)"}.get)
+        links.write("projection", method)
 
 with grid_col:
     st.subheader("Decoded manifold")
-    n = st.slider("Grid size", 5, 25, 15, key="map_grid_size")
+    if (linked := links.take_number("grid", low=GRID[0], high=GRID[1], whole=True)) is not None:
+        st.session_state["map_grid_size"] = linked
+    st.session_state.setdefault("map_grid_size", GRID[2])  # (its value from the state: a link's sets it there)
+    n = st.slider("Grid size", GRID[0], GRID[1], key="map_grid_size")
+    links.write("grid", n)
     if method == "pca":
         st.caption("Decodes over the map's own PCA plane (the mean of the posterior means plus the two principal "
                    "directions), spanning the range of its points: each cell sits where the map shows it.")
@@ -51,8 +65,14 @@ with map_col:
     else:
         links.drop("image")  # (a choice on another model: a reload chose it on this one)
     posterior = None
+    if links.take_number("ellipses", allowed=(0, 1)):
+        st.session_state["map_ellipse"] = True
     ellipses = config.latent_dim == 2 and st.toggle("Posterior ellipses (1 and 2 σ)", key="map_ellipse",
                                                     disabled=chosen not in index, help="Click a point first")
+    if ellipses and chosen in index:
+        links.write("ellipses", 1)
+    else:
+        links.drop("ellipses")
     if config.latent_dim != 2:  # (the toggle vanished without a word when a wider model was chosen)
         st.caption(f"Posterior ellipses are drawn for 2-D models, on their own axes; this map is a projection of "
                    f"{config.latent_dim} dimensions. The table below a clicked point gives its σ in each of them.")

@@ -25,6 +25,29 @@ def test_the_map_s_chosen_image_is_in_the_link_and_a_link_chooses_it():
     assert not linked.run().exception  # the toggle left on with no image chosen
 
 
+def test_the_map_s_projection_grid_and_ellipses_are_in_the_link_and_a_link_sets_them():
+    """A lecturer's link to the t-SNE map of a wider model, or to one image's posterior ellipses on a 7 x 7
+    manifold, opened the page's defaults: only the model and the image travelled."""
+    wider = {"model": "digits-8d-mean-recon"}
+    at, notices = linked_page("app_pages/latent_map.py", {**wider, "projection": "tsne", "grid": "7"})
+    assert not at.exception and not notices
+    assert at.radio(key="map_projection").value == "tsne" and at.slider(key="map_grid_size").value == 7
+    at.slider(key="map_grid_size").set_value(21).run()
+    assert at.query_params["grid"] in ("21", ["21"]) and at.query_params["projection"] in ("tsne", ["tsne"])
+    at, notices = linked_page("app_pages/latent_map.py", {"model": "digits-2d", "image": "3", "ellipses": "1"})
+    assert not notices and at.toggle(key="map_ellipse").value and "ellipses" in at.query_params
+    assert any(c.value.startswith("Drawn to scale: this image's posterior") for c in at.caption)
+    at.toggle(key="map_ellipse").set_value(False).run()
+    assert "ellipses" not in at.query_params
+    # a 2-D map has no projection to choose: the parameter leaves without a word; garbage is refused with a notice
+    at, notices = linked_page("app_pages/latent_map.py", {"model": "digits-2d", "projection": "tsne"})
+    assert not notices and "projection" not in at.query_params
+    at, notices = linked_page("app_pages/latent_map.py", {**wider, "projection": "umap", "grid": "500"})
+    assert not at.exception and len(notices) == 2 and at.radio(key="map_projection").value == "pca"
+    assert "projection='umap' is not one of pca, tsne" in notices[0] + notices[1]
+    assert at.slider(key="map_grid_size").value == 15 and at.query_params["grid"] in ("15", ["15"])
+
+
 def test_the_map_s_image_leaves_the_link_when_another_model_is_chosen():
     """No image was chosen on the new model, but image=5 stayed in the address bar: a reload chose test image 5 on
     it. Likewise the pad's axes, once both name one dimension."""

@@ -1,5 +1,5 @@
 """Links that reopen a view: the address bar's query string carries the state that matters (the model, the latent
-point, the chosen test image, beta, the pad's axes), so a reload restores it and a copied link opens the same
+point, the chosen test image, beta, the pad's axes, the map's projection and grid), so a reload restores it and a copied link opens the same
 view for someone else on the same server (a run trained here included: that is how a student shares one). A link
 may also open a page at one of its sections (section=, the header's anchor), scrolled there once.
 
@@ -133,6 +133,15 @@ def take_number(name: str, allowed=None, low: float | None = None, high: float |
         notice(f"this link's {name}={excerpt(raw)} is not {wanted}: using the default")
         return drop(name)
     return int(value) if whole else value
+
+
+def take_choice(name: str, choices) -> str | None:
+    """A link's name=CHOICE, one of choices; a notice saying which there are otherwise."""
+    raw = take(name)
+    if raw is None or raw in choices:
+        return raw
+    notice(f"this link's {name}={excerpt(raw)} is not one of {', '.join(choices)}: using the default")
+    return drop(name)
 
 
 def drop(name: str) -> None:
