@@ -132,9 +132,9 @@ with st.form("train_form", enter_to_submit=False):  # (every widget takes its va
     i, j = st.columns(2)
     speed = i.selectbox("Speed to begin with", [live.WATCHABLE, *live.SPEEDS], key="train_speed",
                         help="the most steps a second (it can be changed while the run trains); watchable: the "
-                             f"slowest of these speeds that ends the run within {live.WATCHABLE_SECONDS} s, else "
-                             f"within {live.LONGEST_WATCHABLE} s, so that a digits run can be watched (a run too "
-                             "long for that, as MNIST's are, goes as fast as it can)")
+                             f"slowest of these speeds that ends the run within {live.LONGEST_WATCHABLE} s, so that a "
+                             "digits run can be watched (a run too long for that, as MNIST's are, goes as fast as it "
+                             "can)")
     record = number(j, "train_record", help="at log-spaced steps (the first steps change most), kept with the "
                                             "checkpoint; 0 keeps none")
     waits = my_runs.busy_elsewhere(state.JOB)

@@ -39,18 +39,14 @@ STEPS = (
     Step("How the map formed", 10,  # (a replay, a run of one's own, pause, steps, β and speed: 5 was too short)
          "The 2-D digits model's training, replayed on the Train page: drag the scrubber to the first snapshot (the "
          "initial weights), then play it, watching the map, the KL bars, the aggregate posterior and the decoded "
-         "manifold. Then start a run of your own there (the default settings: 120 steps at 10 a second) and watch "
-         "the map open up from about step 70 (the note that every posterior sits close to the prior comes and goes "
-         "in the first steps, and goes for good near step 75; the decoded manifold follows later); pause it near "
-         "step 80 (it stops a few steps after the click), take a few single steps, then raise β to 5, set the speed "
-         "to 3 steps/s so that its last thirty steps take ten seconds, and resume.",
+         "manifold. Then start a run of your own there with the default settings (120 steps at 3 a second, 40 s) "
+         "and watch the map open up from about step 70; pause it near step 80 (it stops a few steps after the click), "
+         "take a few single steps, then raise β to 5 and resume: its last thirty steps take ten seconds.",
          "At the initial weights every code lies within 0.3 of the origin, every digit mixed with every other: what "
-         "can the decoder draw from such codes? Does it use both dimensions from the start, or one before the "
-         "other (in the replay, the KL bars and the map up to about epoch 5; which one is chance: your own run may "
-         "pick the other, and there a bar can grow early while its unit is still grey, every code moving together "
-         "along it, which tells nothing: read which way the map opens), and how close does the aggregate posterior "
-         "come to N(0, 1) by the end? In your own run, what does β = 5 do to the map that had opened, and to the KL "
-         "bars?",
+         "can the decoder draw from such codes? In the replay, does the model use both dimensions from the start, "
+         "or one before the other (the KL bars and the map up to about epoch 5)? How close does the aggregate "
+         "posterior come to N(0, 1) by the end? In your own run, what does β = 5 do to the map that had opened, and "
+         "to the KL bars?",
          navigation.TRAIN, {"model": "digits-2d"}),
     Step("Where the encoder puts the data", 10,
          "On the MNIST 2-D map, find each class (click a label in the legend to hide it: the 9s lie over the 4s). "

@@ -1,11 +1,13 @@
 """Links that reopen a view: the address bar's query string carries the state that matters (the model, the latent
-point, the chosen test image, beta, the pad's axes, the map's projection and grid), so a reload restores it and a copied link opens the same
-view for someone else on the same server (a run trained here included: that is how a student shares one). A link
-may also open a page at one of its sections (section=, the header's anchor), scrolled there once.
+point, the chosen test image, beta, the pad's axes, the map's projection and grid), so a reload restores it and a
+copied link opens the same view for someone else on the same server (a run trained here included: that is how a
+student shares one). A link may also open a page at one of its sections (section=, the header's anchor), scrolled
+there once.
 
 app.py calls restore() before the page runs: parameters that differ from what this session last wrote, on the
 session's first run or on arriving at another page, came from a link, and are applied (model and point here,
-the others handed to the pages through take()). Values are written back as they change, with write(). A parameter that cannot be used gives a notice and the default.
+the others handed to the pages through take()). Values are written back as they change, with write(). A parameter
+that cannot be used gives a notice and the default.
 """
 from __future__ import annotations
 
