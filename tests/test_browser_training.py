@@ -156,6 +156,9 @@ def test_the_live_view_draws_the_map_forming_and_obeys_pause_one_step_and_a_beta
     page.wait_for_function(f"() => {LIVE}.feed.current === {held + 1} && {LIVE}.step === {held + 1}", timeout=15_000)
     page.wait_for_function(f"() => {LIVE}.feed.curves.changes.length === 1", timeout=10_000)
     assert live(page, "v.feed.curves.changes[0]") == [held + 1, "β = 4"]
+    # the line under the form stays, saying where it landed (said once at the Apply, the next click took it away)
+    expect(page.get_by_text(f"Changed at step {held + 1:,} (the dashed line on the curves): β = 4")).to_be_visible(
+        timeout=10_000)
     page.wait_for_timeout(1500)
     assert live(page, "v.feed.current") == held + 1  # one step, then waiting again
     wait_idle(page)

@@ -97,6 +97,8 @@ def controls(run: Run) -> None:
         lr = NEXT_LR(f, value=in_force(run, "lr"), format="%.5f")
         if g.form_submit_button("Apply"):
             _change(run, beta, lr)
+        if line := change_line(run):  # under the form, where nothing of the view is (a toast covered the end of
+            st.caption(line)          # the progress line for 4 s)
 
 
 def _then_feed(run: Run, action):
@@ -107,11 +109,11 @@ def _then_feed(run: Run, action):
     return act
 
 
-def in_force(run: Run, name: str) -> float:
+def in_force(run: Run, name: str, asked: bool = True) -> float:
     """The run's beta or learning rate from its next step: the last asked for (a paused run applies it when it goes
     on: read from what the worker applied, a reload of a paused run showed β = 1 after β = 3 had been asked for),
-    else the last change its worker applied, else its config's."""
-    if name in run.asked:
+    else (or without asked) the last change its worker applied, else its config's."""
+    if asked and name in run.asked:
         return float(run.asked[name])
     changed = [c[name] for c in run.changes if name in c]
     return float(changed[-1] if changed else getattr(run.config, name))
@@ -132,10 +134,23 @@ def _change(run: Run, beta: float, lr: float) -> None:
         run.change(**new)
     except ConfigError as e:
         st.error(str(e))
-    else:  # said under the form, not in a toast: a toast covered the end of the progress line for 4 s
-        st.caption(":material/tune: From the run's next step (a little ahead of the view; the curves mark where it "
-                   "landed): " + ", ".join(f"{'β' if k == 'beta' else 'learning rate'} = {v:g}"
-                                           for k, v in new.items()))
+
+
+def change_line(run: Run) -> str | None:
+    """What was last asked of the run's β and learning rate, said until the next change: waiting for its next step
+    (a paused run's, when it goes on), else where it landed. (Said once, at the Apply, the line was gone at the next
+    click: a lecturer who pressed Enter, which applies, then Apply, which found nothing new, saw no word of it.)"""
+    waiting = {k: v for k, v in run.asked.items() if in_force(run, k, asked=False) != v}
+    said = lambda values: ", ".join(f"{'β' if k == 'beta' else 'learning rate'} = {v:g}"  # noqa: E731
+                                    for k, v in values.items())
+    if waiting:
+        return (":material/tune: From the run's next step (a little ahead of the view; the curves mark where it "
+                f"landed){', when it goes on' if run.paused else ''}: {said(waiting)}")
+    if run.asked and run.changes:
+        last = run.changes[-1]
+        return (f":material/tune: Changed at step {last['step']:,} (the dashed line on the curves): "
+                + said({k: last[k] for k in ("beta", "lr") if k in last}))
+    return None
 
 
 def live_view(run: Run, *, key: str = "live_view") -> None:
