@@ -37,6 +37,23 @@ def test_the_reduction_lesson_shows_beta_times_pixels_and_both_shipped_models():
     assert {"reduction_beta-1", "reduction_digits-8d-mean-recon"} <= set(browser_pictures(at))
 
 
+def test_the_reduction_lesson_at_beta_10_writes_its_numbers_as_the_objective_above_does():
+    """At β = 10 a lecturer read "1.3e+02 times the reconstruction" off the slide, and the averaged line's
+    "10 × 3.26" under the summed line's "10 × 3.263"."""
+    import re
+
+    at = page("app_pages/kl_tradeoff.py").run()
+    at.number_input(key="tradeoff_image").set_value(3)  # (its KL term 130 times its reconstruction, averaged)
+    at.select_slider(key="tradeoff_beta").set_value(10.0).run()
+    summed, averaged = (next(t.value for t in at.latex if t.value.lstrip("$\n").startswith(way)) for way in
+                        (r"\text{summed", r"\begin{aligned}\text{averaged"))
+    kl = re.search(r"10 \\times ([\d.]+) =", summed).group(1)
+    assert len(kl.split(".")[1]) == 3 and averaged.count(rf"\times {kl}") == 2, (summed, averaged)
+    said = next(c.value for c in at.caption if c.value.startswith("Averaged, a nat of KL costs"))
+    times = re.search(r"the KL term is then (\S+) times the reconstruction instead of (\S+) times", said)
+    assert times and times.group(1) == "130" and "e+" not in said, said
+
+
 def test_the_reduction_lesson_says_its_two_models_are_not_the_sidebar_s():
     """Lesson step 7 opens the page with the 2-D digits model: its image's numbers stood above two 8-D models as if
     they were the same model's."""

@@ -109,6 +109,11 @@ def _other_size(config, beta: float) -> str:
     return f" (on {other}'s {theirs.input_dim} pixels, a β of {theirs.effective_beta:g})"
 
 
+def _two_digits(x: float) -> str:
+    """x to two significant digits, written out: 130, not .2g's 1.3e+02 (read off a slide at β = 10)."""
+    return f"{float(f'{x:.2g}'):g}"
+
+
 def reduction_lesson(config, parts, beta: float, model_name: str, model_path: str) -> None:
     """The objective written both ways with the chosen image's numbers at the page's beta (under the model called
     model_name, at model_path), then two shipped digits models trained each way, side by side."""
@@ -118,16 +123,19 @@ def reduction_lesson(config, parts, beta: float, model_name: str, model_path: st
                 f"while it sums the KL over the latent dimensions. Dividing the reconstruction by the number of pixels "
                 f"P = {pixels} is the same as multiplying the KL by P: at β = {beta:g}, a β of {averaged:g} in "
                 f"disguise{_other_size(config, beta)}. With this image's numbers:")
+    kl = shown_kl(parts.kl, beta)
     st.latex(r"\text{summed: }\ \textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} = %.2f + %g \times %s = %.2f"
-             % (parts.recon, beta, shown_kl(parts.kl, beta), shown_total(parts.recon, parts.kl, beta)))
+             % (parts.recon, beta, kl, shown_total(parts.recon, parts.kl, beta)))
     # on two lines: on one, half of an 800 px page drew it 7 px high
     st.latex(r"\begin{aligned}\text{averaged: }\ \tfrac1P\textstyle\sum_j \mathrm{BCE}_j + \beta\,\mathrm{KL} &= "
-             r"%.3f + %g \times %.2f \\ &= \tfrac1{%d}\big(%.2f + \mathbf{%g} \times %.2f\big)\end{aligned}"
-             % (parts.recon / pixels, beta, parts.kl, pixels, parts.recon, averaged, parts.kl))
+             r"%.3f + %g \times %s \\ &= \tfrac1{%d}\big(%.2f + \mathbf{%g} \times %s\big)\end{aligned}"
+             % (parts.recon / pixels, beta, kl, pixels, parts.recon, averaged, kl))  # (the KL as summed writes it:
+                                                                                       # 3.263 there, 3.26 here)
     # (the weights per nat first: as a share of this image's terms, an image whose KL is 0 read "0.0 times the
     # reconstruction instead of 0.00 times")
-    here = (f" For this image the KL term is then {averaged * parts.kl / parts.recon:.2g} times the reconstruction "
-            f"instead of {beta * parts.kl / parts.recon:.2g} times." if parts.kl >= 0.005 and parts.recon > 0 else "")
+    here = (f" For this image the KL term is then {_two_digits(averaged * parts.kl / parts.recon)} times the "
+            f"reconstruction instead of {_two_digits(beta * parts.kl / parts.recon)} times."
+            if parts.kl >= 0.005 and parts.recon > 0 else "")
     st.caption(f"Averaged, a nat of KL costs as much as {averaged:g} nats of reconstruction instead of {beta:g}: "
                f"the optimiser cuts the KL whatever it costs in blur.{here}")
     data = resources.dataset("digits")
