@@ -5,7 +5,8 @@ import streamlit as st
 from ui import charts, images, links, pickers, resources, sidebar, state
 from ui.decoder import decoded_grid
 from vae_core.drawing import preprocess, read_drawing
-from vae_core.evaluation import decode_images, image_grid, lerp, path_lengths, paths_apart, pixel_blend, slerp
+from vae_core.evaluation import (decode_images, distance, image_grid, lerp, path_lengths, paths_apart, pixel_blend,
+                                 slerp)
 from vae_core.export import gif_bytes
 from vae_core.tradeoff import objective_parts
 
@@ -99,9 +100,16 @@ if config.latent_dim > 3 and "the current point" not in (name0, name1) and max(e
                   "mean" if collapsed else "")
                + f". The straight path's middle is shorter still, |z| = {middle:.2f}; the spherical one keeps "
                  "between its ends' lengths.")
+apart = distance(z0, z1)
+if apart < SAME_PATH:  # (a drawn 4 and 9 on mnist-2d, both encoded among the 9s: two strips of nines, unexplained)
+    st.caption("Both ends are one point: every step decodes the same image." if apart < 1e-6 else
+               f"The two ends are only {apart:.2g} apart in the latent space, where the prior's spread is 1 on each "
+               f"axis: the encoder puts {name0} and {name1} almost at one point, so every step decodes much the same "
+               "image.")
 if config.latent_dim <= 3:
     angle, gap = paths_apart(z0, z1, steps)
-    st.caption(f"Seen from the origin the two ends are {angle:.0f}° apart, and the paths at most {gap:.2f} apart: "
+    gap_text = f"{gap:.2f}" if gap >= 0.01 else f"{gap:.1g}"  # ("at most 0.00 apart", for paths that differ)
+    st.caption(f"Seen from the origin the two ends are {angle:.0f}° apart, and the paths at most {gap_text} apart: "
                + ("they cross different parts of the latent space, the straight one nearer the origin and the round "
                   "one around it, so they decode differently." if gap >= SAME_PATH else
                   "the ends point almost the same way, so the two paths nearly coincide and decode alike."))

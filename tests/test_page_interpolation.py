@@ -110,3 +110,20 @@ def test_ends_inside_the_prior_s_shell_are_said_to_be_posterior_means():
     assert "8 of this model's 8 units are collapsed" in told[0]
     at.radio(key=state.INTERP_TO).set_value("the current point").run()  # (not a posterior mean)
     assert not [c for c in at.caption if c.value.startswith("These ends lie at")]
+
+
+def test_ends_encoded_almost_at_one_point_are_said_to_decode_alike():
+    """A drawn 4 and 9 on mnist-2d, both encoded among the 9s, gave two strips of nines under a caption that said
+    only that the paths were "at most 0.00 apart"."""
+    mu = resources_encodings(ROOT / "models" / "digits-2d")
+    near = next(j for j in range(1, len(mu)) if 0.01 < np.linalg.norm(mu[j] - mu[0]) < 0.1)
+    at = page("app_pages/interpolation.py").run()
+    at.number_input(key="interp_to_image").set_value(near).run()
+    apart = np.linalg.norm(mu[near] - mu[0])
+    assert f"The two ends are only {apart:.2g} apart in the latent space" in " ".join(c.value for c in at.caption)
+    said = next(c.value for c in at.caption if c.value.startswith("Seen from the origin"))
+    assert "at most 0.00 apart" not in said, said
+    at.number_input(key="interp_to_image").set_value(0).run()
+    assert "Both ends are one point: every step decodes the same image." in [c.value for c in at.caption]
+    at.number_input(key="interp_to_image").set_value(1).run()  # far apart: nothing said
+    assert not any("apart in the latent space" in c.value or "one point" in c.value for c in at.caption)

@@ -273,6 +273,11 @@ def paths_apart(z0, z1, steps: int) -> tuple[float, float]:
     return math.degrees(math.acos(float(cosine.clamp(-1, 1)))), float(gap)
 
 
+def distance(z0, z1) -> float:
+    """|z1 - z0|: how far apart two latent points are."""
+    return float((_vector(z1) - _vector(z0)).norm())
+
+
 def path_lengths(z0, z1) -> tuple[float, float, float]:
     """(|z0|, |z1|, the length of the straight path's middle)."""
     a, b = _vector(z0), _vector(z1)
