@@ -193,7 +193,10 @@ with above_form:
     if training:
         live.controls(run)  # outside the redrawn part: a click reruns the page, a redraw does not redraw these
     running = run is not None and run.state == RunState.RUNNING  # its live view draws its progress, says it ended
-    progress.follow(run, show_run, every=live.FOLLOW_EVERY if running else 1.0, rerun_on=lambda run: run.state)
+    # the page again when the run's state changes, and when a β or learning rate asked for lands (the line under
+    # the controls' form says where)
+    progress.follow(run, show_run, every=live.FOLLOW_EVERY if running else 1.0,
+                    rerun_on=lambda run: (run.state, len(run.changes)))
     if training:
         live.live_view(run)  # it fetches the run's feed itself, twice a second
 

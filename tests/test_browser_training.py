@@ -228,6 +228,9 @@ def test_the_replay_of_digits_2d_scrubs_plays_and_exports_a_gif_of_every_snapsho
     snapshots = len(load_recording(browser.ROOT / "models" / "digits-2d", 2, (1, 8, 8)).snapshots)
     page = open_page(app, "Train")
     page.wait_for_function(f"() => {REPLAY} && {REPLAY}.index === {snapshots - 1}", timeout=30_000)
+    # its epochs as a slide shows them: "150 epochs done" at the end (it said "150.00")
+    expect(page.locator(".replay")).to_contain_text(f"snapshot {snapshots} of {snapshots} · step 3,600 · 150 epochs "
+                                                    "done")
     last = page.evaluate(f"() => {REPLAY}.mapCanvas.toDataURL()")
     curves = page.evaluate(f"() => {REPLAY}.curves.canvas.toDataURL()")  # the history's curves, the step marked
     scrubber = page.get_by_role("slider", name="snapshot")

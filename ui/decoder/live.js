@@ -9,7 +9,7 @@
 import { element, mountOnce } from "./base.js";
 import { loadBytes } from "./decoder.js";
 import {
-  density, drawCurves, halvesFromBase64, learningPanels, panel, panelSizes, pictureAt, showMap, showStats,
+  density, drawCurves, epochsDone, halvesFromBase64, learningPanels, panel, panelSizes, pictureAt, showMap, showStats,
 } from "./plots.js";
 import { DecodingView } from "./view.js";
 
@@ -175,7 +175,7 @@ class LiveView extends DecodingView {
       this.plotsDirty = this.picturesDirty = true;
     }
     this.head.textContent = to
-      ? `snapshot of step ${to.step.toLocaleString()} · ${to.epoch.toFixed(2)} epochs done: the map, bars, ` +
+      ? `snapshot of step ${to.step.toLocaleString()} · ${epochsDone(to.epoch)}: the map, bars, ` +
         "pictures and the curves' red line below all show this step"
       : "waiting for the first snapshot…";
     if (to && this.labels) {

@@ -6,7 +6,7 @@
 import { element, mountOnce, watchWidth } from "./base.js";
 import { loadBytes, loadFloats } from "./decoder.js";
 import {
-  density, drawCurves, learningPanels, panel, panelSizes, pictureAt, showMap, showStats,
+  density, drawCurves, epochsDone, learningPanels, panel, panelSizes, pictureAt, showMap, showStats,
 } from "./plots.js";
 
 const replays = new WeakMap();  // parentElement -> Replay
@@ -97,7 +97,7 @@ class Replay {
     this.index = i;
     this.scrubber.value = i;
     this.head.textContent = `snapshot ${i + 1} of ${data.steps.length} · step ${data.steps[i].toLocaleString()} · ` +
-                            `${data.epochs[i].toFixed(2)} epochs done`;
+                            epochsDone(data.epochs[i]);
     const sigma = loaded.sigma.subarray(i * size, (i + 1) * size);
     showStats(this.panels, data.kl[i], data.active[i], data.threshold, data.klTop, dims,
               [0, 1].map(c => density(xy, sigma, c, data.extent)), data.extent, fit.stack);
