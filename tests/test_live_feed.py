@@ -144,6 +144,9 @@ def test_a_run_s_time_left_is_read_from_its_pace_since_its_last_pause_or_resume(
     time.sleep(0.5)
     report(30, since=resumed)  # 40 steps a second now
     assert run.eta_seconds == pytest.approx((3600 - 30) / 40, rel=0.15)
+    report(3590, since=resumed)  # ten steps left, their time past while no report came: a second, not "0 s"
+    time.sleep(0.5)
+    assert run.eta_seconds == 1.0
 
 
 def test_a_run_s_time_left_is_read_from_the_worker_s_times_of_its_steps_not_from_when_their_reports_came(run):
