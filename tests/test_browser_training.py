@@ -55,6 +55,7 @@ def test_start_and_stop_a_training_run_on_digits(app):
     page.get_by_role("link", name="Train").click()
     page.get_by_role("button", name="Stop").wait_for(timeout=30_000)
     expect(page.get_by_label("Epochs", exact=True)).to_have_value("400")
+    expect(page.get_by_label("KL warm-up epochs", exact=True)).to_have_value("0")  # (it read "0.00")
     expect(page.get_by_role("button", name="Start training")).to_be_disabled()
     # at 800 px the controls wrap onto more rows, every label whole (in five columns: "F" for Pause, "Rest o…")
     page.set_viewport_size({"width": 800, "height": 1000})

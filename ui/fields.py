@@ -23,6 +23,8 @@ class Field:
         given = {} if value is None else {"value": value}
         if isinstance(self.low, int):  # a whole-number field (with no range, no value or step, Streamlit makes a
             options.setdefault("step", 1)  # field of floats: a reload showed 400 epochs as "400.00")
+        else:
+            options.setdefault("format", "%g")  # 30 warm-up epochs as 30, not 30.00 (0.5 nats as 0.5)
         return column.number_input(self.label, key=key, help=f"{help}; {told}" if help else told, **given, **options)
 
     def refusal(self, value) -> str | None:
