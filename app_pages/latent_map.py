@@ -112,7 +112,8 @@ if chosen is not None:
     with numbers:
         # short headers: at 1024 px "posterior std σ", the number lesson step 4 asks about, was cut off
         st.dataframe({"dimension": [f"z{i}" for i in range(config.latent_dim)], "mean μ": mu[chosen],
-                      "std σ": std[chosen]}, hide_index=True)
+                      "std σ": std[chosen]}, hide_index=True,  # (three decimals in every row, as the caption's σ)
+                     column_config={name: st.column_config.NumberColumn(format="%.3f") for name in ("mean μ", "std σ")})
         st.caption("the posterior q(z|x) of this image: its mean and standard deviation on each dimension (the "
                    "reconstruction decodes the mean)")
         if st.button("Open in the latent sliders", key="map_to_sliders"):

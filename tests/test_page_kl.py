@@ -54,6 +54,16 @@ def test_the_reduction_lesson_at_beta_10_writes_its_numbers_as_the_objective_abo
     assert times and times.group(1) == "130" and "e+" not in said, said
 
 
+def test_the_objective_s_table_writes_three_decimals_in_every_row():
+    """Left to Streamlit, "3.368" stood over "3.3112" (trailing zeros cut)."""
+    import json
+
+    at = page("app_pages/kl_tradeoff.py").run()
+    columns = json.loads(at.dataframe[0].proto.columns)
+    assert {name: columns[name]["type_config"]["format"] for name in ("μ", "σ", "KL, nats")} == dict.fromkeys(
+        ("μ", "σ", "KL, nats"), "%.3f")
+
+
 def test_the_reduction_lesson_says_its_two_models_are_not_the_sidebar_s():
     """Lesson step 7 opens the page with the 2-D digits model: its image's numbers stood above two 8-D models as if
     they were the same model's."""

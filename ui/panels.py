@@ -41,8 +41,10 @@ def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = Fals
     # narrow: columns of a few pixels with two decimals, so that the KL's fits half of an 800 px page (210 px: at
     # Streamlit's "small" widths it was cut off there)
     number = lambda label=None: st.column_config.NumberColumn(label, format="%.2f", width=54)  # noqa: E731
-    columns = {"dimension": st.column_config.TextColumn("z", width=44), "μ": number(), "σ": number(),
-               "KL, nats": number("KL")} if narrow else None
+    # wide: three decimals in every row (left to Streamlit, "3.368" stood over "3.3112", trailing zeros cut)
+    columns = ({"dimension": st.column_config.TextColumn("z", width=44), "μ": number(), "σ": number(),
+                "KL, nats": number("KL")} if narrow else
+               {name: st.column_config.NumberColumn(format="%.3f") for name in ("μ", "σ", "KL, nats")})
     st.dataframe({"dimension": [f"z{i}" for i in order], "μ": np.asarray(parts.mu)[order],
                   "σ": np.asarray(parts.sigma)[order], "KL, nats": np.asarray(parts.kl_per_dim)[order]}, hide_index=True,
                  column_config=columns)
