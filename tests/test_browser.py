@@ -60,7 +60,7 @@ def test_a_page_s_address_in_lower_case_opens_the_page_with_the_link_s_parameter
     # the sidebar's title as an address (/Compare_two_models, /home opened Home under "Page not found" too)
     page.goto(f"{url}/Compare_two_models?model=digits-8d-mean-recon&b=sweeps/digits/beta-10")
     page.wait_for_url(re.compile(r"/Compare\?model=digits-8d-mean-recon.*b=sweeps%2Fdigits%2Fbeta-10"), timeout=30_000)
-    expect(page.locator("[data-testid='stMain'] h1").first).to_have_text("Two models side by side")
+    expect(page.locator("[data-testid='stMain'] h1").first).to_have_text("Compare two models")
     wait_idle(page)
     assert page.get_by_text("Page not found").count() == 0
 

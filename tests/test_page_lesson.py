@@ -12,6 +12,14 @@ from vae_core import load_checkpoint
 pytestmark = pytest.mark.usefixtures("private_runs")
 
 
+def test_the_sidebar_lists_the_pages_in_the_order_the_lesson_visits_them():
+    """A lecturer found the sidebar's order another than the lesson's (Train eighth, its step the third)."""
+    from ui.lesson import STEPS
+
+    visited = list(dict.fromkeys(step.page for step in STEPS))
+    assert [p for p in navigation.PAGES if p in visited] == visited
+
+
 def test_every_lesson_step_links_to_a_page_model_and_point_that_exist():
     from ui.lesson import STEPS
     from ui.links import model_path

@@ -28,7 +28,9 @@ BETA_SWEEP = Page("app_pages/beta_sweep.py", "Beta sweep", ":material/show_chart
 WARMUP = Page("app_pages/warmup_free_bits.py", "Warm-up and free bits", ":material/local_fire_department:",
               "Warm-up_and_free_bits")
 
-PAGES = (HOME, LESSON, SLIDERS, MAP, INTERPOLATION, YOUR_DIGIT, COMPARE, TRAIN, PAD, KL_TRADEOFF, BETA_SWEEP, WARMUP)
+# the lesson's order (a lecturer found the sidebar's order another: sliders, map, interpolation, …, Train eighth), then
+# Compare, which no step visits
+PAGES = (HOME, LESSON, SLIDERS, TRAIN, MAP, PAD, INTERPOLATION, KL_TRADEOFF, BETA_SWEEP, WARMUP, YOUR_DIGIT, COMPARE)
 
 
 # Each page's address in lower case, and its sidebar title as an address (/Compare_two_models), where they differ
