@@ -247,6 +247,11 @@ def test_a_refused_weights_file_is_named_as_uploaded_not_as_a_folder_of_ours(tmp
     # said in words (its first 8 letters read as "a header of 7,526,676,540,175,443,304 bytes, more than ...")
     assert str(err.value).endswith("(its first bytes are not a safetensors file's: another kind of file, renamed, or "
                                    "one cut short)"), str(err.value)
+    for header in (b"", b"{not json", b"[1, 2]", b"[" * 100_000, b"\xff\xfe{}"):  # (an empty header was refused in the library's words: "invalid
+        with pytest.raises(CheckpointError) as said:  # JSON in header: EOF while parsing a value at line 1 column 0")
+            import_checkpoint(len(header).to_bytes(8, "little") + header, "empty.safetensors", tmp_path / "runs")
+        assert str(said.value).endswith("(its header, the list of its tensors, is not readable: a damaged file, or "
+                                        "another kind)"), str(said.value)
     assert WEIGHTS not in str(err.value)  # it read "garbage.safetensors/model.safetensors"
     assert str(err.value).count("garbage.safetensors") == 1  # it was named twice in a row
 
