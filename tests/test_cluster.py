@@ -178,3 +178,40 @@ def test_on_a_cluster_without_gpus_a_run_asks_for_none_whatever_vae_job_gpus_say
     [run] = start_runs(Config(dataset="digits", hidden=(16,), epochs=1), load_dataset("digits"), tmp_path)
     run.join(120)
     assert run.state == "done" and run.worker.device == "cpu", run.message
+
+
+COLD_START = """
+import sys, time
+from vae_core import Config, cluster, load_dataset
+from vae_core.runs import start_runs
+cluster.connect(sys.argv[1])
+long = Config(dataset="digits", hidden=(32,), latent_dim=2, batch_size=100, epochs=5000)
+runs = [start_runs(long, load_dataset("digits"), f"{sys.argv[2]}/r{i}", cpus=1).runs[0] for i in range(3)]
+most, first = 0, None
+try:
+    while first is None or time.monotonic() - first < 8:  # the third started 2.6 s after the first two
+        running = sum(r.state == "running" for r in runs)
+        most = max(most, running)
+        if running and first is None:
+            first = time.monotonic()
+        time.sleep(0.05)
+finally:
+    for r in runs:
+        r.stop()
+    for r in runs:
+        r.join(60)
+print("most running at once:", most)
+"""
+
+
+def test_on_a_cold_cluster_three_runs_on_two_cpus_take_turns(tmp_path):
+    """A class pressing Start as the server came up: on a fresh 2-CPU node three 1-CPU runs trained at once. The
+    control actor's first answer took seconds, and a task waiting for it in ray.get on its main thread was taken
+    by Ray as blocked: its CPU went to the third run."""
+    from ray_cluster import ray_head
+
+    env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
+    with ray_head(tmp_path, cpus=2) as address:
+        result = subprocess.run([sys.executable, "-c", COLD_START, address, str(tmp_path)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=300, env=env)
+    assert "most running at once: 2" in result.stdout, result.stdout + result.stderr[-2000:]

@@ -7,6 +7,7 @@ called in the submitting process except pack_dataset.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import os
@@ -160,8 +161,8 @@ def train_task(config: Config, options: dict, packed: dict, cpus: int, run_id: s
         finally:
             events.put(_END)
 
-    for command in ray.get(control.waiting.remote(run_id)):  # a speed or pause set as the run was started: before
-        carry_out(command, controls)                          # the first step, which may be over in milliseconds
+    for command in _off_the_main_thread(ray.get, control.waiting.remote(run_id)):  # a speed or pause set as the run
+        carry_out(command, controls)  # was started: before the first step, which may be over in milliseconds
     threading.Thread(target=_obey, args=(control, run_id, controls), daemon=True).start()
     threading.Thread(target=work, name="train", daemon=True).start()
     try:
@@ -325,6 +326,14 @@ def point_kept(step: int, epoch: int, steps_per_epoch: int) -> bool:
     8, ... besides, a few more at most (at batch 1 an MNIST epoch of 60,000 steps kept its first point at step
     3,000, and a run's curves stayed empty for minutes)."""
     return step % max(1, steps_per_epoch // STEP_POINTS) == 0 or (epoch == 1 and step & (step - 1) == 0)
+
+
+def _off_the_main_thread(function, *args):
+    """function(*args), called on another thread while this one waits: a task's main thread waiting in ray.get is
+    taken by Ray as blocked, and its CPUs are lent to the tasks queued for them. On a cold cluster the control
+    actor's first answer took seconds, and a third run started beside two training ones on two CPUs."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(function, *args).result()
 
 
 def _obey(control, run_id: str, controls) -> None:
