@@ -63,6 +63,10 @@ def test_a_page_s_address_in_lower_case_opens_the_page_with_the_link_s_parameter
     expect(page.locator("[data-testid='stMain'] h1").first).to_have_text("Compare two models")
     wait_idle(page)
     assert page.get_by_text("Page not found").count() == 0
+    page.goto(f"{url}/Home?model=mnist-2d")  # the home page's title too (it opened under "Page not found")
+    page.wait_for_url(re.compile(r"/\?model=mnist-2d"), timeout=30_000)
+    wait_idle(page)
+    assert page.get_by_text("Page not found").count() == 0
 
 
 def test_clicking_a_point_on_the_map_shows_its_image(app):

@@ -33,16 +33,20 @@ WARMUP = Page("app_pages/warmup_free_bits.py", "Warm-up and free bits", ":materi
 PAGES = (HOME, LESSON, SLIDERS, TRAIN, MAP, PAD, INTERPOLATION, KL_TRADEOFF, BETA_SWEEP, WARMUP, YOUR_DIGIT, COMPARE)
 
 
-# Each page's address in lower case, and its sidebar title as an address (/Compare_two_models), where they differ
-# from it: Streamlit matches an address exactly, and a typed /train opened Home under a "Page not found" dialog;
-# these hidden pages send the browser on to the page (follow_alias). (Not Home's: its file's name reserves /home,
-# in any case, and an alias of it stopped every page with an exception.)
-ALIASES = {alias: p for p in PAGES if p.url
-           for alias in (p.url.lower(), p.title.replace(" ", "_"), p.title.replace(" ", "_").lower()) if alias != p.url}
+# Each page's address in lower case, and its sidebar title as an address (/Compare_two_models, /Home), where they
+# differ from it: Streamlit matches an address exactly, and a typed /train opened Home under a "Page not found"
+# dialog; these hidden pages send the browser on to the page (follow_alias). (Home's file name gave it /home in
+# Streamlit's books, unreachable at the root's address, and an alias of it stopped every page with an exception: it
+# is named HOME_PATH there instead.)
+ALIASES = {alias: p for p in PAGES
+           for alias in (p.url.lower(), p.title.replace(" ", "_"), p.title.replace(" ", "_").lower())
+           if alias and alias != p.url}
+HOME_PATH = "welcome"  # the home page's url_path in Streamlit's books (its address is the root's, "")
 
 
 def streamlit_pages() -> list[st.Page]:
-    pages = [st.Page(p.script, title=p.title, icon=p.icon, url_path=p.url or None, default=not p.url) for p in PAGES]
+    pages = [st.Page(p.script, title=p.title, icon=p.icon, url_path=p.url or HOME_PATH, default=not p.url)
+             for p in PAGES]
     return pages + [st.Page(_alias, title=p.title, url_path=alias, visibility="hidden") for alias, p in ALIASES.items()]
 
 
