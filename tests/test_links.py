@@ -4,7 +4,7 @@ import pytest
 
 from headless import app_test as page
 from headless import ROOT, linked_page, resources_encodings
-from ui import state
+from ui import links, state
 
 pytestmark = pytest.mark.usefixtures("private_runs")
 
@@ -162,6 +162,19 @@ def test_a_link_to_a_file_inside_a_model_s_folder_is_refused(ref):
     assert notices == [f"This link's model '{ref}' is not a model of this server; showing digits-2d instead."], notices
     folder, _ = linked_page("app_pages/kl_tradeoff.py", {"model": ref.rsplit("/", 1)[0]})
     assert folder.session_state[state.MODEL] == str(ROOT / "models" / ref.rsplit("/", 1)[0])
+
+
+@pytest.mark.parametrize("ref", ["../models/mnist-2d", "sweeps/../mnist-2d", "./mnist-2d",
+                                 str(ROOT / "models" / "mnist-2d")])
+def test_a_link_names_a_model_by_its_own_name_only(ref):
+    """A model reached by another road (../models/mnist-2d, or the server's own path to it) opened without a word,
+    where models/mnist-2d was refused: a student could confirm where the app was installed."""
+    at, notices = linked_page("app_pages/kl_tradeoff.py", {"model": ref})
+    assert not at.exception and at.session_state[state.MODEL] == str(ROOT / "models" / "digits-2d")
+    assert notices == [f"This link's model {links.excerpt(ref)} is not a model of this server; showing digits-2d "
+                       "instead."], notices
+    named, notices = linked_page("app_pages/kl_tradeoff.py", {"model": "mnist-2d/"})  # (a trailing slash is fine)
+    assert not notices and named.session_state[state.MODEL] == str(ROOT / "models" / "mnist-2d")
 
 
 @pytest.mark.parametrize("axes", ["²,3", "1," + "9" * 5000, "٣,1", "01,1"])
