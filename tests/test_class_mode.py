@@ -139,3 +139,16 @@ def test_in_class_mode_a_session_runs_one_job_at_a_time(digits, tmp_path, monkey
         sweep.join(timeout=60)
     at = page("app_pages/train.py", **{state.SWEEP: sweep}).run()
     assert not at.button(key="FormSubmitter:train_form-Start training").disabled
+
+
+def test_in_class_mode_a_job_that_waits_in_the_queue_is_said_to_wait(monkeypatch):
+    """The other pages said a Train run still queued "still trains"."""
+    from types import SimpleNamespace
+
+    from vae_core.runs import RunState
+
+    monkeypatch.setenv("VAE_CLASS_MODE", "1")
+    queued = SimpleNamespace(active=True, state=RunState.QUEUED)
+    at = page("app_pages/warmup_free_bits.py", **{state.JOB: queued}).run()
+    told = "One job at a time in class mode: your run on the Train page still waits in the queue."
+    assert told in [c.value for c in at.caption] and at.button(key="warmup_run").disabled

@@ -224,6 +224,22 @@ def test_a_run_that_waits_for_the_cluster_says_queued_and_how_many_are_ahead(dig
             j.join(timeout=60)
 
 
+def test_a_queued_run_counts_paused_runs_apart_from_training_ones(monkeypatch):
+    """A class's queue line said "3 training here now" on two CPUs: one of the three was paused, its CPU lent."""
+    from types import SimpleNamespace
+
+    from ui import progress
+    from vae_core.runs import RunState
+
+    job = SimpleNamespace(state=RunState.QUEUED, ahead=0, cpus=1)
+    others = [SimpleNamespace(state=RunState.RUNNING, held=held) for held in (False, False, True)]
+    monkeypatch.setattr(progress, "submitted", lambda: [job, *others])
+    assert progress.waiting(job) == ("queued: next to start, when a Ray worker with 1 CPU is free (2 training here "
+                                     "now, 1 paused)")
+    others[2].held = False
+    assert progress.waiting(job).endswith("(3 training here now)")
+
+
 def test_a_run_with_short_epochs_shows_its_real_step(ray_address):
     """Digits at a batch of 500 take 3 steps an epoch, far shorter than a flush of step losses (0.25 s), and its
     evaluation takes longer than its training: the line read "step 0/3" throughout. It now counts the steps

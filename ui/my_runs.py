@@ -20,7 +20,7 @@ import streamlit as st
 
 from vae_core import Dataset
 from vae_core.checkpoint import new_run_dir
-from vae_core.runs import RunGroup, start_runs
+from vae_core.runs import RunGroup, RunState, start_runs
 
 from . import resources, state
 
@@ -75,19 +75,24 @@ def start(configs, data: Dataset, what, **options) -> RunGroup:
 
 
 # What each of a session's jobs is, where (by its session-state key)
-JOBS = {state.JOB: "your run on the Train page", state.SWEEP: "your sweep on the Beta sweep page",
-        state.COMPARE: "your three runs on the Warm-up page"}
+JOBS = {state.JOB: ("your run on the Train page", "trains", "waits in the queue"),
+        state.SWEEP: ("your sweep on the Beta sweep page", "trains", "waits in the queue"),
+        state.COMPARE: ("your three runs on the Warm-up page", "train", "wait in the queue")}
 
 
 def busy_elsewhere(key: str) -> str | None:
-    """In class mode, why a start under key waits, in a sentence: another job of this session still trains (JOBS's
-    words). One job a session at a time, so that one student's run, sweep and warm-up together do not slow a
-    class's two cores (a walk-through started all three). None where it may start."""
+    """In class mode, why a start under key waits, in a sentence: another job of this session still trains, or waits
+    in the queue (JOBS's words). One job a session at a time, so that one student's run, sweep and warm-up together
+    do not slow a class's two cores (a walk-through started all three). None where it may start."""
     if not resources.class_mode():
         return None
-    what = next((what for other, what in JOBS.items()
-                 if other != key and (job := st.session_state.get(other)) is not None and job.active), None)
-    return f"One job at a time in class mode: {what} still trains." if what else None
+    for other, (what, trains, waits) in JOBS.items():
+        job = st.session_state.get(other)
+        if other != key and job is not None and job.active:
+            # (a run still queued was said to train)
+            running = any(run.state == RunState.RUNNING for run in (job if isinstance(job, RunGroup) else [job]))
+            return f"One job at a time in class mode: {what} still {trains if running else waits}."
+    return None
 
 
 def keep(key: str, job) -> None:

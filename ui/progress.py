@@ -48,11 +48,14 @@ def waiting(job) -> str | None:
         if job.ahead:
             # (in the order they came: one behind a 2-CPU job waits with a CPU free, and read as a fault)
             return f"queued: {job.ahead} job{'s' if job.ahead != 1 else ''} ahead (jobs start in the order they came)"
-        busy = sum(other.state == RunState.RUNNING for other in submitted() if other is not job)
-        if not busy:  # ("queued: next to start" read as someone ahead while Ray readied the first worker: 7 s)
+        others = [other for other in submitted() if other is not job and other.state == RunState.RUNNING]
+        held = sum(bool(getattr(other, "held", False)) for other in others)  # paused, lending their CPUs: not
+        busy = len(others) - held                                            # training ("3 training" on 2 CPUs)
+        if not others:  # ("queued: next to start" read as someone ahead while Ray readied the first worker: 7 s)
             return "starting: Ray is readying a worker process for it (seconds; longer for a server's first run)"
         cpus = f"{job.cpus} CPU{'s' if job.cpus != 1 else ''}"
-        return f"queued: next to start, when a Ray worker with {cpus} is free ({busy} training here now)"
+        return (f"queued: next to start, when a Ray worker with {cpus} is free ({busy} training here now"
+                + (f", {held} paused" if held else "") + ")")
     return None
 
 
