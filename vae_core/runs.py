@@ -28,7 +28,7 @@ import numpy as np
 
 from . import cluster
 from .batched import batchable
-from .checkpoint import Checkpoint, record_iwae, shown_name, write_checkpoint
+from .checkpoint import Checkpoint, record_iwae, run_tag, shown_name, write_checkpoint
 from .config import Config
 from .controls import PAUSE_LIMIT, duration_text
 from .data import Dataset
@@ -417,6 +417,8 @@ class Run(Job):
         self.checkpoint = self.folder
         score = f"test negative ELBO {shown_total(result.metrics['recon'], result.metrics['kl']):.2f} nats"
         name = shown_name(self.folder.name, self.config.beta)  # as lists of models show it (a β changed: ...-beta1→5)
+        if tag := run_tag(self.folder):  # and its tag: a class that pressed Start at once read one name for all
+            name += f" #{tag}"
         if result.diverged:
             n = len(result.history)
             return self._end(RunState.FAILED, f"{result.diverged} The {n} epoch{'s' if n > 1 else ''} before it "
