@@ -179,7 +179,7 @@ def show_run():
     slow = emulated_bf16(run.config)
     if slow:
         st.warning(slow[0].upper() + slow[1:] + ".")
-    if run.active:
+    if run.active or not (run.steps or run.history):  # (a run stopped in the queue drew empty axes)
         return
     st.plotly_chart(charts.training_curves(run.steps, run.history, run.steps_per_epoch, run.changes), width="stretch",
                     key="train_curves")

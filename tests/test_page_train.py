@@ -315,3 +315,15 @@ def test_a_run_that_ends_while_the_page_is_drawn_becomes_the_sidebar_s_model(tmp
     assert not at.exception, at.exception
     assert run.looks > 1 and at.session_state[state.MODEL] == str(folder)
     assert "MLP 16, latent 2" in " ".join(c.value for c in at.sidebar.caption)  # its caption, drawn again
+
+
+def test_a_run_stopped_in_the_queue_draws_no_empty_curves():
+    """"stopped before it started: nothing saved" stood over a chart with empty axes."""
+    from vae_core import Config, load_dataset
+    from vae_core.runs import Run
+
+    run = Run(config=Config(dataset="digits", hidden=(16,), epochs=1), data=load_dataset("digits"),
+              folder=ROOT / "runs" / "never", state=RunState.STOPPED, message="stopped before it started: nothing saved")
+    at = page("app_pages/train.py", **{state.JOB: run}).run()
+    assert not at.exception and [w.value for w in at.warning] == ["stopped before it started: nothing saved"]
+    assert not any("train_curves" in c.proto.id for c in at.get("plotly_chart"))
