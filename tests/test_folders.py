@@ -268,6 +268,19 @@ def test_a_member_of_runs_trained_together_is_named_with_its_group_and_its_start
     assert summarize(tmp_path / "alone").name == "alone"
 
 
+def test_a_run_s_name_too_long_for_the_picker_loses_its_date_before_its_settings(tmp_path):
+    """The picker showed "20261206-230941-di…ts-z2-beta0.5→8": the middle it cut was the run's settings."""
+    from ui.sidebar import NAME_CHARACTERS, short_label
+
+    folder = tmp_path / "20261206-230941-digits-z2-beta0.5-5f1c0a93e2b7"
+    save_checkpoint(VAE(SMALL.replace(beta=8.0)), folder)
+    assert short_label(str(folder)) == "230941-digits-z2-beta0.5→8"
+    short = tmp_path / "20261206-230941-digits-z2-beta1-5f1c0a93e2b7"  # whole where it fits: its date kept
+    save_checkpoint(VAE(SMALL), short)
+    assert short_label(str(short)) == "20261206-230941-digits-z2-beta1"
+    assert len("20261206-230941-digits-z2-beta0.5→8") > NAME_CHARACTERS >= len("20261206-230941-digits-z2-beta1")
+
+
 def test_a_run_folder_whose_name_is_not_utf8_is_left_out_of_every_listing(tmp_path, monkeypatch):
     """A folder copied into the runs folder under a Latin-1 name (b"run-\\xff"): its name came back with a lone
     surrogate, and every page's sidebar ("Open a saved run") failed with a UnicodeEncodeError, for every session."""

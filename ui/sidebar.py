@@ -2,6 +2,7 @@
 its download, the checkpoint upload, and opening a run saved on this machine."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from vae_core.records import beta_text, lr_text
 
 from . import my_runs, resources, state
 
+RUN_DATE = re.compile(r"\d{8}-(?=\d{6}-)")  # how a run's folder name begins: its date, then its time
 NAME_CHARACTERS = 34  # what the picker shows whole in the sidebar's 340 px (app.py); a longer name loses its middle
 
 
@@ -37,6 +39,8 @@ def short_label(path: str, tag: str = "") -> str:
         return f"{summary.path.parent.name} sweep, β={summary.config.beta:g}"
     # (an upload's name is as long as its file's)
     name = shown_name(summary.name, summary.config.beta) + (f" #{tag}" if tag else "")
+    if len(name) > NAME_CHARACTERS and (date := RUN_DATE.match(name)):  # a run's date goes first: its middle, cut,
+        name = name[date.end():]  # was its settings ("20261206-230941-di…ts-z2-beta0.5→8")
     return name if len(name) <= NAME_CHARACTERS else f"{name[:NAME_CHARACTERS - 16]}…{name[-15:]}"
 
 
