@@ -281,6 +281,23 @@ def test_a_run_s_name_too_long_for_the_picker_loses_its_date_before_its_settings
     assert len("20261206-230941-digits-z2-beta0.5→8") > NAME_CHARACTERS >= len("20261206-230941-digits-z2-beta1")
 
 
+def test_a_run_s_details_give_every_beta_it_took(tmp_path, digits):
+    """Compare named a run raised from β = 0.5 to 8 "β=8", beside its name's "…-beta0.5→8"."""
+    from vae_core import train_new
+    from vae_core.controls import Controls
+    from vae_core.events import StepEvent
+
+    config, controls = SMALL.replace(beta=0.5, epochs=1), Controls()
+
+    def at_step_3(event):
+        if isinstance(event, StepEvent) and event.step == 3:
+            controls.change(beta=8.0)
+
+    model, history = train_new(config, digits, callback=at_step_3, stop=controls)
+    folder = save_checkpoint(model, tmp_path / "run", history.epochs, history.test)
+    assert model.config.beta == 8.0 and summarize(folder).details.startswith("digits · 3-D · β=0.5→8 · test −ELBO")
+
+
 def test_a_run_folder_whose_name_is_not_utf8_is_left_out_of_every_listing(tmp_path, monkeypatch):
     """A folder copied into the runs folder under a Latin-1 name (b"run-\\xff"): its name came back with a lone
     surrogate, and every page's sidebar ("Open a saved run") failed with a UnicodeEncodeError, for every session."""

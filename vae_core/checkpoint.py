@@ -291,6 +291,7 @@ class Summary:
     config: Config
     epochs: int      # epochs in its training history (0 if unknown)
     metrics: dict    # final test metrics, {} if never scored
+    beta: str = ""   # β as it trained, every value it took (records.beta_text without steps: "β=0.5→8"); "": config's
 
     @property
     def name(self) -> str:
@@ -315,7 +316,7 @@ class Summary:
         trained on its mean over pixels looked like any β=1 one), and the test −ELBO."""
         c, nelbo = self.config, self.metrics.get("nelbo")
         score = f" · test −ELBO {nelbo:.1f} nats" if nelbo is not None else ""
-        return f"{c.dataset} · {c.latent_dim}-D · {beta_text(c, [])}{score}"
+        return f"{c.dataset} · {c.latent_dim}-D · {self.beta or beta_text(c, [])}{score}"
 
 
 def summarize(path: str | Path) -> Summary:
@@ -329,7 +330,8 @@ def summarize(path: str | Path) -> Summary:
     else:
         raise CheckpointError(f"{path}: no such checkpoint (moved or deleted?)")
     history, metrics = read_metrics(path / METRICS, config.latent_dim) if path.is_dir() else ([], {})
-    return Summary(path, config, len(history), metrics)
+    # β as it trained, every value it took (Compare named a run raised from β = 0.5 to 8 "β=8")
+    return Summary(path, config, len(history), metrics, beta_text(config, history, steps=False))
 
 
 def sweep_members(folder: str | Path) -> list[Summary]:

@@ -155,13 +155,16 @@ def _short(value, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def beta_text(config: Config, epochs: list[dict]) -> str:
+def beta_text(config: Config, epochs: list[dict], steps: bool = True) -> str:
     """β as a model was trained, in a few words: "β=1", or where it was changed while it trained (epoch records'
-    "changes"), every value it took, "β=1→5 (changed at step 1,234)": the config alone ends with the last. A model
-    trained on the reconstruction's mean over pixels says so (it read as any β=1 model, and is β × pixels in
-    effect)."""
+    "changes"), every value it took, "β=1→5 (changed at step 1,234)" (without steps, "β=1→5"): the config alone
+    ends with the last. A model trained on the reconstruction's mean over pixels says so (it read as any β=1 model,
+    and is β × pixels in effect)."""
     mean = (f" (reconstruction averaged over {config.input_dim} pixels)" if config.recon_reduction == "mean" else "")
-    return f"β={_changed('beta', epochs) or f'{config.beta:g}'}{mean}"
+    changed = _changed("beta", epochs)
+    if not steps:
+        changed = changed.split(" (changed at")[0]
+    return f"β={changed or f'{config.beta:g}'}{mean}"
 
 
 def lr_text(epochs: list[dict]) -> str:
