@@ -25,7 +25,7 @@ def partner(config, options: list[str]) -> str:
 
 
 first = sidebar.current()
-st.title("Compare two models")  # (the sidebar's name for it: "Two models side by side" was taken for another page)
+st.title("Compare two models")  # the sidebar's name for it ("Two models side by side" read as another page)
 st.caption("The model chosen in the sidebar is A; pick B here. Any two: shipped, trained here or uploaded.")
 if (linked := links.take("b")) is not None:  # a link's B (β = 0.1 against β = 10, handed to a class)
     try:

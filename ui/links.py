@@ -54,7 +54,6 @@ def model_path(ref: str) -> str:
             raise refused
         if model_ref(str(path)) != ref.rstrip("/"):  # its own name only: ../models/mnist-2d, or the server's path
             raise refused                             # to it, told a student where the app was installed
-
         resources.summary(str(path))  # raises if it is not a readable checkpoint
     except (VAEError, OSError, ValueError):
         raise refused from None

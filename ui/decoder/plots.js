@@ -37,13 +37,13 @@ const SHIFTED_NATS = 0.05;
 const SHIFTED_NOTE = " A grey or pale bar that stands tall: every code has moved together along that unit, away from " +
   "0; that costs KL and tells the decoder nothing about the image (common in the first steps).";
 
-// A canvas with its caption below, in parent: {canvas, caption}.
 // "8.33 epochs done" between epochs' ends, "150 epochs done" at one ("150.00" read as odd on a slide)
 export function epochsDone(epochs) {
   const shown = Math.round(epochs * 100) / 100;
   return `${Number.isInteger(shown) ? shown : shown.toFixed(2)} epoch${shown === 1 ? "" : "s"} done`;
 }
 
+// A canvas with its caption below, in parent: {canvas, caption}.
 export function panel(parent, className, caption) {
   const figure = element("figure", `panel ${className}`, parent);
   const canvas = element("canvas", "", figure);
