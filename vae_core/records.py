@@ -161,10 +161,7 @@ def beta_text(config: Config, epochs: list[dict], steps: bool = True) -> str:
     ends with the last. A model trained on the reconstruction's mean over pixels says so (it read as any β=1 model,
     and is β × pixels in effect)."""
     mean = (f" (reconstruction averaged over {config.input_dim} pixels)" if config.recon_reduction == "mean" else "")
-    changed = _changed("beta", epochs)
-    if not steps:
-        changed = changed.split(" (changed at")[0]
-    return f"β={changed or f'{config.beta:g}'}{mean}"
+    return f"β={_changed('beta', epochs, steps) or f'{config.beta:g}'}{mean}"
 
 
 def lr_text(epochs: list[dict]) -> str:
@@ -188,9 +185,9 @@ def started_with(config: Config, epochs: list[dict]) -> Config:
     return config.replace(**first)
 
 
-def _changed(key: str, epochs: list[dict]) -> str:
-    """Every value a setting took while a model trained and the steps it changed at, "1→5 (changed at step 1,234)";
-    "" if it never changed."""
+def _changed(key: str, epochs: list[dict], steps: bool = True) -> str:
+    """Every value a setting took while a model trained and (with steps) the steps it changed at, "1→5 (changed at
+    step 1,234)"; "" if it never changed."""
     changes = [c for record in epochs for c in record.get("changes", ()) if key in c]
     if not changes:
         return ""
@@ -198,8 +195,10 @@ def _changed(key: str, epochs: list[dict]) -> str:
     values = [f"{v:g}" for v in ([first] if first is not None else []) + [c[key] for c in changes]]
     if len(values) > 4:
         values = [values[0], "…", values[-1]]
-    steps = ", ".join(f"{c['step']:,}" for c in changes[:3]) + (", …" if len(changes) > 3 else "")
-    return f"{'→'.join(values)} (changed at step{'s' if len(changes) > 1 else ''} {steps})"
+    if not steps:
+        return "→".join(values)
+    at = ", ".join(f"{c['step']:,}" for c in changes[:3]) + (", …" if len(changes) > 3 else "")
+    return f"{'→'.join(values)} (changed at step{'s' if len(changes) > 1 else ''} {at})"
 
 
 ONE_BIT = math.log(2)  # nats
