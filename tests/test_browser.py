@@ -3,9 +3,11 @@ separate sessions. Runs started in the browser are in test_browser_training.py (
 
 Screenshots of every page land in test-artifacts/screenshots/.
 """
+import contextlib
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 import browser
@@ -227,10 +229,16 @@ def test_compare_draws_each_input_as_large_as_its_reconstruction_and_level_with_
     page.wait_for_function("() => ['A', 'B'].every(k => window.vaeLab?.components[`compare_recon_${k}`]?.loaded)",
                            timeout=30_000)
     wait_idle(page)
-    inputs = page.evaluate("""() => [...document.querySelectorAll('img[alt="the input"]')]
-        .map(i => { const r = i.getBoundingClientRect(); return [r.width, r.top]; })""")
-    reconstructions = page.evaluate("""() => ['A', 'B'].map(k => { const r = window.vaeLab.components[
-        `compare_recon_${k}`].tiles.canvas.getBoundingClientRect(); return [r.width, r.top]; })""")
+    # both measured at once, once the page has settled (measured one after the other, under a loaded machine's late
+    # layout, B's input stood 11 px below its reconstruction for a moment)
+    measure = """() => [[...document.querySelectorAll('img[alt="the input"]')].map(i => {
+            const r = i.getBoundingClientRect(); return [r.width, r.top]; }),
+        ['A', 'B'].map(k => { const r = window.vaeLab.components[`compare_recon_${k}`].tiles.canvas
+            .getBoundingClientRect(); return [r.width, r.top]; })]"""
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(f"() => {{ const [a, b] = ({measure})(); return JSON.stringify(a) === "
+                               "JSON.stringify(b); }", timeout=10_000)
+    inputs, reconstructions = page.evaluate(measure)
     assert len(inputs) == 2 and inputs == reconstructions and min(w for w, _ in inputs) >= 150, (inputs,
                                                                                                reconstructions)
     page.screenshot(path=str(SCREENSHOTS / "compare.png"), full_page=True)
