@@ -28,9 +28,14 @@ def test_a_run_trained_here_is_opened_by_its_link_in_class_mode(tmp_path, monkey
 
     monkeypatch.setenv("VAE_CLASS_MODE", "1")
     run = save_checkpoint(VAE(Config(dataset="digits", hidden=(8,))), new_run_dir(tmp_path / "runs", "shared"))
-    other, _ = linked_page("app_pages/home.py", {"model": f"runs/{run.name}"})
+    browser = {state.OWNER: "5f1c" * 8}  # one browser's cookie, in this session and its next
+    other, _ = linked_page("app_pages/home.py", {"model": f"runs/{run.name}"}, **browser)
     assert not other.exception and other.session_state[state.MODEL] == str(run)
     assert any(o.startswith(shown_name(run.name)) for o in other.sidebar.selectbox(key="_model_picker").options)
+    # kept in that browser's list as its own runs are (its next visit, a new session, had lost it) and in nobody
+    # else's
+    assert str(run) in page("app_pages/home.py", **browser).run().session_state[state.MY_MODELS]
+    assert str(run) not in page("app_pages/home.py", **{state.OWNER: "0b7e" * 8}).run().session_state[state.MY_MODELS]
 
 
 @pytest.mark.parametrize("class_mode", [False, True])

@@ -19,7 +19,7 @@ import streamlit as st
 
 from vae_core import VAEError
 
-from . import resources, state
+from . import my_runs, resources, state
 
 RUNS_PREFIX = "runs/"      # a model under the runs folder; any other name is under models/
 MODEL_REF = re.compile(r"[A-Za-z0-9._/ ()-]+")  # what model_ref writes: folder names of ours
@@ -100,6 +100,8 @@ def apply(params: dict) -> None:
             notice(f"this link's {e}; showing {resources.DEFAULT_MODEL.name} instead")
             path = str(resources.DEFAULT_MODEL)
         state.add_model(path)
+        if Path(path).is_relative_to(resources.runs_dir().resolve()):  # a classmate's run, kept in this browser's
+            my_runs.remember(path)  # list as its own runs are (a student's next visit had lost it)
     if "z" in params:
         point = _numbers(params["z"])
         dim = resources.summary(st.session_state.get(state.MODEL, str(resources.DEFAULT_MODEL))).config.latent_dim
