@@ -37,7 +37,7 @@ if (linked := links.take("b")) is not None:  # a link's B (β = 0.1 against β =
         if path == st.session_state[state.MODEL]:
             links.notice(f"this link's B, {links.excerpt(linked)}, is A itself; B is another")
         else:  # listed as a link's A is (a run trained here, by whoever sent the link)
-            state.list_model(path)
+            links.list_linked(path)
             st.session_state["compare_other"] = path
 # the sidebar's, the shipped sweeps' members among them (β = 0.1 against β = 10 is the trade-off side by side)
 options = [p for p in sidebar.pickable() if p != st.session_state[state.MODEL]]

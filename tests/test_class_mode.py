@@ -36,6 +36,9 @@ def test_a_run_trained_here_is_opened_by_its_link_in_class_mode(tmp_path, monkey
     # else's
     assert str(run) in page("app_pages/home.py", **browser).run().session_state[state.MY_MODELS]
     assert str(run) not in page("app_pages/home.py", **{state.OWNER: "0b7e" * 8}).run().session_state[state.MY_MODELS]
+    # likewise where the link made it Compare's B
+    linked_page("app_pages/compare.py", {"model": "digits-2d", "b": f"runs/{run.name}"}, **{state.OWNER: "77aa" * 8})
+    assert str(run) in page("app_pages/home.py", **{state.OWNER: "77aa" * 8}).run().session_state[state.MY_MODELS]
 
 
 @pytest.mark.parametrize("class_mode", [False, True])

@@ -99,9 +99,8 @@ def apply(params: dict) -> None:
         except VAEError as e:
             notice(f"this link's {e}; showing {resources.DEFAULT_MODEL.name} instead")
             path = str(resources.DEFAULT_MODEL)
-        state.add_model(path)
-        if Path(path).is_relative_to(resources.runs_dir().resolve()):  # a classmate's run, kept in this browser's
-            my_runs.remember(path)  # list as its own runs are (a student's next visit had lost it)
+        list_linked(path)
+        st.session_state[state.MODEL] = path
     if "z" in params:
         point = _numbers(params["z"])
         dim = resources.summary(st.session_state.get(state.MODEL, str(resources.DEFAULT_MODEL))).config.latent_dim
@@ -114,6 +113,15 @@ def apply(params: dict) -> None:
                        "moved to their ends")
             state.set_latent_point(point)
     st.session_state[state.LINK_PENDING] = {k: v for k, v in params.items() if k not in ("model", "z")}
+
+
+def list_linked(path: str) -> None:
+    """List a model a link named in this session's picker; a run of the runs folder (a classmate's) also in this
+    browser's list, as its own runs are (a student's next visit had lost it), whether the link made it A or
+    Compare's B."""
+    state.list_model(path)
+    if Path(path).is_relative_to(resources.runs_dir().resolve()):
+        my_runs.remember(path)
 
 
 def take(name: str):
