@@ -76,7 +76,8 @@ def test_start_and_stop_a_training_run_on_digits(app):
     assert f"{epochs_done} epochs on" in page.locator("[data-testid='stSidebar']").inner_text()
     # The message, the progress line and the saved checkpoint (the sidebar's caption, now that it is the chosen
     # model) all count the same finished epochs.
-    expect(page.locator("[data-testid='stMain']")).to_contain_text(f"stopped: {epochs_done} of 400 epochs")
+    expect(page.locator("[data-testid='stMain']")).to_contain_text(f"stopped: {epochs_done} of 400 epochs",
+                                                                   timeout=20_000)  # (a loaded machine's rerun)
     expect(page.locator("[data-testid='stSidebar']")).to_contain_text(f"{epochs_done} epochs on", timeout=20_000)
     wait_idle(page)
     page.wait_for_selector(".js-plotly-plot .scatterlayer", timeout=30_000)  # its curves, drawn
@@ -265,12 +266,15 @@ def test_the_replay_of_digits_2d_scrubs_plays_and_exports_a_gif_of_every_snapsho
         const shown = [[0, 1, 2, 3].map(colour), v.panels.bars.caption.textContent];
         d.kl[at] = Array(4).fill(0.01); v.show(at, 0, true);  // near 0 in all, units still counted active
         shown.push(v.panels.bars.caption.textContent);
+        d.kl[at] = [d.klTop / 10, d.klTop, d.klTop, 0]; v.show(at, 0, true);  // a collapsed unit's short bar
+        shown.push(v.panels.bars.caption.textContent);
         [d.kl[at], d.active[at]] = kept; v.show(at, 0, true); return shown; }}""")
     assert bars[0] == [[0xf7, 0xb5, 0xb5], [0xff, 0x4b, 0x4b], [0x4c, 0x78, 0xa8], [0xbb, 0xbb, 0xbb]], bars
     assert "grey (pale red): collapsed, its posterior means barely vary across images (variance ≤ 0.01)" in bars[1]
     assert "still counts as active" not in bars[1] and "All near 0 now" in bars[2]
     # a collapsed unit with KL of its own: every code moved together (the first steps of the digits default)
     assert "A grey or pale bar that stands tall" in bars[1] and "stands tall" not in bars[2]
+    assert "stands tall" not in bars[3], bars[3]  # a pale bar a tenth of the scale is not tall
     assert "A unit still counts as active where its means vary across images at all" in bars[2]
     page.get_by_role("button", name="▶ Play").click()
     page.wait_for_function(f"() => {REPLAY}.index === {snapshots - 1} && !{REPLAY}.timer", timeout=60_000)

@@ -30,10 +30,12 @@ export const COLLAPSED_NOTE = ". All near 0 now: every posterior sits close to t
   "Common early; it usually passes as the decoder learns to use z (a high β can keep it so).";
 const ACTIVE_NEAR_ZERO = " A unit still counts as active where its means vary across images at all, however " +
   "little KL it carries.";
-// A collapsed unit with this many nats or more: its means barely vary but sit together away from 0, which costs KL
-// (half the mean squared) and tells nothing about the image. The digits default's first steps move every code
-// together, and a lecturer saw a pale bar taller than the active red one beside it, with no word of why.
-const SHIFTED_NATS = 0.05;
+// A collapsed unit with this many nats or more, and at least SHIFTED_SHARE of the bars' scale: its means barely vary
+// but sit together away from 0, which costs KL (half the mean squared) and tells nothing about the image. The
+// digits default's first steps move every code together, and a lecturer saw a pale bar taller than the active red
+// one beside it, with no word of why. (Without the share the note named "a pale bar that stands tall" beside a
+// pale one of 0.1 nats, a sliver under an active bar of 1.4.)
+const SHIFTED_NATS = 0.05, SHIFTED_SHARE = 0.25;
 const SHIFTED_NOTE = " A grey or pale bar that stands tall: every code has moved together along that unit, away from " +
   "0; that costs KL and tells the decoder nothing about the image (common in the first steps).";
 
@@ -97,7 +99,8 @@ export function showStats(panels, kl, active, threshold, klTop, dims, densities,
   // near 0 in all with units still counted active: the two read as a contradiction ("3 of 8 active" beside "the
   // codes tell little"), which they are not
   const counted = active && active.some(Boolean) ? ACTIVE_NEAR_ZERO : "";
-  const shifted = active && Array.from(kl).some((v, i) => !active[i] && v >= SHIFTED_NATS) ? SHIFTED_NOTE : "";
+  const tall = Math.max(SHIFTED_NATS, SHIFTED_SHARE * klTop);
+  const shifted = active && Array.from(kl).some((v, i) => !active[i] && v >= tall) ? SHIFTED_NOTE : "";
   panels.bars.caption.textContent = `KL per dimension (nats; red: the map's two, ${grey}), ${panels.barsScale}` +
     (total < COLLAPSED_NATS ? COLLAPSED_NOTE + counted : shifted ? "." + shifted : "");
   drawDensities(panels.densities.canvas, width, 120, densities, dims.map(d => `z${d}`), extent);
