@@ -35,10 +35,12 @@ def test_two_models_with_unequal_latent_sizes_say_why_there_is_no_same_point():
 
 def test_b_is_by_default_a_model_of_a_s_data_and_latent_size():
     """B was the first other model, digits-2d: beside any MNIST model the page opened on "no test image fits both"
-    and "no same point". It is now one of A's dataset, of A's latent size where there is one."""
+    and "no same point". It is now one of A's dataset, of A's latent size where there is one, and of those a
+    plain one (summed, β = 1) where there is one: digits-2d's B was the averaged-reconstruction model."""
     models = ROOT / "models"
-    for a, b in (("digits-8d-mean-recon", "sweeps/digits/beta-0.1"), ("mnist-16d", "sweeps/mnist/beta-0.1"),
-                 ("mnist-2d", "mnist-16d"), ("digits-2d", "digits-8d-mean-recon")):
+    for a, b in (("digits-8d-mean-recon", "sweeps/digits/beta-1"), ("mnist-16d", "sweeps/mnist/beta-1"),
+                 ("mnist-2d", "mnist-16d"), ("digits-2d", "sweeps/digits/beta-1"),
+                 ("sweeps/digits/beta-1", "sweeps/digits/beta-0.1")):
         at = page("app_pages/compare.py", **{state.MODEL: str(models / a)}).run()
         assert not at.exception and at.selectbox(key="compare_other").value == str(models / b), a
 
@@ -60,7 +62,7 @@ def test_b_is_in_the_link_and_a_link_sets_it():
                     ("sweeps/digits/beta-0.1", "This link's B, 'sweeps/digits/beta-0.1', is A itself; B is another.")):
         refused, notices = linked_page("app_pages/compare.py", {**link, "b": b})
         assert not refused.exception and notices == [told], notices
-        assert refused.selectbox(key="compare_other").value == str(models / "digits-8d-mean-recon")  # (8-D)
+        assert refused.selectbox(key="compare_other").value == str(models / "sweeps" / "digits" / "beta-1")
 
 
 def test_a_model_trained_at_another_beta_shows_its_elbo_beside_its_objective():
