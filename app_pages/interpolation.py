@@ -14,17 +14,23 @@ checkpoint = sidebar.current()
 model, config = checkpoint.model, checkpoint.config
 
 st.title("Interpolation")
-st.caption("Decoded points on a path between two latent points. The straight line's middle is shorter than its "
-           "ends: in many dimensions almost all of N(0, I)'s mass lies near the sphere of radius √D, so that middle "
-           "is an untypical z. The spherical path turns the direction along the great circle and changes the "
-           "length evenly, so its norm goes straight from one end's to the other's: compare the two paths' norms "
-           "below. The pixel-space blend shows what mixing images without a latent space looks like."
-           + (f" (This model has {config.latent_dim} latent dimensions: too few for a shell, |z| under N(0, I) "
-              "spreads from near 0 to beyond 2 instead of gathering near one radius, and the origin is where it is "
-              "densest, so the straight path's middle is not untypical: where the two paths differ here, it is in "
-              "the parts of the latent space they cross (under the norms, for these two ends). Pick a 16-D model in "
-              "the sidebar to see the shell.)"
-              if config.latent_dim <= 3 else ""))
+# (one account per model: a 2-D model's caption had stated the shell first and taken it back in a parenthesis,
+# above a norm plot that rose from 0.4 to 1.0 without a dip)
+SPHERICAL = ("The spherical path turns the direction along the great circle and changes the length evenly, so its "
+             "norm goes straight from one end's to the other's: compare the two paths' norms below.")
+if config.latent_dim > 3:
+    paths_said = ("Where the two ends point apart, the straight line's middle is shorter than they are: in "
+                  f"{config.latent_dim} dimensions almost all of N(0, I)'s mass lies near the sphere of radius "
+                  f"√{config.latent_dim}, so that middle is an untypical z. " + SPHERICAL)
+else:
+    paths_said = (f"This model has {config.latent_dim} latent dimensions: too few for a shell. |z| under N(0, I) "
+                  "spreads from near 0 to beyond 2 instead of gathering near one radius, and the origin is where it "
+                  "is densest, so the straight path's middle, nearer the origin than its ends where they point "
+                  "apart, is not untypical: where the two paths differ here, it is in the parts of the latent space "
+                  "they cross (under the norms, for these two ends). " + SPHERICAL + " (Pick a 16-D model in the "
+                  "sidebar to see the shell, where the straight path's middle is an untypical z.)")
+st.caption(f"Decoded points on a path between two latent points. {paths_said} The pixel-space blend shows what "
+           "mixing images without a latent space looks like.")
 SAME_PATH = 0.25  # straight and spherical paths never further apart than this (the prior's sd is 1) coincide
 data = resources.dataset_or_explain(config.dataset, "Interpolating between test images")
 if data is None:

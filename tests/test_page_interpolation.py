@@ -25,9 +25,16 @@ def test_in_two_dimensions_the_caption_says_what_the_paths_do():
     """A walk-through found the 2-D caption saying the two paths "differ little" over strips that went 7,7,7,9,9,9,
     4,6,2,2 and 7,7,9,4,6,6,0,2,2,2: in 2-D the straight path's middle is near the origin, where N(0, I) is densest
     (not untypical, as the caption says), and the round path goes around it through other digits."""
+    from ui import state
+
     at = page("app_pages/interpolation.py").run()
     caption = at.caption[0].value
     assert "This model has 2 latent dimensions" in caption and "differ little" not in caption
+    # one account of the paths: not the shell's first, taken back in a parenthesis (above a plot without a dip)
+    assert "mass lies near the sphere" not in caption
+    wide = page("app_pages/interpolation.py", **{state.MODEL: str(ROOT / "models" / "mnist-16d")}).run().caption[0].value
+    assert "in 16 dimensions almost all of N(0, I)'s mass lies near the sphere of radius √16" in wide
+    assert "too few for a shell" not in wide
     said = next(c.value for c in at.caption if c.value.startswith("Seen from the origin"))
     assert "the straight one nearer the origin and the round one around it, so they decode differently" in said
     paths = browser_pictures(at)
