@@ -50,10 +50,14 @@ def show_model(checkpoint, x, size, key, nrow=8):
 event = st.plotly_chart(charts.rate_distortion_plane({name: [resources.summary(p) for p in paths]
                                                       for name, paths in series.items()}),
                         on_select="rerun", selection_mode="points", key="sweep_plane")
-clicked = charts.clicked(event, [p for paths in series.values() for p in paths], "rate-distortion plane")
+on_plane = [p for paths in series.values() for p in paths]
+clicked = charts.clicked(event, on_plane, "rate-distortion plane")
 if clicked:
     st.session_state[state.SWEEP_CHOSEN] = clicked
 chosen = st.session_state.get(state.SWEEP_CHOSEN)
+if chosen not in on_plane and st.session_state[state.MODEL] in on_plane:
+    chosen = st.session_state[state.MODEL]  # the sidebar's, before a click: the lesson's link chooses β = 1, and its
+    # question is about the bars below (they were not there until a point was clicked)
 data = resources.dataset_or_explain(dataset, "Showing reconstructions")
 
 if chosen and data is not None and resources.model(chosen).config.dataset == dataset:

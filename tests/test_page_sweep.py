@@ -190,3 +190,17 @@ def test_a_click_on_no_point_of_the_plane_is_refused_with_a_notice(customdata):
     shipped = next(t for t in _figure(at, "sweep_plane")["data"] if t.get("name") == "digits (shipped)")
     assert click_point(at, "sweep_plane", shipped["customdata"][-1]).session_state[state.SWEEP_CHOSEN] == \
         shipped["customdata"][-1]  # a real click still chooses
+
+
+def test_the_sidebar_s_sweep_member_is_shown_before_any_click():
+    """Lesson step 8's link chooses the digits sweep's β = 1 and asks about "the caption under the bars": the page
+    showed no bars until a point was clicked. The sidebar's model, where it is on the plane, is shown; a click
+    still chooses another, and a model not on the plane shows none."""
+    member = str(ROOT / "models" / "sweeps" / "digits" / "beta-1")
+    at = page("app_pages/beta_sweep.py", **{state.MODEL: member}).run()
+    assert not at.exception and at.subheader[0].value.startswith("β = 1: rate")
+    assert "sweep_kl_bars" in " ".join(c.proto.id for c in at.get("plotly_chart"))
+    at.session_state[state.SWEEP_CHOSEN] = str(ROOT / "models" / "sweeps" / "digits" / "beta-10")
+    assert at.run().subheader[0].value.startswith("β = 10: rate")
+    plain = page("app_pages/beta_sweep.py").run()  # digits-2d: not on the plane
+    assert not plain.exception and not any(s.value.startswith("β = ") for s in plain.subheader)
