@@ -124,14 +124,24 @@ def test_every_line_of_constant_elbo_is_labelled_with_its_value_as_drawn(dataset
     assert not fig.layout.annotations  # no label of another kind, unbound from its line
 
 
-@pytest.mark.parametrize("dataset", ["digits", "mnist"])
+@pytest.mark.parametrize("dataset", ["digits", "mnist", "compare"])
 def test_no_line_s_label_lies_on_a_point_or_its_label_and_the_rate_ticks_read_as_their_values(dataset):
     """On the 340 px plane of an 800 px window (and on the 600 px one of a 1024 px window): "−ELBO 160" lay on the
     MNIST sweep's "β=10", "−ELBO 30" on "−ELBO 32", "β=0.1" ran past the plane's edge, and Plotly's log axis
-    labelled 20, 30 and 0.0002 as "2", "3" and "2" (β = 0.1 read as 4.7 nats of rate against the caption's 47.4)."""
+    labelled 20, 30 and 0.0002 as "2", "3" and "2" (β = 0.1 read as 4.7 nats of rate against the caption's 47.4).
+    Compare's plane of the digits sweep's β = 0.1 against its β = 10 piled "−ELBO 29" to "32" on each other, where
+    the lines enter at the top: a line with no clear place for its label is drawn unlabelled."""
     import numpy as np
 
-    fig, _ = _shipped_plane(dataset)
+    if dataset == "compare":
+        from ui.charts import PALETTE, rate_distortion_plane
+        from vae_core.checkpoint import summarize
+
+        from headless import ROOT
+        a, b = (summarize(ROOT / "models" / "sweeps" / "digits" / name) for name in ("beta-0.1", "beta-10"))
+        fig = rate_distortion_plane({"A": [a], "B": [b]}, {"A": PALETTE[0], "B": PALETTE[1]})
+    else:
+        fig, _ = _shipped_plane(dataset)
     (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
     height = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b - 110  # as _pixels has it
 
@@ -153,11 +163,15 @@ def test_no_line_s_label_lies_on_a_point_or_its_label_and_the_rate_ticks_read_as
                 marker = box(x, y, "", "top right", 0, 0, width)
                 points += [label, (marker[0] - 6.5, marker[1] - 6.5, marker[0] + 6.5, marker[1] + 6.5)]
                 assert 0 <= label[0] and label[2] <= width, (width, text, label)
-        for line in (t for t in fig.data if t.showlegend is False):
-            [(x, y, text)] = [(x, y, t) for x, y, t in zip(line.x, line.y, line.text) if t]
-            label = box(x, y, text, line.textposition, line.textfont.size, 0, width)
-            assert all(apart(label, other) for other in points + labels), (width, text, label)
-            labels.append(label)
+        lines = [t for t in fig.data if t.showlegend is False]
+        for line in lines:
+            found = [(x, y, t) for x, y, t in zip(line.x, line.y, line.text) if t]
+            assert len(found) <= 1 and (found or dataset == "compare"), found  # (a shipped sweep's all fit)
+            for x, y, text in found:
+                label = box(x, y, text, line.textposition, line.textfont.size, 0, width)
+                assert all(apart(label, other) for other in points + labels), (width, text, label)
+                labels.append(label)
+        assert len(lines) >= 4 and len(labels) >= 3, (len(lines), len(labels))  # every line drawn, most labelled
     ticks = list(zip(fig.layout.xaxis.tickvals, fig.layout.xaxis.ticktext))
     assert len(ticks) >= 3 and all(float(text) == pytest.approx(value) for value, text in ticks), ticks
     assert all(x0 <= np.log10(value) <= x1 for value, _ in ticks)
