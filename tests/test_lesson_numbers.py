@@ -212,13 +212,14 @@ def test_step_3_a_default_run_opens_its_map_from_step_70_and_beta_5_from_step_80
     assert plain[40] < 0.15 and plain[60] < 0.3 and plain[80] > 0.4  # closed until step 60, open by step 80
     assert plain[120] > 1.5 * plain[80] and raised[120] < 0.5 * raised[80]
     # a pause clicked at step 80 stops a few steps later, and a student's single steps take it to about 90 (a walk-
-    # through: 89): the thirty steps left still close the map, at the form's speed, in ten seconds
+    # through: 89; another: a click at 76 stopped at 78, three steps to 81): the 30 to 40 steps left still close the
+    # map, at the form's speed, in 10 to 15 s (it had said "thirty steps, ten seconds": a walk-through took 13)
     assert late[120] < 0.5 * late[90]
     from ui import live
 
     speed = live.start_speed(live.WATCHABLE, 120)  # the form's speed to begin with
     assert "120 steps at 3 a second, 40 s" in step.look and speed == 3 and 120 / speed == 40
-    assert "last thirty steps take ten seconds" in step.look and speed * 10 == 30
+    assert "the 30 to 40 steps left take 10 to 15 s" in step.look and 30 / speed == 10 and 40 / speed <= 15
 
 
 @pytest.mark.slow

@@ -41,7 +41,7 @@ STEPS = (
          "initial weights), then play it, watching the map, the KL bars, the aggregate posterior and the decoded "
          "manifold. Then start a run of your own there with the default settings (120 steps at 3 a second, 40 s) "
          "and watch the map open up from about step 70; pause it near step 80 (it stops a few steps after the click), "
-         "take a few single steps, then raise β to 5 and resume: its last thirty steps take ten seconds.",
+         "take a few single steps, then raise β to 5 and resume: the 30 to 40 steps left take 10 to 15 s.",
          "At the initial weights every code lies within 0.3 of the origin, every digit mixed with every other: what "
          "can the decoder draw from such codes? In the replay, does the model use both dimensions from the start, "
          "or one before the other (the KL bars and the map up to about epoch 5)? How close does the aggregate "
