@@ -25,7 +25,11 @@ fit_formulas()
 def write_links() -> None:
     model = st.session_state[state.MODEL]
     links.write("model", links.model_ref(model))
-    links.write("z", state.latent_point(resources.summary(model).config.latent_dim))
+    z = state.latent_point(resources.summary(model).config.latent_dim)
+    if any(z):
+        links.write("z", z)
+    else:  # the origin, where a new session starts: a 50-D model's link had carried fifty zeros on every page
+        links.drop("z")
 
 
 write_links()  # before the page too: after a page's st.stop() nothing more reaches the browser (Your digit's link,
