@@ -97,7 +97,7 @@ st.header(f"Run your own sweep on {dataset}")
 base = resources.sweep_base(dataset)  # the shipped sweep's settings
 given = [run.given for run in mine] if mine_on == dataset else []  # the session's sweep's settings, after a reload
 # (the form said 40 epochs beside a sweep of 20), else the defaults: the shipped sweep's latent size, and digits' 40
-# epochs (a sweep in 2 to 4 s; its shipped 100 took 10) or MNIST's shipped 10 (115 s here, on one of two cores)
+# epochs (a sweep in 2 to 4 s; its shipped 100 took 10) or MNIST's shipped 10 (70 s here on an idle node's two cores)
 defaults = {"sweep_betas": [c.beta for c in given] or [0.1, 0.3, 1.0, 3.0, 10.0],
             f"sweep_latent_{dataset}": given[0].latent_dim if given else base.latent_dim,
             f"sweep_epochs_{dataset}": given[0].epochs if given else FIRST_EPOCHS.get(dataset, base.epochs)}

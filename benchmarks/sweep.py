@@ -4,7 +4,7 @@ as one task on a local Ray instance the sweep starts (the pages' path and sweep 
 Ray jobs (the path of conv models, forced here), in the order one, batched, Ray task, Ray jobs and back.
 
     python benchmarks/sweep.py [--epochs 60]
-    python benchmarks/sweep.py --recipe mnist [--data-dir ../shared/data/mnist]
+    python benchmarks/sweep.py --recipe mnist [--data-dir ../shared/data/mnist] [--no-parallel]
     python benchmarks/sweep.py --device cuda --local-only [--recipe mnist]    (on a GPU: one run, one program)
     python benchmarks/sweep.py --recipe mnist --precision auto    (a processor without native bf16)
 
@@ -43,6 +43,8 @@ def main():
                                                                                   "mnist")))
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="passed to train and sweep (default: theirs)")
     parser.add_argument("--local-only", action="store_true", help="only one run and the one program, no Ray rows")
+    parser.add_argument("--no-parallel", action="store_true", help="leave out the parallel Ray jobs' row (MNIST's "
+                                                                   "takes 7 minutes on two cores)")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                         help="in place of the recipe's (the mnist recipe's bf16 is emulated, 10x slower, on a "
                              "processor without it)")
@@ -74,8 +76,8 @@ def main():
             "sweep of five, parallel Ray jobs": lambda i: [sys.executable, "-c", RAY_SWEEP, "parallel", *flags,
                                                            "--betas", BETAS, "--out", f"{root}/r-{i}"],
         }
-        if args.local_only:
-            commands = dict(list(commands.items())[:2])
+        if args.local_only or args.no_parallel:
+            commands = dict(list(commands.items())[:2 if args.local_only else 3])
             times = {name: times[name] for name in commands}
         order = list(commands) + list(commands)[::-1]
         for i, name in enumerate(order):

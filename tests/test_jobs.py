@@ -330,6 +330,27 @@ def test_runs_that_differ_only_in_beta_train_as_one_task_and_each_saves_what_it_
         assert abs(saved.metrics["nelbo"] - history.test["nelbo"]) < 2e-3 * history.test["nelbo"]
 
 
+def test_a_batch_takes_the_cpus_free_as_it_starts_and_half_the_node_beside_another_job(digits, tmp_path,
+                                                                                        quiet_cluster):
+    """On an idle two-core node the Beta sweep page's MNIST sweep trained on one thread (115 s), held to half the
+    node, where two threads take its five members' epochs in half the time. A batch now asks for its budget as far
+    as the free CPUs go, and half the node where fewer are free (asking for more, it waited for the whole node)."""
+    configs = {f"beta-{b:g}": SMALL.replace(epochs=2, beta=b) for b in (0.5, 2.0)}  # a budget of 2: digits' 1 each
+    alone = start_runs(configs, digits, tmp_path / "alone")
+    alone.join(120)
+    assert [run.state for run in alone] == ["done"] * 2 and alone.runs[0].worker.threads == 2
+    other = start_runs(SMALL.replace(epochs=2000), digits, tmp_path / "other", cpus=1).runs[0]
+    try:
+        wait_until(lambda: other.state == "running", 120, "the other run to start")
+        beside = start_runs(configs, digits, tmp_path / "beside")
+        beside.join(120)
+        assert [run.state for run in beside] == ["done"] * 2 and beside.runs[0].worker.threads == 1
+        assert other.state == "running"  # the two shared the node, neither waiting for the other
+    finally:
+        other.stop()
+        other.join(60)
+
+
 def test_stopping_one_run_of_a_batch_stops_them_all_each_keeping_its_finished_epochs(digits, tmp_path):
     configs = {f"beta-{b:g}": SMALL.replace(epochs=2000, beta=b) for b in (0.5, 2.0)}
     group = start_runs(configs, digits, tmp_path / "stopped")

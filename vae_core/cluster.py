@@ -175,6 +175,14 @@ def node_cpus() -> int:
     return max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n["Alive"]), default=0)
 
 
+def free_cpus() -> int:
+    """The CPUs no task holds now, at most the largest node's: a snapshot, which a job submitted meanwhile makes
+    stale."""
+    import ray
+
+    return min(int(ray.available_resources().get("CPU", 0)), node_cpus())
+
+
 def job_cpus(dataset: str) -> int:
     """The CPU budget of one training job: VAE_JOB_CPUS if set; else 1 for the small digits set (its steps are
     too short to share between cores) and 2 for the 28x28 sets, never more than a node has."""
