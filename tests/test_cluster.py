@@ -109,6 +109,40 @@ def test_a_process_stopped_while_its_local_ray_starts_leaves_none_of_ray_behind(
         stop_session(process)
 
 
+UP = """
+import signal, sys, time
+from vae_core import cluster
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # as Streamlit stops a server: the process ends, atexit runs
+cluster.connect()
+print("up", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_process_stopped_after_its_local_ray_ran_leaves_none_of_its_agents_behind():
+    """A reviewer's server, stopped with SIGTERM after 35 minutes of runs, left ray::DashboardAgent and
+    ray::RuntimeEnvAgent running, which then ignored a SIGTERM of their own: orphaned, they were no longer below
+    the server when it looked for what was left of Ray. Here the agents cannot end by themselves (SIGSTOP) while
+    the server stops. (Not the reviewer's case itself, which did not recur in four tries: here the raylet's own
+    end takes them, and the list the server now takes before ray.shutdown covers an end that does not.)"""
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
+    process = subprocess.Popen([sys.executable, "-c", UP], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert process.stdout.readline() == "up\n", process.stderr.read()[-2000:]
+        agents = lambda: [pid for pid, t in process_titles(session_pids(process.pid)) if t.endswith("Agent")]
+        assert holds_within(lambda: len(agents()) == 2, 60), process_titles(session_pids(process.pid))
+        for pid in agents():
+            os.kill(pid, signal.SIGSTOP)
+        process.terminate()
+        process.wait(60)
+        assert holds_within(lambda: not session_pids(process.pid), 15), process_titles(session_pids(process.pid))
+    finally:
+        stop_session(process)
+
+
 def test_a_sweep_on_its_local_ray_stopped_with_sigterm_stops_its_runs_and_ray(tmp_path):
     """As Ctrl-C does: killed outright, the CLI left its local Ray's agents running."""
     env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}

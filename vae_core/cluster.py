@@ -130,12 +130,16 @@ def _stop_local(started: threading.Event) -> None:
     """When this process ends: stop the local Ray instance it started, then any of that instance's processes still
     below this one. A server stopped while Ray was starting (or a start that failed half-way) left Ray's dashboard
     and runtime-env agents running for good: ray.shutdown knows only a node that is up, and is not called on a
-    start still under way (it would wait on it)."""
+    start still under way (it would wait on it). The processes are listed before ray.shutdown too: it ends the
+    raylet first, and the agents it had started, no longer below this process, were left running for good after a
+    server stopped with SIGTERM (ray::DashboardAgent, ray::RuntimeEnvAgent, which then ignored a SIGTERM)."""
+    before = _ray_processes_below(os.getpid())
     if started.is_set():
         import ray
 
         ray.shutdown()
-    for pid in _ray_processes_below(os.getpid()):
+    still = set(_ray_processes_below(os.getpid())) | {pid for pid in before if _is_ray(pid)}
+    for pid in still:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
 
@@ -156,10 +160,23 @@ def _ray_processes_below(root: int) -> list[int]:
         children = [pid for pid, parent in parents.items() if parent in frontier]
         below += children
         frontier = children
+    return [pid for pid in below if _ray_command(commands.get(pid, ""))]
+
+
+def _ray_command(command: str) -> bool:
+    """Whether a process's command line is Ray's: its program in Ray's package, or a worker's or agent's title."""
     spec = importlib.util.find_spec("ray")
     package = os.path.dirname(spec.origin) if spec else None
-    return [pid for pid in below if commands.get(pid, "").startswith("ray::")
-            or (package and package + os.sep in commands.get(pid, ""))]
+    return command.startswith("ray::") or bool(package and package + os.sep in command)
+
+
+def _is_ray(pid: int) -> bool:
+    """Whether pid is (still) a process of Ray's: not ended, its number not yet taken by another program."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return _ray_command(f.read().decode(errors="replace"))
+    except OSError:
+        return False
 
 
 def total_cpus() -> int:
