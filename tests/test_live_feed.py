@@ -266,3 +266,24 @@ def test_a_run_given_to_ray_with_nothing_training_here_says_it_is_starting_not_q
     run.state, run.cpus = RunState.QUEUED, 1
     assert progress.waiting(run).startswith("starting: Ray is readying a worker process for it")
     assert progress.status(run) == progress.waiting(run)
+
+
+def test_the_pace_after_a_speed_change_is_read_from_the_first_step_after_it_not_from_the_command(run):
+    """Slowed from 3 steps a second to 1, 0.25 s after its last step: the next step comes 1 s after that one, 0.75 s
+    after the command, and the first estimate, read from the command, was "68 s left" for 89 steps (a reviewer's
+    walk-through; 81 s five seconds later, for 84)."""
+    from vae_core.events import Steps
+
+    def report(steps_done, at, since):
+        run.epoch, step = divmod(steps_done, 12)
+        run._apply(Steps(points=(), step=step, steps_per_epoch=12, epoch=run.epoch + 1, at=at, since=since))
+
+    run.config = run.config.replace(epochs=10)  # 120 steps
+    report(28, 9.33, 0.0)
+    report(30, 10.0, 0.0)  # 3 a second
+    run.speed(1)
+    report(30, 10.0, 10.25)  # the worker applied it at 10.25, after its last step at 10.0
+    assert run.eta_seconds is None
+    report(31, 11.0, 10.25)  # 1 s after step 30
+    report(32, 12.0, 10.25)
+    assert run.eta_seconds == pytest.approx(120 - 32, rel=0.05)  # 1 a second: 88 s

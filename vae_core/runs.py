@@ -381,9 +381,11 @@ class Run(Job):
             self.steps_per_epoch, self.step = event.steps_per_epoch, event.step
             # (at the worker's times: one Gathered brings a Steps per epoch in it, all at once, which at the times
             # they came read as no time, and "0 s left")
-            if event.since > self._paced_since:  # the worker applied a pause, resume or speed: read from after it
-                self._paced_since, self._pace_wait = event.since, False
-                self._pace = ((max(event.at, event.since), self.steps_done, time.monotonic()),)
+            if event.since > self._paced_since:  # the worker applied a pause, resume or speed: read from after it,
+                self._paced_since, self._pace_wait = event.since, False  # from the first step taken after it (not
+                # from the command: at 1 a second the next step comes 1 s after the last one at the old speed, under
+                # a second after the command, and "68 s left" was told for 89 steps)
+                self._pace = ((event.at, self.steps_done, time.monotonic()),) if event.at >= event.since else ()
             elif not self._pace_wait:
                 self._pace = (*self._pace[1 - PACE_EVENTS:], (event.at, self.steps_done, time.monotonic()))
         elif isinstance(event, EpochEvent):
