@@ -25,9 +25,10 @@ st.markdown("**What to look for.** With the defaults (the digits sweep's 8-dimen
             "Warm-up lets more of them start carrying information before the KL term bites. Free bits make each "
             "unit's first λ nats free: below λ nothing pulls a unit's KL down and above it the KL term does, so "
             "every unit settles near λ, a little above or below it, and none is switched off. Compare the active "
-            "units and the test −ELBO at the end, and the KL curves early on (at β = 2 and seed 0 this ends with 6, 7 "
-            "and 8 active units; active as the IWAE paper counts them, its posterior means varying across images, "
-            "which a unit can do while it carries a hundredth of a nat: the caption under the bars names those). "
+            "units and the test −ELBO at the end, and the KL curves early on (at β = 2 and seed 0 this ends with "
+            "6, 7 and 8 active units; active as the IWAE paper counts them, its posterior means varying across "
+            "images, which a unit can do while it carries a hundredth of a nat: the caption under the bars names "
+            "those). "
             "Raise β to 4 and both plain and warm-up runs collapse entirely, while under free "
             "bits every unit still carries about λ.")
 group = st.session_state.get(state.COMPARE)

@@ -39,10 +39,13 @@ const SHIFTED_NATS = 0.05, SHIFTED_SHARE = 0.25;
 const SHIFTED_NOTE = " A grey or pale bar that stands tall: every code has moved together along that unit, away from " +
   "0; that costs KL and tells the decoder nothing about the image (common in the first steps).";
 
-// "8.33 epochs done" between epochs' ends, "150 epochs done" at one ("150.00" read as odd on a slide)
+// "8.33 epochs done" between epochs' ends, "150 epochs done" at one ("150.00" read as odd on a slide), and under a
+// two-hundredth one significant digit ("0.002 epochs done": mnist-2d's step 1 of 469 read "0 epochs done")
 export function epochsDone(epochs) {
-  const shown = Math.round(epochs * 100) / 100;
-  return `${Number.isInteger(shown) ? shown : shown.toFixed(2)} epoch${shown === 1 ? "" : "s"} done`;
+  const small = epochs > 0 && epochs < 0.005;
+  const shown = small ? Number(epochs.toPrecision(1)) : Math.round(epochs * 100) / 100;
+  const text = small || Number.isInteger(shown) ? String(shown) : shown.toFixed(2);
+  return `${text} epoch${shown === 1 ? "" : "s"} done`;
 }
 
 // A canvas with its caption below, in parent: {canvas, caption}.
