@@ -349,3 +349,18 @@ def test_in_a_narrow_window_a_formula_shrinks_to_fit_its_column_and_not_in_a_wid
                     assert len(columns) == 2 and all(wide <= room + 4 for wide, room in columns), (width, columns)
     finally:
         page.set_viewport_size(size)
+
+
+def test_a_16_d_model_s_posterior_table_shows_every_row_unscrolled(app, mnist_dir):
+    """A class adds the KL column up to the total above it: mnist-16d's table showed 10 of its 16 rows and scrolled
+    the rest inside itself (a lecturer's review)."""
+    url, page = app
+    try:
+        open_page(app, "KL_trade-off?model=mnist-16d")
+        page.locator("[data-testid=stDataFrame]").first.wait_for(timeout=30_000)
+        rows, (whole, shown) = page.evaluate("""() => { const s = document.querySelector(
+            '[data-testid=stDataFrame] .dvn-scroller'); return [s.closest('[data-testid=stDataFrame]')
+            .getBoundingClientRect().height, [s.scrollHeight, s.clientHeight]]; }""")
+        assert whole <= shown + 1 and rows >= 17 * 34, (rows, whole, shown)  # the header and 16 rows
+    finally:
+        open_page(app, "?model=digits-2d")  # the module's other tests read digits-2d

@@ -20,6 +20,11 @@ SUMMED = resources.SHIPPED_DIR / "sweeps" / "digits" / "beta-1"   # the notes' o
 AVERAGED = resources.SHIPPED_DIR / "digits-8d-mean-recon"          # the same model, trained with the mistake
 
 
+# The posterior table's rows shown without scrolling (Streamlit's 35 px each, and the header's): a 16-D model's
+# whole table, whose KL column a class adds up to the total above it (it showed 10 rows and scrolled the rest)
+ROWS_SHOWN, ROW_PX = 16, 35
+
+
 def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = False) -> None:
     """One image's negative ELBO written out with its own numbers (vae_core.tradeoff.ObjectiveParts), reweighted
     by beta, then each dimension's mean, spread and KL. narrow: for half a page, the KL named rather than written
@@ -47,7 +52,7 @@ def objective_breakdown(parts, beta: float, latent_dim: int, narrow: bool = Fals
                {name: st.column_config.NumberColumn(format="%.3f") for name in ("μ", "σ", "KL, nats")})
     st.dataframe({"dimension": [f"z{i}" for i in order], "μ": np.asarray(parts.mu)[order],
                   "σ": np.asarray(parts.sigma)[order], "KL, nats": np.asarray(parts.kl_per_dim)[order]}, hide_index=True,
-                 column_config=columns)
+                 column_config=columns, height=ROW_PX * (min(latent_dim, ROWS_SHOWN) + 1) + 3)
     if latent_dim > 1:  # (a walk-through read z1 above z0 on a 2-D model as a mistake)
         st.caption("Rows from the largest KL for this image to the smallest.")
 
