@@ -177,6 +177,25 @@ def test_the_shipped_recording_replays_as_a_gif_a_frame_per_snapshot_with_each_c
 
 
 @pytest.mark.parametrize("name, shape", [("digits-2d", (1, 8, 8)), ("mnist-2d", (1, 28, 28))])
+def test_a_replay_gif_is_as_wide_as_its_map_and_pictures_need(name, shape):
+    """mnist-2d's frames were 1,080 px wide with their right third empty: its 10 x 10 pictures, 291 px in whole-pixel
+    squares, sat in a space sized for 480. A frame ends a margin past its pictures, which stand level with the
+    map's middle."""
+    from PIL import Image
+
+    from ui.charts import PALETTE
+    from vae_core.recording import GIF_PANEL, recording_gif
+
+    recording = load_recording(f"models/{name}", 2, shape)
+    recording.snapshots = recording.snapshots[-1:]
+    gif = Image.open(io.BytesIO(recording_gif(recording, [str(i) for i in range(10)], PALETTE))).convert("L")
+    ink = np.asarray(gif) < 250
+    columns, rows = np.flatnonzero(ink.any(0)), np.flatnonzero(ink[:, 2 * 40 + GIF_PANEL:].any(1))
+    assert gif.width - 1 - columns[-1] <= 40 + 8, (gif.width, columns[-1])  # a margin (and a white edge): no third
+    assert abs((rows[0] + rows[-1]) / 2 - (50 + GIF_PANEL / 2)) <= 2, (rows[0], rows[-1])  # level with the map
+
+
+@pytest.mark.parametrize("name, shape", [("digits-2d", (1, 8, 8)), ("mnist-2d", (1, 28, 28))])
 def test_each_shipped_2d_model_carries_its_whole_training_s_recording_in_a_few_mb(name, shape):
     """From the initial weights to the model's last epoch, log-spaced (the first steps closest together), with the
     decoded manifold in every snapshot."""

@@ -331,7 +331,7 @@ def snapshot_extent(mu: np.ndarray) -> float:
 def recording_gif(recording: Recording, classes, palette) -> bytes:
     """The recording as an animated GIF, a frame per snapshot: the subset's posterior means on the snapshot's two
     dimensions (coloured by label with palette, a "#rrggbb" per class) beside its recorded pictures, each pixel a
-    square of whole pixels, titled with the step and epoch. About 1,000 x 560 px, hard edges, looped."""
+    square of whole pixels, titled with the step and epoch. At most about 1,100 x 590 px (as wide as its pictures need), hard edges, looped."""
     from io import BytesIO
 
     extent, colours = plane_extent(recording), _gif_palette(palette)
@@ -347,7 +347,10 @@ def _gif_frame(recording: Recording, s: Snapshot, classes, palette, extent: floa
     from PIL import Image, ImageDraw, ImageFont
 
     font, margin, top = ImageFont.load_default(size=18), 40, 50
-    frame = Image.new("RGB", (2 * GIF_PANEL + 3 * margin, GIF_PANEL + top + 60), "white")
+    grid = _gif_grid(s.pictures)
+    # as wide as the map and the pictures need: MNIST's 10 x 10 pictures, 291 px in whole-pixel squares, had left a
+    # third of a frame sized for GIF_PANEL empty
+    frame = Image.new("RGB", (GIF_PANEL + grid.width + 3 * margin, GIF_PANEL + top + 60), "white")
     draw = ImageDraw.Draw(frame)
     draw.text((margin, 12), f"step {s.step:,} · epoch {s.epoch:.2f}", fill="#31333f", font=font)
     # the map: a square of GIF_PANEL px over [-extent, extent]^2, up is positive
@@ -366,8 +369,15 @@ def _gif_frame(recording: Recording, s: Snapshot, classes, palette, extent: floa
         colour, left = palette[i % len(palette)], x0 + i * 46
         draw.ellipse((left, y0 + GIF_PANEL + 37, left + 10, y0 + GIF_PANEL + 47), fill=colour)
         draw.text((left + 14, y0 + GIF_PANEL + 30), str(name)[:3], fill="#31333f", font=font)
-    # the pictures: a square grid of whole-pixel squares
-    pictures = s.pictures
+    frame.paste(grid.convert("RGB"), (2 * margin + GIF_PANEL, top + max(0, GIF_PANEL - grid.height) // 2))
+    return frame
+
+
+def _gif_grid(pictures: np.ndarray):
+    """The pictures ([n, h, w] greys) as a square grid of whole-pixel squares, 1 px apart, at most about
+    GIF_PANEL px wide."""
+    from PIL import Image
+
     n, h, w = pictures.shape
     per_row = math.ceil(math.sqrt(n))
     rows = math.ceil(n / per_row)
@@ -376,9 +386,7 @@ def _gif_frame(recording: Recording, s: Snapshot, classes, palette, extent: floa
         r, c = divmod(i, per_row)
         tiles[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + c * (w + 1):1 + c * (w + 1) + w] = pictures[i]
     factor = max(1, GIF_PANEL // max(tiles.shape))
-    grid = Image.fromarray(tiles).resize((tiles.shape[1] * factor, tiles.shape[0] * factor), Image.NEAREST)
-    frame.paste(grid.convert("RGB"), (2 * margin + GIF_PANEL, top))
-    return frame
+    return Image.fromarray(tiles).resize((tiles.shape[1] * factor, tiles.shape[0] * factor), Image.NEAREST)
 
 
 def _gif_palette(palette):
