@@ -75,6 +75,13 @@ def test_a_process_connected_to_ray_stops_on_sigterm_without_a_stack_dump(ray_ad
     assert "SIGTERM received" not in err, err[-2000:]
 
 
+def on_its_own_ray(script: str) -> subprocess.Popen:
+    """python -c script in a session of its own, with no Ray address: a local Ray of its own, as a server's."""
+    env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
+    return subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
 STALLED_START = """
 import signal, sys, time
 from vae_core import cluster
@@ -94,9 +101,7 @@ cluster.connect()
 def test_a_process_stopped_while_its_local_ray_starts_leaves_none_of_ray_behind():
     """A server stopped (SIGTERM) while the local Ray it was starting for a run was not up yet left Ray's dashboard
     and runtime-env agents running for good: ray.shutdown knows only a node that is up."""
-    env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
-    process = subprocess.Popen([sys.executable, "-c", STALLED_START], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = on_its_own_ray(STALLED_START)
     try:
         assert process.stdout.readline() == "node up\n", process.stderr.read()[-2000:]
         agents = lambda: [t for _, t in process_titles(session_pids(process.pid)) if t.endswith("Agent")]
@@ -127,9 +132,7 @@ def test_a_process_stopped_after_its_local_ray_ran_leaves_none_of_its_agents_beh
     end takes them, and the list the server now takes before ray.shutdown covers an end that does not.)"""
     import signal
 
-    env = {k: v for k, v in os.environ.items() if k != "VAE_RAY_ADDRESS"}
-    process = subprocess.Popen([sys.executable, "-c", UP], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = on_its_own_ray(UP)
     try:
         assert process.stdout.readline() == "up\n", process.stderr.read()[-2000:]
         agents = lambda: [pid for pid, t in process_titles(session_pids(process.pid)) if t.endswith("Agent")]
