@@ -331,7 +331,8 @@ def snapshot_extent(mu: np.ndarray) -> float:
 def recording_gif(recording: Recording, classes, palette) -> bytes:
     """The recording as an animated GIF, a frame per snapshot: the subset's posterior means on the snapshot's two
     dimensions (coloured by label with palette, a "#rrggbb" per class) beside its recorded pictures, each pixel a
-    square of whole pixels, titled with the step and epoch. At most about 1,100 x 590 px (as wide as its pictures need), hard edges, looped."""
+    square of whole pixels, titled with the step and epoch. At most about 1,100 x 590 px (as wide as its pictures
+    need), hard edges, looped."""
     from io import BytesIO
 
     extent, colours = plane_extent(recording), _gif_palette(palette)
