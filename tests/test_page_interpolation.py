@@ -32,7 +32,8 @@ def test_in_two_dimensions_the_caption_says_what_the_paths_do():
     assert "This model has 2 latent dimensions" in caption and "differ little" not in caption
     # one account of the paths: not the shell's first, taken back in a parenthesis (above a plot without a dip)
     assert "mass lies near the sphere" not in caption
-    wide = page("app_pages/interpolation.py", **{state.MODEL: str(ROOT / "models" / "mnist-16d")}).run().caption[0].value
+    wide = page("app_pages/interpolation.py", **{state.MODEL: str(ROOT / "models" / "mnist-16d")}).run()
+    wide = wide.caption[0].value
     assert "in 16 dimensions almost all of N(0, I)'s mass lies near the sphere of radius √16" in wide
     assert "too few for a shell" not in wide
     said = next(c.value for c in at.caption if c.value.startswith("Seen from the origin"))
