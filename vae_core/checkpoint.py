@@ -291,7 +291,7 @@ class Summary:
     config: Config
     epochs: int      # epochs in its training history (0 if unknown)
     metrics: dict    # final test metrics, {} if never scored
-    beta: str = ""   # β as it trained, every value it took (records.beta_text without steps: "β=0.5→8"); "": config's
+    beta: str        # β as it trained, every value it took (records.beta_text without steps: "β=0.5→8")
 
     @property
     def name(self) -> str:
@@ -316,7 +316,7 @@ class Summary:
         trained on its mean over pixels looked like any β=1 one), and the test −ELBO."""
         c, nelbo = self.config, self.metrics.get("nelbo")
         score = f" · test −ELBO {nelbo:.1f} nats" if nelbo is not None else ""
-        return f"{c.dataset} · {c.latent_dim}-D · {self.beta or beta_text(c, [])}{score}"
+        return f"{c.dataset} · {c.latent_dim}-D · {self.beta}{score}"
 
 
 def summarize(path: str | Path) -> Summary:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import importlib.util
 import ipaddress
 import logging
@@ -165,9 +166,15 @@ def _ray_processes_below(root: int) -> list[int]:
 
 def _ray_command(command: str) -> bool:
     """Whether a process's command line is Ray's: its program in Ray's package, or a worker's or agent's title."""
-    spec = importlib.util.find_spec("ray")
-    package = os.path.dirname(spec.origin) if spec else None
+    package = _ray_package()
     return command.startswith("ray::") or bool(package and package + os.sep in command)
+
+
+@functools.cache
+def _ray_package() -> str | None:
+    """The folder of Ray's package (looked up once, not once a process), None where it is not installed."""
+    spec = importlib.util.find_spec("ray")
+    return os.path.dirname(spec.origin) if spec else None
 
 
 def _is_ray(pid: int) -> bool:
