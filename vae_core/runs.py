@@ -455,9 +455,12 @@ class Batch(Job):
         """The budget of its runs together (they share every step), as far as the CPUs free now go, and half the
         largest node where fewer are free: a batch that wanted a whole node waited until nothing else ran there (a
         likelihood curve, another run), and one held to half an idle node left a core unused (the MNIST sweep's
-        five members train an epoch in half the time on two threads as on one, BENCHMARKS.md)."""
-        budget = len(self.runs) * cluster.job_cpus(data.name)
-        return max(1, min(budget, max(cluster.node_cpus() // 2, cluster.free_cpus())))
+        five members train an epoch in half the time on two threads as on one, BENCHMARKS.md). Free: what Ray says,
+        less what this process's own jobs hold or wait for, which Ray's count can miss for a moment (a sweep started
+        just after a run asked for the whole node, and waited for the run to end)."""
+        budget, node = len(self.runs) * cluster.job_cpus(data.name), cluster.node_cpus()
+        free = min(cluster.free_cpus(), node - sum(job.cpus or 0 for job in submitted()))
+        return max(1, min(budget, max(node // 2, free)))
 
     def start(self) -> Batch:
         for run in self.runs:
